@@ -1,0 +1,987 @@
+/*
+ * libshim — plan interpreter. See shim.h for the plan format and the API.
+ *
+ * Rules for everything reachable from child_main():
+ *   - raw syscalls only where glibc would coordinate with other threads
+ *     (setresuid/setresgid/setgroups broadcast to every thread glibc knows of,
+ *     and those threads do not exist in the child: it would hang);
+ *   - no malloc, no stdio, no locale: memory comes from the stack or mmap;
+ *   - every failure is reported as {op index, errno, text} and the child exits.
+ */
+#define _GNU_SOURCE
+#include "shim.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/openat2.h>
+#include <linux/sched.h>
+#include <linux/seccomp.h>
+#include <net/if.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stddef.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/personality.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#define SHIM_EXPORT __attribute__((visibility("default")))
+#define CHILD_FAIL_EXIT 125
+
+/* ---- small string helpers (async-signal-safe) ----------------------------- */
+
+struct text {
+  char *buf;
+  size_t cap, len;
+};
+
+static void text_add(struct text *t, const char *s) {
+  if (!t->buf || t->cap == 0) return;
+  while (s && *s && t->len + 1 < t->cap) t->buf[t->len++] = *s++;
+  t->buf[t->len] = 0;
+}
+
+static void text_num(struct text *t, long long v) {
+  char tmp[24];
+  int i = 0;
+  unsigned long long u = v < 0 ? (unsigned long long)(-v) : (unsigned long long)v;
+  do tmp[i++] = (char)('0' + u % 10); while ((u /= 10) && i < 22);
+  if (v < 0) tmp[i++] = '-';
+  char out[24];
+  int j = 0;
+  while (i) out[j++] = tmp[--i];
+  out[j] = 0;
+  text_add(t, out);
+}
+
+/* ---- plan reader ------------------------------------------------------------ */
+
+struct rd {
+  const uint8_t *p, *end;
+};
+
+static uint16_t le16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
+static uint32_t le32(const uint8_t *p) {
+  return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+}
+static uint64_t le64(const uint8_t *p) { return (uint64_t)le32(p) | ((uint64_t)le32(p + 4) << 32); }
+
+static int rd_u64(struct rd *r, uint64_t *v) {
+  if (r->end - r->p < 8) return -1;
+  *v = le64(r->p);
+  r->p += 8;
+  return 0;
+}
+
+static int rd_u32(struct rd *r, uint32_t *v) {
+  if (r->end - r->p < 4) return -1;
+  *v = le32(r->p);
+  r->p += 4;
+  return 0;
+}
+
+/* A str is n bytes ending in NUL; the pointer points into the plan itself. */
+static int rd_str(struct rd *r, const char **s) {
+  uint32_t n;
+  if (rd_u32(r, &n) < 0 || n < 1 || (uint64_t)(r->end - r->p) < n || r->p[n - 1] != 0) return -1;
+  *s = (const char *)r->p;
+  r->p += n;
+  return 0;
+}
+
+static int rd_bytes(struct rd *r, const uint8_t **b, uint32_t *n) {
+  if (rd_u32(r, n) < 0 || (uint64_t)(r->end - r->p) < *n) return -1;
+  *b = r->p;
+  r->p += *n;
+  return 0;
+}
+
+/* A strv: count, then count strs. `items` is left at the first item. */
+static int rd_strv(struct rd *r, uint32_t *count, struct rd *items) {
+  if (rd_u32(r, count) < 0 || *count > (uint32_t)(r->end - r->p) / 5) return -1;
+  *items = *r;
+  for (uint32_t i = 0; i < *count; i++) {
+    const char *s;
+    if (rd_str(r, &s) < 0) return -1;
+  }
+  items->end = r->p;
+  return 0;
+}
+
+static int rd_u64v(struct rd *r, uint32_t *count, const uint8_t **items) {
+  if (rd_u32(r, count) < 0 || *count > (uint32_t)(r->end - r->p) / 8) return -1;
+  *items = r->p;
+  r->p += (size_t)*count * 8;
+  return 0;
+}
+
+/* ---- context of one plan run ---------------------------------------------- */
+
+struct ctx {
+  int dry;        /* validating only: parse, do not act */
+  int sock;       /* sync socket (child side), -1 when validating */
+  int root_fd;    /* ROOT: targets resolve inside this directory, -1 = plain lookup */
+  int op;         /* index of the op being run */
+  char *err;      /* validation error text (dry mode) */
+  uint32_t errlen;
+};
+
+static int send_msg(int sock, uint32_t type, int32_t op, int32_t err, int32_t value, const char *text, int fd) {
+  struct shim_msg m;
+  memset(&m, 0, sizeof m);
+  m.type = type;
+  m.op = op;
+  m.err = err;
+  m.value = value;
+  if (text) {
+    struct text t = {m.text, sizeof m.text, 0};
+    text_add(&t, text);
+  }
+  struct iovec iov = {&m, sizeof m};
+  union {
+    char buf[CMSG_SPACE(sizeof(int))];
+    struct cmsghdr align;
+  } u;
+  struct msghdr mh;
+  memset(&mh, 0, sizeof mh);
+  mh.msg_iov = &iov;
+  mh.msg_iovlen = 1;
+  if (fd >= 0) {
+    memset(&u, 0, sizeof u);
+    mh.msg_control = u.buf;
+    mh.msg_controllen = sizeof u.buf;
+    struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &fd, sizeof fd);
+  }
+  ssize_t n;
+  do n = sendmsg(sock, &mh, MSG_NOSIGNAL);
+  while (n < 0 && errno == EINTR);
+  return n < 0 ? -errno : 0;
+}
+
+/* Blocks until the parent sends a message; returns its type, or 0 on EOF/error. */
+static uint32_t child_wait_msg(int sock) {
+  struct shim_msg m;
+  ssize_t n;
+  do n = recv(sock, &m, sizeof m, 0);
+  while (n < 0 && errno == EINTR);
+  return n == (ssize_t)sizeof m ? m.type : 0;
+}
+
+/* Report the failure of the current op and exit: the child never returns. */
+static void __attribute__((noreturn)) child_fail(struct ctx *c, int err, const char *what, const char *arg) {
+  char buf[SHIM_MSG_TEXT];
+  struct text t = {buf, sizeof buf, 0};
+  text_add(&t, what);
+  if (arg) {
+    text_add(&t, " \"");
+    text_add(&t, arg);
+    text_add(&t, "\"");
+  }
+  send_msg(c->sock, SHIM_MSG_ERROR, c->op, err, 0, buf, -1);
+  _exit(CHILD_FAIL_EXIT);
+}
+
+/* A validation failure: remember the text, return -EINVAL. */
+static int bad(struct ctx *c, const char *what) {
+  struct text t = {c->err, c->errlen, 0};
+  if (c->op < 0) {
+    text_add(&t, "plan header: ");
+  } else {
+    text_add(&t, "plan op ");
+    text_num(&t, c->op);
+    text_add(&t, ": ");
+  }
+  text_add(&t, what);
+  return -EINVAL;
+}
+
+static pid_t raw_clone(uint64_t flags, int *pidfd) {
+  /* fork-like clone: no new stack, the child continues on a private copy of ours */
+#if defined(__x86_64__)
+  return (pid_t)syscall(SYS_clone, (unsigned long)flags, NULL, pidfd, NULL, 0);
+#else
+  return (pid_t)syscall(SYS_clone, (unsigned long)flags, NULL, pidfd, 0, NULL);
+#endif
+}
+
+/* ---- path targets: inside ROOT when it is set ------------------------------ */
+
+static int open_in_root(struct ctx *c, const char *path, uint64_t flags, uint64_t mode) {
+  if (c->root_fd < 0) return open(path, (int)flags | O_CLOEXEC, (mode_t)mode);
+  /* Why openat2(RESOLVE_IN_ROOT): the rootfs belongs to the image or the user.
+   * A symlink planted in it ("/etc/hosts" -> "/home/you/.ssh/...") must resolve
+   * inside the rootfs, never to the host, while we still see the host. */
+  struct open_how how;
+  memset(&how, 0, sizeof how);
+  how.flags = flags | O_CLOEXEC;
+  how.mode = (flags & (O_CREAT | O_TMPFILE)) ? mode : 0;
+  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+  long fd;
+  do fd = syscall(SYS_openat2, c->root_fd, path, &how, sizeof how);
+  while (fd < 0 && errno == EAGAIN);
+  return (int)fd;
+}
+
+/* "/proc/self/fd/N" for an O_PATH fd, so mount(2) acts on what openat2 found. */
+static const char *fd_path(char *buf, size_t n, int fd) {
+  struct text t = {buf, n, 0};
+  text_add(&t, "/proc/self/fd/");
+  text_num(&t, fd);
+  return buf;
+}
+
+/* Split "/a/b/c" into parent "/a/b" (in buf) and base "c". */
+static int split_path(const char *path, char *buf, size_t n, const char **base) {
+  size_t len = strlen(path);
+  if (len == 0 || len >= n) return -1;
+  memcpy(buf, path, len + 1);
+  while (len > 1 && buf[len - 1] == '/') buf[--len] = 0;
+  char *slash = strrchr(buf, '/');
+  if (!slash) {
+    *base = path;
+    buf[0] = '.';
+    buf[1] = 0;
+    return 0;
+  }
+  *base = path + (slash - buf) + 1;
+  if (slash == buf) slash[1] = 0;
+  else *slash = 0;
+  return 0;
+}
+
+/* open the parent directory of path (inside ROOT) and hand back the last component */
+static int open_parent(struct ctx *c, const char *path, char *buf, size_t n, const char **base) {
+  if (split_path(path, buf, n, base) < 0) {
+    errno = ENAMETOOLONG;
+    return -1;
+  }
+  return open_in_root(c, buf, O_PATH | O_DIRECTORY, 0);
+}
+
+/* ---- child: ops ------------------------------------------------------------- */
+
+static void *child_alloc(size_t size) {
+  void *p = mmap(NULL, size ? size : 1, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  return p == MAP_FAILED ? NULL : p;
+}
+
+/* NULL-terminated char*[] from a strv, pointing into the plan */
+static char **strv_array(struct rd items, uint32_t count) {
+  char **v = child_alloc(((size_t)count + 1) * sizeof(char *));
+  if (!v) return NULL;
+  for (uint32_t i = 0; i < count; i++) rd_str(&items, (const char **)&v[i]);
+  v[count] = NULL;
+  return v;
+}
+
+static int child_mount_target(struct ctx *c, const char *target, char *buf, size_t n, int *fd_out) {
+  *fd_out = -1;
+  if (c->root_fd < 0) return 0;
+  int fd = open_in_root(c, target, O_PATH, 0);
+  if (fd < 0) return -1;
+  *fd_out = fd;
+  fd_path(buf, n, fd);
+  return 0;
+}
+
+static void reaper(pid_t child) __attribute__((noreturn));
+
+/*
+ * Run op number c->op (already read into `r`) — or, when c->dry, only check
+ * that its fields parse. Every case reads all its fields first, then acts.
+ */
+static int run_op(struct ctx *c, uint16_t opcode, struct rd *r) {
+  const char *s1, *s2, *s3, *s4;
+  uint64_t a, b, d, e, f, g;
+  uint32_t n1, n2, n3;
+  struct rd v1, v2, v3;
+  const uint8_t *bytes;
+  char pbuf[4096], fbuf[32];
+  const char *base;
+  int fd;
+
+#define NEED(x) \
+  if ((x) < 0) return bad(c, "truncated or malformed fields")
+#define DONE_PARSING \
+  if (r->p != r->end) return bad(c, "trailing bytes after the fields"); \
+  if (c->dry) return 0
+
+  switch (opcode) {
+  case SHIM_OP_MOUNT: {
+    NEED(rd_str(r, &s1)); NEED(rd_str(r, &s2)); NEED(rd_str(r, &s3)); NEED(rd_u64(r, &a)); NEED(rd_str(r, &s4));
+    DONE_PARSING;
+    const char *target = s2;
+    if (child_mount_target(c, s2, fbuf, sizeof fbuf, &fd) < 0) child_fail(c, errno, "resolve mount target", s2);
+    if (fd >= 0) target = fbuf;
+    if (mount(*s1 ? s1 : NULL, target, *s3 ? s3 : NULL, (unsigned long)a, *s4 ? s4 : NULL) < 0)
+      child_fail(c, errno, "mount on", s2);
+    if (fd >= 0) close(fd);
+    return 0;
+  }
+  case SHIM_OP_MOUNT_SETATTR: {
+    NEED(rd_str(r, &s1)); NEED(rd_u64(r, &a)); NEED(rd_u64(r, &b)); NEED(rd_u64(r, &d)); NEED(rd_u64(r, &e));
+    DONE_PARSING;
+    struct mount_attr attr;
+    memset(&attr, 0, sizeof attr);
+    attr.attr_set = a;
+    attr.attr_clr = b;
+    attr.propagation = d;
+    unsigned int fl = e ? AT_RECURSIVE : 0;
+    int dirfd = AT_FDCWD;
+    const char *path = s1;
+    if (c->root_fd >= 0) {
+      dirfd = open_in_root(c, s1, O_PATH, 0);
+      if (dirfd < 0) child_fail(c, errno, "resolve mount target", s1);
+      path = "";
+      fl |= AT_EMPTY_PATH;
+    }
+    if (syscall(SYS_mount_setattr, dirfd, path, fl, &attr, sizeof attr) < 0) child_fail(c, errno, "mount_setattr on", s1);
+    if (dirfd >= 0) close(dirfd);
+    return 0;
+  }
+  case SHIM_OP_UMOUNT: {
+    NEED(rd_str(r, &s1)); NEED(rd_u64(r, &a));
+    DONE_PARSING;
+    const char *target = s1;
+    if (child_mount_target(c, s1, fbuf, sizeof fbuf, &fd) < 0) child_fail(c, errno, "resolve umount target", s1);
+    if (fd >= 0) target = fbuf;
+    if (umount2(target, (int)a) < 0) child_fail(c, errno, "umount", s1);
+    if (fd >= 0) close(fd);
+    return 0;
+  }
+  case SHIM_OP_MKDIR: {
+    NEED(rd_str(r, &s1)); NEED(rd_u64(r, &a));
+    DONE_PARSING;
+    fd = open_in_root(c, s1, O_PATH | O_DIRECTORY, 0);
+    if (fd >= 0) { close(fd); return 0; } /* already a directory */
+    int dir = open_parent(c, s1, pbuf, sizeof pbuf, &base);
+    if (dir < 0) child_fail(c, errno, "open parent directory of", s1);
+    if (mkdirat(dir, base, (mode_t)a) < 0 && errno != EEXIST) child_fail(c, errno, "mkdir", s1);
+    close(dir);
+    return 0;
+  }
+  case SHIM_OP_MKFILE: {
+    NEED(rd_str(r, &s1)); NEED(rd_u64(r, &a));
+    DONE_PARSING;
+    fd = open_in_root(c, s1, O_PATH, 0);
+    if (fd < 0) fd = open_in_root(c, s1, O_CREAT | O_WRONLY | O_NOCTTY, a);
+    if (fd < 0) child_fail(c, errno, "create file", s1);
+    close(fd);
+    return 0;
+  }
+  case SHIM_OP_SYMLINK: {
+    NEED(rd_str(r, &s1)); NEED(rd_str(r, &s2));
+    DONE_PARSING;
+    int dir = open_parent(c, s2, pbuf, sizeof pbuf, &base);
+    if (dir < 0) child_fail(c, errno, "open parent directory of", s2);
+    if (symlinkat(s1, dir, base) < 0 && errno != EEXIST) child_fail(c, errno, "symlink", s2);
+    close(dir);
+    return 0;
+  }
+  case SHIM_OP_WRITE: {
+    NEED(rd_str(r, &s1)); NEED(rd_bytes(r, &bytes, &n1)); NEED(rd_u64(r, &a)); NEED(rd_u64(r, &b));
+    DONE_PARSING;
+    fd = open_in_root(c, s1, (a & ~(uint64_t)O_ACCMODE) | O_WRONLY | O_NOCTTY, b);
+    if (fd < 0) child_fail(c, errno, "open for writing", s1);
+    for (uint32_t off = 0; off < n1;) {
+      ssize_t w = write(fd, bytes + off, n1 - off);
+      if (w < 0 && errno == EINTR) continue;
+      if (w <= 0) child_fail(c, w < 0 ? errno : EIO, "write", s1);
+      off += (uint32_t)w;
+    }
+    close(fd);
+    return 0;
+  }
+  case SHIM_OP_ROOT: {
+    NEED(rd_str(r, &s1));
+    DONE_PARSING;
+    if (c->root_fd >= 0) close(c->root_fd);
+    c->root_fd = -1;
+    if (*s1) {
+      c->root_fd = open(s1, O_PATH | O_DIRECTORY | O_CLOEXEC);
+      if (c->root_fd < 0) child_fail(c, errno, "open root directory", s1);
+    }
+    return 0;
+  }
+  case SHIM_OP_PIVOT_ROOT: {
+    NEED(rd_str(r, &s1));
+    DONE_PARSING;
+    fd = open(s1, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+    if (fd < 0) child_fail(c, errno, "open new root", s1);
+    if (fchdir(fd) < 0) child_fail(c, errno, "chdir to new root", s1);
+    /* pivot_root(".", "."): the old root is stacked on top of the new one and
+     * detached right away, so no put_old directory is needed in the rootfs. */
+    if (syscall(SYS_pivot_root, ".", ".") < 0) child_fail(c, errno, "pivot_root to", s1);
+    if (umount2(".", MNT_DETACH) < 0) child_fail(c, errno, "detach the old root", NULL);
+    if (chdir("/") < 0) child_fail(c, errno, "chdir", "/");
+    close(fd);
+    if (c->root_fd >= 0) close(c->root_fd);
+    c->root_fd = -1;
+    return 0;
+  }
+  case SHIM_OP_CHROOT: {
+    NEED(rd_str(r, &s1));
+    DONE_PARSING;
+    if (chroot(s1) < 0) child_fail(c, errno, "chroot", s1);
+    if (chdir("/") < 0) child_fail(c, errno, "chdir", "/");
+    if (c->root_fd >= 0) close(c->root_fd);
+    c->root_fd = -1;
+    return 0;
+  }
+  case SHIM_OP_CHDIR: {
+    NEED(rd_str(r, &s1));
+    DONE_PARSING;
+    if (chdir(s1) < 0) child_fail(c, errno, "chdir", s1);
+    return 0;
+  }
+  case SHIM_OP_SETHOSTNAME:
+  case SHIM_OP_SETDOMAINNAME: {
+    NEED(rd_str(r, &s1));
+    DONE_PARSING;
+    int rc = opcode == SHIM_OP_SETHOSTNAME ? sethostname(s1, strlen(s1)) : setdomainname(s1, strlen(s1));
+    if (rc < 0) child_fail(c, errno, opcode == SHIM_OP_SETHOSTNAME ? "sethostname" : "setdomainname", s1);
+    return 0;
+  }
+  case SHIM_OP_SETRLIMIT: {
+    NEED(rd_u64(r, &a)); NEED(rd_u64(r, &b)); NEED(rd_u64(r, &d));
+    DONE_PARSING;
+    struct rlimit rl = {(rlim_t)b, (rlim_t)d};
+    if (setrlimit((int)a, &rl) < 0) child_fail(c, errno, "setrlimit", NULL);
+    return 0;
+  }
+  case SHIM_OP_UMASK: {
+    NEED(rd_u64(r, &a));
+    DONE_PARSING;
+    umask((mode_t)a);
+    return 0;
+  }
+  case SHIM_OP_SETID: {
+    const uint8_t *groups;
+    NEED(rd_u64(r, &a)); NEED(rd_u64(r, &b)); NEED(rd_u64v(r, &n1, &groups)); NEED(rd_u64(r, &d));
+    DONE_PARSING;
+    if (d & SHIM_SETID_KEEP_CAPS && prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0) child_fail(c, errno, "keep capabilities", NULL);
+    if (!(d & SHIM_SETID_SKIP_SETGROUPS)) {
+      gid_t *gids = child_alloc((size_t)n1 * sizeof(gid_t));
+      if (!gids) child_fail(c, ENOMEM, "setgroups", NULL);
+      for (uint32_t i = 0; i < n1; i++) gids[i] = (gid_t)le64(groups + (size_t)i * 8);
+      /* raw syscalls: glibc's wrappers would signal threads that only exist in the parent */
+      if (syscall(SYS_setgroups, (size_t)n1, gids) < 0) child_fail(c, errno, "setgroups", NULL);
+    }
+    if (syscall(SYS_setresgid, (gid_t)b, (gid_t)b, (gid_t)b) < 0) child_fail(c, errno, "setgid", NULL);
+    if (syscall(SYS_setresuid, (uid_t)a, (uid_t)a, (uid_t)a) < 0) child_fail(c, errno, "setuid", NULL);
+    return 0;
+  }
+  case SHIM_OP_CAPS: {
+    NEED(rd_u64(r, &a)); NEED(rd_u64(r, &b)); NEED(rd_u64(r, &d)); NEED(rd_u64(r, &e)); NEED(rd_u64(r, &f));
+    NEED(rd_u64(r, &g));
+    DONE_PARSING;
+    if (g > 63) child_fail(c, EINVAL, "last capability out of range", NULL);
+    for (uint64_t cap = 0; cap <= g; cap++)
+      if (!(a >> cap & 1) && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
+        child_fail(c, errno, "drop from the bounding set", NULL);
+    struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
+    struct __user_cap_data_struct data[2];
+    data[0].effective = (uint32_t)b, data[1].effective = (uint32_t)(b >> 32);
+    data[0].permitted = (uint32_t)d, data[1].permitted = (uint32_t)(d >> 32);
+    data[0].inheritable = (uint32_t)e, data[1].inheritable = (uint32_t)(e >> 32);
+    if (syscall(SYS_capset, &hdr, data) < 0) child_fail(c, errno, "capset", NULL);
+    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
+      child_fail(c, errno, "clear ambient capabilities", NULL);
+    for (uint64_t cap = 0; cap <= g; cap++)
+      if (f >> cap & 1 && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0)
+        child_fail(c, errno, "raise ambient capability", NULL);
+    return 0;
+  }
+  case SHIM_OP_NO_NEW_PRIVS: {
+    DONE_PARSING;
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) child_fail(c, errno, "set no_new_privs", NULL);
+    return 0;
+  }
+  case SHIM_OP_SECCOMP: {
+    NEED(rd_bytes(r, &bytes, &n1)); NEED(rd_u64(r, &a));
+    if (n1 == 0 || n1 % sizeof(struct sock_filter) || n1 / sizeof(struct sock_filter) > BPF_MAXINSNS)
+      return bad(c, "seccomp program must be 1 to 4096 whole instructions");
+    DONE_PARSING;
+    struct sock_fprog prog = {(unsigned short)(n1 / sizeof(struct sock_filter)), (struct sock_filter *)(uintptr_t)bytes};
+    if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, (unsigned int)a, &prog) < 0)
+      child_fail(c, errno, "load seccomp filter", NULL);
+    return 0;
+  }
+  case SHIM_OP_LOOPBACK_UP: {
+    DONE_PARSING;
+    int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (s < 0) child_fail(c, errno, "socket for", "lo");
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    memcpy(ifr.ifr_name, "lo", 3);
+    if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0) child_fail(c, errno, "get flags of", "lo");
+    ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+    if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0) child_fail(c, errno, "bring up", "lo");
+    close(s);
+    return 0;
+  }
+  case SHIM_OP_SETNS: {
+    NEED(rd_str(r, &s1)); NEED(rd_u64(r, &a));
+    DONE_PARSING;
+    fd = open(s1, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) child_fail(c, errno, "open namespace", s1);
+    if (setns(fd, (int)a) < 0) child_fail(c, errno, "setns", s1);
+    close(fd);
+    return 0;
+  }
+  case SHIM_OP_UNSHARE: {
+    NEED(rd_u64(r, &a));
+    DONE_PARSING;
+    if (syscall(SYS_unshare, (unsigned long)a) < 0) child_fail(c, errno, "unshare", NULL);
+    return 0;
+  }
+  case SHIM_OP_FORK: {
+    NEED(rd_u64(r, &a));
+    DONE_PARSING;
+    /* The new process becomes a child of nook itself (CLONE_PARENT), so nook can
+     * wait for it; this one reports its pid and pidfd and leaves. The new
+     * process waits for CONTINUE so the PID message always comes first. */
+    int pidfd = -1;
+    pid_t pid = raw_clone(CLONE_PARENT | CLONE_PIDFD | (a & ~(uint64_t)0xff), &pidfd);
+    if (pid < 0) child_fail(c, errno, "fork", NULL);
+    if (pid == 0) {
+      if (child_wait_msg(c->sock) != SHIM_MSG_CONTINUE) _exit(CHILD_FAIL_EXIT);
+      return 0;
+    }
+    send_msg(c->sock, SHIM_MSG_PID, c->op, 0, pid, NULL, pidfd);
+    _exit(0);
+  }
+  case SHIM_OP_INIT: {
+    DONE_PARSING;
+    sigset_t all, old;
+    sigfillset(&all);
+    sigprocmask(SIG_SETMASK, &all, &old);
+    pid_t pid = raw_clone(SIGCHLD, NULL);
+    if (pid < 0) child_fail(c, errno, "fork the init's child", NULL);
+    if (pid == 0) {
+      sigprocmask(SIG_SETMASK, &old, NULL);
+      return 0;
+    }
+    close(c->sock);
+    reaper(pid);
+  }
+  case SHIM_OP_PTY: {
+    NEED(rd_str(r, &s1)); NEED(rd_u64(r, &a)); NEED(rd_u64(r, &b));
+    DONE_PARSING;
+    int m = open(s1, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (m < 0) child_fail(c, errno, "open pty master", s1);
+    int unlock = 0;
+    if (ioctl(m, TIOCSPTLCK, &unlock) < 0) child_fail(c, errno, "unlock pty", s1);
+    struct winsize ws = {(unsigned short)a, (unsigned short)b, 0, 0};
+    if ((a || b) && ioctl(m, TIOCSWINSZ, &ws) < 0) child_fail(c, errno, "set pty size", s1);
+    int sl = ioctl(m, TIOCGPTPEER, O_RDWR | O_NOCTTY);
+    if (sl < 0) child_fail(c, errno, "open pty slave", s1);
+    if (setsid() < 0) child_fail(c, errno, "setsid", NULL);
+    if (ioctl(sl, TIOCSCTTY, 0) < 0) child_fail(c, errno, "set controlling terminal", NULL);
+    for (int i = 0; i < 3; i++)
+      if (dup2(sl, i) < 0) child_fail(c, errno, "dup pty slave", NULL);
+    if (sl > 2) close(sl);
+    if (send_msg(c->sock, SHIM_MSG_FD, c->op, 0, SHIM_FD_PTY_MASTER, NULL, m) < 0)
+      child_fail(c, EPIPE, "send pty master", NULL);
+    close(m);
+    return 0;
+  }
+  case SHIM_OP_SYNC: {
+    NEED(rd_u64(r, &a));
+    DONE_PARSING;
+    if (send_msg(c->sock, SHIM_MSG_SYNC, c->op, 0, (int32_t)a, NULL, -1) < 0) _exit(CHILD_FAIL_EXIT);
+    if (child_wait_msg(c->sock) != SHIM_MSG_CONTINUE) _exit(CHILD_FAIL_EXIT);
+    return 0;
+  }
+  case SHIM_OP_RUN: {
+    NEED(rd_str(r, &s1)); NEED(rd_strv(r, &n1, &v1)); NEED(rd_strv(r, &n2, &v2));
+    DONE_PARSING;
+    char **argv = strv_array(v1, n1), **envp = strv_array(v2, n2);
+    if (!argv || !envp) child_fail(c, ENOMEM, "run", s1);
+    pid_t pid = raw_clone(SIGCHLD, NULL);
+    if (pid < 0) child_fail(c, errno, "fork to run", s1);
+    if (pid == 0) {
+      execve(s1, argv, envp);
+      _exit(127);
+    }
+    int st;
+    while (waitpid(pid, &st, 0) < 0)
+      if (errno != EINTR) child_fail(c, errno, "wait for", s1);
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+      char buf[200];
+      struct text t = {buf, sizeof buf, 0};
+      text_add(&t, s1);
+      text_add(&t, WIFEXITED(st) ? "\" exited with status " : "\" was killed by signal ");
+      text_num(&t, WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+      child_fail(c, ECHILD, "helper \"", buf);
+    }
+    return 0;
+  }
+  case SHIM_OP_OPEN_FD: {
+    NEED(rd_str(r, &s1)); NEED(rd_u64(r, &a)); NEED(rd_u64(r, &b)); NEED(rd_u64(r, &d));
+    DONE_PARSING;
+    fd = open_in_root(c, s1, a, b);
+    if (fd < 0) child_fail(c, errno, "open", s1);
+    if (fd != (int)d) {
+      if (dup2(fd, (int)d) < 0) child_fail(c, errno, "dup", s1);
+      close(fd);
+    } else if (fcntl(fd, F_SETFD, 0) < 0) {
+      child_fail(c, errno, "keep open", s1);
+    }
+    return 0;
+  }
+  case SHIM_OP_EXEC: {
+    NEED(rd_strv(r, &n1, &v1)); NEED(rd_strv(r, &n2, &v2)); NEED(rd_strv(r, &n3, &v3));
+    if (n1 == 0) return bad(c, "exec needs at least one candidate path");
+    if (n2 == 0) return bad(c, "exec needs argv[0]");
+    DONE_PARSING;
+    char **argv = strv_array(v2, n2), **envp = strv_array(v3, n3);
+    if (!argv || !envp) child_fail(c, ENOMEM, "exec", NULL);
+    /* execvp's rules without its search: try each candidate TypeScript listed;
+     * "not there" moves on, "there but not runnable" is remembered. */
+    int saved = ENOENT;
+    const char *which = NULL;
+    for (uint32_t i = 0; i < n1; i++) {
+      rd_str(&v1, &s1);
+      execve(s1, argv, envp);
+      if (errno == ENOENT || errno == ENOTDIR) continue;
+      if (errno == EACCES) {
+        if (saved != EACCES) which = s1;
+        saved = EACCES;
+        continue;
+      }
+      child_fail(c, errno, "execve", s1);
+    }
+    child_fail(c, saved, "execve", which ? which : argv[0]);
+  }
+  case SHIM_OP_PDEATHSIG: {
+    NEED(rd_u64(r, &a));
+    DONE_PARSING;
+    if (prctl(PR_SET_PDEATHSIG, (unsigned long)a, 0, 0, 0) < 0) child_fail(c, errno, "set parent-death signal", NULL);
+    return 0;
+  }
+  case SHIM_OP_PERSONALITY: {
+    NEED(rd_u64(r, &a));
+    DONE_PARSING;
+    if (personality((unsigned long)a) < 0) child_fail(c, errno, "personality", NULL);
+    return 0;
+  }
+  case SHIM_OP_KEEP_FDS: {
+    NEED(rd_u64(r, &a)); NEED(rd_u64(r, &b));
+    if (a < 3 || b > 65536) return bad(c, "keep_fds range out of bounds");
+    DONE_PARSING;
+    for (uint64_t i = a; i < a + b; i++)
+      if ((int)i != c->sock && fcntl((int)i, F_SETFD, 0) < 0) child_fail(c, errno, "keep fd open", NULL);
+    return 0;
+  }
+  default:
+    return bad(c, "unknown op");
+  }
+#undef NEED
+#undef DONE_PARSING
+}
+
+/* Walk the whole plan. dry: check only (parent). Otherwise run it (child). */
+static int walk_plan(struct ctx *c, const uint8_t *plan, uint32_t len) {
+  c->op = -1;
+  if (!plan || len < SHIM_PLAN_HEADER_LEN) return bad(c, "plan shorter than its header");
+  if (le32(plan) != SHIM_PLAN_MAGIC) return bad(c, "bad magic (not a nook plan)");
+  if (le16(plan + 4) != SHIM_PLAN_VERSION) return bad(c, "unsupported plan version");
+  if (le16(plan + 6) != SHIM_PLAN_HEADER_LEN) return bad(c, "bad header length");
+  if (le32(plan + 8) != len) return bad(c, "total length does not match the buffer");
+  if (len > SHIM_PLAN_MAX_LEN) return bad(c, "plan too large");
+  uint32_t count = le32(plan + 12);
+  if (count > SHIM_PLAN_MAX_OPS) return bad(c, "too many ops");
+  struct rd r = {plan + SHIM_PLAN_HEADER_LEN, plan + len};
+  for (uint32_t i = 0; i < count; i++) {
+    c->op = (int)i;
+    if (r.end - r.p < 8) return bad(c, "op header truncated");
+    uint16_t opcode = le16(r.p);
+    if (le16(r.p + 2) != 0) return bad(c, "reserved field not zero");
+    uint32_t plen = le32(r.p + 4);
+    r.p += 8;
+    if ((uint64_t)(r.end - r.p) < plen) return bad(c, "op payload runs past the end of the plan");
+    struct rd payload = {r.p, r.p + plen};
+    int rc = run_op(c, opcode, &payload);
+    if (rc < 0) return rc;
+    r.p += plen;
+  }
+  c->op = (int)count;
+  if (r.p != r.end) return bad(c, "bytes after the last op");
+  return 0;
+}
+
+/* The reaper is a copy of nook's process, so `ps` would show nook's command
+ * line as pid 1; overwrite the argument area (from /proc/self/stat fields
+ * 48-49, arg_start/arg_end) with a name that says what it is. */
+static void set_title(const char *title) {
+  char buf[4096];
+  int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return;
+  buf[n] = 0;
+  char *p = strrchr(buf, ')');
+  if (!p) return;
+  unsigned long long start = 0, end = 0;
+  for (int field = 2; *p && field < 49; p++) {
+    if (*p != ' ') continue;
+    field++;
+    unsigned long long v = 0;
+    for (char *q = p + 1; *q >= '0' && *q <= '9'; q++) v = v * 10 + (unsigned)(*q - '0');
+    if (field == 48) start = v;
+    if (field == 49) end = v;
+  }
+  if (!start || end <= start) return;
+  size_t len = strlen(title) + 1;
+  if (len > end - start) return;
+  memset((void *)(uintptr_t)start, 0, end - start);
+  memcpy((void *)(uintptr_t)start, title, len);
+}
+
+/* pid 1 of a container run with --init: reap everything, forward signals to
+ * the one child, exit with its status (128+n when a signal killed it). */
+static void reaper(pid_t child) {
+  prctl(PR_SET_NAME, "nook-init", 0, 0, 0);
+  set_title("nook-init");
+  sigset_t all;
+  sigfillset(&all);
+  for (;;) {
+    siginfo_t info;
+    int sig = sigwaitinfo(&all, &info);
+    if (sig < 0) continue;
+    if (sig != SIGCHLD) {
+      kill(child, sig);
+      continue;
+    }
+    int st;
+    pid_t w;
+    while ((w = waitpid(-1, &st, WNOHANG)) > 0)
+      if (w == child) _exit(WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+  }
+}
+
+/*
+ * The handshake, as a ladder (parent = nook's Deno process, child = clone):
+ *
+ *   parent                                child
+ *   shim_spawn: validate, socketpair,
+ *   clone(CLONE_NEW*) ─────────────────►  reset signals, fds cloexec
+ *                      ◄──────────────── READY
+ *   write uid/gid maps (or newuidmap),
+ *   join cgroup, start net helper
+ *   GO ────────────────────────────────►  run ops 0..n
+ *                      ◄──────────────── [SYNC tag]  … CONTINUE ─►   (optional)
+ *                      ◄──────────────── [FD pty master]            (op PTY)
+ *                      ◄──────────────── [PID new pid + pidfd] … CONTINUE ─► (op FORK)
+ *                      ◄──────────────── ERROR {op, errno, text} → exit 125
+ *   EOF on the socket  ◄──────────────── execve succeeded (socket is CLOEXEC)
+ *   wait for the pid
+ */
+static void __attribute__((noreturn)) child_main(const uint8_t *plan, uint32_t len, int sock) {
+  /* Deno ignores some signals (SIGPIPE) and blocks others; an ignored signal
+   * survives execve, so the container would start with it ignored. */
+  /* raw rt_sigaction: glibc's sigaction refuses 32 and 33 (its own), and an
+   * ignoring parent passes those down too. */
+  struct {
+    void *handler;
+    unsigned long flags;
+    void *restorer;
+    uint64_t mask;
+  } dfl;
+  memset(&dfl, 0, sizeof dfl);
+  dfl.handler = SIG_DFL;
+  for (int sig = 1; sig < 65; sig++)
+    if (sig != SIGKILL && sig != SIGSTOP) syscall(SYS_rt_sigaction, sig, &dfl, NULL, sizeof(uint64_t));
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, NULL);
+  /* Deno's own descriptors must not leak into the container. */
+  syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC);
+
+  if (send_msg(sock, SHIM_MSG_READY, -1, 0, 0, NULL, -1) < 0) _exit(CHILD_FAIL_EXIT);
+  if (child_wait_msg(sock) != SHIM_MSG_GO) _exit(CHILD_FAIL_EXIT);
+
+  struct ctx c = {0, sock, -1, -1, NULL, 0};
+  walk_plan(&c, plan, len);
+  /* the plan ended without EXEC */
+  c.op = -1;
+  child_fail(&c, EINVAL, "plan ended without exec", NULL);
+}
+
+/* ---- exported ---------------------------------------------------------------- */
+
+SHIM_EXPORT int32_t shim_version(void) { return SHIM_PLAN_VERSION; }
+
+SHIM_EXPORT int32_t shim_validate(const uint8_t *plan, uint32_t len, char *err, uint32_t errlen) {
+  if (err && errlen) err[0] = 0;
+  struct ctx c = {1, -1, -1, -1, err, errlen};
+  return walk_plan(&c, plan, len);
+}
+
+SHIM_EXPORT int32_t shim_spawn(const uint8_t *plan, uint32_t len, int32_t *out, char *err, uint32_t errlen) {
+  int rc = shim_validate(plan, len, err, errlen);
+  if (rc < 0) return rc;
+  uint64_t flags = le64(plan + 16);
+  if (flags & 0xff) {
+    struct text t = {err, errlen, 0};
+    text_add(&t, "plan header: clone flags must not carry an exit signal");
+    return -EINVAL;
+  }
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) return -errno;
+  int pidfd = -1;
+  pid_t pid = raw_clone(flags | SIGCHLD | CLONE_PIDFD, &pidfd);
+  if (pid < 0) {
+    int e = errno;
+    close(sv[0]);
+    close(sv[1]);
+    return -e;
+  }
+  if (pid == 0) {
+    close(sv[0]);
+    child_main(plan, len, sv[1]);
+  }
+  close(sv[1]);
+  out[0] = pid;
+  out[1] = sv[0];
+  out[2] = pidfd;
+  return 0;
+}
+
+SHIM_EXPORT int32_t shim_recv(int32_t fd, uint8_t *msg, int32_t *fd_out, int32_t timeout_ms) {
+  if (fd_out) *fd_out = -1;
+  struct pollfd p = {fd, POLLIN, 0};
+  int pr;
+  do pr = poll(&p, 1, timeout_ms);
+  while (pr < 0 && errno == EINTR);
+  if (pr < 0) return -errno;
+  if (pr == 0) return -ETIMEDOUT;
+  union {
+    char buf[CMSG_SPACE(sizeof(int))];
+    struct cmsghdr align;
+  } u;
+  struct iovec iov = {msg, sizeof(struct shim_msg)};
+  struct msghdr mh;
+  memset(&mh, 0, sizeof mh);
+  mh.msg_iov = &iov;
+  mh.msg_iovlen = 1;
+  mh.msg_control = u.buf;
+  mh.msg_controllen = sizeof u.buf;
+  ssize_t n;
+  do n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
+  while (n < 0 && errno == EINTR);
+  if (n < 0) return -errno;
+  for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && fd_out) memcpy(fd_out, CMSG_DATA(c), sizeof(int));
+  return (int32_t)n;
+}
+
+SHIM_EXPORT int32_t shim_send(int32_t fd, uint32_t type, int32_t value) {
+  return send_msg(fd, type, -1, 0, value, NULL, -1);
+}
+
+SHIM_EXPORT int32_t shim_wait(int32_t pid, int32_t *out, int32_t nohang) {
+  int st = 0;
+  pid_t w;
+  do w = waitpid(pid, &st, __WALL | (nohang ? WNOHANG : 0));
+  while (w < 0 && errno == EINTR);
+  if (w < 0) return -errno;
+  if (w == 0) {
+    out[0] = 0, out[1] = 0;
+  } else if (WIFEXITED(st)) {
+    out[0] = 1, out[1] = WEXITSTATUS(st);
+  } else {
+    out[0] = 2, out[1] = WTERMSIG(st);
+  }
+  return w;
+}
+
+SHIM_EXPORT int32_t shim_pidfd_kill(int32_t pidfd, int32_t sig) {
+  return syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0) < 0 ? -errno : 0;
+}
+
+SHIM_EXPORT int32_t shim_close(int32_t fd) { return close(fd) < 0 ? -errno : 0; }
+
+static int write_all(int fd, const char *buf, ssize_t n) {
+  while (n > 0) {
+    ssize_t w = write(fd, buf, (size_t)n);
+    if (w < 0 && (errno == EINTR || errno == EAGAIN)) {
+      struct pollfd p = {fd, POLLOUT, 0};
+      poll(&p, 1, 100);
+      continue;
+    }
+    if (w <= 0) return -1;
+    buf += w, n -= w;
+  }
+  return 0;
+}
+
+SHIM_EXPORT int32_t shim_pty_relay(int32_t master, int32_t in_fd, int32_t out_fd) {
+  char buf[65536];
+  int in_open = in_fd >= 0, out_ok = 1;
+  for (;;) {
+    struct pollfd p[2] = {{master, POLLIN, 0}, {in_open ? in_fd : -1, POLLIN, 0}};
+    int pr = poll(p, 2, -1);
+    if (pr < 0) {
+      if (errno == EINTR) continue;
+      return -errno;
+    }
+    if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+      ssize_t n = read(master, buf, sizeof buf);
+      if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+      if (n <= 0) return 0; /* EIO: every slave fd is closed, the container is gone */
+      if (out_ok && write_all(out_fd, buf, n) < 0) out_ok = 0;
+    }
+    if (in_open && p[1].revents & (POLLIN | POLLHUP | POLLERR)) {
+      ssize_t n = read(in_fd, buf, sizeof buf);
+      if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+      if (n <= 0) {
+        in_open = 0; /* stdin ended: keep showing output */
+        continue;
+      }
+      if (write_all(master, buf, n) < 0) return -errno;
+    }
+  }
+}
+
+SHIM_EXPORT int32_t shim_tty_raw(int32_t fd, uint8_t *saved, uint32_t savedlen) {
+  struct termios t;
+  if (savedlen < sizeof t) return -EINVAL;
+  if (tcgetattr(fd, &t) < 0) return -errno;
+  memcpy(saved, &t, sizeof t);
+  /* cfmakeraw: also output post-processing off, or every \n from the
+   * container's pty would gain a second \r on ours. */
+  cfmakeraw(&t);
+  return tcsetattr(fd, TCSADRAIN, &t) < 0 ? -errno : 0;
+}
+
+SHIM_EXPORT int32_t shim_tty_restore(int32_t fd, const uint8_t *saved, uint32_t savedlen) {
+  struct termios t;
+  if (savedlen < sizeof t) return -EINVAL;
+  memcpy(&t, saved, sizeof t);
+  return tcsetattr(fd, TCSADRAIN, &t) < 0 ? -errno : 0;
+}
+
+SHIM_EXPORT int32_t shim_pty_resize(int32_t master, int32_t rows, int32_t cols) {
+  struct winsize ws = {(unsigned short)rows, (unsigned short)cols, 0, 0};
+  return ioctl(master, TIOCSWINSZ, &ws) < 0 ? -errno : 0;
+}

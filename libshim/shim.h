@@ -1,0 +1,160 @@
+/*
+ * libshim — the small C half of nook.
+ *
+ * TypeScript decides everything and encodes it as a *plan*: a versioned,
+ * length-prefixed list of ops. libshim validates the plan, clones a child with
+ * the plan's namespace flags, and that child carries the ops out one by one
+ * with raw syscalls until it calls execve. The child never returns into
+ * JavaScript and never calls malloc (it is a copy of one thread of a
+ * multithreaded process; any lock held by another thread stays held forever).
+ *
+ * The C side holds no policy: no path searches, no JSON, no defaults. It does
+ * validate every length it reads and rejects unknown ops.
+ *
+ * Every exported function returns a negative errno on failure and never relies
+ * on `errno` crossing the FFI boundary.
+ */
+#ifndef NOOK_SHIM_H
+#define NOOK_SHIM_H
+
+#include <stdint.h>
+
+/* ---- plan wire format (all integers little-endian) -------------------------
+ *
+ *   header (24 bytes)
+ *     u32 magic        SHIM_PLAN_MAGIC ("NOOK")
+ *     u16 version      SHIM_PLAN_VERSION
+ *     u16 header_len   24
+ *     u32 total_len    length of the whole plan, header included
+ *     u32 op_count     number of ops that follow
+ *     u64 clone_flags  CLONE_NEW* flags for the child
+ *   op (repeated op_count times)
+ *     u16 opcode       enum shim_op
+ *     u16 reserved     0
+ *     u32 payload_len  bytes of payload that follow
+ *     payload          the op's fields, in the order listed below:
+ *                        u64   8 bytes
+ *                        str   u32 n (n >= 1, includes the trailing NUL), n bytes
+ *                        bytes u32 n, n bytes
+ *                        strv  u32 count, count × str
+ *                        u64v  u32 count, count × u64
+ *
+ * Fields of each op are listed next to it; an op's payload must be consumed
+ * exactly, and the ops must fill total_len exactly.
+ */
+#define SHIM_PLAN_MAGIC 0x4b4f4f4eu /* "NOOK" read as a little-endian u32 */
+#define SHIM_PLAN_VERSION 1
+#define SHIM_PLAN_HEADER_LEN 24
+#define SHIM_PLAN_MAX_LEN (64u * 1024u * 1024u)
+#define SHIM_PLAN_MAX_OPS 65536u
+
+/* The op numbers. src/plan/ops.ts holds the same list; a test checks both agree. */
+enum shim_op {
+  SHIM_OP_MOUNT = 1,         /* str source, str target, str fstype, u64 flags, str data */
+  SHIM_OP_MOUNT_SETATTR = 2, /* str target, u64 attr_set, u64 attr_clr, u64 propagation, u64 recursive */
+  SHIM_OP_UMOUNT = 3,        /* str target, u64 flags */
+  SHIM_OP_MKDIR = 4,         /* str path, u64 mode (existing directory is fine) */
+  SHIM_OP_MKFILE = 5,        /* str path, u64 mode (existing file is fine) */
+  SHIM_OP_SYMLINK = 6,       /* str target, str linkpath (existing link is fine) */
+  SHIM_OP_WRITE = 7,         /* str path, bytes data, u64 open_flags, u64 mode */
+  SHIM_OP_ROOT = 8,          /* str path: later path targets resolve inside it ("" = none) */
+  SHIM_OP_PIVOT_ROOT = 9,    /* str new_root */
+  SHIM_OP_CHROOT = 10,       /* str new_root */
+  SHIM_OP_CHDIR = 11,        /* str path */
+  SHIM_OP_SETHOSTNAME = 12,  /* str name */
+  SHIM_OP_SETDOMAINNAME = 13,/* str name */
+  SHIM_OP_SETRLIMIT = 14,    /* u64 resource, u64 soft, u64 hard */
+  SHIM_OP_UMASK = 15,        /* u64 mask */
+  SHIM_OP_SETID = 16,        /* u64 uid, u64 gid, u64v groups, u64 flags (SHIM_SETID_*) */
+  SHIM_OP_CAPS = 17,         /* u64 bounding, u64 effective, u64 permitted, u64 inheritable, u64 ambient, u64 last_cap */
+  SHIM_OP_NO_NEW_PRIVS = 18, /* (no fields) */
+  SHIM_OP_SECCOMP = 19,      /* bytes sock_filter[], u64 flags */
+  SHIM_OP_LOOPBACK_UP = 20,  /* (no fields) */
+  SHIM_OP_SETNS = 21,        /* str path, u64 nstype */
+  SHIM_OP_UNSHARE = 22,      /* u64 flags */
+  SHIM_OP_FORK = 23,         /* u64 clone_flags: clone with CLONE_PARENT, report PID, the old process exits */
+  SHIM_OP_INIT = 24,         /* (no fields) fork; the parent stays as pid 1, reaps and forwards signals */
+  SHIM_OP_PTY = 25,          /* str ptmx, u64 rows, u64 cols: new session, pty slave on 0-2, master sent back */
+  SHIM_OP_SYNC = 26,         /* u64 tag: report SYNC and wait for CONTINUE */
+  SHIM_OP_RUN = 27,          /* str path, strv argv, strv envp: fork, exec, wait; non-zero exit is an error */
+  SHIM_OP_OPEN_FD = 28,      /* str path, u64 open_flags, u64 mode, u64 target_fd */
+  SHIM_OP_EXEC = 29,         /* strv candidates, strv argv, strv envp: execve the first candidate that exists */
+  SHIM_OP_PDEATHSIG = 30,    /* u64 signal */
+  SHIM_OP_PERSONALITY = 31,  /* u64 persona */
+  SHIM_OP_KEEP_FDS = 32,     /* u64 first, u64 count: these fds survive execve */
+  SHIM_OP__COUNT = 33
+};
+
+/* flags of SHIM_OP_SETID */
+#define SHIM_SETID_SKIP_SETGROUPS 1u /* setgroups is denied (single-id mapping) */
+#define SHIM_SETID_KEEP_CAPS 2u      /* PR_SET_KEEPCAPS around the uid change */
+
+/* ---- sync socket messages ---------------------------------------------------
+ * One fixed-size record per SOCK_SEQPACKET message, in both directions.
+ * The ladder is drawn in shim.c above child_main().
+ */
+enum shim_msg_type {
+  SHIM_MSG_READY = 1,    /* child → parent: alive, in its namespaces, waiting for GO */
+  SHIM_MSG_ERROR = 2,    /* child → parent: op `op` failed with `err`; text says which step */
+  SHIM_MSG_SYNC = 3,     /* child → parent: reached SYNC op with tag `value` */
+  SHIM_MSG_FD = 4,       /* child → parent: an fd rides along (SCM_RIGHTS); `value` says which */
+  SHIM_MSG_PID = 5,      /* child → parent: FORK made pid `value` (in the parent's pid namespace) */
+  SHIM_MSG_GO = 16,      /* parent → child: id maps and cgroup are in place, run the ops */
+  SHIM_MSG_ABORT = 17,   /* parent → child: give up, exit */
+  SHIM_MSG_CONTINUE = 18 /* parent → child: leave the SYNC op */
+};
+
+#define SHIM_MSG_TEXT 240
+struct shim_msg {
+  uint32_t type;
+  int32_t op;    /* op index, -1 when not about an op */
+  int32_t err;   /* positive errno */
+  int32_t value; /* pid, tag, fd purpose, exit status, ... */
+  char text[SHIM_MSG_TEXT];
+};
+
+/* SHIM_MSG_FD purposes */
+#define SHIM_FD_PTY_MASTER 1
+
+/* ---- exported API ---------------------------------------------------------- */
+
+/** Plan format version this library speaks. */
+int32_t shim_version(void);
+
+/** Validate a plan without running it. 0, or -errno with a message in err. */
+int32_t shim_validate(const uint8_t *plan, uint32_t len, char *err, uint32_t errlen);
+
+/**
+ * Validate the plan, then clone a child that waits for GO and runs it.
+ * out[0] = child pid, out[1] = parent's end of the sync socket, out[2] = pidfd.
+ */
+int32_t shim_spawn(const uint8_t *plan, uint32_t len, int32_t *out, char *err, uint32_t errlen);
+
+/** Receive one message (sizeof(struct shim_msg) bytes into msg). Returns bytes, 0 on EOF. */
+int32_t shim_recv(int32_t fd, uint8_t *msg, int32_t *fd_out, int32_t timeout_ms);
+
+/** Send a message of `type` with `value` to the child. */
+int32_t shim_send(int32_t fd, uint32_t type, int32_t value);
+
+/** waitpid: out[0] = 1 exited / 2 killed / 0 still running (WNOHANG), out[1] = code or signal. */
+int32_t shim_wait(int32_t pid, int32_t *out, int32_t nohang);
+
+/** Send a signal through a pidfd (never hits a recycled pid). */
+int32_t shim_pidfd_kill(int32_t pidfd, int32_t sig);
+
+/** Close an fd that came back through FFI. */
+int32_t shim_close(int32_t fd);
+
+/** Relay between in_fd/out_fd and a pty master until the pty hangs up. */
+int32_t shim_pty_relay(int32_t master, int32_t in_fd, int32_t out_fd);
+
+/** Put a terminal in raw mode (cfmakeraw); its old settings go into saved (>= sizeof(struct termios)). */
+int32_t shim_tty_raw(int32_t fd, uint8_t *saved, uint32_t savedlen);
+
+/** Restore settings saved by shim_tty_raw. */
+int32_t shim_tty_restore(int32_t fd, const uint8_t *saved, uint32_t savedlen);
+
+/** Set a pty's window size. */
+int32_t shim_pty_resize(int32_t master, int32_t rows, int32_t cols);
+
+#endif

@@ -1,0 +1,318 @@
+/*
+ * C tests of libshim's plan interpreter, fed with plans built by hand here —
+ * not by the TypeScript encoder — so the two sides check each other.
+ * Built and run by tests/libshim_c.test.ts; prints "ok N" lines, exits 1 on
+ * the first failure.
+ */
+#define _GNU_SOURCE
+#include "../shim.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static int tests;
+
+#define CHECK(cond, ...)                                  \
+  do {                                                    \
+    if (!(cond)) {                                        \
+      fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
+      fprintf(stderr, __VA_ARGS__);                       \
+      fprintf(stderr, "\n");                              \
+      exit(1);                                            \
+    }                                                     \
+  } while (0)
+
+/* ---- a tiny plan builder ---- */
+struct buf {
+  uint8_t d[8192];
+  size_t n;
+};
+
+static void put(struct buf *b, const void *p, size_t n) {
+  memcpy(b->d + b->n, p, n);
+  b->n += n;
+}
+static void u16(struct buf *b, uint16_t v) { put(b, &v, 2); }
+static void u32(struct buf *b, uint32_t v) { put(b, &v, 4); }
+static void u64(struct buf *b, uint64_t v) { put(b, &v, 8); }
+static void str(struct buf *b, const char *s) {
+  u32(b, (uint32_t)strlen(s) + 1);
+  put(b, s, strlen(s) + 1);
+}
+
+/* header with op_count; total_len patched by finish() */
+static void header(struct buf *b, uint32_t ops, uint64_t flags) {
+  b->n = 0;
+  u32(b, SHIM_PLAN_MAGIC);
+  u16(b, SHIM_PLAN_VERSION);
+  u16(b, SHIM_PLAN_HEADER_LEN);
+  u32(b, 0);
+  u32(b, ops);
+  u64(b, flags);
+}
+static size_t op_begin(struct buf *b, uint16_t op) {
+  u16(b, op);
+  u16(b, 0);
+  u32(b, 0);
+  return b->n;
+}
+static void op_end(struct buf *b, size_t start) {
+  uint32_t len = (uint32_t)(b->n - start);
+  memcpy(b->d + start - 4, &len, 4);
+}
+static void finish(struct buf *b) {
+  uint32_t n = (uint32_t)b->n;
+  memcpy(b->d + 8, &n, 4);
+}
+
+/* a valid plan: sethostname, chdir, exec /bin/true */
+static void good_plan(struct buf *b, const char *exe) {
+  header(b, 3, 0);
+  size_t s = op_begin(b, SHIM_OP_CHDIR);
+  str(b, "/");
+  op_end(b, s);
+  s = op_begin(b, SHIM_OP_UMASK);
+  u64(b, 022);
+  op_end(b, s);
+  s = op_begin(b, SHIM_OP_EXEC);
+  u32(b, 2);
+  str(b, "/nonexistent/true");
+  str(b, exe);
+  u32(b, 1);
+  str(b, "true");
+  u32(b, 1);
+  str(b, "PATH=/bin");
+  op_end(b, s);
+  finish(b);
+}
+
+static int validate(struct buf *b, char *err) { return shim_validate(b->d, (uint32_t)b->n, err, 256); }
+
+static void expect_invalid(struct buf *b, const char *needle, const char *what) {
+  char err[256];
+  int rc = validate(b, err);
+  CHECK(rc == -EINVAL, "%s: expected -EINVAL, got %d (%s)", what, rc, err);
+  CHECK(strstr(err, needle), "%s: message \"%s\" lacks \"%s\"", what, err, needle);
+  printf("ok %d - %s rejected: %s\n", ++tests, what, err);
+}
+
+int main(void) {
+  struct buf b;
+  char err[256];
+
+  CHECK(shim_version() == SHIM_PLAN_VERSION, "version");
+  printf("ok %d - version %d\n", ++tests, shim_version());
+
+  good_plan(&b, "/bin/true");
+  CHECK(validate(&b, err) == 0, "valid plan rejected: %s", err);
+  printf("ok %d - a valid plan passes\n", ++tests);
+
+  /* wrong magic, version, header length, total length */
+  good_plan(&b, "/bin/true");
+  b.d[0] ^= 0xff;
+  expect_invalid(&b, "magic", "wrong magic");
+  good_plan(&b, "/bin/true");
+  b.d[4] = 99;
+  expect_invalid(&b, "version", "wrong version");
+  good_plan(&b, "/bin/true");
+  b.d[6] = 20;
+  expect_invalid(&b, "header length", "wrong header length");
+  good_plan(&b, "/bin/true");
+  CHECK(shim_validate(b.d, (uint32_t)b.n - 1, err, sizeof err) == -EINVAL, "short buffer");
+  printf("ok %d - total length must match the buffer: %s\n", ++tests, err);
+  CHECK(shim_validate(b.d, 10, err, sizeof err) == -EINVAL && strstr(err, "shorter"), "tiny buffer");
+  printf("ok %d - a buffer shorter than the header: %s\n", ++tests, err);
+  CHECK(shim_validate(NULL, 0, err, sizeof err) == -EINVAL, "null plan");
+  printf("ok %d - a NULL plan\n", ++tests);
+
+  /* op count larger than the ops present */
+  good_plan(&b, "/bin/true");
+  b.d[12] = 4;
+  expect_invalid(&b, "truncated", "op count beyond the data");
+  good_plan(&b, "/bin/true");
+  b.d[12] = 2;
+  expect_invalid(&b, "after the last op", "op count short of the data");
+
+  /* unknown op */
+  header(&b, 1, 0);
+  size_t s = op_begin(&b, 999);
+  op_end(&b, s);
+  finish(&b);
+  expect_invalid(&b, "unknown op", "unknown op 999");
+  header(&b, 1, 0);
+  s = op_begin(&b, 0);
+  op_end(&b, s);
+  finish(&b);
+  expect_invalid(&b, "unknown op", "op 0");
+
+  /* reserved field */
+  header(&b, 1, 0);
+  s = op_begin(&b, SHIM_OP_NO_NEW_PRIVS);
+  op_end(&b, s);
+  b.d[s - 6] = 1;
+  finish(&b);
+  expect_invalid(&b, "reserved", "non-zero reserved field");
+
+  /* oversize string length */
+  header(&b, 1, 0);
+  s = op_begin(&b, SHIM_OP_CHDIR);
+  u32(&b, 0x7fffffff);
+  put(&b, "/\0", 2);
+  op_end(&b, s);
+  finish(&b);
+  expect_invalid(&b, "malformed", "oversize string length");
+
+  /* string without its NUL */
+  header(&b, 1, 0);
+  s = op_begin(&b, SHIM_OP_CHDIR);
+  u32(&b, 2);
+  put(&b, "/x", 2);
+  op_end(&b, s);
+  finish(&b);
+  expect_invalid(&b, "malformed", "string without NUL");
+
+  /* zero-length string (n must include the NUL) */
+  header(&b, 1, 0);
+  s = op_begin(&b, SHIM_OP_CHDIR);
+  u32(&b, 0);
+  op_end(&b, s);
+  finish(&b);
+  expect_invalid(&b, "malformed", "zero-length string");
+
+  /* payload length beyond the plan */
+  header(&b, 1, 0);
+  s = op_begin(&b, SHIM_OP_CHDIR);
+  str(&b, "/");
+  op_end(&b, s);
+  memcpy(b.d + s - 4, &(uint32_t){1000}, 4);
+  finish(&b);
+  expect_invalid(&b, "past the end", "payload length beyond the plan");
+
+  /* trailing bytes inside a payload */
+  header(&b, 1, 0);
+  s = op_begin(&b, SHIM_OP_CHDIR);
+  str(&b, "/");
+  u32(&b, 7);
+  op_end(&b, s);
+  finish(&b);
+  expect_invalid(&b, "trailing", "extra bytes in a payload");
+
+  /* strv count larger than possible */
+  header(&b, 1, 0);
+  s = op_begin(&b, SHIM_OP_EXEC);
+  u32(&b, 0x10000000);
+  op_end(&b, s);
+  finish(&b);
+  expect_invalid(&b, "malformed", "huge strv count");
+
+  /* u64v count larger than possible */
+  header(&b, 1, 0);
+  s = op_begin(&b, SHIM_OP_SETID);
+  u64(&b, 0);
+  u64(&b, 0);
+  u32(&b, 0xffffffff);
+  op_end(&b, s);
+  finish(&b);
+  expect_invalid(&b, "malformed", "huge u64v count");
+
+  /* exec without candidates */
+  header(&b, 1, 0);
+  s = op_begin(&b, SHIM_OP_EXEC);
+  u32(&b, 0);
+  u32(&b, 1);
+  str(&b, "x");
+  u32(&b, 0);
+  op_end(&b, s);
+  finish(&b);
+  expect_invalid(&b, "candidate", "exec without candidates");
+
+  /* seccomp program that is not whole instructions */
+  header(&b, 1, 0);
+  s = op_begin(&b, SHIM_OP_SECCOMP);
+  u32(&b, 5);
+  put(&b, "abcde", 5);
+  u64(&b, 0);
+  op_end(&b, s);
+  finish(&b);
+  expect_invalid(&b, "seccomp", "seccomp program of 5 bytes");
+
+  /* mutation fuzz: no input may crash the validator; bounded count */
+  srand(12345);
+  int rejected = 0;
+  for (int i = 0; i < 20000; i++) {
+    good_plan(&b, "/bin/true");
+    int flips = 1 + rand() % 4;
+    for (int k = 0; k < flips; k++) b.d[rand() % b.n] = (uint8_t)rand();
+    uint32_t len = (uint32_t)(rand() % 4 == 0 ? rand() % (b.n + 1) : b.n);
+    if (shim_validate(b.d, len, err, sizeof err) < 0) rejected++;
+  }
+  printf("ok %d - 20000 mutated plans validated without a crash (%d rejected)\n", ++tests, rejected);
+
+  /* an invalid plan is refused by spawn too, before any clone */
+  int32_t out[3];
+  good_plan(&b, "/bin/true");
+  b.d[4] = 2;
+  CHECK(shim_spawn(b.d, (uint32_t)b.n, out, err, sizeof err) == -EINVAL, "spawn of bad plan");
+  printf("ok %d - spawn refuses a bad plan: %s\n", ++tests, err);
+
+  /* a real spawn without namespaces: READY, GO, EOF after exec, exit 0 */
+  good_plan(&b, "/bin/true");
+  CHECK(shim_spawn(b.d, (uint32_t)b.n, out, err, sizeof err) == 0, "spawn: %s", err);
+  struct shim_msg m;
+  int fd = -1;
+  CHECK(shim_recv(out[1], (uint8_t *)&m, &fd, 5000) == sizeof m && m.type == SHIM_MSG_READY, "READY");
+  CHECK(shim_send(out[1], SHIM_MSG_GO, 0) == 0, "GO");
+  CHECK(shim_recv(out[1], (uint8_t *)&m, &fd, 5000) == 0, "EOF after exec");
+  int32_t st[2];
+  CHECK(shim_wait(out[0], st, 0) == out[0] && st[0] == 1 && st[1] == 0, "exit 0: %d %d", st[0], st[1]);
+  close(out[1]);
+  close(out[2]);
+  printf("ok %d - spawn runs a plan: first candidate missing, second exec'd, exit 0\n", ++tests);
+
+  /* a failing op reports {op index, errno, text} */
+  header(&b, 2, 0);
+  s = op_begin(&b, SHIM_OP_UMASK);
+  u64(&b, 022);
+  op_end(&b, s);
+  s = op_begin(&b, SHIM_OP_CHDIR);
+  str(&b, "/nonexistent/dir");
+  op_end(&b, s);
+  finish(&b);
+  CHECK(shim_spawn(b.d, (uint32_t)b.n, out, err, sizeof err) == 0, "spawn: %s", err);
+  CHECK(shim_recv(out[1], (uint8_t *)&m, &fd, 5000) == sizeof m && m.type == SHIM_MSG_READY, "READY");
+  shim_send(out[1], SHIM_MSG_GO, 0);
+  CHECK(shim_recv(out[1], (uint8_t *)&m, &fd, 5000) == sizeof m, "ERROR message");
+  CHECK(m.type == SHIM_MSG_ERROR && m.op == 1 && m.err == ENOENT, "error {%u, %d, %d}", m.type, m.op, m.err);
+  CHECK(strstr(m.text, "/nonexistent/dir"), "text names the path: %s", m.text);
+  CHECK(shim_wait(out[0], st, 0) == out[0] && st[0] == 1 && st[1] == 125, "exit 125");
+  close(out[1]);
+  close(out[2]);
+  printf("ok %d - a failing op reports op 1, ENOENT, \"%s\"\n", ++tests, m.text);
+
+  /* ABORT instead of GO: the child leaves without running anything */
+  good_plan(&b, "/bin/true");
+  CHECK(shim_spawn(b.d, (uint32_t)b.n, out, err, sizeof err) == 0, "spawn");
+  shim_recv(out[1], (uint8_t *)&m, &fd, 5000);
+  shim_send(out[1], SHIM_MSG_ABORT, 0);
+  CHECK(shim_wait(out[0], st, 0) == out[0] && st[0] == 1 && st[1] == 125, "abort exits 125");
+  close(out[1]);
+  close(out[2]);
+  printf("ok %d - ABORT ends the child before any op\n", ++tests);
+
+  /* the parent going away before GO: the child exits */
+  good_plan(&b, "/bin/true");
+  CHECK(shim_spawn(b.d, (uint32_t)b.n, out, err, sizeof err) == 0, "spawn");
+  shim_recv(out[1], (uint8_t *)&m, &fd, 5000);
+  close(out[1]);
+  CHECK(shim_wait(out[0], st, 0) == out[0] && st[0] == 1 && st[1] == 125, "EOF exits 125");
+  close(out[2]);
+  printf("ok %d - a closed socket before GO ends the child\n", ++tests);
+
+  printf("1..%d\n", tests);
+  return 0;
+}

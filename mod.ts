@@ -1,0 +1,13 @@
+/**
+ * nook as a library: the building blocks of the `nook` command.
+ *
+ * @module
+ */
+export * from "./src/errors/mod.ts";
+export * from "./src/plan/mod.ts";
+export * from "./src/ffi/mod.ts";
+export * from "./src/userns/mod.ts";
+export * from "./src/launch/mod.ts";
+export * from "./src/container/mod.ts";
+export * from "./src/paths/mod.ts";
+export { cli } from "./src/cli/main.ts";

@@ -1,0 +1,297 @@
+import { NookError, UsageError } from "../errors/mod.ts";
+import { readTextInRoot, resolveUser, runContainer } from "../container/mod.ts";
+import type { ContainerSpec, MountSpec } from "../container/mod.ts";
+import { writeEtcFiles } from "../container/etc_files.ts";
+import { NAMESPACES } from "../container/build_plan.ts";
+import { ensureHelloRootfs, HELLO_NAMES } from "../image/builtin_hello.ts";
+import { dataDir, runtimeDir } from "../paths/mod.ts";
+import { RLIM_INFINITY, RLIMIT } from "../plan/mod.ts";
+import { detectIdMapping, type IdMapping } from "../userns/mod.ts";
+import { bool, formatHelp, list, type OptionSpec, parseArgs, type ParsedArgs, str } from "./_args.ts";
+import type { CommandSpec } from "./commands.ts";
+import { write } from "./_io.ts";
+
+/** The options of `nook run`, in help order. */
+export const RUN_OPTIONS: readonly OptionSpec[] = [
+  { name: "rm", type: "bool", help: "Remove the container when it exits" },
+  { name: "interactive", short: "i", type: "bool", help: "Keep stdin attached to the container" },
+  { name: "tty", short: "t", type: "bool", help: "Allocate a pseudo-terminal" },
+  { name: "env", short: "e", type: "list", value: "KEY[=VALUE]", help: "Set a variable (KEY alone copies nook's value)" },
+  { name: "env-file", type: "list", value: "FILE", help: "Read variables from a file of KEY=VALUE lines", complete: "file" },
+  { name: "workdir", short: "w", type: "string", value: "DIR", help: "Working directory inside the container" },
+  { name: "user", short: "u", type: "string", value: "USER[:GROUP]", help: "User (name or uid) and group to run as" },
+  { name: "hostname", short: "h", type: "string", value: "NAME", help: "Hostname (default: the first 12 digits of the id)" },
+  { name: "entrypoint", type: "string", value: "CMD", help: "Override the image's entrypoint" },
+  { name: "init", type: "bool", help: "Run a minimal init as pid 1 that reaps zombies and forwards signals" },
+  { name: "rootfs", type: "string", value: "DIR", help: "Use this directory as the root filesystem", complete: "dir" },
+  { name: "name", type: "string", value: "NAME", help: "Name of the container" },
+  { name: "network", type: "string", value: "MODE", help: "none (private, loopback only; default) or host" },
+  { name: "ulimit", type: "list", value: "NAME=SOFT[:HARD]", help: "Set a resource limit, e.g. nofile=1024:2048" },
+  { name: "read-only", type: "bool", help: "Mount the root filesystem read-only" },
+  { name: "help", type: "bool", help: "Show this help" },
+];
+
+/** `nook run`. */
+export const spec: CommandSpec = {
+  name: "run",
+  usage: "run [OPTIONS] IMAGE [COMMAND [ARG...]]\n       nook run [OPTIONS] --rootfs DIR COMMAND [ARG...]",
+  summary: "Run a command in a new rootless container and wait for it; exits with the command's status.",
+  options: RUN_OPTIONS,
+  examples: [
+    "nook run --rm hello",
+    "nook run --rm --rootfs ./rootfs sh -c 'echo $$; id -u; hostname'",
+    "nook run --rm -it --rootfs ./rootfs sh",
+    "nook run --rm -e FOO=bar -w /tmp -u 1000:1000 --rootfs ./rootfs env",
+  ],
+  positional: "image",
+};
+
+/** What the container runs from: a directory plus the image's defaults. */
+interface Source {
+  rootfs: string;
+  readonly: boolean;
+  env: string[];
+  entrypoint: string[];
+  cmd: string[];
+  workdir: string;
+  user?: string;
+}
+
+const DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/** Run it. */
+export async function main(argv: string[]): Promise<number> {
+  const a = parseArgs(argv, RUN_OPTIONS);
+  if (bool(a, "help")) {
+    await write(formatHelp(spec));
+    return 0;
+  }
+  const mapping = detectIdMapping();
+  const { spec: container, cleanup } = prepare(a, mapping);
+  try {
+    return await runContainer(container, mapping);
+  } finally {
+    cleanup();
+  }
+}
+
+/** Turn parsed options into a ContainerSpec (and what to remove afterwards). */
+export function prepare(a: ParsedArgs, mapping: IdMapping): { spec: ContainerSpec; cleanup: () => void } {
+  const rootfsOpt = str(a, "rootfs");
+  const rest = [...a.rest];
+  const source = rootfsOpt !== undefined ? rootfsSource(rootfsOpt) : imageSource(rest.shift());
+  const network = str(a, "network") ?? "none";
+  if (network !== "none" && network !== "host") {
+    throw new UsageError(`Unknown network mode "${network}"`, { hint: "use --network none or --network host" });
+  }
+  const name = str(a, "name");
+  if (name !== undefined && !/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(name)) {
+    throw new UsageError(`Invalid container name "${name}"`, { hint: "names match [a-zA-Z0-9][a-zA-Z0-9_.-]*" });
+  }
+
+  const entrypointOpt = str(a, "entrypoint");
+  const entrypoint = entrypointOpt !== undefined ? (entrypointOpt ? [entrypointOpt] : []) : source.entrypoint;
+  const cmd = rest.length ? rest : entrypointOpt !== undefined ? [] : source.cmd;
+  const args = [...entrypoint, ...cmd];
+  if (args.length === 0) {
+    throw new UsageError("No command given, and the image has none", {
+      hint: "put the command after the image (or after --rootfs DIR), e.g. nook run --rootfs DIR sh",
+    });
+  }
+
+  const user = resolveUser(
+    str(a, "user") ?? source.user,
+    readTextInRoot(source.rootfs, "/etc/passwd"),
+    readTextInRoot(source.rootfs, "/etc/group"),
+  );
+  const workdir = str(a, "workdir") ?? source.workdir;
+  if (!workdir.startsWith("/")) {
+    throw new UsageError(`The working directory "${workdir}" is not an absolute path`, { hint: "use -w /path" });
+  }
+
+  const id = newId();
+  const hostname = str(a, "hostname") ?? id.slice(0, 12);
+  const terminal = bool(a, "tty");
+  const env = mergeEnv([
+    DEFAULT_PATH,
+    `HOSTNAME=${hostname}`,
+    "container=nook",
+    `HOME=${user.uid === 0 && user.home === "/" ? "/root" : user.home}`,
+    ...(terminal ? ["TERM=xterm"] : []),
+    ...source.env,
+    ...list(a, "env-file").flatMap(readEnvFile),
+    ...list(a, "env").flatMap(envFlag),
+  ]);
+
+  if (mapping.mode === "single" && mapping.notice) noticeOnce(mapping.notice);
+
+  const dir = `${runtimeDir()}/containers/${id}`;
+  Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const cleanup = () => {
+    try {
+      Deno.removeSync(dir, { recursive: true });
+    } catch {
+      // already gone
+    }
+  };
+  try {
+    const etcFiles = writeEtcFiles(dir, hostname);
+    const mounts: MountSpec[] = [];
+    const spec: ContainerSpec = {
+      id,
+      rootfs: source.rootfs,
+      readonlyRootfs: source.readonly || bool(a, "read-only"),
+      hostname,
+      network,
+      mounts,
+      etcFiles,
+      process: {
+        args,
+        env,
+        cwd: workdir,
+        uid: user.uid,
+        gid: user.gid,
+        groups: user.groups,
+        terminal,
+        stdin: bool(a, "interactive"),
+        init: bool(a, "init"),
+        umask: 0o022,
+        rlimits: list(a, "ulimit").map(parseUlimit),
+      },
+    };
+    return { spec, cleanup };
+  } catch (err) {
+    cleanup();
+    throw err;
+  }
+}
+
+function rootfsSource(path: string): Source {
+  let real: string;
+  try {
+    real = Deno.realPathSync(path);
+    if (!Deno.statSync(real).isDirectory) throw new Error("not a directory");
+  } catch {
+    throw new UsageError(`The root filesystem "${path}" does not exist or is not a directory`, {
+      path,
+      hint: "point --rootfs at an unpacked root filesystem (for example: mkdir r && tar -xf rootfs.tar -C r)",
+    });
+  }
+  return { rootfs: real, readonly: false, env: [], entrypoint: [], cmd: [], workdir: "/" };
+}
+
+function imageSource(image: string | undefined): Source {
+  if (image === undefined) {
+    throw new UsageError("No image given", { hint: "nook run [OPTIONS] IMAGE [COMMAND], or --rootfs DIR COMMAND" });
+  }
+  if (HELLO_NAMES.includes(image)) {
+    return {
+      rootfs: ensureHelloRootfs(dataDir()),
+      readonly: true,
+      env: [`NOOK_HOST_NS=${hostNamespaces()}`],
+      entrypoint: [],
+      cmd: ["/hello"],
+      workdir: "/",
+    };
+  }
+  throw new NookError(`Image "${image}" is not available`, {
+    hint: "the built-in image is \"hello\"; any unpacked root filesystem runs with --rootfs DIR",
+  });
+}
+
+function hostNamespaces(): string {
+  return NAMESPACES.map((ns) => {
+    try {
+      return `${ns}=${/\[(\d+)\]/.exec(Deno.readLinkSync(`/proc/self/ns/${ns}`))?.[1] ?? 0}`;
+    } catch {
+      return `${ns}=0`;
+    }
+  }).join(" ");
+}
+
+/** 64 random hex digits. */
+export function newId(): string {
+  return Array.from(crypto.getRandomValues(new Uint8Array(32)), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** Merge KEY=VALUE strings, later ones winning, in first-seen order. */
+export function mergeEnv(entries: readonly string[]): string[] {
+  const m = new Map<string, string>();
+  for (const e of entries) {
+    const i = e.indexOf("=");
+    m.set(i < 0 ? e : e.slice(0, i), e);
+  }
+  return [...m.values()];
+}
+
+/** `-e KEY=VALUE`, or `-e KEY` copying nook's own value (dropped when unset), as docker does. */
+export function envFlag(value: string): string[] {
+  const i = value.indexOf("=");
+  const key = i < 0 ? value : value.slice(0, i);
+  if (!key || /\s/.test(key)) {
+    throw new UsageError(`Invalid environment variable "${value}"`, { hint: "use -e KEY=VALUE" });
+  }
+  if (i >= 0) return [value];
+  const v = Deno.env.get(key);
+  return v === undefined ? [] : [`${key}=${v}`];
+}
+
+/** docker's env-file format: KEY=VALUE lines (verbatim values), `#` comments, KEY alone copies nook's value. */
+export function parseEnvFile(text: string, file: string): string[] {
+  const out: string[] = [];
+  text.split("\n").forEach((raw, n) => {
+    const line = raw.replace(/\r$/, "").trimStart();
+    if (!line || line.startsWith("#")) return;
+    const i = line.indexOf("=");
+    const key = i < 0 ? line.trimEnd() : line.slice(0, i);
+    if (!key || /\s/.test(key)) {
+      throw new UsageError(`Invalid line ${n + 1} in env file "${file}": "${raw}"`, {
+        path: file,
+        hint: "each line must be KEY=VALUE, KEY, or a # comment; keys have no spaces",
+      });
+    }
+    if (i >= 0) out.push(line);
+    else {
+      const v = Deno.env.get(key);
+      if (v !== undefined) out.push(`${key}=${v}`);
+    }
+  });
+  return out;
+}
+
+function readEnvFile(file: string): string[] {
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(file);
+  } catch (err) {
+    throw new UsageError(`Cannot read env file "${file}": ${(err as Error).message}`, { path: file, cause: err });
+  }
+  return parseEnvFile(text, file);
+}
+
+/** `--ulimit name=soft[:hard]` → [resource, soft, hard]; -1 or "unlimited" is infinity. */
+export function parseUlimit(value: string): [number, bigint, bigint] {
+  const m = /^([a-z]+)=(-?\d+|unlimited)(?::(-?\d+|unlimited))?$/.exec(value);
+  const res = m ? RLIMIT[m[1]!] : undefined;
+  if (!m || res === undefined) {
+    throw new UsageError(`Invalid ulimit "${value}"`, {
+      hint: `use NAME=SOFT[:HARD] with NAME one of ${Object.keys(RLIMIT).join(", ")}`,
+    });
+  }
+  const num = (s: string) => (s === "unlimited" || s === "-1" ? RLIM_INFINITY : BigInt(s));
+  const soft = num(m[2]!);
+  const hard = m[3] === undefined ? soft : num(m[3]);
+  if (soft > hard) throw new UsageError(`Invalid ulimit "${value}": the soft limit is above the hard limit`);
+  return [res, soft, hard];
+}
+
+/** Print a notice once per boot (the runtime directory is emptied by reboots). */
+function noticeOnce(text: string): void {
+  const marker = `${runtimeDir()}/notice-idmap`;
+  try {
+    Deno.writeFileSync(marker, new Uint8Array(), { createNew: true });
+  } catch {
+    return;
+  }
+  console.error(`nook: notice: ${text}`);
+}

@@ -1,0 +1,126 @@
+import type { IdMapping } from "../userns/mod.ts";
+import { isMapped } from "../userns/mod.ts";
+import { CLONE, MOUNT_ATTR, MS, O, Plan, SetIdFlag, SIGNALS } from "../plan/mod.ts";
+import type { ContainerSpec } from "./spec.ts";
+
+/** The seven namespaces of a default container (net only when not sharing the host's). */
+export const NAMESPACES = ["user", "mnt", "pid", "uts", "ipc", "net", "cgroup"] as const;
+
+/** Device nodes bound from the host into the container's /dev (rootless cannot mknod). */
+export const DEVICES = ["null", "zero", "full", "random", "urandom", "tty"] as const;
+
+const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/**
+ * Candidate paths for execve: execvp's search, done here so the C side never
+ * searches. A name with a slash is used as is; otherwise each PATH entry.
+ */
+export function execCandidates(cmd: string, env: readonly string[]): string[] {
+  if (cmd.includes("/")) return [cmd];
+  const pathVar = env.findLast((e) => e.startsWith("PATH="))?.slice(5) ?? DEFAULT_PATH;
+  const dirs = pathVar.split(":").map((d) => d || ".");
+  return [...new Set(dirs.map((d) => `${d.replace(/\/+$/, "")}/${cmd}`))];
+}
+
+/**
+ * Compile a container spec into a plan. The order is the contract:
+ * propagation private → bind the rootfs → (inside it) proc, dev, sys, /etc
+ * files, user mounts → pivot_root → read-only root → hostname, loopback →
+ * [init] → [pty] → stdin → cwd, rlimits, umask → ids → exec.
+ */
+export function buildPlan(spec: ContainerSpec, mapping: IdMapping): Plan {
+  let flags = CLONE.NEWUSER | CLONE.NEWNS | CLONE.NEWPID | CLONE.NEWUTS | CLONE.NEWIPC | CLONE.NEWCGROUP;
+  if (spec.network === "none") flags |= CLONE.NEWNET;
+  const p = new Plan(flags);
+  const r = spec.rootfs;
+  const nosuidNodevNoexec = MS.NOSUID | MS.NODEV | MS.NOEXEC;
+
+  // If nook dies before the container starts, the half-made container goes too.
+  p.pdeathsig(SIGNALS.SIGKILL!);
+  // Nothing we mount may propagate back to the host's mount namespace.
+  p.mount("", "/", "", MS.REC | MS.PRIVATE);
+  // pivot_root needs the new root to be a mount point.
+  p.mount(r, r, "", MS.BIND | MS.REC);
+  p.root(r);
+
+  p.mkdir("/proc", 0o555);
+  p.mount("proc", "/proc", "proc", nosuidNodevNoexec);
+
+  p.mkdir("/dev");
+  p.mount("tmpfs", "/dev", "tmpfs", MS.NOSUID | MS.STRICTATIME, "mode=755,size=65536k");
+  for (const dev of DEVICES) {
+    p.mkfile(`/dev/${dev}`, 0o666);
+    // Why bind and not mknod: device nodes cannot be created in a user namespace.
+    p.mount(`/dev/${dev}`, `/dev/${dev}`, "", MS.BIND);
+  }
+  p.symlink("/proc/self/fd", "/dev/fd");
+  p.symlink("/proc/self/fd/0", "/dev/stdin");
+  p.symlink("/proc/self/fd/1", "/dev/stdout");
+  p.symlink("/proc/self/fd/2", "/dev/stderr");
+  p.symlink("/proc/kcore", "/dev/core");
+  p.symlink("pts/ptmx", "/dev/ptmx");
+  p.mkdir("/dev/pts");
+  // gid=5 (tty) only exists when more than our own gid is mapped.
+  const ptsGid = isMapped(mapping.gidMap, 5) ? ",gid=5" : "";
+  p.mount("devpts", "/dev/pts", "devpts", MS.NOSUID | MS.NOEXEC, `newinstance,ptmxmode=0666,mode=0620${ptsGid}`);
+  p.mkdir("/dev/shm", 0o1777);
+  p.mount("shm", "/dev/shm", "tmpfs", nosuidNodevNoexec, "mode=1777,size=65536k");
+  p.mkdir("/dev/mqueue");
+  p.mount("mqueue", "/dev/mqueue", "mqueue", nosuidNodevNoexec);
+
+  p.mkdir("/sys", 0o555);
+  if (spec.network === "none") {
+    // sysfs may be mounted by the owner of the network namespace: we own ours.
+    p.mount("sysfs", "/sys", "sysfs", nosuidNodevNoexec | MS.RDONLY);
+  } else {
+    // With the host's network, sysfs cannot be mounted anew: bind the host's, read-only.
+    p.mount("/sys", "/sys", "", MS.BIND | MS.REC);
+    p.setattr("/sys", MOUNT_ATTR.RDONLY | MOUNT_ATTR.NOSUID | MOUNT_ATTR.NODEV | MOUNT_ATTR.NOEXEC, 0, 0, true);
+  }
+
+  p.mkdir("/etc");
+  for (const [target, source] of [
+    ["/etc/hosts", spec.etcFiles.hosts],
+    ["/etc/hostname", spec.etcFiles.hostname],
+    ["/etc/resolv.conf", spec.etcFiles.resolvConf],
+  ] as const) {
+    p.mkfile(target);
+    p.mount(source, target, "", MS.BIND);
+  }
+
+  for (const m of spec.mounts) {
+    if (m.file) {
+      p.mkdirAll(parentOf(m.target));
+      p.mkfile(m.target);
+    } else {
+      p.mkdirAll(m.target);
+    }
+    p.mount(m.source, m.target, m.fstype, m.flags, m.data ?? "");
+    if (m.readonly) p.setattr(m.target, MOUNT_ATTR.RDONLY, 0, 0, (m.flags & MS.REC) !== 0);
+  }
+
+  if (spec.process.cwd !== "/") p.mkdirAll(spec.process.cwd);
+
+  p.pivotRoot(r);
+  if (spec.readonlyRootfs) p.setattr("/", MOUNT_ATTR.RDONLY);
+  p.sethostname(spec.hostname);
+  if (spec.network === "none") p.loopbackUp();
+
+  const proc = spec.process;
+  if (proc.init) p.init();
+  if (proc.terminal) p.pty("/dev/pts/ptmx", proc.consoleSize?.[0] ?? 0, proc.consoleSize?.[1] ?? 0);
+  if (!proc.stdin) p.openFd("/dev/null", O.RDONLY, 0, 0);
+  p.chdir(proc.cwd);
+  for (const [res, soft, hard] of proc.rlimits) p.setrlimit(res, soft, hard);
+  p.umask(proc.umask);
+  if (proc.uid !== 0 || proc.gid !== 0 || proc.groups.length > 0 || mapping.mode === "subid") {
+    p.setid(proc.uid, proc.gid, proc.groups, mapping.mode === "single" ? SetIdFlag.SKIP_SETGROUPS : 0);
+  }
+  p.exec(execCandidates(proc.args[0]!, proc.env), proc.args, proc.env);
+  return p;
+}
+
+function parentOf(path: string): string {
+  const i = path.replace(/\/+$/, "").lastIndexOf("/");
+  return i <= 0 ? "/" : path.slice(0, i);
+}

@@ -1,0 +1,11 @@
+/**
+ * Containers: from a resolved {@link ContainerSpec} to a plan, and running it.
+ *
+ * @module
+ */
+export type { ContainerSpec, MountSpec, ProcessSpec } from "./spec.ts";
+export { buildPlan, DEVICES, execCandidates, NAMESPACES } from "./build_plan.ts";
+export { exitCode, FORWARDED_SIGNALS, runContainer } from "./run.ts";
+export { parseGroup, parsePasswd, type ResolvedUser, resolveUser } from "./user.ts";
+export { readTextInRoot, resolveInRoot } from "./in_root.ts";
+export { hostsFile, resolvConf, writeEtcFiles } from "./etc_files.ts";

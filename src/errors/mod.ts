@@ -1,0 +1,70 @@
+/**
+ * The one error model of nook: every failure a user can see is a {@link NookError}
+ * that says what failed, why, and what to do, and carries the exit code the CLI uses.
+ *
+ * @module
+ */
+import { errnoName } from "./errno.ts";
+
+export { errnoName, errnoNumber, errnoText } from "./errno.ts";
+
+/** Fields a {@link NookError} can carry besides its message. */
+export interface NookErrorFields {
+  /** The operation that failed, e.g. `"mount"` or `"plan op 7 (mount)"`. */
+  op?: string;
+  /** Positive errno number, when the failure came from a syscall. */
+  errno?: number;
+  /** Symbolic errno (`"EPERM"`), derived from `errno` when not given. */
+  code?: string;
+  /** The path involved, if any. */
+  path?: string;
+  /** What the user can do about it. */
+  hint?: string;
+  /** Process exit code the CLI should end with (docker's conventions: 125 for nook's own errors). */
+  exitCode?: number;
+  /** The underlying error. */
+  cause?: unknown;
+}
+
+/** Base class of every error nook reports to a user. */
+export class NookError extends Error {
+  /** The operation that failed. */
+  readonly op: string | undefined;
+  /** Positive errno number, if a syscall failed. */
+  readonly errno: number | undefined;
+  /** Symbolic errno such as `"ENOENT"`. */
+  readonly code: string | undefined;
+  /** The path involved. */
+  readonly path: string | undefined;
+  /** What to do about it. */
+  readonly hint: string | undefined;
+  /** Exit code for the CLI. */
+  readonly exitCode: number;
+
+  /** Make an error; the message should say what failed and why, the hint what to do. */
+  constructor(message: string, fields: NookErrorFields = {}) {
+    super(message, fields.cause === undefined ? undefined : { cause: fields.cause });
+    this.name = new.target.name;
+    this.op = fields.op;
+    this.errno = fields.errno;
+    this.code = fields.code ?? (fields.errno === undefined ? undefined : errnoName(fields.errno));
+    this.path = fields.path;
+    this.hint = fields.hint;
+    this.exitCode = fields.exitCode ?? 125;
+  }
+}
+
+/** A command line that cannot be understood: bad flag, bad value, missing argument. */
+export class UsageError extends NookError {}
+
+/** Something about the host (kernel settings, missing tools) stops nook. */
+export class HostError extends NookError {}
+
+/** Render an error for the terminal: `nook: message` plus an indented hint. */
+export function formatError(err: unknown): string {
+  if (err instanceof NookError) {
+    return `nook: ${err.message}` + (err.hint ? `\n  hint: ${err.hint}` : "");
+  }
+  if (err instanceof Error) return `nook: internal error: ${err.stack ?? err.message}`;
+  return `nook: internal error: ${String(err)}`;
+}

@@ -1,0 +1,191 @@
+/**
+ * libshim through Deno's FFI: opening the library (also from inside a
+ * `deno compile` binary), typed wrappers, and errno → {@link ShimError}.
+ *
+ * @module
+ */
+import { errnoName, HostError, NookError } from "../errors/mod.ts";
+import { MSG_SIZE, PLAN_VERSION } from "../plan/ops.ts";
+import { type Shim, SYMBOLS } from "./symbols.ts";
+
+export { type Shim, SYMBOLS } from "./symbols.ts";
+
+/** A libshim call failed; `errno` holds the positive errno. */
+export class ShimError extends NookError {}
+
+let lib: Deno.DynamicLibrary<typeof SYMBOLS> | undefined;
+
+/** Where libshim is: `$NOOK_LIBSHIM`, else `build/libshim.so` next to the sources (or embedded by `deno compile --include`). */
+export function libshimPath(): string {
+  const override = Deno.env.get("NOOK_LIBSHIM");
+  if (override) return override;
+  return decodeURIComponent(new URL("../../build/libshim.so", import.meta.url).pathname);
+}
+
+/** Open libshim once and check that it speaks our plan version. */
+export function shim(): Shim {
+  if (lib) return lib.symbols;
+  const path = libshimPath();
+  try {
+    lib = Deno.dlopen(path, SYMBOLS);
+  } catch (err) {
+    throw new HostError(`Cannot load libshim from "${path}": ${(err as Error).message}`, {
+      op: "dlopen",
+      path,
+      hint: "run ./nook once to build it (it needs a C compiler), or point NOOK_LIBSHIM at a built libshim.so",
+      cause: err,
+    });
+  }
+  const v = lib.symbols.shim_version();
+  if (v !== PLAN_VERSION) {
+    throw new HostError(`libshim at "${path}" speaks plan version ${v}, nook needs ${PLAN_VERSION}`, {
+      op: "dlopen",
+      path,
+      hint: "rebuild libshim: delete build/ and run ./nook again",
+    });
+  }
+  return lib.symbols;
+}
+
+/** Throw a {@link ShimError} for a negative return value, else return it. */
+export function unwrap(rc: number, op: string, path?: string): number {
+  if (rc >= 0) return rc;
+  const errno = -rc;
+  throw new ShimError(`${op} failed: ${errnoName(errno)}`, path === undefined ? { op, errno } : { op, errno, path });
+}
+
+/** What shim_spawn hands back. */
+export interface Spawned {
+  /** Child pid in nook's pid namespace. */
+  pid: number;
+  /** nook's end of the sync socket. */
+  sock: number;
+  /** pidfd of the child. */
+  pidfd: number;
+}
+
+/** Validate and spawn a plan; validation problems throw with libshim's text. */
+export function spawn(plan: Uint8Array): Spawned {
+  const out = new Int32Array(3);
+  const err = new Uint8Array(256);
+  const rc = shim().shim_spawn(plan as Uint8Array<ArrayBuffer>, plan.length, out, err, err.length);
+  if (rc < 0) {
+    const text = cString(err);
+    if (text) throw new ShimError(`libshim rejected the plan: ${text}`, { op: "spawn", errno: -rc });
+    unwrap(rc, "clone");
+  }
+  return { pid: out[0]!, sock: out[1]!, pidfd: out[2]! };
+}
+
+/** Validate a plan without running it: "" when valid, else libshim's message. */
+export function validate(plan: Uint8Array): string {
+  const err = new Uint8Array(256);
+  const rc = shim().shim_validate(plan as Uint8Array<ArrayBuffer>, plan.length, err, err.length);
+  return rc < 0 ? cString(err) || errnoName(-rc) : "";
+}
+
+/** One message from the child (`struct shim_msg`), or null at EOF. */
+export interface ShimMessage {
+  /** Msg type. */
+  type: number;
+  /** Op index, -1 when not about an op. */
+  op: number;
+  /** Positive errno (ERROR). */
+  err: number;
+  /** pid, tag, fd purpose… */
+  value: number;
+  /** Detail text (ERROR). */
+  text: string;
+  /** An fd passed along with the message, or -1. */
+  fd: number;
+}
+
+function decodeMsg(buf: Uint8Array, fd: number): ShimMessage {
+  const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  return {
+    type: dv.getUint32(0, true),
+    op: dv.getInt32(4, true),
+    err: dv.getInt32(8, true),
+    value: dv.getInt32(12, true),
+    text: cString(buf.subarray(16)),
+    fd,
+  };
+}
+
+/** Wait (off the JS thread) for the next message; null when the child closed the socket. */
+export async function recv(sock: number, timeoutMs = -1): Promise<ShimMessage | null> {
+  const buf = new Uint8Array(MSG_SIZE);
+  const fd = new Int32Array(1);
+  const n = unwrap(await shim().shim_recv(sock, buf, fd, timeoutMs), "receive from the container's setup process");
+  return n === 0 ? null : decodeMsg(buf, fd[0]!);
+}
+
+/** Receive on the JS thread, blocking up to timeoutMs. */
+export function recvNow(sock: number, timeoutMs: number): ShimMessage | null {
+  const buf = new Uint8Array(MSG_SIZE);
+  const fd = new Int32Array(1);
+  const n = unwrap(shim().shim_recv_now(sock, buf, fd, timeoutMs), "receive from the container's setup process");
+  return n === 0 ? null : decodeMsg(buf, fd[0]!);
+}
+
+/** Send GO / CONTINUE / ABORT. */
+export function send(sock: number, type: number, value = 0): void {
+  unwrap(shim().shim_send(sock, type, value), "send to the container's setup process");
+}
+
+/** How a process ended. */
+export type ExitStatus = { exited: true; code: number } | { exited: false; signal: number };
+
+function decodeStatus(out: Int32Array): ExitStatus | null {
+  if (out[0] === 0) return null;
+  return out[0] === 1 ? { exited: true, code: out[1]! } : { exited: false, signal: out[1]! };
+}
+
+/** waitpid off the JS thread. */
+export async function wait(pid: number): Promise<ExitStatus> {
+  const out = new Int32Array(2);
+  unwrap(await shim().shim_wait(pid, out, 0), "wait for the container", String(pid));
+  return decodeStatus(out)!;
+}
+
+/** waitpid(WNOHANG): null while the process runs. */
+export function poll(pid: number): ExitStatus | null {
+  const out = new Int32Array(2);
+  unwrap(shim().shim_wait_now(pid, out, 1), "wait for the container", String(pid));
+  return decodeStatus(out);
+}
+
+/** Close an fd that came back through FFI (Deno cannot use them itself). */
+export function closeFd(fd: number): void {
+  if (fd >= 0) shim().shim_close(fd);
+}
+
+/** Signal a process through its pidfd; false when it is already gone. */
+export function pidfdKill(pidfd: number, signal: number): boolean {
+  const rc = shim().shim_pidfd_kill(pidfd, signal);
+  if (rc === -3 /* ESRCH */) return false;
+  unwrap(rc, "signal the container");
+  return true;
+}
+
+/** Relay stdin/stdout to a pty master until the container side hangs up. */
+export async function ptyRelay(master: number, inFd: number, outFd: number): Promise<void> {
+  unwrap(await shim().shim_pty_relay(master, inFd, outFd), "relay the terminal");
+}
+
+/** Put a terminal fd in raw mode; returns a function that restores it. */
+export function ttyRaw(fd: number): () => void {
+  const saved = new Uint8Array(128);
+  unwrap(shim().shim_tty_raw(fd, saved, saved.length), "set the terminal to raw mode");
+  return () => void shim().shim_tty_restore(fd, saved, saved.length);
+}
+
+/** Set a pty's window size. */
+export function ptyResize(master: number, rows: number, cols: number): void {
+  unwrap(shim().shim_pty_resize(master, rows, cols), "resize the terminal");
+}
+
+function cString(buf: Uint8Array): string {
+  const end = buf.indexOf(0);
+  return new TextDecoder().decode(end < 0 ? buf : buf.subarray(0, end));
+}

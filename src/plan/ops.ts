@@ -1,0 +1,62 @@
+/**
+ * Plan op numbers. `libshim/shim.h` (`enum shim_op`) holds the same list;
+ * `tests/plan_ops.test.ts` checks that both agree.
+ */
+export const Op = {
+  MOUNT: 1,
+  MOUNT_SETATTR: 2,
+  UMOUNT: 3,
+  MKDIR: 4,
+  MKFILE: 5,
+  SYMLINK: 6,
+  WRITE: 7,
+  ROOT: 8,
+  PIVOT_ROOT: 9,
+  CHROOT: 10,
+  CHDIR: 11,
+  SETHOSTNAME: 12,
+  SETDOMAINNAME: 13,
+  SETRLIMIT: 14,
+  UMASK: 15,
+  SETID: 16,
+  CAPS: 17,
+  NO_NEW_PRIVS: 18,
+  SECCOMP: 19,
+  LOOPBACK_UP: 20,
+  SETNS: 21,
+  UNSHARE: 22,
+  FORK: 23,
+  INIT: 24,
+  PTY: 25,
+  SYNC: 26,
+  RUN: 27,
+  OPEN_FD: 28,
+  EXEC: 29,
+  PDEATHSIG: 30,
+  PERSONALITY: 31,
+  KEEP_FDS: 32,
+} as const;
+
+/** Name of an op number, as in the `Op` table. */
+export type OpName = keyof typeof Op;
+
+/** Plan format version; must equal `SHIM_PLAN_VERSION` and `shim_version()`. */
+export const PLAN_VERSION = 1;
+
+/** Messages on the sync socket (`enum shim_msg_type`). */
+export const Msg = {
+  READY: 1,
+  ERROR: 2,
+  SYNC: 3,
+  FD: 4,
+  PID: 5,
+  GO: 16,
+  ABORT: 17,
+  CONTINUE: 18,
+} as const;
+
+/** Size of `struct shim_msg` on the socket. */
+export const MSG_SIZE = 256;
+
+/** `SHIM_SETID_*` flags. */
+export const SetIdFlag = { SKIP_SETGROUPS: 1, KEEP_CAPS: 2 } as const;

@@ -1,0 +1,19 @@
+/**
+ * User namespaces: who the caller becomes inside (uid/gid maps through
+ * newuidmap/newgidmap or the single-id fallback) and why creating one failed.
+ *
+ * @module
+ */
+export { parseSubid, rangesFor, type SubidEntry } from "./subid.ts";
+export {
+  applyIdMapping,
+  type DetectOptions,
+  detectIdMapping,
+  findExecutable,
+  type IdMapping,
+  type IdRange,
+  isMapped,
+  mappedCount,
+  userName,
+} from "./id_map.ts";
+export { explainCloneFailure } from "./diagnose.ts";
