@@ -22,6 +22,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stddef.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -933,6 +934,48 @@ static int write_all(int fd, const char *buf, ssize_t n) {
     buf += w, n -= w;
   }
   return 0;
+}
+
+SHIM_EXPORT int32_t shim_run_wait(const uint8_t *argv_block, uint32_t len, char *err, uint32_t errlen) {
+  /* argv as NUL-terminated strings back to back; at most 64 of them */
+  char *argv[65];
+  int argc = 0;
+  if (!argv_block || len == 0 || argv_block[len - 1] != 0) return -EINVAL;
+  for (uint32_t off = 0; off < len && argc < 64; argc++) {
+    argv[argc] = (char *)(uintptr_t)(argv_block + off);
+    off += (uint32_t)strlen(argv[argc]) + 1;
+  }
+  argv[argc] = NULL;
+  int pipefd[2];
+  if (pipe2(pipefd, O_CLOEXEC) < 0) return -errno;
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_adddup2(&fa, pipefd[1], 2);
+  char *envp[] = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL};
+  pid_t pid;
+  int rc = posix_spawn(&pid, argv[0], &fa, NULL, argv, envp);
+  posix_spawn_file_actions_destroy(&fa);
+  close(pipefd[1]);
+  if (rc != 0) {
+    close(pipefd[0]);
+    return -rc;
+  }
+  uint32_t got = 0;
+  for (;;) {
+    char tmp[512];
+    ssize_t n = read(pipefd[0], tmp, sizeof tmp);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    for (ssize_t i = 0; i < n && err && got + 1 < errlen; i++) err[got++] = tmp[i];
+  }
+  if (err && errlen) err[got < errlen ? got : errlen - 1] = 0;
+  close(pipefd[0]);
+  int st;
+  while (waitpid(pid, &st, 0) < 0)
+    if (errno != EINTR) return -errno;
+  return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
 SHIM_EXPORT int32_t shim_pty_relay(int32_t master, int32_t in_fd, int32_t out_fd) {

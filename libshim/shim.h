@@ -145,6 +145,14 @@ int32_t shim_pidfd_kill(int32_t pidfd, int32_t sig);
 /** Close an fd that came back through FFI. */
 int32_t shim_close(int32_t fd);
 
+/**
+ * Run a helper program (argv as NUL-terminated strings back to back) with
+ * stdin/stdout on /dev/null, collect its stderr into err, wait for it.
+ * Returns its exit status (128+n for a signal) or -errno. posix_spawn: cheap
+ * from a multithreaded process, unlike a first Deno.Command.
+ */
+int32_t shim_run_wait(const uint8_t *argv_block, uint32_t len, char *err, uint32_t errlen);
+
 /** Relay between in_fd/out_fd and a pty master until the pty hangs up. */
 int32_t shim_pty_relay(int32_t master, int32_t in_fd, int32_t out_fd);
 

@@ -3,7 +3,7 @@ import { CLONE, Plan, PlanError } from "../src/plan/mod.ts";
 import { validate } from "../src/ffi/mod.ts";
 import { buildPlan, execCandidates } from "../src/container/mod.ts";
 
-test("an encoded plan with every op passes libshim's validator", () => {
+test("an encoded plan with every op passes libshim's validator", async () => {
   const p = new Plan(CLONE.NEWUSER | CLONE.NEWNS);
   p.pdeathsig(9).mount("a", "/b", "tmpfs", 6, "size=1m").setattr("/x", 1, 0, 0, true).umount("/y", 2).mkdir("/d")
     .mkfile("/f").symlink("t", "/l").write("/w", "data", 0o1000).root("/r").pivotRoot("/r").chroot("/c").chdir("/")
@@ -12,7 +12,7 @@ test("an encoded plan with every op passes libshim's validator", () => {
     .seccomp(new Uint8Array(16)).loopbackUp().setns("/proc/1/ns/net", 0).unshare(0).fork(0).init().pty("/dev/ptmx", 24, 80)
     .sync(7).run("/bin/true", ["true"], []).openFd("/dev/null", 0, 0, 0).personality(0).keepFds(3, 1)
     .exec(["/bin/true"], ["true"], ["A=1"]);
-  assert.equal(validate(p.encode()), "");
+  assert.equal(await validate(p.encode()), "");
 });
 
 test("the encoder refuses NUL bytes and out-of-range numbers instead of sending them", () => {
@@ -26,7 +26,7 @@ test("exec candidates follow the container's PATH and keep paths with a slash as
   assert.equal(execCandidates("ls", []).length, 6);
 });
 
-test("a container plan opens with pdeathsig and private propagation, and ends with exec", () => {
+test("a container plan opens with pdeathsig and private propagation, and ends with exec", async () => {
   const plan = buildPlan({
     id: "0".repeat(64),
     rootfs: "/r",
@@ -45,7 +45,7 @@ test("a container plan opens with pdeathsig and private propagation, and ends wi
   assert.equal(names[1], "MOUNT");
   assert.equal(names.at(-1), "EXEC");
   assert.ok(names.indexOf("PIVOT_ROOT") < names.indexOf("SETHOSTNAME"));
-  assert.equal(validate(plan.encode()), "");
+  assert.equal(await validate(plan.encode()), "");
   assert.doesNotMatch(plan.ops.map((o) => o.fields.map((f) => f.t === "str" ? f.v : "").join(" ")).join("\n"), /gid=5/,
     "devpts gets no gid=5 when gid 5 is not mapped");
 });

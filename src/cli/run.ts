@@ -9,10 +9,15 @@ import { RLIM_INFINITY, RLIMIT } from "../plan/mod.ts";
 import { detectIdMapping, type IdMapping } from "../userns/mod.ts";
 import { bool, formatHelp, list, type OptionSpec, parseArgs, type ParsedArgs, str } from "./_args.ts";
 import type { CommandSpec } from "./commands.ts";
+import { IMAGE_RUN_OPTIONS } from "./_run_image.ts";
+import { LIFECYCLE_RUN_OPTIONS } from "./_run_lifecycle.ts";
+import { SECURITY_RUN_OPTIONS } from "./_run_security.ts";
+import { RESOURCES_RUN_OPTIONS } from "./_run_resources.ts";
+import { NETWORK_RUN_OPTIONS } from "./_run_network.ts";
 import { write } from "./_io.ts";
 
-/** The options of `nook run`, in help order. */
-export const RUN_OPTIONS: readonly OptionSpec[] = [
+/** The core options of `nook run` (issue #2). */
+const CORE_RUN_OPTIONS: readonly OptionSpec[] = [
   { name: "rm", type: "bool", help: "Remove the container when it exits" },
   { name: "interactive", short: "i", type: "bool", help: "Keep stdin attached to the container" },
   { name: "tty", short: "t", type: "bool", help: "Allocate a pseudo-terminal" },
@@ -28,6 +33,16 @@ export const RUN_OPTIONS: readonly OptionSpec[] = [
   { name: "network", type: "string", value: "MODE", help: "none (private, loopback only; default) or host" },
   { name: "ulimit", type: "list", value: "NAME=SOFT[:HARD]", help: "Set a resource limit, e.g. nofile=1024:2048" },
   { name: "read-only", type: "bool", help: "Mount the root filesystem read-only" },
+];
+
+/** The options of `nook run`, in help order: each concern owns its group. */
+export const RUN_OPTIONS: readonly OptionSpec[] = [
+  ...CORE_RUN_OPTIONS,
+  ...IMAGE_RUN_OPTIONS,
+  ...LIFECYCLE_RUN_OPTIONS,
+  ...SECURITY_RUN_OPTIONS,
+  ...RESOURCES_RUN_OPTIONS,
+  ...NETWORK_RUN_OPTIONS,
   { name: "help", type: "bool", help: "Show this help" },
 ];
 

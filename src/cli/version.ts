@@ -1,4 +1,4 @@
-import { shim } from "../ffi/mod.ts";
+import { version } from "../ffi/mod.ts";
 import { formatHelp, parseArgs } from "./_args.ts";
 import type { CommandSpec } from "./commands.ts";
 import { write } from "./_io.ts";
@@ -19,7 +19,7 @@ export async function main(argv: string[]): Promise<number> {
   if (a.opts.help) return write(formatHelp(spec)).then(() => 0);
   let plan = "not built";
   try {
-    plan = `plan v${shim().shim_version()}`;
+    plan = `plan v${await version()}`;
   } catch {
     // reported as "not built"
   }

@@ -13,12 +13,20 @@ export function exitCode(status: ExitStatus): number {
   return status.exited ? status.code : 128 + status.signal;
 }
 
+/** Parent-side steps other concerns add to a run (cgroups, network helpers…). */
+export interface RunHooks {
+  /** Run while the child waits in its fresh namespaces, after the id maps are written. */
+  beforeGo?: ((pid: number) => Promise<void>)[];
+  /** Run after the container's process has ended (whatever the outcome). */
+  afterExit?: (() => Promise<void>)[];
+}
+
 /**
  * Run a container in the foreground: start it, relay its terminal when it has
  * one, forward signals, and resolve with its exit code. The terminal mode is
  * restored on every path out.
  */
-export async function runContainer(spec: ContainerSpec, mapping: IdMapping): Promise<number> {
+export async function runContainer(spec: ContainerSpec, mapping: IdMapping, hooks: RunHooks = {}): Promise<number> {
   const tty = spec.process.terminal;
   if (tty && !spec.process.consoleSize) {
     try {
@@ -29,36 +37,48 @@ export async function runContainer(spec: ContainerSpec, mapping: IdMapping): Pro
     }
   }
   const plan = buildPlan(spec, mapping);
-  const started = await launch(plan, { beforeGo: (pid) => applyIdMapping(pid, mapping) });
+  let started;
+  try {
+    started = await launch(plan, {
+      beforeGo: async (pid) => {
+        await applyIdMapping(pid, mapping);
+        for (const step of hooks.beforeGo ?? []) await step(pid);
+      },
+    });
+  } catch (err) {
+    for (const step of hooks.afterExit ?? []) await step().catch(() => {});
+    throw err;
+  }
 
   const listeners: [Deno.Signal, () => void][] = [];
   const on = (sig: Deno.Signal, fn: () => void) => {
     Deno.addSignalListener(sig, fn);
     listeners.push([sig, fn]);
   };
-  let restoreTty: (() => void) | undefined;
+  let restoreTty: (() => Promise<void>) | undefined;
   try {
-    for (const sig of FORWARDED_SIGNALS) on(sig, () => pidfdKill(started.pidfd, SIGNALS[sig]!));
+    for (const sig of FORWARDED_SIGNALS) on(sig, () => void pidfdKill(started.pidfd, SIGNALS[sig]!).catch(() => {}));
     let relay: Promise<void> = Promise.resolve();
     if (started.ptyMaster >= 0) {
       const master = started.ptyMaster;
       on("SIGWINCH", () => {
         try {
           const { rows, columns } = Deno.consoleSize();
-          ptyResize(master, rows, columns);
+          void ptyResize(master, rows, columns).catch(() => {});
         } catch {
           // no terminal to measure
         }
       });
-      if (spec.process.stdin && Deno.stdin.isTerminal()) restoreTty = ttyRaw(0);
+      if (spec.process.stdin && Deno.stdin.isTerminal()) restoreTty = await ttyRaw(0);
       relay = ptyRelay(master, spec.process.stdin ? 0 : -1, 1).finally(() => closeFd(master));
     }
     const status = await wait(started.pid);
     await relay;
     return exitCode(status);
   } finally {
-    restoreTty?.();
+    await restoreTty?.();
     for (const [sig, fn] of listeners) Deno.removeSignalListener(sig, fn);
-    closeFd(started.pidfd);
+    await closeFd(started.pidfd);
+    for (const step of hooks.afterExit ?? []) await step().catch(() => {});
   }
 }

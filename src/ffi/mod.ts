@@ -5,7 +5,7 @@
  * @module
  */
 import { errnoName, HostError, NookError } from "../errors/mod.ts";
-import { MSG_SIZE, PLAN_VERSION } from "../plan/ops.ts";
+import { MSG_SIZE } from "../plan/ops.ts";
 import { type Shim, SYMBOLS } from "./symbols.ts";
 
 export { type Shim, SYMBOLS } from "./symbols.ts";
@@ -22,7 +22,11 @@ export function libshimPath(): string {
   return decodeURIComponent(new URL("../../build/libshim.so", import.meta.url).pathname);
 }
 
-/** Open libshim once and check that it speaks our plan version. */
+/**
+ * Open libshim once. There is no version call here on purpose: every plan
+ * carries its version and libshim refuses one it does not speak, and
+ * {@link spawn} turns that into a "rebuild libshim" hint.
+ */
 export function shim(): Shim {
   if (lib) return lib.symbols;
   const path = libshimPath();
@@ -32,16 +36,8 @@ export function shim(): Shim {
     throw new HostError(`Cannot load libshim from "${path}": ${(err as Error).message}`, {
       op: "dlopen",
       path,
-      hint: "run ./nook once to build it (it needs a C compiler), or point NOOK_LIBSHIM at a built libshim.so",
+      hint: "run ./nook once so it builds libshim (it needs a C compiler), or point NOOK_LIBSHIM at a built libshim.so",
       cause: err,
-    });
-  }
-  const v = lib.symbols.shim_version();
-  if (v !== PLAN_VERSION) {
-    throw new HostError(`libshim at "${path}" speaks plan version ${v}, nook needs ${PLAN_VERSION}`, {
-      op: "dlopen",
-      path,
-      hint: "rebuild libshim: delete build/ and run ./nook again",
     });
   }
   return lib.symbols;
@@ -64,23 +60,34 @@ export interface Spawned {
   pidfd: number;
 }
 
-/** Validate and spawn a plan; validation problems throw with libshim's text. */
+/** Validate and spawn a plan (synchronously, on the JS thread); a refused plan throws with libshim's text. */
 export function spawn(plan: Uint8Array): Spawned {
   const out = new Int32Array(3);
   const err = new Uint8Array(256);
   const rc = shim().shim_spawn(plan as Uint8Array<ArrayBuffer>, plan.length, out, err, err.length);
   if (rc < 0) {
     const text = cString(err);
-    if (text) throw new ShimError(`libshim rejected the plan: ${text}`, { op: "spawn", errno: -rc });
+    if (text) {
+      throw new ShimError(`libshim rejected the plan: ${text}`, {
+        op: "spawn",
+        errno: -rc,
+        ...(text.includes("version") ? { hint: `libshim at "${libshimPath()}" is out of date: delete build/ and run ./nook again` } : {}),
+      });
+    }
     unwrap(rc, "clone");
   }
   return { pid: out[0]!, sock: out[1]!, pidfd: out[2]! };
 }
 
+/** Plan format version of the loaded libshim. */
+export async function version(): Promise<number> {
+  return await shim().shim_version();
+}
+
 /** Validate a plan without running it: "" when valid, else libshim's message. */
-export function validate(plan: Uint8Array): string {
+export async function validate(plan: Uint8Array): Promise<string> {
   const err = new Uint8Array(256);
-  const rc = shim().shim_validate(plan as Uint8Array<ArrayBuffer>, plan.length, err, err.length);
+  const rc = await shim().shim_validate(plan as Uint8Array<ArrayBuffer>, plan.length, err, err.length);
   return rc < 0 ? cString(err) || errnoName(-rc) : "";
 }
 
@@ -112,7 +119,7 @@ function decodeMsg(buf: Uint8Array, fd: number): ShimMessage {
   };
 }
 
-/** Wait (off the JS thread) for the next message; null when the child closed the socket. */
+/** Wait for the next message; null when the child closed the socket (it exec'd or died). */
 export async function recv(sock: number, timeoutMs = -1): Promise<ShimMessage | null> {
   const buf = new Uint8Array(MSG_SIZE);
   const fd = new Int32Array(1);
@@ -120,17 +127,9 @@ export async function recv(sock: number, timeoutMs = -1): Promise<ShimMessage | 
   return n === 0 ? null : decodeMsg(buf, fd[0]!);
 }
 
-/** Receive on the JS thread, blocking up to timeoutMs. */
-export function recvNow(sock: number, timeoutMs: number): ShimMessage | null {
-  const buf = new Uint8Array(MSG_SIZE);
-  const fd = new Int32Array(1);
-  const n = unwrap(shim().shim_recv_now(sock, buf, fd, timeoutMs), "receive from the container's setup process");
-  return n === 0 ? null : decodeMsg(buf, fd[0]!);
-}
-
 /** Send GO / CONTINUE / ABORT. */
-export function send(sock: number, type: number, value = 0): void {
-  unwrap(shim().shim_send(sock, type, value), "send to the container's setup process");
+export async function send(sock: number, type: number, value = 0): Promise<void> {
+  unwrap(await shim().shim_send(sock, type, value), "send to the container's setup process");
 }
 
 /** How a process ended. */
@@ -141,7 +140,7 @@ function decodeStatus(out: Int32Array): ExitStatus | null {
   return out[0] === 1 ? { exited: true, code: out[1]! } : { exited: false, signal: out[1]! };
 }
 
-/** waitpid off the JS thread. */
+/** waitpid for a child of nook. */
 export async function wait(pid: number): Promise<ExitStatus> {
   const out = new Int32Array(2);
   unwrap(await shim().shim_wait(pid, out, 0), "wait for the container", String(pid));
@@ -149,23 +148,43 @@ export async function wait(pid: number): Promise<ExitStatus> {
 }
 
 /** waitpid(WNOHANG): null while the process runs. */
-export function poll(pid: number): ExitStatus | null {
+export async function poll(pid: number): Promise<ExitStatus | null> {
   const out = new Int32Array(2);
-  unwrap(shim().shim_wait_now(pid, out, 1), "wait for the container", String(pid));
+  unwrap(await shim().shim_wait(pid, out, 1), "wait for the container", String(pid));
   return decodeStatus(out);
 }
 
 /** Close an fd that came back through FFI (Deno cannot use them itself). */
-export function closeFd(fd: number): void {
-  if (fd >= 0) shim().shim_close(fd);
+export async function closeFd(fd: number): Promise<void> {
+  if (fd >= 0) await shim().shim_close(fd);
 }
 
 /** Signal a process through its pidfd; false when it is already gone. */
-export function pidfdKill(pidfd: number, signal: number): boolean {
-  const rc = shim().shim_pidfd_kill(pidfd, signal);
+export async function pidfdKill(pidfd: number, signal: number): Promise<boolean> {
+  const rc = await shim().shim_pidfd_kill(pidfd, signal);
   if (rc === -3 /* ESRCH */) return false;
   unwrap(rc, "signal the container");
   return true;
+}
+
+/** How a helper program ended, and what it wrote to stderr. */
+export interface HelperResult {
+  /** Exit status (128+n when a signal ended it). */
+  code: number;
+  /** Its stderr, up to 4 KiB. */
+  stderr: string;
+}
+
+/**
+ * Run a helper program (newuidmap…) to completion with posix_spawn. Cheaper
+ * than Deno.Command, whose first use costs ~10 ms of set-up in every nook run.
+ */
+export async function runHelper(argv: readonly string[]): Promise<HelperResult> {
+  const block = new TextEncoder().encode(argv.map((a) => a + "\0").join(""));
+  const err = new Uint8Array(4096);
+  const rc = await shim().shim_run_wait(block, block.length, err, err.length);
+  unwrap(rc, `run "${argv[0]}"`, argv[0]);
+  return { code: rc, stderr: cString(err) };
 }
 
 /** Relay stdin/stdout to a pty master until the container side hangs up. */
@@ -173,16 +192,16 @@ export async function ptyRelay(master: number, inFd: number, outFd: number): Pro
   unwrap(await shim().shim_pty_relay(master, inFd, outFd), "relay the terminal");
 }
 
-/** Put a terminal fd in raw mode; returns a function that restores it. */
-export function ttyRaw(fd: number): () => void {
+/** Put a terminal fd in raw mode; resolves with a function that restores it. */
+export async function ttyRaw(fd: number): Promise<() => Promise<void>> {
   const saved = new Uint8Array(128);
-  unwrap(shim().shim_tty_raw(fd, saved, saved.length), "set the terminal to raw mode");
-  return () => void shim().shim_tty_restore(fd, saved, saved.length);
+  unwrap(await shim().shim_tty_raw(fd, saved, saved.length), "set the terminal to raw mode");
+  return async () => void (await shim().shim_tty_restore(fd, saved, saved.length));
 }
 
 /** Set a pty's window size. */
-export function ptyResize(master: number, rows: number, cols: number): void {
-  unwrap(shim().shim_pty_resize(master, rows, cols), "resize the terminal");
+export async function ptyResize(master: number, rows: number, cols: number): Promise<void> {
+  unwrap(await shim().shim_pty_resize(master, rows, cols), "resize the terminal");
 }
 
 function cString(buf: Uint8Array): string {

@@ -45,14 +45,14 @@ export async function launch(plan: Plan, hooks: LaunchHooks = {}): Promise<Launc
   let ptyMaster = -1;
   const fail = async (err: unknown): Promise<never> => {
     try {
-      send(sp.sock, Msg.ABORT);
+      await send(sp.sock, Msg.ABORT);
     } catch {
       // the child is gone already
     }
-    closeFd(sp.sock);
-    closeFd(ptyMaster);
+    await closeFd(sp.sock);
+    await closeFd(ptyMaster);
     await reap(pid);
-    closeFd(pidfd);
+    await closeFd(pidfd);
     throw err;
   };
   try {
@@ -61,7 +61,7 @@ export async function launch(plan: Plan, hooks: LaunchHooks = {}): Promise<Launc
       return await fail(new LaunchError("The container's setup process exited before it was ready", { op: "spawn" }));
     }
     await hooks.beforeGo?.(pid);
-    send(sp.sock, Msg.GO);
+    await send(sp.sock, Msg.GO);
     for (;;) {
       const msg = await recv(sp.sock);
       if (msg === null) break; // execve closed the socket: the container runs
@@ -73,15 +73,15 @@ export async function launch(plan: Plan, hooks: LaunchHooks = {}): Promise<Launc
           break;
         case Msg.SYNC:
           await hooks.onSync?.(msg.value, pid);
-          send(sp.sock, Msg.CONTINUE);
+          await send(sp.sock, Msg.CONTINUE);
           break;
         case Msg.PID: {
           // FORK: the old process exits, the new one is nook's child now.
           await reap(pid);
-          closeFd(pidfd);
+          await closeFd(pidfd);
           pid = msg.value;
           pidfd = msg.fd;
-          send(sp.sock, Msg.CONTINUE);
+          await send(sp.sock, Msg.CONTINUE);
           break;
         }
         default:
@@ -91,13 +91,13 @@ export async function launch(plan: Plan, hooks: LaunchHooks = {}): Promise<Launc
   } catch (err) {
     return await fail(err);
   }
-  closeFd(sp.sock);
+  await closeFd(sp.sock);
   return { pid, pidfd, ptyMaster };
 }
 
 async function reap(pid: number): Promise<void> {
   try {
-    if (poll(pid) === null) await wait(pid);
+    if ((await poll(pid)) === null) await wait(pid);
   } catch {
     // already reaped
   }

@@ -1,4 +1,5 @@
 import { HostError } from "../errors/mod.ts";
+import { runHelper } from "../ffi/mod.ts";
 import { parseSubid, rangesFor } from "./subid.ts";
 
 /** One line of a uid_map/gid_map: `inside outside count`. */
@@ -131,11 +132,9 @@ export async function applyIdMapping(pid: number, m: IdMapping): Promise<void> {
   }
   const args = (ranges: IdRange[]) => [String(pid), ...ranges.flatMap((r) => [r.inside, r.outside, r.count].map(String))];
   const run = async (tool: string, ranges: IdRange[]) => {
-    const out = await new Deno.Command(tool, { args: args(ranges), stdout: "null", stderr: "piped", stdin: "null" })
-      .output();
-    if (!out.success) {
-      const msg = new TextDecoder().decode(out.stderr).trim();
-      throw new HostError(`${tool} failed: ${msg || `exit status ${out.code}`}`, {
+    const out = await runHelper([tool, ...args(ranges)]);
+    if (out.code !== 0) {
+      throw new HostError(`${tool} failed: ${out.stderr.trim() || `exit status ${out.code}`}`, {
         op: tool,
         path: tool,
         hint: "check that newuidmap/newgidmap are setuid root or carry file capabilities (apt install --reinstall uidmap), " +
