@@ -143,6 +143,34 @@ test("run forwards SIGTERM to the container's process", async () => {
   assert.match(seen, /got-term/);
 }, { skip });
 
+test("run forwards INT, HUP, QUIT, USR1 and USR2 to the container's process", async () => {
+  for (const sig of ["SIGINT", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2"] as const) {
+    const name = sig.slice(3);
+    const child = new Deno.Command(NOOK, {
+      args: ["run", "--rm", "--rootfs", rootfs(), "sh", "-c", `trap 'echo got-${name}; exit 9' ${name}; echo ready; while :; do sleep 0.05; done`],
+      env: isolatedEnv(),
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let seen = "";
+    while (!seen.includes("ready")) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      seen += value;
+    }
+    child.kill(sig);
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      seen += value;
+    }
+    await child.stderr.cancel();
+    assert.equal((await child.status).code, 9, `${sig} not forwarded`);
+    assert.match(seen, new RegExp(`got-${name}`));
+  }
+}, { skip });
+
 test("run --init forwards signals to the command and reaps orphans", async () => {
   const r = await run(["--init", "sh", "-c", "sh -c 'sleep 0.1 &' ; sleep 0.3; ps -o pid,stat,comm | grep -c ' Z ' || true; ps -o pid,comm | sed -n 2p"]);
   assert.equal(r.code, 0, r.stderr);
@@ -259,7 +287,16 @@ test("run --ulimit sets resource limits", async () => {
 
 test("run -t gives the container a real terminal of the right size, raw on our side", async () => {
   const cmd = `stty rows 33 cols 111; ${NOOK} run --rm -it --rootfs ${rootfs()} sh -c 'tty; stty size; echo \$TERM; exit 3'`;
-  const r = await sh("script", ["-qec", cmd, "/dev/null"], isolatedEnv({ PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin" }));
+  // script's stdin stays open: at its EOF script would type an EOF character into the session
+  const child = new Deno.Command("script", {
+    args: ["-qec", cmd, "/dev/null"],
+    env: isolatedEnv({ PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin" }),
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const out = await child.output();
+  const r = { code: out.code, stdout: new TextDecoder().decode(out.stdout), stderr: new TextDecoder().decode(out.stderr) };
   assert.equal(r.code, 3, r.stdout + r.stderr);
   const lines = r.stdout.split("\r\n");
   assert.ok(lines.includes("/dev/pts/0"), JSON.stringify(r.stdout));
@@ -299,6 +336,21 @@ test("run -it relays typed input to the container's shell and restores the termi
   assert.equal(Deno.readTextFileSync(`${t}/code`).trim(), "5");
   assert.equal(Deno.readTextFileSync(`${t}/after`), Deno.readTextFileSync(`${t}/before`), "terminal settings restored");
 }, { skip: busyboxSkip() ?? (exists("/usr/bin/script") ? undefined : "script(1) is not installed (util-linux)") });
+
+test("run -t passes window size changes on to the container's terminal", async () => {
+  // stty in the background resizes the outer terminal; the kernel sends nook SIGWINCH
+  const inner = `sleep 1.5; stty size`;
+  const cmd = `stty rows 20 cols 70; (sleep 0.7; stty rows 44 cols 99 </dev/tty) & ${NOOK} run --rm -t --rootfs ${rootfs()} sh -c '${inner}'`;
+  const r = await sh("script", ["-qec", cmd, "/dev/null"], isolatedEnv({ PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin" }));
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /^44 99\r?$/m, JSON.stringify(r.stdout));
+}, { skip: busyboxSkip() ?? (exists("/usr/bin/script") ? undefined : "script(1) is not installed (util-linux)") });
+
+test("run sets umask 0022 and the hostname from --hostname inside /proc", async () => {
+  const r = await nook(["run", "--rm", "-h", "umask-box", "--rootfs", rootfs(), "sh", "-c", "umask; cat /proc/sys/kernel/hostname"]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(r.stdout.trim().split("\n"), ["0022", "umask-box"]);
+}, { skip });
 
 test("run works without XDG_RUNTIME_DIR (as under su) through a private /tmp/nook-UID", async () => {
   const env = { ...isolatedEnv() };

@@ -52,3 +52,19 @@ test("NOOK_IDMAP=single forces the single mapping", () => {
   const m = detectIdMapping({ uid: 1000, gid: 1000, user: "alice", force: "single", ...fixture(SUBID) });
   assert.equal(m.mode, "single");
 });
+
+test("a refused clone names the sysctl that forbids user namespaces and the command that fixes it", async () => {
+  const { explainCloneFailure } = await import("../src/userns/mod.ts");
+  const host = (values: Record<string, string>) => (p: string) => values[p.replace("/proc/sys/", "")];
+  const debian = explainCloneFailure(1, host({ "kernel/unprivileged_userns_clone": "0", "user/max_user_namespaces": "100" }));
+  assert.match(debian.message, /unprivileged user namespaces are disabled \(kernel\.unprivileged_userns_clone = 0\)/);
+  assert.match(debian.hint!, /sysctl -w kernel\.unprivileged_userns_clone=1/);
+  assert.equal(debian.exitCode, 125);
+  const zero = explainCloneFailure(28, host({ "user/max_user_namespaces": "0" }));
+  assert.match(zero.hint!, /user\.max_user_namespaces=/);
+  const ubuntu = explainCloneFailure(1, host({ "kernel/apparmor_restrict_unprivileged_userns": "1", "user/max_user_namespaces": "9" }));
+  assert.match(ubuntu.message, /AppArmor restricts unprivileged user namespaces/);
+  assert.match(ubuntu.hint!, /apparmor_restrict_unprivileged_userns=0/);
+  const full = explainCloneFailure(28, host({ "user/max_user_namespaces": "9" }));
+  assert.match(full.message, /limit on user namespaces is reached/);
+});

@@ -109,7 +109,8 @@ export function buildPlan(spec: ContainerSpec, mapping: IdMapping): Plan {
   const proc = spec.process;
   if (proc.init) p.init();
   if (proc.terminal) p.pty("/dev/pts/ptmx", proc.consoleSize?.[0] ?? 0, proc.consoleSize?.[1] ?? 0);
-  if (!proc.stdin) p.openFd("/dev/null", O.RDONLY, 0, 0);
+  // Without -i the container reads nothing (docker); with -t its stdin stays the terminal.
+  if (!proc.stdin && !proc.terminal) p.openFd("/dev/null", O.RDONLY, 0, 0);
   p.chdir(proc.cwd);
   for (const [res, soft, hard] of proc.rlimits) p.setrlimit(res, soft, hard);
   p.umask(proc.umask);

@@ -37,6 +37,25 @@ export async function runContainer(spec: ContainerSpec, mapping: IdMapping, hook
     }
   }
   const plan = buildPlan(spec, mapping);
+
+  // Listen before the container exists: it may run (and be signalled) before
+  // launch() returns. Signals that come early are delivered once it has a pid.
+  const listeners: [Deno.Signal, () => void][] = [];
+  const on = (sig: Deno.Signal, fn: () => void) => {
+    Deno.addSignalListener(sig, fn);
+    listeners.push([sig, fn]);
+  };
+  let pidfd = -1;
+  const pending: number[] = [];
+  const forward = (signo: number) => {
+    if (pidfd < 0) pending.push(signo);
+    else void pidfdKill(pidfd, signo).catch(() => {});
+  };
+  for (const sig of FORWARDED_SIGNALS) on(sig, () => forward(SIGNALS[sig]!));
+  const unlisten = () => {
+    for (const [sig, fn] of listeners) Deno.removeSignalListener(sig, fn);
+  };
+
   let started;
   try {
     started = await launch(plan, {
@@ -46,18 +65,15 @@ export async function runContainer(spec: ContainerSpec, mapping: IdMapping, hook
       },
     });
   } catch (err) {
+    unlisten();
     for (const step of hooks.afterExit ?? []) await step().catch(() => {});
     throw err;
   }
+  pidfd = started.pidfd;
+  for (const signo of pending.splice(0)) forward(signo);
 
-  const listeners: [Deno.Signal, () => void][] = [];
-  const on = (sig: Deno.Signal, fn: () => void) => {
-    Deno.addSignalListener(sig, fn);
-    listeners.push([sig, fn]);
-  };
   let restoreTty: (() => Promise<void>) | undefined;
   try {
-    for (const sig of FORWARDED_SIGNALS) on(sig, () => void pidfdKill(started.pidfd, SIGNALS[sig]!).catch(() => {}));
     let relay: Promise<void> = Promise.resolve();
     if (started.ptyMaster >= 0) {
       const master = started.ptyMaster;
@@ -77,7 +93,7 @@ export async function runContainer(spec: ContainerSpec, mapping: IdMapping, hook
     return exitCode(status);
   } finally {
     await restoreTty?.();
-    for (const [sig, fn] of listeners) Deno.removeSignalListener(sig, fn);
+    unlisten();
     await closeFd(started.pidfd);
     for (const step of hooks.afterExit ?? []) await step().catch(() => {});
   }

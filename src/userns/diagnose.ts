@@ -1,5 +1,8 @@
 import { errnoName, HostError } from "../errors/mod.ts";
 
+/** Reads a sysctl by its /proc/sys path; undefined when it does not exist. */
+export type SysctlReader = (path: string) => string | undefined;
+
 function readSysctl(path: string): string | undefined {
   try {
     return Deno.readTextFileSync(path).trim();
@@ -12,11 +15,11 @@ function readSysctl(path: string): string | undefined {
  * Turn a failed clone(CLONE_NEWUSER|…) into the host setting that caused it and
  * the command that fixes it (the most common rootless failure there is).
  */
-export function explainCloneFailure(errno: number): HostError {
+export function explainCloneFailure(errno: number, sysctl: SysctlReader = readSysctl): HostError {
   const name = errnoName(errno);
-  const clone = readSysctl("/proc/sys/kernel/unprivileged_userns_clone");
-  const maxNs = readSysctl("/proc/sys/user/max_user_namespaces");
-  const apparmor = readSysctl("/proc/sys/kernel/apparmor_restrict_unprivileged_userns");
+  const clone = sysctl("/proc/sys/kernel/unprivileged_userns_clone");
+  const maxNs = sysctl("/proc/sys/user/max_user_namespaces");
+  const apparmor = sysctl("/proc/sys/kernel/apparmor_restrict_unprivileged_userns");
   let why = "the kernel refused to create the container's namespaces";
   let hint = "run `nook doctor` to check the host";
   if (clone === "0") {

@@ -16,4 +16,4 @@ export {
   mappedCount,
   userName,
 } from "./id_map.ts";
-export { explainCloneFailure } from "./diagnose.ts";
+export { explainCloneFailure, type SysctlReader } from "./diagnose.ts";
