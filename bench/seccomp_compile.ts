@@ -18,8 +18,8 @@ if (Deno.args[0] === "--once") {
   const t0 = performance.now();
   if (which === "default") compileProfile(defaultProfile(), { capabilities: DEFAULT_CAPABILITIES });
   else if (which === "precompiled") defaultFilter(DEFAULT_CAPABILITIES);
-  else if (which === "decide") decideSecurity({ uid: 0, rootfs: "/" });
-  else if (which === "decide-drop-all") decideSecurity({ uid: 0, rootfs: "/", capDrop: ["ALL"] });
+  else if (which === "decide") decideSecurity({ uid: 0 });
+  else if (which === "decide-drop-all") decideSecurity({ uid: 0, capDrop: ["ALL"] });
   else compileProfile(parseProfile(Deno.readTextFileSync(PODMAN), PODMAN), { capabilities: DEFAULT_CAPABILITIES });
   console.log((performance.now() - t0).toFixed(3));
   Deno.exit(0);

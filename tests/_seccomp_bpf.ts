@@ -171,22 +171,16 @@ export function libseccompSkip(): string | undefined {
 
 /** Build (once) and return the test-only libseccomp helper. */
 export function libseccompHelper(): Promise<string> {
-  helperPath ??= (async () => {
-    const out = `${scratch("nook-seccomp-")}/libseccomp_helper`;
-    const r = await sh("cc", [
-      "-O1",
-      "-Wall",
-      "-Wextra",
-      "-Werror",
-      "-o",
-      out,
-      `${ROOT}/tests/seccomp_libseccomp_helper.c`,
-      "-lseccomp",
-    ]);
-    if (r.code !== 0) throw new Error(`building the libseccomp helper failed:\n${r.stderr}`);
-    return out;
-  })();
+  helperPath ??= buildTestProgram("seccomp_libseccomp_helper.c", ["-lseccomp"]);
   return helperPath;
+}
+
+/** Compile a test-only C program from tests/ into a scratch directory; rejects with the compiler's message. */
+export async function buildTestProgram(source: string, extra: string[] = []): Promise<string> {
+  const out = `${scratch("nook-cc-")}/${source.replace(/\.c$/, "")}`;
+  const r = await sh("cc", ["-O1", "-Wall", "-Wextra", "-Werror", "-o", out, `${ROOT}/tests/${source}`, ...extra]);
+  if (r.code !== 0) throw new Error(`building tests/${source} failed:\n${r.stderr}`);
+  return out;
 }
 
 /** Run the helper with text (or a BPF program) on stdin; resolves with stdout bytes. */

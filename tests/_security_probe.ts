@@ -2,27 +2,14 @@
  * The security probe (tests/security_probe.c), built statically once per
  * test process and copied into a private busybox rootfs.
  */
-import { busyboxRootfs, nook, type Result, ROOT, scratch, sh } from "./_helpers.ts";
+import { busyboxRootfs, nook, type Result } from "./_helpers.ts";
+import { buildTestProgram } from "./_seccomp_bpf.ts";
 
 let built: Promise<string> | undefined;
 
 /** Build the static probe (once). */
 export function probeBinary(): Promise<string> {
-  built ??= (async () => {
-    const out = `${scratch("nook-probe-")}/probe`;
-    const r = await sh("cc", [
-      "-O1",
-      "-Wall",
-      "-Wextra",
-      "-Werror",
-      "-static",
-      "-o",
-      out,
-      `${ROOT}/tests/security_probe.c`,
-    ]);
-    if (r.code !== 0) throw new Error(`building the probe failed:\n${r.stderr}`);
-    return out;
-  })();
+  built ??= buildTestProgram("security_probe.c", ["-static"]);
   return built;
 }
 

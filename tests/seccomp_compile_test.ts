@@ -16,6 +16,7 @@ import {
   syscallNumber,
 } from "../src/seccomp/mod.ts";
 import { Asm, assemble } from "../src/seccomp/_bpf.ts";
+import { DEFAULT_CAPABILITIES } from "../src/security/mod.ts";
 
 const X86 = ARCHES.x86_64.auditArch;
 const ARM = ARCHES.aarch64.auditArch;
@@ -378,19 +379,7 @@ test("seccomp reports a malformed profile with the field that is wrong", () => {
 });
 
 test("the built-in profile compiles for x86_64 and aarch64 without warnings and refuses what docker refuses", () => {
-  const caps = [
-    "CHOWN",
-    "DAC_OVERRIDE",
-    "FOWNER",
-    "FSETID",
-    "KILL",
-    "NET_BIND_SERVICE",
-    "SETFCAP",
-    "SETGID",
-    "SETPCAP",
-    "SETUID",
-    "SYS_CHROOT",
-  ];
+  const caps = DEFAULT_CAPABILITIES;
   for (const arch of ["x86_64", "aarch64"] as const) {
     const audit = ARCHES[arch].auditArch;
     const f = compileProfile(defaultProfile(), { capabilities: caps, arch, kernel: "6.1" });

@@ -253,6 +253,20 @@ test("--security-opt seccomp=FILE compiles and enforces a docker profile, and wa
   }
 }, { skip });
 
+test("a profile may refuse setuid to the container: nook switches users before it loads the filter", async () => {
+  const dir = await probeRootfs();
+  const profile = `${dir}/no-setuid.json`;
+  Deno.writeTextFileSync(
+    profile,
+    JSON.stringify({ defaultAction: "SCMP_ACT_ALLOW", syscalls: [{ names: ["setresuid", "setuid", "setgroups"], action: "SCMP_ACT_ERRNO" }] }),
+  );
+  const user = await nook(["run", "--rm", "-u", "1000", "--security-opt", `seccomp=${profile}`, "--rootfs", dir, "/probe", "ids"]);
+  assert.equal(user.code, 0, user.stderr);
+  assert.equal(user.stdout.trim(), "ids: uid=1000 euid=1000");
+  const root = await probe(dir, ["--security-opt", `seccomp=${profile}`], ["setresuid-1000"]);
+  assert.deepEqual(root.o, { "setresuid-1000": "EPERM" }, "the container itself is refused");
+}, { skip: skip ?? subidSkip() });
+
 test("a broken seccomp profile stops the run with 125 and names the field", async () => {
   const dir = await probeRootfs();
   const bad = `${dir}/bad.json`;

@@ -186,6 +186,7 @@ static void attempt(const char *a) {
   }
   else if (!strcmp(a, "syscall-i386")) report_errno(a, child_i386_syscall());
   else if (!strcmp(a, "syscall-x32")) report_errno(a, child_x32_syscall());
+  else if (!strcmp(a, "setresuid-1000")) report(a, syscall(SYS_setresuid, 1000, 1000, 1000));
   else if (!strcmp(a, "ids")) {
     uid_t r, e, s;
     getresuid(&r, &e, &s);

@@ -24,14 +24,13 @@ export const SECURITY_RUN_OPTIONS: readonly OptionSpec[] = [
 ];
 
 /** The security decision for `nook run`'s flags; warnings (a profile's unknown syscalls) go to stderr. */
-export function securityFromArgs(a: ParsedArgs, uid: number, rootfs: string): SecuritySpec {
+export function securityFromArgs(a: ParsedArgs, uid: number): SecuritySpec {
   const { security, warnings } = decideSecurity({
     privileged: bool(a, "privileged"),
     capAdd: list(a, "cap-add"),
     capDrop: list(a, "cap-drop"),
     securityOpts: list(a, "security-opt"),
     uid,
-    rootfs,
   });
   for (const w of warnings) console.error(`nook: warning: ${w}`);
   return security;

@@ -174,7 +174,7 @@ export function prepare(a: ParsedArgs, mapping: IdMapping): { spec: ContainerSpe
         umask: 0o022,
         rlimits: list(a, "ulimit").map(parseUlimit),
       },
-      security: securityFromArgs(a, user.uid, source.rootfs),
+      security: securityFromArgs(a, user.uid),
     };
     return { spec, cleanup };
   } catch (err) {

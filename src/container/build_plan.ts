@@ -27,8 +27,8 @@ export function execCandidates(cmd: string, env: readonly string[]): string[] {
  * Compile a container spec into a plan. The order is the contract:
  * propagation private → bind the rootfs → (inside it) proc, dev, sys, /etc
  * files, user mounts → pivot_root → read-only root → masked paths → hostname,
- * loopback → [init] → [pty] → stdin → cwd, rlimits, umask → bounding set,
- * [seccomp] → ids → capabilities, [seccomp] → exec (src/security/plan_ops.ts).
+ * loopback → [init] → [pty] → stdin → cwd, rlimits, umask → bounding set →
+ * ids → seccomp, capabilities → exec (src/security/plan_ops.ts).
  */
 export function buildPlan(spec: ContainerSpec, mapping: IdMapping): Plan {
   let flags = CLONE.NEWUSER | CLONE.NEWNS | CLONE.NEWPID | CLONE.NEWUTS | CLONE.NEWIPC | CLONE.NEWCGROUP;
@@ -105,7 +105,7 @@ export function buildPlan(spec: ContainerSpec, mapping: IdMapping): Plan {
 
   p.pivotRoot(r);
   if (spec.readonlyRootfs) p.setattr("/", MOUNT_ATTR.RDONLY);
-  const security = spec.security ?? decideSecurity({ uid: spec.process.uid, rootfs: r }).security;
+  const security = spec.security ?? decideSecurity({ uid: spec.process.uid }).security;
   addPathProtections(p, security);
   p.sethostname(spec.hostname);
   if (spec.network === "none") p.loopbackUp();

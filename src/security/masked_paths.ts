@@ -3,7 +3,8 @@
  * defaults (containers/common `DefaultMaskedPaths` and
  * `DefaultReadOnlyPaths`). A masked file gets /dev/null bound over it, a
  * masked directory an empty read-only tmpfs; a read-only path is bound onto
- * itself and made read-only.
+ * itself and made read-only (plan op PROTECT_PATH). Which of them exist
+ * depends on the kernel's configuration; the shim skips the missing ones.
  *
  * @module
  */
@@ -33,42 +34,3 @@ export const DEFAULT_READONLY_PATHS: readonly string[] = [
   "/proc/sys",
   "/proc/sysrq-trigger",
 ];
-
-/** A path to mask and whether it is a directory (tmpfs) or not (/dev/null). */
-export interface MaskedPath {
-  /** Absolute path inside the container. */
-  path: string;
-  /** Directory: an empty read-only tmpfs goes over it; otherwise /dev/null. */
-  dir: boolean;
-}
-
-/**
- * What is at `path` in the container, looked up before it starts: /proc and
- * /sys are the host kernel's own (the container gets a new instance of the
- * same kernel's filesystems), anything else is in the root filesystem.
- * undefined when nothing is there (then there is nothing to mask).
- */
-export function pathKind(path: string, rootfs: string): "dir" | "file" | undefined {
-  const onHost = /^\/(proc|sys)(\/|$)/.test(path);
-  try {
-    const st = Deno.statSync(onHost ? path : `${rootfs}${path}`);
-    return st.isDirectory ? "dir" : "file";
-  } catch {
-    return undefined;
-  }
-}
-
-/** Masks for the paths that exist. */
-export function resolveMasks(paths: Iterable<string>, rootfs: string): MaskedPath[] {
-  const out: MaskedPath[] = [];
-  for (const path of new Set(paths)) {
-    const kind = pathKind(path, rootfs);
-    if (kind) out.push({ path, dir: kind === "dir" });
-  }
-  return out;
-}
-
-/** Read-only paths that exist. */
-export function resolveReadonly(paths: Iterable<string>, rootfs: string): string[] {
-  return [...new Set(paths)].filter((p) => pathKind(p, rootfs) !== undefined);
-}

@@ -19,13 +19,6 @@ export {
   lastCap,
 } from "./capabilities.ts";
 export { apparmorLabel, detectLsm, type ExecLabel, type LsmStatus, selinuxLabel } from "./lsm.ts";
-export {
-  DEFAULT_MASKED_PATHS,
-  DEFAULT_READONLY_PATHS,
-  type MaskedPath,
-  pathKind,
-  resolveMasks,
-  resolveReadonly,
-} from "./masked_paths.ts";
+export { DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS } from "./masked_paths.ts";
 export { addBeforeExec, addBeforeSetid, addPathProtections } from "./plan_ops.ts";
 export { decideSecurity, type SecurityDecision, type SecurityRequest, type SecuritySpec } from "./security_spec.ts";

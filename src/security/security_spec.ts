@@ -10,13 +10,7 @@ import { UsageError } from "../errors/mod.ts";
 import { compileProfile, defaultFilter, parseProfile, SeccompError } from "../seccomp/mod.ts";
 import { capabilityName, capabilityNames, type CapabilitySets, capabilitySets, lastCap } from "./capabilities.ts";
 import { apparmorLabel, detectLsm, type ExecLabel, selinuxLabel } from "./lsm.ts";
-import {
-  DEFAULT_MASKED_PATHS,
-  DEFAULT_READONLY_PATHS,
-  type MaskedPath,
-  resolveMasks,
-  resolveReadonly,
-} from "./masked_paths.ts";
+import { DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS } from "./masked_paths.ts";
 
 /** Everything the plan needs to lock a container down. */
 export interface SecuritySpec {
@@ -28,9 +22,9 @@ export interface SecuritySpec {
   noNewPrivileges: boolean;
   /** The compiled filter, or undefined for unconfined. */
   seccomp?: { program: Uint8Array; flags: number };
-  /** Paths hidden from the container. */
-  maskedPaths: MaskedPath[];
-  /** Paths made read-only. */
+  /** Paths hidden from the container (those that exist). */
+  maskedPaths: string[];
+  /** Paths made read-only (those that exist). */
   readonlyPaths: string[];
   /** LSM attributes written just before exec (AppArmor profile, SELinux label). */
   execLabels: ExecLabel[];
@@ -48,8 +42,6 @@ export interface SecurityRequest {
   securityOpts?: readonly string[];
   /** uid of the process inside. */
   uid: number;
-  /** Host directory of the root filesystem (for masks outside /proc and /sys). */
-  rootfs: string;
 }
 
 /** The decision plus warnings to show (unknown syscall names in a profile…). */
@@ -172,8 +164,8 @@ export function decideSecurity(req: SecurityRequest): SecurityDecision {
   const unmaskAll = unmask.includes("ALL");
   const keep = (p: string) => !unmaskAll && !unmask.includes(p);
   const confined = systemPaths && !req.privileged;
-  const maskedPaths = resolveMasks([...(confined ? DEFAULT_MASKED_PATHS.filter(keep) : []), ...mask], req.rootfs);
-  const readonlyPaths = resolveReadonly(confined ? DEFAULT_READONLY_PATHS.filter(keep) : [], req.rootfs);
+  const maskedPaths = [...new Set([...(confined ? DEFAULT_MASKED_PATHS.filter(keep) : []), ...mask])];
+  const readonlyPaths = confined ? DEFAULT_READONLY_PATHS.filter(keep) : [];
 
   const execLabels: ExecLabel[] = [];
   if (apparmor !== undefined || labels.length > 0) {
