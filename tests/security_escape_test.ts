@@ -258,9 +258,23 @@ test("a profile may refuse setuid to the container: nook switches users before i
   const profile = `${dir}/no-setuid.json`;
   Deno.writeTextFileSync(
     profile,
-    JSON.stringify({ defaultAction: "SCMP_ACT_ALLOW", syscalls: [{ names: ["setresuid", "setuid", "setgroups"], action: "SCMP_ACT_ERRNO" }] }),
+    JSON.stringify({
+      defaultAction: "SCMP_ACT_ALLOW",
+      syscalls: [{ names: ["setresuid", "setuid", "setgroups"], action: "SCMP_ACT_ERRNO" }],
+    }),
   );
-  const user = await nook(["run", "--rm", "-u", "1000", "--security-opt", `seccomp=${profile}`, "--rootfs", dir, "/probe", "ids"]);
+  const user = await nook([
+    "run",
+    "--rm",
+    "-u",
+    "1000",
+    "--security-opt",
+    `seccomp=${profile}`,
+    "--rootfs",
+    dir,
+    "/probe",
+    "ids",
+  ]);
   assert.equal(user.code, 0, user.stderr);
   assert.equal(user.stdout.trim(), "ids: uid=1000 euid=1000");
   const root = await probe(dir, ["--security-opt", `seccomp=${profile}`], ["setresuid-1000"]);

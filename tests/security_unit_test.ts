@@ -170,7 +170,9 @@ test("the plan drops the bounding set before the user switch and loads the filte
   const nnp = decideSecurity({ uid: 1000, securityOpts: ["no-new-privileges"] }).security;
   assert.deepEqual(tail(spec({ security: nnp }, 1000)), ["NO_NEW_PRIVS", "CAPS", "SETID", "CAPS", "SECCOMP", "EXEC"]);
   // without no_new_privs the CAPS before SECCOMP makes CAP_SYS_ADMIN effective for the load, the last one drops it
-  const caps = buildPlan(spec({}, 1000), subid).ops.filter((o) => o.name === "CAPS").map((o) => o.fields.map((f) => f.v));
+  const caps = buildPlan(spec({}, 1000), subid).ops.filter((o) => o.name === "CAPS").map((o) =>
+    o.fields.map((f) => f.v)
+  );
   const sysAdmin = 1n << 21n;
   assert.ok((BigInt(caps[1]![1] as bigint) & sysAdmin) !== 0n);
   assert.equal(BigInt(caps[2]![1] as bigint) & sysAdmin, 0n);
@@ -184,5 +186,7 @@ test("the plan drops the bounding set before the user switch and loads the filte
   assert.ok(n.indexOf("PIVOT_ROOT") < n.indexOf("PROTECT_PATH"));
   const ops = buildPlan(spec(), subid).ops;
   assert.ok(ops.some((o) => o.name === "PROTECT_PATH" && o.path === "/proc/keys" && o.what === 'mask "/proc/keys"'));
-  assert.ok(ops.some((o) => o.name === "PROTECT_PATH" && o.path === "/proc/sys" && o.what === 'make "/proc/sys" read-only'));
+  assert.ok(
+    ops.some((o) => o.name === "PROTECT_PATH" && o.path === "/proc/sys" && o.what === 'make "/proc/sys" read-only'),
+  );
 });

@@ -15,6 +15,16 @@
  * Argument values are 64 bits; seccomp's BPF sees 32-bit words, so every
  * comparison checks the high word first, then the low one.
  *
+ * A profile's `architectures` and `archMap` are read but admit nothing more:
+ * nook has syscall tables for x86_64 and aarch64 only, so the filter accepts
+ * the native ABI alone (docker's profile also lists i386/x32 and arm32).
+ *
+ * Rules for one syscall: an unconditional rule decides alone (as in
+ * libseccomp); otherwise argument rules are tried in profile order, first
+ * match wins. libseccomp 2.5 merges a syscall's argument rules into one tree
+ * without backtracking, so overlapping rules can come out differently there
+ * (tests/seccomp_crosscheck_test.ts shows a case in the kernel).
+ *
  * @module
  */
 import { Asm, assemble, AssembleError, type Label } from "./_bpf.ts";

@@ -43,7 +43,10 @@ export function addBeforeSetid(p: Plan, sec: SecuritySpec): void {
   for (const l of sec.execLabels) p.write(l.path, l.value);
   if (sec.noNewPrivileges) p.noNewPrivs();
   const all = allCapabilities(sec.lastCap);
-  p.caps({ bounding: sec.capabilities.bounding, effective: all, permitted: all, inheritable: 0n, ambient: 0n }, sec.lastCap);
+  p.caps(
+    { bounding: sec.capabilities.bounding, effective: all, permitted: all, inheritable: 0n, ambient: 0n },
+    sec.lastCap,
+  );
 }
 
 /** After SETID, right before EXEC: the filter, and the final capability sets. */
@@ -51,7 +54,13 @@ export function addBeforeExec(p: Plan, sec: SecuritySpec): void {
   const c = sec.capabilities;
   const final = () =>
     p.caps(
-      { bounding: KEEP_BOUNDING, effective: c.effective, permitted: c.permitted, inheritable: c.inheritable, ambient: c.ambient },
+      {
+        bounding: KEEP_BOUNDING,
+        effective: c.effective,
+        permitted: c.permitted,
+        inheritable: c.inheritable,
+        ambient: c.ambient,
+      },
       sec.lastCap,
     );
   if (!sec.seccomp) {
