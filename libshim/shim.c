@@ -672,6 +672,40 @@ static int run_op(struct ctx *c, uint16_t opcode, struct rd *r) {
     }
     child_fail(c, saved, "execve", which ? which : argv[0]);
   }
+  case SHIM_OP_PROTECT_PATH: {
+    NEED(rd_str(r, &s1)); NEED(rd_u64(r, &a));
+    if (a != SHIM_PROTECT_MASK && a != SHIM_PROTECT_READONLY) return bad(c, "protect_path: unknown kind");
+    DONE_PARSING;
+    /* Why skip a missing path: which /proc and /sys files exist depends on the
+     * kernel's configuration (no /proc/kcore without CONFIG_PROC_KCORE); a
+     * path that is not there has nothing to hide. */
+    fd = open_in_root(c, s1, O_PATH, 0);
+    if (fd < 0 && (errno == ENOENT || errno == ENOTDIR)) return 0;
+    if (fd < 0) child_fail(c, errno, "open path to protect", s1);
+    struct stat st;
+    if (fstat(fd, &st) < 0) child_fail(c, errno, "stat", s1);
+    fd_path(fbuf, sizeof fbuf, fd);
+    if (a == SHIM_PROTECT_MASK) {
+      int rc = S_ISDIR(st.st_mode)
+                   ? mount("tmpfs", fbuf, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0555")
+                   : mount("/dev/null", fbuf, NULL, MS_BIND, NULL);
+      if (rc < 0) child_fail(c, errno, "mask", s1);
+      close(fd);
+      return 0;
+    }
+    if (mount(fbuf, fbuf, NULL, MS_BIND | MS_REC, NULL) < 0) child_fail(c, errno, "bind read-only path", s1);
+    close(fd);
+    /* look the path up again: the old fd still points below the new bind mount */
+    fd = open_in_root(c, s1, O_PATH, 0);
+    if (fd < 0) child_fail(c, errno, "open read-only path", s1);
+    struct mount_attr attr;
+    memset(&attr, 0, sizeof attr);
+    attr.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
+    if (syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) < 0)
+      child_fail(c, errno, "make read-only", s1);
+    close(fd);
+    return 0;
+  }
   case SHIM_OP_PDEATHSIG: {
     NEED(rd_u64(r, &a));
     DONE_PARSING;

@@ -82,8 +82,14 @@ enum shim_op {
   SHIM_OP_PDEATHSIG = 30,    /* u64 signal */
   SHIM_OP_PERSONALITY = 31,  /* u64 persona */
   SHIM_OP_KEEP_FDS = 32,     /* u64 first, u64 count: these fds survive execve */
-  SHIM_OP__COUNT = 33
+  /* 40-44: security (issue #5) */
+  SHIM_OP_PROTECT_PATH = 40, /* str path, u64 how (SHIM_PROTECT_*); a path that does not exist is skipped */
+  SHIM_OP__COUNT = 41
 };
+
+/* how of SHIM_OP_PROTECT_PATH */
+#define SHIM_PROTECT_MASK 1     /* /dev/null over a file, an empty read-only tmpfs over a directory */
+#define SHIM_PROTECT_READONLY 2 /* bind onto itself (recursive), then read-only, nosuid, nodev, noexec */
 
 /* flags of SHIM_OP_SETID */
 #define SHIM_SETID_SKIP_SETGROUPS 1u /* setgroups is denied (single-id mapping) */

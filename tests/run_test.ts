@@ -287,7 +287,8 @@ test("run --ulimit sets resource limits", async () => {
 
 test("run -t gives the container a real terminal of the right size, raw on our side", async () => {
   const cmd = `stty rows 33 cols 111; ${NOOK} run --rm -it --rootfs ${rootfs()} sh -c 'tty; stty size; echo \$TERM; exit 3'`;
-  // script's stdin stays open: at its EOF script would type an EOF character into the session
+  // script's stdin stays open: at EOF script types ^D into the terminal, and a ^D still in the
+  // canonical buffer when nook switches to raw mode arrives as a NUL (echoed "^@") — a race with start-up
   const child = new Deno.Command("script", {
     args: ["-qec", cmd, "/dev/null"],
     env: isolatedEnv({ PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin" }),

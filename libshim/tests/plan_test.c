@@ -241,6 +241,15 @@ int main(void) {
   finish(&b);
   expect_invalid(&b, "seccomp", "seccomp program of 5 bytes");
 
+  /* protect_path with an unknown kind */
+  header(&b, 1, 0);
+  s = op_begin(&b, SHIM_OP_PROTECT_PATH);
+  str(&b, "/proc/kcore");
+  u64(&b, 3);
+  op_end(&b, s);
+  finish(&b);
+  expect_invalid(&b, "unknown kind", "protect_path kind 3");
+
   /* mutation fuzz: no input may crash the validator; bounded count */
   srand(12345);
   int rejected = 0;
@@ -273,6 +282,33 @@ int main(void) {
   close(out[1]);
   close(out[2]);
   printf("ok %d - spawn runs a plan: first candidate missing, second exec'd, exit 0\n", ++tests);
+
+  /* protect_path skips a path that does not exist (no privilege needed to get that far) */
+  header(&b, 3, 0);
+  s = op_begin(&b, SHIM_OP_PROTECT_PATH);
+  str(&b, "/nonexistent/kcore");
+  u64(&b, SHIM_PROTECT_MASK);
+  op_end(&b, s);
+  s = op_begin(&b, SHIM_OP_PROTECT_PATH);
+  str(&b, "/nonexistent/sys");
+  u64(&b, SHIM_PROTECT_READONLY);
+  op_end(&b, s);
+  s = op_begin(&b, SHIM_OP_EXEC);
+  u32(&b, 1);
+  str(&b, "/bin/true");
+  u32(&b, 1);
+  str(&b, "true");
+  u32(&b, 0);
+  op_end(&b, s);
+  finish(&b);
+  CHECK(shim_spawn(b.d, (uint32_t)b.n, out, err, sizeof err) == 0, "spawn: %s", err);
+  CHECK(shim_recv(out[1], (uint8_t *)&m, &fd, 5000) == sizeof m && m.type == SHIM_MSG_READY, "READY");
+  shim_send(out[1], SHIM_MSG_GO, 0);
+  CHECK(shim_recv(out[1], (uint8_t *)&m, &fd, 5000) == 0, "EOF after exec (the missing paths were skipped)");
+  CHECK(shim_wait(out[0], st, 0) == out[0] && st[0] == 1 && st[1] == 0, "exit 0");
+  close(out[1]);
+  close(out[2]);
+  printf("ok %d - protect_path skips paths that do not exist\n", ++tests);
 
   /* a failing op reports {op index, errno, text} */
   header(&b, 2, 0);

@@ -1,4 +1,97 @@
-import type { OptionSpec } from "./_args.ts";
+import { UsageError } from "../errors/mod.ts";
+import type { MountSpec } from "../container/spec.ts";
+import { MS } from "../plan/mod.ts";
+import { decideSecurity, type SecuritySpec } from "../security/mod.ts";
+import { bool, list, type OptionSpec, type ParsedArgs } from "./_args.ts";
 
-/** Options of `nook run` that belong to issue #5 (security); empty until it lands. */
-export const SECURITY_RUN_OPTIONS: readonly OptionSpec[] = [];
+/** Options of `nook run` that belong to issue #5 (security). */
+export const SECURITY_RUN_OPTIONS: readonly OptionSpec[] = [
+  { name: "cap-add", type: "list", value: "CAP", help: "Add a capability (NET_RAW, SYS_ADMIN… or ALL)" },
+  { name: "cap-drop", type: "list", value: "CAP", help: "Drop a capability (CHOWN… or ALL)" },
+  {
+    name: "security-opt",
+    type: "list",
+    value: "OPT",
+    help: "seccomp=PROFILE.json|unconfined, no-new-privileges, mask=/p:/q, unmask=ALL|/p, apparmor=NAME, label=…",
+  },
+  {
+    name: "privileged",
+    type: "bool",
+    help: "Every capability of the user namespace, no seccomp filter, nothing masked",
+  },
+  { name: "tmpfs", type: "list", value: "PATH[:OPTS]", help: "Mount a tmpfs, e.g. --tmpfs /run:size=64m,mode=755" },
+  { name: "read-only-tmpfs", type: "bool", help: "With --read-only: writable tmpfs on /tmp, /var/tmp and /run" },
+];
+
+/** The security decision for `nook run`'s flags; warnings (a profile's unknown syscalls) go to stderr. */
+export function securityFromArgs(a: ParsedArgs, uid: number): SecuritySpec {
+  const { security, warnings } = decideSecurity({
+    privileged: bool(a, "privileged"),
+    capAdd: list(a, "cap-add"),
+    capDrop: list(a, "cap-drop"),
+    securityOpts: list(a, "security-opt"),
+    uid,
+  });
+  for (const w of warnings) console.error(`nook: warning: ${w}`);
+  return security;
+}
+
+const TMPFS_FLAGS: Record<string, [set: number, clear: number]> = {
+  ro: [MS.RDONLY, 0],
+  rw: [0, MS.RDONLY],
+  nosuid: [MS.NOSUID, 0],
+  suid: [0, MS.NOSUID],
+  nodev: [MS.NODEV, 0],
+  dev: [0, MS.NODEV],
+  noexec: [MS.NOEXEC, 0],
+  exec: [0, MS.NOEXEC],
+  noatime: [MS.NOATIME, 0],
+  strictatime: [MS.STRICTATIME, 0],
+};
+
+const TMPFS_DATA = /^(size|mode|uid|gid|nr_inodes|nr_blocks)=[0-9a-zA-Z%]+$/;
+
+/**
+ * `--tmpfs /path[:opts]` as docker parses it: mount flags (ro, noexec…) and
+ * tmpfs data (size=, mode=…), comma-separated; nosuid,nodev,noexec unless
+ * the options say otherwise.
+ */
+export function parseTmpfs(value: string): MountSpec {
+  const i = value.indexOf(":");
+  const target = i < 0 ? value : value.slice(0, i);
+  if (!target.startsWith("/")) {
+    throw new UsageError(`--tmpfs "${value}": the path must be absolute`, { hint: "e.g. --tmpfs /run:size=64m" });
+  }
+  let flags = MS.NOSUID | MS.NODEV | MS.NOEXEC;
+  const data: string[] = [];
+  for (const o of (i < 0 ? "" : value.slice(i + 1)).split(",").filter(Boolean)) {
+    const f = TMPFS_FLAGS[o];
+    if (f) flags = (flags | f[0]) & ~f[1];
+    else if (TMPFS_DATA.test(o)) data.push(o);
+    else {
+      throw new UsageError(`--tmpfs "${value}": unknown option "${o}"`, {
+        hint: `use ${Object.keys(TMPFS_FLAGS).join(", ")}, size=, mode=, uid=, gid=, nr_inodes=`,
+      });
+    }
+  }
+  return { source: "tmpfs", target: target.replace(/(.)\/+$/, "$1"), fstype: "tmpfs", flags, data: data.join(",") };
+}
+
+/** The tmpfs mounts `--tmpfs` and `--read-only-tmpfs` ask for (the latter only with a read-only root). */
+export function tmpfsFromArgs(a: ParsedArgs, readonlyRootfs: boolean): MountSpec[] {
+  const mounts = list(a, "tmpfs").map(parseTmpfs);
+  if (readonlyRootfs && bool(a, "read-only-tmpfs")) {
+    for (const [path, mode] of [["/tmp", "1777"], ["/var/tmp", "1777"], ["/run", "755"]] as const) {
+      if (!mounts.some((m) => m.target === path)) {
+        mounts.push({
+          source: "tmpfs",
+          target: path,
+          fstype: "tmpfs",
+          flags: MS.NOSUID | MS.NODEV,
+          data: `mode=${mode}`,
+        });
+      }
+    }
+  }
+  return mounts;
+}

@@ -11,7 +11,7 @@ import { bool, formatHelp, list, type OptionSpec, parseArgs, type ParsedArgs, st
 import type { CommandSpec } from "./commands.ts";
 import { IMAGE_RUN_OPTIONS } from "./_run_image.ts";
 import { LIFECYCLE_RUN_OPTIONS } from "./_run_lifecycle.ts";
-import { SECURITY_RUN_OPTIONS } from "./_run_security.ts";
+import { SECURITY_RUN_OPTIONS, securityFromArgs, tmpfsFromArgs } from "./_run_security.ts";
 import { RESOURCES_RUN_OPTIONS } from "./_run_resources.ts";
 import { NETWORK_RUN_OPTIONS } from "./_run_network.ts";
 import { write } from "./_io.ts";
@@ -152,6 +152,7 @@ export function prepare(a: ParsedArgs, mapping: IdMapping): { spec: ContainerSpe
   try {
     const etcFiles = writeEtcFiles(dir, hostname);
     const mounts: MountSpec[] = [];
+    mounts.push(...tmpfsFromArgs(a, source.readonly || bool(a, "read-only")));
     const spec: ContainerSpec = {
       id,
       rootfs: source.rootfs,
@@ -173,6 +174,7 @@ export function prepare(a: ParsedArgs, mapping: IdMapping): { spec: ContainerSpe
         umask: 0o022,
         rlimits: list(a, "ulimit").map(parseUlimit),
       },
+      security: securityFromArgs(a, user.uid),
     };
     return { spec, cleanup };
   } catch (err) {

@@ -2,6 +2,7 @@ import type { IdMapping } from "../userns/mod.ts";
 import { isMapped } from "../userns/mod.ts";
 import { CLONE, MOUNT_ATTR, MS, O, Plan, SetIdFlag, SIGNALS } from "../plan/mod.ts";
 import type { ContainerSpec } from "./spec.ts";
+import { addBeforeExec, addBeforeSetid, addPathProtections, decideSecurity } from "../security/mod.ts";
 
 /** The seven namespaces of a default container (net only when not sharing the host's). */
 export const NAMESPACES = ["user", "mnt", "pid", "uts", "ipc", "net", "cgroup"] as const;
@@ -25,8 +26,9 @@ export function execCandidates(cmd: string, env: readonly string[]): string[] {
 /**
  * Compile a container spec into a plan. The order is the contract:
  * propagation private → bind the rootfs → (inside it) proc, dev, sys, /etc
- * files, user mounts → pivot_root → read-only root → hostname, loopback →
- * [init] → [pty] → stdin → cwd, rlimits, umask → ids → exec.
+ * files, user mounts → pivot_root → read-only root → masked paths → hostname,
+ * loopback → [init] → [pty] → stdin → cwd, rlimits, umask → bounding set →
+ * ids → seccomp, capabilities → exec (src/security/plan_ops.ts).
  */
 export function buildPlan(spec: ContainerSpec, mapping: IdMapping): Plan {
   let flags = CLONE.NEWUSER | CLONE.NEWNS | CLONE.NEWPID | CLONE.NEWUTS | CLONE.NEWIPC | CLONE.NEWCGROUP;
@@ -103,6 +105,8 @@ export function buildPlan(spec: ContainerSpec, mapping: IdMapping): Plan {
 
   p.pivotRoot(r);
   if (spec.readonlyRootfs) p.setattr("/", MOUNT_ATTR.RDONLY);
+  const security = spec.security ?? decideSecurity({ uid: spec.process.uid }).security;
+  addPathProtections(p, security);
   p.sethostname(spec.hostname);
   if (spec.network === "none") p.loopbackUp();
 
@@ -114,9 +118,11 @@ export function buildPlan(spec: ContainerSpec, mapping: IdMapping): Plan {
   p.chdir(proc.cwd);
   for (const [res, soft, hard] of proc.rlimits) p.setrlimit(res, soft, hard);
   p.umask(proc.umask);
+  addBeforeSetid(p, security);
   if (proc.uid !== 0 || proc.gid !== 0 || proc.groups.length > 0 || mapping.mode === "subid") {
-    p.setid(proc.uid, proc.gid, proc.groups, mapping.mode === "single" ? SetIdFlag.SKIP_SETGROUPS : 0);
+    p.setid(proc.uid, proc.gid, proc.groups, (mapping.mode === "single" ? SetIdFlag.SKIP_SETGROUPS : 0) | SetIdFlag.KEEP_CAPS);
   }
+  addBeforeExec(p, security);
   p.exec(execCandidates(proc.args[0]!, proc.env), proc.args, proc.env);
   return p;
 }

@@ -1,3 +1,5 @@
+import type { SecuritySpec } from "../security/mod.ts";
+
 /** A bind mount or filesystem to put into the container before pivot_root. */
 export interface MountSpec {
   /** Host path (bind) or filesystem source name ("tmpfs"). */
@@ -62,4 +64,6 @@ export interface ContainerSpec {
   mounts: MountSpec[];
   /** Host files bind-mounted onto /etc/hosts, /etc/hostname, /etc/resolv.conf. */
   etcFiles: { hosts: string; hostname: string; resolvConf: string };
+  /** Capabilities, seccomp, no_new_privs, masked paths (issue #5); nook's defaults when absent. */
+  security?: SecuritySpec;
 }

@@ -35,6 +35,8 @@ export const Op = {
   PDEATHSIG: 30,
   PERSONALITY: 31,
   KEEP_FDS: 32,
+  // 40-44: security (issue #5)
+  PROTECT_PATH: 40,
 } as const;
 
 /** Name of an op number, as in the `Op` table. */
@@ -57,6 +59,9 @@ export const Msg = {
 
 /** Size of `struct shim_msg` on the socket. */
 export const MSG_SIZE = 256;
+
+/** `SHIM_PROTECT_*`: how PROTECT_PATH protects a path. */
+export const Protect = { MASK: 1, READONLY: 2 } as const;
 
 /** `SHIM_SETID_*` flags. */
 export const SetIdFlag = { SKIP_SETGROUPS: 1, KEEP_CAPS: 2 } as const;

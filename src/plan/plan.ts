@@ -1,5 +1,5 @@
 import { NookError } from "../errors/mod.ts";
-import { Op, type OpName, PLAN_VERSION } from "./ops.ts";
+import { Op, type OpName, PLAN_VERSION, Protect } from "./ops.ts";
 
 /** One field of an op's payload, in wire order. */
 export type Field =
@@ -231,6 +231,15 @@ export class Plan {
   /** Keep fds first..first+count-1 open across exec. */
   keepFds(first: number, count: number): this {
     return this.add("KEEP_FDS", [u64(first), u64(count)], `keep ${count} file descriptors`);
+  }
+
+  /**
+   * Hide a path (/dev/null over a file, an empty read-only tmpfs over a
+   * directory) or make it read-only; a path that does not exist is skipped.
+   */
+  protectPath(path: string, how: "mask" | "readonly"): this {
+    const what = how === "mask" ? `mask "${path}"` : `make "${path}" read-only`;
+    return this.add("PROTECT_PATH", [str(path), u64(how === "mask" ? Protect.MASK : Protect.READONLY)], what, path);
   }
 
   /** Encode to the wire format of libshim/shim.h. */
