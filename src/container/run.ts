@@ -1,5 +1,5 @@
 import { closeFd, type ExitStatus, pidfdKill, ptyRelay, ptyResize, ttyRaw, wait } from "../ffi/mod.ts";
-import { launch } from "../launch/mod.ts";
+import { launch, type Launched } from "../launch/mod.ts";
 import { SIGNALS } from "../plan/mod.ts";
 import { applyIdMapping, type IdMapping } from "../userns/mod.ts";
 import { buildPlan } from "./build_plan.ts";
@@ -49,7 +49,15 @@ export async function runContainer(spec: ContainerSpec, mapping: IdMapping, hook
     for (const step of hooks.afterExit ?? []) await step().catch(() => {});
     throw err;
   }
+  return await attachForeground(started, spec.process.stdin, hooks);
+}
 
+/**
+ * Stay with a started process until it ends (run, exec): relay its terminal
+ * when it has one, forward signals, resolve with its exit code, run the
+ * afterExit hooks. The terminal mode is restored on every path out.
+ */
+export async function attachForeground(started: Launched, stdin: boolean, hooks: RunHooks = {}): Promise<number> {
   const listeners: [Deno.Signal, () => void][] = [];
   const on = (sig: Deno.Signal, fn: () => void) => {
     Deno.addSignalListener(sig, fn);
@@ -69,8 +77,8 @@ export async function runContainer(spec: ContainerSpec, mapping: IdMapping, hook
           // no terminal to measure
         }
       });
-      if (spec.process.stdin && Deno.stdin.isTerminal()) restoreTty = await ttyRaw(0);
-      relay = ptyRelay(master, spec.process.stdin ? 0 : -1, 1).finally(() => closeFd(master));
+      if (stdin && Deno.stdin.isTerminal()) restoreTty = await ttyRaw(0);
+      relay = ptyRelay(master, stdin ? 0 : -1, 1).finally(() => closeFd(master));
     }
     const status = await wait(started.pid);
     await relay;

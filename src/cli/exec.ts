@@ -1,0 +1,94 @@
+import { attachForeground } from "../container/mod.ts";
+import {
+  buildExecPlan,
+  ContainerError,
+  currentStatus,
+  execProcess,
+  isSameProcess,
+  mustRecord,
+  namespacesToJoin,
+  resolveContainer,
+} from "../containers/mod.ts";
+import { UsageError } from "../errors/mod.ts";
+import { closeFd } from "../ffi/mod.ts";
+import { launch } from "../launch/mod.ts";
+import { bool, formatHelp, list, type OptionSpec, parseArgs, str } from "./_args.ts";
+import { write } from "./_io.ts";
+import { envFlag, mergeEnv, readEnvFile } from "./run.ts";
+import type { CommandSpec } from "./commands.ts";
+
+const OPTIONS: readonly OptionSpec[] = [
+  { name: "interactive", short: "i", type: "bool", help: "Keep stdin attached" },
+  { name: "tty", short: "t", type: "bool", help: "Allocate a pseudo-terminal" },
+  { name: "detach", short: "d", type: "bool", help: "Run the command in the background" },
+  { name: "env", short: "e", type: "list", value: "KEY[=VALUE]", help: "Set a variable (over the container's environment)" },
+  { name: "env-file", type: "list", value: "FILE", help: "Read variables from a file of KEY=VALUE lines", complete: "file" },
+  { name: "user", short: "u", type: "string", value: "USER[:GROUP]", help: "User (name or uid) and group to run as" },
+  { name: "workdir", short: "w", type: "string", value: "DIR", help: "Working directory inside the container" },
+  { name: "help", type: "bool", help: "Show this help" },
+];
+
+/** `nook exec`. */
+export const spec: CommandSpec = {
+  name: "exec",
+  usage: "exec [OPTIONS] CONTAINER COMMAND [ARG...]",
+  summary: "Run a command in a running container, in all of its namespaces; exits with the command's status.",
+  options: OPTIONS,
+  examples: ["nook exec web ps", "nook exec -it web sh", "nook exec -e A=1 -u 1000 -w /tmp web env", "nook exec -d web touch /tmp/x"],
+  positional: "container",
+};
+
+/** Run it. */
+export async function main(argv: string[]): Promise<number> {
+  const a = parseArgs(argv, OPTIONS);
+  if (bool(a, "help")) {
+    await write(formatHelp(spec));
+    return 0;
+  }
+  const [ref, ...args] = a.rest;
+  if (ref === undefined || args.length === 0) {
+    throw new UsageError("nook exec needs a container and a command", { hint: "nook exec [OPTIONS] NAME|ID COMMAND [ARG...]" });
+  }
+  const id = resolveContainer(ref);
+  const rec = mustRecord(id);
+  const s = currentStatus(id);
+  if (s.state !== "running" || !isSameProcess(s.pid, s.pidStart)) {
+    throw new ContainerError(`Container ${rec.name} is not running`, { hint: `start it first: nook start ${rec.name}` });
+  }
+  const detach = bool(a, "detach");
+  const tty = bool(a, "tty") && !detach;
+  let consoleSize: [number, number] | undefined;
+  if (tty) {
+    try {
+      const { rows, columns } = Deno.consoleSize();
+      consoleSize = [rows, columns];
+    } catch {
+      // not a terminal: the pty keeps its default size
+    }
+  }
+  const proc = execProcess(rec, s.pid, {
+    args,
+    env: [...list(a, "env-file").flatMap(readEnvFile), ...list(a, "env").flatMap(envFlag)],
+    user: str(a, "user"),
+    workdir: str(a, "workdir"),
+    tty,
+    stdin: bool(a, "interactive") && !detach,
+    detach,
+    ...(consoleSize ? { consoleSize } : {}),
+  }, mergeEnv);
+  let skipSetgroups = false;
+  try {
+    skipSetgroups = Deno.readTextFileSync(`/proc/${s.pid}/setgroups`).trim() === "deny";
+  } catch {
+    // the container ended meanwhile: the plan's setns will say so
+  }
+  // Issue #5 passes the container's security settings here (ExecPlanOptions.security).
+  const plan = buildExecPlan(s.pid, namespacesToJoin(s.pid), proc, { detach, skipSetgroups });
+  const started = await launch(plan);
+  if (detach) {
+    await closeFd(started.pidfd);
+    await closeFd(started.ptyMaster);
+    return 0;
+  }
+  return await attachForeground(started, proc.stdin);
+}
