@@ -31,7 +31,7 @@
  *
  * The status file is "key=value" lines (src/containers/status.ts reads it):
  *   state=running|restarting|exited  pid  pid_start  monitor_pid  monitor_start
- *   boot_id  started_at  finished_at (ns since the epoch)  exit_code  restarts  error
+ *   boot_id  started_at  finished_at (ns since the epoch)  exit_code  restarts  oom_killed  error
  */
 #include "shim.c" /* the plan interpreter; this program is its second user */
 
@@ -172,6 +172,7 @@ static void write_status(void) {
   kv(&t, "finished_at", M.finished_ns);
   kv(&t, "exit_code", M.exit_code);
   kv(&t, "restarts", M.restarts);
+  kv(&t, "oom_killed", 0); /* a field for cgroup memory events (issue #6) */
   text_add(&t, "error=");
   text_add(&t, M.error);
   text_add(&t, "\n");

@@ -157,3 +157,21 @@ test("the monitor rotates the log at --log-opt max-size and logs -f follows acro
   assert.match(followed.at(-1)!, /^line-59-/);
   void statusOf;
 }, { skip });
+
+test("the monitor writes the id maps itself when it restarts a container, in both mapping modes", async () => {
+  for (const mode of ["single", "auto"]) {
+    const s = freshStore();
+    const env = mode === "single" ? { ...s.env, NOOK_IDMAP: "single" } : s.env;
+    const r = await (await import("./_helpers.ts")).nook(
+      ["run", "-d", "--name", "m", "--restart", "on-failure:1", "--rootfs", busyboxRootfs(), "sh", "-c", "cat /proc/self/uid_map; exit 1"],
+      { env },
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal((await s.run(["wait", "m"])).stdout, "1\n");
+    const maps = (await s.run(["logs", "m"])).stdout.trim().split("\n").map((l) => l.trim().split(/\s+/).join(" "));
+    const first = maps.slice(0, maps.length / 2), second = maps.slice(maps.length / 2);
+    assert.deepEqual(second, first, `${mode}: the restarted container has other maps`);
+    assert.equal(first[0], `0 ${Deno.uid()} 1`);
+    assert.equal((await inspect(s, "m")).RestartCount, 1);
+  }
+}, { skip });

@@ -6,19 +6,12 @@ import type { ContainerSpec, RunHooks } from "../container/mod.ts";
 import { UsageError } from "../errors/mod.ts";
 import { HELLO_NAMES } from "../image/builtin_hello.ts";
 import type { IdMapping } from "../userns/mod.ts";
-import {
-  createContainer,
-  type HostSettings,
-  type LogConfig,
-  parseSignal,
-  parseSize,
-  recordStartFailure,
-  removeContainerFiles,
-  type RestartPolicy,
-  type RootfsInfo,
-  runForeground,
-} from "../containers/mod.ts";
-import { startDetached } from "../monitor/mod.ts";
+// Only what a foreground run needs is imported here: `nook run` loads no more than it uses.
+import { createContainer, removeContainerFiles } from "../containers/create.ts";
+import { recordStartFailure, runForeground } from "../containers/foreground.ts";
+import { parseSignal } from "../containers/signals.ts";
+import type { HostSettings, LogConfig, RestartPolicy, RootfsInfo } from "../containers/store.ts";
+import { parseSize } from "../containers/units.ts";
 import { bool, list, type OptionSpec, type ParsedArgs, str } from "./_args.ts";
 import { write } from "./_io.ts";
 
@@ -99,9 +92,12 @@ export function describeSource(a: ParsedArgs, spec: ContainerSpec): { image: str
  */
 export async function runWithLifecycle(a: ParsedArgs, spec: ContainerSpec, mapping: IdMapping, hooks: RunHooks = {}): Promise<number> {
   const host = hostSettings(a);
-  const rec = createContainer(spec, { name: str(a, "name"), ...describeSource(a, spec), host });
-  if (!bool(a, "detach")) return await runForeground(rec, mapping, hooks);
+  const detach = bool(a, "detach");
+  const keepEtcFiles = detach || !host.autoRemove;
+  const rec = createContainer(spec, { name: str(a, "name"), ...describeSource(a, spec), host, keepEtcFiles });
+  if (!detach) return await runForeground(rec, mapping, hooks);
   try {
+    const { startDetached } = await import("../monitor/start.ts");
     await startDetached(rec, mapping, hooks);
   } catch (err) {
     if (host.autoRemove) removeContainerFiles(rec);

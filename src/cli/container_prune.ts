@@ -1,11 +1,12 @@
 import { currentStatus, isActive, listIds, removeContainer } from "../containers/mod.ts";
-import { bool, formatHelp, type OptionSpec, parseArgs } from "./_args.ts";
+import { bool, type OptionSpec } from "./_args.ts";
+import { HELP, parseCommand } from "./_containers.ts";
 import { write } from "./_io.ts";
 import type { CommandSpec } from "./commands.ts";
 
 const OPTIONS: readonly OptionSpec[] = [
   { name: "force", short: "f", type: "bool", help: "Do not ask for confirmation" },
-  { name: "help", type: "bool", help: "Show this help" },
+  HELP,
 ];
 
 /** `nook container prune`. */
@@ -20,11 +21,8 @@ export const spec: CommandSpec = {
 
 /** Prune. */
 export async function main(argv: string[]): Promise<number> {
-  const a = parseArgs(argv, OPTIONS, false);
-  if (bool(a, "help")) {
-    await write(formatHelp(spec));
-    return 0;
-  }
+  const a = await parseCommand(argv, spec);
+  if (!a) return 0;
   if (!bool(a, "force") && Deno.stdin.isTerminal()) {
     const answer = prompt("This removes every stopped container. Continue? [y/N]");
     if (!/^y(es)?$/i.test(answer ?? "")) return 0;

@@ -12,20 +12,18 @@ import {
 import { UsageError } from "../errors/mod.ts";
 import { closeFd } from "../ffi/mod.ts";
 import { launch } from "../launch/mod.ts";
-import { bool, formatHelp, list, type OptionSpec, parseArgs, str } from "./_args.ts";
-import { write } from "./_io.ts";
-import { envFlag, mergeEnv, readEnvFile } from "./run.ts";
+import { bool, list, type OptionSpec, str } from "./_args.ts";
+import { HELP, parseCommand } from "./_containers.ts";
+import { envFlag, mergeEnv, readEnvFile, RUN_OPTIONS } from "./run.ts";
 import type { CommandSpec } from "./commands.ts";
 
+/** exec shares these options with run, with the same meaning. */
+const SHARED_WITH_RUN = ["interactive", "tty", "env", "env-file", "user", "workdir"];
+
 const OPTIONS: readonly OptionSpec[] = [
-  { name: "interactive", short: "i", type: "bool", help: "Keep stdin attached" },
-  { name: "tty", short: "t", type: "bool", help: "Allocate a pseudo-terminal" },
+  ...RUN_OPTIONS.filter((o) => SHARED_WITH_RUN.includes(o.name)),
   { name: "detach", short: "d", type: "bool", help: "Run the command in the background" },
-  { name: "env", short: "e", type: "list", value: "KEY[=VALUE]", help: "Set a variable (over the container's environment)" },
-  { name: "env-file", type: "list", value: "FILE", help: "Read variables from a file of KEY=VALUE lines", complete: "file" },
-  { name: "user", short: "u", type: "string", value: "USER[:GROUP]", help: "User (name or uid) and group to run as" },
-  { name: "workdir", short: "w", type: "string", value: "DIR", help: "Working directory inside the container" },
-  { name: "help", type: "bool", help: "Show this help" },
+  HELP,
 ];
 
 /** `nook exec`. */
@@ -40,11 +38,8 @@ export const spec: CommandSpec = {
 
 /** Run it. */
 export async function main(argv: string[]): Promise<number> {
-  const a = parseArgs(argv, OPTIONS);
-  if (bool(a, "help")) {
-    await write(formatHelp(spec));
-    return 0;
-  }
+  const a = await parseCommand(argv, spec, true);
+  if (!a) return 0;
   const [ref, ...args] = a.rest;
   if (ref === undefined || args.length === 0) {
     throw new UsageError("nook exec needs a container and a command", { hint: "nook exec [OPTIONS] NAME|ID COMMAND [ARG...]" });

@@ -1,12 +1,12 @@
 import { inspectDocument, renderTemplate } from "../containers/mod.ts";
-import { bool, formatHelp, type OptionSpec, parseArgs, str } from "./_args.ts";
-import { eachContainer, view } from "./_containers.ts";
+import { type OptionSpec, str } from "./_args.ts";
+import { eachContainer, HELP, parseCommand, view } from "./_containers.ts";
 import { write } from "./_io.ts";
 import type { CommandSpec } from "./commands.ts";
 
 const OPTIONS: readonly OptionSpec[] = [
   { name: "format", short: "f", type: "string", value: "TEMPLATE", help: "Print a template per container, e.g. '{{.State.Status}}'" },
-  { name: "help", type: "bool", help: "Show this help" },
+  HELP,
 ];
 
 /** `nook inspect`. */
@@ -21,11 +21,8 @@ export const spec: CommandSpec = {
 
 /** Inspect them. */
 export async function main(argv: string[]): Promise<number> {
-  const a = parseArgs(argv, OPTIONS, false);
-  if (bool(a, "help")) {
-    await write(formatHelp(spec));
-    return 0;
-  }
+  const a = await parseCommand(argv, spec);
+  if (!a) return 0;
   const format = str(a, "format");
   const docs: Record<string, unknown>[] = [];
   const code = await eachContainer(a.rest, "inspect", async (id) => {

@@ -1,13 +1,12 @@
 import { ContainerError, currentStatus, holdRestarts, mustRecord, parseSignal, signalContainer } from "../containers/mod.ts";
 import { SIGNALS } from "../plan/mod.ts";
-import { bool, formatHelp, type OptionSpec, parseArgs, str } from "./_args.ts";
-import { eachContainer } from "./_containers.ts";
-import { write } from "./_io.ts";
+import { type OptionSpec, str } from "./_args.ts";
+import { eachContainer, HELP, parseCommand } from "./_containers.ts";
 import type { CommandSpec } from "./commands.ts";
 
 const OPTIONS: readonly OptionSpec[] = [
   { name: "signal", short: "s", type: "string", value: "SIGNAL", help: "Signal to send (default SIGKILL)" },
-  { name: "help", type: "bool", help: "Show this help" },
+  HELP,
 ];
 
 /** `nook kill`. */
@@ -22,19 +21,15 @@ export const spec: CommandSpec = {
 
 /** Signal them. */
 export async function main(argv: string[]): Promise<number> {
-  const a = parseArgs(argv, OPTIONS, false);
-  if (bool(a, "help")) {
-    await write(formatHelp(spec));
-    return 0;
-  }
+  const a = await parseCommand(argv, spec);
+  if (!a) return 0;
   const signal = parseSignal(str(a, "signal") ?? "SIGKILL");
-  return await eachContainer(a.rest, "kill", async (id, ref) => {
+  return await eachContainer(a.rest, "kill", async (id) => {
     const rec = mustRecord(id);
     // Killing with SIGKILL or the stop signal is stopping it: the restart policy stands down (docker's rule).
     if (signal === SIGNALS.SIGKILL || signal === parseSignal(rec.host.stopSignal)) await holdRestarts(rec, currentStatus(id));
     if (!(await signalContainer(id, signal))) {
       throw new ContainerError(`Container ${rec.name} is not running`, { hint: "nook ps -a shows its state" });
     }
-    await write(`${ref}\n`);
-  });
+  }, true);
 }

@@ -13,7 +13,8 @@ import {
 } from "../containers/mod.ts";
 import { ContainerError } from "../containers/mod.ts";
 import { UsageError } from "../errors/mod.ts";
-import { bool, formatHelp, type OptionSpec, parseArgs, str } from "./_args.ts";
+import { bool, type OptionSpec, str } from "./_args.ts";
+import { HELP, parseCommand } from "./_containers.ts";
 import { write } from "./_io.ts";
 import type { CommandSpec } from "./commands.ts";
 
@@ -21,7 +22,7 @@ const OPTIONS: readonly OptionSpec[] = [
   { name: "follow", short: "f", type: "bool", help: "Keep printing new output until the container stops" },
   { name: "tail", short: "n", type: "string", value: "N", help: "Only the last N lines (default: all)" },
   { name: "timestamps", short: "t", type: "bool", help: "Start each line with the time it was written" },
-  { name: "help", type: "bool", help: "Show this help" },
+  HELP,
 ];
 
 /** `nook logs`. */
@@ -126,11 +127,8 @@ async function follow(id: string, live: LiveLog, printer: LogPrinter): Promise<v
 
 /** Print them. */
 export async function main(argv: string[]): Promise<number> {
-  const a = parseArgs(argv, OPTIONS, false);
-  if (bool(a, "help")) {
-    await write(formatHelp(spec));
-    return 0;
-  }
+  const a = await parseCommand(argv, spec);
+  if (!a) return 0;
   if (a.rest.length !== 1) throw new UsageError("nook logs needs exactly one container", { hint: "nook logs [OPTIONS] NAME|ID" });
   const id = resolveContainer(a.rest[0]!);
   const rec = mustRecord(id);

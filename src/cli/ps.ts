@@ -1,7 +1,7 @@
 import { type ContainerView, listIds, psFields, renderRows, shownState } from "../containers/mod.ts";
 import { UsageError } from "../errors/mod.ts";
-import { bool, formatHelp, list, type OptionSpec, parseArgs, str } from "./_args.ts";
-import { view } from "./_containers.ts";
+import { bool, list, type OptionSpec, str } from "./_args.ts";
+import { HELP, parseCommand, view } from "./_containers.ts";
 import { write } from "./_io.ts";
 import type { CommandSpec } from "./commands.ts";
 
@@ -12,7 +12,7 @@ const OPTIONS: readonly OptionSpec[] = [
   { name: "filter", short: "f", type: "list", value: "KEY=VALUE", help: "Only containers with id=, name=, status= (created, running, restarting, exited)" },
   { name: "no-trunc", type: "bool", help: "Show full ids and commands" },
   { name: "latest", short: "l", type: "bool", help: "Show only the most recently created container" },
-  { name: "help", type: "bool", help: "Show this help" },
+  HELP,
 ];
 
 /** `nook ps`. */
@@ -59,11 +59,8 @@ function matches(v: ContainerView, filters: readonly string[]): boolean {
 
 /** List them. */
 export async function main(argv: string[]): Promise<number> {
-  const a = parseArgs(argv, OPTIONS, false);
-  if (bool(a, "help")) {
-    await write(formatHelp(spec));
-    return 0;
-  }
+  const a = await parseCommand(argv, spec);
+  if (!a) return 0;
   if (a.rest.length) throw new UsageError(`nook ps takes no arguments, got "${a.rest[0]}"`, { hint: "see nook ps --help" });
   const filters = list(a, "filter");
   let views = listIds().flatMap((id) => {

@@ -1,13 +1,12 @@
 import { removeContainer } from "../containers/mod.ts";
-import { bool, formatHelp, type OptionSpec, parseArgs } from "./_args.ts";
-import { eachContainer } from "./_containers.ts";
-import { write } from "./_io.ts";
+import { bool, type OptionSpec } from "./_args.ts";
+import { eachContainer, HELP, parseCommand } from "./_containers.ts";
 import type { CommandSpec } from "./commands.ts";
 
 const OPTIONS: readonly OptionSpec[] = [
   { name: "force", short: "f", type: "bool", help: "Kill a running container first" },
   { name: "volumes", short: "v", type: "bool", help: "Accepted for docker compatibility (anonymous volumes arrive with images)" },
-  { name: "help", type: "bool", help: "Show this help" },
+  HELP,
 ];
 
 /** `nook rm`. */
@@ -22,14 +21,10 @@ export const spec: CommandSpec = {
 
 /** Remove them. */
 export async function main(argv: string[]): Promise<number> {
-  const a = parseArgs(argv, OPTIONS, false);
-  if (bool(a, "help")) {
-    await write(formatHelp(spec));
-    return 0;
-  }
+  const a = await parseCommand(argv, spec);
+  if (!a) return 0;
   const force = bool(a, "force");
-  return await eachContainer(a.rest, "rm", async (id, ref) => {
+  return await eachContainer(a.rest, "rm", async (id) => {
     await removeContainer(id, force);
-    await write(`${ref}\n`);
-  });
+  }, true);
 }

@@ -1,10 +1,9 @@
 import { startContainer } from "../containers/mod.ts";
-import { bool, formatHelp, type OptionSpec, parseArgs } from "./_args.ts";
-import { eachContainer } from "./_containers.ts";
-import { write } from "./_io.ts";
+import { type OptionSpec } from "./_args.ts";
+import { eachContainer, HELP, parseCommand } from "./_containers.ts";
 import type { CommandSpec } from "./commands.ts";
 
-const OPTIONS: readonly OptionSpec[] = [{ name: "help", type: "bool", help: "Show this help" }];
+const OPTIONS: readonly OptionSpec[] = [HELP];
 
 /** `nook start`. */
 export const spec: CommandSpec = {
@@ -18,13 +17,9 @@ export const spec: CommandSpec = {
 
 /** Start them. */
 export async function main(argv: string[]): Promise<number> {
-  const a = parseArgs(argv, OPTIONS, false);
-  if (bool(a, "help")) {
-    await write(formatHelp(spec));
-    return 0;
-  }
-  return await eachContainer(a.rest, "start", async (id, ref) => {
+  const a = await parseCommand(argv, spec);
+  if (!a) return 0;
+  return await eachContainer(a.rest, "start", async (id) => {
     await startContainer(id);
-    await write(`${ref}\n`);
-  });
+  }, true);
 }

@@ -1,13 +1,12 @@
 import { parseSignal, stopContainer } from "../containers/mod.ts";
-import { bool, formatHelp, type OptionSpec, parseArgs, str } from "./_args.ts";
-import { eachContainer, seconds } from "./_containers.ts";
-import { write } from "./_io.ts";
+import { type OptionSpec, str } from "./_args.ts";
+import { eachContainer, HELP, parseCommand, seconds } from "./_containers.ts";
 import type { CommandSpec } from "./commands.ts";
 
 const OPTIONS: readonly OptionSpec[] = [
   { name: "time", short: "t", type: "string", value: "SECONDS", help: "Seconds to wait before SIGKILL (default: the container's --stop-timeout, 10)" },
   { name: "signal", short: "s", type: "string", value: "SIGNAL", help: "Signal to send first (default: the container's --stop-signal, SIGTERM)" },
-  { name: "help", type: "bool", help: "Show this help" },
+  HELP,
 ];
 
 /** `nook stop`. */
@@ -22,16 +21,12 @@ export const spec: CommandSpec = {
 
 /** Stop them. */
 export async function main(argv: string[]): Promise<number> {
-  const a = parseArgs(argv, OPTIONS, false);
-  if (bool(a, "help")) {
-    await write(formatHelp(spec));
-    return 0;
-  }
+  const a = await parseCommand(argv, spec);
+  if (!a) return 0;
   const timeoutSec = seconds(str(a, "time"), "--time");
   const sig = str(a, "signal");
   const signal = sig === undefined ? undefined : parseSignal(sig);
-  return await eachContainer(a.rest, "stop", async (id, ref) => {
+  return await eachContainer(a.rest, "stop", async (id) => {
     await stopContainer(id, { ...(timeoutSec !== undefined ? { timeoutSec } : {}), ...(signal !== undefined ? { signal } : {}) });
-    await write(`${ref}\n`);
-  });
+  }, true);
 }

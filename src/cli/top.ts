@@ -1,10 +1,11 @@
 import { ContainerError, currentStatus, isSameProcess, mustRecord, resolveContainer } from "../containers/mod.ts";
 import { UsageError } from "../errors/mod.ts";
 import { formatHelp, type OptionSpec } from "./_args.ts";
+import { HELP } from "./_containers.ts";
 import { write } from "./_io.ts";
 import type { CommandSpec } from "./commands.ts";
 
-const OPTIONS: readonly OptionSpec[] = [{ name: "help", type: "bool", help: "Show this help" }];
+const OPTIONS: readonly OptionSpec[] = [HELP];
 
 /** `nook top`. */
 export const spec: CommandSpec = {

@@ -1,10 +1,10 @@
 import { ContainerError, waitStopped } from "../containers/mod.ts";
-import { bool, formatHelp, type OptionSpec, parseArgs } from "./_args.ts";
-import { eachContainer } from "./_containers.ts";
+import { type OptionSpec } from "./_args.ts";
+import { eachContainer, HELP, parseCommand } from "./_containers.ts";
 import { write } from "./_io.ts";
 import type { CommandSpec } from "./commands.ts";
 
-const OPTIONS: readonly OptionSpec[] = [{ name: "help", type: "bool", help: "Show this help" }];
+const OPTIONS: readonly OptionSpec[] = [HELP];
 
 /** `nook wait`. */
 export const spec: CommandSpec = {
@@ -18,11 +18,8 @@ export const spec: CommandSpec = {
 
 /** Wait for them. */
 export async function main(argv: string[]): Promise<number> {
-  const a = parseArgs(argv, OPTIONS, false);
-  if (bool(a, "help")) {
-    await write(formatHelp(spec));
-    return 0;
-  }
+  const a = await parseCommand(argv, spec);
+  if (!a) return 0;
   return await eachContainer(a.rest, "wait", async (id) => {
     const s = await waitStopped(id);
     if (!s) throw new ContainerError(`Gave up waiting for container ${id.slice(0, 12)}`);

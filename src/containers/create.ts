@@ -1,7 +1,6 @@
 import type { ContainerSpec } from "../container/mod.ts";
 import { ContainerError } from "./errors.ts";
 import { generatedNames, releaseName, reserveName } from "./names.ts";
-import { createdStatus, writeStatus } from "./status.ts";
 import { type ContainerRecord, containerDir, containersDir, type HostSettings, type RootfsInfo, writeRecord } from "./store.ts";
 
 /** What `createContainer` needs besides the spec. */
@@ -16,13 +15,18 @@ export interface CreateOptions {
   rootfs: RootfsInfo;
   /** HostConfig-like settings. */
   host: HostSettings;
+  /**
+   * Keep copies of the /etc files with the record, so that `start` finds them
+   * after the runtime directory is gone. Not needed for `run --rm` in the
+   * foreground, whose record ends with the run.
+   */
+  keepEtcFiles: boolean;
 }
 
 /**
- * Make the record of a new container: its directory, `config.json`, a
- * `created` status, copies of its /etc files (so `start` still finds them
- * after the runtime directory is gone), then its name. The spec's etcFiles
- * are repointed at the copies.
+ * Make the record of a new container: its directory, `config.json` (no status
+ * file yet: that reads as `created`), copies of its /etc files when asked
+ * (the spec's etcFiles are repointed at them), then its name.
  */
 export function createContainer(spec: ContainerSpec, opts: CreateOptions): ContainerRecord {
   const dir = containerDir(spec.id);
@@ -38,11 +42,13 @@ export function createContainer(spec: ContainerSpec, opts: CreateOptions): Conta
   }
   let name: string | undefined;
   try {
-    const etc = { hosts: `${dir}/hosts`, hostname: `${dir}/hostname`, resolvConf: `${dir}/resolv.conf` };
-    Deno.copyFileSync(spec.etcFiles.hosts, etc.hosts);
-    Deno.copyFileSync(spec.etcFiles.hostname, etc.hostname);
-    Deno.copyFileSync(spec.etcFiles.resolvConf, etc.resolvConf);
-    spec.etcFiles = etc;
+    if (opts.keepEtcFiles) {
+      const etc = { hosts: `${dir}/hosts`, hostname: `${dir}/hostname`, resolvConf: `${dir}/resolv.conf` };
+      Deno.copyFileSync(spec.etcFiles.hosts, etc.hosts);
+      Deno.copyFileSync(spec.etcFiles.hostname, etc.hostname);
+      Deno.copyFileSync(spec.etcFiles.resolvConf, etc.resolvConf);
+      spec.etcFiles = etc;
+    }
     const rec: ContainerRecord = {
       version: 1,
       id: spec.id,
@@ -54,7 +60,6 @@ export function createContainer(spec: ContainerSpec, opts: CreateOptions): Conta
       spec,
       host: opts.host,
     };
-    writeStatus(spec.id, createdStatus());
     // The name is claimed last, so that a name never points at a half-made
     // record (which another nook would take for a stale entry).
     const candidates = opts.name !== undefined ? [opts.name] : generatedNames();

@@ -3,7 +3,7 @@
  * forks, so the new process is inside its pid namespace too, then sets up the
  * process like `run` does (cwd, rlimits, umask, ids, terminal) and execs.
  */
-import { execCandidates, readTextInRoot, resolveUser } from "../container/mod.ts";
+import { execCandidates, type ProcessSpec, readTextInRoot, resolveUser } from "../container/mod.ts";
 import { CLONE, O, Plan, SetIdFlag, SIGNALS } from "../plan/mod.ts";
 import { ContainerError } from "./errors.ts";
 import type { ContainerRecord } from "./store.ts";
@@ -24,31 +24,8 @@ export const EXEC_NAMESPACES: readonly { ns: string; flag: number }[] = [
   { ns: "mnt", flag: CLONE.NEWNS },
 ];
 
-/** The process to start in the container. */
-export interface ExecProcess {
-  /** argv. */
-  args: string[];
-  /** KEY=VALUE. */
-  env: string[];
-  /** Working directory inside. */
-  cwd: string;
-  /** uid inside. */
-  uid: number;
-  /** gid inside. */
-  gid: number;
-  /** Supplementary groups. */
-  groups: number[];
-  /** Allocate a pty (-t). */
-  terminal: boolean;
-  /** Keep stdin (-i). */
-  stdin: boolean;
-  /** umask. */
-  umask: number;
-  /** rlimits: [resource, soft, hard]. */
-  rlimits: [number, bigint, bigint][];
-  /** Terminal size for -t. */
-  consoleSize?: [number, number];
-}
+/** The process to start in the container: run's process, without --init (it joins the container's own pid 1). */
+export type ExecProcess = Omit<ProcessSpec, "init">;
 
 /** How to build the exec plan. */
 export interface ExecPlanOptions {

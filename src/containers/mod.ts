@@ -46,12 +46,12 @@ export { recordStartFailure, runForeground } from "./foreground.ts";
 export {
   holdRestarts,
   mustRecord,
-  parseSignal,
   removeContainer,
   signalContainer,
   stopContainer,
   waitStopped,
 } from "./control.ts";
+export { parseSignal } from "./signals.ts";
 export { humanDuration, isoNs, parseSize, ZERO_TIME } from "./units.ts";
 export { type LogRecord, LogPrinter, logFiles, parseLogLine, parseLogText, readLogRecords, tailRecords } from "./logs.ts";
 export { commandText, type ContainerView, inspectDocument, psFields, shownState, statusText } from "./view.ts";

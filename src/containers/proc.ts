@@ -55,24 +55,23 @@ export async function openProcess(pid: number, start: number): Promise<number | 
   return fd;
 }
 
-/** Signal the process (pid, start); false when it is gone (nothing was signalled). */
-export async function signalProcess(pid: number, start: number, signal: number): Promise<boolean> {
+/** Run fn with a pidfd of the process (pid, start), closed afterwards; `gone` when that process no longer exists. */
+async function withProcess<T>(pid: number, start: number, gone: T, fn: (pidfd: number) => Promise<T>): Promise<T> {
   const fd = await openProcess(pid, start);
-  if (fd === null) return false;
+  if (fd === null) return gone;
   try {
-    return await pidfdKill(fd, signal);
+    return await fn(fd);
   } finally {
     await closeFd(fd);
   }
 }
 
+/** Signal the process (pid, start); false when it is gone (nothing was signalled). */
+export function signalProcess(pid: number, start: number, signal: number): Promise<boolean> {
+  return withProcess(pid, start, false, (fd) => pidfdKill(fd, signal));
+}
+
 /** Wait up to timeoutMs for the process (pid, start) to end; true when it is gone. */
-export async function waitProcessGone(pid: number, start: number, timeoutMs: number): Promise<boolean> {
-  const fd = await openProcess(pid, start);
-  if (fd === null) return true;
-  try {
-    return await pidfdWait(fd, timeoutMs);
-  } finally {
-    await closeFd(fd);
-  }
+export function waitProcessGone(pid: number, start: number, timeoutMs: number): Promise<boolean> {
+  return withProcess(pid, start, true, (fd) => pidfdWait(fd, timeoutMs));
 }

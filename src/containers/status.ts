@@ -36,6 +36,8 @@ export interface Status {
   exitCode: number;
   /** Restarts done by the monitor. */
   restarts: number;
+  /** The kernel's OOM killer ended the last run (set from cgroup memory events, issue #6). */
+  oomKilled: boolean;
   /** Why the last start failed, or why the exit code is unknown. */
   error: string;
 }
@@ -56,74 +58,54 @@ export function createdStatus(): Status {
     finishedAt: 0n,
     exitCode: 0,
     restarts: 0,
+    oomKilled: false,
     error: "",
   };
 }
 
-/** Parse a status file's text. */
+/** The file's keys, in order, and the fields they hold. */
+const KEYS: readonly [string, keyof Status][] = [
+  ["state", "state"],
+  ["pid", "pid"],
+  ["pid_start", "pidStart"],
+  ["monitor_pid", "monitorPid"],
+  ["monitor_start", "monitorStart"],
+  ["boot_id", "bootId"],
+  ["started_at", "startedAt"],
+  ["finished_at", "finishedAt"],
+  ["exit_code", "exitCode"],
+  ["restarts", "restarts"],
+  ["oom_killed", "oomKilled"],
+  ["error", "error"],
+];
+
+const STATES: readonly string[] = ["created", "running", "restarting", "exited"];
+
+/** Parse a status file's text (unknown keys and bad values are ignored). */
 export function parseStatus(text: string): Status {
   const s = createdStatus();
+  const fields = s as unknown as Record<string, unknown>;
+  const byKey = new Map(KEYS);
   for (const line of text.split("\n")) {
     const i = line.indexOf("=");
-    if (i < 0) continue;
-    const k = line.slice(0, i), v = line.slice(i + 1);
-    const n = () => Number(v) || 0;
-    const big = () => (/^\d+$/.test(v) ? BigInt(v) : 0n);
-    switch (k) {
-      case "state":
-        if (v === "created" || v === "running" || v === "restarting" || v === "exited") s.state = v;
-        break;
-      case "pid":
-        s.pid = n();
-        break;
-      case "pid_start":
-        s.pidStart = n();
-        break;
-      case "monitor_pid":
-        s.monitorPid = n();
-        break;
-      case "monitor_start":
-        s.monitorStart = n();
-        break;
-      case "boot_id":
-        s.bootId = v;
-        break;
-      case "started_at":
-        s.startedAt = big();
-        break;
-      case "finished_at":
-        s.finishedAt = big();
-        break;
-      case "exit_code":
-        s.exitCode = n();
-        break;
-      case "restarts":
-        s.restarts = n();
-        break;
-      case "error":
-        s.error = v;
-        break;
-    }
+    const field = byKey.get(line.slice(0, i));
+    if (i < 0 || field === undefined) continue;
+    const v = line.slice(i + 1);
+    const was = fields[field];
+    if (field === "state") {
+      if (STATES.includes(v)) s.state = v as ContainerState;
+    } else if (typeof was === "bigint") fields[field] = /^\d+$/.test(v) ? BigInt(v) : 0n;
+    else if (typeof was === "number") fields[field] = Number(v) || 0;
+    else if (typeof was === "boolean") fields[field] = v === "1";
+    else fields[field] = v;
   }
   return s;
 }
 
 /** The text of a status file (the format libshim/monitor.c writes). */
 export function formatStatus(s: Status): string {
-  return [
-    `state=${s.state}`,
-    `pid=${s.pid}`,
-    `pid_start=${s.pidStart}`,
-    `monitor_pid=${s.monitorPid}`,
-    `monitor_start=${s.monitorStart}`,
-    `boot_id=${s.bootId}`,
-    `started_at=${s.startedAt}`,
-    `finished_at=${s.finishedAt}`,
-    `exit_code=${s.exitCode}`,
-    `restarts=${s.restarts}`,
-    `error=${s.error.replace(/[\r\n]+/g, " ")}`,
-    "",
-  ].join("\n");
+  const text = (v: unknown) => (typeof v === "boolean" ? (v ? "1" : "0") : String(v).replace(/[\r\n]+/g, " "));
+  return KEYS.map(([key, field]) => `${key}=${text(s[field])}\n`).join("");
 }
 
 /** The status file as written (no liveness check); a fresh one when missing. */
@@ -158,13 +140,14 @@ export function foregroundRunning(prev: Status, pid: number): Status {
     startedAt: nowNs(),
     finishedAt: 0n,
     exitCode: 0,
+    oomKilled: false,
     error: "",
   };
 }
 
 /** The status after a run ended (or failed to start) with this code. */
 export function exitedStatus(prev: Status, exitCode: number, error = ""): Status {
-  return { ...prev, state: "exited", pid: 0, pidStart: 0, finishedAt: nowNs(), exitCode, error };
+  return { ...prev, state: "exited", pid: 0, pidStart: 0, finishedAt: nowNs(), exitCode, error, oomKilled: false };
 }
 
 function supervised(s: Status, boot: string): { monitor: boolean; container: boolean } {

@@ -61,7 +61,7 @@ export function inspectDocument(v: ContainerView): Record<string, unknown> {
       Running: running,
       Paused: false,
       Restarting: s.state === "restarting",
-      OOMKilled: false, // cgroup memory events (issue #6) will set this
+      OOMKilled: s.oomKilled, // set from cgroup memory events (issue #6)
       Dead: false,
       Pid: running ? s.pid : 0,
       ExitCode: s.exitCode,
