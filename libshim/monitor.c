@@ -458,7 +458,15 @@ static int start_container(void) {
       break;
     case SHIM_MSG_ERROR:
       if (first) forward(&m, -1);
-      set_error("the container's setup failed: ", m.text);
+      {
+        char why[SHIM_MSG_TEXT + 32];
+        struct text t = {why, sizeof why, 0};
+        text_add(&t, m.text);
+        text_add(&t, " (errno ");
+        text_num(&t, m.err);
+        text_add(&t, ")");
+        set_error("the container's setup failed on restart: ", why);
+      }
       goto abort;
     case SHIM_MSG_SYNC:
       if (first && (forward(&m, -1) < 0 || ctl_reply() != SHIM_MSG_CONTINUE)) goto abort;
