@@ -4,7 +4,7 @@
  * machine (other test runs as the same user) must never be counted, so
  * processes are attributed by the test's own data directory.
  */
-import { busyboxRootfs, isolatedEnv, nook, type Result, scratch } from "./_helpers.ts";
+import { busyboxRootfs, isolatedEnv, nook, type Result, scratch, test } from "./_helpers.ts";
 
 /** A store of its own for one test: nook() with these variables touches nothing else. */
 export function freshStore(): { env: Record<string, string>; dataDir: string; run: (args: string[]) => Promise<Result> } {
@@ -113,4 +113,32 @@ export function memoryKb(pid: number): { rss: number; pss: number; private: numb
 /** Sleep. */
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Remove every container of a store, and end any process still attributed to it (by pid, never by name). */
+export async function cleanStore(store: ReturnType<typeof freshStore>): Promise<void> {
+  const ids = (await store.run(["ps", "-aq", "--no-trunc"])).stdout.split("\n").filter(Boolean);
+  if (ids.length) await store.run(["rm", "-f", ...ids]);
+  for (const p of storeProcesses(store.dataDir)) {
+    try {
+      Deno.kill(p.pid, "SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
+}
+
+/**
+ * A lifecycle test with a store of its own, which is cleaned whatever the
+ * outcome: a failed assertion must not leave detached containers running.
+ */
+export function storeTest(name: string, fn: (store: ReturnType<typeof freshStore>) => Promise<void>, opts: { skip?: string | undefined } = {}): void {
+  test(name, async () => {
+    const store = freshStore();
+    try {
+      await fn(store);
+    } finally {
+      await cleanStore(store);
+    }
+  }, opts);
 }

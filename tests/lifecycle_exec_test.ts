@@ -1,11 +1,10 @@
 /** `nook exec` joins a running container's namespaces; `top` lists its processes. */
-import { assert, busyboxSkip, exists, isolatedEnv, NOOK, sh, subidSkip, test, waitFor } from "./_helpers.ts";
-import { freshStore, inspect, runDetached } from "./_lifecycle.ts";
+import { assert, busyboxSkip, exists, isolatedEnv, NOOK, sh, subidSkip, waitFor } from "./_helpers.ts";
+import { storeTest, inspect, runDetached } from "./_lifecycle.ts";
 
 const skip = busyboxSkip();
 
-test("exec sees the container's pid namespace (pid 1 is its init), its files, its hostname and its namespaces", async () => {
-  const s = freshStore();
+storeTest("exec sees the container's pid namespace (pid 1 is its init), its files, its hostname and its namespaces", async (s) => {
   const id = await runDetached(s, ["--name", "box", "--hostname", "boxhost"], ["sh", "-c", "echo data > /tmp/f; exec sleep 1000"]);
   await waitFor("the file", async () => (await s.run(["exec", "box", "cat", "/tmp/f"])).stdout === "data\n");
   const r = await s.run(["exec", "box", "sh", "-c", "cat /proc/1/cmdline | tr '\\0' ' '; echo; echo $$; hostname; id -u"]);
@@ -24,8 +23,7 @@ test("exec sees the container's pid namespace (pid 1 is its init), its files, it
   assert.equal((await s.run(["rm", "-f", "box"])).code, 0);
 }, { skip });
 
-test("exec propagates the exit code, sets -e and -w, reports a missing command with 127", async () => {
-  const s = freshStore();
+storeTest("exec propagates the exit code, sets -e and -w, reports a missing command with 127", async (s) => {
   await runDetached(s, ["--name", "box", "-e", "FROM_RUN=1"], ["sleep", "1000"]);
   assert.equal((await s.run(["exec", "box", "sh", "-c", "exit 9"])).code, 9);
   const env = await s.run(["exec", "-e", "A=b c", "-w", "/tmp", "box", "sh", "-c", 'echo "$A|$FROM_RUN|$(pwd)"']);
@@ -55,8 +53,7 @@ test("exec propagates the exit code, sets -e and -w, reports a missing command w
   assert.equal((await s.run(["rm", "-f", "box"])).code, 0);
 }, { skip });
 
-test("exec -u runs as another user and group of the container", async () => {
-  const s = freshStore();
+storeTest("exec -u runs as another user and group of the container", async (s) => {
   await runDetached(s, ["--name", "box"], ["sleep", "1000"]);
   const r = await s.run(["exec", "-u", "user", "box", "sh", "-c", "id -u; id -g; echo $HOME"]);
   assert.equal(r.stdout, "1000\n1000\n/home/user\n", r.stderr);
@@ -65,8 +62,7 @@ test("exec -u runs as another user and group of the container", async () => {
   assert.equal((await s.run(["rm", "-f", "box"])).code, 0);
 }, { skip: subidSkip() });
 
-test("exec -t gives the command a terminal of its own inside the container", async () => {
-  const s = freshStore();
+storeTest("exec -t gives the command a terminal of its own inside the container", async (s) => {
   await runDetached(s, ["--name", "box"], ["sleep", "1000"]);
   // without -i: script(1) types a byte into our terminal when its stdin ends, which -i would relay
   const cmd = `stty rows 20 cols 70; ${NOOK} exec -t box sh -c 'readlink /proc/self/fd/1; stty -F /dev/tty size; exit 4'`;
@@ -79,8 +75,7 @@ test("exec -t gives the command a terminal of its own inside the container", asy
   void isolatedEnv;
 }, { skip: skip ?? (exists("/usr/bin/script") ? undefined : "script(1) is not installed (util-linux)") });
 
-test("top lists the container's processes with host pids", async () => {
-  const s = freshStore();
+storeTest("top lists the container's processes with host pids", async (s) => {
   const id = await runDetached(s, ["--name", "box"], ["sh", "-c", "sleep 1000 & exec sleep 999"]);
   const pid1 = (await inspect(s, id)).State.Pid as number;
   await waitFor("the child", async () => (await s.run(["top", "box"])).stdout.includes("sleep 1000"));

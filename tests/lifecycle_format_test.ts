@@ -1,6 +1,6 @@
 /** What the lifecycle commands print: inspect, ps formats, logs; and the parsers behind them. */
 import { assert, busyboxSkip, NOOK, test, waitFor } from "./_helpers.ts";
-import { freshStore, inspect, runDetached } from "./_lifecycle.ts";
+import { storeTest, inspect, runDetached } from "./_lifecycle.ts";
 import {
   formatStatus,
   humanDuration,
@@ -77,8 +77,7 @@ test("status files round-trip, and the small parsers accept docker's spellings",
   assert.equal(humanDuration(3 * 3600_000), "3 hours");
 });
 
-test("inspect prints the docker/podman shape with Id, Name, State, Config, HostConfig, Mounts and GraphDriver", async () => {
-  const s = freshStore();
+storeTest("inspect prints the docker/podman shape with Id, Name, State, Config, HostConfig, Mounts and GraphDriver", async (s) => {
   const id = await runDetached(s, ["--name", "web", "-e", "A=1", "--restart", "on-failure:3", "--stop-signal", "INT", "--stop-timeout", "7"], [
     "sleep",
     "1000",
@@ -115,8 +114,7 @@ test("inspect prints the docker/podman shape with Id, Name, State, Config, HostC
   assert.equal((await s.run(["rm", "-f", "web"])).code, 0);
 }, { skip });
 
-test("ps lists running containers, -a all, -q ids, --format json and templates, --filter", async () => {
-  const s = freshStore();
+storeTest("ps lists running containers, -a all, -q ids, --format json and templates, --filter", async (s) => {
   const up = await runDetached(s, ["--name", "up"], ["sleep", "1000"]);
   const down = await runDetached(s, ["--name", "down"], ["sh", "-c", "exit 2"]);
   await s.run(["wait", "down"]);
@@ -133,8 +131,7 @@ test("ps lists running containers, -a all, -q ids, --format json and templates, 
   assert.equal((await s.run(["rm", "-f", "up", "down"])).stdout, "up\ndown\n");
 }, { skip });
 
-test("logs -f follows until the container stops; --tail and --timestamps", async () => {
-  const s = freshStore();
+storeTest("logs -f follows until the container stops; --tail and --timestamps", async (s) => {
   await runDetached(s, ["--name", "talk"], ["sh", "-c", "for i in 1 2 3; do echo line$i; sleep 0.3; done; echo bye >&2"]);
   const follow = new Deno.Command(NOOK, { args: ["logs", "-f", "talk"], env: s.env, stdout: "piped", stderr: "piped" }).spawn();
   const out = await follow.output(); // returns by itself once the container has stopped

@@ -3,13 +3,12 @@
  * outside, and stale pids (after a reboot, or reused) never reach an
  * unrelated process.
  */
-import { assert, busyboxSkip, scratch, test, waitFor } from "./_helpers.ts";
-import { freshStore, inspect, processes, runDetached, sleep, storeProcesses } from "./_lifecycle.ts";
+import { assert, busyboxSkip, scratch, waitFor } from "./_helpers.ts";
+import { storeTest, inspect, processes, runDetached, sleep, storeProcesses } from "./_lifecycle.ts";
 
 const skip = busyboxSkip();
 
-test("killing the container's pid 1 from outside records 137 and ps -a shows it exited", async () => {
-  const s = freshStore();
+storeTest("killing the container's pid 1 from outside records 137 and ps -a shows it exited", async (s) => {
   const id = await runDetached(s, ["--name", "victim"], ["sleep", "1000"]);
   const pid = (await inspect(s, id)).State.Pid as number;
   Deno.kill(pid, "SIGKILL");
@@ -19,8 +18,7 @@ test("killing the container's pid 1 from outside records 137 and ps -a shows it 
   await waitFor("the monitor to leave", () => storeProcesses(s.dataDir).length === 0);
 }, { skip });
 
-test("killing the monitor takes the container down and ps -a shows it exited with an unknown code and the reason", async () => {
-  const s = freshStore();
+storeTest("killing the monitor takes the container down and ps -a shows it exited with an unknown code and the reason", async (s) => {
   const id = await runDetached(s, ["--name", "orphan"], ["sleep", "1000"]);
   const doc = await inspect(s, id);
   Deno.kill(doc.MonitorPid, "SIGKILL");
@@ -37,8 +35,7 @@ test("killing the monitor takes the container down and ps -a shows it exited wit
   assert.equal((await s.run(["rm", "-f", "orphan"])).code, 0);
 }, { skip });
 
-test("a monitor stopped with SIGTERM passes it on, records the exit and does not restart", async () => {
-  const s = freshStore();
+storeTest("a monitor stopped with SIGTERM passes it on, records the exit and does not restart", async (s) => {
   const id = await runDetached(s, ["--name", "term", "--restart", "always"], ["sh", "-c", "trap 'exit 7' TERM; while true; do sleep 0.05; done"]);
   await sleep(200);
   Deno.kill((await inspect(s, id)).MonitorPid, "SIGTERM");
@@ -65,8 +62,7 @@ function startTime(pid: number): number {
   return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]);
 }
 
-test("a recorded pid now used by another process is never signalled: the container reads as exited", async () => {
-  const s = freshStore();
+storeTest("a recorded pid now used by another process is never signalled: the container reads as exited", async (s) => {
   const id = await runDetached(s, ["--name", "stale"], ["true"]);
   await s.run(["wait", "stale"]);
   const other = bystander();
@@ -89,8 +85,7 @@ test("a recorded pid now used by another process is never signalled: the contain
   }
 }, { skip });
 
-test("after a reboot (another boot id) a container recorded as running reads as exited and its old pid is left alone", async () => {
-  const s = freshStore();
+storeTest("after a reboot (another boot id) a container recorded as running reads as exited and its old pid is left alone", async (s) => {
   const id = await runDetached(s, ["--name", "rebooted"], ["true"]);
   await s.run(["wait", "rebooted"]);
   const other = bystander();
@@ -117,8 +112,7 @@ test("after a reboot (another boot id) a container recorded as running reads as 
   void scratch;
 }, { skip });
 
-test("a foreground run killed with its nook reads as exited afterwards", async () => {
-  const s = freshStore();
+storeTest("a foreground run killed with its nook reads as exited afterwards", async (s) => {
   const child = new Deno.Command(`${Deno.cwd()}/nook`, {
     args: ["run", "--name", "fg", "--rootfs", (await import("./_helpers.ts")).busyboxRootfs(), "sleep", "1000"],
     env: s.env,

@@ -1,12 +1,11 @@
 /** stop, kill, rm, names: acting on containers by name, with the right signals. */
-import { assert, busyboxRootfs, busyboxSkip, test, waitFor } from "./_helpers.ts";
-import { freshStore, inspect, runDetached, storeProcesses } from "./_lifecycle.ts";
+import { assert, busyboxRootfs, busyboxSkip, waitFor } from "./_helpers.ts";
+import { storeTest, inspect, runDetached, storeProcesses } from "./_lifecycle.ts";
 
 const skip = busyboxSkip();
 const TRAP_LOOP = "while true; do sleep 0.05; done";
 
-test("stop sends SIGTERM first and the container's handler decides the exit code", async () => {
-  const s = freshStore();
+storeTest("stop sends SIGTERM first and the container's handler decides the exit code", async (s) => {
   await runDetached(s, ["--name", "t"], ["sh", "-c", `trap 'echo got-term; exit 3' TERM; echo ready; ${TRAP_LOOP}`]);
   await waitFor("the trap", async () => (await s.run(["logs", "t"])).stdout.includes("ready"));
   const r = await s.run(["stop", "t"]);
@@ -16,8 +15,7 @@ test("stop sends SIGTERM first and the container's handler decides the exit code
   assert.match((await s.run(["logs", "t"])).stdout, /got-term/);
 }, { skip });
 
-test("stop uses the recorded --stop-signal, or stop -s", async () => {
-  const s = freshStore();
+storeTest("stop uses the recorded --stop-signal, or stop -s", async (s) => {
   const script = `trap 'exit 4' USR1; trap 'exit 5' INT; trap '' TERM; echo ready; ${TRAP_LOOP}`;
   await runDetached(s, ["--name", "u", "--stop-signal", "USR1"], ["sh", "-c", script]);
   assert.equal((await inspect(s, "u")).Config.StopSignal, "SIGUSR1");
@@ -29,8 +27,7 @@ test("stop uses the recorded --stop-signal, or stop -s", async () => {
   assert.equal((await inspect(s, "i")).State.ExitCode, 5);
 }, { skip });
 
-test("stop sends SIGKILL after the timeout when the stop signal is ignored", async () => {
-  const s = freshStore();
+storeTest("stop sends SIGKILL after the timeout when the stop signal is ignored", async (s) => {
   await runDetached(s, ["--name", "stubborn", "--stop-timeout", "30"], ["sh", "-c", `trap '' TERM; echo ready; ${TRAP_LOOP}`]);
   await waitFor("the trap", async () => (await s.run(["logs", "stubborn"])).stdout.includes("ready"));
   const t0 = performance.now();
@@ -43,8 +40,7 @@ test("stop sends SIGKILL after the timeout when the stop signal is ignored", asy
   assert.deepEqual(storeProcesses(s.dataDir), []);
 }, { skip });
 
-test("kill sends a signal (SIGKILL by default) to the container's pid 1", async () => {
-  const s = freshStore();
+storeTest("kill sends a signal (SIGKILL by default) to the container's pid 1", async (s) => {
   await runDetached(s, ["--name", "k"], ["sh", "-c", `trap 'echo got-hup' HUP; echo ready; ${TRAP_LOOP}`]);
   await waitFor("the trap", async () => (await s.run(["logs", "k"])).stdout.includes("ready"));
   assert.equal((await s.run(["kill", "-s", "HUP", "k"])).code, 0);
@@ -58,8 +54,7 @@ test("kill sends a signal (SIGKILL by default) to the container's pid 1", async 
   assert.equal((await s.run(["kill", "-s", "NOPE", "k"])).code, 125);
 }, { skip });
 
-test("rm refuses a running container, rm -f kills and removes it, and the name is free again", async () => {
-  const s = freshStore();
+storeTest("rm refuses a running container, rm -f kills and removes it, and the name is free again", async (s) => {
   const id = await runDetached(s, ["--name", "web"], ["sleep", "1000"]);
   const refused = await s.run(["rm", "web"]);
   assert.equal(refused.code, 125);
@@ -76,8 +71,7 @@ test("rm refuses a running container, rm -f kills and removes it, and the name i
   assert.match(missing.stderr, /No such container: nope/);
 }, { skip });
 
-test("names are unique, generated docker-style when not given, and containers are found by name, id or id prefix", async () => {
-  const s = freshStore();
+storeTest("names are unique, generated docker-style when not given, and containers are found by name, id or id prefix", async (s) => {
   const id = await runDetached(s, [], ["sleep", "1000"]);
   const name = (await inspect(s, id)).Name as string;
   assert.match(name, /^[a-z]+_[a-z]+\d*$/);
@@ -90,8 +84,7 @@ test("names are unique, generated docker-style when not given, and containers ar
   assert.equal((await s.run(["rm", "-f", name])).code, 0);
 }, { skip });
 
-test("concurrent run --name with the same name: exactly one wins", async () => {
-  const s = freshStore();
+storeTest("concurrent run --name with the same name: exactly one wins", async (s) => {
   const results = await Promise.all(
     Array.from({ length: 6 }, () => s.run(["run", "-d", "--name", "same", "--rootfs", busyboxRootfs(), "sleep", "1000"])),
   );
@@ -102,8 +95,7 @@ test("concurrent run --name with the same name: exactly one wins", async () => {
   assert.equal((await s.run(["rm", "-f", "same"])).code, 0);
 }, { skip });
 
-test("container prune removes the stopped containers and keeps the running ones", async () => {
-  const s = freshStore();
+storeTest("container prune removes the stopped containers and keeps the running ones", async (s) => {
   const running = await runDetached(s, ["--name", "up"], ["sleep", "1000"]);
   const done = await runDetached(s, ["--name", "done"], ["true"]);
   await s.run(["wait", "done"]);

@@ -79,6 +79,8 @@ export async function main(argv: string[]): Promise<number> {
   }
   // Issue #5 passes the container's security settings here (ExecPlanOptions.security).
   const plan = buildExecPlan(s.pid, namespacesToJoin(s.pid), proc, { detach, skipSetgroups });
+  // Issue #6 joins the container's cgroup here (LaunchHooks.beforeGo: the pid is the
+  // process before FORK, so the exec'd process is created inside the cgroup).
   const started = await launch(plan);
   if (detach) {
     await closeFd(started.pidfd);
