@@ -2,7 +2,7 @@
  * Detached containers (issue #4): `run -d` leaves only the container and the
  * small C monitor; the monitor logs, records the exit, restarts, removes.
  */
-import { assert, busyboxRootfs, busyboxSkip, test, waitFor } from "./_helpers.ts";
+import { assert, busyboxRootfs, busyboxSkip, nook, test, waitFor } from "./_helpers.ts";
 import {
   cleanStore,
   freshStore,
@@ -11,7 +11,6 @@ import {
   processes,
   runDetached,
   sleep,
-  statusOf,
   storeProcesses,
   storeTest,
 } from "./_lifecycle.ts";
@@ -177,7 +176,6 @@ storeTest("the monitor rotates the log at --log-opt max-size and logs -f follows
   // -f printed every line from the start of the follow (it began while line 0 was in the first file)
   const followed = f.stdout.trim().split("\n");
   assert.match(followed.at(-1)!, /^line-59-/);
-  void statusOf;
 }, { skip });
 
 test("the monitor writes the id maps itself when it restarts a container, in both mapping modes", async () => {
@@ -185,7 +183,7 @@ test("the monitor writes the id maps itself when it restarts a container, in bot
     const s = freshStore();
     try {
       const env = mode === "single" ? { ...s.env, NOOK_IDMAP: "single" } : s.env;
-      const r = await (await import("./_helpers.ts")).nook(
+      const r = await nook(
         [
           "run",
           "-d",

@@ -1,6 +1,6 @@
 /** `nook exec` joins a running container's namespaces; `top` lists its processes. */
-import { assert, busyboxSkip, exists, isolatedEnv, NOOK, sh, subidSkip, waitFor } from "./_helpers.ts";
-import { storeTest, inspect, runDetached } from "./_lifecycle.ts";
+import { assert, busyboxSkip, exists, NOOK, sh, subidSkip, waitFor } from "./_helpers.ts";
+import { inspect, runDetached, storeTest } from "./_lifecycle.ts";
 
 const skip = busyboxSkip();
 
@@ -72,7 +72,6 @@ storeTest("exec -t gives the command a terminal of its own inside the container"
   assert.ok(lines.some((l) => /^\/dev\/pts\/\d+$/.test(l)), JSON.stringify(r.stdout));
   assert.ok(lines.includes("20 70"), JSON.stringify(r.stdout));
   assert.equal((await s.run(["rm", "-f", "box"])).code, 0);
-  void isolatedEnv;
 }, { skip: skip ?? (exists("/usr/bin/script") ? undefined : "script(1) is not installed (util-linux)") });
 
 storeTest("top lists the container's processes with host pids", async (s) => {

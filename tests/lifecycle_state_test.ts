@@ -3,8 +3,8 @@
  * outside, and stale pids (after a reboot, or reused) never reach an
  * unrelated process.
  */
-import { assert, busyboxSkip, scratch, waitFor } from "./_helpers.ts";
-import { storeTest, inspect, processes, runDetached, sleep, storeProcesses } from "./_lifecycle.ts";
+import { assert, busyboxRootfs, busyboxSkip, waitFor } from "./_helpers.ts";
+import { inspect, processes, runDetached, sleep, storeProcesses, storeTest } from "./_lifecycle.ts";
 
 const skip = busyboxSkip();
 
@@ -109,12 +109,11 @@ storeTest("after a reboot (another boot id) a container recorded as running read
     other.kill("SIGKILL");
     await other.status;
   }
-  void scratch;
 }, { skip });
 
 storeTest("a foreground run killed with its nook reads as exited afterwards", async (s) => {
   const child = new Deno.Command(`${Deno.cwd()}/nook`, {
-    args: ["run", "--name", "fg", "--rootfs", (await import("./_helpers.ts")).busyboxRootfs(), "sleep", "1000"],
+    args: ["run", "--name", "fg", "--rootfs", busyboxRootfs(), "sleep", "1000"],
     env: s.env,
     stdout: "null",
     stderr: "null",

@@ -1,6 +1,6 @@
 /** stop, kill, rm, names: acting on containers by name, with the right signals. */
 import { assert, busyboxRootfs, busyboxSkip, waitFor } from "./_helpers.ts";
-import { storeTest, inspect, runDetached, storeProcesses } from "./_lifecycle.ts";
+import { inspect, runDetached, storeProcesses, storeTest } from "./_lifecycle.ts";
 
 const skip = busyboxSkip();
 const TRAP_LOOP = "while true; do sleep 0.05; done";
