@@ -10,4 +10,6 @@ export * from "./src/userns/mod.ts";
 export * from "./src/launch/mod.ts";
 export * from "./src/container/mod.ts";
 export * from "./src/paths/mod.ts";
+export * from "./src/containers/mod.ts";
+export * from "./src/monitor/mod.ts";
 export { cli } from "./src/cli/main.ts";

@@ -26,6 +26,17 @@ if stale "$out/libshim.so" "$root/libshim/shim.c" "$root/libshim/shim.h" "$0"; t
   mv -f "$tmp" "$out/libshim.so"
 fi
 
+if stale "$out/nook-monitor" "$root/libshim/monitor.c" "$root/libshim/shim.c" "$root/libshim/shim.h" "$0"; then
+  tmp="$out/.nook-monitor.$$"
+  # Static: it is exec'd for every detached container and should cost no
+  # more memory than it touches (no shared libc mapped, no dynamic loader).
+  if ! $cc -O2 -g0 -Wall -Wextra -Werror -static -o "$tmp" "$root/libshim/monitor.c"; then
+    echo "nook: cannot build the container monitor statically; install the static C library (Debian/Ubuntu: libc6-dev)" >&2
+    exit 1
+  fi
+  mv -f "$tmp" "$out/nook-monitor"
+fi
+
 if stale "$out/hello" "$root/images/hello/hello.c" "$0"; then
   tmp="$out/.hello.$$"
   # Static when the toolchain allows (Debian's libc6-dev ships libc.a); the

@@ -24,6 +24,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -1061,4 +1062,87 @@ SHIM_EXPORT int32_t shim_tty_restore(int32_t fd, const uint8_t *saved, uint32_t 
 SHIM_EXPORT int32_t shim_pty_resize(int32_t master, int32_t rows, int32_t cols) {
   struct winsize ws = {(unsigned short)rows, (unsigned short)cols, 0, 0};
   return ioctl(master, TIOCSWINSZ, &ws) < 0 ? -errno : 0;
+}
+
+/* ---- detached containers (issue #4): the monitor and pidfds ------------------- */
+
+extern char **environ;
+
+SHIM_EXPORT int32_t shim_monitor_spawn(const uint8_t *argv_block, uint32_t len, const uint8_t *plan, uint32_t plan_len,
+                                       int32_t *out, char *err, uint32_t errlen) {
+  int rc = shim_validate(plan, plan_len, err, errlen);
+  if (rc < 0) return rc;
+  if (!argv_block || len == 0 || argv_block[len - 1] != 0) return -EINVAL;
+  uint32_t argc = 0;
+  for (uint32_t i = 0; i < len; i++) argc += argv_block[i] == 0;
+  char **argv = calloc((size_t)argc + 1, sizeof *argv);
+  if (!argv) return -ENOMEM;
+  for (uint32_t off = 0, i = 0; i < argc; i++) {
+    argv[i] = (char *)(uintptr_t)(argv_block + off);
+    off += (uint32_t)strlen(argv[i]) + 1;
+  }
+  /* The plan rides in a memfd (fd 3), the control socket is fd 4; both are
+   * moved above 9 first so that the dup2 actions never meet their own target. */
+  int ctl[2] = {-1, -1}, mfd = -1, spare = -1;
+  rc = 0;
+  int tmp = (int)syscall(SYS_memfd_create, "nook-plan", MFD_CLOEXEC);
+  if (tmp < 0 || write_all(tmp, (const char *)plan, plan_len) < 0) rc = -errno;
+  if (tmp >= 0) mfd = fcntl(tmp, F_DUPFD_CLOEXEC, 10), close(tmp);
+  if (!rc && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ctl) < 0) rc = -errno;
+  if (!rc) spare = fcntl(ctl[1], F_DUPFD_CLOEXEC, 10);
+  if (!rc && (mfd < 0 || spare < 0)) rc = -errno;
+  pid_t pid = -1;
+  if (!rc) {
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t at;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, mfd, 3);
+    posix_spawn_file_actions_adddup2(&fa, spare, 4);
+    posix_spawnattr_init(&at);
+    sigset_t none, all;
+    sigemptyset(&none);
+    sigfillset(&all);
+    posix_spawnattr_setsigmask(&at, &none);
+    posix_spawnattr_setsigdefault(&at, &all);
+    /* Why a new session: the monitor must not get the terminal's SIGHUP/SIGINT
+     * meant for the nook that started it. */
+    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    int e = posix_spawn(&pid, argv[0], &fa, &at, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&at);
+    if (e) rc = -e;
+  }
+  free(argv);
+  if (mfd >= 0) close(mfd);
+  if (spare >= 0) close(spare);
+  if (ctl[1] >= 0) close(ctl[1]);
+  if (rc) {
+    if (ctl[0] >= 0) close(ctl[0]);
+    return rc;
+  }
+  /* The monitor forks once more and its first process exits at once: reap it
+   * here, so no zombie is left and the monitor is no child of nook. */
+  int st;
+  while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+  }
+  out[0] = ctl[0];
+  out[1] = pid;
+  return 0;
+}
+
+SHIM_EXPORT int32_t shim_pidfd_open(int32_t pid) {
+  long fd = syscall(SYS_pidfd_open, pid, 0);
+  return fd < 0 ? -errno : (int32_t)fd;
+}
+
+SHIM_EXPORT int32_t shim_pidfd_wait(int32_t pidfd, int32_t timeout_ms) {
+  struct pollfd p = {pidfd, POLLIN, 0};
+  int pr;
+  do pr = poll(&p, 1, timeout_ms);
+  while (pr < 0 && errno == EINTR);
+  if (pr < 0) return -errno;
+  return pr > 0 ? 1 : 0;
 }

@@ -171,4 +171,22 @@ int32_t shim_tty_restore(int32_t fd, const uint8_t *saved, uint32_t savedlen);
 /** Set a pty's window size. */
 int32_t shim_pty_resize(int32_t master, int32_t rows, int32_t cols);
 
+/* ---- detached containers (issue #4) ------------------------------------------ */
+
+/**
+ * Start build/nook-monitor (argv as NUL-terminated strings back to back) in a
+ * new session with the plan on fd 3 (a memfd) and one end of a new control
+ * socket on fd 4, and reap its first process (the monitor forks once more).
+ * The plan is validated first (message in err). out[0] = nook's end of the
+ * control socket, out[1] = pid of the monitor's first (reaped) process.
+ */
+int32_t shim_monitor_spawn(const uint8_t *argv_block, uint32_t len, const uint8_t *plan, uint32_t plan_len,
+                           int32_t *out, char *err, uint32_t errlen);
+
+/** pidfd_open(2): a descriptor for pid that never names a recycled process. */
+int32_t shim_pidfd_open(int32_t pid);
+
+/** Wait until the process of a pidfd has ended: 1 ended, 0 timeout. */
+int32_t shim_pidfd_wait(int32_t pidfd, int32_t timeout_ms);
+
 #endif

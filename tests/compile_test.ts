@@ -17,7 +17,7 @@ test("the compiled binary runs the hello image and finds its embedded libshim", 
   const deno = Deno.execPath();
   const c = await sh(deno, [
     "compile", "--allow-all", "--config", `${ROOT}/deno.json`, "--include", `${ROOT}/build/libshim.so`,
-    "--include", `${ROOT}/build/hello`, "--output", out, `${ROOT}/src/cli/main.ts`,
+    "--include", `${ROOT}/build/hello`, "--include", `${ROOT}/build/nook-monitor`, "--output", out, `${ROOT}/src/cli/main.ts`,
   ], { ...Deno.env.toObject() });
   assert.equal(c.code, 0, c.stderr);
   const v = await sh(out, ["--version"]);
@@ -26,4 +26,10 @@ test("the compiled binary runs the hello image and finds its embedded libshim", 
   const h = await sh(out, ["run", "--rm", "hello"], { ...Deno.env.toObject(), NOOK_DATA_DIR: scratch() });
   assert.equal(h.code, 0, h.stderr);
   assert.match(h.stdout, /Hello from nook!/);
+  // detached: the monitor is extracted from the binary to the data directory and exec'd from there
+  const env = { ...Deno.env.toObject(), NOOK_DATA_DIR: scratch() };
+  const d = await sh(out, ["run", "-d", "--name", "h", "hello"], env);
+  assert.equal(d.code, 0, d.stderr);
+  assert.equal((await sh(out, ["wait", "h"], env)).stdout, "0\n");
+  assert.match((await sh(out, ["logs", "h"], env)).stdout, /Hello from nook!/);
 }, { skip: compileSkip() });

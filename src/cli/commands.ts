@@ -31,7 +31,23 @@ export interface CommandModule {
 export const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandModule> }> = {
   run: { summary: "Run a command in a new container", load: () => import("./run.ts") },
   version: { summary: "Show the versions of nook, Deno and libshim", load: () => import("./version.ts") },
+  // issue #4: container lifecycle
+  ps: { summary: "List containers", load: () => import("./ps.ts") },
+  logs: { summary: "Print a container's output", load: () => import("./logs.ts") },
+  exec: { summary: "Run a command in a running container", load: () => import("./exec.ts") },
+  stop: { summary: "Stop running containers", load: () => import("./stop.ts") },
+  start: { summary: "Start stopped containers", load: () => import("./start.ts") },
+  restart: { summary: "Restart containers", load: () => import("./restart.ts") },
+  kill: { summary: "Send a signal to containers", load: () => import("./kill.ts") },
+  rm: { summary: "Remove containers", load: () => import("./rm.ts") },
+  wait: { summary: "Wait for containers to stop and print their exit codes", load: () => import("./wait.ts") },
+  inspect: { summary: "Show the configuration and state of containers", load: () => import("./inspect.ts") },
+  top: { summary: "Show the processes of a container", load: () => import("./top.ts") },
+  "container prune": { summary: "Remove all stopped containers", load: () => import("./container_prune.ts") },
 };
 
 /** Command aliases (`nook container run` style words are handled in main). */
-export const ALIASES: Record<string, string> = {};
+export const ALIASES: Record<string, string> = {
+  "container ls": "ps",
+  "container list": "ps",
+};

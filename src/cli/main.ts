@@ -32,7 +32,10 @@ export async function cli(argv: string[]): Promise<number> {
   if (name === "--version" || name === "-v") name = "version";
   // `nook container ls` style: drop the group word when the rest is a command.
   if ((name === "container" || name === "image") && rest[0] && COMMANDS[`${name} ${rest[0]}`] === undefined) {
-    if (COMMANDS[rest[0]]) name = rest.shift()!;
+    if (ALIASES[`${name} ${rest[0]}`]) name = `${name} ${rest.shift()!}`;
+    else if (COMMANDS[rest[0]]) name = rest.shift()!;
+  } else if ((name === "container" || name === "image") && rest[0]) {
+    name = `${name} ${rest.shift()!}`; // a two-word command such as `container prune`
   }
   name = ALIASES[name] ?? name;
   const entry = COMMANDS[name];

@@ -1,5 +1,5 @@
 import { NookError, UsageError } from "../errors/mod.ts";
-import { readTextInRoot, resolveUser, runContainer } from "../container/mod.ts";
+import { readTextInRoot, resolveUser } from "../container/mod.ts";
 import type { ContainerSpec, MountSpec } from "../container/mod.ts";
 import { writeEtcFiles } from "../container/etc_files.ts";
 import { NAMESPACES } from "../container/build_plan.ts";
@@ -10,7 +10,7 @@ import { detectIdMapping, type IdMapping } from "../userns/mod.ts";
 import { bool, formatHelp, list, type OptionSpec, parseArgs, type ParsedArgs, str } from "./_args.ts";
 import type { CommandSpec } from "./commands.ts";
 import { IMAGE_RUN_OPTIONS } from "./_run_image.ts";
-import { LIFECYCLE_RUN_OPTIONS } from "./_run_lifecycle.ts";
+import { LIFECYCLE_RUN_OPTIONS, runWithLifecycle } from "./_run_lifecycle.ts";
 import { SECURITY_RUN_OPTIONS, securityFromArgs, tmpfsFromArgs } from "./_run_security.ts";
 import { RESOURCES_RUN_OPTIONS } from "./_run_resources.ts";
 import { NETWORK_RUN_OPTIONS } from "./_run_network.ts";
@@ -57,6 +57,7 @@ export const spec: CommandSpec = {
     "nook run --rm --rootfs ./rootfs sh -c 'echo $$; id -u; hostname'",
     "nook run --rm -it --rootfs ./rootfs sh",
     "nook run --rm -e FOO=bar -w /tmp -u 1000:1000 --rootfs ./rootfs env",
+    "nook run -d --name web --restart on-failure:3 --rootfs ./rootfs sh -c 'while true; do date; sleep 1; done'",
   ],
   positional: "image",
 };
@@ -84,7 +85,7 @@ export async function main(argv: string[]): Promise<number> {
   const mapping = detectIdMapping();
   const { spec: container, cleanup } = prepare(a, mapping);
   try {
-    return await runContainer(container, mapping);
+    return await runWithLifecycle(a, container, mapping);
   } finally {
     cleanup();
   }
@@ -276,7 +277,8 @@ export function parseEnvFile(text: string, file: string): string[] {
   return out;
 }
 
-function readEnvFile(file: string): string[] {
+/** The variables of a docker env file (see {@link parseEnvFile}). */
+export function readEnvFile(file: string): string[] {
   let text: string;
   try {
     text = Deno.readTextFileSync(file);

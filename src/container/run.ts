@@ -1,5 +1,5 @@
 import { closeFd, type ExitStatus, pidfdKill, ptyRelay, ptyResize, ttyRaw, wait } from "../ffi/mod.ts";
-import { launch } from "../launch/mod.ts";
+import { launch, type Launched } from "../launch/mod.ts";
 import { SIGNALS } from "../plan/mod.ts";
 import { applyIdMapping, type IdMapping } from "../userns/mod.ts";
 import { buildPlan } from "./build_plan.ts";
@@ -22,6 +22,45 @@ export interface RunHooks {
 }
 
 /**
+ * Passes nook's signals on to a process. It listens from the moment it is
+ * made — before the process exists, since a container can run (and be
+ * signalled) before launch() returns — and queues what comes early until
+ * {@link SignalForwarder.attach} names the process.
+ */
+export class SignalForwarder {
+  #listeners: [Deno.Signal, () => void][] = [];
+  #pidfd = -1;
+  #pending: number[] = [];
+
+  /** Start listening for {@link FORWARDED_SIGNALS}. */
+  constructor() {
+    for (const sig of FORWARDED_SIGNALS) this.on(sig, () => this.#forward(SIGNALS[sig]!));
+  }
+
+  /** Add another listener that lives as long as this forwarder (SIGWINCH for a pty). */
+  on(sig: Deno.Signal, fn: () => void): void {
+    Deno.addSignalListener(sig, fn);
+    this.#listeners.push([sig, fn]);
+  }
+
+  /** From now on signals go to the process behind this pidfd; queued ones first. */
+  attach(pidfd: number): void {
+    this.#pidfd = pidfd;
+    for (const signo of this.#pending.splice(0)) this.#forward(signo);
+  }
+
+  /** Stop listening. */
+  close(): void {
+    for (const [sig, fn] of this.#listeners.splice(0)) Deno.removeSignalListener(sig, fn);
+  }
+
+  #forward(signo: number): void {
+    if (this.#pidfd < 0) this.#pending.push(signo);
+    else void pidfdKill(this.#pidfd, signo).catch(() => {});
+  }
+}
+
+/**
  * Run a container in the foreground: start it, relay its terminal when it has
  * one, forward signals, and resolve with its exit code. The terminal mode is
  * restored on every path out.
@@ -37,25 +76,7 @@ export async function runContainer(spec: ContainerSpec, mapping: IdMapping, hook
     }
   }
   const plan = buildPlan(spec, mapping);
-
-  // Listen before the container exists: it may run (and be signalled) before
-  // launch() returns. Signals that come early are delivered once it has a pid.
-  const listeners: [Deno.Signal, () => void][] = [];
-  const on = (sig: Deno.Signal, fn: () => void) => {
-    Deno.addSignalListener(sig, fn);
-    listeners.push([sig, fn]);
-  };
-  let pidfd = -1;
-  const pending: number[] = [];
-  const forward = (signo: number) => {
-    if (pidfd < 0) pending.push(signo);
-    else void pidfdKill(pidfd, signo).catch(() => {});
-  };
-  for (const sig of FORWARDED_SIGNALS) on(sig, () => forward(SIGNALS[sig]!));
-  const unlisten = () => {
-    for (const [sig, fn] of listeners) Deno.removeSignalListener(sig, fn);
-  };
-
+  const signals = new SignalForwarder();
   let started;
   try {
     started = await launch(plan, {
@@ -65,19 +86,31 @@ export async function runContainer(spec: ContainerSpec, mapping: IdMapping, hook
       },
     });
   } catch (err) {
-    unlisten();
+    signals.close();
     for (const step of hooks.afterExit ?? []) await step().catch(() => {});
     throw err;
   }
-  pidfd = started.pidfd;
-  for (const signo of pending.splice(0)) forward(signo);
+  return await attachForeground(started, spec.process.stdin, hooks, signals);
+}
 
+/**
+ * Stay with a started process until it ends (run, exec): relay its terminal
+ * when it has one, forward signals, resolve with its exit code, run the
+ * afterExit hooks. The terminal mode is restored on every path out.
+ */
+export async function attachForeground(
+  started: Launched,
+  stdin: boolean,
+  hooks: RunHooks = {},
+  signals: SignalForwarder = new SignalForwarder(),
+): Promise<number> {
+  signals.attach(started.pidfd);
   let restoreTty: (() => Promise<void>) | undefined;
   try {
     let relay: Promise<void> = Promise.resolve();
     if (started.ptyMaster >= 0) {
       const master = started.ptyMaster;
-      on("SIGWINCH", () => {
+      signals.on("SIGWINCH", () => {
         try {
           const { rows, columns } = Deno.consoleSize();
           void ptyResize(master, rows, columns).catch(() => {});
@@ -85,15 +118,15 @@ export async function runContainer(spec: ContainerSpec, mapping: IdMapping, hook
           // no terminal to measure
         }
       });
-      if (spec.process.stdin && Deno.stdin.isTerminal()) restoreTty = await ttyRaw(0);
-      relay = ptyRelay(master, spec.process.stdin ? 0 : -1, 1).finally(() => closeFd(master));
+      if (stdin && Deno.stdin.isTerminal()) restoreTty = await ttyRaw(0);
+      relay = ptyRelay(master, stdin ? 0 : -1, 1).finally(() => closeFd(master));
     }
     const status = await wait(started.pid);
     await relay;
     return exitCode(status);
   } finally {
     await restoreTty?.();
-    unlisten();
+    signals.close();
     await closeFd(started.pidfd);
     for (const step of hooks.afterExit ?? []) await step().catch(() => {});
   }

@@ -204,6 +204,36 @@ export async function ptyResize(master: number, rows: number, cols: number): Pro
   unwrap(await shim().shim_pty_resize(master, rows, cols), "resize the terminal");
 }
 
+/**
+ * Start the container monitor (`argv[0]` is its path) with the plan on its fd 3
+ * and a control socket on fd 4; resolves with nook's end of that socket.
+ * libshim validates the plan first and throws with its text when refused.
+ */
+export async function monitorSpawn(argv: readonly string[], plan: Uint8Array): Promise<number> {
+  const block = new TextEncoder().encode(argv.map((a) => a + "\0").join(""));
+  const out = new Int32Array(2);
+  const err = new Uint8Array(256);
+  const rc = await shim().shim_monitor_spawn(block, block.length, plan as Uint8Array<ArrayBuffer>, plan.length, out, err, err.length);
+  if (rc < 0) {
+    const text = cString(err);
+    if (text) throw new ShimError(`libshim rejected the plan: ${text}`, { op: "spawn", errno: -rc });
+    unwrap(rc, `start the container monitor "${argv[0]}"`, argv[0]);
+  }
+  return out[0]!;
+}
+
+/** pidfd_open(2); null when the process is gone. */
+export async function pidfdOpen(pid: number): Promise<number | null> {
+  const rc = await shim().shim_pidfd_open(pid);
+  if (rc === -3 /* ESRCH */) return null;
+  return unwrap(rc, "open a pidfd", String(pid));
+}
+
+/** Wait up to timeoutMs (-1: for ever) for a pidfd's process to end; true when it has. */
+export async function pidfdWait(pidfd: number, timeoutMs: number): Promise<boolean> {
+  return unwrap(await shim().shim_pidfd_wait(pidfd, timeoutMs), "wait for a process") === 1;
+}
+
 function cString(buf: Uint8Array): string {
   const end = buf.indexOf(0);
   return new TextDecoder().decode(end < 0 ? buf : buf.subarray(0, end));

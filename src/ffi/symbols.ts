@@ -36,6 +36,16 @@ export const SYMBOLS = {
   shim_tty_restore: { parameters: ["i32", "buffer", "u32"], result: "i32", nonblocking: true },
   /** int32_t shim_pty_resize(int32_t master, int32_t rows, int32_t cols) */
   shim_pty_resize: { parameters: ["i32", "i32", "i32"], result: "i32", nonblocking: true },
+  /** int32_t shim_monitor_spawn(const uint8_t *argv_block, uint32_t len, const uint8_t *plan, uint32_t plan_len, int32_t *out, char *err, uint32_t errlen) */
+  shim_monitor_spawn: {
+    parameters: ["buffer", "u32", "buffer", "u32", "buffer", "buffer", "u32"],
+    result: "i32",
+    nonblocking: true,
+  },
+  /** int32_t shim_pidfd_open(int32_t pid) */
+  shim_pidfd_open: { parameters: ["i32"], result: "i32", nonblocking: true },
+  /** int32_t shim_pidfd_wait(int32_t pidfd, int32_t timeout_ms) */
+  shim_pidfd_wait: { parameters: ["i32", "i32"], result: "i32", nonblocking: true },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** The opened library's symbols. */

@@ -1,5 +1,5 @@
 import { closeFd, poll, recv, send, ShimError, spawn, wait } from "../ffi/mod.ts";
-import type { ShimMessage } from "../ffi/mod.ts";
+import type { ShimMessage, Spawned } from "../ffi/mod.ts";
 import { errnoText, NookError } from "../errors/mod.ts";
 import { CLONE, Msg, type Plan } from "../plan/mod.ts";
 import { explainCloneFailure } from "../userns/mod.ts";
@@ -29,12 +29,18 @@ export interface Launched {
  * Run a plan: clone, handshake, and wait until the child has exec'd (EOF on
  * the sync socket) or failed (an ERROR message, turned into a typed error).
  * The child is reaped on failure; on success the caller waits for it.
+ * `spawner` starts the child: libshim's clone by default, or the container
+ * monitor, which relays this same handshake (src/monitor/).
  */
-export async function launch(plan: Plan, hooks: LaunchHooks = {}): Promise<Launched> {
+export async function launch(
+  plan: Plan,
+  hooks: LaunchHooks = {},
+  spawner: (plan: Uint8Array) => Spawned | Promise<Spawned> = spawn,
+): Promise<Launched> {
   const bytes = plan.encode();
   let sp;
   try {
-    sp = spawn(bytes);
+    sp = await spawner(bytes);
   } catch (err) {
     if (err instanceof ShimError && err.op === "clone" && err.errno && plan.cloneFlags & CLONE.NEWUSER) {
       throw explainCloneFailure(err.errno);

@@ -22,3 +22,4 @@ export { apparmorLabel, detectLsm, type ExecLabel, type LsmStatus, selinuxLabel 
 export { DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS } from "./masked_paths.ts";
 export { addBeforeExec, addBeforeSetid, addPathProtections } from "./plan_ops.ts";
 export { decideSecurity, type SecurityDecision, type SecurityRequest, type SecuritySpec } from "./security_spec.ts";
+export { execSecurity } from "./exec_security.ts";

@@ -1,0 +1,16 @@
+#!/bin/sh
+# Memory of what stays resident per detached container: nook's static C
+# monitor next to podman's conmon (and a foreground nook, for scale).
+#   bench/monitor.sh [N]     N containers of each kind (default 5)
+# Runs as an unprivileged user (rootless is the product); as root it runs
+# itself as $NOOK_TEST_USER (default nooktest), which must be able to read
+# this tree.
+set -eu
+root=$(CDPATH= cd -- "$(dirname -- "$0")/.." && pwd -P)
+if [ "$(id -u)" = 0 ]; then
+  user=${NOOK_TEST_USER:-nooktest}
+  home=$(getent passwd "$user" | cut -d: -f6)
+  exec runuser -u "$user" -- env -i HOME="$home" USER="$user" PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin "$0" "$@"
+fi
+"$root/nook" --version >/dev/null
+exec "$root/.deno/node_modules/deno/deno" run --allow-all --quiet --config "$root/deno.json" "$root/bench/monitor.ts" "$@"

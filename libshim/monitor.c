@@ -1,0 +1,724 @@
+/*
+ * nook-monitor — the one small process that stays with a detached container.
+ *
+ * `nook run -d` must not leave a Deno process (~40 MB) per container, so the
+ * container's parent is this static C program instead. It is started by
+ * libshim's shim_monitor_spawn() (posix_spawn, new session), forks once more
+ * so it is nobody's child but init's (or a subreaper's), becomes a subreaper
+ * itself, and then:
+ *
+ *   - clones the container with the plan it was handed (child_main() of
+ *     shim.c, compiled into this file: the same interpreter as `nook run`);
+ *   - on the first start relays the handshake between nook and the child, so
+ *     nook writes the id maps, runs its hooks and gets typed errors exactly as
+ *     in the foreground; on a restart (nook is gone) it runs the pre-GO steps
+ *     nook listed (newuidmap/newgidmap commands, writes to /proc/PID/uid_map and gid_map)
+ *     itself;
+ *   - holds the container's stdout/stderr (pipes) or pty master and writes
+ *     them to a k8s-file log ("TIMESTAMP STREAM F|P text"), rotated at a size;
+ *   - waits for the exit status, writes it to the status file (temp + rename),
+ *     restarts the container when told to, and exits with it.
+ *
+ * No policy lives here: which statuses restart, how often, how long to back
+ * off, where to log and how much, what to run before GO or after the end —
+ * all of it comes from TypeScript on the command line (src/monitor/).
+ *
+ *   fd 3   the plan (a memfd), read once and kept for restarts
+ *   fd 4   the control socket to nook, for the first start's handshake
+ *
+ * Signals: SIGUSR1 = "stopped by the user: do not restart"; SIGTERM, SIGINT,
+ * SIGHUP = the same, and SIGTERM is passed on to the container.
+ *
+ * The status file is "key=value" lines (src/containers/status.ts reads it):
+ *   state=running|restarting|exited  pid  pid_start  monitor_pid  monitor_start
+ *   boot_id  started_at  finished_at (ns since the epoch)  exit_code  restarts  oom_killed  error
+ */
+#include "shim.c" /* the plan interpreter; this program is its second user */
+
+#include <stdio.h> /* rename */
+#include <stdlib.h>
+#include <sys/signalfd.h>
+#include <sys/uio.h>
+#include <time.h>
+
+#define PLAN_FD 3
+#define CTL_FD 4
+#define MAX_STEPS 16
+#define PART_MAX 16384 /* a line longer than this is logged in P(artial) pieces */
+
+extern char **environ;
+
+struct stream {
+  int fd;
+  const char *name; /* "stdout" / "stderr" */
+  char part[PART_MAX];
+  size_t plen;
+};
+
+struct step {
+  int is_write;      /* write data to /proc/PID/file, else run argv */
+  const char *file;  /* is_write */
+  const char *data;  /* is_write */
+  char **argv;       /* run: NULL-terminated, "%PID%" replaced at run time */
+};
+
+static struct {
+  const char *id, *status, *log;
+  long long log_max;
+  int log_files;
+  int stdin_pipe;
+  int on_success, on_failure;
+  long long restart_max; /* -1: no limit */
+  long long delay_ms, delay_max_ms;
+  struct step steps[MAX_STEPS];
+  int nsteps;
+  char **exit_argv;
+
+  uint8_t *plan;
+  uint32_t plan_len;
+  int ctl;       /* control socket while nook is there, else -1 */
+  int sigfd;
+  int log_fd;
+  long long log_size;
+  char boot_id[64];
+  long long self_start;
+
+  /* the current run */
+  pid_t pid;
+  long long pid_start, started_ns, finished_ns;
+  int exit_code;
+  int state; /* 0 starting, 1 running, 2 restarting, 3 exited */
+  long long restarts;
+  long long delay_cur;
+  long long restart_at_ms; /* monotonic deadline of a pending restart */
+  int no_restart;
+  char error[SHIM_MSG_TEXT + 64];
+  struct stream out, err, tty; /* tty: the pty master (-t); a terminal merges both streams, logged as stdout */
+  int stdin_w;
+} M;
+
+/* ---- small helpers ---------------------------------------------------------- */
+
+static long long now_ns(clockid_t clk) {
+  struct timespec ts;
+  clock_gettime(clk, &ts);
+  return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static long long parse_ll(const char *s, int *ok) {
+  char *end;
+  errno = 0;
+  long long v = strtoll(s, &end, 10);
+  if (errno || !*s || *end) *ok = 0;
+  return v;
+}
+
+/* field 22 of /proc/PID/stat (start time in clock ticks since boot): with the
+ * pid it names one process for good, so a recycled pid is never mistaken. */
+static long long proc_start(pid_t pid) {
+  char path[64], buf[1024];
+  struct text t = {path, sizeof path, 0};
+  text_add(&t, "/proc/");
+  text_num(&t, pid);
+  text_add(&t, "/stat");
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return 0;
+  buf[n] = 0;
+  char *p = strrchr(buf, ')');
+  if (!p) return 0;
+  int field = 2;
+  for (; *p; p++) {
+    if (*p != ' ') continue;
+    if (++field == 22) return strtoll(p + 1, NULL, 10);
+  }
+  return 0;
+}
+
+static void set_error(const char *a, const char *b) {
+  struct text t = {M.error, sizeof M.error, 0};
+  text_add(&t, a);
+  text_add(&t, b);
+  for (char *p = M.error; *p; p++)
+    if (*p == '\n' || *p == '\r') *p = ' ';
+}
+
+/* ---- the status file ---------------------------------------------------------- */
+
+static void kv(struct text *t, const char *k, long long v) {
+  text_add(t, k);
+  text_add(t, "=");
+  text_num(t, v);
+  text_add(t, "\n");
+}
+
+static void write_status(void) {
+  static const char *names[] = {"created", "running", "restarting", "exited"};
+  char buf[4096];
+  struct text t = {buf, sizeof buf, 0};
+  text_add(&t, "state=");
+  text_add(&t, names[M.state]);
+  text_add(&t, "\n");
+  kv(&t, "pid", M.state == 1 ? M.pid : 0);
+  kv(&t, "pid_start", M.state == 1 ? M.pid_start : 0);
+  kv(&t, "monitor_pid", getpid());
+  kv(&t, "monitor_start", M.self_start);
+  text_add(&t, "boot_id=");
+  text_add(&t, M.boot_id);
+  text_add(&t, "\n");
+  kv(&t, "started_at", M.started_ns);
+  kv(&t, "finished_at", M.finished_ns);
+  kv(&t, "exit_code", M.exit_code);
+  kv(&t, "restarts", M.restarts);
+  kv(&t, "oom_killed", 0); /* a field for cgroup memory events (issue #6) */
+  text_add(&t, "error=");
+  text_add(&t, M.error);
+  text_add(&t, "\n");
+
+  char tmp[4096];
+  struct text tt = {tmp, sizeof tmp, 0};
+  text_add(&tt, M.status);
+  text_add(&tt, ".tmp");
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return;
+  int ok = write_all(fd, buf, (ssize_t)t.len) == 0 && fsync(fd) == 0;
+  close(fd);
+  if (!ok || rename(tmp, M.status) < 0) unlink(tmp);
+}
+
+/* ---- the log -------------------------------------------------------------------- */
+
+static void log_open(void) {
+  if (!M.log) return;
+  M.log_fd = open(M.log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+  struct stat st;
+  M.log_size = M.log_fd >= 0 && fstat(M.log_fd, &st) == 0 ? st.st_size : 0;
+}
+
+/* FILE.(n-1) → FILE.n, …, FILE → FILE.1; with one file, start it over. */
+static void log_rotate(void) {
+  close(M.log_fd);
+  M.log_fd = -1;
+  if (M.log_files <= 1) {
+    M.log_fd = open(M.log, O_WRONLY | O_APPEND | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    M.log_size = 0;
+    return;
+  }
+  char from[4096], to[4096];
+  for (int i = M.log_files - 1; i >= 1; i--) {
+    struct text a = {from, sizeof from, 0}, b = {to, sizeof to, 0};
+    text_add(&a, M.log);
+    if (i > 1) {
+      text_add(&a, ".");
+      text_num(&a, i - 1);
+    }
+    text_add(&b, M.log);
+    text_add(&b, ".");
+    text_num(&b, i);
+    rename(from, to);
+  }
+  log_open();
+}
+
+/* RFC 3339 with nanoseconds, UTC: 2024-05-06T07:08:09.123456789Z */
+static size_t timestamp(char *out) {
+  long long ns = now_ns(CLOCK_REALTIME);
+  long long secs = ns / 1000000000LL, frac = ns % 1000000000LL;
+  long long days = secs / 86400, rem = secs % 86400;
+  /* civil_from_days (Howard Hinnant) */
+  long long z = days + 719468, era = z / 146097;
+  long long doe = z - era * 146097;
+  long long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  long long y = yoe + era * 400, doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  long long mp = (5 * doy + 2) / 153, d = doy - (153 * mp + 2) / 5 + 1, m = mp < 10 ? mp + 3 : mp - 9;
+  if (m <= 2) y++;
+  long long parts[] = {y, m, d, rem / 3600, rem % 3600 / 60, rem % 60};
+  int widths[] = {4, 2, 2, 2, 2, 2};
+  const char *seps = "--T::.";
+  size_t n = 0;
+  for (int i = 0; i < 6; i++) {
+    long long v = parts[i];
+    for (int w = widths[i] - 1; w >= 0; w--, v /= 10) out[n + (size_t)w] = (char)('0' + v % 10);
+    n += (size_t)widths[i];
+    out[n++] = seps[i];
+  }
+  for (int w = 8; w >= 0; w--, frac /= 10) out[n + (size_t)w] = (char)('0' + frac % 10);
+  n += 9;
+  out[n++] = 'Z';
+  return n;
+}
+
+/* One log record: "TIMESTAMP STREAM F|P " + a + b + "\n", in one write. */
+static void log_line(struct stream *s, char tag, const char *a, size_t an, const char *b, size_t bn) {
+  if (M.log_fd < 0) return;
+  char head[80];
+  size_t hn = timestamp(head);
+  head[hn++] = ' ';
+  for (const char *p = s->name; *p; p++) head[hn++] = *p;
+  head[hn++] = ' ';
+  head[hn++] = tag;
+  head[hn++] = ' ';
+  struct iovec iov[4] = {{head, hn}, {(void *)(uintptr_t)a, an}, {(void *)(uintptr_t)b, bn}, {"\n", 1}};
+  long long total = (long long)(hn + an + bn + 1);
+  if (M.log_max > 0 && M.log_size > 0 && M.log_size + total > M.log_max) log_rotate();
+  if (M.log_fd < 0) return;
+  ssize_t w;
+  do w = writev(M.log_fd, iov, 4);
+  while (w < 0 && errno == EINTR);
+  if (w > 0) M.log_size += w;
+}
+
+static void log_data(struct stream *s, const char *buf, size_t n) {
+  while (n > 0) {
+    const char *nl = memchr(buf, '\n', n);
+    if (nl) {
+      size_t k = (size_t)(nl - buf);
+      log_line(s, 'F', s->part, s->plen, buf, k);
+      s->plen = 0;
+      buf += k + 1, n -= k + 1;
+      continue;
+    }
+    size_t room = PART_MAX - s->plen, k = n < room ? n : room;
+    memcpy(s->part + s->plen, buf, k);
+    s->plen += k;
+    buf += k, n -= k;
+    if (s->plen == PART_MAX) {
+      log_line(s, 'P', s->part, s->plen, "", 0);
+      s->plen = 0;
+    }
+  }
+}
+
+static void stream_close(struct stream *s) {
+  if (s->plen) log_line(s, 'P', s->part, s->plen, "", 0);
+  s->plen = 0;
+  if (s->fd >= 0) close(s->fd);
+  s->fd = -1;
+}
+
+/* Read what is there; at EOF (or EIO from a pty whose slaves are all closed) close. */
+static void pump(struct stream *s, int drain) {
+  char buf[65536];
+  while (s->fd >= 0) {
+    ssize_t n = read(s->fd, buf, sizeof buf);
+    if (n > 0) {
+      log_data(s, buf, (size_t)n);
+      if (!drain) return;
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN && !drain) return;
+    stream_close(s); /* EOF, EIO, or (draining) nothing more will come */
+  }
+}
+
+/* ---- starting the container ------------------------------------------------------ */
+
+static int recv_msg(int fd, struct shim_msg *m, int *passed) {
+  int32_t n = shim_recv(fd, (uint8_t *)m, passed, -1);
+  if (n == (int32_t)sizeof *m) m->text[SHIM_MSG_TEXT - 1] = 0;
+  return n == (int32_t)sizeof *m ? 1 : n == 0 ? 0 : -1;
+}
+
+static int forward(const struct shim_msg *m, int fd) {
+  return send_msg(M.ctl, m->type, m->op, m->err, m->value, m->text, fd);
+}
+
+/* nook's answer to a forwarded message: its type, or 0 when nook is gone. */
+static uint32_t ctl_reply(void) {
+  struct shim_msg m;
+  int fd = -1;
+  int rc = recv_msg(M.ctl, &m, &fd);
+  if (fd >= 0) close(fd);
+  return rc == 1 ? m.type : 0;
+}
+
+/* The pre-GO steps nook listed, for a restart (nook is not there to do them). */
+static int pre_go(pid_t pid) {
+  char pidtxt[16];
+  struct text pt = {pidtxt, sizeof pidtxt, 0};
+  text_num(&pt, pid);
+  for (int i = 0; i < M.nsteps; i++) {
+    struct step *s = &M.steps[i];
+    if (s->is_write) {
+      char path[256];
+      struct text t = {path, sizeof path, 0};
+      text_add(&t, "/proc/");
+      text_add(&t, pidtxt);
+      text_add(&t, "/");
+      text_add(&t, s->file);
+      int fd = open(path, O_WRONLY | O_CLOEXEC);
+      if (fd < 0 || write_all(fd, s->data, (ssize_t)strlen(s->data)) < 0) {
+        set_error("cannot write ", path);
+        if (fd >= 0) close(fd);
+        return -1;
+      }
+      close(fd);
+      continue;
+    }
+    uint8_t block[8192];
+    size_t n = 0;
+    for (char **a = s->argv; *a; a++) {
+      const char *v = strcmp(*a, "%PID%") == 0 ? pidtxt : *a;
+      size_t l = strlen(v) + 1;
+      if (n + l > sizeof block) return set_error("command line too long: ", s->argv[0]), -1;
+      memcpy(block + n, v, l);
+      n += l;
+    }
+    char err[512];
+    int32_t rc = shim_run_wait(block, (uint32_t)n, err, sizeof err);
+    if (rc != 0) {
+      char msg[SHIM_MSG_TEXT];
+      struct text t = {msg, sizeof msg, 0};
+      text_add(&t, s->argv[0]);
+      text_add(&t, rc < 0 ? " could not be run: errno " : " failed with status ");
+      text_num(&t, rc < 0 ? -rc : rc);
+      text_add(&t, ": ");
+      set_error(msg, err);
+      return -1;
+    }
+  }
+  return 0;
+}
+
+static void reap(pid_t pid) {
+  int st;
+  while (waitpid(pid, &st, __WALL) < 0 && errno == EINTR) {
+  }
+}
+
+/*
+ * Clone the container and drive its handshake (the ladder above child_main in
+ * shim.c). First start: every message goes to nook and nook's answers come
+ * back (GO, CONTINUE, ABORT); nook reads the container's pid and pidfd from a
+ * PID message sent before anything else. Restart: the monitor answers itself.
+ * Returns 0 once the container has exec'd, -1 when it did not start.
+ */
+static int start_container(void) {
+  int first = M.ctl >= 0;
+  int out[2], err[2], in[2] = {-1, -1}, sv[2];
+  int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (devnull < 0 || pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0 ||
+      (M.stdin_pipe && pipe2(in, O_CLOEXEC) < 0) || socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+    int e = errno;
+    if (first) send_msg(M.ctl, SHIM_MSG_ERROR, -1, e, 0, "monitor: cannot create pipes", -1);
+    set_error("monitor: cannot create pipes for the container", "");
+    return -1;
+  }
+  int pidfd = -1;
+  pid_t pid = raw_clone(le64(M.plan + 16) | SIGCHLD | CLONE_PIDFD, &pidfd);
+  if (pid < 0) {
+    int e = errno;
+    if (first) send_msg(M.ctl, SHIM_MSG_ERROR, -1, e, 0, "clone", -1);
+    set_error("monitor: clone failed", "");
+    close(out[0]), close(out[1]), close(err[0]), close(err[1]), close(sv[0]), close(sv[1]), close(devnull);
+    if (in[0] >= 0) close(in[0]), close(in[1]);
+    return -1;
+  }
+  if (pid == 0) {
+    /* The container's stdio on 0-2, the sync socket on 3, nothing else: the
+     * monitor's own descriptors (control socket, log, signalfd) must not live
+     * on in processes that never exec, such as the --init reaper. */
+    dup2(in[0] >= 0 ? in[0] : devnull, 0);
+    dup2(out[1], 1);
+    dup2(err[1], 2);
+    if (sv[1] != 3 && dup3(sv[1], 3, O_CLOEXEC) < 0) _exit(CHILD_FAIL_EXIT);
+    syscall(SYS_close_range, 4u, ~0u, 0u);
+    child_main(M.plan, M.plan_len, 3);
+  }
+  close(sv[1]), close(out[1]), close(err[1]), close(devnull);
+  if (in[0] >= 0) close(in[0]);
+  if (M.stdin_w >= 0) close(M.stdin_w);
+  M.stdin_w = in[1];
+  M.out.fd = out[0], M.err.fd = err[0];
+  fcntl(out[0], F_SETFL, O_NONBLOCK);
+  fcntl(err[0], F_SETFL, O_NONBLOCK);
+
+  int sock = sv[0], ok = -1;
+  if (first && send_msg(M.ctl, SHIM_MSG_PID, -1, 0, pid, NULL, pidfd) < 0) goto abort;
+  for (;;) {
+    struct shim_msg m;
+    int fd = -1;
+    int rc = recv_msg(sock, &m, &fd);
+    if (rc == 0) { /* EOF: execve closed the socket, the container runs */
+      ok = 0;
+      break;
+    }
+    if (rc < 0) goto abort;
+    switch (m.type) {
+    case SHIM_MSG_READY:
+      if (first) {
+        if (forward(&m, -1) < 0 || ctl_reply() != SHIM_MSG_GO) goto abort;
+      } else if (pre_go(pid) < 0) {
+        goto abort;
+      }
+      if (send_msg(sock, SHIM_MSG_GO, -1, 0, 0, NULL, -1) < 0) goto abort;
+      break;
+    case SHIM_MSG_ERROR:
+      if (first) forward(&m, -1);
+      {
+        char why[SHIM_MSG_TEXT + 32];
+        struct text t = {why, sizeof why, 0};
+        text_add(&t, m.text);
+        text_add(&t, " (errno ");
+        text_num(&t, m.err);
+        text_add(&t, ")");
+        set_error("the container's setup failed on restart: ", why);
+      }
+      goto abort;
+    case SHIM_MSG_SYNC:
+      if (first && (forward(&m, -1) < 0 || ctl_reply() != SHIM_MSG_CONTINUE)) goto abort;
+      if (send_msg(sock, SHIM_MSG_CONTINUE, -1, 0, 0, NULL, -1) < 0) goto abort;
+      break;
+    case SHIM_MSG_FD: /* the pty master: ours to read, nook does not need it */
+      if (M.tty.fd >= 0) close(M.tty.fd);
+      M.tty.fd = fd;
+      if (fd >= 0) fcntl(fd, F_SETFL, O_NONBLOCK);
+      break;
+    case SHIM_MSG_PID: /* op FORK: the old process leaves, the new one is our child (CLONE_PARENT) */
+      reap(pid);
+      pid = m.value;
+      if (first && (forward(&m, fd) < 0 || ctl_reply() != SHIM_MSG_CONTINUE)) goto abort;
+      if (fd >= 0) close(fd);
+      if (send_msg(sock, SHIM_MSG_CONTINUE, -1, 0, 0, NULL, -1) < 0) goto abort;
+      break;
+    default:
+      goto abort;
+    }
+  }
+  close(sock);
+  if (pidfd >= 0) close(pidfd);
+  M.pid = pid;
+  M.pid_start = proc_start(pid);
+  M.started_ns = now_ns(CLOCK_REALTIME);
+  M.finished_ns = 0;
+  M.exit_code = 0;
+  M.error[0] = 0;
+  M.state = 1;
+  write_status();
+  if (first) { /* EOF tells nook the container runs; from now on we are on our own */
+    close(M.ctl);
+    M.ctl = -1;
+  }
+  return ok;
+
+abort:
+  send_msg(sock, SHIM_MSG_ABORT, -1, 0, 0, NULL, -1);
+  close(sock);
+  kill(pid, SIGKILL);
+  reap(pid);
+  if (pidfd >= 0) close(pidfd);
+  if (!M.error[0]) set_error("the container's setup was aborted", "");
+  return -1;
+}
+
+/* ---- the end ----------------------------------------------------------------------- */
+
+static void __attribute__((noreturn)) finish(int code) {
+  M.state = 3;
+  if (!M.finished_ns) M.finished_ns = now_ns(CLOCK_REALTIME);
+  M.exit_code = code;
+  write_status();
+  if (M.exit_argv) {
+    /* e.g. `nook rm` for run --rm: its own session, not waited for */
+    pid_t p = fork();
+    if (p == 0) {
+      sigset_t none;
+      sigemptyset(&none);
+      sigprocmask(SIG_SETMASK, &none, NULL);
+      setsid();
+      execve(M.exit_argv[0], M.exit_argv, environ);
+      _exit(127);
+    }
+  }
+  _exit(0);
+}
+
+static void container_exited(int st) {
+  pump(&M.out, 1);
+  pump(&M.err, 1);
+  pump(&M.tty, 1);
+  stream_close(&M.out);
+  stream_close(&M.err);
+  stream_close(&M.tty);
+  if (M.stdin_w >= 0) close(M.stdin_w);
+  M.stdin_w = -1;
+  M.exit_code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  M.finished_ns = now_ns(CLOCK_REALTIME);
+  M.pid = 0;
+  int want = M.exit_code == 0 ? M.on_success : M.on_failure;
+  if (M.no_restart || !want || (M.restart_max >= 0 && M.restarts >= M.restart_max)) finish(M.exit_code);
+  /* docker's back-off: doubled after each restart, back to the start after a run of 10 s */
+  if (M.finished_ns - M.started_ns >= 10000000000LL) M.delay_cur = M.delay_ms;
+  M.restart_at_ms = now_ns(CLOCK_MONOTONIC) / 1000000 + M.delay_cur;
+  M.delay_cur = M.delay_cur * 2 > M.delay_max_ms ? M.delay_max_ms : M.delay_cur * 2;
+  M.state = 2;
+  write_status();
+}
+
+static void on_signal(void) {
+  struct signalfd_siginfo si;
+  while (read(M.sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
+    if (si.ssi_signo == SIGCHLD) {
+      int st;
+      pid_t w;
+      while ((w = waitpid(-1, &st, WNOHANG | __WALL)) > 0)
+        if (w == M.pid) container_exited(st);
+      continue;
+    }
+    /* SIGUSR1, SIGTERM, SIGINT, SIGHUP: stopped by the user, no more restarts */
+    M.no_restart = 1;
+    if (si.ssi_signo == SIGTERM && M.pid > 0) kill(M.pid, SIGTERM);
+    if (M.state == 2) finish(M.exit_code);
+  }
+}
+
+/* ---- arguments ----------------------------------------------------------------------- */
+
+static void __attribute__((noreturn)) usage(const char *what, const char *arg) {
+  char msg[SHIM_MSG_TEXT];
+  struct text t = {msg, sizeof msg, 0};
+  text_add(&t, "nook-monitor: ");
+  text_add(&t, what);
+  if (arg) {
+    text_add(&t, " \"");
+    text_add(&t, arg);
+    text_add(&t, "\"");
+  }
+  /* nook reads this on the control socket; a person running us by hand sees stderr */
+  if (send_msg(CTL_FD, SHIM_MSG_ERROR, -1, EINVAL, 0, msg, -1) < 0) {
+    write_all(2, msg, (ssize_t)strlen(msg));
+    write_all(2, "\n", 1);
+  }
+  _exit(125);
+}
+
+static void parse_args(int argc, char **argv) {
+  M.log_files = 1;
+  M.restart_max = -1;
+  M.delay_ms = 100;
+  M.delay_max_ms = 60000;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    int ok = 1;
+#define VALUE() (i + 1 < argc ? argv[++i] : (usage("missing value after", a), ""))
+    if (!strcmp(a, "--id")) M.id = VALUE();
+    else if (!strcmp(a, "--status")) M.status = VALUE();
+    else if (!strcmp(a, "--log")) M.log = VALUE();
+    else if (!strcmp(a, "--log-max-size")) M.log_max = parse_ll(VALUE(), &ok);
+    else if (!strcmp(a, "--log-max-files")) M.log_files = (int)parse_ll(VALUE(), &ok);
+    else if (!strcmp(a, "--stdin-pipe")) M.stdin_pipe = 1;
+    else if (!strcmp(a, "--restart-on-success")) M.on_success = 1;
+    else if (!strcmp(a, "--restart-on-failure")) M.on_failure = 1;
+    else if (!strcmp(a, "--restart-max")) M.restart_max = parse_ll(VALUE(), &ok);
+    else if (!strcmp(a, "--restart-delay-ms")) M.delay_ms = parse_ll(VALUE(), &ok);
+    else if (!strcmp(a, "--restart-delay-max-ms")) M.delay_max_ms = parse_ll(VALUE(), &ok);
+    else if (!strcmp(a, "--pre-go-write")) {
+      if (M.nsteps == MAX_STEPS) usage("too many steps at", a);
+      const char *file = VALUE(), *data = VALUE();
+      M.steps[M.nsteps++] = (struct step){1, file, data, NULL};
+    } else if (!strcmp(a, "--pre-go-run") || !strcmp(a, "--exit-command")) {
+      /* N, then N arguments: copied into a NULL-terminated vector of their own */
+      long long n = parse_ll(VALUE(), &ok);
+      if (!ok || n < 1 || n > argc - i - 1) usage("bad argument count after", a);
+      char **cmd = calloc((size_t)n + 1, sizeof *cmd);
+      if (!cmd) usage("out of memory", NULL);
+      for (long long k = 0; k < n; k++) cmd[k] = argv[++i];
+      if (!strcmp(a, "--exit-command")) {
+        M.exit_argv = cmd;
+      } else {
+        if (M.nsteps == MAX_STEPS) usage("too many steps at", a);
+        M.steps[M.nsteps++] = (struct step){0, NULL, NULL, cmd};
+      }
+    } else usage("unknown argument", a);
+    if (!ok) usage("bad number after", a);
+#undef VALUE
+  }
+  if (!M.status) usage("--status is required", NULL);
+  if (M.log_files < 1) M.log_files = 1;
+  if (M.delay_ms < 1) M.delay_ms = 1;
+  if (M.delay_max_ms < M.delay_ms) M.delay_max_ms = M.delay_ms;
+}
+
+int main(int argc, char **argv) {
+  parse_args(argc, argv);
+
+  /* the plan, kept for restarts */
+  struct stat st;
+  if (fstat(PLAN_FD, &st) < 0 || st.st_size < SHIM_PLAN_HEADER_LEN || st.st_size > SHIM_PLAN_MAX_LEN)
+    usage("no plan on fd 3", NULL);
+  M.plan_len = (uint32_t)st.st_size;
+  M.plan = malloc(M.plan_len);
+  if (!M.plan || pread(PLAN_FD, M.plan, M.plan_len, 0) != (ssize_t)M.plan_len) usage("cannot read the plan", NULL);
+  close(PLAN_FD);
+  char verr[256];
+  if (shim_validate(M.plan, M.plan_len, verr, sizeof verr) < 0) usage("invalid plan:", verr);
+  if (le64(M.plan + 16) & 0xff) usage("clone flags carry an exit signal", NULL);
+  M.ctl = CTL_FD;
+
+  /* Second fork: the process nook started exits now (nook reaps it), so the
+   * monitor is re-parented away from nook and lives in a session of its own. */
+  pid_t p = fork();
+  if (p < 0) usage("fork failed", NULL);
+  if (p > 0) _exit(0);
+  setsid();
+  /* Why a subreaper: processes the container's setup forks with CLONE_PARENT
+   * (op FORK) and anything orphaned below us are ours to reap, not init's. */
+  prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+  prctl(PR_SET_NAME, "nook-monitor", 0, 0, 0);
+  if (chdir("/") < 0) usage("chdir / failed", NULL);
+  syscall(SYS_close_range, 5u, ~0u, 0u);
+
+  sigset_t set;
+  sigemptyset(&set);
+  int sigs[] = {SIGCHLD, SIGUSR1, SIGTERM, SIGINT, SIGHUP};
+  for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++) sigaddset(&set, sigs[i]);
+  sigprocmask(SIG_BLOCK, &set, NULL);
+  signal(SIGPIPE, SIG_IGN);
+  M.sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+  if (M.sigfd < 0) usage("signalfd failed", NULL);
+
+  int bfd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
+  if (bfd >= 0) {
+    ssize_t n = read(bfd, M.boot_id, sizeof M.boot_id - 1);
+    close(bfd);
+    M.boot_id[n > 0 ? n : 0] = 0;
+    for (char *q = M.boot_id; *q; q++)
+      if (*q == '\n') *q = 0;
+  }
+  M.self_start = proc_start(getpid());
+  M.out = (struct stream){-1, "stdout", {0}, 0};
+  M.err = (struct stream){-1, "stderr", {0}, 0};
+  M.tty = (struct stream){-1, "stdout", {0}, 0};
+  M.stdin_w = M.log_fd = -1;
+  M.delay_cur = M.delay_ms;
+  log_open();
+
+  if (start_container() < 0) {
+    /* First start: nook got the error and records it; we leave quietly. */
+    _exit(0);
+  }
+
+  for (;;) {
+    struct pollfd pf[4] = {{M.sigfd, POLLIN, 0}, {M.out.fd, POLLIN, 0}, {M.err.fd, POLLIN, 0}, {M.tty.fd, POLLIN, 0}};
+    int timeout = -1;
+    if (M.state == 2) {
+      long long left = M.restart_at_ms - now_ns(CLOCK_MONOTONIC) / 1000000;
+      timeout = left < 0 ? 0 : (int)left;
+    }
+    int pr = poll(pf, 4, timeout);
+    if (pr < 0 && errno != EINTR) finish(M.exit_code);
+    if (pr > 0) {
+      if (pf[1].revents) pump(&M.out, 0);
+      if (pf[2].revents) pump(&M.err, 0);
+      if (pf[3].revents) pump(&M.tty, 0);
+      if (pf[0].revents) on_signal();
+    }
+    if (M.state == 2 && now_ns(CLOCK_MONOTONIC) / 1000000 >= M.restart_at_ms) {
+      M.restarts++;
+      if (start_container() < 0) finish(125);
+    }
+  }
+}

@@ -1,0 +1,42 @@
+import { currentStatus, isActive, listIds, removeContainer } from "../containers/mod.ts";
+import { bool, type OptionSpec } from "./_args.ts";
+import { HELP, parseCommand } from "./_containers.ts";
+import { write } from "./_io.ts";
+import type { CommandSpec } from "./commands.ts";
+
+const OPTIONS: readonly OptionSpec[] = [
+  { name: "force", short: "f", type: "bool", help: "Do not ask for confirmation" },
+  HELP,
+];
+
+/** `nook container prune`. */
+export const spec: CommandSpec = {
+  name: "container prune",
+  usage: "container prune [OPTIONS]",
+  summary: "Remove every container that is not running.",
+  options: OPTIONS,
+  examples: ["nook container prune -f"],
+  positional: "none",
+};
+
+/** Prune. */
+export async function main(argv: string[]): Promise<number> {
+  const a = await parseCommand(argv, spec);
+  if (!a) return 0;
+  if (!bool(a, "force") && Deno.stdin.isTerminal()) {
+    const answer = prompt("This removes every stopped container. Continue? [y/N]");
+    if (!/^y(es)?$/i.test(answer ?? "")) return 0;
+  }
+  const removed: string[] = [];
+  for (const id of listIds()) {
+    try {
+      if (isActive(currentStatus(id))) continue;
+      await removeContainer(id, false);
+      removed.push(id);
+    } catch {
+      // started or removed meanwhile
+    }
+  }
+  await write(removed.length ? `Deleted Containers:\n${removed.map((id) => id + "\n").join("")}` : "");
+  return 0;
+}

@@ -1,0 +1,104 @@
+import { execSecurity } from "../security/mod.ts";
+import { attachForeground, SignalForwarder } from "../container/mod.ts";
+import {
+  buildExecPlan,
+  ContainerError,
+  currentStatus,
+  execProcess,
+  isSameProcess,
+  mustRecord,
+  namespacesToJoin,
+  resolveContainer,
+} from "../containers/mod.ts";
+import { UsageError } from "../errors/mod.ts";
+import { closeFd } from "../ffi/mod.ts";
+import { launch } from "../launch/mod.ts";
+import { bool, list, type OptionSpec, str } from "./_args.ts";
+import { HELP, parseCommand } from "./_containers.ts";
+import { envFlag, mergeEnv, readEnvFile, RUN_OPTIONS } from "./run.ts";
+import type { CommandSpec } from "./commands.ts";
+
+/** exec shares these options with run, with the same meaning. */
+const SHARED_WITH_RUN = ["interactive", "tty", "env", "env-file", "user", "workdir"];
+
+const OPTIONS: readonly OptionSpec[] = [
+  ...RUN_OPTIONS.filter((o) => SHARED_WITH_RUN.includes(o.name)),
+  { name: "detach", short: "d", type: "bool", help: "Run the command in the background" },
+  HELP,
+];
+
+/** `nook exec`. */
+export const spec: CommandSpec = {
+  name: "exec",
+  usage: "exec [OPTIONS] CONTAINER COMMAND [ARG...]",
+  summary: "Run a command in a running container, in all of its namespaces; exits with the command's status.",
+  options: OPTIONS,
+  examples: ["nook exec web ps", "nook exec -it web sh", "nook exec -e A=1 -u 1000 -w /tmp web env", "nook exec -d web touch /tmp/x"],
+  positional: "container",
+};
+
+/** Run it. */
+export async function main(argv: string[]): Promise<number> {
+  const a = await parseCommand(argv, spec, true);
+  if (!a) return 0;
+  const [ref, ...args] = a.rest;
+  if (ref === undefined || args.length === 0) {
+    throw new UsageError("nook exec needs a container and a command", { hint: "nook exec [OPTIONS] NAME|ID COMMAND [ARG...]" });
+  }
+  const id = resolveContainer(ref);
+  const rec = mustRecord(id);
+  const s = currentStatus(id);
+  if (s.state !== "running" || !isSameProcess(s.pid, s.pidStart)) {
+    throw new ContainerError(`Container ${rec.name} is not running`, { hint: `start it first: nook start ${rec.name}` });
+  }
+  const detach = bool(a, "detach");
+  const tty = bool(a, "tty") && !detach;
+  let consoleSize: [number, number] | undefined;
+  if (tty) {
+    try {
+      const { rows, columns } = Deno.consoleSize();
+      consoleSize = [rows, columns];
+    } catch {
+      // not a terminal: the pty keeps its default size
+    }
+  }
+  const proc = execProcess(rec, s.pid, {
+    args,
+    env: [...list(a, "env-file").flatMap(readEnvFile), ...list(a, "env").flatMap(envFlag)],
+    user: str(a, "user"),
+    workdir: str(a, "workdir"),
+    tty,
+    stdin: bool(a, "interactive") && !detach,
+    detach,
+    ...(consoleSize ? { consoleSize } : {}),
+  }, mergeEnv);
+  let skipSetgroups = false;
+  try {
+    skipSetgroups = Deno.readTextFileSync(`/proc/${s.pid}/setgroups`).trim() === "deny";
+  } catch {
+    // the container ended meanwhile: the plan's setns will say so
+  }
+  const sec = rec.spec.security;
+  const plan = buildExecPlan(s.pid, namespacesToJoin(s.pid), proc, {
+    detach,
+    skipSetgroups,
+    ...(sec ? { security: execSecurity(sec, rec.spec.process.uid, proc.uid) } : {}),
+  });
+  // Issue #6 joins the container's cgroup here (LaunchHooks.beforeGo: the pid is the
+  // process before FORK, so the exec'd process is created inside the cgroup).
+  // listen before the process exists (see SignalForwarder); a detached exec forwards nothing
+  const signals = detach ? undefined : new SignalForwarder();
+  let started;
+  try {
+    started = await launch(plan);
+  } catch (err) {
+    signals?.close();
+    throw err;
+  }
+  if (!signals) {
+    await closeFd(started.pidfd);
+    await closeFd(started.ptyMaster);
+    return 0;
+  }
+  return await attachForeground(started, proc.stdin, {}, signals);
+}

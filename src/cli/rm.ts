@@ -1,0 +1,30 @@
+import { removeContainer } from "../containers/mod.ts";
+import { bool, type OptionSpec } from "./_args.ts";
+import { eachContainer, HELP, parseCommand } from "./_containers.ts";
+import type { CommandSpec } from "./commands.ts";
+
+const OPTIONS: readonly OptionSpec[] = [
+  { name: "force", short: "f", type: "bool", help: "Kill a running container first" },
+  { name: "volumes", short: "v", type: "bool", help: "Accepted for docker compatibility (anonymous volumes arrive with images)" },
+  HELP,
+];
+
+/** `nook rm`. */
+export const spec: CommandSpec = {
+  name: "rm",
+  usage: "rm [OPTIONS] CONTAINER [CONTAINER...]",
+  summary: "Remove containers (their record, status, logs and files).",
+  options: OPTIONS,
+  examples: ["nook rm web", "nook rm -f web", "nook rm $(nook ps -aq)"],
+  positional: "container",
+};
+
+/** Remove them. */
+export async function main(argv: string[]): Promise<number> {
+  const a = await parseCommand(argv, spec);
+  if (!a) return 0;
+  const force = bool(a, "force");
+  return await eachContainer(a.rest, "rm", async (id) => {
+    await removeContainer(id, force);
+  }, true);
+}

@@ -1,0 +1,40 @@
+import { type RunHooks, runContainer } from "../container/mod.ts";
+import { NookError } from "../errors/mod.ts";
+import type { IdMapping } from "../userns/mod.ts";
+import { removeContainerFiles } from "./create.ts";
+import { exitedStatus, foregroundRunning, readStatusFile, writeStatus } from "./status.ts";
+import type { ContainerRecord } from "./store.ts";
+
+/** Record that a start failed (the error's exit code and message), as docker leaves such a container behind. */
+export function recordStartFailure(rec: ContainerRecord, err: unknown): void {
+  const code = err instanceof NookError ? err.exitCode : 125;
+  try {
+    writeStatus(rec.id, exitedStatus(readStatusFile(rec.id), code, (err as Error).message ?? String(err)));
+  } catch {
+    // the record is gone (removed meanwhile)
+  }
+}
+
+/**
+ * Run a recorded container in the foreground (`nook run` without -d): its
+ * status says running with nook as the supervisor while it runs, and exited
+ * with the code afterwards; with --rm the record goes away at the end.
+ */
+export async function runForeground(rec: ContainerRecord, mapping: IdMapping, hooks: RunHooks = {}): Promise<number> {
+  try {
+    const code = await runContainer(rec.spec, mapping, {
+      ...hooks,
+      beforeGo: [
+        (pid) => Promise.resolve(writeStatus(rec.id, foregroundRunning(readStatusFile(rec.id), pid))),
+        ...(hooks.beforeGo ?? []),
+      ],
+    });
+    if (!rec.host.autoRemove) writeStatus(rec.id, exitedStatus(readStatusFile(rec.id), code));
+    return code;
+  } catch (err) {
+    if (!rec.host.autoRemove) recordStartFailure(rec, err);
+    throw err;
+  } finally {
+    if (rec.host.autoRemove) removeContainerFiles(rec);
+  }
+}

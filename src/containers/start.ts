@@ -1,0 +1,50 @@
+import { ensureHelloRootfs } from "../image/builtin_hello.ts";
+import { startDetached } from "../monitor/mod.ts";
+import { dataDir } from "../paths/mod.ts";
+import { detectIdMapping } from "../userns/mod.ts";
+import { ContainerError } from "./errors.ts";
+import { recordStartFailure } from "./foreground.ts";
+import { withLockAsync } from "./lock.ts";
+import { currentStatus, isActive } from "./status.ts";
+import { type ContainerRecord, containerDir, readRecord, writeRecord } from "./store.ts";
+
+/**
+ * Make sure the root filesystem of a recorded container is there again (after
+ * a reboot, or a clean-up of the data directory). Issue #3 adds its image
+ * backends here (mounting the overlay again, …).
+ */
+function prepareRootfs(rec: ContainerRecord): void {
+  if (rec.rootfs.backend === "builtin") {
+    const path = ensureHelloRootfs(dataDir());
+    rec.spec.rootfs = rec.rootfs.path = path;
+  }
+  try {
+    if (Deno.statSync(rec.spec.rootfs).isDirectory) return;
+  } catch {
+    // reported below
+  }
+  throw new ContainerError(`The root filesystem "${rec.spec.rootfs}" of container ${rec.name} is gone`, {
+    path: rec.spec.rootfs,
+    hint: "remove the container (nook rm) and run a new one",
+  });
+}
+
+/**
+ * Start a container that is not running, detached under the monitor, from
+ * its record (docker start). Does nothing when it already runs.
+ */
+export async function startContainer(id: string): Promise<void> {
+  await withLockAsync(`${containerDir(id)}/lock`, async () => {
+    const rec = readRecord(id);
+    if (!rec) throw new ContainerError(`No such container: ${id}`);
+    if (isActive(currentStatus(id))) return;
+    prepareRootfs(rec);
+    writeRecord(rec);
+    try {
+      await startDetached(rec, detectIdMapping());
+    } catch (err) {
+      recordStartFailure(rec, err);
+      throw err;
+    }
+  });
+}

@@ -1,0 +1,142 @@
+/**
+ * Starting a container under the C monitor (libshim/monitor.c): nook spawns
+ * the monitor, the monitor clones the container, and the usual handshake
+ * (src/launch/) runs through it, so nook writes the id maps, runs its hooks
+ * and turns setup errors into typed errors exactly as in the foreground.
+ * Once the container has exec'd, nook leaves and the monitor stays: it holds
+ * the container's output, writes the log and the exit status, and restarts
+ * the container when the restart policy says so.
+ */
+import { buildPlan, type ContainerSpec, type RunHooks } from "../container/mod.ts";
+import { closeFd, monitorSpawn, recv, ShimError, type Spawned } from "../ffi/mod.ts";
+import { launch } from "../launch/mod.ts";
+import { Msg } from "../plan/mod.ts";
+import { applyIdMapping, type IdMapping } from "../userns/mod.ts";
+import type { ContainerRecord } from "../containers/store.ts";
+import { logPath, statusPath } from "../containers/store.ts";
+import { MonitorError } from "./errors.ts";
+import { monitorPath, selfCommand } from "./monitor_path.ts";
+
+/** Back-off between restarts (docker's: 100 ms, doubled each time, at most a minute). */
+const RESTART_DELAY_MS = 100;
+const RESTART_DELAY_MAX_MS = 60_000;
+
+/**
+ * Steps the monitor runs before GO when it restarts the container (nook is
+ * gone by then): the same id maps {@link applyIdMapping} writes on the first
+ * start. Why the monitor runs newuidmap/newgidmap itself rather than keeping
+ * the first run's user namespace alive: every run then gets a fresh user
+ * namespace built exactly like the first one, and the monitor needs no
+ * namespace of its own (it stays outside, like nook).
+ */
+export function idMapSteps(m: IdMapping): string[] {
+  const ranges = (l: IdMapping["uidMap"]) => l.flatMap((r) => [r.inside, r.outside, r.count].map(String));
+  if (m.mode === "subid") {
+    const uid = [m.newuidmap!, "%PID%", ...ranges(m.uidMap)];
+    const gid = [m.newgidmap!, "%PID%", ...ranges(m.gidMap)];
+    return [
+      ...["--pre-go-run", String(uid.length), ...uid],
+      ...["--pre-go-run", String(gid.length), ...gid],
+    ];
+  }
+  const text = (l: IdMapping["uidMap"]) => l.map((r) => `${r.inside} ${r.outside} ${r.count}\n`).join("");
+  return [
+    ...["--pre-go-write", "uid_map", text(m.uidMap)],
+    ...(Deno.uid() !== 0 ? ["--pre-go-write", "setgroups", "deny"] : []),
+    ...["--pre-go-write", "gid_map", text(m.gidMap)],
+  ];
+}
+
+/** Extra things other concerns need the monitor to do. */
+export interface MonitorExtras {
+  /** Commands to run before GO on restarts ("%PID%" is the child's pid), e.g. joining a cgroup or a network helper. */
+  preGo?: string[][];
+}
+
+/** The monitor's command line for this container. */
+export async function monitorArgs(rec: ContainerRecord, mapping: IdMapping, extras: MonitorExtras = {}): Promise<string[]> {
+  const h = rec.host;
+  const argv = [await monitorPath(), "--id", rec.id, "--status", statusPath(rec.id)];
+  if (h.log.driver !== "none") {
+    argv.push("--log", logPath(rec.id), "--log-max-size", String(h.log.maxSize), "--log-max-files", String(h.log.maxFiles));
+  }
+  if (rec.spec.process.stdin) argv.push("--stdin-pipe");
+  switch (h.restart.name) {
+    case "no":
+      break;
+    case "on-failure":
+      argv.push("--restart-on-failure", "--restart-max", String(h.restart.maxRetries > 0 ? h.restart.maxRetries : -1));
+      break;
+    case "always":
+    case "unless-stopped":
+      argv.push("--restart-on-success", "--restart-on-failure");
+      break;
+  }
+  if (h.restart.name !== "no") {
+    argv.push("--restart-delay-ms", String(RESTART_DELAY_MS), "--restart-delay-max-ms", String(RESTART_DELAY_MAX_MS));
+    argv.push(...idMapSteps(mapping));
+    for (const cmd of extras.preGo ?? []) argv.push("--pre-go-run", String(cmd.length), ...cmd);
+  }
+  if (h.autoRemove) {
+    const rm = [...selfCommand(), "rm", rec.id];
+    argv.push("--exit-command", String(rm.length), ...rm);
+  }
+  return argv;
+}
+
+/** Spawn the monitor and read its first message: the container's pid and pidfd. */
+async function viaMonitor(argv: string[], plan: Uint8Array): Promise<Spawned> {
+  let sock: number;
+  try {
+    sock = await monitorSpawn(argv, plan);
+  } catch (err) {
+    if (err instanceof ShimError && err.errno === 2 /* ENOENT */) {
+      throw new MonitorError(`The container monitor "${argv[0]}" is missing`, {
+        path: argv[0]!,
+        cause: err,
+        hint: "run ./nook once so it builds build/nook-monitor, or point NOOK_MONITOR at one",
+      });
+    }
+    throw err;
+  }
+  const first = await recv(sock, 10_000).catch((err) => {
+    void closeFd(sock);
+    throw err;
+  });
+  if (first?.type === Msg.PID) return { pid: first.value, sock, pidfd: first.fd };
+  await closeFd(sock);
+  if (first) await closeFd(first.fd);
+  if (first?.type === Msg.ERROR && first.text === "clone") {
+    throw new ShimError("clone failed", { op: "clone", errno: first.err });
+  }
+  throw new MonitorError(
+    first?.type === Msg.ERROR
+      ? `The container monitor failed: ${first.text}`
+      : "The container monitor exited before it started the container",
+    { op: "monitor", hint: `check that "${argv[0]}" is nook's own build/nook-monitor and that the data directory is writable` },
+  );
+}
+
+/**
+ * Start the container detached: returns once it has exec'd, with the
+ * monitor as its parent. hooks.beforeGo run at this first start only.
+ */
+export async function startDetached(
+  rec: ContainerRecord,
+  mapping: IdMapping,
+  hooks: RunHooks = {},
+  extras: MonitorExtras = {},
+): Promise<void> {
+  const spec: ContainerSpec = rec.spec;
+  if (spec.process.terminal && !spec.process.consoleSize) spec.process.consoleSize = [24, 80];
+  const plan = buildPlan(spec, mapping);
+  const argv = await monitorArgs(rec, mapping, extras);
+  const started = await launch(plan, {
+    beforeGo: async (pid) => {
+      await applyIdMapping(pid, mapping);
+      for (const step of hooks.beforeGo ?? []) await step(pid);
+    },
+  }, (bytes) => viaMonitor(argv, bytes));
+  await closeFd(started.pidfd);
+  await closeFd(started.ptyMaster);
+}
