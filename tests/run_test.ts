@@ -118,56 +118,41 @@ test("run reports a process killed from outside as 128+signal", async () => {
   assert.equal(out.code, 137);
 }, { skip });
 
-test("run forwards SIGTERM to the container's process", async () => {
+/** Run a trapping shell in a container, signal nook once it is ready, and collect its output and exit code. */
+async function signalNook(sig: Deno.Signal, trapName: string, exitWith: number): Promise<{ code: number; out: string }> {
+  const script = `trap 'echo got-${trapName}; exit ${exitWith}' ${trapName}; echo ready; while :; do sleep 0.05; done`;
   const child = new Deno.Command(NOOK, {
-    args: ["run", "--rm", "--rootfs", rootfs(), "sh", "-c", "trap 'echo got-term; exit 42' TERM; echo ready; while :; do sleep 0.05; done"],
+    args: ["run", "--rm", "--rootfs", rootfs(), "sh", "-c", script],
     env: isolatedEnv(),
     stdout: "piped",
-    stderr: "piped",
+    stderr: "null",
   }).spawn();
   const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let seen = "";
-  while (!seen.includes("ready")) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    seen += value;
-  }
-  child.kill("SIGTERM");
+  let out = "";
+  let signalled = false;
   for (;;) {
     const { value, done } = await reader.read();
     if (done) break;
-    seen += value;
+    out += value;
+    if (!signalled && out.includes("ready")) {
+      child.kill(sig);
+      signalled = true;
+    }
   }
-  const st = await child.status;
-  assert.equal(st.code, 42);
-  assert.match(seen, /got-term/);
+  return { code: (await child.status).code, out };
+}
+
+test("run forwards SIGTERM to the container's process", async () => {
+  const r = await signalNook("SIGTERM", "TERM", 42);
+  assert.equal(r.code, 42);
+  assert.match(r.out, /got-TERM/);
 }, { skip });
 
 test("run forwards INT, HUP, QUIT, USR1 and USR2 to the container's process", async () => {
   for (const sig of ["SIGINT", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2"] as const) {
-    const name = sig.slice(3);
-    const child = new Deno.Command(NOOK, {
-      args: ["run", "--rm", "--rootfs", rootfs(), "sh", "-c", `trap 'echo got-${name}; exit 9' ${name}; echo ready; while :; do sleep 0.05; done`],
-      env: isolatedEnv(),
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-    let seen = "";
-    while (!seen.includes("ready")) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      seen += value;
-    }
-    child.kill(sig);
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      seen += value;
-    }
-    await child.stderr.cancel();
-    assert.equal((await child.status).code, 9, `${sig} not forwarded`);
-    assert.match(seen, new RegExp(`got-${name}`));
+    const r = await signalNook(sig, sig.slice(3), 9);
+    assert.equal(r.code, 9, `${sig} not forwarded`);
+    assert.match(r.out, new RegExp(`got-${sig.slice(3)}`));
   }
 }, { skip });
 
