@@ -14,6 +14,8 @@ export interface CommandSpec {
   examples?: readonly string[];
   /** How positional arguments are completed. */
   positional?: "image" | "container" | "command" | "none";
+  /** The words the first positional argument takes, when they are a fixed list. */
+  choices?: readonly string[];
 }
 
 /** What each command file exports. */
@@ -31,6 +33,9 @@ export interface CommandModule {
 export const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandModule> }> = {
   run: { summary: "Run a command in a new container", load: () => import("./run.ts") },
   version: { summary: "Show the versions of nook, Deno and libshim", load: () => import("./version.ts") },
+  doctor: { summary: "Check this host for rootless containers, with the fix for each problem", load: () => import("./doctor.ts") },
+  info: { summary: "Show versions, kernel, id mapping, storage, cgroups, network and paths", load: () => import("./info.ts") },
+  completion: { summary: "Print the shell completion script for bash, zsh or fish", load: () => import("./completion.ts") },
 };
 
 /** Command aliases (`nook container run` style words are handled in main). */
