@@ -17,7 +17,7 @@ test("the compiled binary runs the hello image and finds its embedded libshim", 
   const deno = Deno.execPath();
   const c = await sh(deno, [
     "compile", "--allow-all", "--config", `${ROOT}/deno.json`, "--include", `${ROOT}/build/libshim.so`,
-    "--include", `${ROOT}/build/hello`, "--output", out, `${ROOT}/src/cli/main.ts`,
+    "--include", `${ROOT}/build/hello`, "--include", `${ROOT}/src/config/resolve.ts`, "--output", out, `${ROOT}/src/cli/main.ts`,
   ], { ...Deno.env.toObject() });
   assert.equal(c.code, 0, c.stderr);
   const v = await sh(out, ["--version"]);
