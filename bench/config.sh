@@ -1,43 +1,19 @@
 #!/bin/sh
-# What config.yaml costs `nook run` at start-up (hyperfine, `nook run --rm hello`):
-#   no-config      no config file: one stat
-#   cached-config  a config file whose parsed form is cached as JSON (the normal case)
-#   baseline       (optional) another checkout, e.g. main: bench/config.sh /tmp/nook-main
-# The YAML parse itself (~60 ms: the yaml package loads) happens once after each edit of
-# the file; `deno bench bench/config_load_bench.ts` measures the in-process parts.
-# Run it as an unprivileged user (containers are rootless). Needs hyperfine.
+# What config.yaml costs `nook run --rm hello` at start-up: runs without a config file,
+# with a config file (served from the JSON cache, the normal case), and optionally a
+# baseline checkout (e.g. `git archive main | tar -x -C /tmp/base`), interleaved round
+# by round so that a busy machine slows all of them alike; prints medians and the
+# paired differences with a 95% bootstrap interval.
+#   bench/config.sh [ROUNDS] [BASELINE_DIR]
+# Runs as an unprivileged user; as root it re-runs itself as $NOOK_TEST_USER.
+# `deno bench --allow-all bench/config_load_bench.ts` measures the in-process parts.
 set -eu
 root=$(CDPATH= cd -- "$(dirname -- "$0")/.." && pwd -P)
-baseline=${1:-}
-runs=${RUNS:-300}
-deno=${NOOK_DENO:-$root/.deno/node_modules/deno/deno}
-"$root/nook" --version >/dev/null # bootstrap: Deno, libshim, hello
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-mkdir -p "$tmp/empty" "$tmp/cfg/nook" "$tmp/data" "$tmp/run"
-chmod 700 "$tmp/run"
-cat >"$tmp/cfg/nook/config.yaml" <<'YAML'
-network:
-  mode: none
-storage:
-  driver: auto
-registries:
-  search: [registry.example.com]
-  insecure: [localhost:5000]
-run:
-  env: [TZ=UTC]
-  ulimits: [nofile=1024:2048]
-security:
-  capabilities: [CAP_CHOWN, CAP_KILL, CAP_SETUID, CAP_SETGID]
-YAML
-run_in() { # run_in TREE: the command line hyperfine runs, without the launcher's shell
-  echo "env NOOK_DATA_DIR=$tmp/data XDG_RUNTIME_DIR=$tmp/run DENO_NO_UPDATE_CHECK=1 XDG_CONFIG_HOME=$2 $deno run --allow-all --quiet --no-prompt --config $1/deno.json $1/src/cli/main.ts run --rm hello"
-}
-# fill the cache once
-$(run_in "$root" "$tmp/cfg") >/dev/null
-set -- -n no-config "$(run_in "$root" "$tmp/empty")" -n cached-config "$(run_in "$root" "$tmp/cfg")"
-if [ -n "$baseline" ]; then
-  [ -e "$baseline/build/libshim.so" ] || NOOK_DENO=$deno "$baseline/nook" --version >/dev/null
-  set -- "$@" -n baseline "$(run_in "$baseline" "$tmp/empty")"
+if [ "$(id -u)" = 0 ]; then
+  user=${NOOK_TEST_USER:-nooktest}
+  "$root/libshim/build.sh"
+  exec runuser -u "$user" -- env -i HOME="$(getent passwd "$user" | cut -d: -f6)" PATH=/usr/bin:/bin:/usr/sbin:/sbin "$0" "$@"
 fi
-hyperfine -N --warmup 20 --runs "$runs" --output null "$@"
+"$root/nook" --version >/dev/null # bootstrap: Deno, libshim, hello
+exec "${NOOK_DENO:-$root/.deno/node_modules/deno/deno}" run --allow-all --quiet --config "$root/deno.json" \
+  "$root/bench/config_start.ts" "$@"

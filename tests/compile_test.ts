@@ -3,14 +3,7 @@
  * downloads its base runtime (denort) for this, which needs network access to
  * Deno's servers or DENORT_BIN pointing at a denort binary.
  */
-import { assert, exists, nook, ROOT, rootlessSkip, scratch, sh, test } from "./_helpers.ts";
-
-function compileSkip(): string | undefined {
-  const denort = Deno.env.get("DENORT_BIN");
-  if (denort && exists(denort)) return rootlessSkip();
-  if (Deno.env.get("NOOK_TEST_COMPILE") === "1") return rootlessSkip();
-  return "deno compile needs its base runtime: set DENORT_BIN to a denort binary, or NOOK_TEST_COMPILE=1 where Deno's servers are reachable";
-}
+import { assert, compileSkip, nook, ROOT, scratch, sh, test } from "./_helpers.ts";
 
 test("the compiled binary runs the hello image and finds its embedded libshim", async () => {
   const out = `${scratch()}/nook`;

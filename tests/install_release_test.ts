@@ -4,14 +4,7 @@
  * install.sh installs a binary that runs. deno compile downloads its base
  * runtime (denort) from Deno's servers, so this runs only where that works.
  */
-import { assert, exists, ROOT, rootlessSkip, scratch, sh, test } from "./_helpers.ts";
-
-function compileSkip(): string | undefined {
-  const denort = Deno.env.get("DENORT_BIN");
-  if (denort && exists(denort)) return rootlessSkip();
-  if (Deno.env.get("NOOK_TEST_COMPILE") === "1") return rootlessSkip();
-  return "deno compile needs its base runtime: set DENORT_BIN to a denort binary, or NOOK_TEST_COMPILE=1 where Deno's servers are reachable";
-}
+import { assert, compileSkip, ROOT, scratch, sh, test } from "./_helpers.ts";
 
 test("tools/release.sh builds a verified binary that install.sh installs and that runs hello", async () => {
   const dist = scratch("nook-dist-");

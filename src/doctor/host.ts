@@ -5,7 +5,7 @@
  */
 import { configFile } from "../config/load.ts";
 import { dataDir } from "../paths/mod.ts";
-import { userName } from "../userns/mod.ts";
+import { findExecutable, userName } from "../userns/mod.ts";
 
 /** The host inputs of the checks; every field has the real host as default. */
 export interface HostInputs {
@@ -121,18 +121,9 @@ export function osRelease(host: HostInputs): Record<string, string> {
   return out;
 }
 
-/** The first executable `name` in the tool search path. */
+/** The first executable `name` in the tool search path (as `nook run` searches for newuidmap). */
 export function findTool(host: HostInputs, name: string): string | undefined {
-  for (const dir of host.toolPath.split(":")) {
-    if (!dir) continue;
-    try {
-      const st = Deno.statSync(`${dir}/${name}`);
-      if (st.isFile && ((st.mode ?? 0) & 0o111) !== 0) return `${dir}/${name}`;
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
+  return findExecutable(name, host.toolPath);
 }
 
 /** One line of /proc/self/mountinfo. */

@@ -31,6 +31,7 @@ export {
   mountOf,
   osRelease,
   ownCgroup,
+  readText,
   sysctl,
 } from "./host.ts";
 export { type DoctorReport, formatReport, runDoctor } from "./run_doctor.ts";

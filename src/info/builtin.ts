@@ -24,6 +24,7 @@ import {
   mountOf,
   osRelease,
   ownCgroup,
+  readText,
   sysctl,
 } from "../doctor/mod.ts";
 import { version } from "../ffi/mod.ts";
@@ -55,7 +56,7 @@ export async function versionsInfo(): Promise<InfoSection> {
 export function hostInfo(): InfoSection {
   const h = host();
   const os = osRelease(h);
-  const mem = /^MemTotal:\s+(\d+) kB/m.exec(readOr("/proc/meminfo"))?.[1];
+  const mem = /^MemTotal:\s+(\d+) kB/m.exec(readText("/proc/meminfo") ?? "")?.[1];
   return {
     kernel: sysctl(h, "kernel.osrelease") ?? "unknown",
     os: os.PRETTY_NAME ?? os.NAME ?? "unknown",
@@ -109,7 +110,7 @@ export async function cgroupsInfo(): Promise<InfoSection> {
   const l = cgroupLayout(h);
   const cfg = await buildConfigSafe();
   const own = ownCgroup(h);
-  const systemd = readOr(h.pid1Comm).trim() === "systemd";
+  const systemd = readText(h.pid1Comm)?.trim() === "systemd";
   return {
     version: l.version,
     v2_mount: l.v2Mount ?? null,
@@ -196,10 +197,3 @@ function ownedBy(path: string, uid: number): boolean {
   }
 }
 
-function readOr(path: string): string {
-  try {
-    return Deno.readTextFileSync(path);
-  } catch {
-    return "";
-  }
-}
