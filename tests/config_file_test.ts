@@ -223,6 +223,16 @@ test("storage.path in config.yaml moves where nook keeps images", async () => {
   assert.equal(JSON.parse(info.stdout).paths.data, `${dir}/store`);
 }, { skip: busyboxSkip() });
 
+test("userns.idmap: single in config.yaml gives nook run the single-id mapping", async () => {
+  const dir = scratch("nook-xdg-");
+  Deno.mkdirSync(`${dir}/nook`);
+  Deno.writeTextFileSync(`${dir}/nook/config.yaml`, "userns:\n  idmap: single\n");
+  const r = await nook(["info", "--format", "json"], { env: isolatedEnv({ XDG_CONFIG_HOME: dir }) });
+  const info = JSON.parse(r.stdout);
+  assert.equal(info.idmap.mode, "single");
+  assert.deepEqual(info.idmap.uid_map, [`0 ${Deno.uid()} 1`]);
+});
+
 test("the README documents every NOOK_* variable of the config", () => {
   const readme = Deno.readTextFileSync(`${ROOT}/README.md`);
   for (const def of CONFIG_KEYS) {

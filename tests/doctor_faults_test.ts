@@ -225,3 +225,17 @@ test("an invalid config file fails the doctor with the key and the line", async 
   assert.match(c.detail, /"storage\.driver" at line 2/);
   assert.equal(c.ok, false);
 });
+
+test("the install fix names this distribution's package manager and package", async () => {
+  const d = scratch();
+  const bin = scratch("nook-bin-");
+  for (const [os, want] of [
+    ["ID=fedora\n", "sudo dnf install shadow-utils"],
+    ["ID=ubuntu\nID_LIKE=debian\n", "sudo apt install uidmap"],
+    ["ID=alpine\n", "sudo apk add shadow-uidmap"],
+    ["ID=opensuse-tumbleweed\nID_LIKE=\"opensuse suse\"\n", "sudo zypper install shadow"],
+  ]) {
+    const c = await check("idmap.helpers", { toolPath: bin, osRelease: file(d, "os-release", os!) });
+    assert.equal(c.fix, want);
+  }
+});

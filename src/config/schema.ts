@@ -1,7 +1,13 @@
 /**
  * The keys of `config.yaml`: their types, defaults, `NOOK_*` variables and
- * checks. Lean on purpose (no npm package, no `node:` module): `nook run`
- * loads it to apply a cached config.
+ * checks. One table drives parsing, checks, the variables, completions and
+ * the README's table.
+ *
+ * To add a key: add it to {@link NookConfig}, {@link ConfigKey} and
+ * {@link CONFIG_KEYS} (with a non-default `example`), then update
+ * `KEYS_FINGERPRINT` in load.ts and the README's table — tests name both.
+ * To make a `nook run` flag follow it, add a line to `RUN_FLAG_DEFAULTS`
+ * (load.ts); anything else reads it with `await loadConfig()`.
  */
 import { NookError } from "../errors/mod.ts";
 import { RLIMIT } from "../plan/mod.ts";

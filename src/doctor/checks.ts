@@ -76,20 +76,24 @@ function who(host: HostInputs): string {
   return host.user ?? String(host.uid);
 }
 
-/** How to install a Debian package's equivalent on this distribution. */
-export function installCommand(host: HostInputs, pkg: "uidmap" | "fuse-overlayfs" | "passt" | "slirp4netns"): string {
+/** How to install (or reinstall) a Debian package's equivalent on this distribution. */
+export function installCommand(
+  host: HostInputs,
+  pkg: "uidmap" | "fuse-overlayfs" | "passt" | "slirp4netns",
+  reinstall = false,
+): string {
   const names: Record<string, Record<string, string>> = {
     uidmap: { apt: "uidmap", dnf: "shadow-utils", pacman: "shadow", apk: "shadow-uidmap", zypper: "shadow" },
   };
   const name = (tool: string) => names[pkg]?.[tool] ?? pkg;
   const os = osRelease(host);
   const ids = [os.ID ?? "", ...(os.ID_LIKE ?? "").split(/\s+/)];
-  if (ids.some((i) => ["debian", "ubuntu"].includes(i))) return `sudo apt install ${name("apt")}`;
-  if (ids.some((i) => ["fedora", "rhel", "centos"].includes(i))) return `sudo dnf install ${name("dnf")}`;
-  if (ids.some((i) => ["arch"].includes(i))) return `sudo pacman -S ${name("pacman")}`;
-  if (ids.some((i) => ["alpine"].includes(i))) return `sudo apk add ${name("apk")}`;
-  if (ids.some((i) => i.includes("suse"))) return `sudo zypper install ${name("zypper")}`;
-  return `install "${name("apt")}" (Debian's name) with your package manager`;
+  if (ids.some((i) => ["debian", "ubuntu"].includes(i))) return `sudo apt install ${reinstall ? "--reinstall " : ""}${name("apt")}`;
+  if (ids.some((i) => ["fedora", "rhel", "centos"].includes(i))) return `sudo dnf ${reinstall ? "reinstall" : "install"} ${name("dnf")}`;
+  if (ids.includes("arch")) return `sudo pacman -S ${name("pacman")}`;
+  if (ids.includes("alpine")) return `sudo apk ${reinstall ? "fix" : "add"} ${name("apk")}`;
+  if (ids.some((i) => i.includes("suse"))) return `sudo zypper install ${reinstall ? "--force " : ""}${name("zypper")}`;
+  return `${reinstall ? "reinstall" : "install"} "${name("apt")}" (Debian's name) with your package manager`;
 }
 
 function persistSysctl(name: string, value: string): string {
@@ -252,7 +256,7 @@ export const checkHelpers: Check = async ({ host, mapping }) => {
       detail: `${broken.join(" and ")} ${broken.length > 1 ? "have" : "has"} neither the setuid bit nor file capabilities, ` +
         `so ${broken.length > 1 ? "they" : "it"} cannot write your id maps` +
         (mapping.mode === "subid" ? "; nook run uses them and fails" : ""),
-      fix: `${installCommand(host, "uidmap").replace(" install ", " install --reinstall ")}\n# or: sudo setcap cap_setuid+ep ${found[0]} && sudo setcap cap_setgid+ep ${
+      fix: `${installCommand(host, "uidmap", true)}\n# or: sudo setcap cap_setuid+ep ${found[0]} && sudo setcap cap_setgid+ep ${
         found[1]
       }\n# or run with only your own id mapped: export NOOK_IDMAP=single`,
     };
@@ -603,7 +607,7 @@ export const checkFuseOverlayfs: Check = async ({ host, mapping, trial }) => {
     ...base,
     status: "warn",
     detail: `${tool} failed in a user namespace: ${r.message}`,
-    fix: `${installCommand(host, "fuse-overlayfs").replace(" install ", " install --reinstall ")}   # a version ≥ 1.0 is needed`,
+    fix: `${installCommand(host, "fuse-overlayfs", true)}   # a version ≥ 1.0 is needed`,
   };
 };
 

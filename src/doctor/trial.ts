@@ -11,7 +11,7 @@ import { applyIdMapping, type IdMapping } from "../userns/mod.ts";
 /** How a trial went. */
 export type TrialResult = { ok: true; ms: number } | { ok: false; message: string; hint?: string };
 
-const TRUE = ["/bin/true", "/usr/bin/true"];
+const TRUE = ["/bin/true", "/usr/bin/true", "/run/current-system/sw/bin/true"];
 
 /** The namespaces of a default container. */
 const ALL_NS = CLONE.NEWUSER | CLONE.NEWNS | CLONE.NEWPID | CLONE.NEWUTS | CLONE.NEWIPC | CLONE.NEWNET | CLONE.NEWCGROUP;
