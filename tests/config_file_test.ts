@@ -7,6 +7,7 @@ import { RUN_OPTIONS } from "../src/cli/run.ts";
 import {
   applyRunDefaults,
   CONFIG_KEYS,
+  CONFIG_VARIABLES,
   ConfigError,
   configValue,
   inspectConfig,
@@ -15,6 +16,7 @@ import {
   type LoadOptions,
   loadConfig,
   type NookConfig,
+  RUN_FLAG_DEFAULTS,
 } from "../src/config/mod.ts";
 import { assert, busyboxRootfs, busyboxSkip, isolatedEnv, nook, ROOT, scratch, test } from "./_helpers.ts";
 import { stringify } from "yaml";
@@ -154,6 +156,21 @@ test("a different NOOK_* value is not served from the cache of another", async (
 
 test("the cache's key fingerprint follows the key table (update KEYS_FINGERPRINT in load.ts when it changes)", () => {
   assert.equal(KEYS_FINGERPRINT, keysFingerprint());
+});
+
+test("load.ts knows every NOOK_* variable of the key table (CONFIG_VARIABLES)", () => {
+  assert.deepEqual([...CONFIG_VARIABLES].sort(), CONFIG_KEYS.flatMap((d) => (d.env ? [d.env] : [])).sort());
+});
+
+test("the defaults of the keys behind run flags are the flags' own defaults, so no config means nothing to apply", () => {
+  // load.ts skips the config on the run path when nothing is configured; that is
+  // right only while these defaults are what nook run does without the flags.
+  const neutral: Record<string, unknown> = { "network.mode": "none" };
+  for (const { key } of RUN_FLAG_DEFAULTS) {
+    const def = CONFIG_KEYS.find((d) => d.key === key)!;
+    const expected = key in neutral ? neutral[key] : def.type === "bool" ? false : [];
+    assert.deepEqual(def.default, expected, `${key}: change load.ts's anythingConfigured() shortcut if this default changes`);
+  }
 });
 
 test("flags beat NOOK_* variables, which beat the file; list flags come after the config's", async () => {

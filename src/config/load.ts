@@ -1,12 +1,15 @@
 /**
  * Everything `nook run` needs from the config, in one module on purpose:
- * each module on the run path costs ~0.6 ms of start-up, the `yaml` package
- * ~60 ms. So this file imports no other part of the config concern: it
- * reads a JSON cache of the resolved config (defaults ← config.yaml ←
- * `NOOK_*`), valid while the file (or, when there is none, its nearest
- * existing parent directory) keeps its mtime, ctime, size and inode and the
- * `NOOK_*` variables keep their values. Otherwise it imports resolve.ts,
- * which parses, checks and rewrites the cache (once after each edit).
+ * each module on the run path costs start-up time, the `yaml` package
+ * ~60 ms. So this file imports no other part of the config concern.
+ *
+ * With no config file and no config `NOOK_*` variable (most users), the
+ * start-up hooks stop after one stat. Otherwise they read a JSON cache of
+ * the resolved config (defaults ← config.yaml ← `NOOK_*`), valid while the
+ * file (or, when there is none, its nearest existing parent directory) keeps
+ * its mtime, ctime, size and inode and the `NOOK_*` variables keep their
+ * values; on a miss they import resolve.ts, which parses, checks and
+ * rewrites the cache (once after each edit). bench/config.sh measures it.
  */
 import type { OptionSpec, ParsedArgs } from "../cli/_args.ts";
 import { configDir, runtimeDir } from "../paths/mod.ts";
@@ -117,14 +120,13 @@ export async function inspectConfig(opts: LoadOptions = {}): Promise<ConfigRepor
   const getEnv = opts.env ?? ((n: string) => Deno.env.get(n));
   const hit = cacheFile ? cached(cacheFile, file, getEnv) : undefined;
   if (hit) return { ...hit.report, cache: "hit" };
-  const { resolveConfig } = await import(RESOLVE_MODULE) as typeof import("./resolve.ts");
+  // Why not import("./resolve.ts"): Deno walks every statically analyzable import()
+  // when it starts, and resolve.ts leads to the yaml package: +1 ms on every
+  // `nook run`. `deno compile` embeds it through `--include` (tools/release.sh).
+  const resolveModule = new URL("./resolve.ts", import.meta.url).href;
+  const { resolveConfig } = await import(resolveModule) as typeof import("./resolve.ts");
   return await resolveConfig(file, cacheFile, getEnv);
 }
-
-// Why not import("./resolve.ts"): Deno walks every statically analyzable import()
-// when it starts, and resolve.ts leads to the yaml package: +1 ms on every
-// `nook run`. `deno compile` embeds it through `--include` (tools/release.sh).
-const RESOLVE_MODULE = new URL("./resolve.ts", import.meta.url).href;
 
 let current: Promise<ConfigReport> | undefined;
 
@@ -156,6 +158,41 @@ export function configValue(config: NookConfig, key: ConfigKey): unknown {
   return (config[section] as Record<string, unknown>)[name];
 }
 
+/** The config's `NOOK_*` variables (schema.ts `env`; a test keeps them equal). */
+export const CONFIG_VARIABLES: readonly string[] = [
+  "NOOK_NETWORK",
+  "NOOK_STORAGE_DRIVER",
+  "NOOK_DATA_DIR",
+  "NOOK_REGISTRIES_SEARCH",
+  "NOOK_REGISTRIES_INSECURE",
+  "NOOK_INIT",
+  "NOOK_READ_ONLY",
+  "NOOK_CAPABILITIES",
+  "NOOK_SECCOMP",
+  "NOOK_NO_NEW_PRIVILEGES",
+  "NOOK_CGROUP_MANAGER",
+  "NOOK_IDMAP",
+];
+
+let configured: boolean | undefined;
+
+/**
+ * Whether anything is configured: config.yaml exists or one of the config's
+ * `NOOK_*` variables is set. When nothing is, every value is its built-in
+ * default — which the run flags' own defaults are (a test checks) — so the
+ * start-up hooks below return at once: one stat, no cache read.
+ */
+export function anythingConfigured(): boolean {
+  if (configured !== undefined) return configured;
+  if (CONFIG_VARIABLES.some((n) => Deno.env.get(n))) return (configured = true);
+  try {
+    Deno.statSync(configFile());
+    return (configured = true);
+  } catch {
+    return (configured = false);
+  }
+}
+
 /**
  * Load the config once at start-up and make the file's values the defaults
  * of their `NOOK_*` variables, so code that reads those (`NOOK_DATA_DIR` in
@@ -164,6 +201,7 @@ export function configValue(config: NookConfig, key: ConfigKey): unknown {
  * it ({@link loadConfig} rethrows), while `doctor` and `--help` still work.
  */
 export async function applyConfigToEnv(): Promise<void> {
+  if (!anythingConfigured()) return;
   let report: ConfigReport;
   try {
     report = await loadCurrent();
@@ -196,6 +234,7 @@ export const RUN_FLAG_DEFAULTS: readonly { flag: string; key: ConfigKey }[] = [
  * flags beat `NOOK_*` variables, which beat config.yaml, which beats the defaults.
  */
 export async function applyRunDefaults(a: ParsedArgs, options: readonly OptionSpec[], config?: NookConfig): Promise<void> {
+  if (!config && !anythingConfigured()) return; // the flags' own defaults are the config's
   const cfg = config ?? await loadConfig();
   for (const { flag, key } of RUN_FLAG_DEFAULTS) {
     const opt = options.find((o) => o.name === flag);

@@ -31,8 +31,10 @@ export {
   type ValueSource,
 } from "./schema.ts";
 export {
+  anythingConfigured,
   applyConfigToEnv,
   applyRunDefaults,
+  CONFIG_VARIABLES,
   configCacheFile,
   configFile,
   type ConfigReport,
