@@ -30,6 +30,14 @@ test("tools/release.sh builds a verified binary that install.sh installs and tha
     assert.match(v.stdout, /libshim plan v1/);
     const h = await sh(`${home}/.local/bin/nook`, ["run", "--rm", "hello"], { NOOK_DATA_DIR: scratch() });
     assert.equal(h.code, 0, h.stderr);
+    // config.yaml is parsed by resolve.ts, which the binary embeds through --include
+    const cfg = scratch();
+    Deno.mkdirSync(`${cfg}/nook`);
+    Deno.writeTextFileSync(`${cfg}/nook/config.yaml`, "network:\n  mode: host\n");
+    const info = await sh(`${home}/.local/bin/nook`, ["info", "--format", "json"], { XDG_CONFIG_HOME: cfg });
+    assert.equal(JSON.parse(info.stdout).network.default, "host", info.stderr);
+    const doctor = await sh(`${home}/.local/bin/nook`, ["doctor", "--no-trial"]);
+    assert.match(doctor.stdout, /nook run (works|cannot work) on this host/);
   } finally {
     await server.shutdown();
   }
