@@ -47,6 +47,14 @@ export function rootlessSkip(): string | undefined {
   return rootlessReason;
 }
 
+/** Why `deno compile` cannot be tested here: it needs its base runtime (denort) from Deno's servers or DENORT_BIN. */
+export function compileSkip(): string | undefined {
+  const denort = Deno.env.get("DENORT_BIN");
+  if (denort && exists(denort)) return rootlessSkip();
+  if (Deno.env.get("NOOK_TEST_COMPILE") === "1") return rootlessSkip();
+  return "deno compile needs its base runtime: set DENORT_BIN to a denort binary, or NOOK_TEST_COMPILE=1 where Deno's servers are reachable";
+}
+
 /** Why the subordinate-id mapping cannot be tested here. */
 export function subidSkip(): string | undefined {
   const r = rootlessSkip();

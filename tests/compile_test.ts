@@ -1,28 +1,18 @@
 /**
- * The single binary: `deno compile` with libshim and hello embedded. Deno
- * downloads its base runtime (denort) for this, which needs network access to
- * Deno's servers or DENORT_BIN pointing at a denort binary.
+ * The single binary: `deno compile` (through tools/release.sh, the one place
+ * that lists what gets embedded: libshim, hello, the monitor, lazily loaded
+ * modules). Deno downloads its base runtime (denort) for this, which needs
+ * network access to Deno's servers or DENORT_BIN pointing at a denort binary.
  */
-import { assert, exists, nook, ROOT, rootlessSkip, scratch, sh, test } from "./_helpers.ts";
+import { assert, compileSkip, ROOT, scratch, sh, test } from "./_helpers.ts";
 
-function compileSkip(): string | undefined {
-  const denort = Deno.env.get("DENORT_BIN");
-  if (denort && exists(denort)) return rootlessSkip();
-  if (Deno.env.get("NOOK_TEST_COMPILE") === "1") return rootlessSkip();
-  return "deno compile needs its base runtime: set DENORT_BIN to a denort binary, or NOOK_TEST_COMPILE=1 where Deno's servers are reachable";
-}
-
-test("the compiled binary runs the hello image and finds its embedded libshim", async () => {
-  const out = `${scratch()}/nook`;
-  const deno = Deno.execPath();
-  const c = await sh(deno, [
-    "compile", "--allow-all", "--config", `${ROOT}/deno.json`, "--include", `${ROOT}/build/libshim.so`,
-    "--include", `${ROOT}/build/hello`, "--include", `${ROOT}/build/nook-monitor`, "--output", out, `${ROOT}/src/cli/main.ts`,
-  ], { ...Deno.env.toObject() });
+test("the compiled binary runs the hello image, detached too, with its embedded libshim and monitor", async () => {
+  const dist = scratch();
+  const c = await sh(`${ROOT}/tools/release.sh`, ["--compile-only"], { ...Deno.env.toObject(), NOOK_DIST: dist });
   assert.equal(c.code, 0, c.stderr);
+  const out = [...Deno.readDirSync(dist)].map((e) => `${dist}/${e.name}`).find((p) => /nook-linux-[a-z0-9_]+$/.test(p))!;
   const v = await sh(out, ["--version"]);
   assert.match(v.stdout, /libshim plan v1/);
-  void nook;
   const h = await sh(out, ["run", "--rm", "hello"], { ...Deno.env.toObject(), NOOK_DATA_DIR: scratch() });
   assert.equal(h.code, 0, h.stderr);
   assert.match(h.stdout, /Hello from nook!/);

@@ -14,6 +14,8 @@ export interface OptionSpec {
   help: string;
   /** What to complete the value with. */
   complete?: "file" | "dir" | "container" | "image";
+  /** The values it takes, when they are a fixed list (completions offer them). */
+  choices?: readonly string[];
 }
 
 /** Parsed options and positional arguments. */

@@ -14,6 +14,8 @@ export interface CommandSpec {
   examples?: readonly string[];
   /** How positional arguments are completed. */
   positional?: "image" | "container" | "command" | "none";
+  /** The words the first positional argument takes, when they are a fixed list. */
+  choices?: readonly string[];
 }
 
 /** What each command file exports. */
@@ -44,6 +46,10 @@ export const COMMANDS: Record<string, { summary: string; load: () => Promise<Com
   inspect: { summary: "Show the configuration and state of containers", load: () => import("./inspect.ts") },
   top: { summary: "Show the processes of a container", load: () => import("./top.ts") },
   "container prune": { summary: "Remove all stopped containers", load: () => import("./container_prune.ts") },
+  // issue #8: the first minute
+  doctor: { summary: "Check this host for rootless containers, with the fix for each problem", load: () => import("./doctor.ts") },
+  info: { summary: "Show versions, kernel, id mapping, storage, cgroups, network and paths", load: () => import("./info.ts") },
+  completion: { summary: "Print the shell completion script for bash, zsh or fish", load: () => import("./completion.ts") },
 };
 
 /** Command aliases (`nook container run` style words are handled in main). */

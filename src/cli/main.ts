@@ -5,6 +5,7 @@
 import { formatError, NookError } from "../errors/mod.ts";
 import { ALIASES, COMMANDS } from "./commands.ts";
 import { write } from "./_io.ts";
+import { applyConfigToEnv } from "../config/load.ts";
 
 function topHelp(): string {
   const w = Math.max(...Object.keys(COMMANDS).map((n) => n.length)) + 2;
@@ -44,6 +45,7 @@ export async function cli(argv: string[]): Promise<number> {
     return 125;
   }
   try {
+    await applyConfigToEnv(); // config.yaml → defaults of NOOK_* variables (src/config)
     const mod = await entry.load();
     return await mod.main(rest);
   } catch (err) {

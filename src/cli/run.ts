@@ -15,6 +15,7 @@ import { SECURITY_RUN_OPTIONS, securityFromArgs, tmpfsFromArgs } from "./_run_se
 import { RESOURCES_RUN_OPTIONS } from "./_run_resources.ts";
 import { NETWORK_RUN_OPTIONS } from "./_run_network.ts";
 import { write } from "./_io.ts";
+import { applyRunDefaults } from "../config/load.ts";
 
 /** The core options of `nook run` (issue #2). */
 const CORE_RUN_OPTIONS: readonly OptionSpec[] = [
@@ -82,6 +83,7 @@ export async function main(argv: string[]): Promise<number> {
     await write(formatHelp(spec));
     return 0;
   }
+  await applyRunDefaults(a, RUN_OPTIONS); // flags not given → config.yaml / NOOK_* (src/config)
   const mapping = detectIdMapping();
   const { spec: container, cleanup } = prepare(a, mapping);
   try {

@@ -10,6 +10,7 @@ export const spec: CommandSpec = {
   usage: "version",
   summary: "Show the versions of nook, Deno, V8, TypeScript and libshim's plan format.",
   options: [{ name: "help", type: "bool", help: "Show this help" }],
+  examples: ["nook version", "nook --version"],
   positional: "none",
 };
 

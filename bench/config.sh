@@ -1,0 +1,21 @@
+#!/bin/sh
+# What config.yaml costs `nook run --rm hello` at start-up: runs without a config file,
+# with a config file (served from the JSON cache, the normal case), and optionally a
+# baseline checkout (e.g. `git archive main | tar -x -C /tmp/base`), interleaved round
+# by round so that a busy machine slows all of them alike; prints medians and the
+# paired differences with a 95% bootstrap interval. With perf installed it counts CPU
+# time (task-clock: all threads and children), which a busy machine disturbs much less
+# than wall time.
+#   bench/config.sh [ROUNDS] [BASELINE_DIR]
+# Runs as an unprivileged user; as root it re-runs itself as $NOOK_TEST_USER.
+# `deno bench --allow-all bench/config_load_bench.ts` measures the in-process parts.
+set -eu
+root=$(CDPATH= cd -- "$(dirname -- "$0")/.." && pwd -P)
+if [ "$(id -u)" = 0 ]; then
+  user=${NOOK_TEST_USER:-nooktest}
+  "$root/libshim/build.sh"
+  exec runuser -u "$user" -- env -i HOME="$(getent passwd "$user" | cut -d: -f6)" PATH=/usr/bin:/bin:/usr/sbin:/sbin "$0" "$@"
+fi
+"$root/nook" --version >/dev/null # bootstrap: Deno, libshim, hello
+exec "${NOOK_DENO:-$root/.deno/node_modules/deno/deno}" run --allow-all --quiet --config "$root/deno.json" \
+  "$root/bench/config_start.ts" "$@"

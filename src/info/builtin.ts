@@ -1,0 +1,199 @@
+/**
+ * The built-in sections of `nook info`, read from the host with the
+ * doctor's probes. Concerns with a richer view replace theirs (providers.ts).
+ */
+import {
+  buildConfig,
+  configCacheFile,
+  CONFIG_KEYS,
+  configValue,
+  loadConfig,
+  loadCurrent,
+  type NookConfig,
+} from "../config/mod.ts";
+import {
+  cgroupControllers,
+  cgroupLayout,
+  deviceUsable,
+  diskSpace,
+  findTool,
+  formatBytes,
+  hostInputs,
+  kernelVersion,
+  mappingFor,
+  mountOf,
+  osRelease,
+  ownCgroup,
+  readText,
+  sysctl,
+} from "../doctor/mod.ts";
+import { version } from "../ffi/mod.ts";
+import { dataDir, runtimeDir } from "../paths/mod.ts";
+import { NOOK_VERSION } from "../version.ts";
+import type { InfoSection } from "./providers.ts";
+
+const host = () => hostInputs({ trials: false });
+
+/** nook, Deno, V8, TypeScript and libshim versions. */
+export async function versionsInfo(): Promise<InfoSection> {
+  let libshim = "not built";
+  try {
+    libshim = `plan v${await version()}`;
+  } catch {
+    // shown as not built
+  }
+  return {
+    version: NOOK_VERSION,
+    deno: Deno.version.deno,
+    v8: Deno.version.v8,
+    typescript: Deno.version.typescript,
+    libshim,
+    executable: host().nookPath,
+  };
+}
+
+/** Kernel, distribution, architecture, user. */
+export function hostInfo(): InfoSection {
+  const h = host();
+  const os = osRelease(h);
+  const mem = /^MemTotal:\s+(\d+) kB/m.exec(readText("/proc/meminfo") ?? "")?.[1];
+  return {
+    kernel: sysctl(h, "kernel.osrelease") ?? "unknown",
+    os: os.PRETTY_NAME ?? os.NAME ?? "unknown",
+    arch: Deno.build.arch,
+    cpus: navigator.hardwareConcurrency,
+    memory: mem ? formatBytes(Number(mem) * 1024) : "unknown",
+    user: `${h.user ?? "?"} (uid ${h.uid}, gid ${h.gid})`,
+  };
+}
+
+/** The id mapping `nook run` uses. */
+export function idmapInfo(): InfoSection {
+  const m = mappingFor(host());
+  const lines = (rs: { inside: number; outside: number; count: number }[]) => rs.map((r) => `${r.inside} ${r.outside} ${r.count}`);
+  return {
+    mode: m.mode,
+    uid_map: lines(m.uidMap),
+    gid_map: lines(m.gidMap),
+    newuidmap: m.newuidmap ?? null,
+    newgidmap: m.newgidmap ?? null,
+    ...(m.notice ? { notice: m.notice } : {}),
+  };
+}
+
+/** Storage path, filesystem, backend setting and what is available. */
+export async function storageInfo(): Promise<InfoSection> {
+  const h = host();
+  const cfg = await buildConfigSafe();
+  const path = dataDir();
+  const m = mountOf(h, path);
+  const space = await diskSpace(path);
+  const kv = kernelVersion(h);
+  const fuse = findTool(h, "fuse-overlayfs");
+  const backends = [
+    ...(kv && (kv[0] > 5 || (kv[0] === 5 && kv[1] >= 11)) ? ["overlay"] : []),
+    ...(fuse && deviceUsable(h.devFuse).ok ? ["fuse-overlayfs"] : []),
+    "copy",
+  ];
+  return {
+    driver: cfg.storage.driver,
+    available: backends,
+    path,
+    filesystem: m ? `${m.fstype} (${m.mountPoint})` : "unknown",
+    free: space ? formatBytes(space.free) : "unknown",
+  };
+}
+
+/** cgroup version, manager and delegated controllers. */
+export async function cgroupsInfo(): Promise<InfoSection> {
+  const h = host();
+  const l = cgroupLayout(h);
+  const cfg = await buildConfigSafe();
+  const own = ownCgroup(h);
+  const systemd = readText(h.pid1Comm)?.trim() === "systemd";
+  return {
+    version: l.version,
+    v2_mount: l.v2Mount ?? null,
+    cgroup: own ?? null,
+    manager: cfg.cgroups.manager,
+    systemd_user: systemd && !!h.env.XDG_RUNTIME_DIR,
+    controllers: l.v2Mount && own ? cgroupControllers(`${l.v2Mount}${own}`) ?? [] : [],
+    delegated: !!(l.version === "v2" && own && own !== "/" && ownedBy(`${l.v2Mount}${own}`, h.uid)),
+  };
+}
+
+/** The default network mode and the user-mode networking tools. */
+export async function networkInfo(): Promise<InfoSection> {
+  const h = host();
+  const cfg = await buildConfigSafe();
+  return {
+    default: cfg.network.mode,
+    pasta: findTool(h, "pasta") ?? null,
+    slirp4netns: findTool(h, "slirp4netns") ?? null,
+    tun: deviceUsable(h.devTun).ok ? "usable" : "unusable",
+    unprivileged_port_start: Number(sysctl(h, "net.ipv4.ip_unprivileged_port_start") ?? 1024),
+  };
+}
+
+/** seccomp support, default capabilities, AppArmor restriction. */
+export async function securityInfo(): Promise<InfoSection> {
+  const h = host();
+  const cfg = await buildConfigSafe();
+  return {
+    seccomp: sysctl(h, "kernel.seccomp.actions_avail") ? cfg.security.seccomp : "not supported by the kernel",
+    capabilities: cfg.security.capabilities,
+    no_new_privileges: cfg.security.no_new_privileges,
+    apparmor_userns_restriction: sysctl(h, "kernel.apparmor_restrict_unprivileged_userns") ?? "not present",
+  };
+}
+
+/** The config file and every value with where it came from. */
+export async function configInfo(): Promise<InfoSection> {
+  try {
+    // the report loaded at start-up, before its values became NOOK_* defaults (applyConfigToEnv)
+    const r = await loadCurrent();
+    const out: InfoSection = { file: r.file, exists: r.exists };
+    for (const def of CONFIG_KEYS) {
+      const v = configValue(r.config, def.key);
+      const text = Array.isArray(v) ? v.join(", ") || "[]" : typeof v === "object" ? JSON.stringify(v) : String(v) || '""';
+      out[def.key] = `${text} (${r.sources[def.key]})`;
+    }
+    return out;
+  } catch (err) {
+    return { error: (err as Error).message };
+  }
+}
+
+/** Where nook keeps things. */
+export function pathsInfo(): InfoSection {
+  let runtime: string;
+  try {
+    runtime = runtimeDir();
+  } catch (err) {
+    runtime = `unusable: ${(err as Error).message}`;
+  }
+  return {
+    data: dataDir(),
+    runtime,
+    config: host().configFile,
+    config_cache: configCacheFile(),
+  };
+}
+
+/** The config, or the defaults when it is invalid (the config section shows the error). */
+async function buildConfigSafe(): Promise<NookConfig> {
+  try {
+    return await loadConfig();
+  } catch {
+    return buildConfig();
+  }
+}
+
+function ownedBy(path: string, uid: number): boolean {
+  try {
+    return Deno.statSync(path).uid === uid;
+  } catch {
+    return false;
+  }
+}
+
