@@ -14,7 +14,7 @@ function topHelp(): string {
     "A rootless container runtime: containers for unprivileged users, one binary, no daemon.",
     "",
     "Commands:",
-    ...Object.entries(COMMANDS).map(([n, c]) => `  ${n.padEnd(w)}${c.summary}`),
+    ...Object.entries(COMMANDS).filter(([n]) => !n.startsWith("_")).map(([n, c]) => `  ${n.padEnd(w)}${c.summary}`),
     "",
     "Run 'nook COMMAND --help' for more about a command.",
     "",
@@ -30,6 +30,8 @@ export async function cli(argv: string[]): Promise<number> {
     return name === undefined ? 125 : 0;
   }
   if (name === "--version" || name === "-v") name = "version";
+  // two-word commands ("image prune", "volume ls", "system reset")
+  if (rest[0] && COMMANDS[`${name} ${rest[0]}`]) name = `${name} ${rest.shift()}`;
   // `nook container ls` style: drop the group word when the rest is a command.
   if ((name === "container" || name === "image") && rest[0] && COMMANDS[`${name} ${rest[0]}`] === undefined) {
     if (COMMANDS[rest[0]]) name = rest.shift()!;

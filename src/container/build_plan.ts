@@ -2,6 +2,7 @@ import type { IdMapping } from "../userns/mod.ts";
 import { isMapped } from "../userns/mod.ts";
 import { CLONE, MOUNT_ATTR, MS, O, Plan, SetIdFlag, SIGNALS } from "../plan/mod.ts";
 import type { ContainerSpec } from "./spec.ts";
+import { applyRootfsSetup } from "../overlay/setup_plan.ts";
 
 /** The seven namespaces of a default container (net only when not sharing the host's). */
 export const NAMESPACES = ["user", "mnt", "pid", "uts", "ipc", "net", "cgroup"] as const;
@@ -39,6 +40,8 @@ export function buildPlan(spec: ContainerSpec, mapping: IdMapping): Plan {
   p.pdeathsig(SIGNALS.SIGKILL!);
   // Nothing we mount may propagate back to the host's mount namespace.
   p.mount("", "/", "", MS.REC | MS.PRIVATE);
+  // An image's root is assembled here first: overlay of its layers (issue #3).
+  if (spec.rootfsSetup) applyRootfsSetup(p, spec.rootfsSetup);
   // pivot_root needs the new root to be a mount point.
   p.mount(r, r, "", MS.BIND | MS.REC);
   p.root(r);

@@ -16,6 +16,34 @@ export interface MountSpec {
   file?: boolean;
 }
 
+/**
+ * How the child assembles the root filesystem before binding it (issue #3):
+ * a copy-on-write mount of image layers on the rootfs directory.
+ */
+export interface RootfsSetup {
+  /** Change into this directory first (layer paths are given relative to it, to fit mount's 4 KiB data limit). */
+  cwd?: string;
+  /** A filesystem to mount on the rootfs directory (kernel overlayfs). */
+  mount?: MountSpec;
+  /** Helpers run to completion after the mount, in order: fuse-overlayfs (its daemon dies with the
+   * container's pid namespace), a private copy of the layers, copying image content into new volumes. */
+  run?: { path: string; args: string[]; env: string[] }[];
+}
+
+/** What the container was made from, recorded for other commands (stop signal, ports, storage). */
+export interface ImageInfo {
+  /** The name the user gave (or the ID). */
+  name: string;
+  /** Image ID ("sha256:…"). */
+  id: string;
+  /** StopSignal of the image config, if any. */
+  stopSignal?: string;
+  /** ExposedPorts keys ("80/tcp"). */
+  exposedPorts: string[];
+  /** Copy-on-write backend of the root: "overlay", "fuse-overlayfs" or "copy". */
+  storage: string;
+}
+
 /** The process to run in the container, fully resolved. */
 export interface ProcessSpec {
   /** argv; argv[0] is the command as the user wrote it. */
@@ -62,4 +90,8 @@ export interface ContainerSpec {
   mounts: MountSpec[];
   /** Host files bind-mounted onto /etc/hosts, /etc/hostname, /etc/resolv.conf. */
   etcFiles: { hosts: string; hostname: string; resolvConf: string };
+  /** Assemble the root in the child first (images from the store); absent for a plain directory. */
+  rootfsSetup?: RootfsSetup;
+  /** The image the container runs, when it came from the store. */
+  image?: ImageInfo;
 }

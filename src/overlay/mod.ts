@@ -1,0 +1,19 @@
+/**
+ * Copy-on-write roots for containers: kernel overlayfs inside the user
+ * namespace, fuse-overlayfs, or a private copy; which one is detected once.
+ *
+ * @module
+ */
+export { BACKENDS, type Backend, type BackendChoice, backendCachePath, forgetStorageBackend, storageBackend } from "./backend.ts";
+export {
+  containerStorage,
+  copySources,
+  createContainerRootfs,
+  listContainerStorage,
+  type PreparedRootfs,
+  removeContainerRootfs,
+  rootfsDir,
+  type RootfsRecord,
+} from "./container_rootfs.ts";
+export { applyRootfsSetup } from "./setup_plan.ts";
+export { canonicalInLayers, readTextInLayers, resolveInLayers, unionOf } from "./union.ts";
