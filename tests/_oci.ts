@@ -6,7 +6,7 @@
  */
 import zlib from "node:zlib";
 import { createHash } from "node:crypto";
-import { exists, scratch, staticBusybox } from "./_helpers.ts";
+import { exists, isolatedEnv, nook, NOOK, type Result, scratch, staticBusybox } from "./_helpers.ts";
 
 /** One tar entry. */
 export interface TarEntry {
@@ -210,11 +210,20 @@ export function registrySkip(): string | undefined {
   return exists("/usr/bin/docker-registry") ? undefined : "docker-registry is not installed (apt install docker-registry)";
 }
 
-/** Start a registry with its own config; `extra` is YAML appended (auth…). */
+/** A free TCP port on 127.0.0.1 (bound and released; the registry binds it right after). */
+export function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+/** Start a registry with its own config; `extra` is YAML appended (auth…). Stopped at exit at the latest. */
 export async function startRegistry(extra = ""): Promise<TestRegistry> {
   const dir = scratch("nook-registry-");
-  for (let attempt = 0; attempt < 10; attempt++) {
-    const port = 20000 + Math.floor(Math.random() * 30000);
+  let last = "";
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const port = freePort();
     const cfg = `${dir}/config.yml`;
     Deno.writeTextFileSync(cfg, [
       "version: 0.1",
@@ -231,55 +240,46 @@ export async function startRegistry(extra = ""): Promise<TestRegistry> {
       `  addr: 127.0.0.1:${port}`,
       extra,
     ].join("\n") + "\n");
-    const child = new Deno.Command("/usr/bin/docker-registry", { args: ["serve", cfg], stdout: "null", stderr: "piped" }).spawn();
-    const stderr = child.stderr.getReader();
-    const errText: string[] = [];
-    void (async () => {
-      for (;;) {
-        const r = await stderr.read().catch(() => ({ done: true, value: undefined }));
-        if (r.done) break;
-        errText.push(new TextDecoder().decode(r.value));
+    const child = new Deno.Command("/usr/bin/docker-registry", { args: ["serve", cfg], stdin: "null", stdout: "null", stderr: "null" }).spawn();
+    child.unref();
+    const kill = () => {
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // gone
       }
-    })();
-    const end = Date.now() + 10_000;
-    let up = false;
+    };
+    globalThis.addEventListener("unload", kill);
     let exited = false;
     child.status.then(() => (exited = true));
+    const end = Date.now() + 10_000;
     while (Date.now() < end && !exited) {
       try {
         const r = await fetch(`http://127.0.0.1:${port}/v2/`);
         await r.body?.cancel();
-        up = true;
-        break;
-      } catch {
+        return {
+          host: `127.0.0.1:${port}`,
+          dir,
+          stop: async () => {
+            child.ref(); // keep the test alive until it is gone
+            try {
+              child.kill("SIGTERM");
+            } catch {
+              // gone
+            }
+            await child.status;
+            globalThis.removeEventListener("unload", kill);
+          },
+        };
+      } catch (err) {
+        last = (err as Error).message;
         await new Promise((r) => setTimeout(r, 50));
       }
     }
-    if (up) {
-      return {
-        host: `127.0.0.1:${port}`,
-        dir,
-        stop: async () => {
-          try {
-            child.kill("SIGTERM");
-          } catch {
-            // gone
-          }
-          await child.status;
-        },
-      };
-    }
-    try {
-      child.kill("SIGKILL");
-    } catch {
-      // gone
-    }
+    kill();
     await child.status;
-    if (!errText.join("").includes("address already in use")) {
-      throw new Error(`docker-registry did not start: ${errText.join("")}`);
-    }
   }
-  throw new Error("docker-registry did not start: no free port found");
+  throw new Error(`docker-registry did not start (${last}); config in ${dir}`);
 }
 
 /** Push an image (blobs, then the manifest) with the distribution API; `auth` is an Authorization header. */
@@ -377,4 +377,169 @@ export function dockerArchive(img: TestImage, repoTags: string[], uncompressed: 
     { name: cfgName, content: img.config },
     { name: "manifest.json", content: JSON.stringify([{ Config: cfgName, RepoTags: repoTags, Layers: layerNames }]) },
   ]);
+}
+
+/** A private data directory for one test, and a way to remove it (files of subordinate ids included). */
+export function freshStore(extra: Record<string, string> = {}): { env: Record<string, string>; data: string; reset: () => Promise<void> } {
+  const base = scratch("nook-store-");
+  const data = `${base}/data`;
+  Deno.mkdirSync(`${base}/run`, { mode: 0o700 });
+  const env = isolatedEnv({ NOOK_DATA_DIR: data, XDG_RUNTIME_DIR: `${base}/run`, ...extra });
+  return {
+    env,
+    data,
+    reset: async () => {
+      await nook(["system", "reset", "-f"], { env });
+      try {
+        Deno.removeSync(base, { recursive: true });
+      } catch {
+        // left for the OS
+      }
+    },
+  };
+}
+
+/** sha256 hex of a file on the host. */
+export function fileHash(path: string): string {
+  return createHash("sha256").update(Deno.readFileSync(path)).digest("hex");
+}
+
+/** Every file under a directory (relative paths), empty when it does not exist. */
+export function listTree(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string, rel: string) => {
+    let entries: Deno.DirEntry[];
+    try {
+      entries = [...Deno.readDirSync(d)];
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      const r = rel ? `${rel}/${e.name}` : e.name;
+      out.push(r);
+      if (e.isDirectory) walk(`${d}/${e.name}`, r);
+    }
+  };
+  walk(dir, "");
+  return out.sort();
+}
+
+/**
+ * `./nook ARGS` with a time limit: a hang (a deadlock would be a bug) kills
+ * nook after `ms` and fails the test instead of stalling the suite.
+ */
+export async function nookT(args: string[], env: Record<string, string>, ms = 120_000, stdin?: Uint8Array): Promise<Result> {
+  const child = new Deno.Command(NOOK, {
+    args,
+    env: { ...isolatedEnv(), ...env },
+    stdin: stdin ? "piped" : "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // ended just now
+    }
+  }, ms);
+  if (stdin) {
+    const w = child.stdin.getWriter();
+    await w.write(stdin);
+    await w.close();
+  }
+  const out = await child.output();
+  clearTimeout(timer);
+  const dec = new TextDecoder();
+  if (timedOut) throw new Error(`nook ${args.join(" ")} did not finish within ${ms} ms`);
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+/** What a test proxy does with one request. */
+export type ProxyAction =
+  | "pass"
+  | Response
+  | { cutAfter: number }
+  | { bytesPerTick: number; tickMs: number };
+
+/** A tiny HTTP proxy in front of a registry that can fail, cut, slow down or redirect requests. */
+export interface TestProxy {
+  /** "127.0.0.1:PORT". */
+  host: string;
+  /** Every request seen: method, path and Range header. */
+  seen: { method: string; path: string; range: string | null }[];
+  /** Stop it. */
+  stop(): Promise<void>;
+}
+
+/** Start a proxy to `target` ("127.0.0.1:PORT"); `act` decides per request (n = how many times this path was asked). */
+export function startProxy(target: string, act: (req: Request, n: number) => ProxyAction): TestProxy {
+  const counts = new Map<string, number>();
+  const seen: TestProxy["seen"] = [];
+  const ac = new AbortController();
+  let port = 0;
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, signal: ac.signal, onListen: (a) => (port = a.port) }, async (req) => {
+    const url = new URL(req.url);
+    const n = (counts.get(url.pathname) ?? 0) + 1;
+    counts.set(url.pathname, n);
+    seen.push({ method: req.method, path: url.pathname, range: req.headers.get("range") });
+    const a = act(req, n);
+    if (a instanceof Response) return a;
+    const headers = new Headers(req.headers);
+    headers.delete("host");
+    const res = await fetch(`http://${target}${url.pathname}${url.search}`, { method: req.method, headers, redirect: "manual" });
+    if (a === "pass" || !res.body) return new Response(res.body, { status: res.status, headers: res.headers });
+    const reader = res.body.getReader();
+    let sent = 0;
+    let pending: Uint8Array | undefined;
+    const body = new ReadableStream<Uint8Array>({
+      async pull(ctl) {
+        if (!pending || pending.length === 0) {
+          const r = await reader.read();
+          if (r.done) return ctl.close();
+          pending = r.value;
+        }
+        if ("cutAfter" in a) {
+          if (sent + pending.length > a.cutAfter) {
+            ctl.enqueue(pending.subarray(0, a.cutAfter - sent));
+            sent = a.cutAfter;
+            await reader.cancel();
+            ctl.error(new Error("connection cut by the test proxy"));
+            return;
+          }
+          ctl.enqueue(pending);
+          sent += pending.length;
+          pending = undefined;
+          return;
+        }
+        await new Promise((r) => setTimeout(r, a.tickMs));
+        const part = pending.subarray(0, a.bytesPerTick);
+        pending = pending.subarray(part.length);
+        ctl.enqueue(part);
+      },
+      cancel() {
+        void reader.cancel();
+      },
+    });
+    return new Response(body, { status: res.status, headers: res.headers });
+  });
+  return {
+    get host() {
+      return `127.0.0.1:${port}`;
+    },
+    seen,
+    stop: async () => {
+      ac.abort();
+      await server.finished;
+    },
+  };
+}
+
+/** n random bytes (getRandomValues gives at most 64 KiB at a time). */
+export function randomBytes(n: number): Uint8Array {
+  const out = new Uint8Array(n);
+  for (let o = 0; o < n; o += 65536) crypto.getRandomValues(out.subarray(o, Math.min(n, o + 65536)));
+  return out;
 }

@@ -28,6 +28,9 @@ export interface RootfsSetup {
   /** Helpers run to completion after the mount, in order: fuse-overlayfs (its daemon dies with the
    * container's pid namespace), a private copy of the layers, copying image content into new volumes. */
   run?: { path: string; args: string[]; env: string[] }[];
+  /** Move into a new mount namespace after the helpers ran: a FUSE daemon stays in the old one, so the
+   * container's pivot_root does not change the daemon's root to its own mount (it would deadlock). */
+  leaveHelpersBehind?: boolean;
 }
 
 /** What the container was made from, recorded for other commands (stop signal, ports, storage). */

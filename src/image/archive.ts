@@ -59,6 +59,7 @@ async function readMembers(input: AsyncIterable<Uint8Array>, label: string): Pro
   const members = new Map<string, Member>();
   const extract = tarStream.extract();
   extract.on("entry", (header, stream, next) => {
+    stream.on("error", () => {});
     if (header.type !== "file" && header.type !== "contiguous-file") {
       stream.resume();
       return next();
@@ -177,7 +178,11 @@ function mediaTypeOf(m: Member): string {
 /** Commit a member as a blob under its (checked) digest. */
 function keep(m: Member): void {
   if (hasBlob(m.digest, m.size)) return;
-  commitBlobFile(m.tmp, m.digest);
+  if (m.bytes && m.size <= KEEP_IN_MEMORY) {
+    // the same member may serve twice (one config for two images): copy, keep the temp file
+    Deno.copyFileSync(m.tmp, `${m.tmp}.keep`);
+    commitBlobFile(`${m.tmp}.keep`, m.digest);
+  } else commitBlobFile(m.tmp, m.digest);
 }
 
 interface Found {
@@ -313,15 +318,16 @@ export async function loadArchive(
     for (const f of found) {
       const diffIds = f.config.rootfs.diff_ids;
       const chains = await chainIds(diffIds);
-      keep(f.configMember);
-      for (const l of f.layers) keep(l);
       const layers: IngestLayer[] = f.manifest.layers.map((desc, i) => ({
         desc,
         diffId: diffIds[i]!,
         chainId: chains[i]!,
         ...(i > 0 ? { parent: chains[i - 1]! } : {}),
+        file: f.layers[i]!.tmp,
       }));
+      // blobs are stored only once every layer unpacked cleanly
       await ensureLayers(layers, progress);
+      keep(f.configMember);
       await writeBlob(f.manifestBytes, f.manifestDigest);
       const rec: ImageRecord = {
         id: f.manifest.config.digest,
@@ -509,12 +515,15 @@ export async function saveImages(recs: readonly ImageRecord[], format: "oci-arch
   const tarStream = (await import("tar-stream")).default;
   const zlib = await import("node:zlib");
   const pack = tarStream.pack();
+  // the caller's ids, as skopeo and podman write them: a rootless reader cannot chown to root
+  const uid = Deno.uid() ?? 0;
+  const gid = Deno.gid() ?? 0;
   const pump = (async () => {
     for await (const c of pack as AsyncIterable<Uint8Array>) await sink(c);
   })();
   const entry = async (name: string, size: number, body: AsyncIterable<Uint8Array> | Uint8Array) => {
     await new Promise<void>((resolve, reject) => {
-      const w = pack.entry({ name, size, mode: 0o644, mtime: new Date(0) }, (err) => (err ? reject(err) : resolve()));
+      const w = pack.entry({ name, size, mode: 0o644, mtime: new Date(0), uid, gid }, (err) => (err ? reject(err) : resolve()));
       (async () => {
         if (body instanceof Uint8Array) w.write(body);
         else {
@@ -544,6 +553,11 @@ export async function saveImages(recs: readonly ImageRecord[], format: "oci-arch
     });
     const index = enc.encode(JSON.stringify({ schemaVersion: 2, mediaType: MT.OCI_INDEX, manifests }));
     await entry("index.json", index.length, index);
+    for (const d of ["blobs", "blobs/sha256"]) {
+      await new Promise<void>((resolve, reject) =>
+        pack.entry({ name: d, type: "directory", mode: 0o755, mtime: new Date(0), uid, gid }, (err) => (err ? reject(err) : resolve()))
+      );
+    }
     const done = new Set<string>();
     for (const r of recs) {
       for (const d of [r.manifest, r.id, ...r.layers.map((l) => l.digest)]) {

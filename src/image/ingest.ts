@@ -32,6 +32,8 @@ export interface IngestLayer {
   parent?: string;
   /** The blob's bytes from an offset; absent when only the store has it. */
   fetch?: (offset: number) => AsyncIterable<Uint8Array>;
+  /** A local file with the blob (its digest already checked): unpacked, then moved into the store. */
+  file?: string;
 }
 
 /** How ids are written in this namespace. */
@@ -83,11 +85,16 @@ export async function ensureLayer(layer: IngestLayer, ids: IdPolicy, task?: Task
   const hex = digestHex(desc.digest);
   using _lock = await lockKey(`blob-${hex}`);
   const haveBlob = hasBlob(desc.digest, desc.size);
-  if (hasLayer(chainId) && (haveBlob || !layer.fetch)) {
+  if (hasLayer(chainId) && haveBlob) {
     task?.finish("already exists");
     return;
   }
-  if (!haveBlob && !layer.fetch) {
+  if (hasLayer(chainId) && layer.file) {
+    commitBlobFile(layer.file, desc.digest);
+    task?.finish("already exists");
+    return;
+  }
+  if (!haveBlob && !layer.fetch && !layer.file) {
     throw new DigestError(`The blob ${desc.digest} is neither in the store nor in the source`);
   }
   const { tmp } = storeLayout();
@@ -95,12 +102,13 @@ export async function ensureLayer(layer: IngestLayer, ids: IdPolicy, task?: Task
   // Leftovers of a process killed while unpacking this blob (we hold its lock now).
   for (const e of safeReadDir(tmp)) if (e.startsWith(`layer-${hex.slice(0, 12)}-`)) removeQuietly(`${tmp}/${e}`);
 
-  const unpackOnly = haveBlob;
+  const local = haveBlob ? blobPath(desc.digest) : layer.file;
+  const unpackOnly = local !== undefined;
   let fed = 0;
   let partialFile: Deno.FsFile | undefined;
   async function* source(): AsyncGenerator<Uint8Array> {
-    if (unpackOnly) {
-      for await (const c of readFile(blobPath(desc.digest))) {
+    if (local !== undefined) {
+      for await (const c of readFile(local)) {
         fed += c.length;
         task?.update(fed);
         yield c;
@@ -164,7 +172,7 @@ export async function ensureLayer(layer: IngestLayer, ids: IdPolicy, task?: Task
         hint: "the image is inconsistent; nothing was stored",
       });
     }
-    if (!unpackOnly) commitBlobFile(partial, desc.digest);
+    if (!haveBlob) commitBlobFile(local ?? partial, desc.digest);
     const info: LayerInfo = {
       chainId,
       diffId: layer.diffId,

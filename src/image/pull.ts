@@ -106,7 +106,6 @@ async function pullFrom(
         hint: "nothing was stored",
       });
     }
-    await writeBlob(first.bytes, topDigest);
     manifestBytes = m.bytes;
     manifestType = m.mediaType || chosen.mediaType;
     manifestDigest = d;
@@ -121,7 +120,9 @@ async function pullFrom(
     }
   }
   const configBytes = await client.blobBytes(ref.repository, manifest.config.digest, manifest.config.size);
-  await writeBlob(configBytes, manifest.config.digest);
+  if (await sha256(configBytes) !== manifest.config.digest) {
+    throw new DigestError(`Digest mismatch for the config ${manifest.config.digest} of ${name}`, { hint: "nothing was stored" });
+  }
   const config = parseConfig(json(configBytes, "image config"), manifest.layers.length);
   const got: Platform = { os: config.os, architecture: config.architecture, ...(config.variant ? { variant: config.variant } : {}) };
   if (!platformMatches(got, { os: want.os, architecture: want.architecture })) {
@@ -136,7 +137,10 @@ async function pullFrom(
     fetch: (offset: number) => client.blob(ref.repository, desc.digest, desc.size, offset),
   }));
   await ensureLayers(layers, progress, opts.parallel ?? 3);
+  // the image's own blobs go in only once all its layers did
+  await writeBlob(configBytes, manifest.config.digest);
   await writeBlob(manifestBytes, manifestDigest);
+  if (manifestDigest !== topDigest) await writeBlob(first.bytes, topDigest);
   const rec: ImageRecord = {
     id: manifest.config.digest,
     names: ref.tag !== undefined ? [`${repoName(ref)}:${ref.tag}`] : [],

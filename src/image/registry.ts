@@ -98,6 +98,11 @@ export class Registry {
       this.scheme = "https";
       return `https://${this.apiHost}`;
     }
+    if (isLocalHost(this.host) && this.opts.tlsVerify !== false) {
+      // a registry on this machine: plain HTTP, as docker and podman run them for development
+      this.scheme = "http";
+      return `http://${this.apiHost}`;
+    }
     // docker's rule for insecure registries: HTTPS first, plain HTTP when TLS fails
     try {
       const r = await fetch(`https://${this.apiHost}/v2/`, { headers: { "User-Agent": USER_AGENT }, signal: AbortSignal.timeout(5000) });

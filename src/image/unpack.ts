@@ -444,6 +444,8 @@ export async function unpackLayer(
     extract.destroy(err as Error);
   };
   extract.on("entry", (header, stream, next) => {
+    // a destroyed parser destroys the entry's stream with the same error: it is ours already
+    stream.on("error", () => {});
     if (failure) return;
     try {
       const p = handle(header as unknown as TarHeader, stream as never, () => next());

@@ -146,6 +146,7 @@ export function createContainerRootfs(
           args: ["fuse-overlayfs", "-o", `lowerdir=${abs.join(":")},upperdir=${dir}/upper,workdir=${dir}/work,allow_other`, merged],
           env: ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"],
         }],
+        leaveHelpersBehind: true,
       };
     }
   }
