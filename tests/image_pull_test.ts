@@ -9,6 +9,7 @@ import {
   busyboxEntries,
   digestOf,
   fileHash,
+  freePort,
   freshStore,
   hostArch,
   image,
@@ -323,6 +324,147 @@ test("a registry with basic auth: pull says to log in, nook login checks and kee
     await reg.stop();
   }
 }, { skip: authSkip() });
+
+/** A token service for the registry's `auth: token` (JWTs signed ES256, the certificate sent in x5c). */
+async function tokenService(dir: string, users: Record<string, string>) {
+  const gen = await sh("openssl", [
+    "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+    "-keyout", `${dir}/key.pem`, "-out", `${dir}/cert.pem`, "-days", "1", "-subj", "/CN=nook-test-token",
+  ]);
+  if (gen.code !== 0) throw new Error(`openssl: ${gen.stderr}`);
+  const der = (pem: string) => Uint8Array.from(atob(pem.replace(/-----[A-Z ]+-----|\s/g, "")), (c) => c.charCodeAt(0));
+  const key = await crypto.subtle.importKey("pkcs8", der(Deno.readTextFileSync(`${dir}/key.pem`)), { name: "ECDSA", namedCurve: "P-256" }, false, ["sign"]);
+  const x5c = btoa(String.fromCharCode(...der(Deno.readTextFileSync(`${dir}/cert.pem`))));
+  const b64u = (b: Uint8Array | string) =>
+    btoa(typeof b === "string" ? b : String.fromCharCode(...b)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  const issued: { user: string; scope: string }[] = [];
+  let port = 0;
+  const ac = new AbortController();
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, signal: ac.signal, onListen: (a) => (port = a.port) }, async (req) => {
+    const url = new URL(req.url);
+    const basic = req.headers.get("authorization")?.replace(/^Basic /, "");
+    let user = "";
+    if (basic) {
+      const [u, p] = atob(basic).split(":");
+      if (users[u!] !== p) return new Response("bad credentials", { status: 401 });
+      user = u!;
+    }
+    const scope = url.searchParams.get("scope") ?? "";
+    issued.push({ user, scope });
+    const m = /^repository:([^:]+):(.+)$/.exec(scope);
+    const access = m && user ? [{ type: "repository", name: m[1], actions: m[2]!.split(",") }] : [];
+    const now = Math.floor(Date.now() / 1000);
+    const head = b64u(JSON.stringify({ typ: "JWT", alg: "ES256", x5c: [x5c] }));
+    const body = b64u(JSON.stringify({
+      iss: "nook-test-issuer", sub: user, aud: "nook-test-registry", exp: now + 300, nbf: now - 10, iat: now,
+      jti: crypto.randomUUID(), access,
+    }));
+    const sig = new Uint8Array(await crypto.subtle.sign({ name: "ECDSA", hash: "SHA-256" }, key, new TextEncoder().encode(`${head}.${body}`)));
+    return Response.json({ token: `${head}.${body}.${b64u(sig)}` });
+  });
+  await waitFor("the token service", () => port !== 0);
+  return {
+    realm: `http://127.0.0.1:${port}/token`,
+    issued,
+    token: async (scope: string, user: string, password: string) => {
+      const r = await fetch(`http://127.0.0.1:${port}/token?service=nook-test-registry&scope=${scope}`, {
+        headers: { Authorization: `Basic ${btoa(`${user}:${password}`)}` },
+      });
+      return (await r.json()).token as string;
+    },
+    stop: async () => {
+      ac.abort();
+      await server.finished;
+    },
+  };
+}
+
+test("a registry with token auth: the challenge leads to the token service, anonymous pulls are refused, credentials get in", async () => {
+  const dir = scratch();
+  const tokens = await tokenService(dir, { bob: "hunter2" });
+  const reg = await startRegistry(
+    `auth:\n  token:\n    realm: ${tokens.realm}\n    service: nook-test-registry\n    issuer: nook-test-issuer\n    rootcertbundle: ${dir}/cert.pem\n`,
+  );
+  const s = freshStore({ NOOK_AUTH_FILE: `${dir}/nook-auth.json`, DOCKER_CONFIG: `${dir}/docker`, XDG_CONFIG_HOME: `${dir}/config` });
+  try {
+    const img = image([base()], { Cmd: ["echo", "behind a token"] });
+    await push(reg.host, "team/app", "1", img, `Bearer ${await tokens.token("repository:team/app:pull,push", "bob", "hunter2")}`);
+    const name = `${reg.host}/team/app:1`;
+    const anon = await nookT(["pull", name], s.env);
+    assert.equal(anon.code, 125);
+    assert.match(anon.stderr, /nook login/);
+    assert.ok(tokens.issued.some((t) => t.user === "" && t.scope === "repository:team/app:pull"), "an anonymous token was asked for the pull scope");
+    const login = await nookT(["login", "-u", "bob", "--password-stdin", reg.host], s.env, 60_000, new TextEncoder().encode("hunter2\n"));
+    assert.equal(login.code, 0, login.stderr);
+    const r = await nookT(["run", "--rm", name], s.env);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, "behind a token\n");
+    assert.ok(tokens.issued.some((t) => t.user === "bob" && t.scope === "repository:team/app:pull"));
+  } finally {
+    await s.reset();
+    await reg.stop();
+    await tokens.stop();
+  }
+}, { skip: skip ?? (exists("/usr/bin/openssl") ? undefined : "openssl is not installed (needed to make the token service's key)") });
+
+test("on a terminal, pull draws a progress bar per layer", async () => {
+  const reg = await registry();
+  const s = freshStore();
+  try {
+    const img = image([base(), layer([{ name: "x", content: randomBytes(2 * 1024 * 1024) }])]);
+    await push(reg.host, "pull/tty", "1", img);
+    const out = await new Deno.Command("script", {
+      args: ["-qec", `${NOOK} pull ${reg.host}/pull/tty:1`, "/dev/null"],
+      env: { ...s.env, TERM: "xterm" },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const text = new TextDecoder().decode(out.stdout);
+    assert.equal(out.code, 0, text);
+    assert.match(text, /\x1b\[\d+A/, "the bars are redrawn in place");
+    assert.match(text, /[0-9a-f]{12} {2}\[=+\] {2}done/, "each layer has a bar that ends full");
+  } finally {
+    await s.reset();
+  }
+}, { skip: skip ?? (exists("/usr/bin/script") ? undefined : "script(1) is not installed (bsdutils), needed for a terminal") });
+
+test("short names are tried against the search registries (NOOK_SEARCH_REGISTRIES)", async () => {
+  const reg = await registry();
+  const nowhere = `127.0.0.1:${freePort()}`; // nothing listens there
+  const s = freshStore({ NOOK_SEARCH_REGISTRIES: `${nowhere},${reg.host}` });
+  try {
+    const img = image([base()], { Cmd: ["echo", "found by search"] });
+    await push(reg.host, "short/name", "1", img);
+    const r = await nookT(["pull", "short/name:1"], s.env);
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(r.stderr.includes(`Trying to pull ${nowhere}/short/name:1`), r.stderr);
+    const run = await nookT(["run", "--rm", "short/name:1"], s.env);
+    assert.equal(run.stdout, "found by search\n");
+    const list = JSON.parse((await nookT(["images", "--format", "json"], s.env)).stdout);
+    assert.deepEqual(list[0].Names, [`${reg.host}/short/name:1`]);
+  } finally {
+    await s.reset();
+  }
+}, { skip });
+
+test("the storage backend is found by a trial mount once, cached per kernel, and can be overridden", async () => {
+  const reg = await registry();
+  const s = freshStore();
+  try {
+    await push(reg.host, "pull/backend", "1", image([base()], { Cmd: ["true"] }));
+    const r = await nookT(["run", "--rm", `${reg.host}/pull/backend:1`], s.env);
+    assert.equal(r.code, 0, r.stderr);
+    const cache = JSON.parse(Deno.readTextFileSync(`${s.data}/storage-backend.json`));
+    assert.equal(cache.backend, "overlay", "kernel overlayfs works in a user namespace on this kernel");
+    assert.equal(cache.kernel, Deno.readTextFileSync("/proc/sys/kernel/osrelease").trim());
+    const bad = await nookT(["run", "--rm", `${reg.host}/pull/backend:1`], { ...s.env, NOOK_STORAGE_BACKEND: "zfs" });
+    assert.equal(bad.code, 125);
+    assert.match(bad.stderr, /Unknown storage backend "zfs"/);
+  } finally {
+    await s.reset();
+  }
+}, { skip });
 
 test("stop the shared test registry", async () => {
   await shared?.stop();

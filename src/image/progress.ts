@@ -107,11 +107,12 @@ export class Progress {
       // not measurable
     }
     const lines = this.rows.map((r) => {
-      const width = Math.max(10, Math.min(30, cols - 60));
+      const width = Math.max(10, Math.min(30, cols - 56));
       const frac = r.total ? Math.min(1, r.done / r.total) : r.finished ? 1 : 0;
       const fill = Math.round(frac * width);
       const bar = r.finished ? "=".repeat(width) : "=".repeat(Math.max(0, fill - 1)) + (fill ? ">" : "") + " ".repeat(width - fill);
-      return `${r.id}  [${bar}] ${humanSize(r.done).padStart(8)} / ${humanSize(r.total).padEnd(8)} ${r.status}`.slice(0, cols - 1);
+      const sizes = r.total ? `${humanSize(r.done)} / ${humanSize(r.total)}` : humanSize(r.done);
+      return `${r.id}  [${bar}]  ${r.status.padEnd(11)}  ${sizes}`.slice(0, cols - 1);
     });
     if (lines.length) this.out(lines.join("\n") + "\n");
     this.drawn = lines.length;

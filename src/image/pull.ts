@@ -64,8 +64,12 @@ export async function pullImage(input: string, progress: Progress, opts: PullOpt
       fetched = await client.manifest(ref.repository, ref.digest ?? ref.tag!);
     } catch (err) {
       lastErr = err;
-      const notFound = err instanceof RegistryError && (err.status === 404 || err.status === 401 || err.status === 403);
-      if (notFound && i < refs.length - 1) continue;
+      // a short name: not there, or that registry is down — try the next one, as podman does
+      const next = err instanceof RegistryError && (err.status === undefined || err.status === 404 || err.status === 401 || err.status === 403);
+      if (next && i < refs.length - 1) {
+        progress.line(`${formatReference(ref)}: ${(err as Error).message}`);
+        continue;
+      }
       throw err;
     }
     return await pullFrom(client, ref, fetched, want, progress, opts);

@@ -174,8 +174,9 @@ export class Registry {
         why = `HTTP ${res.status}`;
         await res.body?.cancel();
       } catch (err) {
-        if (attempt >= this.attempts) throw err;
         why = (err as Error).message;
+        // nothing listens there, or the name or the certificate is wrong: asking again will not help
+        if (attempt >= this.attempts || /refused|dns error|blocked|certificate|UnknownIssuer|invalid peer/i.test(why)) throw err;
       }
       this.opts.onRetry?.(what, attempt, why);
       await sleep(this.backoff * 2 ** (attempt - 1) * (0.75 + Math.random() / 2));
