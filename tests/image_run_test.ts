@@ -72,6 +72,16 @@ function richImage() {
   return { img, raw: entries.map((e) => tar(e)), layers };
 }
 
+/** Load the rich image into a store as localhost/rich:1; resolves with it and a scratch directory. */
+async function loadRich(env: Record<string, string>) {
+  const rich = richImage();
+  const dir = scratch();
+  Deno.writeFileSync(`${dir}/in.tar`, ociArchive(rich.img, "localhost/rich:1"));
+  const r = await nookT(["load", "-q", "-i", `${dir}/in.tar`], env);
+  assert.equal(r.code, 0, r.stderr);
+  return { ...rich, dir };
+}
+
 const CHECK = [
   "id -u; id -g; pwd; echo $FOO",
   "stat -c '%u:%g %a' /data /data/owned1000 /data/nobody /data/suid",
@@ -138,10 +148,7 @@ for (const backend of ["overlay", "fuse-overlayfs", "copy"] as const) {
   test(`the ${backend} backend gives each container its own writable copy of the layers`, async () => {
     const s = freshStore({ NOOK_STORAGE_BACKEND: backend });
     try {
-      const { img } = richImage();
-      const dir = scratch();
-      Deno.writeFileSync(`${dir}/oci.tar`, ociArchive(img, "localhost/rich:1"));
-      assert.equal((await nookT(["load", "-q", "-i", `${dir}/oci.tar`], s.env)).code, 0);
+      await loadRich(s.env);
       const r = await nookT(["run", "--rm", "rich:1", "sh", "-c", CHECK], s.env);
       assert.equal(r.code, 0, r.stderr);
       checkOutput(r.stdout);
@@ -197,10 +204,7 @@ test("import makes a one-layer image under localhost/ from a root filesystem tar
 test("save writes an oci-archive and a docker-archive that skopeo reads and load brings back as the same image", async () => {
   const s = freshStore();
   try {
-    const { img } = richImage();
-    const dir = scratch();
-    Deno.writeFileSync(`${dir}/in.tar`, ociArchive(img, "localhost/rich:1"));
-    assert.equal((await nookT(["load", "-q", "-i", `${dir}/in.tar`], s.env)).code, 0);
+    const { img, dir } = await loadRich(s.env);
     for (const format of ["oci-archive", "docker-archive"]) {
       const out = `${dir}/out-${format}.tar`;
       const r = await nookT(["save", "--format", format, "-o", out, "rich:1"], s.env);
@@ -226,20 +230,17 @@ test("save writes an oci-archive and a docker-archive that skopeo reads and load
   }
 }, { skip });
 
-test("volumes: host binds (read-only too), named volumes filled from the image and kept, anonymous ones removed, tmpfs", async () => {
+test("volumes: host binds (read-only too), named volumes filled from the image and kept, anonymous ones removed, tmpfs mounts", async () => {
   const s = freshStore();
   try {
-    const { img } = richImage();
-    const dir = scratch();
-    Deno.writeFileSync(`${dir}/in.tar`, ociArchive(img, "localhost/rich:1"));
-    assert.equal((await nookT(["load", "-q", "-i", `${dir}/in.tar`], s.env)).code, 0);
+    await loadRich(s.env);
     const host = scratch();
     Deno.writeTextFileSync(`${host}/from-host`, "host file\n");
     const r = await nookT([
       "run", "--rm", "-u", "0",
       "-v", `${host}:/h:ro`,
       "--mount", `type=bind,source=${host},target=/rw`,
-      "--tmpfs", "/scratch:size=1m",
+      "--mount", "type=tmpfs,target=/scratch,tmpfs-size=1m",
       "-v", "named:/named",
       "rich:1", "sh", "-c",
       "cat /h/from-host; touch /h/x 2>&1 | grep -c Read-only; echo w > /rw/written; " +
@@ -311,10 +312,7 @@ test("rmi untags first, removes an image with its last name, and keeps layers an
 
 test("system reset removes everything nook keeps, files of subordinate ids included", async () => {
   const s = freshStore();
-  const { img } = richImage();
-  const dir = scratch();
-  Deno.writeFileSync(`${dir}/in.tar`, ociArchive(img, "localhost/rich:1"));
-  assert.equal((await nookT(["load", "-q", "-i", `${dir}/in.tar`], s.env)).code, 0);
+  await loadRich(s.env);
   assert.equal((await nookT(["run", "--rm", "-u", "0", "-v", "v1:/v", "rich:1", "sh", "-c", "echo x > /v/f; chown 1000 /v/f"], s.env)).code, 0);
   const rm = await sh("rm", ["-rf", s.data]);
   assert.notEqual(rm.code, 0, "plain rm -rf cannot remove files of subordinate ids");

@@ -130,9 +130,9 @@ test("adding an image moves its names away from the image that had them", () => 
   assert.deepEqual(merged.find((i) => i.id === "sha256:2")!.names, ["a:1", "c:1"]);
 });
 
-test("the run path loads no npm package and no node: module", async () => {
+async function staticImports(file: string): Promise<string[]> {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["info", "--json", "--config", `${ROOT}/deno.json`, `${ROOT}/src/cli/run.ts`],
+    args: ["info", "--json", "--config", `${ROOT}/deno.json`, `${ROOT}/${file}`],
     stdout: "piped",
     stderr: "null",
   }).output();
@@ -149,7 +149,16 @@ test("the run path loads no npm package and no node: module", async () => {
     seen.add(s);
     for (const d of byName.get(s)?.dependencies ?? []) if (!d.isDynamic && d.code?.specifier) todo.push(d.code.specifier);
   }
-  const bad = [...seen].filter((s) => !s.startsWith("file:"));
+  return [...seen];
+}
+
+test("the run path loads no npm package and no node: module, nor does running from an image", async () => {
+  const run = await staticImports("src/cli/run.ts");
+  const bad = run.filter((s) => !s.startsWith("file:"));
   assert.deepEqual(bad, [], `the run path imports ${bad.join(", ")}`);
-  assert.ok([...seen].some((s) => s.endsWith("/src/cli/_run_image.ts")), "the image run options are on the run path");
+  assert.ok(run.some((s) => s.endsWith("/src/cli/_run_image.ts")), "the image run options are on the run path");
+  assert.ok(!run.some((s) => s.includes("/src/store/")), "--rootfs and hello runs do not load the store");
+  const image = await staticImports("src/cli/_run_image_store.ts");
+  const badImage = image.filter((s) => !s.startsWith("file:"));
+  assert.deepEqual(badImage, [], `running an image imports ${badImage.join(", ")}`);
 });

@@ -9,3 +9,22 @@ export async function inUserns(command: readonly string[], argv: readonly string
   if (inNookUserns() || isRealRoot()) return undefined;
   return await reexecInUserns([...command, ...argv]);
 }
+
+/**
+ * The body of a command that adds images (pull, load, import): the store
+ * lock held shared, a progress display, and the unpack workers stopped at
+ * the end (a live worker would keep the process running).
+ */
+export async function addToStore<T>(quiet: boolean, work: (progress: import("../image/progress.ts").Progress) => Promise<T>): Promise<T> {
+  const { Progress } = await import("../image/progress.ts");
+  const { closeUnpackWorkers } = await import("../image/unpack.ts");
+  const { lockStore } = await import("../store/lock.ts");
+  using _lock = await lockStore("shared");
+  const progress = new Progress(quiet);
+  try {
+    return await work(progress);
+  } finally {
+    progress.end();
+    closeUnpackWorkers();
+  }
+}

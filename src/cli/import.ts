@@ -3,7 +3,7 @@ import { parseReference } from "../image/reference.ts";
 import { bool, formatHelp, list, type OptionSpec, parseArgs, str } from "./_args.ts";
 import type { CommandSpec } from "./commands.ts";
 import { write } from "./_io.ts";
-import { inUserns } from "./_userns.ts";
+import { addToStore, inUserns } from "./_userns.ts";
 
 const OPTIONS: readonly OptionSpec[] = [
   { name: "change", short: "c", type: "list", value: "INSTRUCTION", help: 'Set config: "CMD …", "ENTRYPOINT …", "ENV K=V", "WORKDIR …", "USER …", "EXPOSE …", "VOLUME …"' },
@@ -48,12 +48,8 @@ export async function main(argv: string[]): Promise<number> {
   if (code !== undefined) return code;
 
   const { importRootfs } = await import("../image/archive.ts");
-  const { Progress } = await import("../image/progress.ts");
-  const { closeUnpackWorkers } = await import("../image/unpack.ts");
-  const { lockStore } = await import("../store/lock.ts");
-  using _lock = await lockStore("shared");
-  const progress = new Progress(bool(a, "quiet"));
-  try {
+  const message = str(a, "message");
+  const rec = await addToStore(bool(a, "quiet"), async (progress) => {
     let input: AsyncIterable<Uint8Array>;
     if (src === "-") input = Deno.stdin.readable;
     else if (isUrl) {
@@ -61,18 +57,13 @@ export async function main(argv: string[]): Promise<number> {
       if (!res.ok || !res.body) throw new UsageError(`Cannot download "${src}": HTTP ${res.status}`);
       input = res.body;
     } else input = (await Deno.open(src)).readable;
-    const message = str(a, "message");
-    const rec = await importRootfs(input, progress, {
+    return await importRootfs(input, progress, {
       ...(name !== undefined ? { name } : {}),
       changes: list(a, "change"),
       ...(message !== undefined ? { message } : {}),
       label: src === "-" ? "stdin" : `"${src}"`,
     });
-    progress.end();
-    await write(rec.id + "\n");
-    return 0;
-  } finally {
-    progress.end();
-    closeUnpackWorkers();
-  }
+  });
+  await write(rec.id + "\n");
+  return 0;
 }

@@ -3,7 +3,7 @@ import { parsePlatform } from "../image/manifest.ts";
 import { bool, formatHelp, type OptionSpec, parseArgs, str } from "./_args.ts";
 import type { CommandSpec } from "./commands.ts";
 import { write } from "./_io.ts";
-import { inUserns } from "./_userns.ts";
+import { addToStore, inUserns } from "./_userns.ts";
 
 const OPTIONS: readonly OptionSpec[] = [
   { name: "input", short: "i", type: "string", value: "FILE", help: "Read from FILE instead of stdin", complete: "file" },
@@ -43,24 +43,15 @@ export async function main(argv: string[]): Promise<number> {
   if (code !== undefined) return code;
 
   const { loadArchive } = await import("../image/archive.ts");
-  const { Progress } = await import("../image/progress.ts");
-  const { closeUnpackWorkers } = await import("../image/unpack.ts");
-  const { lockStore } = await import("../store/lock.ts");
-  using _lock = await lockStore("shared");
-  const progress = new Progress(bool(a, "quiet"));
   const platform = str(a, "platform");
-  try {
+  const recs = await addToStore(bool(a, "quiet"), async (progress) => {
     const file = input !== undefined ? await Deno.open(input) : undefined;
-    const recs = await loadArchive(file ? file.readable : Deno.stdin.readable, progress, {
+    return await loadArchive(file ? file.readable : Deno.stdin.readable, progress, {
       archiveName: input ?? "stdin",
       ...(platform ? { platform: parsePlatform(platform) } : {}),
     });
-    progress.end();
-    const lines = recs.flatMap((r) => (r.names.length ? r.names : [r.id]).map((n) => `Loaded image: ${n}`));
-    await write(lines.map((l) => l + "\n").join(""));
-    return 0;
-  } finally {
-    progress.end();
-    closeUnpackWorkers();
-  }
+  });
+  const lines = recs.flatMap((r) => (r.names.length ? r.names : [r.id]).map((n) => `Loaded image: ${n}`));
+  await write(lines.map((l) => l + "\n").join(""));
+  return 0;
 }

@@ -4,7 +4,7 @@ import { parseReference } from "../image/reference.ts";
 import { bool, formatHelp, type OptionSpec, parseArgs, str } from "./_args.ts";
 import type { CommandSpec } from "./commands.ts";
 import { write } from "./_io.ts";
-import { inUserns } from "./_userns.ts";
+import { addToStore, inUserns } from "./_userns.ts";
 
 const OPTIONS: readonly OptionSpec[] = [
   { name: "platform", type: "string", value: "OS/ARCH[/VARIANT]", help: "Choose this platform from a multi-platform image (default: the host's)" },
@@ -44,21 +44,11 @@ export async function main(argv: string[]): Promise<number> {
   if (code !== undefined) return code;
 
   const { pullImage } = await import("../image/pull.ts");
-  const { Progress } = await import("../image/progress.ts");
-  const { closeUnpackWorkers } = await import("../image/unpack.ts");
-  const { lockStore } = await import("../store/lock.ts");
-  using _lock = await lockStore("shared");
-  const progress = new Progress(bool(a, "quiet"));
-  try {
-    const rec = await pullImage(image, progress, {
+  const rec = await addToStore(bool(a, "quiet"), (progress) =>
+    pullImage(image, progress, {
       ...(platform !== undefined ? { platform: parsePlatform(platform) } : {}),
       ...(a.opts["tls-verify"] === false ? { tlsVerify: false } : {}),
-    });
-    progress.end();
-    if (Deno.env.get("NOOK_PULL_QUIET_ID") !== "1") await write(rec.id + "\n");
-    return 0;
-  } finally {
-    progress.end();
-    closeUnpackWorkers();
-  }
+    }));
+  if (Deno.env.get("NOOK_PULL_QUIET_ID") !== "1") await write(rec.id + "\n");
+  return 0;
 }

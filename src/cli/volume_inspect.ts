@@ -1,5 +1,5 @@
 import { formatError, NookError, UsageError } from "../errors/mod.ts";
-import { readVolume, volumeData, volumeUsers } from "../store/volumes.ts";
+import { readVolume, volumeData, type VolumeInfo, volumeUsers } from "../store/volumes.ts";
 import { bool, formatHelp, type OptionSpec, parseArgs } from "./_args.ts";
 import type { CommandSpec } from "./commands.ts";
 import { write } from "./_io.ts";
@@ -13,6 +13,11 @@ export const spec: CommandSpec = {
   summary: "Show volumes as JSON.",
   options: OPTIONS,
 };
+
+/** A volume as `inspect` and `ls --format json` show it (docker's field names). */
+export function volumeJson(v: VolumeInfo): Record<string, unknown> {
+  return { Name: v.name, Driver: "local", Mountpoint: volumeData(v.name), CreatedAt: v.created, Labels: v.labels, Anonymous: v.anonymous, UsedBy: volumeUsers(v.name) };
+}
 
 /** Inspect. */
 export async function main(argv: string[]): Promise<number> {
@@ -31,7 +36,7 @@ export async function main(argv: string[]): Promise<number> {
       await write(formatError(new NookError(`No such volume: "${n}"`)) + "\n", true);
       continue;
     }
-    out.push({ Name: v.name, Driver: "local", Mountpoint: volumeData(v.name), CreatedAt: v.created, Labels: v.labels, Anonymous: v.anonymous, UsedBy: volumeUsers(v.name) });
+    out.push(volumeJson(v));
   }
   await write(JSON.stringify(out, null, 2) + "\n");
   return failed ? 1 : 0;

@@ -1,4 +1,5 @@
-import { listVolumes, volumeData, volumeUsers } from "../store/volumes.ts";
+import { listVolumes } from "../store/volumes.ts";
+import { volumeJson } from "./volume_inspect.ts";
 import { bool, formatHelp, type OptionSpec, parseArgs, str } from "./_args.ts";
 import type { CommandSpec } from "./commands.ts";
 import { write } from "./_io.ts";
@@ -29,7 +30,7 @@ export async function main(argv: string[]): Promise<number> {
   if (bool(a, "quiet")) {
     await write(vols.map((v) => v.name + "\n").join(""));
   } else if (str(a, "format") === "json") {
-    await write(JSON.stringify(vols.map((v) => ({ Name: v.name, Driver: "local", Mountpoint: volumeData(v.name), CreatedAt: v.created, Labels: v.labels, Anonymous: v.anonymous, UsedBy: volumeUsers(v.name) })), null, 2) + "\n");
+    await write(JSON.stringify(vols.map(volumeJson), null, 2) + "\n");
   } else {
     await write(table([["DRIVER", "VOLUME NAME"], ...vols.map((v) => ["local", v.name])]));
   }

@@ -15,7 +15,8 @@ import { lockKey } from "../store/lock.ts";
 import { addImage, type ImageRecord, updateImages } from "../store/images.ts";
 import type { Descriptor } from "./manifest.ts";
 import type { Progress, Task } from "./progress.ts";
-import { unpackLayer, UnpackError } from "./unpack.ts";
+import { RegistryError } from "./registry.ts";
+import { unpackLayer } from "./unpack.ts";
 
 /** Content did not match its digest or size. */
 export class DigestError extends NookError {}
@@ -187,7 +188,9 @@ export async function ensureLayer(layer: IngestLayer, ids: IdPolicy, task?: Task
     task?.finish(unpackOnly ? "unpacked" : "done");
   } catch (err) {
     partialFile?.close();
-    if (err instanceof UnpackError && !unpackOnly) removeQuietly(partial); // content is bad, do not resume it
+    // only a download that broke off is worth resuming; content that was
+    // refused or wrong, or a failure we cannot judge, starts over next time
+    if (!unpackOnly && !(err instanceof RegistryError && err.resumable)) removeQuietly(partial);
     throw err;
   } finally {
     if (!ok) removeQuietly(work);

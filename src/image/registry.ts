@@ -17,12 +17,18 @@ export class RegistryError extends NookError {
   status: number | undefined;
   /** Registry error code ("MANIFEST_UNKNOWN"…), when it sent one. */
   registryCode: string | undefined;
+  /** The download broke off; what arrived is good to resume from. */
+  resumable: boolean;
 
   /** Make one. */
-  constructor(message: string, fields: ConstructorParameters<typeof NookError>[1] & { status?: number; registryCode?: string } = {}) {
+  constructor(
+    message: string,
+    fields: ConstructorParameters<typeof NookError>[1] & { status?: number; registryCode?: string; resumable?: boolean } = {},
+  ) {
     super(message, fields);
     this.status = fields.status;
     this.registryCode = fields.registryCode;
+    this.resumable = fields.resumable ?? false;
   }
 }
 
@@ -301,6 +307,7 @@ export class Registry {
         if (++failures >= this.attempts) {
           throw new RegistryError(`Downloading ${digest} failed after ${failures} attempts: ${(err as Error).message}`, {
             cause: err,
+            resumable: true,
             hint: "the connection keeps breaking; run the pull again (it resumes)",
           });
         }
@@ -311,7 +318,7 @@ export class Registry {
       if (size === 0) break;
       if (got < size) {
         if (got === before && ++failures >= this.attempts) {
-          throw new RegistryError(`The registry ended the blob ${digest} after ${got} of ${size} bytes`);
+          throw new RegistryError(`The registry ended the blob ${digest} after ${got} of ${size} bytes`, { resumable: true });
         }
         this.opts.onRetry?.(`blob ${digest.slice(7, 19)}`, failures, `connection ended after ${got} of ${size} bytes`);
       }

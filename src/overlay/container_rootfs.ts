@@ -9,7 +9,9 @@ import { StoreError } from "../store/errors.ts";
 import type { ImageRecord } from "../store/images.ts";
 import { layerDiff, readLayerInfo } from "../store/layers.ts";
 import { digestHex, storeLayout } from "../store/layout.ts";
+import { releaseContainerVolumes, volumeDir } from "../store/volumes.ts";
 import { removeTrees, selfCommand, USERNS_ENV } from "../unshare/mod.ts";
+import { findExecutable } from "../userns/mod.ts";
 import type { Backend, BackendChoice } from "./backend.ts";
 
 /** What rootfs.json records about a container's storage. */
@@ -140,14 +142,15 @@ export function createContainerRootfs(
       setup = { cwd: layout.root, mount: { source: "overlay", target: merged, fstype: "overlay", flags: 0, data } };
     } else {
       const abs = lowers.map((l) => `${layout.root}/${l}`);
-      setup = {
-        run: [{
-          path: choice.fuseOverlayfs ?? "/usr/bin/fuse-overlayfs",
-          args: ["fuse-overlayfs", "-o", `lowerdir=${abs.join(":")},upperdir=${dir}/upper,workdir=${dir}/work,allow_other`, merged],
-          env: ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"],
-        }],
-        leaveHelpersBehind: true,
-      };
+      const fuse = choice.fuseOverlayfs ?? "/usr/bin/fuse-overlayfs";
+      const opts = `lowerdir=${abs.join(":")},upperdir=${dir}/upper,workdir=${dir}/work,allow_other`;
+      // the daemon keeps its stderr for life: into a log next to the upper
+      // layer, not into the container's output
+      const sh = findExecutable("sh", "/usr/bin:/bin");
+      const run = sh
+        ? { path: sh, args: ["sh", "-c", 'exec "$0" "$@" 2>>"$LOG"', fuse, "-o", opts, merged], env: ["PATH=/usr/sbin:/usr/bin:/sbin:/bin", `LOG=${dir}/fuse-overlayfs.log`] }
+        : { path: fuse, args: ["fuse-overlayfs", "-o", opts, merged], env: ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"] };
+      setup = { run: [run], leaveHelpersBehind: true };
     }
   }
   const tmp = `${dir}/rootfs.json.tmp`;
@@ -161,12 +164,18 @@ export function copySources(record: RootfsRecord): { dir: string; opaque: string
   return record.layers.map((c) => ({ dir: layerDiff(c), opaque: readLayerInfo(c)?.opaque ?? [] }));
 }
 
-/** Remove a container's storage (its upper layer may hold files of subordinate ids). */
-export async function removeContainerRootfs(id: string, lock?: Deno.FsFile): Promise<void> {
+/**
+ * Remove everything a container has in the store: its copy-on-write storage
+ * (the upper layer may hold files of subordinate ids), its claims on volumes,
+ * and the anonymous volumes only it used. Safe to call more than once; the
+ * container lifecycle (`rm`, `run --rm`) calls this.
+ */
+export async function removeContainerStorage(id: string, lock?: Deno.FsFile): Promise<void> {
   try {
     lock?.close();
   } catch {
     // closed already
   }
-  await removeTrees([rootfsDir(id)]);
+  const anonymous = releaseContainerVolumes(id);
+  await removeTrees([rootfsDir(id), ...anonymous.map((n) => volumeDir(n))]);
 }

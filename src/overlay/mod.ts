@@ -11,7 +11,7 @@ export {
   createContainerRootfs,
   listContainerStorage,
   type PreparedRootfs,
-  removeContainerRootfs,
+  removeContainerStorage,
   rootfsDir,
   type RootfsRecord,
 } from "./container_rootfs.ts";

@@ -8,7 +8,7 @@
 import { listContainerStorage, rootfsDir } from "../overlay/container_rootfs.ts";
 import { storeLayout } from "./layout.ts";
 import { type ImageRecord, readImages } from "./images.ts";
-import { readVolume } from "./volumes.ts";
+import { releaseContainerVolumes } from "./volumes.ts";
 
 /** What a collection removed. */
 export interface Collected {
@@ -74,14 +74,7 @@ export function removeStaleContainers(): string[] {
     out.push(c.id);
   }
   // the volumes those containers used: release them; their anonymous ones go
-  const gone = new Set(out);
-  const vols = storeLayout().volumes;
-  for (const v of names(vols)) {
-    const users = names(`${vols}/${v}/users`);
-    const stale = users.filter((u) => gone.has(u));
-    for (const u of stale) rm(`${vols}/${v}/users/${u}`);
-    if (stale.length && stale.length === users.length && readVolume(v)?.anonymous) rm(`${vols}/${v}`);
-  }
+  for (const id of out) for (const v of releaseContainerVolumes(id)) rm(`${storeLayout().volumes}/${v}`);
   return out;
 }
 

@@ -110,3 +110,19 @@ export function releaseVolume(name: string, container: string, root?: string): v
     // gone
   }
 }
+
+/**
+ * A container is gone: drop its claim on every volume. Resolves with the
+ * names of anonymous volumes that nothing uses any more (for the caller to
+ * remove; their files may belong to subordinate ids).
+ */
+export function releaseContainerVolumes(container: string, root?: string): string[] {
+  const out: string[] = [];
+  for (const v of listVolumes(root)) {
+    const users = volumeUsers(v.name, root);
+    if (!users.includes(container)) continue;
+    releaseVolume(v.name, container, root);
+    if (v.anonymous && users.length === 1) out.push(v.name);
+  }
+  return out;
+}

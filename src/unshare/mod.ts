@@ -119,6 +119,15 @@ export async function removeTrees(paths: readonly string[]): Promise<void> {
     } catch (err) {
       if (err instanceof Deno.errors.NotFound) continue;
       if (inNookUserns() || isRealRoot()) throw err;
+      // overlayfs leaves work/work with mode 0: ours, but unreadable until chmod
+      if (err instanceof Deno.errors.PermissionDenied && openOwnDirs(path)) {
+        try {
+          Deno.removeSync(path, { recursive: true });
+          continue;
+        } catch {
+          // files of other ids: below
+        }
+      }
       left.push(path);
     }
   }
@@ -140,4 +149,23 @@ export async function removeTrees(paths: readonly string[]): Promise<void> {
       hint: "check the files with `nook unshare ls -la PATH`; `nook system reset` removes everything nook owns",
     });
   }
+}
+
+/** chmod u+rwx every directory under `path` that the caller owns; false when one is not the caller's. */
+function openOwnDirs(path: string): boolean {
+  const uid = Deno.uid();
+  let st: Deno.FileInfo;
+  try {
+    st = Deno.lstatSync(path);
+  } catch {
+    return true;
+  }
+  if (!st.isDirectory) return st.uid === uid;
+  if (st.uid !== uid) return false;
+  if (((st.mode ?? 0) & 0o700) !== 0o700) Deno.chmodSync(path, (st.mode ?? 0) & 0o7777 | 0o700);
+  let ok = true;
+  for (const e of Deno.readDirSync(path)) {
+    if (e.isDirectory) ok = openOwnDirs(`${path}/${e.name}`) && ok;
+  }
+  return ok;
 }
