@@ -40,7 +40,13 @@ async function sha256File(path: string): Promise<string> {
 }
 
 async function run(cmd: string[], env: Record<string, string> = {}, okCodes = [0]): Promise<void> {
-  const out = await new Deno.Command(cmd[0]!, { args: cmd.slice(1), env, stdin: "null", stdout: "piped", stderr: "piped" }).output();
+  const out = await new Deno.Command(cmd[0]!, {
+    args: cmd.slice(1),
+    env,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
   if (!okCodes.includes(out.code)) {
     throw new Error(`${cmd.join(" ")} exited ${out.code}: ${new TextDecoder().decode(out.stderr).slice(-2000)}`);
   }
@@ -76,13 +82,22 @@ async function rmrf(path: string): Promise<void> {
 const layerGz = Deno.readFileSync(`${cache}/layer.tar.gz`);
 const diffId = await sha256File(`${cache}/layer.tar`);
 const blobDigest = `sha256:${createHash("sha256").update(layerGz).digest("hex")}`;
-const img = image([{ blob: layerGz, digest: blobDigest, diffId, mediaType: "application/vnd.oci.image.layer.v1.tar+gzip" }], {
+const img = image([{
+  blob: layerGz,
+  digest: blobDigest,
+  diffId,
+  mediaType: "application/vnd.oci.image.layer.v1.tar+gzip",
+}], {
   Cmd: ["/bin/bash"],
 });
 const reg = await startRegistry();
 const ref = `${reg.host}/bench/debian:1`;
 await push(reg.host, "bench/debian", "1", img);
-console.error(`bench: ${ref}: layer ${(layerGz.length / 1e6).toFixed(1)} MB gzip, ${(Deno.statSync(`${cache}/layer.tar`).size / 1e6).toFixed(1)} MB tar`);
+console.error(
+  `bench: ${ref}: layer ${(layerGz.length / 1e6).toFixed(1)} MB gzip, ${
+    (Deno.statSync(`${cache}/layer.tar`).size / 1e6).toFixed(1)
+  } MB tar`,
+);
 
 const scratch = Deno.makeTempDirSync({ prefix: "nook-bench-" });
 const tools: Record<string, () => Promise<number>> = {
@@ -104,12 +119,24 @@ const tools: Record<string, () => Promise<number>> = {
 };
 if (which("podman")) {
   tools.podman = async () => {
-    const args = ["podman", "--root", `${scratch}/podman`, "--runroot", `${scratch}/podman-run`, "--storage-driver", "overlay"];
+    const args = [
+      "podman",
+      "--root",
+      `${scratch}/podman`,
+      "--runroot",
+      `${scratch}/podman-run`,
+      "--storage-driver",
+      "overlay",
+    ];
     const env = { ...Deno.env.toObject(), XDG_RUNTIME_DIR: `${scratch}/run` };
     Deno.mkdirSync(`${scratch}/run`, { recursive: true, mode: 0o700 });
     const t = await timed([...args, "pull", "-q", "--tls-verify=false", ref], env);
     await run([...args, "system", "reset", "-f"], env, [0, 125]);
-    await run([...args.slice(0, 5), "unshare", "rm", "-rf", `${scratch}/podman`, `${scratch}/podman-run`], env, [0, 1, 125]);
+    await run([...args.slice(0, 5), "unshare", "rm", "-rf", `${scratch}/podman`, `${scratch}/podman-run`], env, [
+      0,
+      1,
+      125,
+    ]);
     return t;
   };
 }
@@ -117,7 +144,11 @@ if (which("skopeo") && which("umoci")) {
   tools["skopeo+umoci"] = async () => {
     const oci = `${scratch}/oci`;
     const bundle = `${scratch}/bundle`;
-    const t = await timed(["sh", "-c", `skopeo copy -q --src-tls-verify=false docker://${ref} oci:${oci}:1 && umoci unpack --rootless --image ${oci}:1 ${bundle}`]);
+    const t = await timed([
+      "sh",
+      "-c",
+      `skopeo copy -q --src-tls-verify=false docker://${ref} oci:${oci}:1 && umoci unpack --rootless --image ${oci}:1 ${bundle}`,
+    ]);
     await rmrf(oci);
     await rmrf(bundle);
     return t;
@@ -142,7 +173,11 @@ try {
 }
 
 const tarMedian = median(results.tar!);
-console.log(`pull + unpack of ${ref.replace(/^[^/]+\//, "")} (${(Deno.statSync(`${cache}/layer.tar`).size / 1e6).toFixed(0)} MB), median of ${rounds}:`);
+console.log(
+  `pull + unpack of ${ref.replace(/^[^/]+\//, "")} (${
+    (Deno.statSync(`${cache}/layer.tar`).size / 1e6).toFixed(0)
+  } MB), median of ${rounds}:`,
+);
 for (const name of ["nook", "podman", "skopeo+umoci", "tar"]) {
   const xs = results[name];
   if (!xs) {
@@ -151,7 +186,11 @@ for (const name of ["nook", "podman", "skopeo+umoci", "tar"]) {
   }
   const m = median(xs);
   const c = cpu[name] ? `; CPU ${median(cpu[name]!).toFixed(2)} s` : "";
-  console.log(`  ${name.padEnd(14)} ${m.toFixed(2)} s   (${(m / tarMedian).toFixed(2)}× tar -xzf${c}; runs: ${xs.map((x) => x.toFixed(2)).join(", ")})`);
+  console.log(
+    `  ${name.padEnd(14)} ${m.toFixed(2)} s   (${(m / tarMedian).toFixed(2)}× tar -xzf${c}; runs: ${
+      xs.map((x) => x.toFixed(2)).join(", ")
+    })`,
+  );
 }
 console.log("  (wall time of the whole command; CPU = user + sys of it and its children. The machine is shared:");
 console.log("   compare within one run, and look at the spread of the runs.)");

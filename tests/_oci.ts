@@ -6,7 +6,7 @@
  */
 import zlib from "node:zlib";
 import { createHash } from "node:crypto";
-import { exists, isolatedEnv, nook, NOOK, type Result, scratch, staticBusybox } from "./_helpers.ts";
+import { exists, isolatedEnv, NOOK, nook, type Result, scratch, staticBusybox } from "./_helpers.ts";
 
 /** One tar entry. */
 export interface TarEntry {
@@ -134,7 +134,8 @@ export function layer(entries: readonly TarEntry[] | Uint8Array, compress: "gzip
     : compress === "zstd"
     ? new Uint8Array(zlib.zstdCompressSync(raw))
     : raw;
-  const mediaType = "application/vnd.oci.image.layer.v1.tar" + (compress === "gzip" ? "+gzip" : compress === "zstd" ? "+zstd" : "");
+  const mediaType = "application/vnd.oci.image.layer.v1.tar" +
+    (compress === "gzip" ? "+gzip" : compress === "zstd" ? "+zstd" : "");
   return { blob, digest: digestOf(blob), diffId: digestOf(raw), mediaType };
 }
 
@@ -150,23 +151,42 @@ export interface TestImage {
   id: string;
   /** Layers. */
   layers: Layer[];
+  /** Media type of the manifest. */
+  mediaType: string;
 }
 
-/** Build an image from layers and config overrides. */
-export function image(layers: Layer[], cfg: Record<string, unknown> = {}, platform = { os: "linux", architecture: "amd64" }): TestImage {
+/** Build an image from layers and config overrides, as an OCI image or a docker v2 schema 2 one. */
+export function image(
+  layers: Layer[],
+  cfg: Record<string, unknown> = {},
+  platform = { os: "linux", architecture: "amd64" },
+  format: "oci" | "docker" = "oci",
+): TestImage {
   const config = enc.encode(JSON.stringify({
     created: "2024-01-01T00:00:00Z",
     ...platform,
     config: { Env: ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"], Cmd: ["/bin/sh"], ...cfg },
     rootfs: { type: "layers", diff_ids: layers.map((l) => l.diffId) },
   }));
+  const docker = format === "docker";
+  const mediaType = docker
+    ? "application/vnd.docker.distribution.manifest.v2+json"
+    : "application/vnd.oci.image.manifest.v1+json";
   const manifest = enc.encode(JSON.stringify({
     schemaVersion: 2,
-    mediaType: "application/vnd.oci.image.manifest.v1+json",
-    config: { mediaType: "application/vnd.oci.image.config.v1+json", digest: digestOf(config), size: config.length },
-    layers: layers.map((l) => ({ mediaType: l.mediaType, digest: l.digest, size: l.blob.length })),
+    mediaType,
+    config: {
+      mediaType: docker ? "application/vnd.docker.container.image.v1+json" : "application/vnd.oci.image.config.v1+json",
+      digest: digestOf(config),
+      size: config.length,
+    },
+    layers: layers.map((l) => ({
+      mediaType: docker ? "application/vnd.docker.image.rootfs.diff.tar.gzip" : l.mediaType,
+      digest: l.digest,
+      size: l.blob.length,
+    })),
   }));
-  return { config, manifest, digest: digestOf(manifest), id: digestOf(config), layers };
+  return { config, manifest, digest: digestOf(manifest), id: digestOf(config), layers, mediaType };
 }
 
 /** Host platform in OCI terms. */
@@ -182,14 +202,50 @@ export function busyboxEntries(): TarEntry[] {
     { name: "bin/", type: "dir" },
     { name: "bin/busybox", content: Deno.readFileSync(bb), mode: 0o755 },
     { name: "etc/", type: "dir" },
-    { name: "etc/passwd", content: "root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000:user:/home/user:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n" },
+    {
+      name: "etc/passwd",
+      content:
+        "root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000:user:/home/user:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n",
+    },
     { name: "etc/group", content: "root:x:0:\nuser:x:1000:\nnogroup:x:65534:\n" },
     { name: "tmp/", type: "dir", mode: 0o1777 },
     { name: "root/", type: "dir", mode: 0o700 },
     { name: "home/", type: "dir" },
     { name: "home/user/", type: "dir", uid: 1000, gid: 1000 },
   ];
-  for (const a of ["sh", "ls", "cat", "id", "stat", "echo", "env", "pwd", "test", "[", "readlink", "find", "sha256sum", "touch", "mkdir", "rm", "sleep", "true", "false", "hostname", "wc", "head", "grep", "chown", "ln", "printf", "sort", "xargs", "mount"]) {
+  for (
+    const a of [
+      "sh",
+      "ls",
+      "cat",
+      "id",
+      "stat",
+      "echo",
+      "env",
+      "pwd",
+      "test",
+      "[",
+      "readlink",
+      "find",
+      "sha256sum",
+      "touch",
+      "mkdir",
+      "rm",
+      "sleep",
+      "true",
+      "false",
+      "hostname",
+      "wc",
+      "head",
+      "grep",
+      "chown",
+      "ln",
+      "printf",
+      "sort",
+      "xargs",
+      "mount",
+    ]
+  ) {
     entries.push({ name: `bin/${a}`, type: "symlink", linkname: "busybox" });
   }
   return entries;
@@ -207,7 +263,9 @@ export interface TestRegistry {
 
 /** Why registry tests cannot run here. */
 export function registrySkip(): string | undefined {
-  return exists("/usr/bin/docker-registry") ? undefined : "docker-registry is not installed (apt install docker-registry)";
+  return exists("/usr/bin/docker-registry")
+    ? undefined
+    : "docker-registry is not installed (apt install docker-registry)";
 }
 
 /** A free TCP port on 127.0.0.1 (bound and released; the registry binds it right after). */
@@ -225,22 +283,30 @@ export async function startRegistry(extra = ""): Promise<TestRegistry> {
   for (let attempt = 0; attempt < 5; attempt++) {
     const port = freePort();
     const cfg = `${dir}/config.yml`;
-    Deno.writeTextFileSync(cfg, [
-      "version: 0.1",
-      "log:",
-      "  level: error",
-      "  accesslog:",
-      "    disabled: true",
-      "storage:",
-      "  filesystem:",
-      `    rootdirectory: ${dir}/data`,
-      "  delete:",
-      "    enabled: true",
-      "http:",
-      `  addr: 127.0.0.1:${port}`,
-      extra,
-    ].join("\n") + "\n");
-    const child = new Deno.Command("/usr/bin/docker-registry", { args: ["serve", cfg], stdin: "null", stdout: "null", stderr: "null" }).spawn();
+    Deno.writeTextFileSync(
+      cfg,
+      [
+        "version: 0.1",
+        "log:",
+        "  level: error",
+        "  accesslog:",
+        "    disabled: true",
+        "storage:",
+        "  filesystem:",
+        `    rootdirectory: ${dir}/data`,
+        "  delete:",
+        "    enabled: true",
+        "http:",
+        `  addr: 127.0.0.1:${port}`,
+        extra,
+      ].join("\n") + "\n",
+    );
+    const child = new Deno.Command("/usr/bin/docker-registry", {
+      args: ["serve", cfg],
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
     child.unref();
     const kill = () => {
       try {
@@ -285,11 +351,14 @@ export async function startRegistry(extra = ""): Promise<TestRegistry> {
 /** Push an image (blobs, then the manifest) with the distribution API; `auth` is an Authorization header. */
 export async function push(host: string, repo: string, tag: string, img: TestImage, auth?: string): Promise<void> {
   const h = (extra: Record<string, string> = {}) => ({ ...(auth ? { Authorization: auth } : {}), ...extra });
-  const blobs: [string, Uint8Array][] = [[img.id, img.config], ...img.layers.map((l) => [l.digest, l.blob] as [string, Uint8Array])];
+  const blobs: [string, Uint8Array][] = [
+    [img.id, img.config],
+    ...img.layers.map((l) => [l.digest, l.blob] as [string, Uint8Array]),
+  ];
   for (const [digest, data] of blobs) await pushBlob(host, repo, digest, data, auth);
   const r = await fetch(`http://${host}/v2/${repo}/manifests/${tag}`, {
     method: "PUT",
-    headers: h({ "Content-Type": "application/vnd.oci.image.manifest.v1+json" }),
+    headers: h({ "Content-Type": img.mediaType }),
     body: img.manifest as Uint8Array<ArrayBuffer>,
   });
   if (!r.ok) throw new Error(`push manifest: ${r.status} ${await r.text()}`);
@@ -297,7 +366,13 @@ export async function push(host: string, repo: string, tag: string, img: TestIma
 }
 
 /** Upload one blob (monolithic). */
-export async function pushBlob(host: string, repo: string, digest: string, data: Uint8Array, auth?: string): Promise<void> {
+export async function pushBlob(
+  host: string,
+  repo: string,
+  digest: string,
+  data: Uint8Array,
+  auth?: string,
+): Promise<void> {
   const h = auth ? { Authorization: auth } : {};
   const head = await fetch(`http://${host}/v2/${repo}/blobs/${digest}`, { method: "HEAD", headers: h });
   await head.body?.cancel();
@@ -317,13 +392,22 @@ export async function pushBlob(host: string, repo: string, digest: string, data:
 }
 
 /** Push a multi-platform index of images (pushed by digest first). */
-export async function pushIndex(host: string, repo: string, tag: string, images: [TestImage, { os: string; architecture: string; variant?: string }][]): Promise<string> {
+export async function pushIndex(
+  host: string,
+  repo: string,
+  tag: string,
+  images: [TestImage, { os: string; architecture: string; variant?: string }][],
+): Promise<string> {
   for (const [img] of images) await push(host, repo, img.digest, img);
+  const docker = images[0]?.[0].mediaType.includes("docker");
+  const listType = docker
+    ? "application/vnd.docker.distribution.manifest.list.v2+json"
+    : "application/vnd.oci.image.index.v1+json";
   const index = enc.encode(JSON.stringify({
     schemaVersion: 2,
-    mediaType: "application/vnd.oci.image.index.v1+json",
+    mediaType: listType,
     manifests: images.map(([img, platform]) => ({
-      mediaType: "application/vnd.oci.image.manifest.v1+json",
+      mediaType: img.mediaType,
       digest: img.digest,
       size: img.manifest.length,
       platform,
@@ -331,7 +415,7 @@ export async function pushIndex(host: string, repo: string, tag: string, images:
   }));
   const r = await fetch(`http://${host}/v2/${repo}/manifests/${tag}`, {
     method: "PUT",
-    headers: { "Content-Type": "application/vnd.oci.image.index.v1+json" },
+    headers: { "Content-Type": listType },
     body: index as Uint8Array<ArrayBuffer>,
   });
   if (!r.ok) throw new Error(`push index: ${r.status} ${await r.text()}`);
@@ -350,7 +434,7 @@ export function ociArchive(img: TestImage, refName: string): Uint8Array {
   const index = JSON.stringify({
     schemaVersion: 2,
     manifests: [{
-      mediaType: "application/vnd.oci.image.manifest.v1+json",
+      mediaType: img.mediaType,
       digest: img.digest,
       size: img.manifest.length,
       annotations: { "org.opencontainers.image.ref.name": refName },
@@ -380,7 +464,9 @@ export function dockerArchive(img: TestImage, repoTags: string[], uncompressed: 
 }
 
 /** A private data directory for one test, and a way to remove it (files of subordinate ids included). */
-export function freshStore(extra: Record<string, string> = {}): { env: Record<string, string>; data: string; reset: () => Promise<void> } {
+export function freshStore(
+  extra: Record<string, string> = {},
+): { env: Record<string, string>; data: string; reset: () => Promise<void> } {
   const base = scratch("nook-store-");
   const data = `${base}/data`;
   Deno.mkdirSync(`${base}/run`, { mode: 0o700 });
@@ -428,7 +514,12 @@ export function listTree(dir: string): string[] {
  * `./nook ARGS` with a time limit: a hang (a deadlock would be a bug) kills
  * nook after `ms` and fails the test instead of stalling the suite.
  */
-export async function nookT(args: string[], env: Record<string, string>, ms = 120_000, stdin?: Uint8Array): Promise<Result> {
+export async function nookT(
+  args: string[],
+  env: Record<string, string>,
+  ms = 120_000,
+  stdin?: Uint8Array,
+): Promise<Result> {
   const child = new Deno.Command(NOOK, {
     args,
     env: { ...isolatedEnv(), ...env },
@@ -480,51 +571,58 @@ export function startProxy(target: string, act: (req: Request, n: number) => Pro
   const seen: TestProxy["seen"] = [];
   const ac = new AbortController();
   let port = 0;
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, signal: ac.signal, onListen: (a) => (port = a.port) }, async (req) => {
-    const url = new URL(req.url);
-    const n = (counts.get(url.pathname) ?? 0) + 1;
-    counts.set(url.pathname, n);
-    seen.push({ method: req.method, path: url.pathname, range: req.headers.get("range") });
-    const a = act(req, n);
-    if (a instanceof Response) return a;
-    const headers = new Headers(req.headers);
-    headers.delete("host");
-    const res = await fetch(`http://${target}${url.pathname}${url.search}`, { method: req.method, headers, redirect: "manual" });
-    if (a === "pass" || !res.body) return new Response(res.body, { status: res.status, headers: res.headers });
-    const reader = res.body.getReader();
-    let sent = 0;
-    let pending: Uint8Array | undefined;
-    const body = new ReadableStream<Uint8Array>({
-      async pull(ctl) {
-        if (!pending || pending.length === 0) {
-          const r = await reader.read();
-          if (r.done) return ctl.close();
-          pending = r.value;
-        }
-        if ("cutAfter" in a) {
-          if (sent + pending.length > a.cutAfter) {
-            ctl.enqueue(pending.subarray(0, a.cutAfter - sent));
-            sent = a.cutAfter;
-            await reader.cancel();
-            ctl.error(new Error("connection cut by the test proxy"));
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, signal: ac.signal, onListen: (a) => (port = a.port) },
+    async (req) => {
+      const url = new URL(req.url);
+      const n = (counts.get(url.pathname) ?? 0) + 1;
+      counts.set(url.pathname, n);
+      seen.push({ method: req.method, path: url.pathname, range: req.headers.get("range") });
+      const a = act(req, n);
+      if (a instanceof Response) return a;
+      const headers = new Headers(req.headers);
+      headers.delete("host");
+      const res = await fetch(`http://${target}${url.pathname}${url.search}`, {
+        method: req.method,
+        headers,
+        redirect: "manual",
+      });
+      if (a === "pass" || !res.body) return new Response(res.body, { status: res.status, headers: res.headers });
+      const reader = res.body.getReader();
+      let sent = 0;
+      let pending: Uint8Array | undefined;
+      const body = new ReadableStream<Uint8Array>({
+        async pull(ctl) {
+          if (!pending || pending.length === 0) {
+            const r = await reader.read();
+            if (r.done) return ctl.close();
+            pending = r.value;
+          }
+          if ("cutAfter" in a) {
+            if (sent + pending.length > a.cutAfter) {
+              ctl.enqueue(pending.subarray(0, a.cutAfter - sent));
+              sent = a.cutAfter;
+              await reader.cancel();
+              ctl.error(new Error("connection cut by the test proxy"));
+              return;
+            }
+            ctl.enqueue(pending);
+            sent += pending.length;
+            pending = undefined;
             return;
           }
-          ctl.enqueue(pending);
-          sent += pending.length;
-          pending = undefined;
-          return;
-        }
-        await new Promise((r) => setTimeout(r, a.tickMs));
-        const part = pending.subarray(0, a.bytesPerTick);
-        pending = pending.subarray(part.length);
-        ctl.enqueue(part);
-      },
-      cancel() {
-        void reader.cancel();
-      },
-    });
-    return new Response(body, { status: res.status, headers: res.headers });
-  });
+          await new Promise((r) => setTimeout(r, a.tickMs));
+          const part = pending.subarray(0, a.bytesPerTick);
+          pending = pending.subarray(part.length);
+          ctl.enqueue(part);
+        },
+        cancel() {
+          void reader.cancel();
+        },
+      });
+      return new Response(body, { status: res.status, headers: res.headers });
+    },
+  );
   return {
     get host() {
       return `127.0.0.1:${port}`;

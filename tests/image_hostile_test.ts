@@ -55,21 +55,39 @@ function cases(dir: string): [string, TarEntry[], RegExp][] {
       { name: "d", type: "symlink", linkname: dir },
       { name: "d/sub/", type: "dir" },
     ], /symlink/],
-    ["a relative symlink that climbs above the root", [{ name: "x/y", type: "symlink", linkname: `${up}${dir.slice(1)}` }], /climbs above the root/],
-    ["a hard link to a host file by ..", [{ name: "h", type: "link", linkname: `${up}${dir.slice(1)}/canary` }], /climbs out/],
-    ["a hard link to a host file by absolute name", [{ name: "h", type: "link", linkname: `${dir}/canary` }], /absolute names/],
+    ["a relative symlink that climbs above the root", [{
+      name: "x/y",
+      type: "symlink",
+      linkname: `${up}${dir.slice(1)}`,
+    }], /climbs above the root/],
+    [
+      "a hard link to a host file by ..",
+      [{ name: "h", type: "link", linkname: `${up}${dir.slice(1)}/canary` }],
+      /climbs out/,
+    ],
+    [
+      "a hard link to a host file by absolute name",
+      [{ name: "h", type: "link", linkname: `${dir}/canary` }],
+      /absolute names/,
+    ],
     ["a hard link through a symlink", [
       { name: "s", type: "symlink", linkname: dir },
       { name: "h", type: "link", linkname: "s/canary" },
     ], /symlink/],
     ["a whiteout that climbs out", [{ name: `${up}${dir.slice(1)}/.wh.canary`, content: "" }], /climbs out/],
-    ["a huge PAX header", [{ name: "big", content: "x", pax: { comment: "x".repeat(5 * 1024 * 1024) } }], /Header exceeds max size|Cannot unpack/],
+    [
+      "a huge PAX header",
+      [{ name: "big", content: "x", pax: { comment: "x".repeat(5 * 1024 * 1024) } }],
+      /Header exceeds max size|Cannot unpack/,
+    ],
     ["a name longer than PATH_MAX", [{ name: "n/".repeat(3000) + "f", content: "x" }], /longer than/],
   ];
 }
 
 function storeIsEmpty(data: string): void {
-  for (const d of ["layers", "blobs/sha256", "tmp"]) assert.deepEqual(listTree(`${data}/${d}`), [], `${d}/ is not empty`);
+  for (const d of ["layers", "blobs/sha256", "tmp"]) {
+    assert.deepEqual(listTree(`${data}/${d}`), [], `${d}/ is not empty`);
+  }
 }
 
 test("import refuses hostile tarballs and changes nothing outside the store", async () => {
@@ -96,12 +114,15 @@ test("device nodes are skipped with a note, the rest of the layer is kept", asyn
   const s = freshStore();
   try {
     const f = `${scratch()}/dev.tar`;
-    Deno.writeFileSync(f, tar([
-      { name: "dev/", type: "dir" },
-      { name: "dev/sda", type: "block", dev: [8, 0] },
-      { name: "dev/mem", type: "char", dev: [1, 1] },
-      { name: "ok", content: "ok" },
-    ]));
+    Deno.writeFileSync(
+      f,
+      tar([
+        { name: "dev/", type: "dir" },
+        { name: "dev/sda", type: "block", dev: [8, 0] },
+        { name: "dev/mem", type: "char", dev: [1, 1] },
+        { name: "ok", content: "ok" },
+      ]),
+    );
     const r = await nookT(["import", f, "devs:1"], s.env);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /skipped 2 device nodes \(dev\/sda, dev\/mem\)/);

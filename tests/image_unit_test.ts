@@ -18,7 +18,10 @@ test("short names become docker.io/library/NAME:latest, qualified names stay as 
   const r = parseReference(`alpine@${d}`);
   assert.equal(r.digest, d);
   assert.equal(r.tag, undefined);
-  assert.equal(formatReference(parseReference(`index.docker.io/library/alpine:3@${d}`)), `docker.io/library/alpine:3@${d}`);
+  assert.equal(
+    formatReference(parseReference(`index.docker.io/library/alpine:3@${d}`)),
+    `docker.io/library/alpine:3@${d}`,
+  );
   assert.throws(() => parseReference("Alpine"), /lowercase/);
   assert.throws(() => parseReference("alpine:bad tag"), /Invalid image reference/);
   assert.throws(() => parseReference("alpine@sha256:xyz"), /not a digest/);
@@ -45,8 +48,16 @@ test("platforms parse as os/arch[/variant] and arm64 without a variant serves v8
   assert.deepEqual(parsePlatform("linux/arm/v7"), { os: "linux", architecture: "arm", variant: "v7" });
   assert.deepEqual(parsePlatform("x86_64"), { os: "linux", architecture: "amd64" });
   assert.throws(() => parsePlatform("linux/"), /Invalid platform/);
-  assert.ok(platformMatches({ os: "linux", architecture: "arm64" }, { os: "linux", architecture: "arm64", variant: "v8" }));
-  assert.ok(!platformMatches({ os: "linux", architecture: "arm", variant: "v6" }, { os: "linux", architecture: "arm", variant: "v7" }));
+  assert.ok(
+    platformMatches({ os: "linux", architecture: "arm64" }, { os: "linux", architecture: "arm64", variant: "v8" }),
+  );
+  assert.ok(
+    !platformMatches({ os: "linux", architecture: "arm", variant: "v6" }, {
+      os: "linux",
+      architecture: "arm",
+      variant: "v7",
+    }),
+  );
   const d = (n: string) => "sha256:" + n.repeat(64);
   const index = {
     schemaVersion: 2,
@@ -102,15 +113,32 @@ test("chain IDs follow the OCI definition", async () => {
 });
 
 test("WWW-Authenticate challenges are parsed, and localhost registries may be plain HTTP", () => {
-  const c = parseChallenge('Bearer realm="https://auth.example/token",service="registry.example",scope="repository:a/b:pull"');
-  assert.deepEqual(c, { scheme: "bearer", params: { realm: "https://auth.example/token", service: "registry.example", scope: "repository:a/b:pull" } });
-  assert.deepEqual(parseChallenge('Basic realm="Registry Realm"'), { scheme: "basic", params: { realm: "Registry Realm" } });
+  const c = parseChallenge(
+    'Bearer realm="https://auth.example/token",service="registry.example",scope="repository:a/b:pull"',
+  );
+  assert.deepEqual(c, {
+    scheme: "bearer",
+    params: { realm: "https://auth.example/token", service: "registry.example", scope: "repository:a/b:pull" },
+  });
+  assert.deepEqual(parseChallenge('Basic realm="Registry Realm"'), {
+    scheme: "basic",
+    params: { realm: "Registry Realm" },
+  });
   assert.ok(isLocalHost("localhost:5000") && isLocalHost("127.0.0.1:8080") && isLocalHost("[::1]:5000"));
   assert.ok(!isLocalHost("registry.example.com"));
 });
 
 test("import --change sets CMD, ENTRYPOINT, ENV, WORKDIR, USER, EXPOSE, VOLUME", () => {
-  const cfg = applyChanges({}, ['CMD ["/bin/sh","-c","echo hi"]', "ENTRYPOINT /init", "ENV A=1", "ENV B 2", "WORKDIR /w", "USER 1000", "EXPOSE 80 53/udp", "VOLUME /data"]);
+  const cfg = applyChanges({}, [
+    'CMD ["/bin/sh","-c","echo hi"]',
+    "ENTRYPOINT /init",
+    "ENV A=1",
+    "ENV B 2",
+    "WORKDIR /w",
+    "USER 1000",
+    "EXPOSE 80 53/udp",
+    "VOLUME /data",
+  ]);
   assert.deepEqual(cfg.Cmd, ["/bin/sh", "-c", "echo hi"]);
   assert.deepEqual(cfg.Entrypoint, ["/bin/sh", "-c", "/init"]);
   assert.deepEqual(cfg.Env, ["A=1", "B=2"]);
@@ -122,7 +150,15 @@ test("import --change sets CMD, ENTRYPOINT, ENV, WORKDIR, USER, EXPOSE, VOLUME",
 
 test("adding an image moves its names away from the image that had them", () => {
   const rec = (id: string, names: string[]): ImageRecord => ({
-    id, names, repoDigests: [], manifest: id, manifestMediaType: "m", layers: [], platform: "linux/amd64", added: "", size: 0,
+    id,
+    names,
+    repoDigests: [],
+    manifest: id,
+    manifestMediaType: "m",
+    layers: [],
+    platform: "linux/amd64",
+    added: "",
+    size: 0,
   });
   const out = addImage([rec("sha256:1", ["a:1", "b:1"])], rec("sha256:2", ["a:1"]));
   assert.deepEqual(out.map((i) => [i.id, i.names]), [["sha256:1", ["b:1"]], ["sha256:2", ["a:1"]]]);
@@ -147,7 +183,9 @@ async function staticImports(file: string): Promise<string[]> {
     const s = todo.pop()!;
     if (seen.has(s)) continue;
     seen.add(s);
-    for (const d of byName.get(s)?.dependencies ?? []) if (!d.isDynamic && d.code?.specifier) todo.push(d.code.specifier);
+    for (const d of byName.get(s)?.dependencies ?? []) {
+      if (!d.isDynamic && d.code?.specifier) todo.push(d.code.specifier);
+    }
   }
   return [...seen];
 }

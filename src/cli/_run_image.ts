@@ -14,7 +14,13 @@ export type { StoreParts, StoreSource } from "./_run_image_store.ts";
 
 /** Options of `nook run` that belong to issue #3 (images, storage, volumes). */
 export const IMAGE_RUN_OPTIONS: readonly OptionSpec[] = [
-  { name: "volume", short: "v", type: "list", value: "SRC:DST[:OPTS]", help: "Bind a host path or a named volume (-v NAME:/path), or an anonymous volume (-v /path); OPTS: ro" },
+  {
+    name: "volume",
+    short: "v",
+    type: "list",
+    value: "SRC:DST[:OPTS]",
+    help: "Bind a host path or a named volume (-v NAME:/path), or an anonymous volume (-v /path); OPTS: ro",
+  },
   { name: "mount", type: "list", value: "type=…,…", help: "Mount type=bind|volume|tmpfs,source=…,target=…[,readonly]" },
   { name: "pull", type: "string", value: "POLICY", help: "Pull the image: missing (default), always or never" },
   { name: "platform", type: "string", value: "OS/ARCH", help: "Platform to pull when the image is pulled" },
@@ -46,7 +52,11 @@ export function storeImageSource(image: string, id: string): StoreSource {
 }
 
 /** The mounts of `-v`, `--mount` and the image's VOLUMEs, and what removes the container's storage. */
-export function runMounts(a: ParsedArgs, id: string, store?: StoreParts): { mounts: MountSpec[]; cleanup: () => Promise<void> } {
+export function runMounts(
+  a: ParsedArgs,
+  id: string,
+  store?: StoreParts,
+): { mounts: MountSpec[]; cleanup: () => Promise<void> } {
   if (!impl) return { mounts: [], cleanup: () => Promise.resolve() };
   return impl.runMounts(a, id, store);
 }

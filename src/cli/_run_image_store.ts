@@ -65,7 +65,9 @@ let backend: BackendChoice | undefined;
 export async function prepareImage(a: ParsedArgs, image: string): Promise<void> {
   const policy = str(a, "pull") ?? "missing";
   if (!["missing", "always", "never"].includes(policy)) {
-    throw new UsageError(`Unknown pull policy "${policy}"`, { hint: "use --pull missing, --pull always or --pull never" });
+    throw new UsageError(`Unknown pull policy "${policy}"`, {
+      hint: "use --pull missing, --pull always or --pull never",
+    });
   }
   const have = findImage(image);
   if (policy === "always" || (!have && policy === "missing")) {
@@ -177,7 +179,9 @@ function tmpfsOptions(opts: string[]): { flags: number; data: string; readonly: 
 }
 
 function absTarget(t: string, what: string): string {
-  if (!t.startsWith("/")) throw new UsageError(`The ${what} target "${t}" is not an absolute path`, { hint: "container paths start with /" });
+  if (!t.startsWith("/")) {
+    throw new UsageError(`The ${what} target "${t}" is not an absolute path`, { hint: "container paths start with /" });
+  }
   const clean = "/" + t.split("/").filter((p) => p && p !== ".").join("/");
   if (clean.split("/").includes("..")) throw new UsageError(`The ${what} target "${t}" contains ".."`);
   return clean;
@@ -194,7 +198,9 @@ interface Wanted {
 
 function parseVolumeFlag(v: string): Wanted {
   const parts = v.split(":");
-  if (parts.length === 1) return { kind: "volume", source: "", target: absTarget(v, "volume"), readonly: false, opts: [], nocopy: false };
+  if (parts.length === 1) {
+    return { kind: "volume", source: "", target: absTarget(v, "volume"), readonly: false, opts: [], nocopy: false };
+  }
   if (parts.length > 3) throw new UsageError(`Invalid volume "${v}"`, { hint: "use -v SRC:DST[:OPTS]" });
   const [src, dst, o = ""] = parts as [string, string, string?];
   const opts = o.split(",").filter(Boolean);
@@ -221,7 +227,9 @@ function parseMountFlag(v: string): Wanted {
     kv.set(i < 0 ? part : part.slice(0, i), i < 0 ? "true" : part.slice(i + 1));
   }
   const type = kv.get("type") ?? "volume";
-  if (!["bind", "volume", "tmpfs"].includes(type)) throw new UsageError(`Unknown mount type "${type}"`, { hint: "use type=bind, type=volume or type=tmpfs" });
+  if (!["bind", "volume", "tmpfs"].includes(type)) {
+    throw new UsageError(`Unknown mount type "${type}"`, { hint: "use type=bind, type=volume or type=tmpfs" });
+  }
   const target = kv.get("target") ?? kv.get("destination") ?? kv.get("dst") ?? kv.get("dest");
   if (!target) throw new UsageError(`The mount "${v}" has no target`, { hint: "add target=/path" });
   const ro = kv.get("readonly") ?? kv.get("ro");
@@ -249,7 +257,11 @@ function randomName(): string {
  * VOLUMEs (anonymous volumes where nothing else is mounted), and what to undo
  * when the container goes (anonymous volumes removed, named ones released).
  */
-export function runMounts(a: ParsedArgs, id: string, store?: StoreParts): { mounts: MountSpec[]; cleanup: () => Promise<void> } {
+export function runMounts(
+  a: ParsedArgs,
+  id: string,
+  store?: StoreParts,
+): { mounts: MountSpec[]; cleanup: () => Promise<void> } {
   const wanted: Wanted[] = [
     ...list(a, "volume").map(parseVolumeFlag),
     ...list(a, "mount").map(parseMountFlag),
@@ -267,7 +279,14 @@ export function runMounts(a: ParsedArgs, id: string, store?: StoreParts): { moun
   for (const w of wanted) {
     if (w.kind === "tmpfs") {
       const t = tmpfsOptions(w.opts);
-      mounts.push({ source: "tmpfs", target: w.target, fstype: "tmpfs", flags: t.flags, data: t.data, readonly: t.readonly });
+      mounts.push({
+        source: "tmpfs",
+        target: w.target,
+        fstype: "tmpfs",
+        flags: t.flags,
+        data: t.data,
+        readonly: t.readonly,
+      });
     } else if (w.kind === "bind") {
       let src = w.source.startsWith("~/") ? `${Deno.env.get("HOME")}/${w.source.slice(2)}` : w.source;
       let st: Deno.FileInfo;
@@ -275,9 +294,19 @@ export function runMounts(a: ParsedArgs, id: string, store?: StoreParts): { moun
         src = Deno.realPathSync(src);
         st = Deno.statSync(src);
       } catch {
-        throw new UsageError(`The bind source "${w.source}" does not exist`, { path: w.source, hint: `create it first (mkdir -p ${w.source})` });
+        throw new UsageError(`The bind source "${w.source}" does not exist`, {
+          path: w.source,
+          hint: `create it first (mkdir -p ${w.source})`,
+        });
       }
-      mounts.push({ source: src, target: w.target, fstype: "", flags: MS.BIND | MS.REC, readonly: w.readonly, ...(st.isDirectory ? {} : { file: true }) });
+      mounts.push({
+        source: src,
+        target: w.target,
+        fstype: "",
+        flags: MS.BIND | MS.REC,
+        readonly: w.readonly,
+        ...(st.isDirectory ? {} : { file: true }),
+      });
     } else {
       const name = w.source || randomName();
       const { created } = ensureVolume(name, { anonymous: !w.source });

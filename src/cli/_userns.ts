@@ -15,7 +15,10 @@ export async function inUserns(command: readonly string[], argv: readonly string
  * lock held shared, a progress display, and the unpack workers stopped at
  * the end (a live worker would keep the process running).
  */
-export async function addToStore<T>(quiet: boolean, work: (progress: import("../image/progress.ts").Progress) => Promise<T>): Promise<T> {
+export async function addToStore<T>(
+  quiet: boolean,
+  work: (progress: import("../image/progress.ts").Progress) => Promise<T>,
+): Promise<T> {
   const { Progress } = await import("../image/progress.ts");
   const { closeUnpackWorkers } = await import("../image/unpack.ts");
   const { lockStore } = await import("../store/lock.ts");

@@ -28,7 +28,9 @@ export async function main(argv: string[]): Promise<number> {
     await write(formatHelp(spec));
     return 0;
   }
-  if (a.rest.length === 0) throw new UsageError("nook image inspect needs an image", { hint: "nook image inspect IMAGE" });
+  if (a.rest.length === 0) {
+    throw new UsageError("nook image inspect needs an image", { hint: "nook image inspect IMAGE" });
+  }
   const out: unknown[] = [];
   let failed = 0;
   for (const arg of a.rest) {
@@ -51,7 +53,13 @@ export async function main(argv: string[]): Promise<number> {
         Labels: cfg.config?.Labels ?? null,
         RootFS: { Type: "layers", Layers: cfg.rootfs.diff_ids },
         ManifestType: rec.manifestMediaType,
-        Layers: rec.layers.map((l) => ({ Digest: l.digest, MediaType: l.mediaType, Size: l.size, DiffID: l.diffId, ChainID: l.chainId })),
+        Layers: rec.layers.map((l) => ({
+          Digest: l.digest,
+          MediaType: l.mediaType,
+          Size: l.size,
+          DiffID: l.diffId,
+          ChainID: l.chainId,
+        })),
         History: cfg.history ?? [],
         GraphDriver: {
           Name: "nook-layers",

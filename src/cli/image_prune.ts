@@ -45,8 +45,10 @@ export async function main(argv: string[]): Promise<number> {
   const c = collectGarbage({ temporary: true });
   const lines = doomed.map((i) => `Deleted: ${i.id}`);
   if (c.layers.length || c.blobs.length || c.temporary || c.containers.length) {
-    lines.push(`Removed ${c.layers.length} layers, ${c.blobs.length} blobs, ${c.temporary} temporary files` +
-      (c.containers.length ? `, storage of ${c.containers.length} dead containers` : ""));
+    lines.push(
+      `Removed ${c.layers.length} layers, ${c.blobs.length} blobs, ${c.temporary} temporary files` +
+        (c.containers.length ? `, storage of ${c.containers.length} dead containers` : ""),
+    );
   }
   await write(lines.map((l) => l + "\n").join(""));
   return 0;

@@ -11,7 +11,12 @@ const OPTIONS: readonly OptionSpec[] = [
   { name: "digests", type: "bool", help: "Show the digests the images were pulled by" },
   { name: "no-trunc", type: "bool", help: "Show full image IDs" },
   { name: "format", type: "string", value: "table|json", help: "Output format" },
-  { name: "all", short: "a", type: "bool", help: "Show all images (nook keeps no intermediate images; same as without)" },
+  {
+    name: "all",
+    short: "a",
+    type: "bool",
+    help: "Show all images (nook keeps no intermediate images; same as without)",
+  },
   { name: "help", type: "bool", help: "Show this help" },
 ];
 
@@ -38,15 +43,19 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const format = str(a, "format") ?? "table";
-  if (format !== "table" && format !== "json") throw new UsageError(`Unknown format "${format}"`, { hint: "use table or json" });
+  if (format !== "table" && format !== "json") {
+    throw new UsageError(`Unknown format "${format}"`, { hint: "use table or json" });
+  }
   const filter = a.rest[0];
   let images = readImages();
   if (filter) {
     const [repo, tag] = split(filter);
-    images = images.filter((i) => i.names.some((n) => {
-      const [r, t] = split(n);
-      return (r === repo || r.endsWith(`/${repo}`)) && (tag === "<none>" || t === tag);
-    }));
+    images = images.filter((i) =>
+      i.names.some((n) => {
+        const [r, t] = split(n);
+        return (r === repo || r.endsWith(`/${repo}`)) && (tag === "<none>" || t === tag);
+      })
+    );
   }
   const full = bool(a, "no-trunc");
   const id = (s: string) => (full ? s : s.slice(7, 19));

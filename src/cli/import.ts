@@ -6,7 +6,13 @@ import { write } from "./_io.ts";
 import { addToStore, inUserns } from "./_userns.ts";
 
 const OPTIONS: readonly OptionSpec[] = [
-  { name: "change", short: "c", type: "list", value: "INSTRUCTION", help: 'Set config: "CMD …", "ENTRYPOINT …", "ENV K=V", "WORKDIR …", "USER …", "EXPOSE …", "VOLUME …"' },
+  {
+    name: "change",
+    short: "c",
+    type: "list",
+    value: "INSTRUCTION",
+    help: 'Set config: "CMD …", "ENTRYPOINT …", "ENV K=V", "WORKDIR …", "USER …", "EXPOSE …", "VOLUME …"',
+  },
   { name: "message", short: "m", type: "string", value: "TEXT", help: "Comment for the image's history" },
   { name: "quiet", short: "q", type: "bool", help: "Print only the image ID" },
   { name: "help", type: "bool", help: "Show this help" },
@@ -34,7 +40,9 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const [src, name, extra] = a.rest;
-  if (src === undefined || extra !== undefined) throw new UsageError("nook import takes a file and an optional name", { hint: spec.usage });
+  if (src === undefined || extra !== undefined) {
+    throw new UsageError("nook import takes a file and an optional name", { hint: spec.usage });
+  }
   if (name !== undefined) parseReference(name, "localhost");
   const isUrl = /^https?:\/\//.test(src);
   if (src !== "-" && !isUrl) {

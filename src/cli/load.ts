@@ -6,7 +6,14 @@ import { write } from "./_io.ts";
 import { addToStore, inUserns } from "./_userns.ts";
 
 const OPTIONS: readonly OptionSpec[] = [
-  { name: "input", short: "i", type: "string", value: "FILE", help: "Read from FILE instead of stdin", complete: "file" },
+  {
+    name: "input",
+    short: "i",
+    type: "string",
+    value: "FILE",
+    help: "Read from FILE instead of stdin",
+    complete: "file",
+  },
   { name: "platform", type: "string", value: "OS/ARCH", help: "Platform to take from a multi-platform archive" },
   { name: "quiet", short: "q", type: "bool", help: "Print only the loaded image names" },
   { name: "help", type: "bool", help: "Show this help" },
@@ -28,7 +35,9 @@ export async function main(argv: string[]): Promise<number> {
     await write(formatHelp(spec));
     return 0;
   }
-  if (a.rest.length) throw new UsageError(`nook load takes no arguments (got "${a.rest[0]}")`, { hint: "nook load -i FILE" });
+  if (a.rest.length) {
+    throw new UsageError(`nook load takes no arguments (got "${a.rest[0]}")`, { hint: "nook load -i FILE" });
+  }
   const input = str(a, "input");
   if (input !== undefined) {
     try {
@@ -37,7 +46,9 @@ export async function main(argv: string[]): Promise<number> {
       throw new UsageError(`Cannot read "${input}": no such file`, { path: input });
     }
   } else if (Deno.stdin.isTerminal()) {
-    throw new UsageError("nook load reads an archive from stdin, which is a terminal", { hint: "nook load -i FILE, or pipe one in" });
+    throw new UsageError("nook load reads an archive from stdin, which is a terminal", {
+      hint: "nook load -i FILE, or pipe one in",
+    });
   }
   const code = await inUserns(["load"], argv);
   if (code !== undefined) return code;

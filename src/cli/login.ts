@@ -17,7 +17,7 @@ export const spec: CommandSpec = {
   usage: "login [OPTIONS] REGISTRY",
   summary: "Check credentials with a registry and keep them for pulls (in $XDG_CONFIG_HOME/nook/auth.json, mode 0600).",
   options: OPTIONS,
-  examples: ["nook login -u me registry.example.com", "echo \"$TOKEN\" | nook login -u me --password-stdin ghcr.io"],
+  examples: ["nook login -u me registry.example.com", 'echo "$TOKEN" | nook login -u me --password-stdin ghcr.io'],
 };
 
 async function readStdin(): Promise<string> {

@@ -7,8 +7,17 @@ import { write } from "./_io.ts";
 import { addToStore, inUserns } from "./_userns.ts";
 
 const OPTIONS: readonly OptionSpec[] = [
-  { name: "platform", type: "string", value: "OS/ARCH[/VARIANT]", help: "Choose this platform from a multi-platform image (default: the host's)" },
-  { name: "tls-verify", type: "bool", help: "Require HTTPS with a valid certificate (--tls-verify=false allows plain HTTP)" },
+  {
+    name: "platform",
+    type: "string",
+    value: "OS/ARCH[/VARIANT]",
+    help: "Choose this platform from a multi-platform image (default: the host's)",
+  },
+  {
+    name: "tls-verify",
+    type: "bool",
+    help: "Require HTTPS with a valid certificate (--tls-verify=false allows plain HTTP)",
+  },
   { name: "quiet", short: "q", type: "bool", help: "Print only the image ID" },
   { name: "help", type: "bool", help: "Show this help" },
 ];
@@ -35,7 +44,9 @@ export async function main(argv: string[]): Promise<number> {
     await write(formatHelp(spec));
     return 0;
   }
-  if (a.rest.length !== 1) throw new UsageError("nook pull takes exactly one image", { hint: "nook pull [OPTIONS] IMAGE" });
+  if (a.rest.length !== 1) {
+    throw new UsageError("nook pull takes exactly one image", { hint: "nook pull [OPTIONS] IMAGE" });
+  }
   const image = a.rest[0]!;
   parseReference(image); // a bad reference fails here, before any namespace work
   const platform = str(a, "platform");

@@ -6,7 +6,12 @@ import { write } from "./_io.ts";
 import { inUserns } from "./_userns.ts";
 
 const OPTIONS: readonly OptionSpec[] = [
-  { name: "force", short: "f", type: "bool", help: "Remove images that containers use (their layers stay until the containers go)" },
+  {
+    name: "force",
+    short: "f",
+    type: "bool",
+    help: "Remove images that containers use (their layers stay until the containers go)",
+  },
   { name: "help", type: "bool", help: "Show this help" },
 ];
 
@@ -28,7 +33,9 @@ export async function main(argv: string[]): Promise<number> {
     await write(formatHelp(spec));
     return 0;
   }
-  if (a.rest.length === 0) throw new UsageError("nook rmi needs at least one image", { hint: "nook rmi IMAGE [IMAGE...]" });
+  if (a.rest.length === 0) {
+    throw new UsageError("nook rmi needs at least one image", { hint: "nook rmi IMAGE [IMAGE...]" });
+  }
   const code = await inUserns(["rmi"], argv);
   if (code !== undefined) return code;
 
@@ -45,7 +52,9 @@ export async function main(argv: string[]): Promise<number> {
       if (!rec) throw new NookError(`No such image: "${arg}"`, { exitCode: 1, hint: "see nook images" });
       const name = matchedName(arg, rec);
       if (name && rec.names.length > 1) {
-        await updateImages((all) => all.map((i) => (i.id === rec.id ? { ...i, names: i.names.filter((n) => n !== name) } : i)));
+        await updateImages((all) =>
+          all.map((i) => (i.id === rec.id ? { ...i, names: i.names.filter((n) => n !== name) } : i))
+        );
         out.push(`Untagged: ${name}`);
         continue;
       }

@@ -5,7 +5,14 @@ import type { CommandSpec } from "./commands.ts";
 import { write } from "./_io.ts";
 
 const OPTIONS: readonly OptionSpec[] = [
-  { name: "output", short: "o", type: "string", value: "FILE", help: "Write to FILE instead of stdout", complete: "file" },
+  {
+    name: "output",
+    short: "o",
+    type: "string",
+    value: "FILE",
+    help: "Write to FILE instead of stdout",
+    complete: "file",
+  },
   { name: "format", type: "string", value: "FORMAT", help: "oci-archive (default) or docker-archive" },
   { name: "help", type: "bool", help: "Show this help" },
 ];
@@ -34,7 +41,9 @@ export async function main(argv: string[]): Promise<number> {
   if (a.rest.length === 0) throw new UsageError("nook save needs an image", { hint: spec.usage });
   const output = str(a, "output");
   if (output === undefined && Deno.stdout.isTerminal()) {
-    throw new UsageError("nook save will not write an archive to a terminal", { hint: "use -o FILE or redirect stdout" });
+    throw new UsageError("nook save will not write an archive to a terminal", {
+      hint: "use -o FILE or redirect stdout",
+    });
   }
   const recs = a.rest.map((n) => {
     const r = findImage(n);

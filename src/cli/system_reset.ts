@@ -29,7 +29,11 @@ export async function main(argv: string[]): Promise<number> {
   if (a.rest.length) throw new UsageError(`nook system reset takes no arguments`);
   const data = dataDir();
   if (!bool(a, "force")) {
-    if (!Deno.stdin.isTerminal()) throw new UsageError("nook system reset removes all images, volumes and containers' storage", { hint: "add -f to confirm" });
+    if (!Deno.stdin.isTerminal()) {
+      throw new UsageError("nook system reset removes all images, volumes and containers' storage", {
+        hint: "add -f to confirm",
+      });
+    }
     if (!confirm(`This removes ${data} and nook's runtime state. Continue?`)) return 0;
   }
   const { lockStore } = await import("../store/lock.ts");

@@ -26,7 +26,8 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (a.rest.length > 1) throw new UsageError("nook volume create takes at most one name");
-  const name = a.rest[0] ?? Array.from(crypto.getRandomValues(new Uint8Array(32)), (b) => b.toString(16).padStart(2, "0")).join("");
+  const name = a.rest[0] ??
+    Array.from(crypto.getRandomValues(new Uint8Array(32)), (b) => b.toString(16).padStart(2, "0")).join("");
   const labels = Object.fromEntries(list(a, "label").map((l) => [l.split("=")[0]!, l.slice(l.indexOf("=") + 1)]));
   ensureVolume(name, { labels });
   await write(name + "\n");

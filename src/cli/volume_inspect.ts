@@ -16,7 +16,15 @@ export const spec: CommandSpec = {
 
 /** A volume as `inspect` and `ls --format json` show it (docker's field names). */
 export function volumeJson(v: VolumeInfo): Record<string, unknown> {
-  return { Name: v.name, Driver: "local", Mountpoint: volumeData(v.name), CreatedAt: v.created, Labels: v.labels, Anonymous: v.anonymous, UsedBy: volumeUsers(v.name) };
+  return {
+    Name: v.name,
+    Driver: "local",
+    Mountpoint: volumeData(v.name),
+    CreatedAt: v.created,
+    Labels: v.labels,
+    Anonymous: v.anonymous,
+    UsedBy: volumeUsers(v.name),
+  };
 }
 
 /** Inspect. */

@@ -24,7 +24,9 @@ export async function main(argv: string[]): Promise<number> {
     await write(formatHelp(spec));
     return 0;
   }
-  if (!bool(a, "force") && Deno.stdin.isTerminal() && !confirm("This removes all volumes no container uses. Continue?")) return 0;
+  if (
+    !bool(a, "force") && Deno.stdin.isTerminal() && !confirm("This removes all volumes no container uses. Continue?")
+  ) return 0;
   const unused = listVolumes().filter((v) => volumeUsers(v.name).length === 0);
   await removeTrees(unused.map((v) => volumeDir(v.name)));
   await write(unused.map((v) => v.name + "\n").join(""));

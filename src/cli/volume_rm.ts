@@ -32,7 +32,10 @@ export async function main(argv: string[]): Promise<number> {
       if (!readVolume(n)) throw new NookError(`No such volume: "${n}"`, { exitCode: 1 });
       const users = volumeUsers(n);
       if (users.length && !bool(a, "force")) {
-        throw new NookError(`The volume "${n}" is in use by container ${users[0]!.slice(0, 12)}`, { exitCode: 1, hint: "remove the container first, or use -f" });
+        throw new NookError(`The volume "${n}" is in use by container ${users[0]!.slice(0, 12)}`, {
+          exitCode: 1,
+          hint: "remove the container first, or use -f",
+        });
       }
       await removeTrees([volumeDir(n)]);
       await write(n + "\n");

@@ -14,7 +14,9 @@
 import zlib from "node:zlib";
 import { createHash } from "node:crypto";
 
-type In = { t: "start"; kind: "gzip" | "zstd" | "none" } | { t: "data"; chunk: Uint8Array } | { t: "end" } | { t: "ack" };
+type In = { t: "start"; kind: "gzip" | "zstd" | "none" } | { t: "data"; chunk: Uint8Array } | { t: "end" } | {
+  t: "ack";
+};
 
 const MAX_UNACKED = 16;
 
@@ -57,7 +59,9 @@ self.onmessage = (e: MessageEvent<In>) => {
       failed = false;
       dec = undefined;
       if (m.kind !== "none") {
-        const d = m.kind === "gzip" ? zlib.createGunzip({ chunkSize: 256 * 1024 }) : zlib.createZstdDecompress({ chunkSize: 256 * 1024 });
+        const d = m.kind === "gzip"
+          ? zlib.createGunzip({ chunkSize: 256 * 1024 })
+          : zlib.createZstdDecompress({ chunkSize: 256 * 1024 });
         d.on("data", (chunk: Uint8Array) => {
           emit(chunk);
           if (unacked >= MAX_UNACKED) {

@@ -42,10 +42,10 @@ interface Member {
   size: number;
   tmp: string;
   head: Uint8Array;
-  bytes?: Uint8Array;
 }
 
-const KEEP_IN_MEMORY = 4 * 1024 * 1024;
+/** JSON members (manifests, configs, indexes) larger than this are refused. */
+const MAX_JSON = 4 * 1024 * 1024;
 
 function clean(name: string): string {
   return name.split("/").filter((p) => p && p !== ".").join("/");
@@ -68,28 +68,25 @@ async function readMembers(input: AsyncIterable<Uint8Array>, label: string): Pro
     const hash = createHash("sha256");
     const tmp = tempPath("load");
     const f = Deno.openSync(tmp, { write: true, create: true, truncate: true, mode: 0o600 });
-    const keep = header.size <= KEEP_IN_MEMORY;
-    const chunks: Uint8Array[] = [];
+    const head = new Uint8Array(16);
     let size = 0;
     stream.on("data", (data: unknown) => {
       const c = data as Uint8Array;
       hash.update(c);
       let off = 0;
       while (off < c.length) off += f.writeSync(c.subarray(off));
-      if (keep || size < 16) chunks.push(new Uint8Array(c));
+      if (size < head.length) head.set(c.subarray(0, head.length - size), size);
       size += c.length;
     });
     stream.on("end", () => {
       f.close();
-      const all = concat(chunks);
       const old = members.get(name);
       if (old) removeQuietly(old.tmp);
       members.set(name, {
         digest: `sha256:${hash.digest("hex")}`,
         size,
         tmp,
-        head: all.subarray(0, 16),
-        ...(keep ? { bytes: all } : {}),
+        head: head.subarray(0, Math.min(size, head.length)),
       });
       next();
     });
@@ -104,7 +101,9 @@ async function readMembers(input: AsyncIterable<Uint8Array>, label: string): Pro
   while (!first.done && first.value.length === 0) first = await iter.next();
   const kind = first.done ? "none" : sniffCompression(first.value);
   const sink = kind === "gzip" ? zlib.createGunzip() : kind === "zstd" ? zlib.createZstdDecompress() : undefined;
-  if (kind === "bzip2" || kind === "xz") throw new ArchiveError(`${label} is compressed with ${kind}; decompress it first`);
+  if (kind === "bzip2" || kind === "xz") {
+    throw new ArchiveError(`${label} is compressed with ${kind}; decompress it first`);
+  }
   const writeTar = async (c: Uint8Array) => {
     if (!extract.write(c)) await new Promise<void>((r) => extract.once("drain", () => r()));
   };
@@ -133,14 +132,6 @@ async function readMembers(input: AsyncIterable<Uint8Array>, label: string): Pro
   return members;
 }
 
-function concat(parts: Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0]!;
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) (out.set(p, o), (o += p.length));
-  return out;
-}
-
 function removeQuietly(path: string): void {
   try {
     Deno.removeSync(path, { recursive: true });
@@ -149,11 +140,18 @@ function removeQuietly(path: string): void {
   }
 }
 
+/** The bytes of a small member (a manifest, a config, an index). */
+function bytesOf(m: Member, what: string): Uint8Array {
+  if (m.size > MAX_JSON) throw new ArchiveError(`The ${what} in the archive is larger than ${MAX_JSON} bytes`);
+  return Deno.readFileSync(m.tmp);
+}
+
 function jsonOf(m: Member | undefined, what: string): unknown {
-  if (!m?.bytes) throw new ArchiveError(`The archive has no ${what}`, { hint: "is it a docker-archive or oci-archive file?" });
+  if (!m) throw new ArchiveError(`The archive has no ${what}`, { hint: "is it a docker-archive or oci-archive file?" });
   try {
-    return JSON.parse(new TextDecoder().decode(m.bytes));
+    return JSON.parse(new TextDecoder().decode(bytesOf(m, what)));
   } catch (err) {
+    if (err instanceof ArchiveError) throw err;
     throw new ArchiveError(`The ${what} in the archive is not valid JSON`, { cause: err });
   }
 }
@@ -163,9 +161,12 @@ function ociBlob(members: Map<string, Member>, d: Descriptor): Member {
   const m = members.get(`blobs/sha256/${d.digest.slice(7)}`);
   if (!m) throw new ArchiveError(`The archive lacks the blob ${d.digest}`);
   if (m.digest !== d.digest || m.size !== d.size) {
-    throw new DigestError(`The archive's blob ${d.digest} has digest ${m.digest} and ${m.size} bytes (expected ${d.size})`, {
-      hint: "the archive is corrupt or was altered; nothing was stored",
-    });
+    throw new DigestError(
+      `The archive's blob ${d.digest} has digest ${m.digest} and ${m.size} bytes (expected ${d.size})`,
+      {
+        hint: "the archive is corrupt or was altered; nothing was stored",
+      },
+    );
   }
   return m;
 }
@@ -178,7 +179,7 @@ function mediaTypeOf(m: Member): string {
 /** Commit a member as a blob under its (checked) digest. */
 function keep(m: Member): void {
   if (hasBlob(m.digest, m.size)) return;
-  if (m.bytes && m.size <= KEEP_IN_MEMORY) {
+  if (m.size <= MAX_JSON) {
     // the same member may serve twice (one config for two images): copy, keep the temp file
     Deno.copyFileSync(m.tmp, `${m.tmp}.keep`);
     commitBlobFile(`${m.tmp}.keep`, m.digest);
@@ -241,7 +242,7 @@ function findOci(members: Map<string, Member>, archiveName: string, platform: Pl
     const name = ociName(top.annotations, archiveName);
     out.push({
       manifest,
-      manifestBytes: m.bytes!,
+      manifestBytes: bytesOf(m, `manifest ${desc.digest}`),
       manifestDigest: desc.digest,
       manifestType: desc.mediaType || manifest.mediaType || MT.OCI_MANIFEST,
       config,
@@ -254,7 +255,11 @@ function findOci(members: Map<string, Member>, archiveName: string, platform: Pl
 }
 
 async function findDocker(members: Map<string, Member>): Promise<Found[]> {
-  const list = jsonOf(members.get("manifest.json"), "manifest.json") as { Config?: string; RepoTags?: string[] | null; Layers?: string[] }[];
+  const list = jsonOf(members.get("manifest.json"), "manifest.json") as {
+    Config?: string;
+    RepoTags?: string[] | null;
+    Layers?: string[];
+  }[];
   if (!Array.isArray(list)) throw new ArchiveError("manifest.json is not a list");
   const out: Found[] = [];
   for (const entry of list) {
@@ -335,7 +340,13 @@ export async function loadArchive(
         repoDigests: [],
         manifest: f.manifestDigest,
         manifestMediaType: f.manifestType,
-        layers: layers.map((l) => ({ digest: l.desc.digest, mediaType: l.desc.mediaType, size: l.desc.size, diffId: l.diffId, chainId: l.chainId })),
+        layers: layers.map((l) => ({
+          digest: l.desc.digest,
+          mediaType: l.desc.mediaType,
+          size: l.desc.size,
+          diffId: l.diffId,
+          chainId: l.chainId,
+        })),
         platform: formatPlatform(platformOf(f.config)),
         added: new Date().toISOString(),
         size: 0,
@@ -367,7 +378,11 @@ export function applyChanges(cfg: ContainerConfig, changes: readonly string[]): 
   };
   for (const c of changes) {
     const m = /^\s*([A-Za-z]+)\s+(.*)$/s.exec(c);
-    if (!m) throw new ArchiveError(`Invalid change "${c}"`, { hint: 'use e.g. --change "CMD [\\"/bin/sh\\"]" or --change "ENV A=1"' });
+    if (!m) {
+      throw new ArchiveError(`Invalid change "${c}"`, {
+        hint: 'use e.g. --change "CMD [\\"/bin/sh\\"]" or --change "ENV A=1"',
+      });
+    }
     const [, key, value] = m as unknown as [string, string, string];
     switch (key.toUpperCase()) {
       case "CMD":
@@ -392,7 +407,9 @@ export function applyChanges(cfg: ContainerConfig, changes: readonly string[]): 
         for (const p of value.trim().split(/\s+/)) (cfg.ExposedPorts ??= {})[p.includes("/") ? p : `${p}/tcp`] = {};
         break;
       case "VOLUME":
-        for (const p of words(value)[0] === "/bin/sh" ? value.trim().split(/\s+/) : words(value)) (cfg.Volumes ??= {})[p] = {};
+        for (const p of words(value)[0] === "/bin/sh" ? value.trim().split(/\s+/) : words(value)) {
+          (cfg.Volumes ??= {})[p] = {};
+        }
         break;
       case "LABEL": {
         for (const kv of value.trim().split(/\s+/)) {
@@ -405,7 +422,9 @@ export function applyChanges(cfg: ContainerConfig, changes: readonly string[]): 
         cfg.StopSignal = value.trim();
         break;
       default:
-        throw new ArchiveError(`Unsupported change "${key}"`, { hint: "CMD, ENTRYPOINT, ENV, WORKDIR, USER, EXPOSE, VOLUME, LABEL, STOPSIGNAL" });
+        throw new ArchiveError(`Unsupported change "${key}"`, {
+          hint: "CMD, ENTRYPOINT, ENV, WORKDIR, USER, EXPOSE, VOLUME, LABEL, STOPSIGNAL",
+        });
     }
   }
   return cfg;
@@ -448,7 +467,13 @@ export async function importRootfs(
     else commitBlobFile(tmp, result.digest);
     const chainId = result.diffId;
     if (hasLayer(chainId)) removeQuietly(work);
-    else commitLayer(work, { chainId, diffId: result.diffId, size: result.size, opaque: result.opaque, created: new Date().toISOString() });
+    else {commitLayer(work, {
+        chainId,
+        diffId: result.diffId,
+        size: result.size,
+        opaque: result.opaque,
+        created: new Date().toISOString(),
+      });}
     committed = true;
     const now = new Date().toISOString();
     const host = hostPlatform();
@@ -463,7 +488,11 @@ export async function importRootfs(
     };
     const configBytes = new TextEncoder().encode(JSON.stringify(config));
     const configDigest = await writeBlob(configBytes);
-    const layerType = result.compression === "gzip" ? MT.OCI_LAYER_GZIP : result.compression === "zstd" ? MT.OCI_LAYER_ZSTD : MT.OCI_LAYER;
+    const layerType = result.compression === "gzip"
+      ? MT.OCI_LAYER_GZIP
+      : result.compression === "zstd"
+      ? MT.OCI_LAYER_ZSTD
+      : MT.OCI_LAYER;
     const manifest: Manifest = {
       schemaVersion: 2,
       mediaType: MT.OCI_MANIFEST,
@@ -511,7 +540,11 @@ export type Sink = (chunk: Uint8Array) => Promise<void>;
  * Write images as an oci-archive (blobs as stored) or a docker-archive
  * (layers uncompressed, as `docker load` expects them).
  */
-export async function saveImages(recs: readonly ImageRecord[], format: "oci-archive" | "docker-archive", sink: Sink): Promise<void> {
+export async function saveImages(
+  recs: readonly ImageRecord[],
+  format: "oci-archive" | "docker-archive",
+  sink: Sink,
+): Promise<void> {
   const tarStream = (await import("tar-stream")).default;
   const zlib = await import("node:zlib");
   const pack = tarStream.pack();
@@ -523,7 +556,10 @@ export async function saveImages(recs: readonly ImageRecord[], format: "oci-arch
   })();
   const entry = async (name: string, size: number, body: AsyncIterable<Uint8Array> | Uint8Array) => {
     await new Promise<void>((resolve, reject) => {
-      const w = pack.entry({ name, size, mode: 0o644, mtime: new Date(0), uid, gid }, (err) => (err ? reject(err) : resolve()));
+      const w = pack.entry(
+        { name, size, mode: 0o644, mtime: new Date(0), uid, gid },
+        (err) => (err ? reject(err) : resolve()),
+      );
       (async () => {
         if (body instanceof Uint8Array) w.write(body);
         else {
@@ -555,7 +591,10 @@ export async function saveImages(recs: readonly ImageRecord[], format: "oci-arch
     await entry("index.json", index.length, index);
     for (const d of ["blobs", "blobs/sha256"]) {
       await new Promise<void>((resolve, reject) =>
-        pack.entry({ name: d, type: "directory", mode: 0o755, mtime: new Date(0), uid, gid }, (err) => (err ? reject(err) : resolve()))
+        pack.entry(
+          { name: d, type: "directory", mode: 0o755, mtime: new Date(0), uid, gid },
+          (err) => (err ? reject(err) : resolve()),
+        )
       );
     }
     const done = new Set<string>();

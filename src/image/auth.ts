@@ -56,12 +56,20 @@ function readAuthFile(path: string): AuthFile | undefined {
 
 /** The keys a registry may be stored under in an auth file. */
 function keysFor(registry: string): string[] {
-  const keys = [registry, `https://${registry}`, `http://${registry}`, `https://${registry}/v2/`, `https://${registry}/v1/`];
+  const keys = [
+    registry,
+    `https://${registry}`,
+    `http://${registry}`,
+    `https://${registry}/v2/`,
+    `https://${registry}/v1/`,
+  ];
   if (registry === "docker.io") keys.push("https://index.docker.io/v1/", "index.docker.io", "registry-1.docker.io");
   return keys;
 }
 
-function decode(entry: { auth?: string; username?: string; password?: string; identitytoken?: string }): Credentials | undefined {
+function decode(
+  entry: { auth?: string; username?: string; password?: string; identitytoken?: string },
+): Credentials | undefined {
   if (entry.auth) {
     try {
       const text = atob(entry.auth);

@@ -48,7 +48,9 @@ export interface IdPolicy {
 /** The id policy of the current user namespace, from /proc/self/uid_map. */
 export function currentIdPolicy(): IdPolicy {
   try {
-    const lines = Deno.readTextFileSync("/proc/self/uid_map").trim().split("\n").map((l) => l.trim().split(/\s+/).map(Number));
+    const lines = Deno.readTextFileSync("/proc/self/uid_map").trim().split("\n").map((l) =>
+      l.trim().split(/\s+/).map(Number)
+    );
     const limit = Math.max(...lines.map(([inside, , count]) => inside! + count!));
     return { squashOwners: limit <= 1, idLimit: limit };
   } catch {
@@ -81,7 +83,12 @@ function removeQuietly(path: string): void {
  * Make sure one layer is unpacked (and its blob stored). Waits when another
  * process works on the same blob, then finds it done.
  */
-export async function ensureLayer(layer: IngestLayer, ids: IdPolicy, task?: Task, notes?: (t: string) => void): Promise<void> {
+export async function ensureLayer(
+  layer: IngestLayer,
+  ids: IdPolicy,
+  task?: Task,
+  notes?: (t: string) => void,
+): Promise<void> {
   const { desc, chainId } = layer;
   const hex = digestHex(desc.digest);
   using _lock = await lockKey(`blob-${hex}`);
@@ -107,6 +114,10 @@ export async function ensureLayer(layer: IngestLayer, ids: IdPolicy, task?: Task
   const unpackOnly = local !== undefined;
   let fed = 0;
   let partialFile: Deno.FsFile | undefined;
+  // Flushing to disk as the download goes (on Deno's I/O threads, not
+  // awaited) leaves little for the fsync before the rename to wait for.
+  const flushes: Promise<void>[] = [];
+  let unflushed = 0;
   async function* source(): AsyncGenerator<Uint8Array> {
     if (local !== undefined) {
       for await (const c of readFile(local)) {
@@ -142,9 +153,15 @@ export async function ensureLayer(layer: IngestLayer, ids: IdPolicy, task?: Task
       let off = 0;
       while (off < c.length) off += partialFile.writeSync(c.subarray(off));
       fed += c.length;
+      unflushed += c.length;
+      if (unflushed >= 32 * 1024 * 1024) {
+        unflushed = 0;
+        flushes.push(partialFile.syncData());
+      }
       task?.update(fed);
       yield c;
     }
+    flushes.push(partialFile.syncData());
   }
 
   // Why a temporary directory: a half-unpacked layer (kill -9, error) must
@@ -159,6 +176,7 @@ export async function ensureLayer(layer: IngestLayer, ids: IdPolicy, task?: Task
       label: `layer ${desc.digest.slice(0, 19)}`,
       ...(notes ? { onNote: notes } : {}),
     });
+    await Promise.all(flushes);
     partialFile?.close();
     partialFile = undefined;
     if (fed !== desc.size || result.digest !== desc.digest) {
@@ -169,9 +187,12 @@ export async function ensureLayer(layer: IngestLayer, ids: IdPolicy, task?: Task
       );
     }
     if (result.diffId !== layer.diffId) {
-      throw new DigestError(`The layer ${desc.digest} unpacks to ${result.diffId}, but the image config says ${layer.diffId}`, {
-        hint: "the image is inconsistent; nothing was stored",
-      });
+      throw new DigestError(
+        `The layer ${desc.digest} unpacks to ${result.diffId}, but the image config says ${layer.diffId}`,
+        {
+          hint: "the image is inconsistent; nothing was stored",
+        },
+      );
     }
     if (!haveBlob) commitBlobFile(local ?? partial, desc.digest);
     const info: LayerInfo = {
@@ -187,6 +208,7 @@ export async function ensureLayer(layer: IngestLayer, ids: IdPolicy, task?: Task
     ok = true;
     task?.finish(unpackOnly ? "unpacked" : "done");
   } catch (err) {
+    await Promise.allSettled(flushes);
     partialFile?.close();
     // only a download that broke off is worth resuming; content that was
     // refused or wrong, or a failure we cannot judge, starts over next time
@@ -206,7 +228,11 @@ function safeReadDir(dir: string): string[] {
 }
 
 /** Run `fn` over items with at most `limit` at a time; the first failure wins (the rest finish first). */
-export async function inParallel<T>(items: readonly T[], limit: number, fn: (item: T, i: number) => Promise<void>): Promise<void> {
+export async function inParallel<T>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T, i: number) => Promise<void>,
+): Promise<void> {
   let next = 0;
   let first: unknown;
   const worker = async () => {

@@ -21,7 +21,10 @@ export function findImage(input: string, images: readonly ImageRecord[] = readIm
   for (const r of refs) {
     if (r.digest) {
       const want = `${repoName(r)}@${r.digest}`;
-      const hit = images.find((i) => i.repoDigests.includes(want) || (i.manifest === r.digest && i.repoDigests.some((d) => d.startsWith(`${repoName(r)}@`))));
+      const hit = images.find((i) =>
+        i.repoDigests.includes(want) ||
+        (i.manifest === r.digest && i.repoDigests.some((d) => d.startsWith(`${repoName(r)}@`)))
+      );
       if (hit) return hit;
     } else {
       const want = `${repoName(r)}:${r.tag}`;
@@ -37,7 +40,9 @@ function findById(input: string, images: readonly ImageRecord[]): ImageRecord | 
   if (!m) return undefined;
   const hits = images.filter((i) => i.id.slice(7).startsWith(m[1]!));
   if (hits.length > 1) {
-    throw new UsageError(`The ID prefix "${input}" matches ${hits.length} images`, { hint: "give more digits of the ID" });
+    throw new UsageError(`The ID prefix "${input}" matches ${hits.length} images`, {
+      hint: "give more digits of the ID",
+    });
   }
   return hits[0];
 }

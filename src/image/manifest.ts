@@ -130,7 +130,9 @@ export function parsePlatform(s: string): Platform {
   const parts = s.split("/");
   if (parts.length === 1 && parts[0]) return { os: "linux", architecture: normalizeArch(parts[0]) };
   if (parts.length < 2 || parts.length > 3 || parts.some((p) => !p)) {
-    throw new UsageError(`Invalid platform "${s}"`, { hint: "use OS/ARCH[/VARIANT], e.g. linux/arm64 or linux/arm/v7" });
+    throw new UsageError(`Invalid platform "${s}"`, {
+      hint: "use OS/ARCH[/VARIANT], e.g. linux/arm64 or linux/arm/v7",
+    });
   }
   const p: Platform = { os: parts[0]!, architecture: normalizeArch(parts[1]!) };
   if (parts[2]) p.variant = parts[2];
@@ -138,7 +140,10 @@ export function parsePlatform(s: string): Platform {
 }
 
 function normalizeArch(a: string): string {
-  return ({ x86_64: "amd64", "x86-64": "amd64", aarch64: "arm64", armhf: "arm", armel: "arm" } as Record<string, string>)[a] ?? a;
+  return ({ x86_64: "amd64", "x86-64": "amd64", aarch64: "arm64", armhf: "arm", armel: "arm" } as Record<
+    string,
+    string
+  >)[a] ?? a;
 }
 
 /** "os/arch[/variant]". */
@@ -184,7 +189,9 @@ function descriptor(d: unknown, what: string): Descriptor {
 export function manifestKind(doc: unknown, mediaType?: string): "index" | "manifest" {
   const o = doc as { mediaType?: string; manifests?: unknown; layers?: unknown; schemaVersion?: number };
   const mt = mediaType?.split(";")[0]?.trim() || o?.mediaType;
-  if (mt === MT.DOCKER_SCHEMA1 || mt === "application/vnd.docker.distribution.manifest.v1+json" || o?.schemaVersion === 1) {
+  if (
+    mt === MT.DOCKER_SCHEMA1 || mt === "application/vnd.docker.distribution.manifest.v1+json" || o?.schemaVersion === 1
+  ) {
     throw new ManifestError("The image uses the docker v2 schema 1 manifest format, which nook does not read", {
       hint: "schema 1 is deprecated; push the image again with a current docker, podman or skopeo",
     });
@@ -205,7 +212,9 @@ export function parseIndex(doc: unknown): Index {
 /** Validate an image manifest. */
 export function parseManifest(doc: unknown): Manifest {
   const o = doc as Manifest;
-  if (!o || typeof o !== "object" || !Array.isArray(o.layers)) throw new ManifestError("The image manifest has no layers list");
+  if (!o || typeof o !== "object" || !Array.isArray(o.layers)) {
+    throw new ManifestError("The image manifest has no layers list");
+  }
   o.config = descriptor(o.config, "image manifest's config");
   o.layers = o.layers.map((l) => descriptor(l, "image manifest's layer"));
   return o;
@@ -218,7 +227,9 @@ export function parseConfig(doc: unknown, layerCount?: number): ImageConfig {
     throw new ManifestError("The image config has no rootfs.diff_ids");
   }
   for (const d of o.rootfs.diff_ids) {
-    if (typeof d !== "string" || !DIGEST_RE.test(d)) throw new ManifestError(`The image config has a bad diff ID "${d}"`);
+    if (typeof d !== "string" || !DIGEST_RE.test(d)) {
+      throw new ManifestError(`The image config has a bad diff ID "${d}"`);
+    }
   }
   if (layerCount !== undefined && o.rootfs.diff_ids.length !== layerCount) {
     throw new ManifestError(

@@ -110,7 +110,9 @@ export class Progress {
       const width = Math.max(10, Math.min(30, cols - 56));
       const frac = r.total ? Math.min(1, r.done / r.total) : r.finished ? 1 : 0;
       const fill = Math.round(frac * width);
-      const bar = r.finished ? "=".repeat(width) : "=".repeat(Math.max(0, fill - 1)) + (fill ? ">" : "") + " ".repeat(width - fill);
+      const bar = r.finished
+        ? "=".repeat(width)
+        : "=".repeat(Math.max(0, fill - 1)) + (fill ? ">" : "") + " ".repeat(width - fill);
       const sizes = r.total ? `${humanSize(r.done)} / ${humanSize(r.total)}` : humanSize(r.done);
       return `${r.id}  [${bar}]  ${r.status.padEnd(11)}  ${sizes}`.slice(0, cols - 1);
     });

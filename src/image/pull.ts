@@ -17,8 +17,8 @@ import {
   formatPlatform,
   hostPlatform,
   isLayerType,
-  manifestKind,
   ManifestError,
+  manifestKind,
   parseConfig,
   parseIndex,
   parseManifest,
@@ -65,7 +65,8 @@ export async function pullImage(input: string, progress: Progress, opts: PullOpt
     } catch (err) {
       lastErr = err;
       // a short name: not there, or that registry is down — try the next one, as podman does
-      const next = err instanceof RegistryError && (err.status === undefined || err.status === 404 || err.status === 401 || err.status === 403);
+      const next = err instanceof RegistryError &&
+        (err.status === undefined || err.status === 404 || err.status === 401 || err.status === 403);
       if (next && i < refs.length - 1) {
         progress.line(`${formatReference(ref)}: ${(err as Error).message}`);
         continue;
@@ -115,7 +116,9 @@ async function pullFrom(
     manifestDigest = d;
     repoDigests.push(`${repoName(ref)}@${d}`);
     doc = json(m.bytes, "manifest");
-    if (manifestKind(doc, manifestType) !== "manifest") throw new ManifestError("An image index points at another index");
+    if (manifestKind(doc, manifestType) !== "manifest") {
+      throw new ManifestError("An image index points at another index");
+    }
   }
   const manifest = parseManifest(doc);
   for (const l of manifest.layers) {
@@ -125,10 +128,16 @@ async function pullFrom(
   }
   const configBytes = await client.blobBytes(ref.repository, manifest.config.digest, manifest.config.size);
   if (await sha256(configBytes) !== manifest.config.digest) {
-    throw new DigestError(`Digest mismatch for the config ${manifest.config.digest} of ${name}`, { hint: "nothing was stored" });
+    throw new DigestError(`Digest mismatch for the config ${manifest.config.digest} of ${name}`, {
+      hint: "nothing was stored",
+    });
   }
   const config = parseConfig(json(configBytes, "image config"), manifest.layers.length);
-  const got: Platform = { os: config.os, architecture: config.architecture, ...(config.variant ? { variant: config.variant } : {}) };
+  const got: Platform = {
+    os: config.os,
+    architecture: config.architecture,
+    ...(config.variant ? { variant: config.variant } : {}),
+  };
   if (!platformMatches(got, { os: want.os, architecture: want.architecture })) {
     progress.line(`note: the image is for ${formatPlatform(got)}, not ${formatPlatform(want)}`);
   }
@@ -151,7 +160,13 @@ async function pullFrom(
     repoDigests,
     manifest: manifestDigest,
     manifestMediaType: manifestType || manifest.mediaType || "application/vnd.oci.image.manifest.v1+json",
-    layers: layers.map((l) => ({ digest: l.desc.digest, mediaType: l.desc.mediaType, size: l.desc.size, diffId: l.diffId, chainId: l.chainId })),
+    layers: layers.map((l) => ({
+      digest: l.desc.digest,
+      mediaType: l.desc.mediaType,
+      size: l.desc.size,
+      diffId: l.diffId,
+      chainId: l.chainId,
+    })),
     platform: formatPlatform(got),
     added: new Date().toISOString(),
     size: 0,

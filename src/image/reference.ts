@@ -70,7 +70,10 @@ export function parseReference(input: string, registry = searchRegistries()[0]!)
   if (reg === "index.docker.io" || reg === "registry-1.docker.io") reg = "docker.io";
   for (const p of parts) {
     if (!COMPONENT.test(p)) {
-      throw bad(input, p.toLowerCase() !== p ? "repository names must be lowercase" : `"${p}" is not a valid path component`);
+      throw bad(
+        input,
+        p.toLowerCase() !== p ? "repository names must be lowercase" : `"${p}" is not a valid path component`,
+      );
     }
   }
   if (reg === "docker.io" && parts.length === 1) parts.unshift("library");

@@ -23,7 +23,11 @@ export class RegistryError extends NookError {
   /** Make one. */
   constructor(
     message: string,
-    fields: ConstructorParameters<typeof NookError>[1] & { status?: number; registryCode?: string; resumable?: boolean } = {},
+    fields: ConstructorParameters<typeof NookError>[1] & {
+      status?: number;
+      registryCode?: string;
+      resumable?: boolean;
+    } = {},
   ) {
     super(message, fields);
     this.status = fields.status;
@@ -111,7 +115,10 @@ export class Registry {
     }
     // docker's rule for insecure registries: HTTPS first, plain HTTP when TLS fails
     try {
-      const r = await fetch(`https://${this.apiHost}/v2/`, { headers: { "User-Agent": USER_AGENT }, signal: AbortSignal.timeout(5000) });
+      const r = await fetch(`https://${this.apiHost}/v2/`, {
+        headers: { "User-Agent": USER_AGENT },
+        signal: AbortSignal.timeout(5000),
+      });
       await r.body?.cancel();
       this.scheme = "https";
     } catch {
@@ -157,11 +164,16 @@ export class Registry {
     }
     if (!tr.ok) {
       await tr.body?.cancel();
-      throw new RegistryError(`The registry's token service refused ${creds ? "your credentials" : "an anonymous token"} (HTTP ${tr.status})`, {
-        status: tr.status,
-        hint: creds ? `log in again: nook login ${this.host}` : `this registry needs credentials: nook login ${this.host}`,
-        exitCode: 125,
-      });
+      throw new RegistryError(
+        `The registry's token service refused ${creds ? "your credentials" : "an anonymous token"} (HTTP ${tr.status})`,
+        {
+          status: tr.status,
+          hint: creds
+            ? `log in again: nook login ${this.host}`
+            : `this registry needs credentials: nook login ${this.host}`,
+          exitCode: 125,
+        },
+      );
     }
     const body = await tr.json() as { token?: string; access_token?: string };
     const token = body.token ?? body.access_token;
@@ -182,7 +194,9 @@ export class Registry {
       } catch (err) {
         why = (err as Error).message;
         // nothing listens there, or the name or the certificate is wrong: asking again will not help
-        if (attempt >= this.attempts || /refused|dns error|blocked|certificate|UnknownIssuer|invalid peer/i.test(why)) throw err;
+        if (attempt >= this.attempts || /refused|dns error|blocked|certificate|UnknownIssuer|invalid peer/i.test(why)) {
+          throw err;
+        }
       }
       this.opts.onRetry?.(what, attempt, why);
       await sleep(this.backoff * 2 ** (attempt - 1) * (0.75 + Math.random() / 2));
@@ -190,7 +204,11 @@ export class Registry {
   }
 
   /** A request to the API with auth and retries; the response is returned as is (any status). */
-  async request(path: string, init: { method?: string; headers?: Record<string, string> } = {}, scope = ""): Promise<Response> {
+  async request(
+    path: string,
+    init: { method?: string; headers?: Record<string, string> } = {},
+    scope = "",
+  ): Promise<Response> {
     const base = await this.base();
     const go = () =>
       this.retrying(`${init.method ?? "GET"} ${path}`, () =>
@@ -238,11 +256,18 @@ export class Registry {
     } else if (res.status === 404) {
       hint = "check the name and the tag";
     }
-    throw new RegistryError(text, { status: res.status, ...(code ? { registryCode: code } : {}), ...(hint ? { hint } : {}) });
+    throw new RegistryError(text, {
+      status: res.status,
+      ...(code ? { registryCode: code } : {}),
+      ...(hint ? { hint } : {}),
+    });
   }
 
   /** Fetch a manifest or index by tag or digest: its bytes, media type and digest header. */
-  async manifest(repository: string, reference: string): Promise<{ bytes: Uint8Array; mediaType: string; digest: string | null }> {
+  async manifest(
+    repository: string,
+    reference: string,
+  ): Promise<{ bytes: Uint8Array; mediaType: string; digest: string | null }> {
     const res = await this.request(
       `/v2/${repository}/manifests/${reference}`,
       { headers: { Accept: MANIFEST_TYPES.join(", ") } },
@@ -250,7 +275,9 @@ export class Registry {
     );
     if (!res.ok) return await this.fail(res, `Cannot get the manifest of ${this.host}/${repository}:${reference}`);
     const bytes = new Uint8Array(await res.arrayBuffer());
-    if (bytes.length > 4 * 1024 * 1024) throw new RegistryError(`The manifest of ${repository}:${reference} is larger than 4 MiB`);
+    if (bytes.length > 4 * 1024 * 1024) {
+      throw new RegistryError(`The manifest of ${repository}:${reference} is larger than 4 MiB`);
+    }
     return {
       bytes,
       mediaType: res.headers.get("content-type")?.split(";")[0]?.trim() ?? "",
@@ -305,11 +332,14 @@ export class Registry {
       } catch (err) {
         if (err instanceof RegistryError) throw err;
         if (++failures >= this.attempts) {
-          throw new RegistryError(`Downloading ${digest} failed after ${failures} attempts: ${(err as Error).message}`, {
-            cause: err,
-            resumable: true,
-            hint: "the connection keeps breaking; run the pull again (it resumes)",
-          });
+          throw new RegistryError(
+            `Downloading ${digest} failed after ${failures} attempts: ${(err as Error).message}`,
+            {
+              cause: err,
+              resumable: true,
+              hint: "the connection keeps breaking; run the pull again (it resumes)",
+            },
+          );
         }
         this.opts.onRetry?.(`blob ${digest.slice(7, 19)}`, failures, (err as Error).message);
         await sleep(this.backoff * 2 ** (failures - 1));
@@ -318,7 +348,9 @@ export class Registry {
       if (size === 0) break;
       if (got < size) {
         if (got === before && ++failures >= this.attempts) {
-          throw new RegistryError(`The registry ended the blob ${digest} after ${got} of ${size} bytes`, { resumable: true });
+          throw new RegistryError(`The registry ended the blob ${digest} after ${got} of ${size} bytes`, {
+            resumable: true,
+          });
         }
         this.opts.onRetry?.(`blob ${digest.slice(7, 19)}`, failures, `connection ended after ${got} of ${size} bytes`);
       }

@@ -96,7 +96,7 @@ export function cleanName(name: string): string {
   for (const part of name.split("/")) {
     if (part === "" || part === ".") continue;
     if (part === "..") {
-      if (out.length === 0) throw hostile(name, "the name climbs out of the layer with \"..\"");
+      if (out.length === 0) throw hostile(name, 'the name climbs out of the layer with ".."');
       out.pop();
     } else out.push(part);
   }
@@ -141,7 +141,10 @@ class LayerFs {
     } catch (err) {
       if (!(err instanceof LibcError)) throw err;
       if (err.code === "ELOOP" || err.code === "EXDEV") {
-        throw hostile(entry, `its parent "${rel}" is or passes through a symlink; writing through it could leave the layer`);
+        throw hostile(
+          entry,
+          `its parent "${rel}" is or passes through a symlink; writing through it could leave the layer`,
+        );
       }
       if (err.code === "ENOTDIR") throw hostile(entry, `a parent of it ("${rel}") is not a directory`);
       if (err.code !== "ENOENT") throw err;
@@ -240,7 +243,9 @@ export async function unpackLayer(
     if (opts.squashOwners) {
       if ((uid || gid) && !squashedNote) {
         squashedNote = true;
-        note("only one id is mapped, so every file belongs to root in the container (install uidmap for the full mapping)");
+        note(
+          "only one id is mapped, so every file belongs to root in the container (install uidmap for the full mapping)",
+        );
       }
       return [0, 0];
     }
@@ -315,7 +320,11 @@ export async function unpackLayer(
     }
   };
 
-  const handle = (h: TarHeader, stream: AsyncIterable<Uint8Array> & { resume(): void }, next: () => void): Promise<void> | void => {
+  const handle = (
+    h: TarHeader,
+    stream: AsyncIterable<Uint8Array> & { resume(): void },
+    next: () => void,
+  ): Promise<void> | void => {
     entries++;
     const rel = cleanName(h.name);
     const [parentRel, base] = splitPath(rel);
@@ -361,7 +370,11 @@ export async function unpackLayer(
       case "contiguous-file": {
         if (rel === "") throw hostile(h.name, "a file cannot replace the layer's root");
         const [uid, gid] = owner(h, h.name);
-        const fd = make(rel, h.name, (pfd, b) => c.openat(pfd, b, F.O_WRONLY | F.O_CREAT | F.O_EXCL | F.O_NOFOLLOW | F.O_NOCTTY, mode & 0o777));
+        const fd = make(
+          rel,
+          h.name,
+          (pfd, b) => c.openat(pfd, b, F.O_WRONLY | F.O_CREAT | F.O_EXCL | F.O_NOFOLLOW | F.O_NOCTTY, mode & 0o777),
+        );
         const finish = () => {
           try {
             if (uid !== 0 || gid !== 0) c.fchown(fd, uid, gid, rel);
@@ -404,7 +417,9 @@ export async function unpackLayer(
       case "symlink": {
         if (rel === "") throw hostile(h.name, "a symlink cannot replace the layer's root");
         const target = h.linkname ?? "";
-        if (!target || target.length > MAX_NAME || target.includes("\0")) throw hostile(h.name, "a symlink with a bad target");
+        if (!target || target.length > MAX_NAME || target.includes("\0")) {
+          throw hostile(h.name, "a symlink with a bad target");
+        }
         if (symlinkEscapes(rel, target)) {
           throw hostile(h.name, `it is a symlink to "${target}", which climbs above the root of the image`);
         }
@@ -497,10 +512,13 @@ export async function unpackLayer(
       onProgress: opts.onProgress,
     }).catch((err) => {
       if (failure) throw failure;
-      throw new UnpackError(`${label} is not a valid ${kind === "none" ? "tar" : kind} stream: ${(err as Error).message}`, {
-        cause: err,
-        hint: "the download or the archive is truncated or corrupt; pull or load it again",
-      });
+      throw new UnpackError(
+        `${label} is not a valid ${kind === "none" ? "tar" : kind} stream: ${(err as Error).message}`,
+        {
+          cause: err,
+          hint: "the download or the archive is truncated or corrupt; pull or load it again",
+        },
+      );
     });
     if (!failure) (extract as unknown as { end(): void }).end();
     await Promise.race([extracted, failed]);
@@ -531,9 +549,11 @@ export async function unpackLayer(
   }
   fs.close();
   if (devices.length) {
-    note(`skipped ${devices.length} device node${devices.length > 1 ? "s" : ""} (${devices.slice(0, 4).join(", ")}${
-      devices.length > 4 ? ", …" : ""
-    }): rootless containers cannot create devices; nook binds /dev/null and friends from the host`);
+    note(
+      `skipped ${devices.length} device node${devices.length > 1 ? "s" : ""} (${devices.slice(0, 4).join(", ")}${
+        devices.length > 4 ? ", …" : ""
+      }): rootless containers cannot create devices; nook binds /dev/null and friends from the host`,
+    );
   }
   if (skippedXattrs.size) note(`skipped extended attributes outside user.*: ${[...skippedXattrs].join(", ")}`);
   return {
@@ -572,7 +592,9 @@ class Inflater {
   static get(): Promise<Inflater> {
     const w = Inflater.idle.pop();
     if (w) return Promise.resolve(w);
-    return Promise.resolve(new Inflater(new Worker(new URL("./_inflate_worker.ts", import.meta.url).href, { type: "module" })));
+    return Promise.resolve(
+      new Inflater(new Worker(new URL("./_inflate_worker.ts", import.meta.url).href, { type: "module" })),
+    );
   }
 
   /** Stop every idle worker (the process cannot exit while one lives). */

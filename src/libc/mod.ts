@@ -72,7 +72,9 @@ function libc(): Deno.DynamicLibrary<typeof SYMBOLS>["symbols"] {
         last = err;
       }
     }
-    if (!lib) throw new LibcError(`Cannot open the C library: ${(last as Error).message}`, { op: "dlopen", cause: last });
+    if (!lib) {
+      throw new LibcError(`Cannot open the C library: ${(last as Error).message}`, { op: "dlopen", cause: last });
+    }
   }
   return lib.symbols;
 }

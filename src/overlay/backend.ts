@@ -60,17 +60,29 @@ export async function storageBackend(): Promise<BackendChoice> {
   if (over) {
     const b = over === "vfs" ? "copy" : over === "fuse" ? "fuse-overlayfs" : over;
     if (!(BACKENDS as readonly string[]).includes(b)) {
-      throw new UsageError(`Unknown storage backend "${over}" in NOOK_STORAGE_BACKEND`, { hint: `use one of: ${BACKENDS.join(", ")}` });
+      throw new UsageError(`Unknown storage backend "${over}" in NOOK_STORAGE_BACKEND`, {
+        hint: `use one of: ${BACKENDS.join(", ")}`,
+      });
     }
     const fuse = findExecutable("fuse-overlayfs", `${Deno.env.get("PATH") ?? ""}:/usr/bin:/bin`);
-    chosen = { backend: b as Backend, source: "override", reasons: [], ...(b === "fuse-overlayfs" && fuse ? { fuseOverlayfs: fuse } : {}) };
+    chosen = {
+      backend: b as Backend,
+      source: "override",
+      reasons: [],
+      ...(b === "fuse-overlayfs" && fuse ? { fuseOverlayfs: fuse } : {}),
+    };
     return chosen;
   }
   const kernel = kernelRelease();
   try {
     const c = JSON.parse(Deno.readTextFileSync(backendCachePath())) as Cache;
     if (c.kernel === kernel && (BACKENDS as readonly string[]).includes(c.backend)) {
-      chosen = { backend: c.backend, source: "cached", reasons: c.reasons, ...(c.fuseOverlayfs ? { fuseOverlayfs: c.fuseOverlayfs } : {}) };
+      chosen = {
+        backend: c.backend,
+        source: "cached",
+        reasons: c.reasons,
+        ...(c.fuseOverlayfs ? { fuseOverlayfs: c.fuseOverlayfs } : {}),
+      };
       return chosen;
     }
   } catch {
@@ -79,7 +91,12 @@ export async function storageBackend(): Promise<BackendChoice> {
   chosen = { ...(await detect()), source: "detected" };
   try {
     Deno.mkdirSync(dataDir(), { recursive: true, mode: 0o700 });
-    const c: Cache = { kernel, backend: chosen.backend, reasons: chosen.reasons, ...(chosen.fuseOverlayfs ? { fuseOverlayfs: chosen.fuseOverlayfs } : {}) };
+    const c: Cache = {
+      kernel,
+      backend: chosen.backend,
+      reasons: chosen.reasons,
+      ...(chosen.fuseOverlayfs ? { fuseOverlayfs: chosen.fuseOverlayfs } : {}),
+    };
     const tmp = `${backendCachePath()}.${Deno.pid}`;
     Deno.writeTextFileSync(tmp, JSON.stringify(c) + "\n");
     Deno.renameSync(tmp, backendCachePath());

@@ -135,9 +135,12 @@ export function createContainerRootfs(
       // many layers would not fit mount(2)'s data page as absolute paths
       const data = `lowerdir=${lowers.join(":")},upperdir=rootfs/${id}/upper,workdir=rootfs/${id}/work,userxattr`;
       if (data.length > MAX_MOUNT_DATA) {
-        throw new StoreError(`The image "${imageName}" has too many layers (${image.layers.length}) for one overlay mount`, {
-          hint: "run it with NOOK_STORAGE_BACKEND=fuse-overlayfs",
-        });
+        throw new StoreError(
+          `The image "${imageName}" has too many layers (${image.layers.length}) for one overlay mount`,
+          {
+            hint: "run it with NOOK_STORAGE_BACKEND=fuse-overlayfs",
+          },
+        );
       }
       setup = { cwd: layout.root, mount: { source: "overlay", target: merged, fstype: "overlay", flags: 0, data } };
     } else {
@@ -148,7 +151,11 @@ export function createContainerRootfs(
       // layer, not into the container's output
       const sh = findExecutable("sh", "/usr/bin:/bin");
       const run = sh
-        ? { path: sh, args: ["sh", "-c", 'exec "$0" "$@" 2>>"$LOG"', fuse, "-o", opts, merged], env: ["PATH=/usr/sbin:/usr/bin:/sbin:/bin", `LOG=${dir}/fuse-overlayfs.log`] }
+        ? {
+          path: sh,
+          args: ["sh", "-c", 'exec "$0" "$@" 2>>"$LOG"', fuse, "-o", opts, merged],
+          env: ["PATH=/usr/sbin:/usr/bin:/sbin:/bin", `LOG=${dir}/fuse-overlayfs.log`],
+        }
         : { path: fuse, args: ["fuse-overlayfs", "-o", opts, merged], env: ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"] };
       setup = { run: [run], leaveHelpersBehind: true };
     }

@@ -4,7 +4,14 @@
  *
  * @module
  */
-export { BACKENDS, type Backend, type BackendChoice, backendCachePath, forgetStorageBackend, storageBackend } from "./backend.ts";
+export {
+  type Backend,
+  backendCachePath,
+  type BackendChoice,
+  BACKENDS,
+  forgetStorageBackend,
+  storageBackend,
+} from "./backend.ts";
 export {
   containerStorage,
   copySources,

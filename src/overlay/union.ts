@@ -27,7 +27,10 @@ function isWhiteout(st: Deno.FileInfo): boolean {
 
 /** The layers of an image (chain IDs, bottom first) as union lookups need them, top first. */
 export function unionOf(chainIds: readonly string[], root?: string): UnionLayer[] {
-  return [...chainIds].reverse().map((c) => ({ dir: layerDiff(c, root), opaque: new Set(readLayerInfo(c, root)?.opaque ?? []) }));
+  return [...chainIds].reverse().map((c) => ({
+    dir: layerDiff(c, root),
+    opaque: new Set(readLayerInfo(c, root)?.opaque ?? []),
+  }));
 }
 
 /** Host path and info of `rel` (no symlinks in it) in the merged view, or undefined. */

@@ -76,7 +76,10 @@ export function readImages(root?: string): ImageRecord[] {
  * one. The caller holds the store lock (shared is enough for adding names:
  * updates are serialised by a lock of their own).
  */
-export async function updateImages(fn: (images: ImageRecord[]) => ImageRecord[], root?: string): Promise<ImageRecord[]> {
+export async function updateImages(
+  fn: (images: ImageRecord[]) => ImageRecord[],
+  root?: string,
+): Promise<ImageRecord[]> {
   const layout = storeLayout(root);
   Deno.mkdirSync(layout.root, { recursive: true, mode: 0o700 });
   using f = await Deno.open(`${layout.images}.lock`, { read: true, write: true, create: true, mode: 0o600 });

@@ -49,7 +49,11 @@ export function readVolume(name: string, root?: string): VolumeInfo | undefined 
 }
 
 /** Create a volume unless it exists; `created` tells which (a new volume is filled from the image). */
-export function ensureVolume(name: string, opts: { anonymous?: boolean; labels?: Record<string, string> } = {}, root?: string): { info: VolumeInfo; created: boolean } {
+export function ensureVolume(
+  name: string,
+  opts: { anonymous?: boolean; labels?: Record<string, string> } = {},
+  root?: string,
+): { info: VolumeInfo; created: boolean } {
   checkVolumeName(name);
   const existing = readVolume(name, root);
   if (existing) return { info: existing, created: false };
@@ -60,7 +64,12 @@ export function ensureVolume(name: string, opts: { anonymous?: boolean; labels?:
   Deno.chmodSync(tmp, 0o700);
   Deno.chmodSync(`${tmp}/_data`, 0o755);
   Deno.mkdirSync(`${tmp}/users`);
-  const info: VolumeInfo = { name, anonymous: opts.anonymous ?? false, created: new Date().toISOString(), labels: opts.labels ?? {} };
+  const info: VolumeInfo = {
+    name,
+    anonymous: opts.anonymous ?? false,
+    created: new Date().toISOString(),
+    labels: opts.labels ?? {},
+  };
   Deno.writeTextFileSync(`${tmp}/volume.json`, JSON.stringify(info) + "\n");
   try {
     Deno.renameSync(tmp, dir);

@@ -27,7 +27,16 @@ export function selfCommand(): string[] {
   // deno compile serves the sources from a virtual directory named after the binary
   if (here.includes("/deno-compile-") || !/(^|\/)deno$/.test(exe)) return [exe];
   const root = decodeURIComponent(new URL("../..", here).pathname).replace(/\/$/, "");
-  return [exe, "run", "--allow-all", "--quiet", "--no-prompt", "--config", `${root}/deno.json`, `${root}/src/cli/main.ts`];
+  return [
+    exe,
+    "run",
+    "--allow-all",
+    "--quiet",
+    "--no-prompt",
+    "--config",
+    `${root}/deno.json`,
+    `${root}/src/cli/main.ts`,
+  ];
 }
 
 /**
