@@ -45,10 +45,14 @@ export async function prepareImage(a: ParsedArgs): Promise<void> {
   if (image !== undefined) await impl.prepareImage(a, image);
 }
 
-/** An image from the store as the source of `nook run` (after {@link prepareImage}). */
-export function storeImageSource(image: string, id: string): StoreSource {
+/**
+ * An image from the store as the source of `nook run` (after {@link prepareImage}).
+ * Only a foreground `--rm` container's storage counts as garbage once its nook
+ * process is gone (`image prune` removes it); any other is removed by its rm.
+ */
+export function storeImageSource(a: ParsedArgs, image: string, id: string): StoreSource {
   if (!impl) throw new NookError("internal: prepareImage was not called before storeImageSource");
-  return impl.storeImageSource(image, id);
+  return impl.storeImageSource(image, id, a.opts.rm === true && a.opts.detach !== true);
 }
 
 /** The mounts of `-v`, `--mount` and the image's VOLUMEs, and what removes the container's storage. */

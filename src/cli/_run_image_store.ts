@@ -97,7 +97,7 @@ function lockShared(): Deno.FsFile {
 }
 
 /** An image from the store as the source of `nook run` (call {@link prepareImage} first). */
-export function storeImageSource(image: string, id: string): StoreSource {
+export function storeImageSource(image: string, id: string, autoRemove: boolean): StoreSource {
   const choice = backend;
   if (!choice) throw new NookError("internal: prepareImage was not called before storeImageSource");
   const lock = lockShared();
@@ -111,7 +111,7 @@ export function storeImageSource(image: string, id: string): StoreSource {
     }
     config = JSON.parse(readBlobText(rec.id)) as ImageConfig;
     // pinned under the lock: no rmi can remove its layers from here on
-    prepared = createContainerRootfs(id, rec, image, choice, { autoRemove: true });
+    prepared = createContainerRootfs(id, rec, image, choice, { autoRemove });
   } finally {
     lock.close();
   }

@@ -41,8 +41,9 @@ export async function main(argv: string[]): Promise<number> {
 
   const { lockStore } = await import("../store/lock.ts");
   const { readImages, updateImages } = await import("../store/images.ts");
-  const { collectGarbage, imagesInUse } = await import("../store/gc.ts");
+  const { collectGarbage, imagesInUse, removeStaleContainers } = await import("../store/gc.ts");
   using _lock = await lockStore("exclusive");
+  removeStaleContainers(); // runs killed before they cleaned up use nothing any more
   let failed = 0;
   const out: string[] = [];
   for (const arg of a.rest) {

@@ -98,7 +98,7 @@ export function prepare(a: ParsedArgs, mapping: IdMapping): { spec: ContainerSpe
   const rootfsOpt = str(a, "rootfs");
   const rest = [...a.rest];
   const id = newId();
-  const source = rootfsOpt !== undefined ? rootfsSource(rootfsOpt) : imageSource(rest.shift(), id);
+  const source = rootfsOpt !== undefined ? rootfsSource(rootfsOpt) : imageSource(a, rest.shift(), id);
   try {
     return prepareFrom(a, mapping, id, source, rest);
   } catch (err) {
@@ -209,7 +209,7 @@ function rootfsSource(path: string): Source {
   return { rootfs: real, readonly: false, env: [], entrypoint: [], cmd: [], workdir: "/" };
 }
 
-function imageSource(image: string | undefined, id: string): Source {
+function imageSource(a: ParsedArgs, image: string | undefined, id: string): Source {
   if (image === undefined) {
     throw new UsageError("No image given", { hint: "nook run [OPTIONS] IMAGE [COMMAND], or --rootfs DIR COMMAND" });
   }
@@ -223,7 +223,7 @@ function imageSource(image: string | undefined, id: string): Source {
       workdir: "/",
     };
   }
-  return storeImageSource(image, id);
+  return storeImageSource(a, image, id);
 }
 
 function hostNamespaces(): string {
