@@ -50,3 +50,17 @@ test("the yaml package is not reachable from nook's entry point through analyzab
   assert.ok(resolve.some((s) => s.startsWith("npm:") && s.includes("yaml")));
   assert.match(Deno.readTextFileSync(`${ROOT}/tools/release.sh`), /--include "\$root\/src\/config\/resolve\.ts"/);
 });
+
+test("nook's entry point reaches no command file through analyzable imports (commands load by computed specifier)", async () => {
+  const g = await graph("src/cli/main.ts");
+  const all = reach(g, ["src/cli/main.ts"], true);
+  const commands = all.filter((s) => /\/src\/cli\/(?!main|commands|_io|_args)[a-z_]+\.ts$/.test(s));
+  assert.deepEqual(commands, [], "each of these would be walked by Deno at every start");
+  assert.match(Deno.readTextFileSync(`${ROOT}/tools/release.sh`), /--include "\$root\/src\/cli"/);
+});
+
+test("everything nook run can load, analyzable import()s included, holds no npm package and no node: module", async () => {
+  const g = await graph("src/cli/run.ts");
+  const all = reach(g, ["src/cli/run.ts"], true);
+  assert.deepEqual(all.filter(foreign), []);
+});

@@ -27,33 +27,66 @@ export interface CommandModule {
 }
 
 /**
+ * Load a command file by name. The specifier is computed on purpose: Deno
+ * walks the module graph behind every statically visible import() each time
+ * it starts, so a literal import() per command (and the npm packages behind
+ * pull, load, config…) would slow down every `nook run`. `deno compile`
+ * therefore gets `--include src/cli` (tools/release.sh).
+ */
+function lazy(file: string): () => Promise<CommandModule> {
+  return () => import(new URL(`./${file}.ts`, import.meta.url).href);
+}
+
+/**
  * Every command: name → one-line summary and a lazy loader, so that
  * `nook run` loads nothing but the run path.
  */
 export const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandModule> }> = {
-  run: { summary: "Run a command in a new container", load: () => import("./run.ts") },
-  version: { summary: "Show the versions of nook, Deno and libshim", load: () => import("./version.ts") },
+  run: { summary: "Run a command in a new container", load: lazy("run") },
+  version: { summary: "Show the versions of nook, Deno and libshim", load: lazy("version") },
   // issue #4: container lifecycle
-  ps: { summary: "List containers", load: () => import("./ps.ts") },
-  logs: { summary: "Print a container's output", load: () => import("./logs.ts") },
-  exec: { summary: "Run a command in a running container", load: () => import("./exec.ts") },
-  stop: { summary: "Stop running containers", load: () => import("./stop.ts") },
-  start: { summary: "Start stopped containers", load: () => import("./start.ts") },
-  restart: { summary: "Restart containers", load: () => import("./restart.ts") },
-  kill: { summary: "Send a signal to containers", load: () => import("./kill.ts") },
-  rm: { summary: "Remove containers", load: () => import("./rm.ts") },
-  wait: { summary: "Wait for containers to stop and print their exit codes", load: () => import("./wait.ts") },
-  inspect: { summary: "Show the configuration and state of containers", load: () => import("./inspect.ts") },
-  top: { summary: "Show the processes of a container", load: () => import("./top.ts") },
-  "container prune": { summary: "Remove all stopped containers", load: () => import("./container_prune.ts") },
+  ps: { summary: "List containers", load: lazy("ps") },
+  logs: { summary: "Print a container's output", load: lazy("logs") },
+  exec: { summary: "Run a command in a running container", load: lazy("exec") },
+  stop: { summary: "Stop running containers", load: lazy("stop") },
+  start: { summary: "Start stopped containers", load: lazy("start") },
+  restart: { summary: "Restart containers", load: lazy("restart") },
+  kill: { summary: "Send a signal to containers", load: lazy("kill") },
+  rm: { summary: "Remove containers", load: lazy("rm") },
+  wait: { summary: "Wait for containers to stop and print their exit codes", load: lazy("wait") },
+  inspect: { summary: "Show the configuration and state of containers", load: lazy("inspect") },
+  top: { summary: "Show the processes of a container", load: lazy("top") },
+  "container prune": { summary: "Remove all stopped containers", load: lazy("container_prune") },
   // issue #8: the first minute
-  doctor: { summary: "Check this host for rootless containers, with the fix for each problem", load: () => import("./doctor.ts") },
-  info: { summary: "Show versions, kernel, id mapping, storage, cgroups, network and paths", load: () => import("./info.ts") },
-  completion: { summary: "Print the shell completion script for bash, zsh or fish", load: () => import("./completion.ts") },
+  doctor: { summary: "Check this host for rootless containers, with the fix for each problem", load: lazy("doctor") },
+  info: { summary: "Show versions, kernel, id mapping, storage, cgroups, network and paths", load: lazy("info") },
+  completion: { summary: "Print the shell completion script for bash, zsh or fish", load: lazy("completion") },
+  // images and storage (issue #3)
+  pull: { summary: "Download an image from a registry", load: lazy("pull") },
+  images: { summary: "List images", load: lazy("images") },
+  rmi: { summary: "Remove images", load: lazy("rmi") },
+  load: { summary: "Load images from a docker-archive or oci-archive tarball", load: lazy("load") },
+  import: { summary: "Make an image from a root filesystem tarball", load: lazy("import") },
+  save: { summary: "Write images to a tarball", load: lazy("save") },
+  login: { summary: "Log in to a registry", load: lazy("login") },
+  logout: { summary: "Log out of a registry", load: lazy("logout") },
+  "image inspect": { summary: "Show images as JSON", load: lazy("image_inspect") },
+  "image prune": { summary: "Remove unused images and leftovers", load: lazy("image_prune") },
+  "volume create": { summary: "Create a named volume", load: lazy("volume_create") },
+  "volume ls": { summary: "List volumes", load: lazy("volume_ls") },
+  "volume inspect": { summary: "Show volumes as JSON", load: lazy("volume_inspect") },
+  "volume rm": { summary: "Remove volumes", load: lazy("volume_rm") },
+  "volume prune": { summary: "Remove unused volumes", load: lazy("volume_prune") },
+  unshare: { summary: "Run a command in nook's user namespace", load: lazy("unshare") },
+  "system reset": { summary: "Remove all images, volumes and storage", load: lazy("system_reset") },
+  _storage: { summary: "(internal) storage work inside the user namespace", load: lazy("internal_storage") },
 };
 
 /** Command aliases (`nook container run` style words are handled in main). */
 export const ALIASES: Record<string, string> = {
   "container ls": "ps",
   "container list": "ps",
+  "image ls": "images",
+  "image list": "images",
+  "image rm": "rmi",
 };

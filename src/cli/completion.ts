@@ -2,7 +2,7 @@ import { UsageError } from "../errors/mod.ts";
 import { flagChoices } from "../config/mod.ts";
 import { HELLO_NAMES } from "../image/builtin_hello.ts";
 import { bool, formatHelp, type OptionSpec, parseArgs } from "./_args.ts";
-import { COMMANDS, type CommandSpec } from "./commands.ts";
+import { ALIASES, COMMANDS, type CommandSpec } from "./commands.ts";
 import { write } from "./_io.ts";
 
 /** The shells nook writes completions for. */
@@ -78,6 +78,13 @@ export async function completionModel(): Promise<CompletionCommand[]> {
   for (const c of loaded.filter((c) => c.name.includes(" "))) {
     const group = c.name.split(" ")[0]!;
     groups.set(group, [...(groups.get(group) ?? []), c]);
+  }
+  // aliases such as "image ls" → images join their group with the target's options
+  for (const [alias, target] of Object.entries(ALIASES)) {
+    const t = loaded.find((c) => c.name === target);
+    if (!alias.includes(" ") || !t) continue;
+    const group = alias.split(" ")[0]!;
+    groups.set(group, [...(groups.get(group) ?? []), { ...t, name: alias }]);
   }
   for (const [group, subs] of groups) {
     if (single.some((c) => c.name === group)) continue;

@@ -15,7 +15,7 @@ function topHelp(): string {
     "A rootless container runtime: containers for unprivileged users, one binary, no daemon.",
     "",
     "Commands:",
-    ...Object.entries(COMMANDS).map(([n, c]) => `  ${n.padEnd(w)}${c.summary}`),
+    ...Object.entries(COMMANDS).filter(([n]) => !n.startsWith("_")).map(([n, c]) => `  ${n.padEnd(w)}${c.summary}`),
     "",
     "Run 'nook COMMAND --help' for more about a command.",
     "",
@@ -31,13 +31,10 @@ export async function cli(argv: string[]): Promise<number> {
     return name === undefined ? 125 : 0;
   }
   if (name === "--version" || name === "-v") name = "version";
-  // `nook container ls` style: drop the group word when the rest is a command.
-  if ((name === "container" || name === "image") && rest[0] && COMMANDS[`${name} ${rest[0]}`] === undefined) {
-    if (ALIASES[`${name} ${rest[0]}`]) name = `${name} ${rest.shift()!}`;
-    else if (COMMANDS[rest[0]]) name = rest.shift()!;
-  } else if ((name === "container" || name === "image") && rest[0]) {
-    name = `${name} ${rest.shift()!}`; // a two-word command such as `container prune`
-  }
+  // two-word commands ("image prune", "volume ls", "system reset") and aliases ("container ls" → ps)
+  if (rest[0] && (COMMANDS[`${name} ${rest[0]}`] || ALIASES[`${name} ${rest[0]}`])) name = `${name} ${rest.shift()!}`;
+  // `nook container run …`, `nook image pull …`: a group word before a plain command
+  else if ((name === "container" || name === "image") && rest[0] && COMMANDS[rest[0]]) name = rest.shift()!;
   name = ALIASES[name] ?? name;
   const entry = COMMANDS[name];
   if (!entry) {

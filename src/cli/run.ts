@@ -1,7 +1,8 @@
-import { NookError, UsageError } from "../errors/mod.ts";
+import { UsageError } from "../errors/mod.ts";
 import { readTextInRoot, resolveUser } from "../container/mod.ts";
 import type { ContainerSpec, MountSpec } from "../container/mod.ts";
 import { writeEtcFiles } from "../container/etc_files.ts";
+import { containerDir } from "../containers/store.ts";
 import { NAMESPACES } from "../container/build_plan.ts";
 import { ensureHelloRootfs, HELLO_NAMES } from "../image/builtin_hello.ts";
 import { dataDir, runtimeDir } from "../paths/mod.ts";
@@ -9,7 +10,7 @@ import { RLIM_INFINITY, RLIMIT } from "../plan/mod.ts";
 import { detectIdMapping, type IdMapping } from "../userns/mod.ts";
 import { bool, formatHelp, list, type OptionSpec, parseArgs, type ParsedArgs, str } from "./_args.ts";
 import type { CommandSpec } from "./commands.ts";
-import { IMAGE_RUN_OPTIONS } from "./_run_image.ts";
+import { IMAGE_RUN_OPTIONS, prepareImage, runMounts, storeImageSource, type StoreParts } from "./_run_image.ts";
 import { LIFECYCLE_RUN_OPTIONS, runWithLifecycle } from "./_run_lifecycle.ts";
 import { SECURITY_RUN_OPTIONS, securityFromArgs, tmpfsFromArgs } from "./_run_security.ts";
 import { RESOURCES_RUN_OPTIONS } from "./_run_resources.ts";
@@ -72,6 +73,8 @@ interface Source {
   cmd: string[];
   workdir: string;
   user?: string;
+  /** An image from the store (issue #3): its layers, storage and volumes. */
+  store?: StoreParts;
 }
 
 const DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -85,19 +88,30 @@ export async function main(argv: string[]): Promise<number> {
   }
   await applyRunDefaults(a, RUN_OPTIONS); // flags not given → config.yaml / NOOK_* (src/config)
   const mapping = detectIdMapping();
+  await prepareImage(a);
   const { spec: container, cleanup } = prepare(a, mapping);
   try {
     return await runWithLifecycle(a, container, mapping);
   } finally {
-    cleanup();
+    await cleanup();
   }
 }
 
 /** Turn parsed options into a ContainerSpec (and what to remove afterwards). */
-export function prepare(a: ParsedArgs, mapping: IdMapping): { spec: ContainerSpec; cleanup: () => void } {
+export function prepare(a: ParsedArgs, mapping: IdMapping): { spec: ContainerSpec; cleanup: () => Promise<void> } {
   const rootfsOpt = str(a, "rootfs");
   const rest = [...a.rest];
-  const source = rootfsOpt !== undefined ? rootfsSource(rootfsOpt) : imageSource(rest.shift());
+  const id = newId();
+  const source = rootfsOpt !== undefined ? rootfsSource(rootfsOpt) : imageSource(a, rest.shift(), id);
+  try {
+    return prepareFrom(a, mapping, id, source, rest);
+  } catch (err) {
+    void source.store?.cleanup();
+    throw err;
+  }
+}
+
+function prepareFrom(a: ParsedArgs, mapping: IdMapping, id: string, source: Source, rest: string[]): { spec: ContainerSpec; cleanup: () => Promise<void> } {
   const network = str(a, "network") ?? "none";
   if (network !== "none" && network !== "host") {
     throw new UsageError(`Unknown network mode "${network}"`, { hint: "use --network none or --network host" });
@@ -117,17 +131,13 @@ export function prepare(a: ParsedArgs, mapping: IdMapping): { spec: ContainerSpe
     });
   }
 
-  const user = resolveUser(
-    str(a, "user") ?? source.user,
-    readTextInRoot(source.rootfs, "/etc/passwd"),
-    readTextInRoot(source.rootfs, "/etc/group"),
-  );
+  const readFile = source.store?.readFile ?? ((p: string) => readTextInRoot(source.rootfs, p));
+  const user = resolveUser(str(a, "user") ?? source.user, readFile("/etc/passwd"), readFile("/etc/group"));
   const workdir = str(a, "workdir") ?? source.workdir;
   if (!workdir.startsWith("/")) {
     throw new UsageError(`The working directory "${workdir}" is not an absolute path`, { hint: "use -w /path" });
   }
 
-  const id = newId();
   const hostname = str(a, "hostname") ?? id.slice(0, 12);
   const terminal = bool(a, "tty");
   const env = mergeEnv([
@@ -145,16 +155,23 @@ export function prepare(a: ParsedArgs, mapping: IdMapping): { spec: ContainerSpe
 
   const dir = `${runtimeDir()}/containers/${id}`;
   Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const cleanup = () => {
+  let volumes: { mounts: MountSpec[]; cleanup: () => Promise<void> } | undefined;
+  const cleanup = async () => {
     try {
       Deno.removeSync(dir, { recursive: true });
     } catch {
       // already gone
     }
+    // A container that still has a record (no --rm, or -d) keeps its storage
+    // and volumes until `nook rm` removes them with it.
+    if (existsSync(`${containerDir(id)}/config.json`)) return;
+    await volumes?.cleanup();
+    await source.store?.cleanup();
   };
   try {
     const etcFiles = writeEtcFiles(dir, hostname);
-    const mounts: MountSpec[] = [];
+    volumes = runMounts(a, id, source.store);
+    const mounts: MountSpec[] = [...volumes.mounts];
     mounts.push(...tmpfsFromArgs(a, source.readonly || bool(a, "read-only")));
     const spec: ContainerSpec = {
       id,
@@ -178,10 +195,11 @@ export function prepare(a: ParsedArgs, mapping: IdMapping): { spec: ContainerSpe
         rlimits: list(a, "ulimit").map(parseUlimit),
       },
       security: securityFromArgs(a, user.uid),
+      ...(source.store ? { rootfsSetup: source.store.rootfsSetup, image: source.store.image } : {}),
     };
     return { spec, cleanup };
   } catch (err) {
-    cleanup();
+    void cleanup();
     throw err;
   }
 }
@@ -200,7 +218,7 @@ function rootfsSource(path: string): Source {
   return { rootfs: real, readonly: false, env: [], entrypoint: [], cmd: [], workdir: "/" };
 }
 
-function imageSource(image: string | undefined): Source {
+function imageSource(a: ParsedArgs, image: string | undefined, id: string): Source {
   if (image === undefined) {
     throw new UsageError("No image given", { hint: "nook run [OPTIONS] IMAGE [COMMAND], or --rootfs DIR COMMAND" });
   }
@@ -214,9 +232,7 @@ function imageSource(image: string | undefined): Source {
       workdir: "/",
     };
   }
-  throw new NookError(`Image "${image}" is not available`, {
-    hint: "the built-in image is \"hello\"; any unpacked root filesystem runs with --rootfs DIR",
-  });
+  return storeImageSource(a, image, id);
 }
 
 function hostNamespaces(): string {
@@ -315,4 +331,13 @@ function noticeOnce(text: string): void {
     return;
   }
   console.error(`nook: notice: ${text}`);
+}
+
+function existsSync(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
 }

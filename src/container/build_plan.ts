@@ -3,6 +3,7 @@ import { isMapped } from "../userns/mod.ts";
 import { CLONE, MOUNT_ATTR, MS, O, Plan, SetIdFlag, SIGNALS } from "../plan/mod.ts";
 import type { ContainerSpec } from "./spec.ts";
 import { addBeforeExec, addBeforeSetid, addPathProtections, decideSecurity } from "../security/mod.ts";
+import { applyRootfsSetup } from "../overlay/setup_plan.ts";
 
 /** The seven namespaces of a default container (net only when not sharing the host's). */
 export const NAMESPACES = ["user", "mnt", "pid", "uts", "ipc", "net", "cgroup"] as const;
@@ -41,6 +42,8 @@ export function buildPlan(spec: ContainerSpec, mapping: IdMapping): Plan {
   p.pdeathsig(SIGNALS.SIGKILL!);
   // Nothing we mount may propagate back to the host's mount namespace.
   p.mount("", "/", "", MS.REC | MS.PRIVATE);
+  // An image's root is assembled here first: overlay of its layers (issue #3).
+  if (spec.rootfsSetup) applyRootfsSetup(p, spec.rootfsSetup);
   // pivot_root needs the new root to be a mount point.
   p.mount(r, r, "", MS.BIND | MS.REC);
   p.root(r);

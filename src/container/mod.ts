@@ -3,7 +3,7 @@
  *
  * @module
  */
-export type { ContainerSpec, MountSpec, ProcessSpec } from "./spec.ts";
+export type { ContainerSpec, ImageInfo, MountSpec, ProcessSpec, RootfsSetup } from "./spec.ts";
 export { buildPlan, DEVICES, execCandidates, NAMESPACES } from "./build_plan.ts";
 export { attachForeground, exitCode, FORWARDED_SIGNALS, runContainer, type RunHooks, SignalForwarder } from "./run.ts";
 export { parseGroup, parsePasswd, type ResolvedUser, resolveUser } from "./user.ts";

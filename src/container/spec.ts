@@ -18,6 +18,37 @@ export interface MountSpec {
   file?: boolean;
 }
 
+/**
+ * How the child assembles the root filesystem before binding it (issue #3):
+ * a copy-on-write mount of image layers on the rootfs directory.
+ */
+export interface RootfsSetup {
+  /** Change into this directory first (layer paths are given relative to it, to fit mount's 4 KiB data limit). */
+  cwd?: string;
+  /** A filesystem to mount on the rootfs directory (kernel overlayfs). */
+  mount?: MountSpec;
+  /** Helpers run to completion after the mount, in order: fuse-overlayfs (its daemon dies with the
+   * container's pid namespace), a private copy of the layers, copying image content into new volumes. */
+  run?: { path: string; args: string[]; env: string[] }[];
+  /** Move into a new mount namespace after the helpers ran: a FUSE daemon stays in the old one, so the
+   * container's pivot_root does not change the daemon's root to its own mount (it would deadlock). */
+  leaveHelpersBehind?: boolean;
+}
+
+/** What the container was made from, recorded for other commands (stop signal, ports, storage). */
+export interface ImageInfo {
+  /** The name the user gave (or the ID). */
+  name: string;
+  /** Image ID ("sha256:…"). */
+  id: string;
+  /** StopSignal of the image config, if any. */
+  stopSignal?: string;
+  /** ExposedPorts keys ("80/tcp"). */
+  exposedPorts: string[];
+  /** Copy-on-write backend of the root: "overlay", "fuse-overlayfs" or "copy". */
+  storage: string;
+}
+
 /** The process to run in the container, fully resolved. */
 export interface ProcessSpec {
   /** argv; argv[0] is the command as the user wrote it. */
@@ -66,4 +97,8 @@ export interface ContainerSpec {
   etcFiles: { hosts: string; hostname: string; resolvConf: string };
   /** Capabilities, seccomp, no_new_privs, masked paths (issue #5); nook's defaults when absent. */
   security?: SecuritySpec;
+  /** Assemble the root in the child first (images from the store); absent for a plain directory. */
+  rootfsSetup?: RootfsSetup;
+  /** The image the container runs, when it came from the store. */
+  image?: ImageInfo;
 }

@@ -108,4 +108,9 @@ export async function removeContainer(id: string, force: boolean): Promise<void>
     }
     removeContainerFiles(rec);
   });
+  // an image-backed container's copy-on-write storage and volumes go with it
+  if (rec.spec.image) {
+    const { removeContainerStorage } = await import("../overlay/mod.ts");
+    await removeContainerStorage(id);
+  }
 }

@@ -1,0 +1,55 @@
+import { bool, formatHelp, type OptionSpec, parseArgs } from "./_args.ts";
+import type { CommandSpec } from "./commands.ts";
+import { write } from "./_io.ts";
+import { inUserns } from "./_userns.ts";
+
+const OPTIONS: readonly OptionSpec[] = [
+  { name: "all", short: "a", type: "bool", help: "Remove every image no container uses, not only unnamed ones" },
+  { name: "force", short: "f", type: "bool", help: "Do not ask for confirmation" },
+  { name: "help", type: "bool", help: "Show this help" },
+];
+
+/** `nook image prune`. */
+export const spec: CommandSpec = {
+  name: "image prune",
+  usage: "image prune [OPTIONS]",
+  summary: "Remove unnamed images (with -a: all unused images), then every blob, layer and leftover " +
+    "(half downloads, storage of killed runs) that nothing uses.",
+  options: OPTIONS,
+  examples: ["nook image prune", "nook image prune -a -f"],
+};
+
+/** Prune. */
+export async function main(argv: string[]): Promise<number> {
+  const a = parseArgs(argv, OPTIONS, false);
+  if (bool(a, "help")) {
+    await write(formatHelp(spec));
+    return 0;
+  }
+  if (!bool(a, "force") && Deno.stdin.isTerminal() && !Deno.env.get("NOOK_USERNS")) {
+    const what = bool(a, "all") ? "all images without a container" : "all unnamed images";
+    if (!confirm(`This removes ${what}. Continue?`)) return 0;
+  }
+  const code = await inUserns(["image", "prune", "-f"], argv.filter((x) => x !== "-f" && x !== "--force"));
+  if (code !== undefined) return code;
+
+  const { lockStore } = await import("../store/lock.ts");
+  const { readImages, updateImages } = await import("../store/images.ts");
+  const { collectGarbage, imagesInUse, removeStaleContainers } = await import("../store/gc.ts");
+  using _lock = await lockStore("exclusive");
+  removeStaleContainers();
+  const used = imagesInUse();
+  const doomed = readImages().filter((i) => !used.has(i.id) && (bool(a, "all") || i.names.length === 0));
+  const ids = new Set(doomed.map((i) => i.id));
+  if (ids.size) await updateImages((all) => all.filter((i) => !ids.has(i.id)));
+  const c = collectGarbage({ temporary: true });
+  const lines = doomed.map((i) => `Deleted: ${i.id}`);
+  if (c.layers.length || c.blobs.length || c.temporary || c.containers.length) {
+    lines.push(
+      `Removed ${c.layers.length} layers, ${c.blobs.length} blobs, ${c.temporary} temporary files` +
+        (c.containers.length ? `, storage of ${c.containers.length} dead containers` : ""),
+    );
+  }
+  await write(lines.map((l) => l + "\n").join(""));
+  return 0;
+}

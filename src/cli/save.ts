@@ -1,0 +1,83 @@
+import { NookError, UsageError } from "../errors/mod.ts";
+import { findImage } from "../image/lookup.ts";
+import { bool, formatHelp, type OptionSpec, parseArgs, str } from "./_args.ts";
+import type { CommandSpec } from "./commands.ts";
+import { write } from "./_io.ts";
+
+const OPTIONS: readonly OptionSpec[] = [
+  {
+    name: "output",
+    short: "o",
+    type: "string",
+    value: "FILE",
+    help: "Write to FILE instead of stdout",
+    complete: "file",
+  },
+  { name: "format", type: "string", value: "FORMAT", help: "oci-archive (default) or docker-archive" },
+  { name: "help", type: "bool", help: "Show this help" },
+];
+
+/** `nook save`. */
+export const spec: CommandSpec = {
+  name: "save",
+  usage: "save [OPTIONS] IMAGE [IMAGE...]",
+  summary: "Write images to a tarball: an oci-archive, or a docker-archive that docker load reads.",
+  options: OPTIONS,
+  examples: ["nook save -o alpine.tar alpine", "nook save --format docker-archive alpine | docker load"],
+  positional: "image",
+};
+
+/** Save. */
+export async function main(argv: string[]): Promise<number> {
+  const a = parseArgs(argv, OPTIONS, false);
+  if (bool(a, "help")) {
+    await write(formatHelp(spec));
+    return 0;
+  }
+  const format = str(a, "format") ?? "oci-archive";
+  if (format !== "oci-archive" && format !== "docker-archive") {
+    throw new UsageError(`Unknown format "${format}"`, { hint: "use oci-archive or docker-archive" });
+  }
+  if (a.rest.length === 0) throw new UsageError("nook save needs an image", { hint: spec.usage });
+  const output = str(a, "output");
+  if (output === undefined && Deno.stdout.isTerminal()) {
+    throw new UsageError("nook save will not write an archive to a terminal", {
+      hint: "use -o FILE or redirect stdout",
+    });
+  }
+  const recs = a.rest.map((n) => {
+    const r = findImage(n);
+    if (!r) throw new NookError(`No such image: "${n}"`, { hint: "see nook images" });
+    return r;
+  });
+  const { saveImages } = await import("../image/archive.ts");
+  const { lockStore } = await import("../store/lock.ts");
+  using _lock = await lockStore("shared");
+  const tmp = output !== undefined ? `${output}.${Deno.pid}.tmp` : undefined;
+  const out = tmp !== undefined ? await Deno.open(tmp, { write: true, create: true, truncate: true }) : Deno.stdout;
+  try {
+    await saveImages(recs, format, async (chunk) => {
+      let off = 0;
+      while (off < chunk.length) off += await out.write(chunk.subarray(off));
+    });
+    if (tmp !== undefined) {
+      out.close();
+      Deno.renameSync(tmp, output!);
+    }
+  } catch (err) {
+    if (tmp !== undefined) {
+      try {
+        out.close();
+      } catch {
+        // closed
+      }
+      try {
+        Deno.removeSync(tmp);
+      } catch {
+        // never made
+      }
+    }
+    throw err;
+  }
+  return 0;
+}

@@ -1,0 +1,188 @@
+/**
+ * Per-container copy-on-write storage under `rootfs/<container id>/`:
+ * `upper/` and `work/` (overlay backends) or a private copy (copy backend),
+ * `merged/` (the directory that becomes `/`), and `rootfs.json`, which pins
+ * the image's layers so that `rmi`/`prune` leave them alone.
+ */
+import type { RootfsSetup } from "../container/spec.ts";
+import { StoreError } from "../store/errors.ts";
+import type { ImageRecord } from "../store/images.ts";
+import { layerDiff, readLayerInfo } from "../store/layers.ts";
+import { digestHex, storeLayout } from "../store/layout.ts";
+import { releaseContainerVolumes, volumeDir } from "../store/volumes.ts";
+import { removeTrees, selfCommand, USERNS_ENV } from "../unshare/mod.ts";
+import { findExecutable } from "../userns/mod.ts";
+import type { Backend, BackendChoice } from "./backend.ts";
+
+/** What rootfs.json records about a container's storage. */
+export interface RootfsRecord {
+  /** Container ID. */
+  id: string;
+  /** Copy-on-write backend. */
+  backend: Backend;
+  /** Image ID. */
+  image: string;
+  /** The name the image was asked for by. */
+  imageName: string;
+  /** Chain IDs of the layers it uses, bottom first (pinned). */
+  layers: string[];
+  /** Removed by `image prune` when no process holds its lock (foreground runs). */
+  autoRemove: boolean;
+  /** When it was made (RFC 3339). */
+  created: string;
+}
+
+/** A container's prepared storage. */
+export interface PreparedRootfs {
+  /** The directory that becomes `/` (the mount point for overlay backends). */
+  rootfs: string;
+  /** What the child does to assemble it (overlay backends). */
+  setup?: RootfsSetup;
+  /** The record (also written to rootfs.json). */
+  record: RootfsRecord;
+  /** The container's lock (held while the container is in use; released on removal). */
+  lock: Deno.FsFile;
+}
+
+/** `rootfs/<id>`. */
+export function rootfsDir(id: string, root?: string): string {
+  return `${storeLayout(root).rootfs}/${id}`;
+}
+
+/** The storage record of a container (backend, image, layers), or undefined. */
+export function containerStorage(id: string, root?: string): RootfsRecord | undefined {
+  try {
+    return JSON.parse(Deno.readTextFileSync(`${rootfsDir(id, root)}/rootfs.json`)) as RootfsRecord;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Every container storage record in the store. */
+export function listContainerStorage(root?: string): RootfsRecord[] {
+  const out: RootfsRecord[] = [];
+  try {
+    for (const e of Deno.readDirSync(storeLayout(root).rootfs)) {
+      const r = containerStorage(e.name, root);
+      if (r) out.push(r);
+    }
+  } catch {
+    // none yet
+  }
+  return out;
+}
+
+/** Mount options longer than this do not fit mount(2)'s one page of data. */
+const MAX_MOUNT_DATA = 4000;
+
+/**
+ * Make a container's storage for an image: directories, the pin, and the
+ * setup the child runs. Call with the store lock held (shared), so no `rmi`
+ * removes a layer between reading the image and pinning it. The copy
+ * backend's copy is made by the child (a helper in the setup).
+ */
+export function createContainerRootfs(
+  id: string,
+  image: ImageRecord,
+  imageName: string,
+  choice: BackendChoice,
+  opts: { autoRemove: boolean },
+): PreparedRootfs {
+  const layout = storeLayout();
+  for (const l of image.layers) {
+    if (!readLayerInfo(l.chainId)) {
+      throw new StoreError(`The layer ${l.chainId} of image "${imageName}" is missing from the store`, {
+        hint: `pull or load the image again (nook rmi ${image.id.slice(7, 19)} first)`,
+      });
+    }
+  }
+  const dir = rootfsDir(id);
+  Deno.mkdirSync(layout.rootfs, { recursive: true, mode: 0o700 });
+  Deno.mkdirSync(dir, { mode: 0o700 });
+  const lock = Deno.openSync(`${dir}/lock`, { read: true, write: true, create: true, mode: 0o600 });
+  lock.lockSync(false);
+  const record: RootfsRecord = {
+    id,
+    backend: choice.backend,
+    image: image.id,
+    imageName,
+    layers: image.layers.map((l) => l.chainId),
+    autoRemove: opts.autoRemove,
+    created: new Date().toISOString(),
+  };
+  const merged = `${dir}/merged`;
+  // the container's "/" takes its owner and mode from upper/ (or the copy's top)
+  Deno.mkdirSync(merged, { mode: 0o755 });
+  Deno.chmodSync(merged, 0o755);
+  let setup: RootfsSetup | undefined;
+  if (choice.backend === "copy") {
+    // the copy is made in the child, which is root over the mapped ids, before it enters the root
+    const env = Object.entries({ ...Deno.env.toObject(), [USERNS_ENV]: "1" }).map(([k, v]) => `${k}=${v}`);
+    const self = selfCommand();
+    setup = { run: [{ path: self[0]!, args: [...self, "_storage", "copy", id], env }] };
+  } else {
+    for (const d of ["upper", "work"]) {
+      Deno.mkdirSync(`${dir}/${d}`, { mode: 0o755 });
+      Deno.chmodSync(`${dir}/${d}`, 0o755);
+    }
+    const lowers = [...image.layers].reverse().map((l) => `layers/${digestHex(l.chainId)}/diff`);
+    if (lowers.length === 0) {
+      Deno.mkdirSync(`${dir}/empty`, { mode: 0o755 });
+      lowers.push(`rootfs/${id}/empty`);
+    }
+    if (choice.backend === "overlay") {
+      // relative to the store root (the child chdirs there): 64-hex names times
+      // many layers would not fit mount(2)'s data page as absolute paths
+      const data = `lowerdir=${lowers.join(":")},upperdir=rootfs/${id}/upper,workdir=rootfs/${id}/work,userxattr`;
+      if (data.length > MAX_MOUNT_DATA) {
+        throw new StoreError(
+          `The image "${imageName}" has too many layers (${image.layers.length}) for one overlay mount`,
+          {
+            hint: "run it with NOOK_STORAGE_BACKEND=fuse-overlayfs",
+          },
+        );
+      }
+      setup = { cwd: layout.root, mount: { source: "overlay", target: merged, fstype: "overlay", flags: 0, data } };
+    } else {
+      const abs = lowers.map((l) => `${layout.root}/${l}`);
+      const fuse = choice.fuseOverlayfs ?? "/usr/bin/fuse-overlayfs";
+      const opts = `lowerdir=${abs.join(":")},upperdir=${dir}/upper,workdir=${dir}/work,allow_other`;
+      // the daemon keeps its stderr for life: into a log next to the upper
+      // layer, not into the container's output
+      const sh = findExecutable("sh", "/usr/bin:/bin");
+      const run = sh
+        ? {
+          path: sh,
+          args: ["sh", "-c", 'exec "$0" "$@" 2>>"$LOG"', fuse, "-o", opts, merged],
+          env: ["PATH=/usr/sbin:/usr/bin:/sbin:/bin", `LOG=${dir}/fuse-overlayfs.log`],
+        }
+        : { path: fuse, args: ["fuse-overlayfs", "-o", opts, merged], env: ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"] };
+      setup = { run: [run], leaveHelpersBehind: true };
+    }
+  }
+  const tmp = `${dir}/rootfs.json.tmp`;
+  Deno.writeTextFileSync(tmp, JSON.stringify(record) + "\n");
+  Deno.renameSync(tmp, `${dir}/rootfs.json`);
+  return { rootfs: merged, record, lock, ...(setup ? { setup } : {}) };
+}
+
+/** Layers of a container as the copy backend needs them, bottom first. */
+export function copySources(record: RootfsRecord): { dir: string; opaque: string[] }[] {
+  return record.layers.map((c) => ({ dir: layerDiff(c), opaque: readLayerInfo(c)?.opaque ?? [] }));
+}
+
+/**
+ * Remove everything a container has in the store: its copy-on-write storage
+ * (the upper layer may hold files of subordinate ids), its claims on volumes,
+ * and the anonymous volumes only it used. Safe to call more than once; the
+ * container lifecycle (`rm`, `run --rm`) calls this.
+ */
+export async function removeContainerStorage(id: string, lock?: Deno.FsFile): Promise<void> {
+  try {
+    lock?.close();
+  } catch {
+    // closed already
+  }
+  const anonymous = releaseContainerVolumes(id);
+  await removeTrees([rootfsDir(id), ...anonymous.map((n) => volumeDir(n))]);
+}

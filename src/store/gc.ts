@@ -1,0 +1,119 @@
+/**
+ * What the store may delete: every blob and layer that no image record and no
+ * container storage uses (the references are counted from the records each
+ * time, so a crash can never leave a count wrong). Run with the store lock
+ * held exclusively, inside nook's user namespace (layers hold files of
+ * subordinate ids).
+ */
+import { listContainerStorage, rootfsDir } from "../overlay/container_rootfs.ts";
+import { storeLayout } from "./layout.ts";
+import { type ImageRecord, readImages } from "./images.ts";
+import { releaseContainerVolumes } from "./volumes.ts";
+
+/** What a collection removed. */
+export interface Collected {
+  /** Blob digests removed. */
+  blobs: string[];
+  /** Layer chain IDs removed. */
+  layers: string[];
+  /** Container storage of runs that died without cleaning up. */
+  containers: string[];
+  /** Temporary leftovers removed (partial downloads, half unpacks). */
+  temporary: number;
+}
+
+function rm(path: string): void {
+  try {
+    Deno.removeSync(path, { recursive: true });
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound)) throw err;
+  }
+}
+
+function names(dir: string): string[] {
+  try {
+    return [...Deno.readDirSync(dir)].map((e) => e.name);
+  } catch {
+    return [];
+  }
+}
+
+/** Layer chain IDs used by images and containers. */
+export function layersInUse(images: readonly ImageRecord[] = readImages()): Set<string> {
+  const used = new Set<string>();
+  for (const i of images) for (const l of i.layers) used.add(l.chainId);
+  for (const c of listContainerStorage()) for (const l of c.layers) used.add(l);
+  return used;
+}
+
+/** Image IDs that containers use. */
+export function imagesInUse(): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const c of listContainerStorage()) out.set(c.image, [...(out.get(c.image) ?? []), c.id]);
+  return out;
+}
+
+/**
+ * Remove the storage of foreground containers whose nook process is gone
+ * (killed before it could clean up): nobody holds their lock any more.
+ */
+export function removeStaleContainers(): string[] {
+  const out: string[] = [];
+  for (const c of listContainerStorage()) {
+    if (!c.autoRemove) continue;
+    const dir = rootfsDir(c.id);
+    let free = false;
+    try {
+      using f = Deno.openSync(`${dir}/lock`, { read: true, write: true });
+      free = f.tryLockSync(true);
+    } catch {
+      free = true;
+    }
+    if (!free) continue;
+    rm(dir);
+    out.push(c.id);
+  }
+  // the volumes those containers used: release them; their anonymous ones go
+  for (const id of out) for (const v of releaseContainerVolumes(id)) rm(`${storeLayout().volumes}/${v}`);
+  return out;
+}
+
+/** Delete every blob and layer nothing uses, and (with `temporary`) leftovers in tmp/. */
+export function collectGarbage(opts: { temporary?: boolean } = {}): Collected {
+  const layout = storeLayout();
+  const containers = removeStaleContainers();
+  const images = readImages();
+  const usedLayers = layersInUse(images);
+  const usedBlobs = new Set<string>();
+  for (const i of images) {
+    usedBlobs.add(i.id);
+    usedBlobs.add(i.manifest);
+    for (const d of i.repoDigests) usedBlobs.add(d.slice(d.indexOf("@") + 1));
+    for (const l of i.layers) usedBlobs.add(l.digest);
+  }
+  const out: Collected = { blobs: [], layers: [], containers, temporary: 0 };
+  for (const hex of names(layout.blobs)) {
+    const d = `sha256:${hex}`;
+    if (!usedBlobs.has(d)) {
+      rm(`${layout.blobs}/${hex}`);
+      out.blobs.push(d);
+    }
+  }
+  for (const hex of names(layout.layers)) {
+    const c = `sha256:${hex}`;
+    if (!usedLayers.has(c)) {
+      rm(`${layout.layers}/${hex}`);
+      out.layers.push(c);
+    }
+  }
+  if (opts.temporary) {
+    // Writers hold the store lock shared; we hold it exclusively: nothing in
+    // tmp/ or locks/ is in use now.
+    for (const n of names(layout.tmp)) {
+      rm(`${layout.tmp}/${n}`);
+      out.temporary++;
+    }
+    for (const n of names(layout.locks)) rm(`${layout.locks}/${n}`);
+  }
+  return out;
+}
