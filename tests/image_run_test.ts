@@ -420,6 +420,20 @@ test("system reset removes everything nook keeps, files of subordinate ids inclu
   assert.ok(!exists(s.data), "the data directory is gone");
 }, { skip });
 
+test("system reset first stops running containers, so no process of theirs outlives the store", async () => {
+  const s = freshStore();
+  await loadRich(s.env);
+  const d = await nookT(["run", "-d", "--name", "busy", "rich:1", "sleep", "1000"], s.env);
+  assert.equal(d.code, 0, d.stderr);
+  const info = await nookT(["inspect", "-f", "{{.State.Pid}}", "busy"], s.env);
+  const pid = Number(info.stdout.trim());
+  assert.ok(pid > 0, info.stdout + info.stderr);
+  const r = await nookT(["system", "reset", "-f"], s.env);
+  assert.equal(r.code, 0, r.stderr);
+  assert.ok(!exists(`/proc/${pid}`) || Deno.readTextFileSync(`/proc/${pid}/stat`).includes(") Z "), "the container is gone");
+  assert.ok(!exists(s.data), "the data directory is gone");
+}, { skip });
+
 test("nook unshare runs a command as root over the subordinate ids, and tells the exit code", async () => {
   const s = freshStore();
   try {

@@ -38,6 +38,12 @@ export async function main(argv: string[]): Promise<number> {
   }
   const { lockStore } = await import("../store/lock.ts");
   const { removeTrees } = await import("../unshare/mod.ts");
+  // Containers first: running ones are killed (their monitors with them), so
+  // nothing writes into the store while it is taken away.
+  const { listIds, removeContainer } = await import("../containers/mod.ts");
+  for (const id of listIds()) {
+    await removeContainer(id, true).catch(() => {}); // whatever is left goes with the data directory
+  }
   let runtime: string | undefined;
   try {
     runtime = runtimeDir();
