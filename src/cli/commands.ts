@@ -31,6 +31,7 @@ export interface CommandModule {
 export const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandModule> }> = {
   run: { summary: "Run a command in a new container", load: () => import("./run.ts") },
   version: { summary: "Show the versions of nook, Deno and libshim", load: () => import("./version.ts") },
+  port: { summary: "List a container's published ports", load: () => import("./port.ts") },
 };
 
 /** Command aliases (`nook container run` style words are handled in main). */

@@ -13,7 +13,8 @@ import { IMAGE_RUN_OPTIONS } from "./_run_image.ts";
 import { LIFECYCLE_RUN_OPTIONS } from "./_run_lifecycle.ts";
 import { SECURITY_RUN_OPTIONS } from "./_run_security.ts";
 import { RESOURCES_RUN_OPTIONS } from "./_run_resources.ts";
-import { NETWORK_RUN_OPTIONS } from "./_run_network.ts";
+import { NETWORK_RUN_OPTIONS, networkFlags } from "./_run_network.ts";
+import { networkHooks, prepareNetwork } from "../network/mod.ts";
 import { write } from "./_io.ts";
 
 /** The core options of `nook run` (issue #2). */
@@ -30,7 +31,6 @@ const CORE_RUN_OPTIONS: readonly OptionSpec[] = [
   { name: "init", type: "bool", help: "Run a minimal init as pid 1 that reaps zombies and forwards signals" },
   { name: "rootfs", type: "string", value: "DIR", help: "Use this directory as the root filesystem", complete: "dir" },
   { name: "name", type: "string", value: "NAME", help: "Name of the container" },
-  { name: "network", type: "string", value: "MODE", help: "none (private, loopback only; default) or host" },
   { name: "ulimit", type: "list", value: "NAME=SOFT[:HARD]", help: "Set a resource limit, e.g. nofile=1024:2048" },
   { name: "read-only", type: "bool", help: "Mount the root filesystem read-only" },
 ];
@@ -70,6 +70,8 @@ interface Source {
   cmd: string[];
   workdir: string;
   user?: string;
+  /** The image's ExposedPorts (`"80/tcp"`), for -P. */
+  exposedPorts?: string[];
 }
 
 const DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -84,7 +86,7 @@ export async function main(argv: string[]): Promise<number> {
   const mapping = detectIdMapping();
   const { spec: container, cleanup } = prepare(a, mapping);
   try {
-    return await runContainer(container, mapping);
+    return await runContainer(container, mapping, networkHooks(container));
   } finally {
     cleanup();
   }
@@ -95,10 +97,6 @@ export function prepare(a: ParsedArgs, mapping: IdMapping): { spec: ContainerSpe
   const rootfsOpt = str(a, "rootfs");
   const rest = [...a.rest];
   const source = rootfsOpt !== undefined ? rootfsSource(rootfsOpt) : imageSource(rest.shift());
-  const network = str(a, "network") ?? "none";
-  if (network !== "none" && network !== "host") {
-    throw new UsageError(`Unknown network mode "${network}"`, { hint: "use --network none or --network host" });
-  }
   const name = str(a, "name");
   if (name !== undefined && !/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(name)) {
     throw new UsageError(`Invalid container name "${name}"`, { hint: "names match [a-zA-Z0-9][a-zA-Z0-9_.-]*" });
@@ -150,14 +148,18 @@ export function prepare(a: ParsedArgs, mapping: IdMapping): { spec: ContainerSpe
     }
   };
   try {
-    const etcFiles = writeEtcFiles(dir, hostname);
+    const net = prepareNetwork(networkFlags(a), { id, name, hostname, runDir: dir, exposedPorts: source.exposedPorts });
+    if (net.notice) noticeOnce(net.notice, "network");
+    const etcFiles = writeEtcFiles(dir, hostname, net.etc);
     const mounts: MountSpec[] = [];
     const spec: ContainerSpec = {
       id,
       rootfs: source.rootfs,
       readonlyRootfs: source.readonly || bool(a, "read-only"),
       hostname,
-      network,
+      network: net.mode,
+      networkSetup: net.setup,
+      ...(source.exposedPorts ? { exposedPorts: source.exposedPorts } : {}),
       mounts,
       etcFiles,
       process: {
@@ -300,9 +302,9 @@ export function parseUlimit(value: string): [number, bigint, bigint] {
   return [res, soft, hard];
 }
 
-/** Print a notice once per boot (the runtime directory is emptied by reboots). */
-function noticeOnce(text: string): void {
-  const marker = `${runtimeDir()}/notice-idmap`;
+/** Print a notice once per boot (the runtime directory is emptied by reboots); one marker per topic. */
+function noticeOnce(text: string, topic = "idmap"): void {
+  const marker = `${runtimeDir()}/notice-${topic}`;
   try {
     Deno.writeFileSync(marker, new Uint8Array(), { createNew: true });
   } catch {

@@ -1,0 +1,76 @@
+import type { ContainerSpec, RunHooks } from "../container/mod.ts";
+import { runtimeDir } from "../paths/mod.ts";
+import type { Helper } from "./_helper.ts";
+import { startPasta } from "./pasta.ts";
+import { startSlirp } from "./slirp4netns.ts";
+import { type NetworkState, processStartTime, writeNetworkState } from "./state.ts";
+
+/** A container's network while it runs: the parent-side steps and what they set up. */
+export interface NetworkAttachment {
+  /** While the child waits in its namespaces: start the helper, wait until the interface is up, publish ports. */
+  beforeGo(pid: number): Promise<void>;
+  /** After the container ended (or failed to start): stop and reap the helper. */
+  afterExit(): Promise<void>;
+  /** The network as it runs: mode, ports, helper pid (complete after beforeGo). */
+  readonly state: NetworkState;
+}
+
+/** Where slirp4netns's API socket goes: short, because a socket path has at most 107 bytes. */
+export function slirpApiSocket(id: string): string {
+  return `${runtimeDir()}/slirp4netns-${id.slice(0, 12)}.sock`;
+}
+
+/**
+ * The network of one container run. Whoever starts the container calls
+ * beforeGo and afterExit (`nook run` through {@link networkHooks}; a detached
+ * run's monitor the same way). The helper is a child of that process with a
+ * parent-death signal, so it dies with it even after `kill -9`.
+ */
+export function attachNetwork(spec: ContainerSpec): NetworkAttachment {
+  const setup = spec.networkSetup;
+  const state: NetworkState = {
+    id: spec.id,
+    ...(setup?.name ? { name: setup.name } : {}),
+    mode: spec.network,
+    ports: setup?.ports ?? [],
+  };
+  let helper: Helper | undefined;
+  let socket: string | undefined;
+  return {
+    state,
+    async beforeGo(pid: number) {
+      if (!setup) return;
+      if (spec.network === "pasta" && setup.tool) {
+        helper = await startPasta(setup.tool, pid, setup.runDir, setup.ports, setup.pastaArgs);
+      } else if (spec.network === "slirp4netns" && setup.tool) {
+        socket = slirpApiSocket(spec.id);
+        helper = await startSlirp(setup.tool, pid, setup.runDir, socket, setup.slirp, setup.ports);
+      }
+      if (helper) state.helper = { tool: spec.network as "pasta" | "slirp4netns", pid: helper.pid, log: helper.log };
+      const started = processStartTime(pid);
+      if (started) Object.assign(state, { pid, started });
+      writeNetworkState(setup.runDir, state);
+    },
+    async afterExit() {
+      await helper?.stop();
+      if (socket) {
+        try {
+          Deno.removeSync(socket);
+        } catch {
+          // slirp4netns never got to make it
+        }
+      }
+    },
+  };
+}
+
+/**
+ * {@link attachNetwork} as the hooks of `runContainer`. The helper starts
+ * while the id maps are written: pasta and slirp4netns join the user and
+ * network namespaces without needing the maps (their own set-up is the
+ * slowest step of a networked start).
+ */
+export function networkHooks(spec: ContainerSpec): RunHooks {
+  const net = attachNetwork(spec);
+  return { duringIdMapping: [(pid) => net.beforeGo(pid)], afterExit: [() => net.afterExit()] };
+}
