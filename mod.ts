@@ -10,4 +10,5 @@ export * from "./src/userns/mod.ts";
 export * from "./src/launch/mod.ts";
 export * from "./src/container/mod.ts";
 export * from "./src/paths/mod.ts";
+export * from "./src/network/mod.ts";
 export { cli } from "./src/cli/main.ts";

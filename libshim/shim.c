@@ -786,6 +786,21 @@ static void reaper(pid_t child) {
   }
 }
 
+/* Every signal back to SIG_DFL. Raw rt_sigaction: glibc's sigaction refuses
+ * 32 and 33 (its own), and an ignoring parent passes those down too. */
+static void default_signal_handlers(void) {
+  struct {
+    void *handler;
+    unsigned long flags;
+    void *restorer;
+    uint64_t mask;
+  } dfl;
+  memset(&dfl, 0, sizeof dfl);
+  dfl.handler = SIG_DFL;
+  for (int sig = 1; sig < 65; sig++)
+    if (sig != SIGKILL && sig != SIGSTOP) syscall(SYS_rt_sigaction, sig, &dfl, NULL, sizeof(uint64_t));
+}
+
 /*
  * The handshake, as a ladder (parent = nook's Deno process, child = clone):
  *
@@ -806,18 +821,7 @@ static void reaper(pid_t child) {
 static void __attribute__((noreturn)) child_main(const uint8_t *plan, uint32_t len, int sock) {
   /* Deno ignores some signals (SIGPIPE) and blocks others; an ignored signal
    * survives execve, so the container would start with it ignored. */
-  /* raw rt_sigaction: glibc's sigaction refuses 32 and 33 (its own), and an
-   * ignoring parent passes those down too. */
-  struct {
-    void *handler;
-    unsigned long flags;
-    void *restorer;
-    uint64_t mask;
-  } dfl;
-  memset(&dfl, 0, sizeof dfl);
-  dfl.handler = SIG_DFL;
-  for (int sig = 1; sig < 65; sig++)
-    if (sig != SIGKILL && sig != SIGSTOP) syscall(SYS_rt_sigaction, sig, &dfl, NULL, sizeof(uint64_t));
+  default_signal_handlers();
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, NULL);
@@ -1025,18 +1029,9 @@ struct helper_args {
  * only syscalls, then execve or _exit. */
 static int helper_child(void *arg) {
   struct helper_args *h = arg;
-  struct {
-    void *handler;
-    unsigned long flags;
-    void *restorer;
-    uint64_t mask;
-  } dfl;
-  memset(&dfl, 0, sizeof dfl);
-  dfl.handler = SIG_DFL;
   /* Deno's handlers live in memory this child shares: none may run here, and
    * none survives into the helper. Ignored signals would survive execve. */
-  for (int sig = 1; sig < 65; sig++)
-    if (sig != SIGKILL && sig != SIGSTOP) syscall(SYS_rt_sigaction, sig, &dfl, NULL, sizeof(uint64_t));
+  default_signal_handlers();
   /* Why a parent-death signal: a helper must not outlive nook (kill -9 of nook
    * included); it is tied to the calling thread, which lives as long as nook. */
   if (h->deathsig > 0) {

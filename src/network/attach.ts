@@ -13,6 +13,12 @@ export interface NetworkAttachment {
   afterExit(): Promise<void>;
   /** The network as it runs: mode, ports, helper pid (complete after beforeGo). */
   readonly state: NetworkState;
+  /**
+   * beforeGo must wait for the id maps: slirp4netns (--enable-sandbox) turns
+   * itself into root of the container's user namespace (setegid(0)), which
+   * fails until gid 0 is mapped. pasta only joins the namespaces.
+   */
+  readonly needsIdMaps: boolean;
 }
 
 /** Where slirp4netns's API socket goes: short, because a socket path has at most 107 bytes. */
@@ -38,6 +44,7 @@ export function attachNetwork(spec: ContainerSpec): NetworkAttachment {
   let socket: string | undefined;
   return {
     state,
+    needsIdMaps: spec.network === "slirp4netns",
     async beforeGo(pid: number) {
       if (!setup) return;
       if (spec.network === "pasta" && setup.tool) {
@@ -65,12 +72,15 @@ export function attachNetwork(spec: ContainerSpec): NetworkAttachment {
 }
 
 /**
- * {@link attachNetwork} as the hooks of `runContainer`. The helper starts
- * while the id maps are written: pasta and slirp4netns join the user and
- * network namespaces without needing the maps (their own set-up is the
- * slowest step of a networked start).
+ * {@link attachNetwork} as the hooks of `runContainer`. pasta starts while
+ * the id maps are written (it joins the namespaces without needing them, and
+ * its set-up is the slowest step of a networked start); slirp4netns after.
  */
 export function networkHooks(spec: ContainerSpec): RunHooks {
   const net = attachNetwork(spec);
-  return { duringIdMapping: [(pid) => net.beforeGo(pid)], afterExit: [() => net.afterExit()] };
+  const start = [(pid: number) => net.beforeGo(pid)];
+  return {
+    ...(net.needsIdMaps ? { beforeGo: start } : { duringIdMapping: start }),
+    afterExit: [() => net.afterExit()],
+  };
 }
