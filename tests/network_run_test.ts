@@ -398,7 +398,15 @@ test("nook port explains a missing container; run --help lists the network flags
   const usage = await nook(["port"]);
   assert.equal(usage.code, 125);
   const help = await nook(["run", "--help"]);
-  for (const flag of ["--network MODE", "-p, --publish", "-P, --publish-all", "--dns IP", "--add-host NAME:IP"]) {
+  for (
+    const flag of [
+      "--network MODE",
+      "-p, --publish [IP:]HOST:CTR",
+      "-P, --publish-all",
+      "--dns IP",
+      "--add-host NAME:IP",
+    ]
+  ) {
     assert.ok(help.stdout.includes(flag), `run --help lacks ${flag}`);
   }
 });

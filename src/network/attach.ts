@@ -27,10 +27,12 @@ export function slirpApiSocket(id: string): string {
 }
 
 /**
- * The network of one container run. Whoever starts the container calls
- * beforeGo and afterExit (`nook run` through {@link networkHooks}; a detached
- * run's monitor the same way). The helper is a child of that process with a
- * parent-death signal, so it dies with it even after `kill -9`.
+ * The network of one container run, for the process that stays with the
+ * container (`nook run` in the foreground, through {@link networkHooks}). The
+ * helper becomes that process's child with a parent-death signal, so it dies
+ * with it even after `kill -9`: a process that exits before the container
+ * (`nook run -d` handing over to a monitor) must let the monitor start the
+ * helper instead, from the command lines of pastaArgv and slirpArgv.
  */
 export function attachNetwork(spec: ContainerSpec): NetworkAttachment {
   const setup = spec.networkSetup;
