@@ -66,10 +66,10 @@ set -- -N --warmup 3 --runs "$runs" --export-json "$tmp/start.json" \
   -n "pasta --config-net -- true" "pasta --config-net -q -t none -u none -T none -U none -- true"
 if [ "${BENCH_PODMAN:-0}" = 1 ] && command -v podman >/dev/null && command -v runc >/dev/null; then
   # podman 4.3 (Debian 12) knows no pasta; crun refuses hybrid cgroups, so runc + cgroupfs
-  pod="podman --cgroup-manager=cgroupfs run --rm --runtime runc --rootfs $rootfs"
-  if $pod --network none true >/dev/null 2>&1; then
-    set -- "$@" -n "podman --network none" "$pod --network none true" \
-      -n "podman --network slirp4netns" "$pod --network slirp4netns true"
+  pod="podman --cgroup-manager=cgroupfs run --rm --runtime runc"
+  if $pod --network none --rootfs "$rootfs" true >/dev/null 2>&1; then
+    set -- "$@" -n "podman --network none" "$pod --network none --rootfs $rootfs true" \
+      -n "podman --network slirp4netns" "$pod --network slirp4netns --rootfs $rootfs true"
   else
     echo "bench: podman left out: it cannot run a container here" >&2
   fi
@@ -78,16 +78,18 @@ hyperfine "$@" >"$tmp/start.txt" 2>&1 || { cat "$tmp/start.txt"; exit 1; }
 "$deno" eval --quiet '
 const r = JSON.parse(Deno.readTextFileSync(Deno.args[0])).results;
 const med = (x) => { const s = [...x.times].sort((a, b) => a - b); return s[Math.floor(s.length / 2)] * 1000; };
-const base = (name) => med(r.find((x) => x.command === name));
-const ref = { "nook": "nook --network none", "podman": "podman --network none", "pasta": "unshare -Urn true" };
+const cpu = (x) => (x.user + x.system) * 1000; // mean CPU time of the whole process tree: robust on a busy host
+const ref = (c) => c.startsWith("nook") ? "nook --network none" : c.startsWith("podman") ? "podman --network none" : "unshare -Urn true";
+const by = (c) => r.find((x) => x.command === c);
 const w = Math.max(...r.map((x) => x.command.length));
-console.log(`${"command".padEnd(w)}  median ms   mean ms   extra ms (over its none)`);
+console.log(`${"command".padEnd(w)}  median ms  extra ms   cpu ms  extra cpu ms   (extra: over the same tool with no network)`);
 for (const x of r) {
-  const m = med(x);
-  const b = x.command.startsWith("nook") ? ref.nook : x.command.startsWith("podman") ? ref.podman : ref.pasta;
-  const extra = x.command === b ? "" : (m - base(b)).toFixed(1).padStart(8);
-  console.log(`${x.command.padEnd(w)}  ${m.toFixed(1).padStart(9)}  ${(x.mean * 1000).toFixed(1).padStart(8)}  ${extra}`);
-}' "$tmp/start.json"
+  const b = by(ref(x.command));
+  const same = b === x;
+  const col = (v, n) => (same ? "" : v.toFixed(1)).padStart(n);
+  console.log(`${x.command.padEnd(w)}  ${med(x).toFixed(1).padStart(9)}  ${col(med(x) - med(b), 8)}  ${cpu(x).toFixed(1).padStart(7)}  ${col(cpu(x) - cpu(b), 12)}`);
+}
+console.log(`load average while measuring: ${Deno.readTextFileSync("/proc/loadavg").split(" ").slice(0, 3).join(" ")} (2 cores)`);' "$tmp/start.json"
 echo "target: extra start-up of pasta/slirp4netns over none ≤ 25 ms"
 echo
 

@@ -12,6 +12,7 @@
 #include "shim.h"
 
 #include <errno.h>
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <linux/filter.h>
@@ -19,6 +20,7 @@
 #include <linux/sched.h>
 #include <linux/seccomp.h>
 #include <net/if.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
@@ -1107,6 +1109,36 @@ SHIM_EXPORT int32_t shim_helper_wait(int32_t fd, int32_t pidfd, int32_t timeout_
     if (n >= 0 || errno != EAGAIN) return n < 0 ? -errno : (int32_t)n;
   }
   return -ECHILD;
+}
+
+SHIM_EXPORT int32_t shim_port_probe(const char *ip, int32_t port, int32_t udp) {
+  union {
+    struct sockaddr sa;
+    struct sockaddr_in v4;
+    struct sockaddr_in6 v6;
+  } a;
+  memset(&a, 0, sizeof a);
+  socklen_t len;
+  if (port < 0 || port > 65535) return -EINVAL;
+  if (inet_pton(AF_INET, ip, &a.v4.sin_addr) == 1) {
+    a.v4.sin_family = AF_INET;
+    a.v4.sin_port = htons((uint16_t)port);
+    len = sizeof a.v4;
+  } else if (inet_pton(AF_INET6, ip, &a.v6.sin6_addr) == 1) {
+    a.v6.sin6_family = AF_INET6;
+    a.v6.sin6_port = htons((uint16_t)port);
+    len = sizeof a.v6;
+  } else {
+    return -EINVAL;
+  }
+  int s = socket(a.sa.sa_family, (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
+  if (s < 0) return -errno;
+  int one = 1;
+  if (!udp) setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  int rc = bind(s, &a.sa, len) < 0 || getsockname(s, &a.sa, &len) < 0 ? -errno : 0;
+  close(s);
+  if (rc < 0) return rc;
+  return a.sa.sa_family == AF_INET ? ntohs(a.v4.sin_port) : ntohs(a.v6.sin6_port);
 }
 
 SHIM_EXPORT int32_t shim_pty_relay(int32_t master, int32_t in_fd, int32_t out_fd) {

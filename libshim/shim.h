@@ -180,6 +180,14 @@ int32_t shim_helper_start(const uint8_t *argv_block, uint32_t len, const char *l
  */
 int32_t shim_helper_wait(int32_t fd, int32_t pidfd, int32_t timeout_ms, uint8_t *buf, uint32_t len);
 
+/**
+ * Can a server bind `port` on address `ip` (IPv4 or IPv6 text) for TCP
+ * (udp = 0) or UDP? Binds a socket (SO_REUSEADDR for TCP, as servers do) and
+ * closes it. Returns the port (the one the kernel picked when port is 0) or
+ * -errno (-EADDRINUSE when taken). Cheaper than walking /proc/net/tcp.
+ */
+int32_t shim_port_probe(const char *ip, int32_t port, int32_t udp);
+
 /** Relay between in_fd/out_fd and a pty master until the pty hangs up. */
 int32_t shim_pty_relay(int32_t master, int32_t in_fd, int32_t out_fd);
 

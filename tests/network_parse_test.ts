@@ -4,6 +4,7 @@
  */
 import {
   assignHostPorts,
+  checkPublications,
   exposedToPublish,
   formatPorts,
   hostfwdRequest,
@@ -12,10 +13,8 @@ import {
   type NetworkHost,
   parseAddHost,
   parseNetworkFlag,
-  parseProcNet,
   parsePublish,
   pastaArgv,
-  type PortHost,
   prepareNetwork,
   resolveMode,
   SLIRP_DEFAULTS,
@@ -23,14 +22,6 @@ import {
   tunProblem,
 } from "../src/network/mod.ts";
 import { assert, scratch, test } from "./_helpers.ts";
-
-const host = (over: Partial<PortHost> = {}): PortHost => ({
-  unprivilegedStart: 1024,
-  localRange: [40000, 40009],
-  bound: [],
-  random: () => 0,
-  ...over,
-});
 
 test("-p parses docker's forms: ports, addresses, ranges, protocols, IPv6 in brackets", () => {
   assert.deepEqual(parsePublish("8080:80"), [{
@@ -63,10 +54,10 @@ test("-p parses docker's forms: ports, addresses, ranges, protocols, IPv6 in bra
   }
 });
 
-test("host ports below ip_unprivileged_port_start are refused with the sysctl that allows them", () => {
+test("host ports below ip_unprivileged_port_start are refused with the sysctl that allows them; none twice", () => {
   const err = (() => {
     try {
-      assignHostPorts(parsePublish("80:80"), host());
+      checkPublications(parsePublish("80:80"), 1024);
     } catch (e) {
       return e as NetworkError;
     }
@@ -74,45 +65,52 @@ test("host ports below ip_unprivileged_port_start are refused with the sysctl th
   assert.ok(err instanceof NetworkError);
   assert.match(err.message, /host port 80: ports below 1024 are privileged/);
   assert.match(err.hint!, /sysctl net\.ipv4\.ip_unprivileged_port_start=80/);
-  assert.equal(assignHostPorts(parsePublish("80:80"), host({ unprivilegedStart: 0 }))[0]!.hostPort, 80);
+  checkPublications(parsePublish("80:80"), 0);
+  checkPublications([...parsePublish("9000:80"), ...parsePublish("9000:80/udp")], 1024);
+  assert.throws(
+    () => checkPublications([...parsePublish("9000-9002:80-82"), ...parsePublish("9001:81")], 1024),
+    /9001\/tcp is published twice/,
+  );
 });
 
-test("host ports already bound (or published twice) are refused; free ones are picked in the local range", () => {
-  const bound = [{ ip: "0.0.0.0", port: 8080, protocol: "tcp" as const }, {
-    ip: "127.0.0.1",
-    port: 40000,
-    protocol: "tcp" as const,
-  }];
-  assert.throws(
-    () => assignHostPorts(parsePublish("127.0.0.1:8080:80"), host({ bound })),
-    /8080\/tcp is already in use/,
+/** A fake host for the port probe: these (protocol/port) are taken; port 0 hands out `free` in turn. */
+function fakeProbe(taken: string[], free: number[]) {
+  const asked: string[] = [];
+  const probe = (ip: string, port: number, protocol: "tcp" | "udp") => {
+    asked.push(`${ip} ${port}/${protocol}`);
+    if (port === 0) return Promise.resolve(free.shift() ?? -98);
+    return Promise.resolve(taken.includes(`${protocol}/${port}`) ? -98 : port);
+  };
+  return { probe, asked };
+}
+
+test("host ports are checked by binding them as the container starts; free ones are the kernel's pick", async () => {
+  const a = fakeProbe(["tcp/8080"], []);
+  await assert.rejects(
+    assignHostPorts(parsePublish("127.0.0.1:8080:80"), a.probe),
+    /8080\/tcp is already in use on 127\.0\.0\.1/,
   );
-  assert.equal(
-    assignHostPorts(parsePublish("8080:80/udp"), host({ bound }))[0]!.hostPort,
-    8080,
-    "udp is another table",
-  );
-  assert.throws(
-    () => assignHostPorts([...parsePublish("9000:80"), ...parsePublish("9000:81")], host()),
-    /published twice/,
-  );
-  const picked = assignHostPorts([...parsePublish("127.0.0.1::80"), ...parsePublish("81")], host({ bound }));
-  assert.deepEqual(picked.map((p) => p.hostPort), [40001, 40002]);
-  assert.throws(() => assignHostPorts(parsePublish("1-11"), host()), /No free host port/);
+  assert.deepEqual(a.asked, ["127.0.0.1 8080/tcp"]);
+  const b = fakeProbe(["tcp/8080"], []);
+  assert.equal((await assignHostPorts(parsePublish("8080:80/udp"), b.probe))[0]!.hostPort, 8080);
+  assert.deepEqual(b.asked, [":: 8080/udp"], "every address: the IPv6 wildcard, which covers IPv4");
+  const c = fakeProbe([], [41000, 41000, 41001]);
+  const picked = await assignHostPorts([...parsePublish("127.0.0.1::80"), ...parsePublish("81")], c.probe);
+  assert.deepEqual(picked.map((p) => p.hostPort), [41000, 41001], "the same pick twice is asked again");
+  const d = fakeProbe(["tcp/9001"], []);
+  await assert.rejects(assignHostPorts(parsePublish("9000-9002:9000-9002"), d.probe), /9001\/tcp is already in use/);
 });
 
-test("/proc/net tables give listening TCP and bound UDP sockets, IPv4 and IPv6", () => {
-  const tcp = "  sl  local_address rem_address   st\n" +
-    "   0: 0100007F:1F90 00000000:0000 0A 00000000:00000000\n" +
-    "   1: 0100007F:1F91 0100007F:C000 01 00000000:00000000\n";
-  assert.deepEqual(parseProcNet(tcp, "tcp"), [{ ip: "127.0.0.1", port: 8080, protocol: "tcp" }]);
-  const udp6 = "  sl  local_address                         remote_address                        st\n" +
-    "   0: 00000000000000000000000000000000:14E9 00000000000000000000000000000000:0000 07 0\n" +
-    "   1: 00000000000000000000000001000000:0035 00000000000000000000000000000000:0000 07 0\n";
-  assert.deepEqual(parseProcNet(udp6, "udp"), [
-    { ip: "::", port: 5353, protocol: "udp" },
-    { ip: "::1", port: 53, protocol: "udp" },
-  ]);
+test("the port probe binds for real: a listening port is taken, port 0 gets a free one", async () => {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  try {
+    await assert.rejects(assignHostPorts(parsePublish(`127.0.0.1:${l.addr.port}:80`)), /already in use/);
+    await assert.rejects(assignHostPorts(parsePublish(`${l.addr.port}:80`)), /already in use on every address/);
+    const [p] = await assignHostPorts(parsePublish("127.0.0.1::80/udp"));
+    assert.ok(p!.hostPort > 0);
+  } finally {
+    l.close();
+  }
 });
 
 test("-P publishes the image's ExposedPorts on free ports, and needs a helper mode", () => {
@@ -130,17 +128,17 @@ test("-P publishes the image's ExposedPorts on free ports, and needs a helper mo
     { publish: [], publishAll: true, dns: [], addHosts: [] },
     { id: "a".repeat(64), hostname: "h", runDir, exposedPorts: ["80/tcp"] },
     tools,
-    () => host(),
+    () => 1024,
   );
   assert.equal(net.mode, "pasta");
-  assert.deepEqual(net.setup.ports, [{ hostIp: "", hostPort: 40000, containerPort: 80, protocol: "tcp", range: 1 }]);
+  assert.deepEqual(net.setup.ports, [{ hostIp: "", hostPort: 0, containerPort: 80, protocol: "tcp", range: 1 }]);
   assert.throws(
     () =>
       prepareNetwork(
         { network: "none", publish: ["8080:80"], publishAll: false, dns: [], addHosts: [] },
         { id: "b".repeat(64), hostname: "h", runDir },
         tools,
-        () => host(),
+        () => 1024,
       ),
     /cannot be published with --network none/,
   );

@@ -13,7 +13,6 @@ import {
   type NetworkState,
   parsePublish,
   processStartTime,
-  realPortHost,
   tunProblem,
 } from "../src/network/mod.ts";
 import {
@@ -234,7 +233,7 @@ for (const [tool, pkg] of HELPERS) {
     // pasta 2023-03 loses replies when the host port differs from the container's
     // (so: the same port on both sides), and slirp4netns drops replies to the host's
     // loopback unless allow_host_loopback=true.
-    const [free] = assignHostPorts(parsePublish("127.0.0.1::1/udp"), realPortHost());
+    const [free] = await assignHostPorts(parsePublish("127.0.0.1::1/udp"));
     const port = free!.hostPort;
     const net = tool === "pasta" ? "pasta" : "slirp4netns:allow_host_loopback=true";
     const c = await start([

@@ -256,6 +256,15 @@ export async function helperWait(
   return buf.subarray(0, unwrap(rc, "wait for a helper"));
 }
 
+/**
+ * Whether a server could bind `port` on `ip` for TCP or UDP now: resolves
+ * with the port (the kernel's pick for port 0) or a negative errno
+ * (-98 EADDRINUSE when taken, -13 EACCES for a privileged port).
+ */
+export async function probePort(ip: string, port: number, protocol: "tcp" | "udp"): Promise<number> {
+  return await shim().shim_port_probe(cBytes(ip), port, protocol === "udp" ? 1 : 0);
+}
+
 /** A NUL-terminated copy of a string, for `const char *` parameters. */
 function cBytes(s: string): Uint8Array<ArrayBuffer> {
   return new TextEncoder().encode(s + "\0");

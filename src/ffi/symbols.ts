@@ -48,6 +48,8 @@ export const SYMBOLS = {
   shim_helper_start: { parameters: ["buffer", "u32", "buffer", "buffer", "u32", "i32", "buffer"], result: "i32" },
   /** int32_t shim_helper_wait(int32_t fd, int32_t pidfd, int32_t timeout_ms, uint8_t *buf, uint32_t len) */
   shim_helper_wait: { parameters: ["i32", "i32", "i32", "buffer", "u32"], result: "i32", nonblocking: true },
+  /** int32_t shim_port_probe(const char *ip, int32_t port, int32_t udp) */
+  shim_port_probe: { parameters: ["buffer", "i32", "i32"], result: "i32", nonblocking: true },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** The opened library's symbols. */

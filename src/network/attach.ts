@@ -3,11 +3,12 @@ import { runtimeDir } from "../paths/mod.ts";
 import type { Helper } from "./_helper.ts";
 import { startPasta } from "./pasta.ts";
 import { startSlirp } from "./slirp4netns.ts";
+import { assignHostPorts } from "./ports.ts";
 import { type NetworkState, processStartTime, writeNetworkState } from "./state.ts";
 
 /** A container's network while it runs: the parent-side steps and what they set up. */
 export interface NetworkAttachment {
-  /** While the child waits in its namespaces: start the helper, wait until the interface is up, publish ports. */
+  /** While the child waits in its namespaces: check and pick host ports, start the helper, wait until the interface is up, publish. */
   beforeGo(pid: number): Promise<void>;
   /** After the container ended (or failed to start): stop and reap the helper. */
   afterExit(): Promise<void>;
@@ -49,11 +50,12 @@ export function attachNetwork(spec: ContainerSpec): NetworkAttachment {
     needsIdMaps: spec.network === "slirp4netns",
     async beforeGo(pid: number) {
       if (!setup) return;
+      if (setup.ports.length) state.ports = await assignHostPorts(setup.ports);
       if (spec.network === "pasta" && setup.tool) {
-        helper = await startPasta(setup.tool, pid, setup.runDir, setup.ports, setup.pastaArgs);
+        helper = await startPasta(setup.tool, pid, setup.runDir, state.ports, setup.pastaArgs);
       } else if (spec.network === "slirp4netns" && setup.tool) {
         socket = slirpApiSocket(spec.id);
-        helper = await startSlirp(setup.tool, pid, setup.runDir, socket, setup.slirp, setup.ports);
+        helper = await startSlirp(setup.tool, pid, setup.runDir, socket, setup.slirp, state.ports);
       }
       if (helper) state.helper = { tool: spec.network as "pasta" | "slirp4netns", pid: helper.pid, log: helper.log };
       const started = processStartTime(pid);

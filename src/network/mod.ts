@@ -18,17 +18,15 @@ export {
 } from "./mode.ts";
 export {
   assignHostPorts,
-  type BoundPort,
+  checkPublications,
   exposedToPublish,
   formatPorts,
   hostAddress,
-  hostBoundPorts,
-  parseProcNet,
   parsePublish,
-  type PortHost,
   type PortMapping,
+  type PortProbe,
   type Protocol,
-  realPortHost,
+  unprivilegedPortStart,
 } from "./ports.ts";
 export {
   HELPER_PACKAGES,

@@ -1,5 +1,7 @@
+import { errnoText } from "../errors/mod.ts";
+import { probePort } from "../ffi/mod.ts";
 import { NetworkError } from "./network_error.ts";
-import { isIp, isIpv6, parseIpv4, procHexIpv4 } from "./_addr.ts";
+import { isIp, isIpv6, parseIpv4 } from "./_addr.ts";
 
 /** Transport protocols a port can be published for. */
 export type Protocol = "tcp" | "udp";
@@ -102,150 +104,112 @@ export function exposedToPublish(exposed: readonly string[]): PortMapping[] {
   });
 }
 
-/** One bound socket of the host, from /proc/net/{tcp,udp}{,6}. */
-export interface BoundPort {
-  /** Local address ("0.0.0.0", "::" for wildcards). */
-  ip: string;
-  /** Local port. */
-  port: number;
-  /** tcp or udp. */
-  protocol: Protocol;
-}
-
-/** Parse /proc/net/tcp(6) or udp(6) text: listening TCP sockets, bound UDP ones. */
-export function parseProcNet(text: string, protocol: Protocol): BoundPort[] {
-  const out: BoundPort[] = [];
-  for (const line of text.split("\n").slice(1)) {
-    const f = line.trim().split(/\s+/);
-    if (f.length < 4) continue;
-    const [addr, portHex] = f[1]!.split(":") as [string, string];
-    // TCP: only LISTEN (0A). UDP: every bound socket (07 = unconnected, 01 = connected).
-    if (protocol === "tcp" && f[3] !== "0A") continue;
-    out.push({ ip: addr.length === 8 ? procHexIpv4(addr) : procHexIpv6(addr), port: parseInt(portHex, 16), protocol });
-  }
-  return out;
-}
-
-function procHexIpv6(hex: string): string {
-  // four 32-bit words, each in host (little-endian) byte order
-  const bytes: number[] = [];
-  for (let w = 0; w < 4; w++) {
-    const word = hex.slice(w * 8, w * 8 + 8);
-    for (let b = 3; b >= 0; b--) bytes.push(parseInt(word.slice(b * 2, b * 2 + 2), 16));
-  }
-  const groups = [];
-  for (let i = 0; i < 16; i += 2) groups.push(((bytes[i]! << 8) | bytes[i + 1]!).toString(16));
-  const s = groups.join(":");
-  return s === "0:0:0:0:0:0:0:0" ? "::" : s === "0:0:0:0:0:0:0:1" ? "::1" : s;
-}
-
-function readOr(path: string): string {
+/** net.ipv4.ip_unprivileged_port_start: host ports below it need privileges (1024 when unreadable). */
+export function unprivilegedPortStart(): number {
   try {
-    return Deno.readTextFileSync(path);
+    const text = Deno.readTextFileSync("/proc/sys/net/ipv4/ip_unprivileged_port_start").trim();
+    return /^\d+$/.test(text) ? Number(text) : 1024;
   } catch {
-    return "";
+    return 1024;
   }
-}
-
-/** Sockets bound on the host right now (nook runs in the host's network namespace). */
-export function hostBoundPorts(): BoundPort[] {
-  return [
-    ...parseProcNet(readOr("/proc/net/tcp"), "tcp"),
-    ...parseProcNet(readOr("/proc/net/tcp6"), "tcp"),
-    ...parseProcNet(readOr("/proc/net/udp"), "udp"),
-    ...parseProcNet(readOr("/proc/net/udp6"), "udp"),
-  ];
-}
-
-const WILDCARD = new Set(["", "0.0.0.0", "::"]);
-
-function clashes(b: BoundPort, ip: string, port: number, protocol: Protocol): boolean {
-  return b.protocol === protocol && b.port === port && (WILDCARD.has(b.ip) || WILDCARD.has(ip) || b.ip === ip);
-}
-
-/** Facts about the host that decide which host ports can be used; tests pass their own. */
-export interface PortHost {
-  /** net.ipv4.ip_unprivileged_port_start. */
-  unprivilegedStart: number;
-  /** net.ipv4.ip_local_port_range, where free ports are picked. */
-  localRange: [number, number];
-  /** Sockets bound on the host. */
-  bound: BoundPort[];
-  /** Random integer in [0, n). */
-  random(n: number): number;
-}
-
-/** The real host's {@link PortHost}. */
-export function realPortHost(): PortHost {
-  const start = readOr("/proc/sys/net/ipv4/ip_unprivileged_port_start").trim();
-  const range = readOr("/proc/sys/net/ipv4/ip_local_port_range").trim().split(/\s+/).map(Number);
-  return {
-    unprivilegedStart: /^\d+$/.test(start) ? Number(start) : 1024,
-    localRange: range.length === 2 && range.every((n) => n > 0) ? [range[0]!, range[1]!] : [32768, 60999],
-    bound: hostBoundPorts(),
-    random: (n) => Math.floor(Math.random() * n),
-  };
 }
 
 /**
- * Check the publications against the host and fill in the free host ports:
- * refuse privileged ports (with the sysctl that allows them), ports already
- * bound on the host, and the same host port twice.
+ * Check publications before anything starts: refuse privileged host ports
+ * (with the sysctl that allows them) and the same host port given twice.
  */
-export function assignHostPorts(ports: readonly PortMapping[], host: PortHost): PortMapping[] {
-  const taken: BoundPort[] = [...host.bound];
-  const mine: BoundPort[] = [];
-  const out: PortMapping[] = [];
-  const isFree = (ip: string, port: number, protocol: Protocol) =>
-    !taken.some((b) => clashes(b, ip, port, protocol)) && !mine.some((b) => clashes(b, ip, port, protocol));
+export function checkPublications(
+  ports: readonly PortMapping[],
+  unprivilegedStart: number = unprivilegedPortStart(),
+): void {
+  const seen = new Set<string>();
   for (const p of ports) {
     if (p.hostIp && !isIp(p.hostIp)) {
       throw new NetworkError(`"${p.hostIp}" is not an IP address`, { hint: PUBLISH_HINT });
     }
+    if (p.hostPort === 0) continue;
+    if (p.hostPort < unprivilegedStart) {
+      const suggestion = p.hostPort + 8000 <= 65535 ? p.hostPort + 8000 : 8080;
+      throw new NetworkError(
+        `Cannot publish host port ${p.hostPort}: ports below ${unprivilegedStart} are privileged on this host`,
+        {
+          hint: `publish on a port from ${unprivilegedStart} up (e.g. -p ${suggestion}:${p.containerPort}), ` +
+            `or let unprivileged users bind it: sudo sysctl net.ipv4.ip_unprivileged_port_start=${p.hostPort}`,
+        },
+      );
+    }
+    for (let i = 0; i < p.range; i++) {
+      const key = `${p.protocol}/${p.hostPort + i}`;
+      if (seen.has(key)) {
+        throw new NetworkError(`Host port ${p.hostPort + i}/${p.protocol} is published twice`, {
+          hint: "give each -p its own host port",
+        });
+      }
+      seen.add(key);
+    }
+  }
+}
+
+/** Whether a server could bind a port now: the port (the kernel's pick for 0) or a negative errno. */
+export type PortProbe = (ip: string, port: number, protocol: Protocol) => Promise<number>;
+
+const EADDRINUSE = 98;
+const EAFNOSUPPORT = 97;
+
+async function probeAny(probe: PortProbe, hostIp: string, port: number, protocol: Protocol): Promise<number> {
+  if (hostIp) return await probe(hostIp, port, protocol);
+  // every address: the IPv6 wildcard covers IPv4 too, unless the host has no IPv6
+  const rc = await probe("::", port, protocol);
+  return rc === -EAFNOSUPPORT ? await probe("0.0.0.0", port, protocol) : rc;
+}
+
+/**
+ * Make sure the host ports are free right now, and pick free ones (the
+ * kernel's choice) for host port 0. Runs as the container starts, so a
+ * restarted container checks again. Binding is the test: it is exact and
+ * cheap, where /proc/net/tcp walks the whole connection table.
+ */
+export async function assignHostPorts(
+  ports: readonly PortMapping[],
+  probe: PortProbe = probePort,
+): Promise<PortMapping[]> {
+  const out: PortMapping[] = [];
+  const picked = new Set<string>();
+  for (const p of ports) {
+    const where = p.hostIp || "every address";
     let hostPort = p.hostPort;
     if (hostPort === 0) {
-      const [lo, hi] = host.localRange;
-      const n = hi - lo + 1;
-      const start = host.random(n);
-      for (let i = 0; i < n && hostPort === 0; i++) {
-        const cand = lo + ((start + i) % n);
-        if (isFree(p.hostIp, cand, p.protocol)) hostPort = cand;
+      // the kernel may hand the same free port out twice, as each probe lets it go again
+      for (let i = 0; i < 20 && hostPort === 0; i++) {
+        const rc = await probeAny(probe, p.hostIp, 0, p.protocol);
+        if (rc < 0) throw bindError(rc, p, 0, where);
+        if (!picked.has(`${p.protocol}/${rc}`)) hostPort = rc;
       }
       if (hostPort === 0) throw new NetworkError(`No free host port for ${p.containerPort}/${p.protocol}`);
     } else {
-      if (hostPort < host.unprivilegedStart) {
-        throw new NetworkError(
-          `Cannot publish host port ${hostPort}: ports below ${host.unprivilegedStart} are privileged on this host`,
-          {
-            hint:
-              `publish on a port from ${host.unprivilegedStart} up (e.g. -p ${
-                hostPort + 8000 <= 65535 ? hostPort + 8000 : 8080
-              }:${p.containerPort}), or let unprivileged users bind it: ` +
-              `sudo sysctl net.ipv4.ip_unprivileged_port_start=${hostPort}`,
-          },
-        );
-      }
       for (let i = 0; i < p.range; i++) {
-        const port = hostPort + i;
-        const where = p.hostIp || "every address";
-        if (mine.some((b) => clashes(b, p.hostIp, port, p.protocol))) {
-          throw new NetworkError(`Host port ${port}/${p.protocol} is published twice`, {
-            hint: "give each -p its own host port",
-          });
-        }
-        if (taken.some((b) => clashes(b, p.hostIp, port, p.protocol))) {
-          throw new NetworkError(`Host port ${port}/${p.protocol} is already in use on ${where}`, {
-            hint: `pick another host port, or stop what listens there (ss -${
-              p.protocol === "tcp" ? "lt" : "lu"
-            }np 'sport = :${port}')`,
-          });
-        }
+        const rc = await probeAny(probe, p.hostIp, hostPort + i, p.protocol);
+        if (rc < 0) throw bindError(rc, p, hostPort + i, where);
       }
     }
-    for (let i = 0; i < p.range; i++) mine.push({ ip: p.hostIp, port: hostPort + i, protocol: p.protocol });
+    for (let i = 0; i < p.range; i++) picked.add(`${p.protocol}/${hostPort + i}`);
     out.push({ ...p, hostPort });
   }
   return out;
+}
+
+function bindError(rc: number, p: PortMapping, port: number, where: string): NetworkError {
+  if (rc === -EADDRINUSE) {
+    return new NetworkError(`Host port ${port}/${p.protocol} is already in use on ${where}`, {
+      hint: `pick another host port, or stop what listens there (ss -${
+        p.protocol === "tcp" ? "lt" : "lu"
+      }np 'sport = :${port}')`,
+    });
+  }
+  return new NetworkError(`Cannot publish host port ${port || "(any)"}/${p.protocol} on ${where}: ${errnoText(-rc)}`, {
+    errno: -rc,
+    hint: p.hostIp ? `is ${p.hostIp} an address of this host?` : "check the host's network settings",
+  });
 }
 
 /** `0.0.0.0:8080` / `[::1]:8080` for the host side of a mapping (one port of it). */

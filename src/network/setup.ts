@@ -1,14 +1,7 @@
 import { type EtcOptions, networkEtc } from "./etc.ts";
 import { type NetworkMode, parseNetworkFlag, type SlirpOptions } from "./mode.ts";
 import { NetworkError } from "./network_error.ts";
-import {
-  assignHostPorts,
-  exposedToPublish,
-  parsePublish,
-  type PortHost,
-  type PortMapping,
-  realPortHost,
-} from "./ports.ts";
+import { checkPublications, exposedToPublish, parsePublish, type PortMapping, unprivilegedPortStart } from "./ports.ts";
 import { type NetworkHost, realNetworkHost, resolveMode } from "./tools.ts";
 
 /** The network flags of `nook run`, as given. */
@@ -47,7 +40,7 @@ export interface NetworkSetup {
   name?: string;
   /** pasta or slirp4netns path (helper modes). */
   tool?: string;
-  /** Published ports, host ports assigned. */
+  /** Published ports as asked for (host port 0: any free one, picked when the container starts). */
   ports: PortMapping[];
   /** pasta pass-through arguments. */
   pastaArgs: string[];
@@ -69,14 +62,15 @@ export interface PreparedNetwork {
 
 /**
  * Decide a container's network from the flags: the mode (default: the best
- * usable helper), the published ports (checked against the host, free ones
- * picked), and what /etc/resolv.conf and /etc/hosts say.
+ * usable helper), the published ports (no privileged ones, none twice; whether
+ * they are free is checked as the container starts), and what
+ * /etc/resolv.conf and /etc/hosts say.
  */
 export function prepareNetwork(
   flags: NetworkFlags,
   ctx: NetworkContext,
   host: NetworkHost = realNetworkHost(),
-  portHost: () => PortHost = realPortHost,
+  unprivilegedStart: () => number = unprivilegedPortStart,
 ): PreparedNetwork {
   const req = parseNetworkFlag(flags.network);
   const wanted = [
@@ -90,7 +84,7 @@ export function prepareNetwork(
       : resolved.notice ?? "use --network pasta or slirp4netns (or leave --network out)";
     throw new NetworkError(`Ports cannot be published with --network ${resolved.mode}`, { hint: why });
   }
-  const ports = wanted.length ? assignHostPorts(wanted, portHost()) : [];
+  if (wanted.length) checkPublications(wanted, unprivilegedStart());
   const etc = networkEtc({
     mode: resolved.mode,
     hostname: ctx.hostname,
@@ -104,7 +98,7 @@ export function prepareNetwork(
     runDir: ctx.runDir,
     ...(ctx.name ? { name: ctx.name } : {}),
     ...(resolved.tool ? { tool: resolved.tool } : {}),
-    ports,
+    ports: wanted,
     pastaArgs: req.pastaArgs,
     slirp: req.slirp,
   };
