@@ -1099,16 +1099,16 @@ SHIM_EXPORT int32_t shim_helper_wait(int32_t fd, int32_t pidfd, int32_t timeout_
     if (pr < 0 && errno == EINTR) continue;
     if (pr < 0) return -errno;
     if (pr == 0) return -ETIMEDOUT;
-    break;
+    /* Data (or EOF) first: a helper may write its news and exit right after. */
+    if (fd >= 0 && p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+      ssize_t n;
+      do n = read(fd, buf, len);
+      while (n < 0 && errno == EINTR);
+      if (n >= 0) return (int32_t)n;
+      if (errno != EAGAIN) return -errno;
+    }
+    if (p[1].revents & POLLIN) return -ECHILD;
   }
-  /* Data (or EOF) first: a helper may write its news and exit right after. */
-  if (fd >= 0 && p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
-    ssize_t n;
-    do n = read(fd, buf, len);
-    while (n < 0 && errno == EINTR);
-    if (n >= 0 || errno != EAGAIN) return n < 0 ? -errno : (int32_t)n;
-  }
-  return -ECHILD;
 }
 
 SHIM_EXPORT int32_t shim_port_probe(const char *ip, int32_t port, int32_t udp) {

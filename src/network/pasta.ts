@@ -54,6 +54,11 @@ export async function startPasta(
   userArgs: readonly string[],
 ): Promise<Helper> {
   const pidFile = `${runDir}/pasta.pid`;
+  try {
+    Deno.removeSync(pidFile); // left by an earlier start of the same container
+  } catch {
+    // the usual case
+  }
   const fd = await fifo(pidFile);
   try {
     const h = Helper.start("pasta", pastaArgv(tool, pid, pidFile, ports, userArgs), `${runDir}/pasta.log`, []);
