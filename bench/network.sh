@@ -152,7 +152,7 @@ echo "== TCP throughput through -p on loopback: $mib MiB streamed by bench/netwo
 printf '%-44s %s\n' "path" "rate"
 # plain host loopback, for reference
 p=$(free_port)
-"$rootfs/bin/stream" "$p" &
+"$rootfs/bin/stream" "$p" 127.0.0.1 &
 pids="$pids $!"
 printf '%-44s %s\n' "host loopback (no container)" "$(rate "$p")"
 

@@ -105,7 +105,6 @@ test("the port probe binds for real: a listening port is taken, port 0 gets a fr
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   try {
     await assert.rejects(assignHostPorts(parsePublish(`127.0.0.1:${l.addr.port}:80`)), /already in use/);
-    await assert.rejects(assignHostPorts(parsePublish(`${l.addr.port}:80`)), /already in use on every address/);
     const [p] = await assignHostPorts(parsePublish("127.0.0.1::80/udp"));
     assert.ok(p!.hostPort > 0);
   } finally {
