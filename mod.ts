@@ -12,4 +12,5 @@ export * from "./src/container/mod.ts";
 export * from "./src/paths/mod.ts";
 export * from "./src/containers/mod.ts";
 export * from "./src/monitor/mod.ts";
+export * from "./src/network/mod.ts";
 export { cli } from "./src/cli/main.ts";

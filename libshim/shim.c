@@ -12,6 +12,7 @@
 #include "shim.h"
 
 #include <errno.h>
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <linux/filter.h>
@@ -19,7 +20,9 @@
 #include <linux/sched.h>
 #include <linux/seccomp.h>
 #include <net/if.h>
+#include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <spawn.h>
@@ -711,6 +714,11 @@ static int run_op(struct ctx *c, uint16_t opcode, struct rd *r) {
     NEED(rd_u64(r, &a));
     DONE_PARSING;
     if (prctl(PR_SET_PDEATHSIG, (unsigned long)a, 0, 0, 0) < 0) child_fail(c, errno, "set parent-death signal", NULL);
+    /* nook may have died after sending GO and before the prctl: then no signal
+     * will ever come. Its end of the sync socket was closed as it exited (files
+     * close before the kernel signals the children), so a hang-up tells. */
+    struct pollfd pf = {c->sock, 0, 0};
+    if (c->sock >= 0 && poll(&pf, 1, 0) > 0 && pf.revents & (POLLHUP | POLLERR)) _exit(CHILD_FAIL_EXIT);
     return 0;
   }
   case SHIM_OP_PERSONALITY: {
@@ -815,6 +823,21 @@ static void reaper(pid_t child) {
   }
 }
 
+/* Every signal back to SIG_DFL. Raw rt_sigaction: glibc's sigaction refuses
+ * 32 and 33 (its own), and an ignoring parent passes those down too. */
+static void default_signal_handlers(void) {
+  struct {
+    void *handler;
+    unsigned long flags;
+    void *restorer;
+    uint64_t mask;
+  } dfl;
+  memset(&dfl, 0, sizeof dfl);
+  dfl.handler = SIG_DFL;
+  for (int sig = 1; sig < 65; sig++)
+    if (sig != SIGKILL && sig != SIGSTOP) syscall(SYS_rt_sigaction, sig, &dfl, NULL, sizeof(uint64_t));
+}
+
 /*
  * The handshake, as a ladder (parent = nook's Deno process, child = clone):
  *
@@ -835,18 +858,7 @@ static void reaper(pid_t child) {
 static void __attribute__((noreturn)) child_main(const uint8_t *plan, uint32_t len, int sock) {
   /* Deno ignores some signals (SIGPIPE) and blocks others; an ignored signal
    * survives execve, so the container would start with it ignored. */
-  /* raw rt_sigaction: glibc's sigaction refuses 32 and 33 (its own), and an
-   * ignoring parent passes those down too. */
-  struct {
-    void *handler;
-    unsigned long flags;
-    void *restorer;
-    uint64_t mask;
-  } dfl;
-  memset(&dfl, 0, sizeof dfl);
-  dfl.handler = SIG_DFL;
-  for (int sig = 1; sig < 65; sig++)
-    if (sig != SIGKILL && sig != SIGSTOP) syscall(SYS_rt_sigaction, sig, &dfl, NULL, sizeof(uint64_t));
+  default_signal_handlers();
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, NULL);
@@ -971,16 +983,26 @@ static int write_all(int fd, const char *buf, ssize_t n) {
   return 0;
 }
 
-SHIM_EXPORT int32_t shim_run_wait(const uint8_t *argv_block, uint32_t len, char *err, uint32_t errlen) {
-  /* argv as NUL-terminated strings back to back; at most 64 of them */
-  char *argv[65];
+/* argv as NUL-terminated strings back to back; at most SHIM_MAX_ARGV of them */
+#define SHIM_MAX_ARGV 64
+static int argv_from_block(const uint8_t *block, uint32_t len, char **argv) {
   int argc = 0;
-  if (!argv_block || len == 0 || argv_block[len - 1] != 0) return -EINVAL;
-  for (uint32_t off = 0; off < len && argc < 64; argc++) {
-    argv[argc] = (char *)(uintptr_t)(argv_block + off);
+  if (!block || len == 0 || block[len - 1] != 0) return -EINVAL;
+  for (uint32_t off = 0; off < len; argc++) {
+    if (argc == SHIM_MAX_ARGV) return -E2BIG;
+    argv[argc] = (char *)(uintptr_t)(block + off);
     off += (uint32_t)strlen(argv[argc]) + 1;
   }
   argv[argc] = NULL;
+  return argc;
+}
+
+static char *helper_envp[] = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL};
+
+SHIM_EXPORT int32_t shim_run_wait(const uint8_t *argv_block, uint32_t len, char *err, uint32_t errlen) {
+  char *argv[SHIM_MAX_ARGV + 1];
+  int argc = argv_from_block(argv_block, len, argv);
+  if (argc < 0) return argc;
   int pipefd[2];
   if (pipe2(pipefd, O_CLOEXEC) < 0) return -errno;
   posix_spawn_file_actions_t fa;
@@ -988,9 +1010,8 @@ SHIM_EXPORT int32_t shim_run_wait(const uint8_t *argv_block, uint32_t len, char 
   posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
   posix_spawn_file_actions_adddup2(&fa, pipefd[1], 2);
-  char *envp[] = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL};
   pid_t pid;
-  int rc = posix_spawn(&pid, argv[0], &fa, NULL, argv, envp);
+  int rc = posix_spawn(&pid, argv[0], &fa, NULL, argv, helper_envp);
   posix_spawn_file_actions_destroy(&fa);
   close(pipefd[1]);
   if (rc != 0) {
@@ -1011,6 +1032,148 @@ SHIM_EXPORT int32_t shim_run_wait(const uint8_t *argv_block, uint32_t len, char 
   while (waitpid(pid, &st, 0) < 0)
     if (errno != EINTR) return -errno;
   return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* ---- long-running helpers ----------------------------------------------------- */
+
+SHIM_EXPORT int32_t shim_pipe(int32_t *out) {
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) < 0) return -errno;
+  out[0] = fds[0];
+  out[1] = fds[1];
+  return 0;
+}
+
+SHIM_EXPORT int32_t shim_fifo(const char *path) {
+  if (mkfifo(path, 0600) < 0) return -errno;
+  /* Non-blocking, so opening needs no writer yet; the helper opens the other end. */
+  int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  return fd < 0 ? -errno : fd;
+}
+
+struct helper_args {
+  char **argv;
+  const char *log;
+  const int32_t *keep;
+  uint32_t nkeep;
+  int deathsig;
+  pid_t parent;
+  const sigset_t *mask; /* the caller's mask, for the helper */
+  int err;              /* errno of a failed step; the caller reads it after the vfork ends */
+};
+
+/* Runs on its own small stack in the caller's memory (CLONE_VM | CLONE_VFORK):
+ * only syscalls, then execve or _exit. */
+static int helper_child(void *arg) {
+  struct helper_args *h = arg;
+  /* Deno's handlers live in memory this child shares: none may run here, and
+   * none survives into the helper. Ignored signals would survive execve. */
+  default_signal_handlers();
+  /* Why a parent-death signal: a helper must not outlive nook (kill -9 of nook
+   * included); it is tied to the calling thread, which lives as long as nook. */
+  if (h->deathsig > 0) {
+    if (prctl(PR_SET_PDEATHSIG, (unsigned long)h->deathsig, 0, 0, 0) < 0) goto fail;
+    if (getppid() != h->parent) {
+      errno = ESRCH;
+      goto fail;
+    }
+  }
+  int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (nul < 0) goto fail;
+  int log = *h->log ? open(h->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600) : nul;
+  if (log < 0) goto fail;
+  if (dup2(nul, 0) < 0 || dup2(nul, 1) < 0 || dup2(log, 2) < 0) goto fail;
+  syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC);
+  for (uint32_t i = 0; i < h->nkeep; i++)
+    if (fcntl(h->keep[i], F_SETFD, 0) < 0) goto fail;
+  sigprocmask(SIG_SETMASK, h->mask, NULL);
+  execve(h->argv[0], h->argv, helper_envp);
+fail:
+  h->err = errno ? errno : EINVAL;
+  _exit(127);
+}
+
+SHIM_EXPORT int32_t shim_helper_start(const uint8_t *argv_block, uint32_t len, const char *log, const int32_t *keep,
+                                      uint32_t nkeep, int32_t deathsig, int32_t *out) {
+  char *argv[SHIM_MAX_ARGV + 1];
+  int argc = argv_from_block(argv_block, len, argv);
+  if (argc < 0) return argc;
+  if (!log || nkeep > 64) return -EINVAL;
+  size_t stack_size = 64 * 1024;
+  void *stack = mmap(NULL, stack_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  if (stack == MAP_FAILED) return -errno;
+  sigset_t all, old, none;
+  sigfillset(&all);
+  sigemptyset(&none);
+  /* No signal handler of the caller may run in the child before it resets them. */
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  struct helper_args h = {argv, log, keep, nkeep, deathsig, getpid(), &none, 0};
+  int pidfd = -1;
+  /* CLONE_VFORK: we resume once the child has exec'd or died, so h.err is final. */
+  pid_t pid = clone(helper_child, (char *)stack + stack_size, CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, &h, &pidfd);
+  int e = errno;
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  munmap(stack, stack_size);
+  if (pid < 0) return -e;
+  if (h.err) {
+    int st;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+    }
+    close(pidfd);
+    return -h.err;
+  }
+  out[0] = pid;
+  out[1] = pidfd;
+  return 0;
+}
+
+SHIM_EXPORT int32_t shim_helper_wait(int32_t fd, int32_t pidfd, int32_t timeout_ms, uint8_t *buf, uint32_t len) {
+  struct pollfd p[2] = {{fd, POLLIN, 0}, {pidfd, POLLIN, 0}};
+  for (;;) {
+    int pr = poll(p, 2, timeout_ms);
+    if (pr < 0 && errno == EINTR) continue;
+    if (pr < 0) return -errno;
+    if (pr == 0) return -ETIMEDOUT;
+    /* Data (or EOF) first: a helper may write its news and exit right after. */
+    if (fd >= 0 && p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+      ssize_t n;
+      do n = read(fd, buf, len);
+      while (n < 0 && errno == EINTR);
+      if (n >= 0) return (int32_t)n;
+      if (errno != EAGAIN) return -errno;
+    }
+    if (p[1].revents & POLLIN) return -ECHILD;
+  }
+}
+
+SHIM_EXPORT int32_t shim_port_probe(const char *ip, int32_t port, int32_t udp) {
+  union {
+    struct sockaddr sa;
+    struct sockaddr_in v4;
+    struct sockaddr_in6 v6;
+  } a;
+  memset(&a, 0, sizeof a);
+  socklen_t len;
+  if (port < 0 || port > 65535) return -EINVAL;
+  if (inet_pton(AF_INET, ip, &a.v4.sin_addr) == 1) {
+    a.v4.sin_family = AF_INET;
+    a.v4.sin_port = htons((uint16_t)port);
+    len = sizeof a.v4;
+  } else if (inet_pton(AF_INET6, ip, &a.v6.sin6_addr) == 1) {
+    a.v6.sin6_family = AF_INET6;
+    a.v6.sin6_port = htons((uint16_t)port);
+    len = sizeof a.v6;
+  } else {
+    return -EINVAL;
+  }
+  int s = socket(a.sa.sa_family, (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
+  if (s < 0) return -errno;
+  int one = 1;
+  if (!udp) setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  int rc = bind(s, &a.sa, len) < 0 || getsockname(s, &a.sa, &len) < 0 ? -errno : 0;
+  close(s);
+  if (rc < 0) return rc;
+  return a.sa.sa_family == AF_INET ? ntohs(a.v4.sin_port) : ntohs(a.v6.sin6_port);
 }
 
 SHIM_EXPORT int32_t shim_pty_relay(int32_t master, int32_t in_fd, int32_t out_fd) {

@@ -159,6 +159,41 @@ int32_t shim_close(int32_t fd);
  */
 int32_t shim_run_wait(const uint8_t *argv_block, uint32_t len, char *err, uint32_t errlen);
 
+/* ---- long-running helpers (pasta, slirp4netns) ------------------------------ */
+
+/** pipe2(O_CLOEXEC): out[0] = read end, out[1] = write end. */
+int32_t shim_pipe(int32_t *out);
+
+/** mkfifo(path, 0600), then open its read end (O_RDONLY | O_NONBLOCK | O_CLOEXEC); returns that fd. */
+int32_t shim_fifo(const char *path);
+
+/**
+ * Start a helper program and return without waiting for it: argv as in
+ * shim_run_wait; stdin and stdout on /dev/null, stderr appended to `log`
+ * ("" = /dev/null); the `nkeep` fds in `keep` stay open across execve at their
+ * numbers; every other fd from 3 up is closed; signals start at their defaults.
+ * With `deathsig` > 0 the helper gets that signal when the calling *thread*
+ * ends (PR_SET_PDEATHSIG), so call this from the thread that lives as long as
+ * the container. out[0] = pid, out[1] = pidfd.
+ */
+int32_t shim_helper_start(const uint8_t *argv_block, uint32_t len, const char *log, const int32_t *keep, uint32_t nkeep,
+                          int32_t deathsig, int32_t *out);
+
+/**
+ * Wait until `fd` is readable and read up to `len` bytes into buf (returns the
+ * count; 0 at EOF), or until the process behind `pidfd` exits first (-ECHILD),
+ * or `timeout_ms` passes (-ETIMEDOUT). fd -1 waits for the exit only.
+ */
+int32_t shim_helper_wait(int32_t fd, int32_t pidfd, int32_t timeout_ms, uint8_t *buf, uint32_t len);
+
+/**
+ * Can a server bind `port` on address `ip` (IPv4 or IPv6 text) for TCP
+ * (udp = 0) or UDP? Binds a socket (SO_REUSEADDR for TCP, as servers do) and
+ * closes it. Returns the port (the one the kernel picked when port is 0) or
+ * -errno (-EADDRINUSE when taken). Cheaper than walking /proc/net/tcp.
+ */
+int32_t shim_port_probe(const char *ip, int32_t port, int32_t udp);
+
 /** Relay between in_fd/out_fd and a pty master until the pty hangs up. */
 int32_t shim_pty_relay(int32_t master, int32_t in_fd, int32_t out_fd);
 

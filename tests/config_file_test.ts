@@ -90,7 +90,7 @@ test("a whole config file with every key set loads as written", async () => {
 
 test("a bad value names the key and the line", async () => {
   const cases: [string, RegExp, number][] = [
-    ["network:\n  mode: bridge\n", /"network\.mode" at line 2 .*"bridge" is not one of none, host, pasta, slirp4netns/, 2],
+    ["network:\n  mode: bridge\n", /"network\.mode" at line 2 .*"bridge" is not one of auto, none, host, pasta, slirp4netns/, 2],
     ["run:\n  init: yes\n", /"run\.init" at line 2 .*expected true or false/, 2],
     ["# c\nregistries:\n  search:\n    - registry.example.com\n    - Not A Host\n", /"registries\.search" at line 5 /, 5],
     ["security:\n  capabilities: [CAP_CHOWN, CAP_FLY]\n", /"security\.capabilities" at line 2 .*"CAP_FLY" is not a Linux capability/, 2],
@@ -165,7 +165,7 @@ test("load.ts knows every NOOK_* variable of the key table (CONFIG_VARIABLES)", 
 test("the defaults of the keys behind run flags are the flags' own defaults, so no config means nothing to apply", () => {
   // load.ts skips the config on the run path when nothing is configured; that is
   // right only while these defaults are what nook run does without the flags.
-  const neutral: Record<string, unknown> = { "network.mode": "none" };
+  const neutral: Record<string, unknown> = { "network.mode": "auto" };
   for (const { key } of RUN_FLAG_DEFAULTS) {
     const def = CONFIG_KEYS.find((d) => d.key === key)!;
     const expected = key in neutral ? neutral[key] : def.type === "bool" ? false : [];

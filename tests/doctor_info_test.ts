@@ -2,7 +2,7 @@
  * `nook info`: what nook sees, as a table or JSON, one section per concern.
  */
 import { collectInfo, formatInfo, INFO_PROVIDERS } from "../src/info/mod.ts";
-import { assert, isolatedEnv, nook, scratch, test } from "./_helpers.ts";
+import { assert, exists, isolatedEnv, nook, scratch, test } from "./_helpers.ts";
 
 test("nook info --format json has versions, kernel, id mapping, storage, cgroups, network, security, config and paths", async () => {
   const r = await nook(["info", "--format", "json"]);
@@ -17,9 +17,11 @@ test("nook info --format json has versions, kernel, id mapping, storage, cgroups
   assert.equal(info.storage.path, isolatedEnv().NOOK_DATA_DIR);
   assert.ok(info.storage.available.includes("copy"));
   assert.ok(["v2", "hybrid", "v1", "none"].includes(info.cgroups.version));
-  assert.equal(info.network.default, "none");
+  // auto: the best helper installed, as nook run picks it
+  const best = exists("/usr/bin/pasta") ? "pasta" : exists("/usr/bin/slirp4netns") ? "slirp4netns" : "none";
+  assert.equal(info.network.default, best);
   assert.equal(info.paths.runtime, `${isolatedEnv().XDG_RUNTIME_DIR}/nook`);
-  assert.equal(info.config["network.mode"], "none (default)");
+  assert.equal(info.config["network.mode"], "auto (default)");
 });
 
 test("nook info shows config values with where they came from", async () => {

@@ -241,10 +241,10 @@ test("run starts the container with no ignored or blocked signals and no leaked 
 }, { skip });
 
 test("run --network none has only an up loopback; --network host sees the host's interfaces", async () => {
-  const a = await run(["cat", "/proc/net/dev"]);
+  const a = await run(["--network", "none", "cat", "/proc/net/dev"]);
   const ifaces = a.stdout.split("\n").slice(2).filter(Boolean).map((l) => l.split(":")[0]!.trim());
   assert.deepEqual(ifaces, ["lo"]);
-  const up = await run(["sh", "-c", "ip link show lo"]);
+  const up = await run(["--network", "none", "sh", "-c", "ip link show lo"]);
   assert.match(up.stdout, /UP/);
   const host = await run(["--network", "host", "cat", "/proc/net/dev"]);
   const hostIfaces = Deno.readTextFileSync("/proc/net/dev").split("\n").slice(2).filter(Boolean).length;

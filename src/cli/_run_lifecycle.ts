@@ -82,8 +82,10 @@ export function hostSettings(a: ParsedArgs, imageStopSignal?: string): HostSetti
 /** What the record says the container runs from (issue #3 fills in images and their storage backends). */
 export function describeSource(a: ParsedArgs, spec: ContainerSpec): { image: string; rootfs: RootfsInfo } {
   if (str(a, "rootfs") !== undefined) return { image: "", rootfs: { backend: "dir", path: spec.rootfs } };
-  const image = a.rest[0] ?? "";
-  return { image, rootfs: { backend: HELLO_NAMES.includes(image) ? "builtin" : "image", path: spec.rootfs } };
+  const image = spec.image?.name ?? a.rest[0] ?? "";
+  // an image from the store names its copy-on-write backend (overlay, fuse-overlayfs, copy)
+  const backend = HELLO_NAMES.includes(image) ? "builtin" : spec.image?.storage ?? "image";
+  return { image, rootfs: { backend, path: spec.rootfs } };
 }
 
 /**
@@ -91,7 +93,7 @@ export function describeSource(a: ParsedArgs, spec: ContainerSpec): { image: str
  * exited record unless --rm), or with -d under the C monitor, printing its id.
  */
 export async function runWithLifecycle(a: ParsedArgs, spec: ContainerSpec, mapping: IdMapping, hooks: RunHooks = {}): Promise<number> {
-  const host = hostSettings(a);
+  const host = hostSettings(a, spec.image?.stopSignal);
   const detach = bool(a, "detach");
   const keepEtcFiles = detach || !host.autoRemove;
   const rec = createContainer(spec, { name: str(a, "name"), ...describeSource(a, spec), host, keepEtcFiles });

@@ -80,6 +80,7 @@ export const COMMANDS: Record<string, { summary: string; load: () => Promise<Com
   unshare: { summary: "Run a command in nook's user namespace", load: lazy("unshare") },
   "system reset": { summary: "Remove all images, volumes and storage", load: lazy("system_reset") },
   _storage: { summary: "(internal) storage work inside the user namespace", load: lazy("internal_storage") },
+  port: { summary: "List a container's published ports", load: lazy("port") },
 };
 
 /** Command aliases (`nook container run` style words are handled in main). */

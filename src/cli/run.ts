@@ -14,7 +14,8 @@ import { IMAGE_RUN_OPTIONS, prepareImage, runMounts, storeImageSource, type Stor
 import { LIFECYCLE_RUN_OPTIONS, runWithLifecycle } from "./_run_lifecycle.ts";
 import { SECURITY_RUN_OPTIONS, securityFromArgs, tmpfsFromArgs } from "./_run_security.ts";
 import { RESOURCES_RUN_OPTIONS } from "./_run_resources.ts";
-import { NETWORK_RUN_OPTIONS } from "./_run_network.ts";
+import { NETWORK_RUN_OPTIONS, networkFlags } from "./_run_network.ts";
+import { networkHooks, prepareNetwork } from "../network/mod.ts";
 import { write } from "./_io.ts";
 import { applyRunDefaults } from "../config/load.ts";
 
@@ -32,7 +33,6 @@ const CORE_RUN_OPTIONS: readonly OptionSpec[] = [
   { name: "init", type: "bool", help: "Run a minimal init as pid 1 that reaps zombies and forwards signals" },
   { name: "rootfs", type: "string", value: "DIR", help: "Use this directory as the root filesystem", complete: "dir" },
   { name: "name", type: "string", value: "NAME", help: "Name of the container" },
-  { name: "network", type: "string", value: "MODE", help: "none (private, loopback only; default) or host" },
   { name: "ulimit", type: "list", value: "NAME=SOFT[:HARD]", help: "Set a resource limit, e.g. nofile=1024:2048" },
   { name: "read-only", type: "bool", help: "Mount the root filesystem read-only" },
 ];
@@ -75,6 +75,8 @@ interface Source {
   user?: string;
   /** An image from the store (issue #3): its layers, storage and volumes. */
   store?: StoreParts;
+  /** The image's ExposedPorts (`"80/tcp"`), for -P. */
+  exposedPorts?: string[];
 }
 
 const DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -91,7 +93,7 @@ export async function main(argv: string[]): Promise<number> {
   await prepareImage(a);
   const { spec: container, cleanup } = prepare(a, mapping);
   try {
-    return await runWithLifecycle(a, container, mapping);
+    return await runWithLifecycle(a, container, mapping, networkHooks(container));
   } finally {
     await cleanup();
   }
@@ -112,10 +114,6 @@ export function prepare(a: ParsedArgs, mapping: IdMapping): { spec: ContainerSpe
 }
 
 function prepareFrom(a: ParsedArgs, mapping: IdMapping, id: string, source: Source, rest: string[]): { spec: ContainerSpec; cleanup: () => Promise<void> } {
-  const network = str(a, "network") ?? "none";
-  if (network !== "none" && network !== "host") {
-    throw new UsageError(`Unknown network mode "${network}"`, { hint: "use --network none or --network host" });
-  }
   const name = str(a, "name");
   if (name !== undefined && !/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(name)) {
     throw new UsageError(`Invalid container name "${name}"`, { hint: "names match [a-zA-Z0-9][a-zA-Z0-9_.-]*" });
@@ -169,7 +167,9 @@ function prepareFrom(a: ParsedArgs, mapping: IdMapping, id: string, source: Sour
     await source.store?.cleanup();
   };
   try {
-    const etcFiles = writeEtcFiles(dir, hostname);
+    const net = prepareNetwork(networkFlags(a), { id, name, hostname, runDir: dir, exposedPorts: source.exposedPorts });
+    if (net.notice) noticeOnce(net.notice, "network");
+    const etcFiles = writeEtcFiles(dir, hostname, net.etc);
     volumes = runMounts(a, id, source.store);
     const mounts: MountSpec[] = [...volumes.mounts];
     mounts.push(...tmpfsFromArgs(a, source.readonly || bool(a, "read-only")));
@@ -178,7 +178,9 @@ function prepareFrom(a: ParsedArgs, mapping: IdMapping, id: string, source: Sour
       rootfs: source.rootfs,
       readonlyRootfs: source.readonly || bool(a, "read-only"),
       hostname,
-      network,
+      network: net.mode,
+      networkSetup: net.setup,
+      ...(source.exposedPorts ? { exposedPorts: source.exposedPorts } : {}),
       mounts,
       etcFiles,
       process: {
@@ -232,7 +234,9 @@ function imageSource(a: ParsedArgs, image: string | undefined, id: string): Sour
       workdir: "/",
     };
   }
-  return storeImageSource(a, image, id);
+  const src: Source = storeImageSource(a, image, id);
+  const ports = src.store?.image.exposedPorts;
+  return ports?.length ? { ...src, exposedPorts: ports } : src;
 }
 
 function hostNamespaces(): string {
@@ -322,9 +326,9 @@ export function parseUlimit(value: string): [number, bigint, bigint] {
   return [res, soft, hard];
 }
 
-/** Print a notice once per boot (the runtime directory is emptied by reboots). */
-function noticeOnce(text: string): void {
-  const marker = `${runtimeDir()}/notice-idmap`;
+/** Print a notice once per boot (the runtime directory is emptied by reboots); one marker per topic. */
+function noticeOnce(text: string, topic = "idmap"): void {
+  const marker = `${runtimeDir()}/notice-${topic}`;
   try {
     Deno.writeFileSync(marker, new Uint8Array(), { createNew: true });
   } catch {

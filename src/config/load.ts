@@ -19,7 +19,7 @@ import type { ConfigKey, ConfigValues, NookConfig, ValueSource } from "./schema.
  * Fingerprint of the key table (schema.ts `keysFingerprint()`); a test keeps
  * them equal. A cache written for another table is never read.
  */
-export const KEYS_FINGERPRINT = "79638cd5";
+export const KEYS_FINGERPRINT = "ea5f01d2";
 
 /** Inputs of {@link loadConfig}; tests point them elsewhere. */
 export interface LoadOptions {
@@ -245,6 +245,7 @@ export async function applyRunDefaults(a: ParsedArgs, options: readonly OptionSp
       const values = Array.isArray(value) ? value.map(String) : [String(value)];
       if (values.length) a.opts[flag] = [...values, ...(Array.isArray(given) ? given : [])];
     } else if (given === undefined) {
+      if (value === "auto") continue; // nook decides, as without a config
       if (opt.type === "bool") {
         if (value === true) a.opts[flag] = true;
       } else a.opts[flag] = String(value);

@@ -17,7 +17,7 @@ import { RUN_FLAG_DEFAULTS } from "./load.ts";
 export class ConfigError extends NookError {}
 
 /** Network modes a container can have (`none` and `host` today; #7 adds the user-mode ones). */
-export const NETWORK_MODES = ["none", "host", "pasta", "slirp4netns"] as const;
+export const NETWORK_MODES = ["auto", "none", "host", "pasta", "slirp4netns"] as const;
 /** Storage backends (#3): `auto` picks overlay, then fuse-overlayfs, then copy. */
 export const STORAGE_DRIVERS = ["auto", "overlay", "fuse-overlayfs", "copy"] as const;
 /** cgroup managers (#6). */
@@ -182,9 +182,9 @@ export const CONFIG_KEYS: readonly KeyDef[] = [
     key: "network.mode",
     type: "enum",
     values: NETWORK_MODES,
-    default: "none",
+    default: "auto",
     env: "NOOK_NETWORK",
-    help: "default --network of nook run",
+    help: "default --network of nook run (auto: pasta, else slirp4netns, else none)",
     example: "host",
   },
   {

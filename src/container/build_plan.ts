@@ -33,7 +33,8 @@ export function execCandidates(cmd: string, env: readonly string[]): string[] {
  */
 export function buildPlan(spec: ContainerSpec, mapping: IdMapping): Plan {
   let flags = CLONE.NEWUSER | CLONE.NEWNS | CLONE.NEWPID | CLONE.NEWUTS | CLONE.NEWIPC | CLONE.NEWCGROUP;
-  if (spec.network === "none") flags |= CLONE.NEWNET;
+  // Every mode but host has a network namespace of its own (pasta/slirp4netns connect it).
+  if (spec.network !== "host") flags |= CLONE.NEWNET;
   const p = new Plan(flags);
   const r = spec.rootfs;
   const nosuidNodevNoexec = MS.NOSUID | MS.NODEV | MS.NOEXEC;
@@ -74,7 +75,7 @@ export function buildPlan(spec: ContainerSpec, mapping: IdMapping): Plan {
   p.mount("mqueue", "/dev/mqueue", "mqueue", nosuidNodevNoexec);
 
   p.mkdir("/sys", 0o555);
-  if (spec.network === "none") {
+  if (spec.network !== "host") {
     // sysfs may be mounted by the owner of the network namespace: we own ours.
     p.mount("sysfs", "/sys", "sysfs", nosuidNodevNoexec | MS.RDONLY);
   } else {
@@ -111,7 +112,7 @@ export function buildPlan(spec: ContainerSpec, mapping: IdMapping): Plan {
   const security = spec.security ?? decideSecurity({ uid: spec.process.uid }).security;
   addPathProtections(p, security);
   p.sethostname(spec.hostname);
-  if (spec.network === "none") p.loopbackUp();
+  if (spec.network !== "host") p.loopbackUp();
 
   const proc = spec.process;
   if (proc.init) p.init();

@@ -17,6 +17,8 @@ export function exitCode(status: ExitStatus): number {
 export interface RunHooks {
   /** Run while the child waits in its fresh namespaces, after the id maps are written. */
   beforeGo?: ((pid: number) => Promise<void>)[];
+  /** Run while the id maps are being written, for steps that do not need them (starting a network helper). */
+  duringIdMapping?: ((pid: number) => Promise<void>)[];
   /** Run after the container's process has ended (whatever the outcome). */
   afterExit?: (() => Promise<void>)[];
 }
@@ -81,7 +83,8 @@ export async function runContainer(spec: ContainerSpec, mapping: IdMapping, hook
   try {
     started = await launch(plan, {
       beforeGo: async (pid) => {
-        await applyIdMapping(pid, mapping);
+        // newuidmap/newgidmap and a slow helper (pasta) need not wait for each other.
+        await Promise.all([applyIdMapping(pid, mapping), ...(hooks.duringIdMapping ?? []).map((step) => step(pid))]);
         for (const step of hooks.beforeGo ?? []) await step(pid);
       },
     });

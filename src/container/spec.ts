@@ -1,4 +1,5 @@
 import type { SecuritySpec } from "../security/mod.ts";
+import type { NetworkMode, NetworkSetup } from "../network/mod.ts";
 
 /** A bind mount or filesystem to put into the container before pivot_root. */
 export interface MountSpec {
@@ -87,8 +88,12 @@ export interface ContainerSpec {
   readonlyRootfs: boolean;
   /** Hostname inside. */
   hostname: string;
-  /** Network: a private namespace with only loopback, or the host's. */
-  network: "none" | "host";
+  /** Network: a private namespace (loopback only, or connected by pasta/slirp4netns), or the host's. */
+  network: NetworkMode;
+  /** How the network is set up: published ports, helper and its options (issue #7). */
+  networkSetup?: NetworkSetup;
+  /** Ports the image exposes (its config's ExposedPorts, `"80/tcp"`), published by `-P`. */
+  exposedPorts?: string[];
   /** The process. */
   process: ProcessSpec;
   /** Extra mounts (volumes, tmpfs), mounted in order after /proc, /dev and /sys. */

@@ -187,6 +187,89 @@ export async function runHelper(argv: readonly string[]): Promise<HelperResult> 
   return { code: rc, stderr: cString(err) };
 }
 
+/** A pipe made by libshim: fds only libshim calls and child processes can use. */
+export async function pipe(): Promise<{ read: number; write: number }> {
+  const out = new Int32Array(2);
+  unwrap(await shim().shim_pipe(out), "create a pipe");
+  return { read: out[0]!, write: out[1]! };
+}
+
+/** Make a FIFO at path and open its read end without blocking; resolves with that fd. */
+export async function fifo(path: string): Promise<number> {
+  return unwrap(await shim().shim_fifo(cBytes(path)), "create a FIFO", path);
+}
+
+/** What {@link startHelper} needs besides argv. */
+export interface HelperStartOptions {
+  /** File the helper's stderr is appended to ("" = /dev/null). */
+  log?: string;
+  /** fds (from {@link pipe}/{@link fifo}) that stay open in the helper at their numbers. */
+  keepFds?: readonly number[];
+  /** Signal the helper gets when nook ends (0 = none). */
+  deathSignal?: number;
+}
+
+/** A helper process started by {@link startHelper}. */
+export interface StartedHelper {
+  /** Its pid (a child of nook: reap it with {@link wait}). */
+  pid: number;
+  /** Its pidfd. */
+  pidfd: number;
+}
+
+/**
+ * Start a long-running helper (pasta, slirp4netns) without waiting for it.
+ * Synchronous on purpose: the parent-death signal follows the calling thread.
+ */
+export function startHelper(argv: readonly string[], opts: HelperStartOptions = {}): StartedHelper {
+  const block = cBytes(argv.join("\0"));
+  const keep = new Int32Array(opts.keepFds ?? []);
+  const out = new Int32Array(2);
+  const rc = shim().shim_helper_start(
+    block,
+    block.length,
+    cBytes(opts.log ?? ""),
+    keep,
+    keep.length,
+    opts.deathSignal ?? 0,
+    out,
+  );
+  unwrap(rc, `start "${argv[0]}"`, argv[0]);
+  return { pid: out[0]!, pidfd: out[1]! };
+}
+
+/**
+ * Wait for a helper's news: up to `max` bytes readable on fd (resolves with
+ * them; empty at EOF), or "exited" when the helper ended first, or "timeout".
+ * fd -1 waits for the exit only.
+ */
+export async function helperWait(
+  fd: number,
+  pidfd: number,
+  timeoutMs: number,
+  max = 256,
+): Promise<Uint8Array | "exited" | "timeout"> {
+  const buf = new Uint8Array(max);
+  const rc = await shim().shim_helper_wait(fd, pidfd, timeoutMs, buf, buf.length);
+  if (rc === -10 /* ECHILD */) return "exited";
+  if (rc === -110 /* ETIMEDOUT */) return "timeout";
+  return buf.subarray(0, unwrap(rc, "wait for a helper"));
+}
+
+/**
+ * Whether a server could bind `port` on `ip` for TCP or UDP now: resolves
+ * with the port (the kernel's pick for port 0) or a negative errno
+ * (-98 EADDRINUSE when taken, -13 EACCES for a privileged port).
+ */
+export async function probePort(ip: string, port: number, protocol: "tcp" | "udp"): Promise<number> {
+  return await shim().shim_port_probe(cBytes(ip), port, protocol === "udp" ? 1 : 0);
+}
+
+/** A NUL-terminated copy of a string, for `const char *` parameters. */
+function cBytes(s: string): Uint8Array<ArrayBuffer> {
+  return new TextEncoder().encode(s + "\0");
+}
+
 /** Relay stdin/stdout to a pty master until the container side hangs up. */
 export async function ptyRelay(master: number, inFd: number, outFd: number): Promise<void> {
   unwrap(await shim().shim_pty_relay(master, inFd, outFd), "relay the terminal");

@@ -5,9 +5,10 @@
  * Why almost everything is `nonblocking`: Deno compiles a fast-call stub for
  * each synchronous symbol when the library is opened (≈0.2 ms each, on every
  * start of nook), while nonblocking ones cost next to nothing to declare.
- * Only `shim_spawn` must be synchronous: clone() copies the calling thread,
- * and the container's parent-death signal follows that thread, so it has to
- * be the JS thread that lives as long as nook, not a pool thread.
+ * Only `shim_spawn` and `shim_helper_start` must be synchronous: clone()
+ * copies the calling thread, and the parent-death signal of the container (and
+ * of its network helper) follows that thread, so it has to be the JS thread
+ * that lives as long as nook, not a pool thread that may end when idle.
  */
 export const SYMBOLS = {
   /** int32_t shim_version(void) */
@@ -46,6 +47,19 @@ export const SYMBOLS = {
   shim_pidfd_open: { parameters: ["i32"], result: "i32", nonblocking: true },
   /** int32_t shim_pidfd_wait(int32_t pidfd, int32_t timeout_ms) */
   shim_pidfd_wait: { parameters: ["i32", "i32"], result: "i32", nonblocking: true },
+  /** int32_t shim_pipe(int32_t *out) */
+  shim_pipe: { parameters: ["buffer"], result: "i32", nonblocking: true },
+  /** int32_t shim_fifo(const char *path) */
+  shim_fifo: { parameters: ["buffer"], result: "i32", nonblocking: true },
+  /**
+   * int32_t shim_helper_start(const uint8_t *argv_block, uint32_t len, const char *log, const int32_t *keep,
+   *                           uint32_t nkeep, int32_t deathsig, int32_t *out) — synchronous, see above.
+   */
+  shim_helper_start: { parameters: ["buffer", "u32", "buffer", "buffer", "u32", "i32", "buffer"], result: "i32" },
+  /** int32_t shim_helper_wait(int32_t fd, int32_t pidfd, int32_t timeout_ms, uint8_t *buf, uint32_t len) */
+  shim_helper_wait: { parameters: ["i32", "i32", "i32", "buffer", "u32"], result: "i32", nonblocking: true },
+  /** int32_t shim_port_probe(const char *ip, int32_t port, int32_t udp) */
+  shim_port_probe: { parameters: ["buffer", "i32", "i32"], result: "i32", nonblocking: true },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** The opened library's symbols. */

@@ -126,8 +126,12 @@ export async function cgroupsInfo(): Promise<InfoSection> {
 export async function networkInfo(): Promise<InfoSection> {
   const h = host();
   const cfg = await buildConfigSafe();
+  // "auto" (the default) is what the network concern picks on this host
+  const { networkInfo: report } = await import("../network/mod.ts");
+  const net = cfg.network.mode === "auto" ? await report() : undefined;
   return {
-    default: cfg.network.mode,
+    default: net ? net.defaultMode : cfg.network.mode,
+    ...(net?.defaultReason ? { default_reason: net.defaultReason } : {}),
     pasta: findTool(h, "pasta") ?? null,
     slirp4netns: findTool(h, "slirp4netns") ?? null,
     tun: deviceUsable(h.devTun).ok ? "usable" : "unusable",

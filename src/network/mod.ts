@@ -1,0 +1,73 @@
+/**
+ * Rootless networking: `none` (own namespace, loopback only), `host`, and
+ * user-mode networking through pasta or slirp4netns started for the
+ * container's namespace while it waits, with published ports, DNS and
+ * /etc/hosts entries.
+ *
+ * @module
+ */
+export { NetworkError } from "./network_error.ts";
+export {
+  type HelperMode,
+  type NetworkMode,
+  type NetworkRequest,
+  parseNetworkFlag,
+  parseSlirpOptions,
+  SLIRP_DEFAULTS,
+  type SlirpOptions,
+} from "./mode.ts";
+export {
+  assignHostPorts,
+  checkPublications,
+  exposedToPublish,
+  formatPorts,
+  hostAddress,
+  parsePublish,
+  type PortMapping,
+  type PortProbe,
+  type Protocol,
+  unprivilegedPortStart,
+} from "./ports.ts";
+export {
+  HELPER_PACKAGES,
+  HELPER_PREFERENCE,
+  helperSearchPath,
+  installHint,
+  type NetworkHost,
+  type NetworkInfo,
+  networkInfo,
+  realNetworkHost,
+  type ResolvedMode,
+  resolveMode,
+  TUN_DEVICE,
+  tunHint,
+  tunProblem,
+} from "./tools.ts";
+export {
+  type EtcOptions,
+  type EtcRequest,
+  hostGatewayAddress,
+  networkEtc,
+  parseAddHost,
+  PASTA_DNS_FORWARD,
+  pastaOption,
+} from "./etc.ts";
+export { pastaArgv, pastaPortSpec, startPasta } from "./pasta.ts";
+export { hostfwdRequest, slirpApi, slirpArgv, type SlirpFds, startSlirp } from "./slirp4netns.ts";
+export {
+  type NetworkContext,
+  type NetworkFlags,
+  type NetworkSetup,
+  type PreparedNetwork,
+  prepareNetwork,
+} from "./setup.ts";
+export {
+  findNetworkState,
+  isRunning,
+  listNetworkStates,
+  NETWORK_STATE_FILE,
+  type NetworkState,
+  processStartTime,
+  writeNetworkState,
+} from "./state.ts";
+export { attachNetwork, type NetworkAttachment, networkHooks, slirpApiSocket } from "./attach.ts";

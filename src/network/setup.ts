@@ -1,0 +1,106 @@
+import { type EtcOptions, networkEtc } from "./etc.ts";
+import { type NetworkMode, parseNetworkFlag, type SlirpOptions } from "./mode.ts";
+import { NetworkError } from "./network_error.ts";
+import { checkPublications, exposedToPublish, parsePublish, type PortMapping, unprivilegedPortStart } from "./ports.ts";
+import { type NetworkHost, realNetworkHost, resolveMode } from "./tools.ts";
+
+/** The network flags of `nook run`, as given. */
+export interface NetworkFlags {
+  /** `--network`, absent for the default. */
+  network?: string | undefined;
+  /** `-p` values. */
+  publish: readonly string[];
+  /** `-P`. */
+  publishAll: boolean;
+  /** `--dns` values. */
+  dns: readonly string[];
+  /** `--add-host` values. */
+  addHosts: readonly string[];
+}
+
+/** The container the network is for. */
+export interface NetworkContext {
+  /** Container id. */
+  id: string;
+  /** Container name. */
+  name?: string | undefined;
+  /** Hostname. */
+  hostname: string;
+  /** The container's private runtime directory (helper pid file, logs, network.json). */
+  runDir: string;
+  /** The image's ExposedPorts (`"80/tcp"`), published by `-P`. */
+  exposedPorts?: readonly string[] | undefined;
+}
+
+/** The network part of a container spec: everything the helper needs at start. */
+export interface NetworkSetup {
+  /** The container's private runtime directory. */
+  runDir: string;
+  /** Container name (recorded in the network state). */
+  name?: string;
+  /** pasta or slirp4netns path (helper modes). */
+  tool?: string;
+  /** Published ports as asked for (host port 0: any free one, picked when the container starts). */
+  ports: PortMapping[];
+  /** pasta pass-through arguments. */
+  pastaArgs: string[];
+  /** slirp4netns options. */
+  slirp: SlirpOptions;
+}
+
+/** The decision: mode, helper set-up, /etc contents, and a notice when the default fell back to none. */
+export interface PreparedNetwork {
+  /** The mode. */
+  mode: NetworkMode;
+  /** For the spec's networkSetup. */
+  setup: NetworkSetup;
+  /** For writeEtcFiles. */
+  etc: EtcOptions;
+  /** Say once why the default is `none`. */
+  notice?: string;
+}
+
+/**
+ * Decide a container's network from the flags: the mode (default: the best
+ * usable helper), the published ports (no privileged ones, none twice; whether
+ * they are free is checked as the container starts), and what
+ * /etc/resolv.conf and /etc/hosts say.
+ */
+export function prepareNetwork(
+  flags: NetworkFlags,
+  ctx: NetworkContext,
+  host: NetworkHost = realNetworkHost(),
+  unprivilegedStart: () => number = unprivilegedPortStart,
+): PreparedNetwork {
+  const req = parseNetworkFlag(flags.network);
+  const wanted = [
+    ...flags.publish.flatMap(parsePublish),
+    ...(flags.publishAll ? exposedToPublish(ctx.exposedPorts ?? []) : []),
+  ];
+  const resolved = resolveMode(req.mode, host);
+  if (wanted.length && (resolved.mode === "none" || resolved.mode === "host")) {
+    const why = resolved.mode === "host"
+      ? "with --network host the container's servers listen on the host's ports already: drop -p"
+      : resolved.notice ?? "use --network pasta or slirp4netns (or leave --network out)";
+    throw new NetworkError(`Ports cannot be published with --network ${resolved.mode}`, { hint: why });
+  }
+  if (wanted.length) checkPublications(wanted, unprivilegedStart());
+  const etc = networkEtc({
+    mode: resolved.mode,
+    hostname: ctx.hostname,
+    name: ctx.name,
+    dns: flags.dns,
+    addHosts: flags.addHosts,
+    pastaArgs: req.pastaArgs,
+    slirp: req.slirp,
+  });
+  const setup: NetworkSetup = {
+    runDir: ctx.runDir,
+    ...(ctx.name ? { name: ctx.name } : {}),
+    ...(resolved.tool ? { tool: resolved.tool } : {}),
+    ports: wanted,
+    pastaArgs: req.pastaArgs,
+    slirp: req.slirp,
+  };
+  return { mode: resolved.mode, setup, etc, ...(resolved.notice ? { notice: resolved.notice } : {}) };
+}
