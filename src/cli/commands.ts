@@ -30,6 +30,7 @@ export interface CommandModule {
  */
 export const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandModule> }> = {
   run: { summary: "Run a command in a new container", load: () => import("./run.ts") },
+  runtime: { summary: "Be the OCI runtime of podman, containerd or CRI-O (runc's command line)", load: () => import("./runtime.ts") },
   version: { summary: "Show the versions of nook, Deno and libshim", load: () => import("./version.ts") },
 };
 

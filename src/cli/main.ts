@@ -5,6 +5,7 @@
 import { formatError, NookError } from "../errors/mod.ts";
 import { ALIASES, COMMANDS } from "./commands.ts";
 import { write } from "./_io.ts";
+import { runtimeArgv } from "../oci/argv0.ts";
 
 function topHelp(): string {
   const w = Math.max(...Object.keys(COMMANDS).map((n) => n.length)) + 2;
@@ -50,5 +51,5 @@ export async function cli(argv: string[]): Promise<number> {
 }
 
 if (import.meta.main) {
-  Deno.exit(await cli(Deno.args));
+  Deno.exit(await cli(runtimeArgv(Deno.args)));
 }
