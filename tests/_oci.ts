@@ -27,10 +27,21 @@ export function makeBundle(edit: (c: Config) => void = () => {}, rootfs = busybo
  * keeps the runtime's stdout and stderr (as under conmon), so pipes would
  * stay open after the runtime itself exits.
  */
-export async function runtime(root: string | undefined, args: string[], env: Record<string, string> = {}): Promise<Result> {
+export async function runtime(
+  root: string | undefined,
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<Result> {
   const dir = scratch("nook-rt-out-");
   const out = await new Deno.Command("sh", {
-    args: ["-c", `exec "$0" "$@" >"${dir}/out" 2>"${dir}/err" </dev/null`, NOOK, "runtime", ...(root ? ["--root", root] : []), ...args],
+    args: [
+      "-c",
+      `exec "$0" "$@" >"${dir}/out" 2>"${dir}/err" </dev/null`,
+      NOOK,
+      "runtime",
+      ...(root ? ["--root", root] : []),
+      ...args,
+    ],
     env: { ...isolatedEnv(), ...env },
     stdout: "null",
     stderr: "null",
@@ -40,7 +51,10 @@ export async function runtime(root: string | undefined, args: string[], env: Rec
 }
 
 /** The fields and types the runtime-spec's state schema requires; returns the parsed state. */
-export function checkState(text: string, expect: { id: string; status: string; bundle: string }): Record<string, unknown> {
+export function checkState(
+  text: string,
+  expect: { id: string; status: string; bundle: string },
+): Record<string, unknown> {
   const s = JSON.parse(text);
   assert.equal(typeof s.ociVersion, "string");
   assert.match(s.ociVersion, /^\d+\.\d+\.\d+/, "ociVersion is SemVer");

@@ -60,7 +60,12 @@ test("a rootless bundle becomes: barrier, mounts, pivot_root, process set-up, SY
 test("sysfs, proc and mqueue fall back to the host's mount; cgroup is a bind on a v1 or hybrid host", () => {
   const p = plan((c) => {
     c.mounts = c.mounts.filter((m: Config) => m.destination !== "/sys");
-    c.mounts.push({ destination: "/sys", type: "sysfs", source: "sysfs", options: ["nosuid", "noexec", "nodev", "ro"] });
+    c.mounts.push({
+      destination: "/sys",
+      type: "sysfs",
+      source: "sysfs",
+      options: ["nosuid", "noexec", "nodev", "ro"],
+    });
     c.mounts.push({ destination: "/sys/fs/cgroup", type: "cgroup", source: "cgroup", options: ["ro"] });
   });
   const sysfs = p.plan.ops.find((o) => o.name === "MOUNT_OR_BIND" && o.path === "/sys")!;
@@ -80,7 +85,14 @@ test("devpts loses gid=5 when gid 5 is not mapped; devices are bound, symlinks m
   assert.doesNotMatch(String(pts.fields[4]!.v), /gid=5/);
   assert.match(String(pts.fields[4]!.v), /newinstance/);
   const binds = p.plan.ops.filter((o) => o.name === "MOUNT" && o.path?.startsWith("/dev/") && o.fields[3]!.v === 4096);
-  assert.deepEqual(binds.map((o) => o.path).sort(), ["/dev/full", "/dev/null", "/dev/random", "/dev/tty", "/dev/urandom", "/dev/zero"]);
+  assert.deepEqual(binds.map((o) => o.path).sort(), [
+    "/dev/full",
+    "/dev/null",
+    "/dev/random",
+    "/dev/tty",
+    "/dev/urandom",
+    "/dev/zero",
+  ]);
   assert.ok(p.plan.ops.some((o) => o.name === "SYMLINK" && o.path === "/dev/ptmx"));
 });
 
@@ -134,14 +146,23 @@ test("fields nook cannot carry out are refused by name", () => {
   refuses((c) => (c.linux.personality = { domain: "LINUX", flags: ["X"] }), "linux.personality.flags");
   refuses((c) => (c.linux.personality = { domain: "OTHER" }), "linux.personality.domain");
   refuses((c) => (c.linux.rootfsPropagation = "sideways"), "linux.rootfsPropagation");
-  refuses((c) => (c.hostname = "x", c.linux.namespaces = c.linux.namespaces.filter((n: Config) => n.type !== "uts")), "hostname");
-  refuses((c) => (c.linux.namespaces = c.linux.namespaces.filter((n: Config) => n.type !== "mount")), "linux.namespaces");
+  refuses(
+    (c) => (c.hostname = "x", c.linux.namespaces = c.linux.namespaces.filter((n: Config) => n.type !== "uts")),
+    "hostname",
+  );
+  refuses(
+    (c) => (c.linux.namespaces = c.linux.namespaces.filter((n: Config) => n.type !== "mount")),
+    "linux.namespaces",
+  );
   refuses((c) => (c.linux.sysctl = { "net.ipv4.ip_forward": "1" }), 'linux.sysctl["net.ipv4.ip_forward"]');
   refuses((c) => (c.process.user.uid = 1000), "process.user.uid");
   refuses((c) => (c.process.rlimits = [{ type: "RLIMIT_BOGUS", soft: 1, hard: 1 }]), "process.rlimits[0].type");
   refuses((c) => (c.process.capabilities.bounding = ["CAP_NOPE"]), "process.capabilities.bounding[0]");
   refuses((c) => (c.mounts[0].destination = "proc"), "mounts[0].destination");
-  refuses((c) => c.mounts.push({ destination: "/x", type: "bind", source: "/tmp", options: ["bind", "size=1m"] }), "mounts[6].options");
+  refuses(
+    (c) => c.mounts.push({ destination: "/x", type: "bind", source: "/tmp", options: ["bind", "size=1m"] }),
+    "mounts[6].options",
+  );
   refuses((c) => (c.ociVersion = "2.0.0"), "ociVersion");
   refuses((c) => c.linux.namespaces.push({ type: "pid" }), "linux.namespaces[5].type");
 });
@@ -165,7 +186,12 @@ test("personality, sysctl, readonly root and masked paths become their ops", () 
 });
 
 test("cgroupsPath in both forms, resource requests, signals and the nook-runtime name", () => {
-  assert.deepEqual(parseCgroupsPath("user.slice:nook:abc", true), { kind: "systemd", slice: "user.slice", prefix: "nook", name: "abc" });
+  assert.deepEqual(parseCgroupsPath("user.slice:nook:abc", true), {
+    kind: "systemd",
+    slice: "user.slice",
+    prefix: "nook",
+    name: "abc",
+  });
   assert.deepEqual(parseCgroupsPath("/nook/abc", false), { kind: "cgroupfs", path: "/nook/abc", relative: false });
   assert.deepEqual(parseCgroupsPath("nook/abc", false), { kind: "cgroupfs", path: "nook/abc", relative: true });
   assert.throws(() => parseCgroupsPath("/a/b", true), /slice:prefix:name/);

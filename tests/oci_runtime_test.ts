@@ -3,7 +3,19 @@
  * busybox rootfs, real containers, state checked against the runtime-spec's
  * schema at every step.
  */
-import { assert, busyboxRootfs, busyboxSkip, exists, nook, ROOT, scratch, sh, subidSkip, test, waitFor } from "./_helpers.ts";
+import {
+  assert,
+  busyboxRootfs,
+  busyboxSkip,
+  exists,
+  nook,
+  ROOT,
+  scratch,
+  sh,
+  subidSkip,
+  test,
+  waitFor,
+} from "./_helpers.ts";
 import { checkState, type Config, makeBundle, runtime, stateRootDir } from "./_oci.ts";
 import { buildTestProgram } from "./_seccomp_bpf.ts";
 
@@ -12,7 +24,10 @@ const skip = busyboxSkip();
 test("spec --rootless writes a config.json that runs as it is", async () => {
   const dir = scratch();
   Deno.mkdirSync(`${dir}/rootfs`);
-  const r = await sh("sh", ["-c", `cd ${dir} && cp -a ${busyboxRootfs()}/. rootfs/ && ${ROOT}/nook runtime spec --rootless`]);
+  const r = await sh("sh", [
+    "-c",
+    `cd ${dir} && cp -a ${busyboxRootfs()}/. rootfs/ && ${ROOT}/nook runtime spec --rootless`,
+  ]);
   assert.equal(r.code, 0, r.stderr);
   const c = JSON.parse(Deno.readTextFileSync(`${dir}/config.json`));
   assert.deepEqual(c.linux.uidMappings, [{ containerID: 0, hostID: Deno.uid(), size: 1 }]);
@@ -28,57 +43,68 @@ test("spec --rootless writes a config.json that runs as it is", async () => {
   assert.match(again.stderr, /exists/);
 }, { skip });
 
-test("create, state, start, state, kill, delete: the runtime-spec lifecycle with a schema-valid state at each step", async () => {
-  const out = scratch();
-  Deno.chmodSync(out, 0o777);
-  const bundle = makeBundle((c) => {
-    c.process.args = ["sh", "-c", "echo ran > /out/ran; trap 'echo term > /out/term; exit 0' TERM; while :; do sleep 0.05; done"];
-    c.mounts.push({ destination: "/out", type: "bind", source: out, options: ["rbind"] });
-    c.annotations = { "org.example.key": "value" };
-  });
-  const root = stateRootDir();
-  const pidFile = `${scratch()}/pid`;
-  const created = await runtime(root, ["create", "--bundle", bundle, "--pid-file", pidFile, "life1"]);
-  assert.equal(created.code, 0, created.stderr);
-  const pid = Number(Deno.readTextFileSync(pidFile));
-  let s = checkState((await runtime(root, ["state", "life1"])).stdout, { id: "life1", status: "created", bundle });
-  assert.equal(s.pid, pid, "the pid file holds the state's pid");
-  assert.deepEqual(s.annotations, { "org.example.key": "value" });
-  await new Promise((r) => setTimeout(r, 300));
-  assert.ok(!exists(`${out}/ran`), "a created container has not run its program yet");
+test(
+  "create, state, start, state, kill, delete: the runtime-spec lifecycle with a schema-valid state at each step",
+  async () => {
+    const out = scratch();
+    Deno.chmodSync(out, 0o777);
+    const bundle = makeBundle((c) => {
+      c.process.args = [
+        "sh",
+        "-c",
+        "echo ran > /out/ran; trap 'echo term > /out/term; exit 0' TERM; while :; do sleep 0.05; done",
+      ];
+      c.mounts.push({ destination: "/out", type: "bind", source: out, options: ["rbind"] });
+      c.annotations = { "org.example.key": "value" };
+    });
+    const root = stateRootDir();
+    const pidFile = `${scratch()}/pid`;
+    const created = await runtime(root, ["create", "--bundle", bundle, "--pid-file", pidFile, "life1"]);
+    assert.equal(created.code, 0, created.stderr);
+    const pid = Number(Deno.readTextFileSync(pidFile));
+    let s = checkState((await runtime(root, ["state", "life1"])).stdout, { id: "life1", status: "created", bundle });
+    assert.equal(s.pid, pid, "the pid file holds the state's pid");
+    assert.deepEqual(s.annotations, { "org.example.key": "value" });
+    await new Promise((r) => setTimeout(r, 300));
+    assert.ok(!exists(`${out}/ran`), "a created container has not run its program yet");
 
-  const started = await runtime(root, ["start", "life1"]);
-  assert.equal(started.code, 0, started.stderr);
-  await waitFor("the program to run", () => exists(`${out}/ran`));
-  s = checkState((await runtime(root, ["state", "life1"])).stdout, { id: "life1", status: "running", bundle });
-  assert.equal(s.pid, pid);
-  const again = await runtime(root, ["start", "life1"]);
-  assert.notEqual(again.code, 0, "a running container cannot be started twice");
+    const started = await runtime(root, ["start", "life1"]);
+    assert.equal(started.code, 0, started.stderr);
+    await waitFor("the program to run", () => exists(`${out}/ran`));
+    s = checkState((await runtime(root, ["state", "life1"])).stdout, { id: "life1", status: "running", bundle });
+    assert.equal(s.pid, pid);
+    const again = await runtime(root, ["start", "life1"]);
+    assert.notEqual(again.code, 0, "a running container cannot be started twice");
 
-  const list = JSON.parse((await runtime(root, ["list", "--format", "json"])).stdout);
-  assert.deepEqual(list.map((c: { id: string; status: string }) => [c.id, c.status]), [["life1", "running"]]);
-  const ps = JSON.parse((await runtime(root, ["ps", "--format", "json", "life1"])).stdout);
-  assert.ok(ps.includes(pid), `ps lists the container's process: ${ps}`);
+    const list = JSON.parse((await runtime(root, ["list", "--format", "json"])).stdout);
+    assert.deepEqual(list.map((c: { id: string; status: string }) => [c.id, c.status]), [["life1", "running"]]);
+    const ps = JSON.parse((await runtime(root, ["ps", "--format", "json", "life1"])).stdout);
+    assert.ok(ps.includes(pid), `ps lists the container's process: ${ps}`);
 
-  const refused = await runtime(root, ["delete", "life1"]);
-  assert.notEqual(refused.code, 0, "a running container is not deleted without --force");
-  assert.match(refused.stderr, /not stopped/);
+    const refused = await runtime(root, ["delete", "life1"]);
+    assert.notEqual(refused.code, 0, "a running container is not deleted without --force");
+    assert.match(refused.stderr, /not stopped/);
 
-  const killed = await runtime(root, ["kill", "life1", "TERM"]);
-  assert.equal(killed.code, 0, killed.stderr);
-  await waitFor("the container to stop", async () => JSON.parse((await runtime(root, ["state", "life1"])).stdout).status === "stopped");
-  assert.equal(Deno.readTextFileSync(`${out}/term`).trim(), "term", "the program got SIGTERM");
-  checkState((await runtime(root, ["state", "life1"])).stdout, { id: "life1", status: "stopped", bundle });
-  const kill2 = await runtime(root, ["kill", "life1", "KILL"]);
-  assert.notEqual(kill2.code, 0, "a stopped container gets no signal");
+    const killed = await runtime(root, ["kill", "life1", "TERM"]);
+    assert.equal(killed.code, 0, killed.stderr);
+    await waitFor(
+      "the container to stop",
+      async () => JSON.parse((await runtime(root, ["state", "life1"])).stdout).status === "stopped",
+    );
+    assert.equal(Deno.readTextFileSync(`${out}/term`).trim(), "term", "the program got SIGTERM");
+    checkState((await runtime(root, ["state", "life1"])).stdout, { id: "life1", status: "stopped", bundle });
+    const kill2 = await runtime(root, ["kill", "life1", "KILL"]);
+    assert.notEqual(kill2.code, 0, "a stopped container gets no signal");
 
-  const deleted = await runtime(root, ["delete", "life1"]);
-  assert.equal(deleted.code, 0, deleted.stderr);
-  const gone = await runtime(root, ["state", "life1"]);
-  assert.notEqual(gone.code, 0);
-  assert.match(gone.stderr, /does not exist/);
-  assert.equal((await runtime(root, ["delete", "--force", "life1"])).code, 0, "delete --force of nothing succeeds");
-}, { skip });
+    const deleted = await runtime(root, ["delete", "life1"]);
+    assert.equal(deleted.code, 0, deleted.stderr);
+    const gone = await runtime(root, ["state", "life1"]);
+    assert.notEqual(gone.code, 0);
+    assert.match(gone.stderr, /does not exist/);
+    assert.equal((await runtime(root, ["delete", "--force", "life1"])).code, 0, "delete --force of nothing succeeds");
+  },
+  { skip },
+);
 
 test("run waits for the process, exits with its status and removes the container", async () => {
   const root = stateRootDir();
@@ -113,7 +139,12 @@ test("delete --force kills a running container; delete of a created one kills it
 
 test("a process that cannot be found fails create, not start, with the runtime's not-found message", async () => {
   const root = stateRootDir();
-  const r = await runtime(root, ["create", "--bundle", makeBundle((c) => (c.process.args = ["no-such-program"])), "nf1"]);
+  const r = await runtime(root, [
+    "create",
+    "--bundle",
+    makeBundle((c) => (c.process.args = ["no-such-program"])),
+    "nf1",
+  ]);
   assert.equal(r.code, 127);
   assert.match(r.stderr, /executable file not found in \$PATH/);
   assert.equal((await runtime(root, ["list", "-q"])).stdout, "", "nothing is left behind");
@@ -163,7 +194,11 @@ test("hooks run at their lifecycle points, in their namespaces, with the state o
   // each hook saves its stdin and the mount namespace it ran in
   const hook = (kind: string, dir: string) => ({
     path: "/bin/sh",
-    args: ["sh", "-c", `cat > ${dir}/${kind}.json; readlink /proc/self/ns/mnt > ${dir}/${kind}.ns; hostname > ${dir}/${kind}.host`],
+    args: [
+      "sh",
+      "-c",
+      `cat > ${dir}/${kind}.json; readlink /proc/self/ns/mnt > ${dir}/${kind}.ns; hostname > ${dir}/${kind}.host`,
+    ],
     env: ["PATH=/bin:/usr/bin"],
     timeout: 10,
   });
@@ -184,11 +219,16 @@ test("hooks run at their lifecycle points, in their namespaces, with the state o
   const root = stateRootDir();
   assert.equal((await runtime(root, ["create", "--bundle", bundle, "--pid-file", `${out}/pid`, "hk1"])).code, 0);
   const pid = Number(Deno.readTextFileSync(`${out}/pid`));
-  for (const k of ["prestart", "createRuntime", "createContainer"]) assert.ok(exists(`${out}/${k}.json`), `${k} ran at create`);
+  for (const k of ["prestart", "createRuntime", "createContainer"]) {
+    assert.ok(exists(`${out}/${k}.json`), `${k} ran at create`);
+  }
   assert.ok(!exists(`${out}/startContainer.json`), "startContainer waits for start");
   const st = await runtime(root, ["start", "hk1"]);
   assert.equal(st.code, 0, st.stderr);
-  await waitFor("the container to stop", async () => JSON.parse((await runtime(root, ["state", "hk1"])).stdout).status === "stopped");
+  await waitFor(
+    "the container to stop",
+    async () => JSON.parse((await runtime(root, ["state", "hk1"])).stdout).status === "stopped",
+  );
   assert.equal((await runtime(root, ["delete", "hk1"])).code, 0);
 
   const expect: Record<string, [string, "host" | "container"]> = {
@@ -236,6 +276,29 @@ test("a failing or slow create hook fails create, names the hook, and leaves not
   assert.equal((await runtime(root, ["list", "-q"])).stdout, "", "nothing is left behind");
 }, { skip });
 
+test("a failing startContainer hook fails start and stops the container; delete then runs poststop", async () => {
+  const root = stateRootDir();
+  const out = scratch();
+  Deno.chmodSync(out, 0o777);
+  const bundle = makeBundle((c) => {
+    c.process.args = ["sleep", "1000"];
+    c.hooks = {
+      startContainer: [{ path: "/bin/sh", args: ["sh", "-c", "exit 3"] }],
+      poststop: [{ path: "/bin/sh", args: ["sh", "-c", `cat > ${out}/poststop.json`] }],
+    };
+  });
+  assert.equal((await runtime(root, ["create", "--bundle", bundle, "sh1"])).code, 0);
+  const st = await runtime(root, ["start", "sh1"]);
+  assert.notEqual(st.code, 0);
+  assert.match(st.stderr, /startContainer hook "\/bin\/sh" \(hooks\.startContainer\[0\]\) exited with status 3/);
+  await waitFor(
+    "the container to stop",
+    async () => JSON.parse((await runtime(root, ["state", "sh1"])).stdout).status === "stopped",
+  );
+  assert.equal((await runtime(root, ["delete", "sh1"])).code, 0);
+  assert.equal(JSON.parse(Deno.readTextFileSync(`${out}/poststop.json`)).status, "stopped");
+}, { skip });
+
 test("the console socket receives the pty master, and it is a working terminal", async () => {
   const receiver = await buildTestProgram("oci_console_receiver.c");
   const dir = scratch();
@@ -265,70 +328,85 @@ test("the console socket receives the pty master, and it is a working terminal",
   assert.match(text, /30 100/, "consoleSize reached the terminal");
   assert.match(text, /\/dev\/pts\/0/, "the shell's stdin is the pty");
   assert.match(text, /42/, "input typed into the master reached the shell");
-  await waitFor("the container to stop", async () => JSON.parse((await runtime(root, ["state", "tty1"])).stdout).status === "stopped");
+  await waitFor(
+    "the container to stop",
+    async () => JSON.parse((await runtime(root, ["state", "tty1"])).stdout).status === "stopped",
+  );
   await runtime(root, ["delete", "tty1"]);
 }, { skip });
 
-test("exec runs processes in a running container: foreground, detached with a pid file, and from a process.json", async () => {
-  const root = stateRootDir();
-  const bundle = makeBundle((c) => {
-    c.hostname = "execbox";
-    c.process.args = ["sleep", "1000"];
-    c.process.env.push("FROM_CONFIG=1");
-  });
-  const pidFile = `${scratch()}/pid`;
-  assert.equal((await runtime(root, ["create", "--bundle", bundle, "--pid-file", pidFile, "ex1"])).code, 0);
-  assert.equal((await runtime(root, ["start", "ex1"])).code, 0);
-  const pid = Number(Deno.readTextFileSync(pidFile));
-  try {
-    const fg = await runtime(root, ["exec", "--env", "EXTRA=2", "ex1", "sh", "-c", "hostname; echo $FROM_CONFIG$EXTRA; readlink /proc/self/ns/pid; exit 6"]);
-    assert.equal(fg.code, 6, fg.stderr);
-    const [host, env, pidns] = fg.stdout.trim().split("\n");
-    assert.equal(host, "execbox");
-    assert.equal(env, "12", "the container's env plus --env");
-    assert.equal(pidns, Deno.readLinkSync(`/proc/${pid}/ns/pid`), "in the container's pid namespace");
-
-    const proc = {
-      terminal: false,
-      user: { uid: 1000, gid: 1000 },
-      args: ["sh", "-c", "id -u; id -g; pwd"],
-      env: ["PATH=/bin"],
-      cwd: "/tmp",
-    };
-    const pfile = `${scratch()}/process.json`;
-    Deno.writeTextFileSync(pfile, JSON.stringify(proc));
-    const byFile = await runtime(root, ["exec", "--process", pfile, "ex1"]);
-    // the single-id mapping has only root: 1000 is not mapped there
-    assert.notEqual(byFile.code, 0);
-    assert.match(byFile.stderr, /process\.user\.uid.*not mapped/);
-    proc.user = { uid: 0, gid: 0 };
-    Deno.writeTextFileSync(pfile, JSON.stringify(proc));
-    const ok = await runtime(root, ["exec", "--process", pfile, "ex1"]);
-    assert.equal(ok.code, 0, ok.stderr);
-    assert.equal(ok.stdout, "0\n0\n/tmp\n");
-
-    const execPid = `${scratch()}/exec.pid`;
-    const det = await runtime(root, ["exec", "--detach", "--pid-file", execPid, "ex1", "sleep", "30"]);
-    assert.equal(det.code, 0, det.stderr);
-    const p = Number(Deno.readTextFileSync(execPid));
-    assert.equal(Deno.readLinkSync(`/proc/${p}/ns/mnt`), Deno.readLinkSync(`/proc/${pid}/ns/mnt`));
-    const all = JSON.parse((await runtime(root, ["ps", "--format", "json", "ex1"])).stdout);
-    assert.ok(all.includes(p) && all.includes(pid), `ps lists both processes: ${all}`);
-    assert.equal((await runtime(root, ["kill", "--all", "ex1", "KILL"])).code, 0);
-    await waitFor("every process to go", () => {
-      const alive = (x: number) => {
-        try {
-          return !/ Z /.test(Deno.readTextFileSync(`/proc/${x}/stat`));
-        } catch {
-          return false;
-        }
-      };
-      return !alive(p) && !alive(pid);
+test(
+  "exec runs processes in a running container: foreground, detached with a pid file, and from a process.json",
+  async () => {
+    const root = stateRootDir();
+    const bundle = makeBundle((c) => {
+      c.hostname = "execbox";
+      c.process.args = ["sleep", "1000"];
+      c.process.env.push("FROM_CONFIG=1");
     });
-  } finally {
-    await runtime(root, ["delete", "--force", "ex1"]);
-  }
-}, { skip });
+    const pidFile = `${scratch()}/pid`;
+    assert.equal((await runtime(root, ["create", "--bundle", bundle, "--pid-file", pidFile, "ex1"])).code, 0);
+    assert.equal((await runtime(root, ["start", "ex1"])).code, 0);
+    const pid = Number(Deno.readTextFileSync(pidFile));
+    try {
+      const fg = await runtime(root, [
+        "exec",
+        "--env",
+        "EXTRA=2",
+        "ex1",
+        "sh",
+        "-c",
+        "hostname; echo $FROM_CONFIG$EXTRA; readlink /proc/self/ns/pid; exit 6",
+      ]);
+      assert.equal(fg.code, 6, fg.stderr);
+      const [host, env, pidns] = fg.stdout.trim().split("\n");
+      assert.equal(host, "execbox");
+      assert.equal(env, "12", "the container's env plus --env");
+      assert.equal(pidns, Deno.readLinkSync(`/proc/${pid}/ns/pid`), "in the container's pid namespace");
+
+      const proc = {
+        terminal: false,
+        user: { uid: 1000, gid: 1000 },
+        args: ["sh", "-c", "id -u; id -g; pwd"],
+        env: ["PATH=/bin"],
+        cwd: "/tmp",
+      };
+      const pfile = `${scratch()}/process.json`;
+      Deno.writeTextFileSync(pfile, JSON.stringify(proc));
+      const byFile = await runtime(root, ["exec", "--process", pfile, "ex1"]);
+      // the single-id mapping has only root: 1000 is not mapped there
+      assert.notEqual(byFile.code, 0);
+      assert.match(byFile.stderr, /process\.user\.uid.*not mapped/);
+      proc.user = { uid: 0, gid: 0 };
+      Deno.writeTextFileSync(pfile, JSON.stringify(proc));
+      const ok = await runtime(root, ["exec", "--process", pfile, "ex1"]);
+      assert.equal(ok.code, 0, ok.stderr);
+      assert.equal(ok.stdout, "0\n0\n/tmp\n");
+
+      const execPid = `${scratch()}/exec.pid`;
+      const det = await runtime(root, ["exec", "--detach", "--pid-file", execPid, "ex1", "sleep", "30"]);
+      assert.equal(det.code, 0, det.stderr);
+      const p = Number(Deno.readTextFileSync(execPid));
+      assert.equal(Deno.readLinkSync(`/proc/${p}/ns/mnt`), Deno.readLinkSync(`/proc/${pid}/ns/mnt`));
+      const all = JSON.parse((await runtime(root, ["ps", "--format", "json", "ex1"])).stdout);
+      assert.ok(all.includes(p) && all.includes(pid), `ps lists both processes: ${all}`);
+      assert.equal((await runtime(root, ["kill", "--all", "ex1", "KILL"])).code, 0);
+      await waitFor("every process to go", () => {
+        const alive = (x: number) => {
+          try {
+            return !/ Z /.test(Deno.readTextFileSync(`/proc/${x}/stat`));
+          } catch {
+            return false;
+          }
+        };
+        return !alive(p) && !alive(pid);
+      });
+    } finally {
+      await runtime(root, ["delete", "--force", "ex1"]);
+    }
+  },
+  { skip },
+);
 
 test("config.json fields nook cannot carry out fail create with a message naming the field", async () => {
   const root = stateRootDir();
@@ -337,12 +415,28 @@ test("config.json fields nook cannot carry out fail create with a message naming
     ["linux.namespaces[5].type", (c) => c.linux.namespaces.push({ type: "time" })],
     ["process.scheduler", (c) => (c.process.scheduler = { policy: "SCHED_FIFO" })],
     ["process.ioPriority", (c) => (c.process.ioPriority = { class: "IOPRIO_CLASS_RT" })],
-    ["mounts[6].options", (c) => c.mounts.push({ destination: "/t", type: "tmpfs", source: "tmpfs", options: ["tmpcopyup"] })],
-    ["mounts[6].uidMappings", (c) => c.mounts.push({ destination: "/t", type: "bind", source: "/tmp", options: ["bind"], uidMappings: [{ containerID: 0, hostID: 1, size: 1 }] })],
+    [
+      "mounts[6].options",
+      (c) => c.mounts.push({ destination: "/t", type: "tmpfs", source: "tmpfs", options: ["tmpcopyup"] }),
+    ],
+    [
+      "mounts[6].uidMappings",
+      (c) =>
+        c.mounts.push({
+          destination: "/t",
+          type: "bind",
+          source: "/tmp",
+          options: ["bind"],
+          uidMappings: [{ containerID: 0, hostID: 1, size: 1 }],
+        }),
+    ],
     ["linux.resources.memory.limit", (c) => (c.linux.resources = { memory: { limit: 1 << 26 } })],
     ["linux.resources.pids.limit", (c) => (c.linux.resources = { pids: { limit: 10 } })],
     ['linux.sysctl["vm.swappiness"]', (c) => (c.linux.sysctl = { "vm.swappiness": "10" })],
-    ["linux.seccomp.listenerPath", (c) => (c.linux.seccomp = { defaultAction: "SCMP_ACT_ALLOW", listenerPath: "/run/x.sock" })],
+    [
+      "linux.seccomp.listenerPath",
+      (c) => (c.linux.seccomp = { defaultAction: "SCMP_ACT_ALLOW", listenerPath: "/run/x.sock" }),
+    ],
     ["linux.mountLabel", (c) => (c.linux.mountLabel = "system_u:object_r:container_file_t:s0")],
     ["windows", (c) => (c.windows = { layerFolders: [] })],
     ["linux.devices[0].path", (c) => (c.linux.devices = [{ type: "c", path: "/dev/nook-none", major: 1, minor: 3 }])],
@@ -361,7 +455,13 @@ test("config.json fields nook cannot carry out fail create with a message naming
   }
   assert.equal((await runtime(root, ["list", "-q"])).stdout, "");
   // properties the spec does not define are ignored, as the spec requires
-  const r = await runtime(root, ["--debug", "run", "--bundle", makeBundle((c) => (c.org_example_extension = { x: 1 })), "u2"]);
+  const r = await runtime(root, [
+    "--debug",
+    "run",
+    "--bundle",
+    makeBundle((c) => (c.org_example_extension = { x: 1 })),
+    "u2",
+  ]);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stderr, /unknown property "org_example_extension" ignored/);
 }, { skip });
@@ -396,10 +496,20 @@ test("linux.seccomp, sysctl, devices, rlimits and additionalGids take effect", a
   assert.equal(lines[5], "mkdir=1");
   assert.equal(lines[6], "500", "process.oomScoreAdj");
   if (Deno.build.arch === "x86_64") assert.equal(lines[7], "i686", "linux.personality LINUX32");
-  const wrong = await runtime(root, ["run", "--bundle", makeBundle((c) => (c.linux.devices = [{ type: "c", path: "/dev/null", major: 1, minor: 5 }])), "fx2"]);
+  const wrong = await runtime(root, [
+    "run",
+    "--bundle",
+    makeBundle((c) => (c.linux.devices = [{ type: "c", path: "/dev/null", major: 1, minor: 5 }])),
+    "fx2",
+  ]);
   assert.notEqual(wrong.code, 0);
   assert.match(wrong.stderr, /linux\.devices\[0\]".*1:5.*1:3/);
-  const groups = await runtime(root, ["run", "--bundle", makeBundle((c) => (c.process.user.additionalGids = [0])), "fx3"]);
+  const groups = await runtime(root, [
+    "run",
+    "--bundle",
+    makeBundle((c) => (c.process.user.additionalGids = [0])),
+    "fx3",
+  ]);
   assert.notEqual(groups.code, 0, "single-id mapping denies setgroups");
   assert.match(groups.stderr, /process\.user\.additionalGids/);
 }, { skip });
@@ -407,8 +517,16 @@ test("linux.seccomp, sysctl, devices, rlimits and additionalGids take effect", a
 test("a subordinate id range in linux.uidMappings is written with newuidmap", async () => {
   const root = stateRootDir();
   const bundle = makeBundle((c) => {
-    c.linux.uidMappings = [{ containerID: 0, hostID: Deno.uid(), size: 1 }, { containerID: 1, hostID: 100000, size: 65536 }];
-    c.linux.gidMappings = [{ containerID: 0, hostID: Deno.gid(), size: 1 }, { containerID: 1, hostID: 100000, size: 65536 }];
+    c.linux.uidMappings = [{ containerID: 0, hostID: Deno.uid(), size: 1 }, {
+      containerID: 1,
+      hostID: 100000,
+      size: 65536,
+    }];
+    c.linux.gidMappings = [{ containerID: 0, hostID: Deno.gid(), size: 1 }, {
+      containerID: 1,
+      hostID: 100000,
+      size: 65536,
+    }];
     c.mounts.find((m: { destination: string }) => m.destination === "/dev/pts").options.push("gid=5");
     c.process.user = { uid: 1000, gid: 1000, additionalGids: [10] };
     c.process.args = ["sh", "-c", "id -u; id -G; cat /proc/self/uid_map"];
@@ -426,7 +544,14 @@ test("features describes what nook supports; pause explains why this host cannot
   const f = JSON.parse((await nook(["runtime", "features"])).stdout);
   assert.equal(f.ociVersionMin, "1.0.0");
   assert.match(f.ociVersionMax, /^1\.\d+\.\d+$/);
-  assert.deepEqual(f.hooks, ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"]);
+  assert.deepEqual(f.hooks, [
+    "prestart",
+    "createRuntime",
+    "createContainer",
+    "startContainer",
+    "poststart",
+    "poststop",
+  ]);
   assert.deepEqual(f.linux.namespaces, ["cgroup", "ipc", "mount", "network", "pid", "user", "uts"]);
   assert.ok(f.linux.capabilities.includes("CAP_SYS_ADMIN"));
   assert.ok(f.linux.seccomp.enabled);
@@ -450,7 +575,19 @@ test("features describes what nook supports; pause explains why this host cannot
 test("--log --log-format json leaves exactly one JSON error record for the engine to read", async () => {
   const root = stateRootDir();
   const log = `${scratch()}/oci-log`;
-  const r = await nook(["runtime", "--root", root, "--log", log, "--log-format", "json", "create", "--bundle", makeBundle((c) => (c.linux.intelRdt = { closID: "x" })), "lg1"]);
+  const r = await nook([
+    "runtime",
+    "--root",
+    root,
+    "--log",
+    log,
+    "--log-format",
+    "json",
+    "create",
+    "--bundle",
+    makeBundle((c) => (c.linux.intelRdt = { closID: "x" })),
+    "lg1",
+  ]);
   assert.notEqual(r.code, 0);
   const record = JSON.parse(Deno.readTextFileSync(log)); // one object, as podman parses it
   assert.equal(record.level, "error");

@@ -32,16 +32,39 @@ const GLOBAL_OPTIONS: readonly OptionSpec[] = [
     help: "Where container state lives (default $XDG_RUNTIME_DIR/nook/runtime, or /tmp/nook-UID/runtime)",
     complete: "dir",
   },
-  { name: "log", type: "string", value: "FILE", help: "Write the runtime's log here (default: stderr)", complete: "file" },
-  { name: "log-format", type: "string", value: "text|json", help: "Format of --log (json: what engines such as conmon read)" },
+  {
+    name: "log",
+    type: "string",
+    value: "FILE",
+    help: "Write the runtime's log here (default: stderr)",
+    complete: "file",
+  },
+  {
+    name: "log-format",
+    type: "string",
+    value: "text|json",
+    help: "Format of --log (json: what engines such as conmon read)",
+  },
   { name: "debug", type: "bool", help: "Log debug messages too" },
   { name: "systemd-cgroup", type: "bool", help: 'linux.cgroupsPath is systemd\'s "slice:prefix:name"' },
-  { name: "rootless", type: "string", value: "true|false|auto", help: "Accepted for runc compatibility: nook is always rootless" },
+  {
+    name: "rootless",
+    type: "string",
+    value: "true|false|auto",
+    help: "Accepted for runc compatibility: nook is always rootless",
+  },
   { name: "version", short: "v", type: "bool", help: "Show the version" },
   HELP,
 ];
 
-const BUNDLE: OptionSpec = { name: "bundle", short: "b", type: "string", value: "DIR", help: "The bundle (default: the current directory)", complete: "dir" };
+const BUNDLE: OptionSpec = {
+  name: "bundle",
+  short: "b",
+  type: "string",
+  value: "DIR",
+  help: "The bundle (default: the current directory)",
+  complete: "dir",
+};
 const CONSOLE: OptionSpec = {
   name: "console-socket",
   type: "string",
@@ -49,8 +72,19 @@ const CONSOLE: OptionSpec = {
   help: "AF_UNIX socket that receives the terminal's pty master (process.terminal)",
   complete: "file",
 };
-const PID_FILE: OptionSpec = { name: "pid-file", type: "string", value: "FILE", help: "Write the process's pid here", complete: "file" };
-const PRESERVE: OptionSpec = { name: "preserve-fds", type: "string", value: "N", help: "Pass fds 3..3+N-1 to the process" };
+const PID_FILE: OptionSpec = {
+  name: "pid-file",
+  type: "string",
+  value: "FILE",
+  help: "Write the process's pid here",
+  complete: "file",
+};
+const PRESERVE: OptionSpec = {
+  name: "preserve-fds",
+  type: "string",
+  value: "N",
+  help: "Pass fds 3..3+N-1 to the process",
+};
 const CREATE_OPTIONS: readonly OptionSpec[] = [
   BUNDLE,
   CONSOLE,
@@ -75,7 +109,11 @@ const fd = (a: ParsedArgs): number => {
 };
 
 const createRequest = (a: ParsedArgs) => {
-  const req: import("../oci/create.ts").CreateRequest = { id: a.rest[0]!, noPivot: bool(a, "no-pivot"), preserveFds: fd(a) };
+  const req: import("../oci/create.ts").CreateRequest = {
+    id: a.rest[0]!,
+    noPivot: bool(a, "no-pivot"),
+    preserveFds: fd(a),
+  };
   const b = str(a, "bundle");
   if (b !== undefined) req.bundle = b;
   const p = str(a, "pid-file");
@@ -134,13 +172,21 @@ const SUBCOMMANDS: Record<string, Sub> = {
       { name: "no-subreaper", type: "bool", help: "Accepted for runc compatibility (nook waits for its own child)" },
       HELP,
     ],
-    run: async (a, ctx) => (await create()).runBundle(ctx, { ...createRequest(a), detach: bool(a, "detach"), keep: bool(a, "keep") }),
+    run: async (a, ctx) =>
+      (await create()).runBundle(ctx, { ...createRequest(a), detach: bool(a, "detach"), keep: bool(a, "keep") }),
   },
   exec: {
     usage: "exec [OPTIONS] ID [COMMAND [ARG...]]",
     summary: "Run another process in a running container",
     options: [
-      { name: "process", short: "p", type: "string", value: "FILE", help: "The process as runtime-spec JSON", complete: "file" },
+      {
+        name: "process",
+        short: "p",
+        type: "string",
+        value: "FILE",
+        help: "The process as runtime-spec JSON",
+        complete: "file",
+      },
       { name: "detach", short: "d", type: "bool", help: "Return once the process runs" },
       { name: "tty", short: "t", type: "bool", help: "Give the process a terminal" },
       CONSOLE,
@@ -204,11 +250,17 @@ const SUBCOMMANDS: Record<string, Sub> = {
       const rec = loadRecord(ctx.root, id ?? "");
       const pids = (await lifecycle()).containerProcesses(rec).map((p) => p.pid);
       if (format(a) === "json") return (await json(pids), 0);
-      const out = await new Deno.Command("ps", { args: psArgs.length ? psArgs : ["-ef"], stdout: "piped", stderr: "inherit" })
+      const out = await new Deno.Command("ps", {
+        args: psArgs.length ? psArgs : ["-ef"],
+        stdout: "piped",
+        stderr: "inherit",
+      })
         .output();
       const lines = new TextDecoder().decode(out.stdout).split("\n");
       const col = (lines[0] ?? "").trim().split(/\s+/).indexOf("PID");
-      if (col < 0) throw new OciError("ps printed no PID column", { hint: "pass ps options that include the pid, e.g. -ef" });
+      if (col < 0) {
+        throw new OciError("ps printed no PID column", { hint: "pass ps options that include the pid, e.g. -ef" });
+      }
       const keep = lines.slice(1).filter((l) => pids.includes(Number(l.trim().split(/\s+/)[col])));
       await write([lines[0], ...keep].join("\n") + "\n");
       return 0;
@@ -238,7 +290,10 @@ const SUBCOMMANDS: Record<string, Sub> = {
       const states = (await lifecycle()).listContainers(ctx);
       if (bool(a, "quiet")) return (await write(states.map((s) => s.id + "\n").join("")), 0);
       if (format(a) === "json") return (await json(states), 0);
-      const rows = [["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"], ...states.map((s) => [s.id, String(s.pid), s.status, s.bundle, s.created, s.owner])];
+      const rows = [
+        ["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"],
+        ...states.map((s) => [s.id, String(s.pid), s.status, s.bundle, s.created, s.owner]),
+      ];
       const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)) + 3);
       await write(rows.map((r) => r.map((c, i) => (i < r.length - 1 ? c.padEnd(w[i]!) : c)).join("") + "\n").join(""));
       return 0;
@@ -258,7 +313,9 @@ const SUBCOMMANDS: Record<string, Sub> = {
       const path = `${absolute(str(a, "bundle") ?? ".", Deno.cwd())}/config.json`;
       try {
         const { defaultSpec } = await import("../oci/default_spec.ts");
-        Deno.writeTextFileSync(path, JSON.stringify(defaultSpec(bool(a, "rootless")), null, 2) + "\n", { createNew: true });
+        Deno.writeTextFileSync(path, JSON.stringify(defaultSpec(bool(a, "rootless")), null, 2) + "\n", {
+          createNew: true,
+        });
       } catch (err) {
         if (err instanceof Deno.errors.AlreadyExists) {
           throw new OciError(`"${path}" exists already`, { hint: "remove it first" });
@@ -316,13 +373,21 @@ export async function main(argv: string[]): Promise<number> {
     return name === undefined && !bool(g, "help") ? 125 : 0;
   }
   const logFormat = str(g, "log-format") ?? "text";
-  if (logFormat !== "text" && logFormat !== "json") throw new UsageError(`--log-format takes text or json, not "${logFormat}"`);
+  if (logFormat !== "text" && logFormat !== "json") {
+    throw new UsageError(`--log-format takes text or json, not "${logFormat}"`);
+  }
   const logPath = str(g, "log");
-  const log = new RuntimeLog({ format: logFormat, debug: bool(g, "debug"), ...(logPath ? { path: absolute(logPath, Deno.cwd()) } : {}) });
+  const log = new RuntimeLog({
+    format: logFormat,
+    debug: bool(g, "debug"),
+    ...(logPath ? { path: absolute(logPath, Deno.cwd()) } : {}),
+  });
   const sub = SUBCOMMANDS[name];
   try {
     if (!sub) {
-      throw new UsageError(`Unknown runtime command "${name}"`, { hint: `use one of ${Object.keys(SUBCOMMANDS).join(", ")}` });
+      throw new UsageError(`Unknown runtime command "${name}"`, {
+        hint: `use one of ${Object.keys(SUBCOMMANDS).join(", ")}`,
+      });
     }
     const a = parseArgs(rest, sub.options);
     if (bool(a, "help")) {

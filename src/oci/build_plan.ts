@@ -111,13 +111,16 @@ export function buildCreatePlan(cfg: OciConfig, opts: CreateOptions): CreatePlan
     );
   }
   if ((cfg.linux.uidMappings.length || cfg.linux.gidMappings.length) && (!has("user") || userJoin !== undefined)) {
-    throw invalid("linux.uidMappings", "needs a new user namespace (a {\"type\": \"user\"} entry without a path)");
+    throw invalid("linux.uidMappings", 'needs a new user namespace (a {"type": "user"} entry without a path)');
   }
   if ((cfg.hostname || cfg.domainname) && !has("uts")) {
     throw invalid(cfg.hostname ? "hostname" : "domainname", 'needs a uts namespace: add {"type": "uts"}');
   }
   const mapping = newFlags & CLONE.NEWUSER ? ociIdMapping(cfg.linux) : undefined;
-  const view: UsernsView = usernsView(newFlags & CLONE.NEWUSER ? "new" : userJoin ? { path: userJoin.path } : "shared", mapping);
+  const view: UsernsView = usernsView(
+    newFlags & CLONE.NEWUSER ? "new" : userJoin ? { path: userJoin.path } : "shared",
+    mapping,
+  );
   checkIds(proc, view, "process");
 
   const security: SecuritySpec = {
@@ -156,7 +159,6 @@ export function buildCreatePlan(cfg: OciConfig, opts: CreateOptions): CreatePlan
   const ctx = {
     gid5Mapped: view.gidMap ? view.gidMap.some((r) => 5 >= r.inside && 5 < r.inside + r.count) : undefined,
     hostCgroup2: opts.hostCgroup2,
-    newNamespaces: newFlags,
   };
   cfg.mounts.forEach((m, i) => addMount(p, m, `mounts[${i}]`, ctx));
   const devBound = cfg.mounts.some((m) =>
@@ -164,7 +166,10 @@ export function buildCreatePlan(cfg: OciConfig, opts: CreateOptions): CreatePlan
   );
   if (!devBound) addDevices(p, cfg.linux.devices, proc.terminal);
   else if (cfg.linux.devices.length) {
-    throw invalid("linux.devices", "cannot be added: /dev is a bind mount from the host (mounts) and has the host's nodes");
+    throw invalid(
+      "linux.devices",
+      "cannot be added: /dev is a bind mount from the host (mounts) and has the host's nodes",
+    );
   }
 
   for (const [key, value] of Object.entries(cfg.linux.sysctl)) {
@@ -174,7 +179,10 @@ export function buildCreatePlan(cfg: OciConfig, opts: CreateOptions): CreatePlan
       throw unsupported(`linux.sysctl["${key}"]`, "it is not a namespaced sysctl; setting it would change the host");
     }
     if (!has(nsType)) {
-      throw invalid(`linux.sysctl["${key}"]`, `needs the container's own ${nsType} namespace (it would change the host's)`);
+      throw invalid(
+        `linux.sysctl["${key}"]`,
+        `needs the container's own ${nsType} namespace (it would change the host's)`,
+      );
     }
     if (!cfg.mounts.some((m) => m.destination === "/proc" && m.type === "proc")) {
       throw invalid(`linux.sysctl["${key}"]`, "needs /proc mounted in the container (a proc mount at /proc)");
@@ -243,7 +251,9 @@ export function checkIds(proc: OciProcess, view: UsernsView, field: string): voi
   if (!mapped(view.uidMap, proc.user.uid)) {
     throw invalid(`${field}.user.uid`, `is ${proc.user.uid}, which is not mapped in the container's user namespace`);
   }
-  for (const [gid, f] of [[proc.user.gid, "gid"], ...proc.user.additionalGids.map((g, i) => [g, `additionalGids[${i}]`])]) {
+  for (
+    const [gid, f] of [[proc.user.gid, "gid"], ...proc.user.additionalGids.map((g, i) => [g, `additionalGids[${i}]`])]
+  ) {
     if (!mapped(view.gidMap, gid as number)) {
       throw invalid(`${field}.user.${f}`, `is ${gid}, which is not mapped in the container's user namespace`);
     }

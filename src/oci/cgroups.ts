@@ -60,7 +60,11 @@ export function parseCgroupsPath(value: string | undefined, systemd: boolean): C
   if (systemd) {
     const m = /^([^:/]*):([^:/]*):([^:/]+)$/.exec(value);
     if (!m) {
-      throw invalid("linux.cgroupsPath", `is "${value}", not systemd's form "slice:prefix:name"`, "or run without --systemd-cgroup");
+      throw invalid(
+        "linux.cgroupsPath",
+        `is "${value}", not systemd's form "slice:prefix:name"`,
+        "or run without --systemd-cgroup",
+      );
     }
     return { kind: "systemd", slice: m[1]!, prefix: m[2]!, name: m[3]! };
   }
@@ -106,12 +110,22 @@ export async function containerCgroup(req: CgroupRequest, log: RuntimeLog): Prom
     const why = hostCgroup2()
       ? "this runtime has no cgroup v2 manager to apply it"
       : "this host's cgroups are v1 or hybrid (/sys/fs/cgroup is not cgroup2), so no cgroup can be delegated to an unprivileged user";
-    throw unsupported(asked[0]!, `a resource limit needs a cgroup, and ${why}`, "remove the limits from linux.resources");
+    throw unsupported(
+      asked[0]!,
+      `a resource limit needs a cgroup, and ${why}`,
+      "remove the limits from linux.resources",
+    );
   }
   const devices = req.resources?.devices;
   if (Array.isArray(devices) && devices.length) {
-    log.warn("linux.resources.devices: device rules are not enforced without a cgroup; the container has only the device nodes bound into /dev");
+    log.warn(
+      "linux.resources.devices: device rules are not enforced without a cgroup; the container has only the device nodes bound into /dev",
+    );
   }
-  if (req.path) log.debug(`linux.cgroupsPath "${JSON.stringify(req.path)}": no cgroup manager, the container stays in the runtime's cgroup`);
+  if (req.path) {
+    log.debug(
+      `linux.cgroupsPath "${JSON.stringify(req.path)}": no cgroup manager, the container stays in the runtime's cgroup`,
+    );
+  }
   return undefined;
 }

@@ -300,7 +300,9 @@ export function parseConfig(text: string, bundle: string): OciConfig {
   ]);
   unknown.splice(0, unknown.length, ...unknown.map((u) => u.replace(/^\(config\.json\)\./, "")));
   for (const p of OTHER_PLATFORMS) {
-    if (top[p] !== undefined && top[p] !== null) throw unsupported(p, `it configures a ${p} container; nook runs Linux containers`);
+    if (top[p] !== undefined && top[p] !== null) {
+      throw unsupported(p, `it configures a ${p} container; nook runs Linux containers`);
+    }
   }
   const ociVersion = r.str(top.ociVersion, "ociVersion");
   if (!/^1\.\d+\.\d+/.test(ociVersion)) {
@@ -441,7 +443,11 @@ function parseMount(r: Reader, v: unknown, field: string, bundle: string): OciMo
   const o = r.obj(v, field, ["destination", "type", "source", "options", "uidMappings", "gidMappings"]);
   for (const f of ["uidMappings", "gidMappings"]) {
     if (Array.isArray(o[f]) && (o[f] as unknown[]).length > 0) {
-      throw unsupported(`${field}.${f}`, "id-mapped mounts are not implemented", "map the ids of the volume's files instead");
+      throw unsupported(
+        `${field}.${f}`,
+        "id-mapped mounts are not implemented",
+        "map the ids of the volume's files instead",
+      );
     }
   }
   const destination = r.str(o.destination, `${field}.destination`);
@@ -534,7 +540,11 @@ function parseLinux(r: Reader, v: unknown): OciLinux {
     const type = r.str(no.type, `${field}.type`);
     if (UNSUPPORTED_NAMESPACES[type]) throw unsupported(`${field}.type`, UNSUPPORTED_NAMESPACES[type]!);
     if (!(type in NAMESPACE_FILES)) {
-      throw invalid(`${field}.type`, `names an unknown namespace "${type}"`, `use ${Object.keys(NAMESPACE_FILES).join(", ")}`);
+      throw invalid(
+        `${field}.type`,
+        `names an unknown namespace "${type}"`,
+        `use ${Object.keys(NAMESPACE_FILES).join(", ")}`,
+      );
     }
     if (seen.has(type)) throw invalid(`${field}.type`, `repeats the namespace "${type}"`);
     seen.add(type);
@@ -624,7 +634,12 @@ function parseLinux(r: Reader, v: unknown): OciLinux {
     });
   }
   const pers = r.optObj(o.personality, "linux.personality", ["domain", "flags"]);
-  if (pers) linux.personality = { domain: r.str(pers.domain, "linux.personality.domain"), flags: r.strs(pers.flags, "linux.personality.flags") };
+  if (pers) {
+    linux.personality = {
+      domain: r.str(pers.domain, "linux.personality.domain"),
+      flags: r.strs(pers.flags, "linux.personality.flags"),
+    };
+  }
   return linux;
 }
 

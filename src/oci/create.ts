@@ -9,15 +9,16 @@
 import { closeFd, pidfdKill } from "../ffi/mod.ts";
 import { launch, type Launched } from "../launch/mod.ts";
 import { resolveInRoot } from "../container/in_root.ts";
+import { execCandidates } from "../container/build_plan.ts";
 import { SIGNALS } from "../plan/mod.ts";
 import { applyIdMapping, userName } from "../userns/mod.ts";
 import { absolute, type OciConfig, parseConfig } from "./config.ts";
 import { buildCreatePlan, SYNC_TAG } from "./build_plan.ts";
-import { type CgroupRequest, containerCgroup, hostCgroup2, parseCgroupsPath } from "./cgroups.ts";
+import { type CgroupRequest, containerCgroup, hostCgroup2, type OciCgroup, parseCgroupsPath } from "./cgroups.ts";
 import { OciError } from "./errors.ts";
 import { runHooks } from "./hooks.ts";
 import { deleteContainer, releaseProcess, removeDir, type RuntimeContext, writePidFile } from "./lifecycle.ts";
-import { checkId, containerDir, type ContainerRecord, ociState, type OciState, procStat, saveRecord } from "./state.ts";
+import { checkId, containerDir, type ContainerRecord, type OciState, ociState, procStat, saveRecord } from "./state.ts";
 import { mkfifo, sendFd } from "./_shim.ts";
 import { forwardSignals, waitForeground } from "./_foreground.ts";
 
@@ -88,11 +89,14 @@ export interface Created {
 export async function createContainer(ctx: RuntimeContext, req: CreateRequest, startNow = false): Promise<Created> {
   const id = checkId(req.id);
   const { bundle, config } = readBundle(req.bundle);
-  for (const u of config.unknown) ctx.log.debug(`config.json: unknown property "${u}" ignored (runtime-spec: unknown properties are ignored)`);
+  for (const u of config.unknown) {
+    ctx.log.debug(`config.json: unknown property "${u}" ignored (runtime-spec: unknown properties are ignored)`);
+  }
   const proc = config.process;
   if (proc?.terminal && !req.consoleSocket && !startNow) {
     throw new OciError("process.terminal is true, but no --console-socket was given to receive the terminal", {
-      hint: "give --console-socket PATH (an AF_UNIX socket that receives the pty master), or set process.terminal false",
+      hint:
+        "give --console-socket PATH (an AF_UNIX socket that receives the pty master), or set process.terminal false",
     });
   }
   const dir = containerDir(ctx.root, id);
@@ -104,13 +108,11 @@ export async function createContainer(ctx: RuntimeContext, req: CreateRequest, s
     hostCgroup2: hostCgroup2(),
     log: ctx.log,
   });
-  const exec = built.plan.ops[built.plan.ops.length - 1]!;
-  checkProgram(config, exec.fields[0]?.t === "strv" ? exec.fields[0].v : []);
+  checkProgram(config, execCandidates(proc!.args[0]!, proc!.env));
   const cgroupReq: CgroupRequest = { id };
   const cgPath = parseCgroupsPath(config.linux.cgroupsPath, ctx.systemdCgroup);
   if (cgPath) cgroupReq.path = cgPath;
   if (config.linux.resources) cgroupReq.resources = config.linux.resources;
-  const cgroup = await containerCgroup(cgroupReq, ctx.log);
 
   try {
     Deno.mkdirSync(dir, { mode: 0o700 });
@@ -142,11 +144,16 @@ export async function createContainer(ctx: RuntimeContext, req: CreateRequest, s
   };
   if (config.linux.seccomp) rec.seccomp = config.linux.seccomp;
   if (config.linux.cgroupsPath) rec.cgroupsPath = config.linux.cgroupsPath;
-  if (cgroup) rec.cgroup = cgroup.path;
   let hooksRan = false;
   let launched: Launched | undefined;
+  let cgroup: OciCgroup | undefined;
   try {
     saveRecord(ctx.root, rec);
+    cgroup = await containerCgroup(cgroupReq, ctx.log);
+    if (cgroup) {
+      rec.cgroup = cgroup.path;
+      saveRecord(ctx.root, rec);
+    }
     await mkfifo(fifo, 0o600);
     const state = (status: OciState["status"], pid: number): OciState => ({
       ...ociState(ctx.root, rec),
@@ -221,7 +228,15 @@ function writeOomScoreAdj(pid: number, value: number): void {
  * `run`: create and start in one go, then (unless detached) wait for the
  * process, relaying its terminal, and delete the container.
  */
-export async function runBundle(ctx: RuntimeContext, req: CreateRequest & { detach: boolean; keep: boolean }): Promise<number> {
+export async function runBundle(
+  ctx: RuntimeContext,
+  req: CreateRequest & { detach: boolean; keep: boolean },
+): Promise<number> {
+  if (req.detach && !req.consoleSocket && readBundle(req.bundle).config.process?.terminal) {
+    throw new OciError("run --detach with process.terminal needs --console-socket to receive the terminal", {
+      hint: "give --console-socket PATH, or run in the foreground to use this terminal",
+    });
+  }
   let pidfd = -1;
   const stop = req.detach ? () => {} : forwardSignals(() => pidfd);
   let created: Created;

@@ -105,7 +105,9 @@ export function processFromFlags(
     tty: boolean;
   },
 ): OciProcess {
-  if (args.length === 0) throw new OciError("exec needs a command (or --process FILE)", { hint: "nook runtime exec ID sh -c 'echo hi'" });
+  if (args.length === 0) {
+    throw new OciError("exec needs a command (or --process FILE)", { hint: "nook runtime exec ID sh -c 'echo hi'" });
+  }
   const proc: OciProcess = structuredClone(base);
   proc.args = args;
   proc.terminal = flags.tty;
@@ -123,7 +125,9 @@ export function processFromFlags(
     const [u = "", g] = flags.user.split(":", 2);
     proc.user = { ...proc.user, uid: num(u, "--user"), gid: g === undefined ? 0 : num(g, "--user's group") };
   }
-  if (flags.additionalGids.length) proc.user.additionalGids = flags.additionalGids.map((g) => num(g, "--additional-gids"));
+  if (flags.additionalGids.length) {
+    proc.user.additionalGids = flags.additionalGids.map((g) => num(g, "--additional-gids"));
+  }
   if (flags.caps.length && proc.capabilities) {
     for (const set of ["bounding", "effective", "permitted", "inheritable", "ambient"] as const) {
       proc.capabilities[set] = [...new Set([...proc.capabilities[set], ...flags.caps])];

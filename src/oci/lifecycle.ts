@@ -27,8 +27,8 @@ import {
   type ContainerRecord,
   listRecords,
   loadRecord,
-  ociState,
   type OciState,
+  ociState,
   procStat,
   statusOf,
 } from "./state.ts";
@@ -61,12 +61,20 @@ export function removeDir(dir: string): void {
   }
 }
 
-/** startContainer hooks, then the byte that lets the process exec, then exec.fifo goes. */
+/**
+ * startContainer hooks, then the byte that lets the process exec, then
+ * exec.fifo goes. A failing hook stops the container (the spec's rule).
+ */
 export async function releaseProcess(ctx: RuntimeContext, rec: ContainerRecord, pid: number): Promise<void> {
-  await runHooks("startContainer", rec.hooks.startContainer, { ...ociState(ctx.root, rec), status: "created" }, {
-    inContainer: pid,
-    log: ctx.log,
-  });
+  try {
+    await runHooks("startContainer", rec.hooks.startContainer, { ...ociState(ctx.root, rec), status: "created" }, {
+      inContainer: pid,
+      log: ctx.log,
+    });
+  } catch (err) {
+    await signalProcess(pid, rec.pidStart, SIGNALS.SIGKILL!);
+    throw err;
+  }
   const fifo = `${containerDir(ctx.root, rec.id)}/exec.fifo`;
   // read-write: never blocks, even if the process just died (then the byte is simply dropped)
   const f = Deno.openSync(fifo, { read: true, write: true });
@@ -159,13 +167,20 @@ export function containerProcesses(rec: ContainerRecord): { pid: number; start: 
 }
 
 /** `kill`: signal the container's process (or, with `all`, every process of it). */
-export async function killContainer(ctx: RuntimeContext, idArg: string | undefined, sig: string | undefined, all: boolean): Promise<void> {
+export async function killContainer(
+  ctx: RuntimeContext,
+  idArg: string | undefined,
+  sig: string | undefined,
+  all: boolean,
+): Promise<void> {
   const id = checkId(idArg);
   const signal = parseSignal(sig);
   const rec = loadRecord(ctx.root, id);
   const status = statusOf(ctx.root, rec);
   if (status !== "created" && status !== "running") {
-    throw new OciError(`cannot kill container "${id}": it is ${status}`, { hint: "only created or running containers get signals" });
+    throw new OciError(`cannot kill container "${id}": it is ${status}`, {
+      hint: "only created or running containers get signals",
+    });
   }
   if (all) {
     for (const p of containerProcesses(rec)) await signalProcess(p.pid, p.start, signal);
@@ -241,11 +256,13 @@ export function pauseContainer(ctx: RuntimeContext, idArg: string | undefined, p
     return Promise.reject(new OciError(`cannot ${pause ? "pause" : "resume"} container "${id}": it is ${status}`));
   }
   return Promise.reject(
-    new OciError(`cannot ${pause ? "pause" : "resume"} container "${id}": it has no cgroup to ${pause ? "freeze" : "thaw"}`, {
-      hint: rec.cgroup
-        ? "this runtime has no cgroup freezer support yet"
-        : "pausing needs the cgroup freezer; rootless containers get a cgroup only where a cgroup v2 subtree is delegated to the user (not on cgroup v1 or hybrid hosts)",
-    }),
+    new OciError(
+      `cannot ${pause ? "pause" : "resume"} container "${id}": it has no cgroup to ${pause ? "freeze" : "thaw"}`,
+      {
+        hint: rec.cgroup
+          ? "this runtime has no cgroup freezer support yet"
+          : "pausing needs the cgroup freezer; rootless containers get a cgroup only where a cgroup v2 subtree is delegated to the user (not on cgroup v1 or hybrid hosts)",
+      },
+    ),
   );
 }
-

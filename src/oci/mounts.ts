@@ -111,8 +111,6 @@ export interface MountContext {
   gid5Mapped: boolean | undefined;
   /** /sys/fs/cgroup on the host is cgroup v2 (not v1 or hybrid). */
   hostCgroup2: boolean;
-  /** CLONE_NEW* namespaces the container creates (new ones only). */
-  newNamespaces: number;
 }
 
 function attrsOf(flags: number): number {
@@ -165,7 +163,10 @@ export function addMount(p: Plan, m: OciMount, field: string, ctx: MountContext)
 
   if (bind) {
     if (data.length) {
-      throw invalid(`${field}.options`, `has options a bind mount cannot take: ${data.map((d) => `"${d}"`).join(", ")}`);
+      throw invalid(
+        `${field}.options`,
+        `has options a bind mount cannot take: ${data.map((d) => `"${d}"`).join(", ")}`,
+      );
     }
     if (isFile(m.source)) {
       p.mkdirAll(parentOf(target));

@@ -6,7 +6,14 @@
  * @module
  */
 import { compileProfile, profileFromJson, SeccompError } from "../seccomp/mod.ts";
-import { CAPABILITIES, capabilityMask, detectLsm, type ExecLabel, lastCap, type SecuritySpec } from "../security/mod.ts";
+import {
+  CAPABILITIES,
+  capabilityMask,
+  detectLsm,
+  type ExecLabel,
+  lastCap,
+  type SecuritySpec,
+} from "../security/mod.ts";
 import type { OciCapabilities, OciProcess } from "./config.ts";
 import { invalid, unsupported } from "./errors.ts";
 import type { RuntimeLog } from "./log.ts";
@@ -54,7 +61,10 @@ export function processSecurity(
   const execLabels: ExecLabel[] = [];
   if (proc.apparmorProfile && proc.apparmorProfile !== "unconfined") {
     if (!detectLsm().apparmor) {
-      throw unsupported(`${field}.apparmorProfile`, `AppArmor is not enabled on this host (profile "${proc.apparmorProfile}")`);
+      throw unsupported(
+        `${field}.apparmorProfile`,
+        `AppArmor is not enabled on this host (profile "${proc.apparmorProfile}")`,
+      );
     }
     let path = "/proc/self/attr/exec";
     try {
@@ -89,7 +99,9 @@ export function compileSeccomp(
     for (const w of compiled.warnings) log.debug(`linux.seccomp: ${w}`);
     return { program: compiled.program, flags: compiled.flags };
   } catch (err) {
-    if (err instanceof SeccompError) throw invalid("linux.seccomp", err.message.replace(/^The seccomp profile /, "cannot be used: "), err.hint);
+    if (err instanceof SeccompError) {
+      throw invalid("linux.seccomp", err.message.replace(/^The seccomp profile /, "cannot be used: "), err.hint);
+    }
     throw err;
   }
 }

@@ -129,7 +129,9 @@ export function loadRecord(root: string, id: string): ContainerRecord {
 export function saveRecord(root: string, rec: ContainerRecord): void {
   const dir = containerDir(root, rec.id);
   const tmp = `${dir}/.state.json.${Deno.pid}`;
-  Deno.writeTextFileSync(tmp, JSON.stringify(rec, (_k, v) => (typeof v === "bigint" ? v.toString() : v)), { mode: 0o600 });
+  Deno.writeTextFileSync(tmp, JSON.stringify(rec, (_k, v) => (typeof v === "bigint" ? v.toString() : v)), {
+    mode: 0o600,
+  });
   Deno.renameSync(tmp, `${dir}/state.json`);
 }
 

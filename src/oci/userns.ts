@@ -103,7 +103,11 @@ export function processInUserns(path: string): number | undefined {
 export function usernsView(kind: "new" | "shared" | { path: string } | number, mapping?: IdMapping): UsernsView {
   if (kind === "new") {
     // applyIdMapping denies setgroups when it writes the maps itself as a normal user
-    return { uidMap: mapping!.uidMap, gidMap: mapping!.gidMap, setgroups: mapping!.mode === "subid" || Deno.uid() === 0 };
+    return {
+      uidMap: mapping!.uidMap,
+      gidMap: mapping!.gidMap,
+      setgroups: mapping!.mode === "subid" || Deno.uid() === 0,
+    };
   }
   if (typeof kind === "object") {
     const member = processInUserns(kind.path);
