@@ -39,8 +39,10 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #define SHIM_EXPORT __attribute__((visibility("default")))
@@ -142,20 +144,12 @@ struct ctx {
   int op;         /* index of the op being run */
   char *err;      /* validation error text (dry mode) */
   uint32_t errlen;
+  int barrier_fd; /* BARRIER_OPEN: the FIFO BARRIER_WAIT reads from, -1 = none */
 };
 
-static int send_msg(int sock, uint32_t type, int32_t op, int32_t err, int32_t value, const char *text, int fd) {
-  struct shim_msg m;
-  memset(&m, 0, sizeof m);
-  m.type = type;
-  m.op = op;
-  m.err = err;
-  m.value = value;
-  if (text) {
-    struct text t = {m.text, sizeof m.text, 0};
-    text_add(&t, text);
-  }
-  struct iovec iov = {&m, sizeof m};
+/* sendmsg of len bytes, with fd riding along (SCM_RIGHTS) when fd >= 0. 0 or -errno. */
+static int send_with_fd(int sock, const void *data, size_t len, int fd) {
+  struct iovec iov = {(void *)(uintptr_t)data, len};
   union {
     char buf[CMSG_SPACE(sizeof(int))];
     struct cmsghdr align;
@@ -178,6 +172,20 @@ static int send_msg(int sock, uint32_t type, int32_t op, int32_t err, int32_t va
   do n = sendmsg(sock, &mh, MSG_NOSIGNAL);
   while (n < 0 && errno == EINTR);
   return n < 0 ? -errno : 0;
+}
+
+static int send_msg(int sock, uint32_t type, int32_t op, int32_t err, int32_t value, const char *text, int fd) {
+  struct shim_msg m;
+  memset(&m, 0, sizeof m);
+  m.type = type;
+  m.op = op;
+  m.err = err;
+  m.value = value;
+  if (text) {
+    struct text t = {m.text, sizeof m.text, 0};
+    text_add(&t, text);
+  }
+  return send_with_fd(sock, &m, sizeof m, fd);
 }
 
 /* Blocks until the parent sends a message; returns its type, or 0 on EOF/error. */
@@ -735,6 +743,68 @@ static int run_op(struct ctx *c, uint16_t opcode, struct rd *r) {
       if ((int)i != c->sock && fcntl((int)i, F_SETFD, 0) < 0) child_fail(c, errno, "keep fd open", NULL);
     return 0;
   }
+  case SHIM_OP_BARRIER_OPEN: {
+    NEED(rd_str(r, &s1));
+    DONE_PARSING;
+    /* Why read-write: opening a FIFO for reading alone would block until a
+     * writer comes; with both ends the open returns at once, and the read in
+     * BARRIER_WAIT blocks until `nook runtime start` writes its byte. */
+    fd = open_in_root(c, s1, O_RDWR | O_NONBLOCK, 0);
+    if (fd < 0) child_fail(c, errno, "open barrier", s1);
+    if (fcntl(fd, F_SETFL, 0) < 0) child_fail(c, errno, "make barrier blocking", s1);
+    if (c->barrier_fd >= 0) close(c->barrier_fd);
+    c->barrier_fd = fd;
+    return 0;
+  }
+  case SHIM_OP_BARRIER_WAIT: {
+    DONE_PARSING;
+    if (c->barrier_fd < 0) child_fail(c, EBADF, "wait on barrier: none is open", NULL);
+    char one;
+    ssize_t n;
+    do n = read(c->barrier_fd, &one, 1);
+    while (n < 0 && errno == EINTR);
+    if (n != 1) child_fail(c, n < 0 ? errno : EPIPE, "wait on barrier", NULL);
+    close(c->barrier_fd);
+    c->barrier_fd = -1;
+    return 0;
+  }
+  case SHIM_OP_MOUNT_OR_BIND: {
+    NEED(rd_str(r, &s1)); NEED(rd_str(r, &s2)); NEED(rd_str(r, &s3)); NEED(rd_u64(r, &a)); NEED(rd_str(r, &s4));
+    const char *bind_src;
+    NEED(rd_str(r, &bind_src)); NEED(rd_u64(r, &b));
+    DONE_PARSING;
+    const char *target = s2;
+    if (child_mount_target(c, s2, fbuf, sizeof fbuf, &fd) < 0) child_fail(c, errno, "resolve mount target", s2);
+    if (fd >= 0) target = fbuf;
+    if (mount(*s1 ? s1 : NULL, target, *s3 ? s3 : NULL, (unsigned long)a, *s4 ? s4 : NULL) == 0) {
+      if (fd >= 0) close(fd);
+      return 0;
+    }
+    /* Why a fallback: sysfs, proc, mqueue and cgroup2 may only be mounted by
+     * the owner of the matching namespace; a rootless container that shares
+     * the host's (or joined another's) gets the existing mount bound instead. */
+    if (errno != EPERM && errno != EACCES) child_fail(c, errno, "mount on", s2);
+    if (mount(bind_src, target, NULL, MS_BIND | MS_REC, NULL) < 0) child_fail(c, errno, "bind instead on", s2);
+    if (fd >= 0) close(fd);
+    if (b) {
+      /* look the target up again: the old fd still points below the new bind mount */
+      int dirfd = AT_FDCWD;
+      const char *path = s2;
+      unsigned int fl = AT_RECURSIVE;
+      if (c->root_fd >= 0) {
+        dirfd = open_in_root(c, s2, O_PATH, 0);
+        if (dirfd < 0) child_fail(c, errno, "resolve mount target", s2);
+        path = "";
+        fl |= AT_EMPTY_PATH;
+      }
+      struct mount_attr attr;
+      memset(&attr, 0, sizeof attr);
+      attr.attr_set = b;
+      if (syscall(SYS_mount_setattr, dirfd, path, fl, &attr, sizeof attr) < 0) child_fail(c, errno, "mount_setattr on", s2);
+      if (dirfd >= 0) close(dirfd);
+    }
+    return 0;
+  }
   default:
     return bad(c, "unknown op");
   }
@@ -855,7 +925,8 @@ static void default_signal_handlers(void) {
  *   EOF on the socket  ◄──────────────── execve succeeded (socket is CLOEXEC)
  *   wait for the pid
  */
-static void __attribute__((noreturn)) child_main(const uint8_t *plan, uint32_t len, int sock) {
+/* Every signal back to its default, none blocked; fds from 3 up close-on-exec. */
+static void reset_signals_and_fds(void) {
   /* Deno ignores some signals (SIGPIPE) and blocks others; an ignored signal
    * survives execve, so the container would start with it ignored. */
   default_signal_handlers();
@@ -864,11 +935,15 @@ static void __attribute__((noreturn)) child_main(const uint8_t *plan, uint32_t l
   sigprocmask(SIG_SETMASK, &none, NULL);
   /* Deno's own descriptors must not leak into the container. */
   syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC);
+}
+
+static void __attribute__((noreturn)) child_main(const uint8_t *plan, uint32_t len, int sock) {
+  reset_signals_and_fds();
 
   if (send_msg(sock, SHIM_MSG_READY, -1, 0, 0, NULL, -1) < 0) _exit(CHILD_FAIL_EXIT);
   if (child_wait_msg(sock) != SHIM_MSG_GO) _exit(CHILD_FAIL_EXIT);
 
-  struct ctx c = {0, sock, -1, -1, NULL, 0};
+  struct ctx c = {0, sock, -1, -1, NULL, 0, -1};
   walk_plan(&c, plan, len);
   /* the plan ended without EXEC */
   c.op = -1;
@@ -881,7 +956,7 @@ SHIM_EXPORT int32_t shim_version(void) { return SHIM_PLAN_VERSION; }
 
 SHIM_EXPORT int32_t shim_validate(const uint8_t *plan, uint32_t len, char *err, uint32_t errlen) {
   if (err && errlen) err[0] = 0;
-  struct ctx c = {1, -1, -1, -1, err, errlen};
+  struct ctx c = {1, -1, -1, -1, err, errlen, -1};
   return walk_plan(&c, plan, len);
 }
 
@@ -1308,4 +1383,190 @@ SHIM_EXPORT int32_t shim_pidfd_wait(int32_t pidfd, int32_t timeout_ms) {
   while (pr < 0 && errno == EINTR);
   if (pr < 0) return -errno;
   return pr > 0 ? 1 : 0;
+}
+
+/* ---- OCI runtime helpers (issue #9) ------------------------------------------ */
+
+SHIM_EXPORT int32_t shim_mkfifo(const char *path, uint32_t mode) {
+  return mkfifo(path, (mode_t)mode) < 0 ? -errno : 0;
+}
+
+SHIM_EXPORT int32_t shim_send_fd(const char *path, int32_t fd, const char *name) {
+  struct sockaddr_un sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sun_family = AF_UNIX;
+  size_t n = strlen(path);
+  if (n == 0 || n >= sizeof sa.sun_path) return -ENAMETOOLONG;
+  memcpy(sa.sun_path, path, n);
+  int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (s < 0) return -errno;
+  int rc;
+  do rc = connect(s, (struct sockaddr *)&sa, sizeof sa);
+  while (rc < 0 && errno == EINTR);
+  if (rc < 0) {
+    int e = errno;
+    close(s);
+    return -e;
+  }
+  /* some data must ride along: a stream socket drops control data sent alone */
+  rc = *name ? send_with_fd(s, name, strlen(name), fd) : send_with_fd(s, "/", 1, fd);
+  close(s);
+  return rc;
+}
+
+/* The hook's child: a copy of one thread of nook, so raw syscalls only. */
+static void __attribute__((noreturn)) hook_child(const char *path, char **argv, char **envp, const char **ns,
+                                                 uint32_t nsc, const int in[2], const int out[2]) {
+  reset_signals_and_fds();
+  /* the parent's ends: a middle process that keeps them would hold the hook's stdin open */
+  close(in[1]);
+  close(out[0]);
+  if (dup2(in[0], 0) < 0 || dup2(out[1], 1) < 0 || dup2(out[1], 2) < 0) _exit(126);
+  char buf[SHIM_MSG_TEXT];
+  struct text t = {buf, sizeof buf, 0};
+  for (uint32_t i = 0; i < nsc; i++) {
+    int fd = open(ns[i], O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || setns(fd, 0) < 0) {
+      int e = errno;
+      text_add(&t, "nook: cannot join namespace \"");
+      text_add(&t, ns[i]);
+      text_add(&t, "\": errno ");
+      text_num(&t, e);
+      text_add(&t, "\n");
+      (void)!write(2, buf, t.len);
+      _exit(126);
+    }
+    close(fd);
+  }
+  if (nsc > 0) {
+    /* setns(pid) only applies to children; a joined mount namespace is
+     * entered at its root already (setns sets root and cwd). */
+    if (chdir("/") < 0) _exit(126);
+    pid_t pid = raw_clone(SIGCHLD, NULL);
+    if (pid < 0) _exit(126);
+    if (pid > 0) {
+      int st;
+      while (waitpid(pid, &st, 0) < 0)
+        if (errno != EINTR) _exit(126);
+      _exit(WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+    }
+    /* when the middle process is killed (timeout), the hook goes too */
+    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  }
+  execve(path, argv, envp);
+  int e = errno;
+  text_add(&t, "nook: cannot run hook \"");
+  text_add(&t, path);
+  text_add(&t, "\": errno ");
+  text_num(&t, e);
+  text_add(&t, "\n");
+  (void)!write(2, buf, t.len);
+  _exit(127);
+}
+
+static int64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+SHIM_EXPORT int32_t shim_run_hook(const uint8_t *strings, uint32_t len, uint32_t argc, uint32_t envc, uint32_t nsc,
+                                  const uint8_t *input, uint32_t inlen, int32_t timeout_ms, char *out, uint32_t outlen) {
+  if (out && outlen) out[0] = 0;
+  uint64_t total = 1ull + argc + envc + nsc;
+  if (!strings || len == 0 || strings[len - 1] != 0 || total > 65536) return -EINVAL;
+  size_t vsize = (size_t)(total + 2) * sizeof(char *);
+  const char **v = child_alloc(vsize); /* zeroed; the child reads it after the fork */
+  if (!v) return -ENOMEM;
+  uint32_t off = 0;
+  for (uint64_t i = 0; i < total; i++) {
+    if (off >= len) {
+      munmap(v, vsize);
+      return -EINVAL;
+    }
+    /* argv gets a NULL after it, envp too: indexes shift by one and two */
+    uint64_t slot = i <= argc ? i : i <= (uint64_t)argc + envc ? i + 1 : i + 2;
+    v[slot] = (const char *)(strings + off);
+    off += (uint32_t)strlen(v[slot]) + 1;
+  }
+  const char *path = v[0];
+  char **argv = (char **)&v[1];           /* argc entries, then NULL */
+  char **envp = (char **)&v[argc + 2];    /* envc entries, then NULL */
+  const char **ns = &v[argc + envc + 3];  /* nsc entries */
+  if (argc == 0) {
+    munmap(v, vsize);
+    return -EINVAL;
+  }
+  int inp[2], outp[2];
+  if (pipe2(inp, O_CLOEXEC) < 0) {
+    munmap(v, vsize);
+    return -errno;
+  }
+  if (pipe2(outp, O_CLOEXEC) < 0) {
+    int e = errno;
+    close(inp[0]), close(inp[1]), munmap(v, vsize);
+    return -e;
+  }
+  int pidfd = -1;
+  pid_t pid = raw_clone(SIGCHLD | CLONE_PIDFD, &pidfd);
+  if (pid == 0) hook_child(path, argv, envp, ns, nsc, inp, outp);
+  int e = pid < 0 ? errno : 0;
+  close(inp[0]);
+  close(outp[1]);
+  munmap(v, vsize);
+  if (pid < 0) {
+    close(inp[1]), close(outp[0]);
+    return -e;
+  }
+  fcntl(inp[1], F_SETFL, O_NONBLOCK);
+  fcntl(outp[0], F_SETFL, O_NONBLOCK);
+  uint32_t sent = 0, got = 0;
+  int in_open = 1, out_open = 1, exited = 0, timed_out = 0;
+  if (inlen == 0) close(inp[1]), in_open = 0;
+  int64_t deadline = timeout_ms > 0 ? now_ms() + timeout_ms : 0;
+  while (!exited || out_open) {
+    struct pollfd p[3] = {{in_open ? inp[1] : -1, POLLOUT, 0}, {out_open ? outp[0] : -1, POLLIN, 0}, {exited ? -1 : pidfd, POLLIN, 0}};
+    int wait_ms = -1;
+    if (deadline) {
+      int64_t left = deadline - now_ms();
+      if (left <= 0) {
+        timed_out = 1;
+        break;
+      }
+      wait_ms = (int)left;
+    }
+    /* once the hook is gone, drain what it wrote without waiting on its children */
+    if (exited) wait_ms = 0;
+    int pr = poll(p, 3, wait_ms);
+    if (pr < 0 && errno == EINTR) continue;
+    if (pr < 0) break;
+    if (pr == 0 && exited) break;
+    if (in_open && p[0].revents) {
+      ssize_t w = (p[0].revents & POLLOUT) ? write(inp[1], input + sent, inlen - sent) : -1;
+      if (w > 0) sent += (uint32_t)w;
+      if (w < 0 && errno == EAGAIN) continue;
+      if (w < 0 || sent == inlen) close(inp[1]), in_open = 0; /* done, or the hook closed stdin */
+    }
+    if (out_open && p[1].revents) {
+      char tmp[1024];
+      ssize_t n = read(outp[0], tmp, sizeof tmp);
+      if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+      if (n <= 0) {
+        close(outp[0]), out_open = 0;
+      } else {
+        for (ssize_t i = 0; i < n && out && got + 1 < outlen; i++) out[got++] = tmp[i];
+      }
+    }
+    if (!exited && p[2].revents) exited = 1;
+  }
+  if (out && outlen) out[got < outlen ? got : outlen - 1] = 0;
+  if (in_open) close(inp[1]);
+  if (out_open) close(outp[0]);
+  if (timed_out) syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+  close(pidfd);
+  int st;
+  while (waitpid(pid, &st, 0) < 0)
+    if (errno != EINTR) return -errno;
+  if (timed_out) return -ETIMEDOUT;
+  return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }

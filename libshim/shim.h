@@ -84,7 +84,13 @@ enum shim_op {
   SHIM_OP_KEEP_FDS = 32,     /* u64 first, u64 count: these fds survive execve */
   /* 40-44: security (issue #5) */
   SHIM_OP_PROTECT_PATH = 40, /* str path, u64 how (SHIM_PROTECT_*); a path that does not exist is skipped */
-  SHIM_OP__COUNT = 41
+  /* 45-49: OCI runtime (issue #9) */
+  SHIM_OP_BARRIER_OPEN = 45, /* str path: open a FIFO read-write (inside ROOT when set) as the plan's barrier, close-on-exec */
+  SHIM_OP_BARRIER_WAIT = 46, /* (no fields) block until one byte arrives on the barrier, then close it */
+  SHIM_OP_MOUNT_OR_BIND = 47,/* str source, str target, str fstype, u64 flags, str data, str bind_source, u64 attr_set:
+                                mount; if the kernel refuses (EPERM, EACCES), bind bind_source (recursive)
+                                instead and set the MOUNT_ATTR_* bits attr_set on it, recursively */
+  SHIM_OP__COUNT = 48
 };
 
 /* how of SHIM_OP_PROTECT_PATH */
@@ -223,5 +229,29 @@ int32_t shim_pidfd_open(int32_t pid);
 
 /** Wait until the process of a pidfd has ended: 1 ended, 0 timeout. */
 int32_t shim_pidfd_wait(int32_t pidfd, int32_t timeout_ms);
+/* ---- OCI runtime helpers (issue #9) ---------------------------------------- */
+
+/** mkfifo(path, mode). */
+int32_t shim_mkfifo(const char *path, uint32_t mode);
+
+/**
+ * Connect to the AF_UNIX stream socket at `path` and send `fd` over it
+ * (SCM_RIGHTS) with `name` as the message's data, as runc does with a
+ * console socket's pty master.
+ */
+int32_t shim_send_fd(const char *path, int32_t fd, const char *name);
+
+/**
+ * Run a hook program and wait for it. `strings` holds NUL-terminated strings
+ * back to back: the program's path, argc argv strings, envc environment
+ * strings, nsc namespace file paths. The child joins those namespaces in
+ * order (then forks once more, so a pid namespace applies to the program and
+ * a joined mount namespace is entered at its root), gets `input` on stdin and
+ * its stdout and stderr collected into out (up to outlen - 1 bytes). After
+ * timeout_ms (0 = no limit) the hook is killed. Returns its exit status
+ * (128+n for a signal), -ETIMEDOUT, or -errno.
+ */
+int32_t shim_run_hook(const uint8_t *strings, uint32_t len, uint32_t argc, uint32_t envc, uint32_t nsc,
+                      const uint8_t *input, uint32_t inlen, int32_t timeout_ms, char *out, uint32_t outlen);
 
 #endif

@@ -103,7 +103,8 @@ for (const shell of ["bash", "zsh", "fish"] as const) {
     const r = await nook(["completion", shell]);
     assert.equal(r.code, 0, r.stderr);
     const bin = nookOnPath();
-    assert.deepEqual(await complete(shell, r.stdout, "nook ru", bin), ["run"]);
+    assert.deepEqual(await complete(shell, r.stdout, "nook ru", bin), ["run", "runtime"]);
+    assert.deepEqual(await complete(shell, r.stdout, "nook ver", bin), ["version"]);
     const all = await complete(shell, r.stdout, "nook ", bin);
     for (const name of Object.keys(COMMANDS).filter((n) => !n.startsWith("_"))) {
       const [first, second] = name.split(" ");

@@ -81,6 +81,7 @@ export const COMMANDS: Record<string, { summary: string; load: () => Promise<Com
   "system reset": { summary: "Remove all images, volumes and storage", load: lazy("system_reset") },
   _storage: { summary: "(internal) storage work inside the user namespace", load: lazy("internal_storage") },
   port: { summary: "List a container's published ports", load: lazy("port") },
+  runtime: { summary: "Be the OCI runtime of podman, containerd or CRI-O (runc's command line)", load: lazy("runtime") },
 };
 
 /** Command aliases (`nook container run` style words are handled in main). */

@@ -6,6 +6,7 @@ import { formatError, NookError } from "../errors/mod.ts";
 import { ALIASES, COMMANDS } from "./commands.ts";
 import { write } from "./_io.ts";
 import { applyConfigToEnv } from "../config/load.ts";
+import { runtimeArgv } from "../oci/argv0.ts";
 
 function topHelp(): string {
   const w = Math.max(...Object.keys(COMMANDS).map((n) => n.length)) + 2;
@@ -52,5 +53,5 @@ export async function cli(argv: string[]): Promise<number> {
 }
 
 if (import.meta.main) {
-  Deno.exit(await cli(Deno.args));
+  Deno.exit(await cli(runtimeArgv(Deno.args)));
 }

@@ -60,6 +60,17 @@ export const SYMBOLS = {
   shim_helper_wait: { parameters: ["i32", "i32", "i32", "buffer", "u32"], result: "i32", nonblocking: true },
   /** int32_t shim_port_probe(const char *ip, int32_t port, int32_t udp) */
   shim_port_probe: { parameters: ["buffer", "i32", "i32"], result: "i32", nonblocking: true },
+  // OCI runtime helpers (issue #9)
+  /** int32_t shim_mkfifo(const char *path, uint32_t mode) */
+  shim_mkfifo: { parameters: ["buffer", "u32"], result: "i32", nonblocking: true },
+  /** int32_t shim_send_fd(const char *path, int32_t fd, const char *name) */
+  shim_send_fd: { parameters: ["buffer", "i32", "buffer"], result: "i32", nonblocking: true },
+  /** int32_t shim_run_hook(const uint8_t *strings, uint32_t len, uint32_t argc, uint32_t envc, uint32_t nsc, const uint8_t *input, uint32_t inlen, int32_t timeout_ms, char *out, uint32_t outlen) */
+  shim_run_hook: {
+    parameters: ["buffer", "u32", "u32", "u32", "u32", "buffer", "u32", "i32", "buffer", "u32"],
+    result: "i32",
+    nonblocking: true,
+  },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** The opened library's symbols. */

@@ -13,6 +13,12 @@ export interface LaunchHooks {
   beforeGo?: (pid: number) => Promise<void> | void;
   /** The child reached a SYNC op with this tag. */
   onSync?: (tag: number, pid: number) => Promise<void> | void;
+  /**
+   * Return once the child passed the SYNC op with this tag (after onSync and
+   * CONTINUE), without waiting for its exec: the child lives on without nook
+   * (`nook runtime create`). Errors after that point are not reported.
+   */
+  returnAtSync?: number;
 }
 
 /** A container process that has exec'd. */
@@ -68,7 +74,7 @@ export async function launch(
     }
     await hooks.beforeGo?.(pid);
     await send(sp.sock, Msg.GO);
-    for (;;) {
+    receive: for (;;) {
       const msg = await recv(sp.sock);
       if (msg === null) break; // execve closed the socket: the container runs
       switch (msg.type) {
@@ -80,6 +86,7 @@ export async function launch(
         case Msg.SYNC:
           await hooks.onSync?.(msg.value, pid);
           await send(sp.sock, Msg.CONTINUE);
+          if (msg.value === hooks.returnAtSync) break receive;
           break;
         case Msg.PID: {
           // FORK: the old process exits, the new one is nook's child now.

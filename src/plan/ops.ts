@@ -37,6 +37,10 @@ export const Op = {
   KEEP_FDS: 32,
   // 40-44: security (issue #5)
   PROTECT_PATH: 40,
+  // 45-49: OCI runtime (issue #9)
+  BARRIER_OPEN: 45,
+  BARRIER_WAIT: 46,
+  MOUNT_OR_BIND: 47,
 } as const;
 
 /** Name of an op number, as in the `Op` table. */

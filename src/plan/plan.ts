@@ -242,6 +242,38 @@ export class Plan {
     return this.add("PROTECT_PATH", [str(path), u64(how === "mask" ? Protect.MASK : Protect.READONLY)], what, path);
   }
 
+  /** Open a FIFO read-write as the plan's barrier (close-on-exec); {@link Plan.barrierWait} blocks on it. */
+  barrierOpen(path: string): this {
+    return this.add("BARRIER_OPEN", [str(path)], `open the start barrier "${path}"`, path);
+  }
+
+  /** Block until one byte arrives on the barrier (`nook runtime start`), then close it. */
+  barrierWait(): this {
+    return this.add("BARRIER_WAIT", [], "wait for the container to be started");
+  }
+
+  /**
+   * mount(2); when the kernel refuses it (EPERM, EACCES: the namespace that
+   * owns sysfs/proc/mqueue is not ours) bind `bindSource` recursively instead
+   * and set the MOUNT_ATTR_* bits `attrSet` on it.
+   */
+  mountOrBind(
+    source: string,
+    target: string,
+    fstype: string,
+    flags: number,
+    data: string,
+    bindSource: string,
+    attrSet: number,
+  ): this {
+    return this.add(
+      "MOUNT_OR_BIND",
+      [str(source), str(target), str(fstype), u64(flags), str(data), str(bindSource), u64(attrSet)],
+      `mount ${fstype} on "${target}" (or bind "${bindSource}")`,
+      target,
+    );
+  }
+
   /** Encode to the wire format of libshim/shim.h. */
   encode(): Uint8Array {
     const enc = new TextEncoder();

@@ -1,0 +1,57 @@
+#!/bin/sh
+# OCI runtime benchmark of issue #9: the same rootless bundle (busybox, `true`,
+# config.json from `nook runtime spec --rootless`) run by `nook runtime run`
+# and by `runc run`, and the create → start → delete sequence engines use,
+# in one hyperfine run so the ratios are comparable. crun is left out: it
+# refuses this hybrid-cgroup host ("cgroups in hybrid mode not supported").
+# Runs as an unprivileged user; as root it re-runs itself as $NOOK_TEST_USER.
+#   bench/oci_run.sh [RUNS]
+set -eu
+root=$(CDPATH= cd -- "$(dirname -- "$0")/.." && pwd -P)
+runs=${1:-30}
+if [ "$(id -u)" = 0 ]; then
+  user=${NOOK_TEST_USER:-nooktest}
+  "$root/libshim/build.sh"
+  exec runuser -u "$user" -- env -i HOME="$(getent passwd "$user" | cut -d: -f6)" PATH=/usr/bin:/bin:/usr/sbin:/sbin "$0" "$@"
+fi
+command -v hyperfine >/dev/null || { echo "bench: hyperfine is not installed (apt install hyperfine)" >&2; exit 1; }
+bb=$(command -v busybox) || { echo "bench: busybox-static is not installed" >&2; exit 1; }
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+b="$tmp/bundle"
+mkdir -p "$b/rootfs/bin" "$b/rootfs/proc" "$b/rootfs/dev" "$b/rootfs/sys" "$b/rootfs/etc" "$b/rootfs/tmp"
+cp "$bb" "$b/rootfs/bin/busybox"
+ln -s busybox "$b/rootfs/bin/true"
+ln -s busybox "$b/rootfs/bin/sh"
+chmod 755 "$tmp" "$b" "$b/rootfs"
+export XDG_RUNTIME_DIR="$tmp/run"
+mkdir -m 700 "$XDG_RUNTIME_DIR"
+(cd "$b" && "$root/nook" runtime spec --rootless)
+sed -i -e 's/"terminal": true/"terminal": false/' -e 's/"sh"$/"true"/' "$b/config.json"
+n="$root/nook runtime --root $tmp/nook"
+"$root/nook" runtime --root "$tmp/nook" run -b "$b" warm # warm: Deno installed, caches filled
+
+set -- -N --warmup 3 --runs "$runs" --export-json "$tmp/result.json" \
+  -n "nook runtime run" "$n run -b $b b1"
+if command -v runc >/dev/null && runc --root "$tmp/runc" run -b "$b" probe >/dev/null 2>&1; then
+  set -- "$@" -n "runc run" "runc --root $tmp/runc run -b $b b1"
+  seq="create -b $b c1 && \$R start c1 && \$R delete --force c1"
+  set -- "$@" -n "nook runtime create+start+delete" "sh -c 'R=\"$n\"; \$R $seq'" \
+    -n "runc create+start+delete" "sh -c 'R=\"runc --root $tmp/runc\"; \$R $seq'"
+else
+  echo "bench: runc left out: it cannot run the rootless bundle here" >&2
+fi
+hyperfine "$@" >"$tmp/out.txt" 2>&1 || { cat "$tmp/out.txt"; exit 1; }
+deno="$root/.deno/node_modules/deno/deno"
+[ -x "$deno" ] || deno=deno
+"$deno" eval --quiet '
+const r = JSON.parse(Deno.readTextFileSync(Deno.args[0])).results;
+const med = (x) => { const s = [...x.times].sort((a, b) => a - b); return s[Math.floor(s.length / 2)] * 1000; };
+const cpu = (x) => (x.user + x.system) * 1000;
+const w = Math.max(...r.map((x) => x.command.length));
+console.log(`${"command".padEnd(w)}  median ms   mean ms  cpu ms  × runc`);
+for (const x of r) {
+  const peer = r.find((y) => y.command === x.command.replace("nook runtime", "runc")) ?? x;
+  console.log(`${x.command.padEnd(w)}  ${med(x).toFixed(1).padStart(9)}  ${(x.mean * 1000).toFixed(1).padStart(8)}  ${cpu(x).toFixed(1).padStart(6)}  ${(med(x) / med(peer)).toFixed(2).padStart(5)}`);
+}' "$tmp/result.json"

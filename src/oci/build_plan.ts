@@ -1,0 +1,268 @@
+/**
+ * config.json → plan. The order is the contract (runc's, where it matters):
+ *
+ *   BARRIER_OPEN exec.fifo                 (host path, before anything resolves in the rootfs)
+ *   namespaces:  clone(new ones) + SETNS(joined)          — nothing to join first
+ *            or  SETNS(user first, then the others) + UNSHARE(new ones)
+ *                [+ SYNC usermap: the parent writes the id maps]   — a user namespace to join,
+ *                                                                    or a new one besides joined ones
+ *                [+ FORK when a pid namespace is new after UNSHARE or joined]
+ *   UNSHARE cgroup                           (after the cgroup manager placed the process)
+ *   / propagation → bind rootfs → ROOT(rootfs) → mounts in order → devices → sysctl → mkdir cwd
+ *   [SYNC hooks: prestart, createRuntime (runtime namespaces), createContainer (container's)]
+ *   pivot_root (chroot with --no-pivot) → read-only root → read-only and masked paths
+ *   hostname, domainname, personality → [PTY, /dev/console] → [KEEP_FDS] → cwd, rlimits, umask
+ *   LSM labels, no_new_privs, bounding set → SETID → seccomp, final capabilities
+ *   SYNC created   (`create` writes the pid file and exits here; `run` starts at once)
+ *   BARRIER_WAIT   (`start` writes one byte into exec.fifo)
+ *   EXEC
+ *
+ * Everything that can fail comes before SYNC created, so `create` reports it.
+ *
+ * @module
+ */
+import { CLONE, MS, Plan, SetIdFlag } from "../plan/mod.ts";
+import { addBeforeExec, addBeforeSetid, addPathProtections, type SecuritySpec } from "../security/mod.ts";
+import type { IdMapping, IdRange } from "../userns/mod.ts";
+import { execCandidates } from "../container/build_plan.ts";
+import type { NsType, OciConfig, OciProcess } from "./config.ts";
+import { CLONE_FLAG, JOIN_ORDER } from "./namespaces.ts";
+import { invalid, unsupported } from "./errors.ts";
+import type { RuntimeLog } from "./log.ts";
+import { addDevices, addMount, rootPropagation, sysctlNamespace } from "./mounts.ts";
+import { compileSeccomp, processSecurity } from "./security.ts";
+import { ociIdMapping, type UsernsView, usernsView } from "./userns.ts";
+
+/** SYNC tags of the runtime's plans. */
+export const SYNC_TAG = {
+  /** A new user namespace was unshared: write its id maps. */
+  USERMAP: 901,
+  /** Namespaces and mounts are ready, before pivot_root: run the create hooks. */
+  HOOKS: 902,
+  /** Everything is set up; next the process waits for `start`. */
+  CREATED: 903,
+} as const;
+
+/** What creating a container needs besides config.json. */
+export interface CreateOptions {
+  /** Host path of the start FIFO. */
+  fifo: string;
+  /** `--no-pivot`: chroot instead of pivot_root. */
+  noPivot: boolean;
+  /** `--preserve-fds N`: fds 3..3+N-1 stay open for the process. */
+  preserveFds: number;
+  /** The host's /sys/fs/cgroup is cgroup v2. */
+  hostCgroup2: boolean;
+  /** Where warnings go. */
+  log: RuntimeLog;
+}
+
+/** A container's plan and what the parent must do for it. */
+export interface CreatePlan {
+  /** The plan. */
+  plan: Plan;
+  /** Id maps for a new user namespace (written before GO, or at SYNC usermap). */
+  mapping?: IdMapping;
+  /** The maps are written at SYNC usermap (true) or before GO (false). */
+  mapsAtSync: boolean;
+  /** The plan stops at SYNC hooks. */
+  hooksSync: boolean;
+  /** The security decision (for exec to reuse the filter's rules). */
+  security: SecuritySpec;
+}
+
+/** Check the namespace list and split it into new ones and ones to join. */
+export function splitNamespaces(cfg: OciConfig): { newFlags: number; joins: { type: NsType; path: string }[] } {
+  let newFlags = 0;
+  const joins: { type: NsType; path: string }[] = [];
+  for (const ns of cfg.linux.namespaces) {
+    if (ns.path) joins.push({ type: ns.type, path: ns.path });
+    else newFlags |= CLONE_FLAG[ns.type];
+  }
+  joins.sort((a, b) => JOIN_ORDER.indexOf(a.type) - JOIN_ORDER.indexOf(b.type));
+  return { newFlags, joins };
+}
+
+/** True when this process holds CAP_SYS_ADMIN in its user namespace (root in podman's namespace). */
+export function privilegedHere(): boolean {
+  try {
+    const m = /^CapEff:\s*([0-9a-f]+)$/m.exec(Deno.readTextFileSync("/proc/self/status"));
+    return m ? ((BigInt(`0x${m[1]}`) >> 21n) & 1n) === 1n : false;
+  } catch {
+    return false;
+  }
+}
+
+/** Compile a checked config.json into the container's plan. */
+export function buildCreatePlan(cfg: OciConfig, opts: CreateOptions): CreatePlan {
+  const proc = cfg.process;
+  if (!proc) throw invalid("process", "is missing; a container needs a process to run");
+  const { newFlags, joins } = splitNamespaces(cfg);
+  const has = (t: NsType) => cfg.linux.namespaces.some((n) => n.type === t);
+  const userJoin = joins.find((j) => j.type === "user");
+  if (!has("mount")) {
+    throw unsupported("linux.namespaces", 'nook needs a mount namespace: add {"type": "mount"}');
+  }
+  if (!has("user") && !privilegedHere()) {
+    throw unsupported(
+      "linux.namespaces",
+      "without a user namespace only a privileged runtime can create the others, and this one runs as an unprivileged user",
+      'add {"type": "user"} with linux.uidMappings and linux.gidMappings (`nook runtime spec --rootless` writes them)',
+    );
+  }
+  if ((cfg.linux.uidMappings.length || cfg.linux.gidMappings.length) && (!has("user") || userJoin !== undefined)) {
+    throw invalid("linux.uidMappings", 'needs a new user namespace (a {"type": "user"} entry without a path)');
+  }
+  if ((cfg.hostname || cfg.domainname) && !has("uts")) {
+    throw invalid(cfg.hostname ? "hostname" : "domainname", 'needs a uts namespace: add {"type": "uts"}');
+  }
+  const mapping = newFlags & CLONE.NEWUSER ? ociIdMapping(cfg.linux) : undefined;
+  const view: UsernsView = usernsView(
+    newFlags & CLONE.NEWUSER ? "new" : userJoin ? { path: userJoin.path } : "shared",
+    mapping,
+  );
+  checkIds(proc, view, "process");
+
+  const security: SecuritySpec = {
+    ...processSecurity(proc, "process", opts.log),
+    maskedPaths: cfg.linux.maskedPaths,
+    readonlyPaths: cfg.linux.readonlyPaths,
+  };
+  const filter = compileSeccomp(cfg.linux.seccomp, security.capabilities.bounding, opts.log);
+  if (filter) security.seccomp = filter;
+
+  // Namespaces: clone into the new ones and then join, unless a user namespace
+  // must be joined first (it grants the rights to join and to create the rest).
+  const joinFirst = userJoin !== undefined || (joins.length > 0 && (newFlags & CLONE.NEWUSER) !== 0);
+  // The cgroup namespace is made after the cgroup manager placed the process (see below).
+  const early = newFlags & ~CLONE.NEWCGROUP;
+  const p = new Plan(joinFirst ? 0 : early);
+  p.barrierOpen(opts.fifo);
+  for (const j of joins) p.setns(j.path, CLONE_FLAG[j.type]);
+  let mapsAtSync = false;
+  if (joinFirst && early) {
+    p.unshare(early);
+    if (early & CLONE.NEWUSER) {
+      p.sync(SYNC_TAG.USERMAP);
+      mapsAtSync = true;
+    }
+  }
+  const pidJoined = joins.some((j) => j.type === "pid");
+  if (pidJoined || (joinFirst && early & CLONE.NEWPID)) p.fork();
+  if (newFlags & CLONE.NEWCGROUP) p.unshare(CLONE.NEWCGROUP);
+
+  const rootfs = cfg.root.path;
+  p.mount("", "/", "", MS.REC | rootPropagation(cfg.linux.rootfsPropagation));
+  // pivot_root needs the new root to be a mount point.
+  p.mount(rootfs, rootfs, "", MS.BIND | MS.REC);
+  p.root(rootfs);
+  const ctx = {
+    gid5Mapped: view.gidMap ? view.gidMap.some((r) => 5 >= r.inside && 5 < r.inside + r.count) : undefined,
+    hostCgroup2: opts.hostCgroup2,
+  };
+  cfg.mounts.forEach((m, i) => addMount(p, m, `mounts[${i}]`, ctx));
+  const devBound = cfg.mounts.some((m) =>
+    m.destination === "/dev" && (m.type === "bind" || m.options.includes("bind") || m.options.includes("rbind"))
+  );
+  if (!devBound) addDevices(p, cfg.linux.devices, proc.terminal);
+  else if (cfg.linux.devices.length) {
+    throw invalid(
+      "linux.devices",
+      "cannot be added: /dev is a bind mount from the host (mounts) and has the host's nodes",
+    );
+  }
+
+  for (const [key, value] of Object.entries(cfg.linux.sysctl)) {
+    const need = sysctlNamespace(key);
+    const nsType = (Object.keys(CLONE_FLAG) as NsType[]).find((t) => CLONE_FLAG[t] === need);
+    if (need === undefined || !nsType) {
+      throw unsupported(`linux.sysctl["${key}"]`, "it is not a namespaced sysctl; setting it would change the host");
+    }
+    if (!has(nsType)) {
+      throw invalid(
+        `linux.sysctl["${key}"]`,
+        `needs the container's own ${nsType} namespace (it would change the host's)`,
+      );
+    }
+    if (!cfg.mounts.some((m) => m.destination === "/proc" && m.type === "proc")) {
+      throw invalid(`linux.sysctl["${key}"]`, "needs /proc mounted in the container (a proc mount at /proc)");
+    }
+    p.write(`/proc/sys/${key.replaceAll(".", "/")}`, value);
+  }
+  if (proc.cwd !== "/") p.mkdirAll(proc.cwd);
+
+  const hooks = cfg.hooks;
+  const hooksSync = hooks.prestart.length + hooks.createRuntime.length + hooks.createContainer.length > 0;
+  if (hooksSync) p.sync(SYNC_TAG.HOOKS);
+
+  if (opts.noPivot) p.chroot(rootfs);
+  else p.pivotRoot(rootfs);
+  if (cfg.root.readonly) p.setattr("/", 0x1 /* MOUNT_ATTR_RDONLY */);
+  addPathProtections(p, security);
+  if (cfg.hostname) p.sethostname(cfg.hostname);
+  if (cfg.domainname) p.setdomainname(cfg.domainname);
+  const pers = cfg.linux.personality;
+  if (pers) {
+    if (pers.flags.length) throw unsupported("linux.personality.flags", "no personality flags are defined by the spec");
+    const domain = { LINUX: 0, LINUX32: 0x0008 }[pers.domain];
+    if (domain === undefined) throw invalid("linux.personality.domain", `is "${pers.domain}"; use LINUX or LINUX32`);
+    p.personality(domain);
+  }
+  addProcess(p, proc, security, view, opts.preserveFds, !devBound);
+  p.sync(SYNC_TAG.CREATED);
+  p.barrierWait();
+  p.exec(execCandidates(proc.args[0]!, proc.env), proc.args, proc.env);
+  const out: CreatePlan = { plan: p, mapsAtSync, hooksSync, security };
+  if (mapping) out.mapping = mapping;
+  return out;
+}
+
+/**
+ * The process part of a plan (also `exec`'s): terminal, kept fds, cwd,
+ * rlimits, umask, then the security ops around the switch to the user.
+ */
+export function addProcess(
+  p: Plan,
+  proc: OciProcess,
+  security: SecuritySpec,
+  view: UsernsView,
+  preserveFds: number,
+  console: boolean,
+): void {
+  if (proc.terminal) {
+    p.pty("/dev/pts/ptmx", proc.consoleSize?.height ?? 0, proc.consoleSize?.width ?? 0);
+    // the spec's /dev/console is the terminal (fd 0 is its slave now)
+    if (console) p.mount("/proc/self/fd/0", "/dev/console", "", MS.BIND);
+  }
+  if (preserveFds > 0) p.keepFds(3, preserveFds);
+  p.chdir(proc.cwd);
+  for (const [res, soft, hard] of proc.rlimits) p.setrlimit(res, soft, hard);
+  if (proc.user.umask !== undefined) p.umask(proc.user.umask);
+  addBeforeSetid(p, security);
+  const flags = (view.setgroups ? 0 : SetIdFlag.SKIP_SETGROUPS) | SetIdFlag.KEEP_CAPS;
+  p.setid(proc.user.uid, proc.user.gid, proc.user.additionalGids, flags);
+  addBeforeExec(p, security);
+}
+
+/** Refuse a user or group the container's user namespace does not have. */
+export function checkIds(proc: OciProcess, view: UsernsView, field: string): void {
+  const mapped = (ranges: IdRange[] | undefined, id: number) =>
+    ranges === undefined || ranges.some((r) => id >= r.inside && id < r.inside + r.count);
+  if (!mapped(view.uidMap, proc.user.uid)) {
+    throw invalid(`${field}.user.uid`, `is ${proc.user.uid}, which is not mapped in the container's user namespace`);
+  }
+  for (
+    const [gid, f] of [[proc.user.gid, "gid"], ...proc.user.additionalGids.map((g, i) => [g, `additionalGids[${i}]`])]
+  ) {
+    if (!mapped(view.gidMap, gid as number)) {
+      throw invalid(`${field}.user.${f}`, `is ${gid}, which is not mapped in the container's user namespace`);
+    }
+  }
+  if (!view.setgroups && proc.user.additionalGids.length) {
+    throw unsupported(
+      `${field}.user.additionalGids`,
+      "setgroups is denied in this user namespace (only your own id is mapped, without newgidmap)",
+      "map a subordinate gid range in linux.gidMappings (needs newgidmap), or drop additionalGids",
+    );
+  }
+}

@@ -1,0 +1,131 @@
+/**
+ * `linux.cgroupsPath` and `linux.resources`: where a cgroup manager plugs in.
+ *
+ * A manager (cgroup v2, issue #6) registers a {@link CgroupProvider} with
+ * {@link setCgroupProvider}; the runtime then asks it for a container's
+ * cgroup before the process runs (`join` is called while the process waits
+ * in its new namespaces, before its cgroup namespace is made), and uses it
+ * for `pause`/`resume`, `ps` and `delete`. Without a manager — as on hosts
+ * whose cgroups are v1 or hybrid, where a rootless user can be given no
+ * subtree — a container runs without a cgroup of its own: fine when
+ * config.json asks for no limit, an error naming the field when it does.
+ *
+ * @module
+ */
+import { invalid, unsupported } from "./errors.ts";
+import type { RuntimeLog } from "./log.ts";
+
+/** A container's own cgroup, made by a manager. */
+export interface OciCgroup {
+  /** Its directory (for the record and for `ps`). */
+  readonly path: string;
+  /** Move the waiting process into it and write the limits. */
+  join(pid: number): Promise<void>;
+  /** Freeze every process (cgroup.freeze = 1). */
+  freeze(): Promise<void>;
+  /** Thaw them. */
+  thaw(): Promise<void>;
+  /** Remove it after the container stopped. */
+  remove(): Promise<void>;
+}
+
+/** What a manager is asked for. */
+export interface CgroupRequest {
+  /** Container id. */
+  id: string;
+  /** `linux.cgroupsPath`, parsed. */
+  path?: CgroupsPath;
+  /** `linux.resources` as written. */
+  resources?: Record<string, unknown>;
+}
+
+/** `linux.cgroupsPath` in its two forms. */
+export type CgroupsPath =
+  | { kind: "systemd"; slice: string; prefix: string; name: string }
+  | { kind: "cgroupfs"; path: string; relative: boolean };
+
+/** Makes the cgroup of a container, or undefined when it cannot make one and none is needed. */
+export type CgroupProvider = (req: CgroupRequest, log: RuntimeLog) => Promise<OciCgroup | undefined>;
+
+let provider: CgroupProvider | undefined;
+
+/** Register the cgroup manager (cgroup v2 delegation). */
+export function setCgroupProvider(p: CgroupProvider | undefined): void {
+  provider = p;
+}
+
+/** Parse `linux.cgroupsPath`: `slice:prefix:name` with --systemd-cgroup, else a path. */
+export function parseCgroupsPath(value: string | undefined, systemd: boolean): CgroupsPath | undefined {
+  if (!value) return undefined;
+  if (systemd) {
+    const m = /^([^:/]*):([^:/]*):([^:/]+)$/.exec(value);
+    if (!m) {
+      throw invalid(
+        "linux.cgroupsPath",
+        `is "${value}", not systemd's form "slice:prefix:name"`,
+        "or run without --systemd-cgroup",
+      );
+    }
+    return { kind: "systemd", slice: m[1]!, prefix: m[2]!, name: m[3]! };
+  }
+  if (value.split("/").includes("..")) throw invalid("linux.cgroupsPath", `must not contain "..": "${value}"`);
+  return { kind: "cgroupfs", path: value, relative: !value.startsWith("/") };
+}
+
+/** The resource fields config.json sets to a real value (devices rules aside). */
+export function requestedResources(res: Record<string, unknown> | undefined, at = "linux.resources"): string[] {
+  if (!res) return [];
+  const out: string[] = [];
+  const visit = (v: unknown, path: string) => {
+    if (v === null || v === undefined || v === false || v === 0 || v === "") return;
+    if (Array.isArray(v)) {
+      if (v.length) out.push(path);
+    } else if (typeof v === "object") {
+      for (const [k, x] of Object.entries(v)) visit(x, `${path}.${k}`);
+    } else {
+      out.push(path);
+    }
+  };
+  for (const [k, v] of Object.entries(res)) if (k !== "devices") visit(v, `${at}.${k}`);
+  return out;
+}
+
+/** True when /sys/fs/cgroup is a cgroup2 mount (not v1 or hybrid). */
+export function hostCgroup2(): boolean {
+  try {
+    return Deno.readTextFileSync("/proc/self/mountinfo").split("\n").some((l) => {
+      const [pre, post] = l.split(" - ");
+      return pre?.split(" ")[4] === "/sys/fs/cgroup" && post?.startsWith("cgroup2 ");
+    });
+  } catch {
+    return false;
+  }
+}
+
+/** The cgroup for a new container, or undefined (no manager, and no limit asked for). */
+export async function containerCgroup(req: CgroupRequest, log: RuntimeLog): Promise<OciCgroup | undefined> {
+  if (provider) return await provider(req, log);
+  const asked = requestedResources(req.resources);
+  if (asked.length) {
+    const why = hostCgroup2()
+      ? "this runtime has no cgroup v2 manager to apply it"
+      : "this host's cgroups are v1 or hybrid (/sys/fs/cgroup is not cgroup2), so no cgroup can be delegated to an unprivileged user";
+    throw unsupported(
+      asked[0]!,
+      `a resource limit needs a cgroup, and ${why}`,
+      "remove the limits from linux.resources",
+    );
+  }
+  const devices = req.resources?.devices;
+  if (Array.isArray(devices) && devices.length) {
+    log.warn(
+      "linux.resources.devices: device rules are not enforced without a cgroup; the container has only the device nodes bound into /dev",
+    );
+  }
+  if (req.path) {
+    log.debug(
+      `linux.cgroupsPath "${JSON.stringify(req.path)}": no cgroup manager, the container stays in the runtime's cgroup`,
+    );
+  }
+  return undefined;
+}

@@ -1,0 +1,295 @@
+/**
+ * config.json's mounts and devices as plan ops, for a rootless runtime:
+ *
+ * - `bind`/`rbind` binds the host path; options that set flags (ro, nosuid,
+ *   nodev, noexec, rro…) are applied with mount_setattr, propagation too.
+ *   Options that clear flags (rw, suid, dev, exec) leave a bind as its source
+ *   is: a rootless runtime cannot lift the host's flags.
+ * - `proc`, `sysfs`, `mqueue`: mounted anew when the container owns the
+ *   matching namespace; otherwise the kernel refuses and the host's mount is
+ *   bound instead, with the same read-only and nosuid/nodev/noexec bits
+ *   (plan op MOUNT_OR_BIND) — e.g. sysfs when the container shares the host's
+ *   network namespace.
+ * - `cgroup`/`cgroup2`: a cgroup2 mount where /sys/fs/cgroup is cgroup v2;
+ *   on a v1 or hybrid host (where v1 hierarchies cannot be mounted in a user
+ *   namespace) the host's /sys/fs/cgroup is bound, read-only when asked.
+ * - `devpts` with `gid=5` loses that option when gid 5 is not mapped in the
+ *   container (the kernel refuses it).
+ * - devices cannot be created in a user namespace: the default ones
+ *   (/dev/null, zero, full, random, urandom, tty) and `linux.devices` are
+ *   bound from the host's node of the same path, whose owner and mode they
+ *   keep (`fileMode`, `uid`, `gid` cannot be applied to it).
+ *
+ * @module
+ */
+import { CLONE, MOUNT_ATTR, MS, type Plan } from "../plan/mod.ts";
+import type { OciDevice, OciMount } from "./config.ts";
+import { invalid, unsupported } from "./errors.ts";
+
+const MS_EXTRA = {
+  SYNCHRONOUS: 16,
+  MANDLOCK: 64,
+  DIRSYNC: 128,
+  NODIRATIME: 2048,
+  RELATIME: 1 << 21,
+  LAZYTIME: 1 << 25,
+  UNBINDABLE: 1 << 17,
+} as const;
+
+/** Options that set (or clear) mount flags: [set, clear]. */
+const FLAG_OPTIONS: Record<string, [number, number]> = {
+  ro: [MS.RDONLY, 0],
+  rw: [0, MS.RDONLY],
+  nosuid: [MS.NOSUID, 0],
+  suid: [0, MS.NOSUID],
+  nodev: [MS.NODEV, 0],
+  dev: [0, MS.NODEV],
+  noexec: [MS.NOEXEC, 0],
+  exec: [0, MS.NOEXEC],
+  sync: [MS_EXTRA.SYNCHRONOUS, 0],
+  async: [0, MS_EXTRA.SYNCHRONOUS],
+  dirsync: [MS_EXTRA.DIRSYNC, 0],
+  mand: [MS_EXTRA.MANDLOCK, 0],
+  nomand: [0, MS_EXTRA.MANDLOCK],
+  noatime: [MS.NOATIME, 0],
+  atime: [0, MS.NOATIME],
+  nodiratime: [MS_EXTRA.NODIRATIME, 0],
+  diratime: [0, MS_EXTRA.NODIRATIME],
+  relatime: [MS_EXTRA.RELATIME, 0],
+  norelatime: [0, MS_EXTRA.RELATIME],
+  strictatime: [MS.STRICTATIME, 0],
+  nostrictatime: [0, MS.STRICTATIME],
+  lazytime: [MS_EXTRA.LAZYTIME, 0],
+  nolazytime: [0, MS_EXTRA.LAZYTIME],
+};
+
+/** Recursive variants (runc): applied with mount_setattr(AT_RECURSIVE). */
+const RECURSIVE_ATTR_OPTIONS: Record<string, number> = {
+  rro: MOUNT_ATTR.RDONLY,
+  rnosuid: MOUNT_ATTR.NOSUID,
+  rnodev: MOUNT_ATTR.NODEV,
+  rnoexec: MOUNT_ATTR.NOEXEC,
+};
+
+const PROPAGATION: Record<string, [number, boolean]> = {
+  private: [MS.PRIVATE, false],
+  rprivate: [MS.PRIVATE, true],
+  shared: [MS.SHARED, false],
+  rshared: [MS.SHARED, true],
+  slave: [MS.SLAVE, false],
+  rslave: [MS.SLAVE, true],
+  unbindable: [MS_EXTRA.UNBINDABLE, false],
+  runbindable: [MS_EXTRA.UNBINDABLE, true],
+};
+
+/** Options nook knows and refuses (engine-side options, other runtimes' extensions). */
+const REFUSED_OPTIONS: Record<string, string> = {
+  idmap: "id-mapped mounts are not implemented",
+  ridmap: "id-mapped mounts are not implemented",
+  tmpcopyup: "copying the image's files into a tmpfs (crun's tmpcopyup) is not implemented",
+  "copy-symlink": "crun's copy-symlink is not implemented",
+  z: "SELinux relabelling is the engine's job (z/Z are podman volume options)",
+  Z: "SELinux relabelling is the engine's job (z/Z are podman volume options)",
+  U: "changing a volume's owner is the engine's job (U is a podman volume option)",
+  remount: "remount is not a mount of its own",
+  move: "moving mounts is not supported in config.json",
+};
+
+/** `linux.rootfsPropagation` values → MS_* flags for the container's `/` (recursive). */
+export function rootPropagation(value: string | undefined): number {
+  if (value === undefined) return MS.SLAVE; // runc's default: host mount events still reach the container
+  const p = PROPAGATION[value];
+  if (!p) {
+    throw invalid("linux.rootfsPropagation", `is "${value}"`, `use one of ${Object.keys(PROPAGATION).join(", ")}`);
+  }
+  return p[0];
+}
+
+/** What the mount translation needs to know about the container. */
+export interface MountContext {
+  /** Is gid 5 mapped in the container's user namespace (undefined: cannot tell, keep gid=5). */
+  gid5Mapped: boolean | undefined;
+  /** /sys/fs/cgroup on the host is cgroup v2 (not v1 or hybrid). */
+  hostCgroup2: boolean;
+}
+
+function attrsOf(flags: number): number {
+  return (flags & MS.RDONLY ? MOUNT_ATTR.RDONLY : 0) | (flags & MS.NOSUID ? MOUNT_ATTR.NOSUID : 0) |
+    (flags & MS.NODEV ? MOUNT_ATTR.NODEV : 0) | (flags & MS.NOEXEC ? MOUNT_ATTR.NOEXEC : 0);
+}
+
+/** The parent directory of an absolute path. */
+export function parentOf(path: string): string {
+  const i = path.replace(/\/+$/, "").lastIndexOf("/");
+  return i <= 0 ? "/" : path.slice(0, i);
+}
+
+function isFile(hostPath: string): boolean {
+  try {
+    return !Deno.statSync(hostPath).isDirectory;
+  } catch {
+    return false;
+  }
+}
+
+/** Add one config.json mount (targets resolve inside the rootfs: the plan's ROOT is set). */
+export function addMount(p: Plan, m: OciMount, field: string, ctx: MountContext): void {
+  let set = 0;
+  let clear = 0;
+  let recursiveAttrs = 0;
+  let bind = m.type === "bind";
+  let rec = false;
+  const propagation: [number, boolean][] = [];
+  const data: string[] = [];
+  for (const opt of m.options) {
+    if (opt === "bind" || opt === "rbind") {
+      bind = true;
+      rec ||= opt === "rbind";
+    } else if (FLAG_OPTIONS[opt]) {
+      set |= FLAG_OPTIONS[opt]![0];
+      clear |= FLAG_OPTIONS[opt]![1];
+    } else if (RECURSIVE_ATTR_OPTIONS[opt]) {
+      recursiveAttrs |= RECURSIVE_ATTR_OPTIONS[opt]!;
+    } else if (PROPAGATION[opt]) {
+      propagation.push(PROPAGATION[opt]!);
+    } else if (REFUSED_OPTIONS[opt]) {
+      throw unsupported(`${field}.options`, `"${opt}": ${REFUSED_OPTIONS[opt]}`);
+    } else {
+      data.push(opt);
+    }
+  }
+  const flags = set & ~clear;
+  const target = m.destination;
+
+  if (bind) {
+    if (data.length) {
+      throw invalid(
+        `${field}.options`,
+        `has options a bind mount cannot take: ${data.map((d) => `"${d}"`).join(", ")}`,
+      );
+    }
+    if (isFile(m.source)) {
+      p.mkdirAll(parentOf(target));
+      p.mkfile(target);
+    } else {
+      p.mkdirAll(target);
+    }
+    p.mount(m.source, target, "", MS.BIND | (rec ? MS.REC : 0));
+    const attrs = attrsOf(flags) | (flags & MS.NOATIME ? 0x10 : 0);
+    if (attrs) p.setattr(target, attrs, 0, 0, rec);
+  } else {
+    p.mkdirAll(target);
+    const type = m.type;
+    const opts = data.join(",");
+    switch (type) {
+      case "proc":
+        p.mountOrBind(m.source || "proc", target, "proc", flags, opts, "/proc", attrsOf(flags));
+        break;
+      case "sysfs":
+        p.mountOrBind(m.source || "sysfs", target, "sysfs", flags, opts, "/sys", attrsOf(flags));
+        break;
+      case "mqueue":
+        p.mountOrBind(m.source || "mqueue", target, "mqueue", flags, opts, "/dev/mqueue", attrsOf(flags));
+        break;
+      case "cgroup":
+      case "cgroup2":
+        if (ctx.hostCgroup2) {
+          p.mountOrBind("cgroup2", target, "cgroup2", flags, "", "/sys/fs/cgroup", attrsOf(flags));
+        } else {
+          // Why a bind: cgroup v1 hierarchies can only be mounted by the host's root.
+          p.mount("/sys/fs/cgroup", target, "", MS.BIND | MS.REC);
+          if (attrsOf(flags)) p.setattr(target, attrsOf(flags), 0, 0, true);
+        }
+        break;
+      case "devpts": {
+        const keep = ctx.gid5Mapped === false ? data.filter((d) => d !== "gid=5") : data;
+        p.mount(m.source || "devpts", target, "devpts", flags, keep.join(","));
+        break;
+      }
+      case "":
+      case "none":
+        throw invalid(`${field}.type`, "is missing; give a filesystem type, or a bind or rbind option");
+      default:
+        p.mount(m.source || type, target, type, flags, opts);
+    }
+  }
+  if (recursiveAttrs) p.setattr(target, recursiveAttrs, 0, 0, true);
+  for (const [prop, recursive] of propagation) p.setattr(target, 0, 0, prop, recursive);
+}
+
+/** Device nodes every container gets (runtime-spec "Default Devices"). */
+export const DEFAULT_DEVICES = ["/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty"];
+
+/** major and minor of a dev_t (glibc's encoding). */
+function devNumbers(rdev: number): [number, number] {
+  const d = BigInt(rdev);
+  const major = ((d >> 8n) & 0xfffn) | ((d >> 32n) & ~0xfffn);
+  const minor = (d & 0xffn) | ((d >> 12n) & ~0xffn & 0xffff_ff00n);
+  return [Number(major), Number(minor)];
+}
+
+/**
+ * Bind the default devices and `linux.devices` from the host, and make the
+ * /dev symlinks of the spec (fd, stdin, stdout, stderr, ptmx → pts/ptmx).
+ */
+export function addDevices(p: Plan, devices: readonly OciDevice[], terminal: boolean): void {
+  const wanted = new Map<string, { field?: string; dev?: OciDevice }>();
+  for (const d of DEFAULT_DEVICES) wanted.set(d, {});
+  devices.forEach((dev, i) => wanted.set(dev.path, { field: `linux.devices[${i}]`, dev }));
+  for (const [path, { field, dev }] of wanted) {
+    let st: Deno.FileInfo;
+    try {
+      st = Deno.statSync(path);
+    } catch {
+      if (!field) continue; // a host without this default device: the container lacks it too
+      throw unsupported(
+        `${field}.path`,
+        `"${path}" does not exist on the host, and device nodes cannot be created in a user namespace`,
+        "a rootless container can only have the host's own device nodes",
+      );
+    }
+    if (dev && field) {
+      const kind = dev.type === "p" ? st.isFifo : dev.type === "b" ? st.isBlockDevice : st.isCharDevice;
+      if (!kind) throw invalid(`${field}.type`, `is "${dev.type}", but the host's "${path}" is another kind of file`);
+      if (dev.type !== "p" && st.rdev !== null) {
+        const [major, minor] = devNumbers(st.rdev);
+        if (major !== dev.major || minor !== dev.minor) {
+          throw invalid(
+            field,
+            `asks for device ${dev.major}:${dev.minor} at "${path}", but the host's node there is ${major}:${minor}`,
+            "a rootless container binds the host's node of the same path",
+          );
+        }
+      }
+    }
+    p.mkdirAll(parentOf(path));
+    p.mkfile(path, 0o666);
+    // Why bind and not mknod: device nodes cannot be created in a user namespace.
+    p.mount(path, path, "", MS.BIND);
+  }
+  p.symlink("/proc/self/fd", "/dev/fd");
+  p.symlink("/proc/self/fd/0", "/dev/stdin");
+  p.symlink("/proc/self/fd/1", "/dev/stdout");
+  p.symlink("/proc/self/fd/2", "/dev/stderr");
+  p.symlink("pts/ptmx", "/dev/ptmx");
+  if (terminal) p.mkfile("/dev/console", 0o600);
+}
+
+/** Namespaces a sysctl key needs (runc's rule: only namespaced sysctls may be set). */
+export function sysctlNamespace(key: string): number | undefined {
+  const k = key.replaceAll("/", ".");
+  const ipc = [
+    "kernel.msgmax",
+    "kernel.msgmnb",
+    "kernel.msgmni",
+    "kernel.sem",
+    "kernel.shmall",
+    "kernel.shmmax",
+    "kernel.shmmni",
+    "kernel.shm_rmid_forced",
+  ];
+  if (ipc.includes(k) || k.startsWith("fs.mqueue.")) return CLONE.NEWIPC;
+  if (k.startsWith("net.")) return CLONE.NEWNET;
+  if (k === "kernel.hostname" || k === "kernel.domainname") return CLONE.NEWUTS;
+  return undefined;
+}
