@@ -318,7 +318,7 @@ test("--read-only with --tmpfs leaves only the tmpfs writable; --tmpfs takes doc
   assert.match(r.stdout, /^\/run rw,nosuid,nodev,noexec/m);
   const bad = await nook(["run", "--rm", "--tmpfs", "/tmp:bogus", "--rootfs", await rootfs(), "true"]);
   assert.equal(bad.code, 125);
-  assert.match(bad.stderr, /unknown option "bogus"/);
+  assert.match(bad.stderr, /unknown tmpfs option "bogus"/);
   const rot = await nook([
     "run",
     "--rm",

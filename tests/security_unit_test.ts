@@ -79,7 +79,7 @@ test("--tmpfs options become mount flags and tmpfs data", () => {
     data: "size=64m,mode=700",
   });
   assert.throws(() => parseTmpfs("tmp"), /must be absolute/);
-  assert.throws(() => parseTmpfs("/tmp:size=1m;rm -rf"), /unknown option/);
+  assert.throws(() => parseTmpfs("/tmp:size=1m;rm -rf"), /unknown tmpfs option/);
 });
 
 test("--security-opt values are checked, and privileged or systempaths=unconfined mask nothing", () => {

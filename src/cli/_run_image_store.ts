@@ -1,3 +1,4 @@
+import { tmpfsOptions } from "../container/tmpfs.ts";
 /**
  * The image side of `nook run` (issue #3), loaded by `_run_image.ts` only
  * when a run uses an image from the store or volumes: images pulled when
@@ -157,27 +158,6 @@ export function storeImageSource(image: string, id: string, autoRemove: boolean)
   };
 }
 
-/** Parse docker's mount option words into MS flags; the rest is filesystem data. */
-function tmpfsOptions(opts: string[]): { flags: number; data: string; readonly: boolean } {
-  let flags = MS.NOSUID | MS.NODEV | MS.NOEXEC;
-  let readonly = false;
-  const data: string[] = [];
-  for (const o of opts.filter(Boolean)) {
-    if (o === "ro") readonly = true;
-    else if (o === "rw") readonly = false;
-    else if (o === "exec") flags &= ~MS.NOEXEC;
-    else if (o === "noexec") flags |= MS.NOEXEC;
-    else if (o === "suid") flags &= ~MS.NOSUID;
-    else if (o === "nosuid") flags |= MS.NOSUID;
-    else if (o === "dev") flags &= ~MS.NODEV;
-    else if (o === "nodev") flags |= MS.NODEV;
-    else if (/^(size|mode|nr_inodes|uid|gid)=/.test(o)) data.push(o);
-    else throw new UsageError(`Unknown tmpfs option "${o}"`, { hint: "use size=…, mode=…, ro, exec, suid, dev" });
-  }
-  if (!data.some((d) => d.startsWith("mode="))) data.push("mode=1777");
-  return { flags, data: data.join(","), readonly };
-}
-
 function absTarget(t: string, what: string): string {
   if (!t.startsWith("/")) {
     throw new UsageError(`The ${what} target "${t}" is not an absolute path`, { hint: "container paths start with /" });
@@ -278,15 +258,8 @@ export function runMounts(
   const mounts: MountSpec[] = [];
   for (const w of wanted) {
     if (w.kind === "tmpfs") {
-      const t = tmpfsOptions(w.opts);
-      mounts.push({
-        source: "tmpfs",
-        target: w.target,
-        fstype: "tmpfs",
-        flags: t.flags,
-        data: t.data,
-        readonly: t.readonly,
-      });
+      const t = tmpfsOptions(w.opts, `--mount type=tmpfs,target=${w.target}`);
+      mounts.push({ source: "tmpfs", target: w.target, fstype: "tmpfs", flags: t.flags, data: t.data });
     } else if (w.kind === "bind") {
       let src = w.source.startsWith("~/") ? `${Deno.env.get("HOME")}/${w.source.slice(2)}` : w.source;
       let st: Deno.FileInfo;

@@ -1,5 +1,6 @@
 import { UsageError } from "../errors/mod.ts";
 import type { MountSpec } from "../container/spec.ts";
+import { tmpfsOptions } from "../container/tmpfs.ts";
 import { MS } from "../plan/mod.ts";
 import { decideSecurity, type SecuritySpec } from "../security/mod.ts";
 import { bool, list, type OptionSpec, type ParsedArgs } from "./_args.ts";
@@ -36,21 +37,6 @@ export function securityFromArgs(a: ParsedArgs, uid: number): SecuritySpec {
   return security;
 }
 
-const TMPFS_FLAGS: Record<string, [set: number, clear: number]> = {
-  ro: [MS.RDONLY, 0],
-  rw: [0, MS.RDONLY],
-  nosuid: [MS.NOSUID, 0],
-  suid: [0, MS.NOSUID],
-  nodev: [MS.NODEV, 0],
-  dev: [0, MS.NODEV],
-  noexec: [MS.NOEXEC, 0],
-  exec: [0, MS.NOEXEC],
-  noatime: [MS.NOATIME, 0],
-  strictatime: [MS.STRICTATIME, 0],
-};
-
-const TMPFS_DATA = /^(size|mode|uid|gid|nr_inodes|nr_blocks)=[0-9a-zA-Z%]+$/;
-
 /**
  * `--tmpfs /path[:opts]` as docker parses it: mount flags (ro, noexec…) and
  * tmpfs data (size=, mode=…), comma-separated; nosuid,nodev,noexec unless
@@ -62,19 +48,8 @@ export function parseTmpfs(value: string): MountSpec {
   if (!target.startsWith("/")) {
     throw new UsageError(`--tmpfs "${value}": the path must be absolute`, { hint: "e.g. --tmpfs /run:size=64m" });
   }
-  let flags = MS.NOSUID | MS.NODEV | MS.NOEXEC;
-  const data: string[] = [];
-  for (const o of (i < 0 ? "" : value.slice(i + 1)).split(",").filter(Boolean)) {
-    const f = TMPFS_FLAGS[o];
-    if (f) flags = (flags | f[0]) & ~f[1];
-    else if (TMPFS_DATA.test(o)) data.push(o);
-    else {
-      throw new UsageError(`--tmpfs "${value}": unknown option "${o}"`, {
-        hint: `use ${Object.keys(TMPFS_FLAGS).join(", ")}, size=, mode=, uid=, gid=, nr_inodes=`,
-      });
-    }
-  }
-  return { source: "tmpfs", target: target.replace(/(.)\/+$/, "$1"), fstype: "tmpfs", flags, data: data.join(",") };
+  const { flags, data } = tmpfsOptions((i < 0 ? "" : value.slice(i + 1)).split(","), `--tmpfs "${value}"`);
+  return { source: "tmpfs", target: target.replace(/(.)\/+$/, "$1"), fstype: "tmpfs", flags, data };
 }
 
 /** The tmpfs mounts `--tmpfs` and `--read-only-tmpfs` ask for (the latter only with a read-only root). */

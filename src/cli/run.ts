@@ -11,6 +11,7 @@ import { detectIdMapping, type IdMapping } from "../userns/mod.ts";
 import { bool, formatHelp, list, type OptionSpec, parseArgs, type ParsedArgs, str } from "./_args.ts";
 import type { CommandSpec } from "./commands.ts";
 import { IMAGE_RUN_OPTIONS, prepareImage, runMounts, storeImageSource, type StoreParts } from "./_run_image.ts";
+import type { StoreSource } from "./_run_image_store.ts";
 import { LIFECYCLE_RUN_OPTIONS, runWithLifecycle } from "./_run_lifecycle.ts";
 import { SECURITY_RUN_OPTIONS, securityFromArgs, tmpfsFromArgs } from "./_run_security.ts";
 import { RESOURCES_RUN_OPTIONS } from "./_run_resources.ts";
@@ -64,15 +65,8 @@ export const spec: CommandSpec = {
   positional: "image",
 };
 
-/** What the container runs from: a directory plus the image's defaults. */
-interface Source {
-  rootfs: string;
-  readonly: boolean;
-  env: string[];
-  entrypoint: string[];
-  cmd: string[];
-  workdir: string;
-  user?: string;
+/** What the container runs from: a directory plus the image's defaults (the store's shape, its parts optional). */
+interface Source extends Omit<StoreSource, "store"> {
   /** An image from the store (issue #3): its layers, storage and volumes. */
   store?: StoreParts;
   /** The image's ExposedPorts (`"80/tcp"`), for -P. */

@@ -22,46 +22,12 @@
  *
  * @module
  */
-import { CLONE, MOUNT_ATTR, MS, type Plan } from "../plan/mod.ts";
+import { CLONE, MOUNT_ATTR, MOUNT_OPTION_FLAGS, MS, type Plan } from "../plan/mod.ts";
 import type { OciDevice, OciMount } from "./config.ts";
 import { invalid, unsupported } from "./errors.ts";
 
-const MS_EXTRA = {
-  SYNCHRONOUS: 16,
-  MANDLOCK: 64,
-  DIRSYNC: 128,
-  NODIRATIME: 2048,
-  RELATIME: 1 << 21,
-  LAZYTIME: 1 << 25,
-  UNBINDABLE: 1 << 17,
-} as const;
-
 /** Options that set (or clear) mount flags: [set, clear]. */
-const FLAG_OPTIONS: Record<string, [number, number]> = {
-  ro: [MS.RDONLY, 0],
-  rw: [0, MS.RDONLY],
-  nosuid: [MS.NOSUID, 0],
-  suid: [0, MS.NOSUID],
-  nodev: [MS.NODEV, 0],
-  dev: [0, MS.NODEV],
-  noexec: [MS.NOEXEC, 0],
-  exec: [0, MS.NOEXEC],
-  sync: [MS_EXTRA.SYNCHRONOUS, 0],
-  async: [0, MS_EXTRA.SYNCHRONOUS],
-  dirsync: [MS_EXTRA.DIRSYNC, 0],
-  mand: [MS_EXTRA.MANDLOCK, 0],
-  nomand: [0, MS_EXTRA.MANDLOCK],
-  noatime: [MS.NOATIME, 0],
-  atime: [0, MS.NOATIME],
-  nodiratime: [MS_EXTRA.NODIRATIME, 0],
-  diratime: [0, MS_EXTRA.NODIRATIME],
-  relatime: [MS_EXTRA.RELATIME, 0],
-  norelatime: [0, MS_EXTRA.RELATIME],
-  strictatime: [MS.STRICTATIME, 0],
-  nostrictatime: [0, MS.STRICTATIME],
-  lazytime: [MS_EXTRA.LAZYTIME, 0],
-  nolazytime: [0, MS_EXTRA.LAZYTIME],
-};
+const FLAG_OPTIONS = MOUNT_OPTION_FLAGS;
 
 /** Recursive variants (runc): applied with mount_setattr(AT_RECURSIVE). */
 const RECURSIVE_ATTR_OPTIONS: Record<string, number> = {
@@ -78,8 +44,8 @@ const PROPAGATION: Record<string, [number, boolean]> = {
   rshared: [MS.SHARED, true],
   slave: [MS.SLAVE, false],
   rslave: [MS.SLAVE, true],
-  unbindable: [MS_EXTRA.UNBINDABLE, false],
-  runbindable: [MS_EXTRA.UNBINDABLE, true],
+  unbindable: [MS.UNBINDABLE, false],
+  runbindable: [MS.UNBINDABLE, true],
 };
 
 /** Options nook knows and refuses (engine-side options, other runtimes' extensions). */

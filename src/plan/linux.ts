@@ -22,11 +22,45 @@ export const MS = {
   BIND: 4096,
   MOVE: 8192,
   REC: 16384,
+  SYNCHRONOUS: 16,
+  MANDLOCK: 64,
+  DIRSYNC: 128,
+  NODIRATIME: 2048,
+  UNBINDABLE: 1 << 17,
   PRIVATE: 1 << 18,
   SLAVE: 1 << 19,
   SHARED: 1 << 20,
+  RELATIME: 1 << 21,
   STRICTATIME: 1 << 24,
+  LAZYTIME: 1 << 25,
 } as const;
+
+/** Mount options (`ro`, `nosuid`, `noatime`…) as the MS_* flags they set and clear: [set, clear]. */
+export const MOUNT_OPTION_FLAGS: Readonly<Record<string, readonly [set: number, clear: number]>> = {
+  ro: [MS.RDONLY, 0],
+  rw: [0, MS.RDONLY],
+  nosuid: [MS.NOSUID, 0],
+  suid: [0, MS.NOSUID],
+  nodev: [MS.NODEV, 0],
+  dev: [0, MS.NODEV],
+  noexec: [MS.NOEXEC, 0],
+  exec: [0, MS.NOEXEC],
+  sync: [MS.SYNCHRONOUS, 0],
+  async: [0, MS.SYNCHRONOUS],
+  dirsync: [MS.DIRSYNC, 0],
+  mand: [MS.MANDLOCK, 0],
+  nomand: [0, MS.MANDLOCK],
+  noatime: [MS.NOATIME, 0],
+  atime: [0, MS.NOATIME],
+  nodiratime: [MS.NODIRATIME, 0],
+  diratime: [0, MS.NODIRATIME],
+  relatime: [MS.RELATIME, 0],
+  norelatime: [0, MS.RELATIME],
+  strictatime: [MS.STRICTATIME, 0],
+  nostrictatime: [0, MS.STRICTATIME],
+  lazytime: [MS.LAZYTIME, 0],
+  nolazytime: [0, MS.LAZYTIME],
+};
 
 /** mount_setattr(2) attributes. */
 export const MOUNT_ATTR = {
