@@ -797,7 +797,8 @@ static void reaper(pid_t child) {
  *   EOF on the socket  ◄──────────────── execve succeeded (socket is CLOEXEC)
  *   wait for the pid
  */
-static void __attribute__((noreturn)) child_main(const uint8_t *plan, uint32_t len, int sock) {
+/* Every signal back to its default action, none blocked, in a fresh child. */
+static void reset_signals(void) {
   /* Deno ignores some signals (SIGPIPE) and blocks others; an ignored signal
    * survives execve, so the container would start with it ignored. */
   /* raw rt_sigaction: glibc's sigaction refuses 32 and 33 (its own), and an
@@ -815,6 +816,10 @@ static void __attribute__((noreturn)) child_main(const uint8_t *plan, uint32_t l
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+static void __attribute__((noreturn)) child_main(const uint8_t *plan, uint32_t len, int sock) {
+  reset_signals();
   /* Deno's own descriptors must not leak into the container. */
   syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC);
 
@@ -976,6 +981,26 @@ SHIM_EXPORT int32_t shim_run_wait(const uint8_t *argv_block, uint32_t len, char 
   while (waitpid(pid, &st, 0) < 0)
     if (errno != EINTR) return -errno;
   return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+SHIM_EXPORT int32_t shim_keeper(void) {
+  pid_t parent = getpid();
+  pid_t pid = raw_clone(SIGCHLD, NULL);
+  if (pid < 0) return -errno;
+  if (pid > 0) return pid;
+  /* A copy of one thread of nook: raw syscalls only (see the top of this file). */
+  syscall(SYS_close_range, 0u, ~0u, 0u);
+  reset_signals();
+  prctl(PR_SET_NAME, "nook-keeper", 0, 0, 0);
+  set_title("nook-keeper");
+  /* Why a pidfd and not PR_SET_PDEATHSIG: the death signal follows the
+   * thread that cloned us, and FFI calls run on pool threads that come and go. */
+  int pfd = (int)syscall(SYS_pidfd_open, parent, 0u);
+  if (pfd < 0 || getppid() != parent) _exit(0);
+  struct pollfd p = {pfd, POLLIN, 0};
+  while (poll(&p, 1, -1) < 0 && errno == EINTR) {
+  }
+  _exit(0);
 }
 
 SHIM_EXPORT int32_t shim_pty_relay(int32_t master, int32_t in_fd, int32_t out_fd) {

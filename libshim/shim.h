@@ -153,6 +153,15 @@ int32_t shim_close(int32_t fd);
  */
 int32_t shim_run_wait(const uint8_t *argv_block, uint32_t len, char *err, uint32_t errlen);
 
+/**
+ * Start a "keeper": a process that does nothing until the calling process
+ * (the whole of it, whichever thread called) has exited, or until it is
+ * killed. Its pid, or -errno. nook hands it to a systemd scope next to a
+ * container so the scope outlives the container's last process until nook has
+ * read the container's cgroup (issue #6).
+ */
+int32_t shim_keeper(void);
+
 /** Relay between in_fd/out_fd and a pty master until the pty hangs up. */
 int32_t shim_pty_relay(int32_t master, int32_t in_fd, int32_t out_fd);
 

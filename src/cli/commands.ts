@@ -30,6 +30,7 @@ export interface CommandModule {
  */
 export const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandModule> }> = {
   run: { summary: "Run a command in a new container", load: () => import("./run.ts") },
+  stats: { summary: "Show the CPU, memory, PIDs and block I/O use of containers", load: () => import("./stats.ts") },
   version: { summary: "Show the versions of nook, Deno and libshim", load: () => import("./version.ts") },
 };
 

@@ -12,7 +12,7 @@ import type { CommandSpec } from "./commands.ts";
 import { IMAGE_RUN_OPTIONS } from "./_run_image.ts";
 import { LIFECYCLE_RUN_OPTIONS } from "./_run_lifecycle.ts";
 import { SECURITY_RUN_OPTIONS } from "./_run_security.ts";
-import { RESOURCES_RUN_OPTIONS } from "./_run_resources.ts";
+import { RESOURCES_RUN_OPTIONS, resourceHooks } from "./_run_resources.ts";
 import { NETWORK_RUN_OPTIONS } from "./_run_network.ts";
 import { write } from "./_io.ts";
 
@@ -84,7 +84,7 @@ export async function main(argv: string[]): Promise<number> {
   const mapping = detectIdMapping();
   const { spec: container, cleanup } = prepare(a, mapping);
   try {
-    return await runContainer(container, mapping);
+    return await runContainer(container, mapping, await resourceHooks(a, container));
   } finally {
     cleanup();
   }

@@ -62,4 +62,10 @@ export interface ContainerSpec {
   mounts: MountSpec[];
   /** Host files bind-mounted onto /etc/hosts, /etc/hostname, /etc/resolv.conf. */
   etcFiles: { hosts: string; hostname: string; resolvConf: string };
+  /**
+   * cgroup (#6): the process joins a cgroup of its own before GO, so its
+   * cgroup namespace is made after GO (rooted there) and a writable cgroup2 of
+   * that subtree is mounted on /sys/fs/cgroup (podman's cgroupns=private).
+   */
+  privateCgroup?: boolean;
 }

@@ -187,6 +187,14 @@ export async function runHelper(argv: readonly string[]): Promise<HelperResult> 
   return { code: rc, stderr: cString(err) };
 }
 
+/**
+ * Start a process that only waits for nook to exit (or to be killed): it keeps
+ * a container's systemd scope alive until nook has read its cgroup. Its pid.
+ */
+export async function startKeeper(): Promise<number> {
+  return unwrap(await shim().shim_keeper(), "start the scope keeper");
+}
+
 /** Relay stdin/stdout to a pty master until the container side hangs up. */
 export async function ptyRelay(master: number, inFd: number, outFd: number): Promise<void> {
   unwrap(await shim().shim_pty_relay(master, inFd, outFd), "relay the terminal");
