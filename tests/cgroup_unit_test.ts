@@ -4,7 +4,7 @@
  * stats parsing, manager detection against fake roots, and nook's D-Bus
  * client against a real dbus-daemon (which validates every message it gets).
  */
-import { assert, exists, scratch, test } from "./_helpers.ts";
+import { assert, exists, scratch, test, waitFor } from "./_helpers.ts";
 import {
   applyResources,
   blkioToIoWeight,
@@ -425,7 +425,8 @@ test("the scope keeper waits until it is killed, and ends by itself when its par
   const pid = await startKeeper();
   assert.ok(pid > 0);
   assert.equal(await poll(pid), null, "it waits");
-  assert.match(Deno.readTextFileSync(`/proc/${pid}/comm`), /^nook-keeper/);
+  // it names itself as soon as it runs
+  await waitFor("the keeper's name", () => Deno.readTextFileSync(`/proc/${pid}/comm`).startsWith("nook-keeper"), 5_000);
   Deno.kill(pid, "SIGTERM");
   assert.deepEqual(await wait(pid), { exited: false, signal: 15 });
   // a process that starts a keeper and exits: the keeper follows it

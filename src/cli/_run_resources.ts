@@ -15,6 +15,7 @@ import {
 } from "../cgroupv2/resources.ts";
 import { chooseManager } from "../cgroupv2/detect.ts";
 import { CgroupError } from "../cgroupv2/errors.ts";
+import type { CgroupRelease } from "../cgroupv2/container_cgroup.ts";
 import { DEFAULT_CPU_PERIOD, sharesToWeight } from "../cgroupv2/cpu.ts";
 import { runtimeDir } from "../paths/mod.ts";
 
@@ -277,10 +278,15 @@ function warnOnce(text: string): void {
 /**
  * Give the container a cgroup of its own with its limits: pick the manager,
  * and return the hooks that put the waiting process in its cgroup and remove
- * the cgroup afterwards (reporting an OOM kill). Without a manager: one
+ * the cgroup afterwards (reporting an OOM kill; `onRelease` gets what was
+ * read then, e.g. for a container record's OOMKilled). Without a manager: one
  * warning when no limit was asked for, a CgroupError (exit 125) when one was.
  */
-export async function resourceHooks(a: ParsedArgs, spec: ContainerSpec): Promise<RunHooks> {
+export async function resourceHooks(
+  a: ParsedArgs,
+  spec: ContainerSpec,
+  onRelease?: (r: CgroupRelease) => void,
+): Promise<RunHooks> {
   const resources = resourcesFromArgs(a);
   const asked = requiredControllers(resources);
   const choice = chooseManager();
@@ -322,8 +328,9 @@ export async function resourceHooks(a: ParsedArgs, spec: ContainerSpec): Promise
       }).catch(() => {});
     }],
     afterExit: [async () => {
-      const { oomKilled } = await cg.release();
-      if (oomKilled) {
+      const released = await cg.release();
+      onRelease?.(released);
+      if (released.oomKilled) {
         const limit = str(a, "memory");
         console.error(
           `nook: the container ran out of memory${limit ? ` (--memory ${limit})` : ""}: ` +
