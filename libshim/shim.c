@@ -925,14 +925,19 @@ static void default_signal_handlers(void) {
  *   EOF on the socket  ◄──────────────── execve succeeded (socket is CLOEXEC)
  *   wait for the pid
  */
-/* Every signal back to its default, none blocked; fds from 3 up close-on-exec. */
-static void reset_signals_and_fds(void) {
+/* Every signal back to its default action, none blocked, in a fresh child. */
+static void reset_signals(void) {
   /* Deno ignores some signals (SIGPIPE) and blocks others; an ignored signal
    * survives execve, so the container would start with it ignored. */
   default_signal_handlers();
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+/* Every signal back to its default, none blocked; fds from 3 up close-on-exec. */
+static void reset_signals_and_fds(void) {
+  reset_signals();
   /* Deno's own descriptors must not leak into the container. */
   syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC);
 }
@@ -1249,6 +1254,26 @@ SHIM_EXPORT int32_t shim_port_probe(const char *ip, int32_t port, int32_t udp) {
   close(s);
   if (rc < 0) return rc;
   return a.sa.sa_family == AF_INET ? ntohs(a.v4.sin_port) : ntohs(a.v6.sin6_port);
+}
+
+SHIM_EXPORT int32_t shim_keeper(void) {
+  pid_t parent = getpid();
+  pid_t pid = raw_clone(SIGCHLD, NULL);
+  if (pid < 0) return -errno;
+  if (pid > 0) return pid;
+  /* A copy of one thread of nook: raw syscalls only (see the top of this file). */
+  syscall(SYS_close_range, 0u, ~0u, 0u);
+  reset_signals();
+  prctl(PR_SET_NAME, "nook-keeper", 0, 0, 0);
+  set_title("nook-keeper");
+  /* Why a pidfd and not PR_SET_PDEATHSIG: the death signal follows the
+   * thread that cloned us, and FFI calls run on pool threads that come and go. */
+  int pfd = (int)syscall(SYS_pidfd_open, parent, 0u);
+  if (pfd < 0 || getppid() != parent) _exit(0);
+  struct pollfd p = {pfd, POLLIN, 0};
+  while (poll(&p, 1, -1) < 0 && errno == EINTR) {
+  }
+  _exit(0);
 }
 
 SHIM_EXPORT int32_t shim_pty_relay(int32_t master, int32_t in_fd, int32_t out_fd) {

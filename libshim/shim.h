@@ -199,6 +199,14 @@ int32_t shim_helper_wait(int32_t fd, int32_t pidfd, int32_t timeout_ms, uint8_t 
  * -errno (-EADDRINUSE when taken). Cheaper than walking /proc/net/tcp.
  */
 int32_t shim_port_probe(const char *ip, int32_t port, int32_t udp);
+/**
+ * Start a "keeper": a process that does nothing until the calling process
+ * (the whole of it, whichever thread called) has exited, or until it is
+ * killed. Its pid, or -errno. nook hands it to a systemd scope next to a
+ * container so the scope outlives the container's last process until nook has
+ * read the container's cgroup (issue #6).
+ */
+int32_t shim_keeper(void);
 
 /** Relay between in_fd/out_fd and a pty master until the pty hangs up. */
 int32_t shim_pty_relay(int32_t master, int32_t in_fd, int32_t out_fd);

@@ -82,6 +82,7 @@ export const COMMANDS: Record<string, { summary: string; load: () => Promise<Com
   _storage: { summary: "(internal) storage work inside the user namespace", load: lazy("internal_storage") },
   port: { summary: "List a container's published ports", load: lazy("port") },
   runtime: { summary: "Be the OCI runtime of podman, containerd or CRI-O (runc's command line)", load: lazy("runtime") },
+  stats: { summary: "Show the CPU, memory, PIDs and block I/O use of containers", load: lazy("stats") },
 };
 
 /** Command aliases (`nook container run` style words are handled in main). */

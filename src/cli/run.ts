@@ -1,5 +1,5 @@
 import { UsageError } from "../errors/mod.ts";
-import { readTextInRoot, resolveUser } from "../container/mod.ts";
+import { mergeHooks, readTextInRoot, resolveUser } from "../container/mod.ts";
 import type { ContainerSpec, MountSpec } from "../container/mod.ts";
 import { writeEtcFiles } from "../container/etc_files.ts";
 import { containerDir } from "../containers/store.ts";
@@ -14,7 +14,7 @@ import { IMAGE_RUN_OPTIONS, prepareImage, runMounts, storeImageSource, type Stor
 import type { StoreSource } from "./_run_image_store.ts";
 import { LIFECYCLE_RUN_OPTIONS, runWithLifecycle } from "./_run_lifecycle.ts";
 import { SECURITY_RUN_OPTIONS, securityFromArgs, tmpfsFromArgs } from "./_run_security.ts";
-import { RESOURCES_RUN_OPTIONS } from "./_run_resources.ts";
+import { RESOURCES_RUN_OPTIONS, resourceHooks } from "./_run_resources.ts";
 import { NETWORK_RUN_OPTIONS, networkFlags } from "./_run_network.ts";
 import { networkHooks, prepareNetwork } from "../network/mod.ts";
 import { write } from "./_io.ts";
@@ -87,7 +87,9 @@ export async function main(argv: string[]): Promise<number> {
   await prepareImage(a);
   const { spec: container, cleanup } = prepare(a, mapping);
   try {
-    return await runWithLifecycle(a, container, mapping, networkHooks(container));
+    // cgroup first (the container's process must be in it before GO), then the network helper
+    const hooks = mergeHooks(await resourceHooks(a, container), networkHooks(container));
+    return await runWithLifecycle(a, container, mapping, hooks);
   } finally {
     await cleanup();
   }

@@ -23,6 +23,15 @@ export interface RunHooks {
   afterExit?: (() => Promise<void>)[];
 }
 
+/** The steps of several concerns (cgroups, network…) as one set of hooks, in the order given. */
+export function mergeHooks(...all: RunHooks[]): RunHooks {
+  return {
+    beforeGo: all.flatMap((h) => h.beforeGo ?? []),
+    duringIdMapping: all.flatMap((h) => h.duringIdMapping ?? []),
+    afterExit: all.flatMap((h) => h.afterExit ?? []),
+  };
+}
+
 /**
  * Passes nook's signals on to a process. It listens from the moment it is
  * made — before the process exists, since a container can run (and be

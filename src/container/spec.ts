@@ -106,4 +106,10 @@ export interface ContainerSpec {
   rootfsSetup?: RootfsSetup;
   /** The image the container runs, when it came from the store. */
   image?: ImageInfo;
+  /**
+   * cgroup (#6): the process joins a cgroup of its own before GO, so its
+   * cgroup namespace is made after GO (rooted there) and a writable cgroup2 of
+   * that subtree is mounted on /sys/fs/cgroup (podman's cgroupns=private).
+   */
+  privateCgroup?: boolean;
 }

@@ -270,6 +270,14 @@ function cBytes(s: string): Uint8Array<ArrayBuffer> {
   return new TextEncoder().encode(s + "\0");
 }
 
+/**
+ * Start a process that only waits for nook to exit (or to be killed): it keeps
+ * a container's systemd scope alive until nook has read its cgroup. Its pid.
+ */
+export async function startKeeper(): Promise<number> {
+  return unwrap(await shim().shim_keeper(), "start the scope keeper");
+}
+
 /** Relay stdin/stdout to a pty master until the container side hangs up. */
 export async function ptyRelay(master: number, inFd: number, outFd: number): Promise<void> {
   unwrap(await shim().shim_pty_relay(master, inFd, outFd), "relay the terminal");

@@ -29,6 +29,8 @@ export const SYMBOLS = {
   shim_close: { parameters: ["i32"], result: "i32", nonblocking: true },
   /** int32_t shim_run_wait(const uint8_t *argv_block, uint32_t len, char *err, uint32_t errlen) */
   shim_run_wait: { parameters: ["buffer", "u32", "buffer", "u32"], result: "i32", nonblocking: true },
+  /** int32_t shim_keeper(void) */
+  shim_keeper: { parameters: [], result: "i32", nonblocking: true },
   /** int32_t shim_pty_relay(int32_t master, int32_t in_fd, int32_t out_fd) */
   shim_pty_relay: { parameters: ["i32", "i32", "i32"], result: "i32", nonblocking: true },
   /** int32_t shim_tty_raw(int32_t fd, uint8_t *saved, uint32_t savedlen) */
