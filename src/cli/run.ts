@@ -93,7 +93,8 @@ export async function main(argv: string[]): Promise<number> {
   await prepareImage(a);
   const { spec: container, cleanup } = prepare(a, mapping);
   try {
-    return await runWithLifecycle(a, container, mapping, networkHooks(container));
+    // -d: the container's monitor starts its network helper (src/network/detached.ts), not this short-lived nook
+    return await runWithLifecycle(a, container, mapping, bool(a, "detach") ? {} : networkHooks(container));
   } finally {
     await cleanup();
   }
