@@ -8,7 +8,7 @@
  */
 import { formatPsPorts, parsePublish, portBindings, processStartTime, tunProblem } from "../src/network/mod.ts";
 import { HelperReport } from "../src/plan/mod.ts";
-import { assert, busyboxRootfs, busyboxSkip, nook, ROOT, scratch, test, waitFor } from "./_helpers.ts";
+import { assert, busyboxRootfs, busyboxSkip, nook, ROOT, scratch, sh, test, waitFor } from "./_helpers.ts";
 import { type freshStore, inspect, runDetached, statusOf, storeProcesses, storeTest } from "./_lifecycle.ts";
 import { gone, HELPERS, helperSkip, httpGet, WEB } from "./_network.ts";
 
@@ -41,6 +41,21 @@ test("the monitor's helper report numbers agree with shim.h", () => {
   assert.equal(Number(/#define SHIM_OP_INDEX_HELPER \((-?\d+)\)/.exec(header)?.[1]), HelperReport.OP_INDEX);
   for (const step of ["START", "EXITED", "TIMEOUT", "CALL"] as const) {
     assert.equal(Number(new RegExp(`SHIM_HELPER_${step} = (\\d+)`).exec(header)?.[1]), HelperReport[step], step);
+  }
+});
+
+test("the monitor refuses helper arguments it cannot carry out, saying which", async () => {
+  const monitor = `${ROOT}/build/nook-monitor`;
+  const cases: [string[], RegExp][] = [
+    [["--helper", "3", "/bin/true"], /bad argument count after "--helper"/],
+    [["--helper-ready-ms", "0"], /--helper-ready-ms out of range/],
+    [["--helper-stop-signal", "99"], /bad --helper-stop-signal/],
+    [["--helper-call", "/x.sock"], /missing value after "--helper-call"/],
+  ];
+  for (const [args, why] of cases) {
+    const r = await sh(monitor, ["--status", "/nonexistent/status", ...args]);
+    assert.equal(r.code, 125, args.join(" "));
+    assert.match(r.stderr, why);
   }
 });
 
