@@ -11,14 +11,14 @@ export class LaunchError extends NookError {}
 export interface LaunchHooks {
   /** Child is in its namespaces and waits: write id maps, join cgroup, start network helpers. */
   beforeGo?: (pid: number) => Promise<void> | void;
-  /** The child reached a SYNC op with this tag. */
-  onSync?: (tag: number, pid: number) => Promise<void> | void;
   /**
    * An ERROR whose op index is below -1, so about no plan op: the monitor's
    * report on what it runs beside the child (its network helper). The user's
    * error, or undefined for the generic one.
    */
   explainError?: (msg: ShimMessage) => NookError | undefined | Promise<NookError | undefined>;
+  /** The child reached a SYNC op with this tag. */
+  onSync?: (tag: number, pid: number) => Promise<void> | void;
 }
 
 /** A container process that has exec'd. */
