@@ -10,12 +10,9 @@
 # Runs as an unprivileged user; as root it re-runs itself as $NOOK_TEST_USER.
 # `deno bench --allow-all bench/config_load_bench.ts` measures the in-process parts.
 set -eu
-root=$(CDPATH= cd -- "$(dirname -- "$0")/.." && pwd -P)
-if [ "$(id -u)" = 0 ]; then
-  user=${NOOK_TEST_USER:-nooktest}
-  "$root/libshim/build.sh"
-  exec runuser -u "$user" -- env -i HOME="$(getent passwd "$user" | cut -d: -f6)" PATH=/usr/bin:/bin:/usr/sbin:/sbin "$0" "$@"
-fi
+. "$(dirname -- "$0")/_lib.sh"
+root=$bench_root
+bench_as_user "$0" "$@"
 "$root/nook" --version >/dev/null # bootstrap: Deno, libshim, hello
 exec "${NOOK_DENO:-$root/.deno/node_modules/deno/deno}" run --allow-all --quiet --config "$root/deno.json" \
   "$root/bench/config_start.ts" "$@"

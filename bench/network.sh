@@ -12,19 +12,12 @@
 # Runs as an unprivileged user; as root it re-runs itself as $NOOK_TEST_USER.
 #   bench/network.sh [RUNS] [MIB]
 set -eu
-root=$(CDPATH= cd -- "$(dirname -- "$0")/.." && pwd -P)
+. "$(dirname -- "$0")/_lib.sh"
+root=$bench_root
 runs=${1:-30}
 mib=${2:-1024}
-if [ "$(id -u)" = 0 ]; then
-  user=${NOOK_TEST_USER:-nooktest}
-  "$root/libshim/build.sh"
-  exec runuser -u "$user" -- env -i HOME="$(getent passwd "$user" | cut -d: -f6)" PATH=/usr/bin:/bin:/usr/sbin:/sbin \
-    BENCH_PODMAN="${BENCH_PODMAN:-0}" "$0" "$@"
-fi
-for t in hyperfine pasta slirp4netns unshare cc; do
-  command -v $t >/dev/null || { echo "bench: $t is not installed" >&2; exit 1; }
-done
-bb=$(command -v busybox) || { echo "bench: busybox-static is not installed" >&2; exit 1; }
+BENCH_PASS=BENCH_PODMAN bench_as_user "$0" "$@"
+bench_need hyperfine pasta slirp4netns unshare cc
 deno="$root/.deno/node_modules/deno/deno"
 [ -x "$deno" ] || deno=deno
 
@@ -36,9 +29,7 @@ cleanup() {
 }
 trap cleanup EXIT
 rootfs="$tmp/rootfs"
-mkdir -p "$rootfs/bin" "$rootfs/proc" "$rootfs/dev" "$rootfs/sys" "$rootfs/etc" "$rootfs/tmp"
-cp "$bb" "$rootfs/bin/busybox"
-for a in true sh nc ip sleep; do ln -s busybox "$rootfs/bin/$a"; done
+bench_busybox_rootfs "$rootfs" true sh nc ip sleep
 # the throughput source (faster than busybox nc): static, so it runs in the busybox root
 cc -O2 -static -o "$rootfs/bin/stream" "$root/bench/network_stream.c" ||
   { echo "bench: cannot build bench/network_stream.c statically (apt install gcc libc6-dev)" >&2; exit 1; }

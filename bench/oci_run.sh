@@ -7,23 +7,16 @@
 # Runs as an unprivileged user; as root it re-runs itself as $NOOK_TEST_USER.
 #   bench/oci_run.sh [RUNS]
 set -eu
-root=$(CDPATH= cd -- "$(dirname -- "$0")/.." && pwd -P)
+. "$(dirname -- "$0")/_lib.sh"
+root=$bench_root
 runs=${1:-30}
-if [ "$(id -u)" = 0 ]; then
-  user=${NOOK_TEST_USER:-nooktest}
-  "$root/libshim/build.sh"
-  exec runuser -u "$user" -- env -i HOME="$(getent passwd "$user" | cut -d: -f6)" PATH=/usr/bin:/bin:/usr/sbin:/sbin "$0" "$@"
-fi
-command -v hyperfine >/dev/null || { echo "bench: hyperfine is not installed (apt install hyperfine)" >&2; exit 1; }
-bb=$(command -v busybox) || { echo "bench: busybox-static is not installed" >&2; exit 1; }
+bench_as_user "$0" "$@"
+bench_need hyperfine
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 b="$tmp/bundle"
-mkdir -p "$b/rootfs/bin" "$b/rootfs/proc" "$b/rootfs/dev" "$b/rootfs/sys" "$b/rootfs/etc" "$b/rootfs/tmp"
-cp "$bb" "$b/rootfs/bin/busybox"
-ln -s busybox "$b/rootfs/bin/true"
-ln -s busybox "$b/rootfs/bin/sh"
+bench_busybox_rootfs "$b/rootfs" true sh
 chmod 755 "$tmp" "$b" "$b/rootfs"
 export XDG_RUNTIME_DIR="$tmp/run"
 mkdir -m 700 "$XDG_RUNTIME_DIR"

@@ -5,23 +5,16 @@
 # Runs as an unprivileged user; as root it re-runs itself as $NOOK_TEST_USER.
 #   bench/start.sh [RUNS]
 set -eu
-root=$(CDPATH= cd -- "$(dirname -- "$0")/.." && pwd -P)
+. "$(dirname -- "$0")/_lib.sh"
+root=$bench_root
 runs=${1:-40}
-if [ "$(id -u)" = 0 ]; then
-  user=${NOOK_TEST_USER:-nooktest}
-  "$root/libshim/build.sh"
-  exec runuser -u "$user" -- env -i HOME="$(getent passwd "$user" | cut -d: -f6)" PATH=/usr/bin:/bin:/usr/sbin:/sbin "$0" "$@"
-fi
-command -v hyperfine >/dev/null || { echo "bench: hyperfine is not installed (apt install hyperfine)" >&2; exit 1; }
-bb=$(command -v busybox) || { echo "bench: busybox-static is not installed" >&2; exit 1; }
+BENCH_PASS=BENCH_PODMAN bench_as_user "$0" "$@"
+bench_need hyperfine
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 rootfs="$tmp/bundle/rootfs"
-mkdir -p "$rootfs/bin" "$rootfs/proc" "$rootfs/dev" "$rootfs/sys" "$rootfs/etc" "$rootfs/tmp"
-cp "$bb" "$rootfs/bin/busybox"
-ln -s busybox "$rootfs/bin/true"
-ln -s busybox "$rootfs/bin/sh"
+bench_busybox_rootfs "$rootfs" true sh
 chmod 755 "$tmp" "$tmp/bundle" "$rootfs"
 export NOOK_DATA_DIR="$tmp/data" XDG_RUNTIME_DIR="$tmp/run"
 mkdir -m 700 "$XDG_RUNTIME_DIR"

@@ -1,0 +1,38 @@
+# Shared by the bench/*.sh scripts (sourced, POSIX sh): where the project is, running as the
+# unprivileged test user (benchmarks measure the rootless product), and a busybox root.
+
+# The project root.
+bench_root=$(CDPATH= cd -- "$(dirname -- "$0")/.." && pwd -P)
+
+# bench_as_user "$0" "$@": as root, build libshim and re-run the script as $NOOK_TEST_USER
+# (default nooktest) with a clean environment; the variables named in $BENCH_PASS are kept.
+# As any other user it returns and the script goes on.
+bench_as_user() {
+  [ "$(id -u)" = 0 ] || return 0
+  _user=${NOOK_TEST_USER:-nooktest}
+  "$bench_root/libshim/build.sh"
+  _keep=""
+  for _v in ${BENCH_PASS:-}; do
+    eval "[ -n \"\${$_v+set}\" ]" && _keep="$_keep $_v=$(eval "printf %s \"\$$_v\"")"
+  done
+  # shellcheck disable=SC2086 # word splitting of the kept NAME=value pairs is wanted
+  exec runuser -u "$_user" -- env -i HOME="$(getent passwd "$_user" | cut -d: -f6)" USER="$_user" \
+    PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin $_keep "$@"
+}
+
+# bench_need CMD...: stop with the package to install when a tool is missing.
+bench_need() {
+  for _t in "$@"; do
+    command -v "$_t" >/dev/null || { echo "bench: $_t is not installed (apt install $_t)" >&2; exit 1; }
+  done
+}
+
+# bench_busybox_rootfs DIR APPLET...: a minimal root filesystem with static busybox and the applets named.
+bench_busybox_rootfs() {
+  _bb=$(command -v busybox) || { echo "bench: busybox-static is not installed" >&2; exit 1; }
+  _dir=$1
+  shift
+  mkdir -p "$_dir/bin" "$_dir/proc" "$_dir/dev" "$_dir/sys" "$_dir/etc" "$_dir/tmp"
+  cp "$_bb" "$_dir/bin/busybox"
+  for _a in "$@"; do ln -s busybox "$_dir/bin/$_a"; done
+}
