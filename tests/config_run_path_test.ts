@@ -48,7 +48,7 @@ test("the yaml package is not reachable from nook's entry point through analyzab
   // ...while resolve.ts does reach it (deno compile embeds it with --include, see tools/release.sh)
   const resolve = reach(await graph("src/config/resolve.ts"), ["src/config/resolve.ts"], true);
   assert.ok(resolve.some((s) => s.startsWith("npm:") && s.includes("yaml")));
-  assert.match(Deno.readTextFileSync(`${ROOT}/tools/release.sh`), /--include "\$root\/src\/config\/resolve\.ts"/);
+  assert.match(Deno.readTextFileSync(`${ROOT}/tools/release.sh`), /--include "\$root\/src"/);
 });
 
 test("nook's entry point reaches no command file through analyzable imports (commands load by computed specifier)", async () => {
@@ -56,7 +56,7 @@ test("nook's entry point reaches no command file through analyzable imports (com
   const all = reach(g, ["src/cli/main.ts"], true);
   const commands = all.filter((s) => /\/src\/cli\/(?!main|commands|_io|_args)[a-z_]+\.ts$/.test(s));
   assert.deepEqual(commands, [], "each of these would be walked by Deno at every start");
-  assert.match(Deno.readTextFileSync(`${ROOT}/tools/release.sh`), /--include "\$root\/src\/cli"/);
+  assert.match(Deno.readTextFileSync(`${ROOT}/tools/release.sh`), /--include "\$root\/src"/);
 });
 
 test("everything nook run can load, analyzable import()s included, holds no npm package and no node: module", async () => {

@@ -121,7 +121,9 @@ storeTest("a foreground run killed with its nook reads as exited afterwards", as
   await waitFor("it to run", async () => (await s.run(["ps", "-q"])).stdout.trim() !== "");
   assert.equal((await inspect(s, "fg")).State.Status, "running");
   // nook is killed outright: the container goes with it (parent-death signal)
-  const deno = storeProcesses(s.dataDir).find((p) => p.cmdline.includes("main.ts"))!;
+  // the launcher execs Deno on the CLI's bundle (build/js/nook.js), or on src/cli/main.ts
+  const deno = storeProcesses(s.dataDir).find((p) => /\/(nook\.js|main\.ts)\b/.test(p.cmdline));
+  assert.ok(deno, "nook's Deno process is found");
   Deno.kill(deno.pid, "SIGKILL");
   await child.status;
   await waitFor("the container to end", () => storeProcesses(s.dataDir).length === 0);

@@ -11,9 +11,9 @@
 #                    (also NOOK_RELEASE_BASE_URL). install.sh fetches URL/v<version>/nook-linux-<arch>
 #                    or URL/latest/nook-linux-<arch>.
 #
-# src/config/resolve.ts and the command files in src/cli are imported with computed
-# specifiers (so no start-up of nook pays for walking their module graphs, npm packages
-# included), hence --include. deno compile downloads its base runtime
+# The command files, and modules only some runs need, are imported with computed
+# specifiers (src/lazy: so no start-up of nook pays for walking their module graphs, npm
+# packages included), hence --include of src. deno compile downloads its base runtime
 # (denort) from Deno's servers, or uses DENORT_BIN.
 # libshim is C built with the system compiler, so build each architecture on a machine of
 # that architecture. RELEASING.md describes how a release is cut.
@@ -49,7 +49,7 @@ mkdir -p "$dist"
 echo "release: deno compile → $dist/$asset (nook $version, $target)" >&2
 if ! "$deno" compile --quiet --allow-all --config "$root/deno.json" --target "$target" \
   --include "$root/build/libshim.so" --include "$root/build/hello" --include "$root/build/nook-monitor" \
-  --include "$root/src/config/resolve.ts" --include "$root/src/image/_inflate_worker.ts" --include "$root/src/cli" \
+  --include "$root/src" \
   --output "$dist/$asset" "$root/src/cli/main.ts"; then
   echo "release: deno compile failed; it needs its base runtime (denort) from Deno's servers, or DENORT_BIN pointing at one" >&2
   exit 1

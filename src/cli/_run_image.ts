@@ -4,6 +4,7 @@
  * `_run_image_store.ts`, imported only when a run uses an image from the
  * store or a volume: runs of `--rootfs` and `hello` load none of it.
  */
+import { lazyImport } from "../lazy/mod.ts";
 import { NookError } from "../errors/mod.ts";
 import { HELLO_NAMES } from "../image/builtin_hello.ts";
 import type { MountSpec } from "../container/spec.ts";
@@ -41,7 +42,7 @@ function storeImage(a: ParsedArgs): string | undefined {
 export async function prepareImage(a: ParsedArgs): Promise<void> {
   const image = storeImage(a);
   if (image === undefined && list(a, "volume").length === 0 && list(a, "mount").length === 0) return;
-  impl ??= await import("./_run_image_store.ts");
+  impl ??= await lazyImport<typeof import("./_run_image_store.ts")>("cli/_run_image_store.ts");
   if (image !== undefined) await impl.prepareImage(a, image);
 }
 

@@ -2,6 +2,7 @@
  * The lifecycle options of `nook run` (issue #4): detached runs under the C
  * monitor, names, restart policy, stop signal and timeout, logging.
  */
+import { lazyImport } from "../lazy/mod.ts";
 import type { ContainerSpec, RunHooks } from "../container/mod.ts";
 import { UsageError } from "../errors/mod.ts";
 import { HELLO_NAMES } from "../image/builtin_hello.ts";
@@ -99,7 +100,7 @@ export async function runWithLifecycle(a: ParsedArgs, spec: ContainerSpec, mappi
   const rec = createContainer(spec, { name: str(a, "name"), ...describeSource(a, spec), host, keepEtcFiles });
   if (!detach) return await runForeground(rec, mapping, hooks);
   try {
-    const { startDetached } = await import("../monitor/start.ts");
+    const { startDetached } = await lazyImport<typeof import("../monitor/start.ts")>("monitor/start.ts");
     await startDetached(rec, mapping, hooks);
   } catch (err) {
     if (host.autoRemove) removeContainerFiles(rec);

@@ -1,3 +1,4 @@
+import { lazyImport } from "../lazy/mod.ts";
 import type { OptionSpec } from "./_args.ts";
 
 /** The table entry of a command: what `--help`, completions and dispatch need. */
@@ -26,15 +27,9 @@ export interface CommandModule {
   main(argv: string[]): Promise<number>;
 }
 
-/**
- * Load a command file by name. The specifier is computed on purpose: Deno
- * walks the module graph behind every statically visible import() each time
- * it starts, so a literal import() per command (and the npm packages behind
- * pull, load, config…) would slow down every `nook run`. `deno compile`
- * therefore gets `--include src/cli` (tools/release.sh).
- */
+/** Load a command file by name (see lazyImport: a literal import() per command would slow down every start). */
 function lazy(file: string): () => Promise<CommandModule> {
-  return () => import(new URL(`./${file}.ts`, import.meta.url).href);
+  return () => lazyImport<CommandModule>(`cli/${file}.ts`);
 }
 
 /**

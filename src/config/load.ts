@@ -11,6 +11,7 @@
  * values; on a miss they import resolve.ts, which parses, checks and
  * rewrites the cache (once after each edit). bench/config.sh measures it.
  */
+import { lazyImport } from "../lazy/mod.ts";
 import type { OptionSpec, ParsedArgs } from "../cli/_args.ts";
 import { configDir, runtimeDir } from "../paths/mod.ts";
 import type { ConfigKey, ConfigValues, NookConfig, ValueSource } from "./schema.ts";
@@ -120,11 +121,8 @@ export async function inspectConfig(opts: LoadOptions = {}): Promise<ConfigRepor
   const getEnv = opts.env ?? ((n: string) => Deno.env.get(n));
   const hit = cacheFile ? cached(cacheFile, file, getEnv) : undefined;
   if (hit) return { ...hit.report, cache: "hit" };
-  // Why not import("./resolve.ts"): Deno walks every statically analyzable import()
-  // when it starts, and resolve.ts leads to the yaml package: +1 ms on every
-  // `nook run`. `deno compile` embeds it through `--include` (tools/release.sh).
-  const resolveModule = new URL("./resolve.ts", import.meta.url).href;
-  const { resolveConfig } = await import(resolveModule) as typeof import("./resolve.ts");
+  // resolve.ts leads to the yaml package: a literal import() would cost every `nook run` ≈1 ms
+  const { resolveConfig } = await lazyImport<typeof import("./resolve.ts")>("config/resolve.ts");
   return await resolveConfig(file, cacheFile, getEnv);
 }
 

@@ -6,6 +6,7 @@
  */
 import { errnoName, HostError, NookError } from "../errors/mod.ts";
 import { MSG_SIZE } from "../plan/ops.ts";
+import { projectPath } from "../paths/project.ts";
 import { type Shim, SYMBOLS } from "./symbols.ts";
 
 export { type Shim, SYMBOLS } from "./symbols.ts";
@@ -19,7 +20,7 @@ let lib: Deno.DynamicLibrary<typeof SYMBOLS> | undefined;
 export function libshimPath(): string {
   const override = Deno.env.get("NOOK_LIBSHIM");
   if (override) return override;
-  return decodeURIComponent(new URL("../../build/libshim.so", import.meta.url).pathname);
+  return projectPath("build/libshim.so");
 }
 
 /**

@@ -1,11 +1,12 @@
 import { HostError } from "../errors/mod.ts";
+import { projectPath } from "../paths/project.ts";
 
 /** Names that select the built-in image. */
 export const HELLO_NAMES: readonly string[] = ["hello", "nook/hello", "localhost/hello"];
 
 /** Where the built hello program is: next to the sources, or embedded by `deno compile --include`. */
 export function helloBinaryPath(): string {
-  return Deno.env.get("NOOK_HELLO") ?? decodeURIComponent(new URL("../../build/hello", import.meta.url).pathname);
+  return Deno.env.get("NOOK_HELLO") ?? projectPath("build/hello");
 }
 
 /**

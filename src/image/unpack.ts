@@ -22,6 +22,7 @@
  * @module
  */
 import { NookError } from "../errors/mod.ts";
+import { projectUrl } from "../paths/project.ts";
 import * as c from "../libc/mod.ts";
 import { F, LibcError } from "../libc/mod.ts";
 
@@ -593,7 +594,7 @@ class Inflater {
     const w = Inflater.idle.pop();
     if (w) return Promise.resolve(w);
     return Promise.resolve(
-      new Inflater(new Worker(new URL("./_inflate_worker.ts", import.meta.url).href, { type: "module" })),
+      new Inflater(new Worker(projectUrl("src/image/_inflate_worker.ts").href, { type: "module" })),
     );
   }
 

@@ -1,9 +1,10 @@
 import { dataDir } from "../paths/mod.ts";
+import { projectPath } from "../paths/project.ts";
 import { MonitorError } from "./errors.ts";
 
 /** Where `build/nook-monitor` is next to the sources (or inside a `deno compile` binary). */
 function builtPath(): string {
-  return decodeURIComponent(new URL("../../build/nook-monitor", import.meta.url).pathname);
+  return projectPath("build/nook-monitor");
 }
 
 /**
@@ -50,14 +51,5 @@ export function missing(path: string, cause?: unknown): MonitorError {
   });
 }
 
-/**
- * The command line that runs this same nook again (for the monitor's exit
- * command): the compiled binary itself, or Deno with nook's entry point.
- */
-export function selfCommand(): string[] {
-  const exe = Deno.execPath();
-  if (Deno.build.standalone) return [exe];
-  const main = decodeURIComponent(new URL("../cli/main.ts", import.meta.url).pathname);
-  const config = decodeURIComponent(new URL("../../deno.json", import.meta.url).pathname);
-  return [exe, "run", "--allow-all", "--quiet", "--no-prompt", "--config", config, main];
-}
+/** The command line that runs this same nook again (for the monitor's exit command). */
+export { selfCommand } from "../paths/project.ts";

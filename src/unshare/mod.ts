@@ -9,6 +9,7 @@
  * @module
  */
 import { NookError } from "../errors/mod.ts";
+import { selfCommand } from "../paths/project.ts";
 import { closeFd, pidfdKill, wait } from "../ffi/mod.ts";
 import { launch } from "../launch/mod.ts";
 import { CLONE, MS, Plan, SIGNALS } from "../plan/mod.ts";
@@ -17,27 +18,8 @@ import { applyIdMapping, detectIdMapping, findExecutable, type IdMapping } from 
 /** Environment marker set for programs nook starts in its user namespace. */
 export const USERNS_ENV = "NOOK_USERNS";
 
-/**
- * The argv that starts this same nook: the binary alone when compiled with
- * `deno compile`, else Deno with the flags of the `./nook` launcher.
- */
-export function selfCommand(): string[] {
-  const exe = Deno.execPath();
-  const here = import.meta.url;
-  // deno compile serves the sources from a virtual directory named after the binary
-  if (here.includes("/deno-compile-") || !/(^|\/)deno$/.test(exe)) return [exe];
-  const root = decodeURIComponent(new URL("../..", here).pathname).replace(/\/$/, "");
-  return [
-    exe,
-    "run",
-    "--allow-all",
-    "--quiet",
-    "--no-prompt",
-    "--config",
-    `${root}/deno.json`,
-    `${root}/src/cli/main.ts`,
-  ];
-}
+/** The argv that starts this same nook (nook itself runs in its user namespace for pull, rmi…). */
+export { selfCommand };
 
 /**
  * True when this process runs inside a user namespace that nook made for

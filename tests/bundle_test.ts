@@ -1,0 +1,41 @@
+/**
+ * The `./nook` launcher runs the CLI from a bundle (tools/bundle.ts, build/js): every module
+ * loaded through lazyImport must have a loader in it, and the bundled CLI must behave as the
+ * sources do.
+ */
+import { entrySource, lazyTargets } from "../tools/bundle.ts";
+import { COMMANDS } from "../src/cli/commands.ts";
+import { assert, nook, ROOT, test } from "./_helpers.ts";
+
+test("the bundle has a loader for every command and every module loaded with lazyImport", async () => {
+  const targets = await lazyTargets();
+  for (const t of ["monitor/start.ts", "config/resolve.ts", "cli/_run_image_store.ts", "cli/run.ts", "cli/ps.ts"]) {
+    assert.ok(targets.includes(t), `${t} has no loader in the bundle`);
+  }
+  // every command's loader resolves to a file that exists (lazyTargets checks) and is in the entry
+  const entry = entrySource(targets);
+  const commands = Deno.readTextFileSync(`${ROOT}/src/cli/commands.ts`);
+  for (const m of commands.matchAll(/\blazy\("([^"]+)"\)/g)) assert.match(entry, new RegExp(`"cli/${m[1]}\\.ts": `));
+  assert.ok(Object.keys(COMMANDS).length > 30);
+  // a lazyImport call whose path is not a string literal would be missed by the bundler
+  for (const file of ["src/cli/_run_image.ts", "src/cli/_run_lifecycle.ts", "src/config/load.ts"]) {
+    const text = Deno.readTextFileSync(`${ROOT}/${file}`);
+    assert.ok(!/\blazyImport(?:<[^;]*?>)?\(\s*[^"\s]/.test(text), `${file} calls lazyImport without a literal path`);
+  }
+});
+
+test("the launcher runs the bundled CLI and it behaves as the sources do (errors, exit codes, containers)", async () => {
+  const bundled = await nook(["run", "--rm", "--hostname", "h", "hello"]);
+  assert.equal(bundled.code, 0, bundled.stderr);
+  assert.ok(!bundled.stderr.includes("could not be built"), bundled.stderr);
+  const st = Deno.statSync(`${ROOT}/build/js/nook.js`);
+  assert.ok(st.isFile, "the launcher built build/js/nook.js");
+  const source = await nook(["run", "--rm", "--hostname", "h", "hello"], { env: { NOOK_FROM_SOURCE: "1" } });
+  assert.equal(source.stdout, bundled.stdout);
+  // nook's own errors keep their class across the bundle's chunks: exit 125 with a hint
+  for (const env of [{}, { NOOK_FROM_SOURCE: "1" }]) {
+    const bad = await nook(["run", "--rm", "--memory", "lots", "hello"], { env });
+    assert.equal(bad.code, 125, bad.stderr);
+    assert.match(bad.stderr, /^nook: Invalid size "lots" for --memory\n {2}hint: /);
+  }
+});
