@@ -19,10 +19,16 @@ chmod 755 "$tmp" "$tmp/bundle" "$rootfs"
 export NOOK_DATA_DIR="$tmp/data" XDG_RUNTIME_DIR="$tmp/run"
 mkdir -m 700 "$XDG_RUNTIME_DIR"
 "$root/nook" run --rm --rootfs "$rootfs" true # warm: Deno installed, caches filled
+NOOK_FROM_SOURCE=1 "$root/nook" run --rm --rootfs "$rootfs" true 2>/dev/null
 
+# The first row is the core run path (the others, like runc and unshare, give the container
+# loopback only); the default network (pasta or slirp4netns) is bench/network.sh's subject.
+nook="$root/nook run --rm --network none --rootfs $rootfs true"
 set -- -N --warmup 5 --runs "$runs" --export-json "$tmp/result.json" \
-  -n "nook run --rm --rootfs … true" "$root/nook run --rm --rootfs $rootfs true" \
-  -n "nook run (single-id mapping)" "env NOOK_IDMAP=single $root/nook run --rm --rootfs $rootfs true" \
+  -n "nook run --rm --network none --rootfs … true" "$nook" \
+  -n "nook run, default network" "$root/nook run --rm --rootfs $rootfs true" \
+  -n "nook run, single-id mapping" "env NOOK_IDMAP=single $nook" \
+  -n "nook run, from the sources (NOOK_FROM_SOURCE=1)" "env NOOK_FROM_SOURCE=1 $nook" \
   -n "unshare -Urmpf true" "unshare -Urmpf --mount-proc true"
 if command -v bwrap >/dev/null; then
   set -- "$@" -n "bwrap (user, pid, net, proc, dev)" \
