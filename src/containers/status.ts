@@ -145,9 +145,9 @@ export function foregroundRunning(prev: Status, pid: number): Status {
   };
 }
 
-/** The status after a run ended (or failed to start) with this code. */
-export function exitedStatus(prev: Status, exitCode: number, error = ""): Status {
-  return { ...prev, state: "exited", pid: 0, pidStart: 0, finishedAt: nowNs(), exitCode, error, oomKilled: false };
+/** The status after a run ended (or failed to start) with this code (and whether the OOM killer ended it). */
+export function exitedStatus(prev: Status, exitCode: number, error = "", oomKilled = false): Status {
+  return { ...prev, state: "exited", pid: 0, pidStart: 0, finishedAt: nowNs(), exitCode, error, oomKilled };
 }
 
 function supervised(s: Status, boot: string): { monitor: boolean; container: boolean } {
