@@ -14,14 +14,19 @@
  *     in the foreground; on a restart (nook is gone) it runs the pre-GO steps
  *     nook listed (newuidmap/newgidmap commands, writes to /proc/PID/uid_map and gid_map)
  *     itself;
+ *   - starts the container's network helper (pasta, slirp4netns: whatever
+ *     argv nook gave) as its own child at each start, waits until it is
+ *     ready, makes the calls nook listed on the helper's API socket, and only
+ *     then lets the container go; stops and reaps it when the container ends;
  *   - holds the container's stdout/stderr (pipes) or pty master and writes
  *     them to a k8s-file log ("TIMESTAMP STREAM F|P text"), rotated at a size;
  *   - waits for the exit status, writes it to the status file (temp + rename),
  *     restarts the container when told to, and exits with it.
  *
  * No policy lives here: which statuses restart, how often, how long to back
- * off, where to log and how much, what to run before GO or after the end —
- * all of it comes from TypeScript on the command line (src/monitor/).
+ * off, where to log and how much, what to run before GO or after the end,
+ * which helper to start and how to tell that it is ready — all of it comes
+ * from TypeScript on the command line (src/monitor/, src/network/detached.ts).
  *
  *   fd 3   the plan (a memfd), read once and kept for restarts
  *   fd 4   the control socket to nook, for the first start's handshake
@@ -38,6 +43,7 @@
  * The status file is "key=value" lines (src/containers/status.ts reads it):
  *   state=running|restarting|exited  pid  pid_start  monitor_pid  monitor_start
  *   boot_id  started_at  finished_at (ns since the epoch)  exit_code  restarts  oom_killed  error
+ *   helper_pid  helper_start (the network helper of the current run, 0 when none)
  */
 #include "shim.c" /* the plan interpreter; this program is its second user */
 
@@ -45,12 +51,15 @@
 #include <stdlib.h>
 #include <sys/signalfd.h>
 #include <sys/uio.h>
+#include <sys/un.h>
 #include <time.h>
 
 #define PLAN_FD 3
 #define CTL_FD 4
 #define MAX_STEPS 16
 #define PART_MAX 16384 /* a line longer than this is logged in P(artial) pieces */
+#define MAX_CALLS 256
+#define MAX_REMOVE 4
 
 extern char **environ;
 
@@ -68,6 +77,39 @@ struct step {
   char **argv;       /* run: NULL-terminated, "%PID%" replaced at run time */
 };
 
+/*
+ * The helper that serves the container's network namespace, as nook
+ * described it: argv (with %PID%, %READY_FD% and %EXIT_FD% replaced at each
+ * start), when to start it, how it says it is ready, how to ask it to exit,
+ * and requests for its API socket. Why the monitor and not nook: the helper
+ * must live exactly as long as the container, across restarts, and nook is
+ * gone once `run -d` returns.
+ */
+struct helper {
+  char **argv; /* NULL: no helper */
+  const char *log;
+  int early;           /* start when the child is READY, before its id maps (else right before GO) */
+  const char *fifo;    /* readiness: the first bytes written to a FIFO made at this path; NULL: the %READY_FD% pipe */
+  int stop_signal;     /* ask it to exit with this signal; 0: close the pipe it has as %EXIT_FD% */
+  long long ready_ms, stop_ms;
+  const char *call_sock[MAX_CALLS], *call_req[MAX_CALLS];
+  int ncalls;
+  const char *call_ok; /* a reply is a success when it contains this */
+  const char *remove[MAX_REMOVE]; /* paths removed before each start and after it ended */
+  int nremove;
+
+  /* the running one */
+  pid_t pid; /* 0: none */
+  int pidfd, ready_r, exit_w, reaped;
+  long long start;
+};
+
+/* What went wrong with the helper (SHIM_HELPER_* in shim.h), for nook or the status file. */
+struct helper_failure {
+  int step, call, err;
+  char text[SHIM_MSG_TEXT];
+};
+
 static struct {
   const char *id, *status, *log;
   long long log_max;
@@ -80,6 +122,7 @@ static struct {
   int nsteps;
   char **exit_argv;
   const char *cgroup_file; /* --cgroup-file */
+  struct helper helper;
 
   uint8_t *plan;
   uint32_t plan_len;
@@ -185,6 +228,8 @@ static void write_status(void) {
   text_add(&t, "error=");
   text_add(&t, M.error);
   text_add(&t, "\n");
+  kv(&t, "helper_pid", M.helper.pid);
+  kv(&t, "helper_start", M.helper.pid ? M.helper.start : 0);
 
   char tmp[4096];
   struct text tt = {tmp, sizeof tmp, 0};
@@ -453,12 +498,237 @@ static void reap(pid_t pid) {
   }
 }
 
+/* ---- the network helper ---------------------------------------------------------- */
+
+/* The helper's argv as a block of NUL-terminated strings, with %PID%,
+ * %READY_FD% and %EXIT_FD% replaced wherever they appear in an argument. */
+static int helper_block(uint8_t *block, size_t cap, size_t *len, pid_t pid, int ready_w, int exit_r) {
+  static const char *keys[3] = {"%PID%", "%READY_FD%", "%EXIT_FD%"};
+  char vals[3][24];
+  long long nums[3] = {pid, ready_w, exit_r};
+  for (int k = 0; k < 3; k++) {
+    struct text t = {vals[k], sizeof vals[k], 0};
+    text_num(&t, nums[k]);
+  }
+  size_t n = 0;
+  for (char **a = M.helper.argv; *a; a++) {
+    for (const char *p = *a; *p;) {
+      int k = 0;
+      while (k < 3 && strncmp(p, keys[k], strlen(keys[k])) != 0) k++;
+      const char *piece = k < 3 ? vals[k] : p;
+      size_t l = k < 3 ? strlen(vals[k]) : 1;
+      if (n + l + 1 > cap) return -E2BIG;
+      memcpy(block + n, piece, l);
+      n += l;
+      p += k < 3 ? strlen(keys[k]) : 1;
+    }
+    block[n++] = 0;
+  }
+  *len = n;
+  return 0;
+}
+
+/* Start the helper for the container whose setup process is pid. */
+static int helper_start(pid_t pid, struct helper_failure *f) {
+  struct helper *h = &M.helper;
+  int ready[2] = {-1, -1}, ex[2] = {-1, -1}, rc = 0;
+  for (int i = 0; i < h->nremove; i++) unlink(h->remove[i]); /* left by an earlier run, or by a killed monitor */
+  if (h->fifo) {
+    rc = shim_fifo(h->fifo);
+    if (rc >= 0) ready[0] = rc, rc = 0;
+  } else if (pipe2(ready, O_CLOEXEC) < 0) {
+    rc = -errno;
+  }
+  if (!rc && !h->stop_signal && pipe2(ex, O_CLOEXEC) < 0) rc = -errno;
+  uint8_t block[16384];
+  size_t n = 0;
+  if (!rc) rc = helper_block(block, sizeof block, &n, pid, ready[1], ex[0]);
+  int32_t keep[2], out[2];
+  uint32_t nkeep = 0;
+  if (ready[1] >= 0) keep[nkeep++] = ready[1];
+  if (ex[0] >= 0) keep[nkeep++] = ex[0];
+  /* Why a parent-death signal: the helper must not outlive the monitor, not
+   * even a kill -9 of it; the monitor has one thread, which is the "parent". */
+  if (!rc) rc = shim_helper_start(block, (uint32_t)n, h->log ? h->log : "", keep, nkeep, SIGKILL, out);
+  /* The helper holds its own copies: ours would hide its exit from the ready pipe. */
+  if (ready[1] >= 0) close(ready[1]);
+  if (ex[0] >= 0) close(ex[0]);
+  if (rc < 0) {
+    if (ready[0] >= 0) close(ready[0]);
+    if (ex[1] >= 0) close(ex[1]);
+    f->step = SHIM_HELPER_START;
+    f->err = -rc;
+    return -1;
+  }
+  h->pid = out[0];
+  h->pidfd = out[1];
+  h->ready_r = ready[0];
+  h->exit_w = ex[1];
+  h->reaped = 0;
+  h->start = proc_start(h->pid);
+  return 0;
+}
+
+/* One request on the helper's API socket; the reply (read to EOF) must contain call_ok. */
+static int helper_call(int i, struct helper_failure *f) {
+  struct helper *h = &M.helper;
+  f->step = SHIM_HELPER_CALL;
+  f->call = i;
+  struct sockaddr_un a;
+  memset(&a, 0, sizeof a);
+  a.sun_family = AF_UNIX;
+  if (strlen(h->call_sock[i]) >= sizeof a.sun_path) return f->err = ENAMETOOLONG, -1;
+  memcpy(a.sun_path, h->call_sock[i], strlen(h->call_sock[i]));
+  int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (s < 0) return f->err = errno, -1;
+  int rc;
+  do rc = connect(s, (struct sockaddr *)&a, sizeof a);
+  while (rc < 0 && errno == EINTR);
+  if (rc < 0 || write_all(s, h->call_req[i], (ssize_t)strlen(h->call_req[i])) < 0 || shutdown(s, SHUT_WR) < 0) {
+    f->err = errno;
+    close(s);
+    return -1;
+  }
+  char reply[4096];
+  size_t got = 0;
+  long long deadline = now_ns(CLOCK_MONOTONIC) / 1000000 + h->ready_ms;
+  for (;;) {
+    long long left = deadline - now_ns(CLOCK_MONOTONIC) / 1000000;
+    struct pollfd p = {s, POLLIN, 0};
+    int pr = left > 0 ? poll(&p, 1, (int)left) : 0;
+    if (pr < 0 && errno == EINTR) continue;
+    if (pr <= 0) {
+      f->err = pr == 0 ? ETIMEDOUT : errno;
+      close(s);
+      return -1;
+    }
+    char buf[1024];
+    ssize_t n = read(s, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      f->err = errno;
+      close(s);
+      return -1;
+    }
+    if (n == 0) break;
+    for (ssize_t k = 0; k < n && got + 1 < sizeof reply; k++) reply[got++] = buf[k];
+  }
+  close(s);
+  reply[got] = 0;
+  if (h->call_ok && !strstr(reply, h->call_ok)) {
+    struct text t = {f->text, sizeof f->text, 0};
+    text_add(&t, reply);
+    f->err = 0;
+    return -1;
+  }
+  return 0;
+}
+
+/* Wait (bounded) until the helper says it is ready, then make the calls. */
+static int helper_ready(struct helper_failure *f) {
+  struct helper *h = &M.helper;
+  uint8_t buf[256];
+  int32_t rc = shim_helper_wait(h->ready_r, h->pidfd, (int32_t)h->ready_ms, buf, sizeof buf);
+  close(h->ready_r);
+  h->ready_r = -1;
+  if (rc <= 0) { /* nothing written: it exited (EOF, or its pidfd), or it took too long */
+    f->step = rc == -ETIMEDOUT ? SHIM_HELPER_TIMEOUT : SHIM_HELPER_EXITED;
+    f->err = rc < 0 && rc != -ETIMEDOUT && rc != -ECHILD ? -rc : 0;
+    return -1;
+  }
+  for (int i = 0; i < h->ncalls; i++)
+    if (helper_call(i, f) < 0) return -1;
+  return 0;
+}
+
+/* Ask the helper to exit (its signal, or EOF on its exit pipe), SIGKILL it
+ * when it has not within stop_ms, reap it, remove its files. Idempotent. */
+static void helper_stop(void) {
+  struct helper *h = &M.helper;
+  if (!h->pid) return;
+  if (h->ready_r >= 0) close(h->ready_r);
+  if (!h->reaped) {
+    if (h->stop_signal) syscall(SYS_pidfd_send_signal, h->pidfd, h->stop_signal, NULL, 0);
+    if (h->exit_w >= 0) close(h->exit_w);
+    h->exit_w = -1;
+    struct pollfd p = {h->pidfd, POLLIN, 0};
+    int pr;
+    do pr = poll(&p, 1, (int)h->stop_ms);
+    while (pr < 0 && errno == EINTR);
+    if (pr <= 0) syscall(SYS_pidfd_send_signal, h->pidfd, SIGKILL, NULL, 0);
+    reap(h->pid);
+  }
+  if (h->exit_w >= 0) close(h->exit_w);
+  close(h->pidfd);
+  for (int i = 0; i < h->nremove; i++) unlink(h->remove[i]);
+  h->pid = 0;
+  h->pidfd = h->ready_r = h->exit_w = -1;
+}
+
+/* The status file's words for a failed helper (nook, on a first start, says it better). */
+static void helper_error(const struct helper_failure *f) {
+  const char *name = strrchr(M.helper.argv[0], '/');
+  name = name ? name + 1 : M.helper.argv[0];
+  char msg[SHIM_MSG_TEXT + 512];
+  struct text t = {msg, sizeof msg, 0};
+  text_add(&t, "the network helper ");
+  text_add(&t, name);
+  switch (f->step) {
+  case SHIM_HELPER_START:
+    text_add(&t, " could not be started");
+    break;
+  case SHIM_HELPER_EXITED:
+    text_add(&t, " exited before it was ready");
+    break;
+  case SHIM_HELPER_TIMEOUT:
+    text_add(&t, " was not ready within ");
+    text_num(&t, M.helper.ready_ms);
+    text_add(&t, " ms");
+    break;
+  default:
+    text_add(&t, " refused request ");
+    text_num(&t, f->call + 1);
+    if (!f->err) {
+      text_add(&t, ": ");
+      text_add(&t, f->text);
+    }
+  }
+  if (f->err) {
+    text_add(&t, " (errno ");
+    text_num(&t, f->err);
+    text_add(&t, ")");
+  }
+  if (M.helper.log && *M.helper.log && f->step != SHIM_HELPER_START) {
+    text_add(&t, "; its log: ");
+    text_add(&t, M.helper.log);
+  }
+  set_error(msg, "");
+}
+
 /*
  * Clone the container and drive its handshake (the ladder above child_main in
  * shim.c). First start: every message goes to nook and nook's answers come
  * back (GO, CONTINUE, ABORT); nook reads the container's pid and pidfd from a
  * PID message sent before anything else. Restart: the monitor answers itself.
  * Returns 0 once the container has exec'd, -1 when it did not start.
+ *
+ * With a network helper, the stop at READY grows (first start shown; on a
+ * restart the monitor runs the pre-GO steps where nook writes the maps):
+ *
+ *   nook                      monitor                          child
+ *                               clone ───────────────────────►
+ *        ◄───────────────────── PID (pid, pidfd)
+ *                                    ◄──────────────────────── READY
+ *                               [--helper-early: start helper]
+ *        ◄───────────────────── READY
+ *   write id maps, hooks
+ *   GO ────────────────────────►
+ *                               [else: start the helper now]
+ *                               wait for its readiness (bounded),
+ *                               then its API calls
+ *                               GO ───────────────────────────►
+ *   on failure instead: stop the helper, ABORT and reap the child, then
+ *        ◄───────────────────── ERROR {op SHIM_OP_INDEX_HELPER, step, errno, reply}
  */
 static int start_container(void) {
   int first = M.ctl >= 0;
@@ -501,6 +771,8 @@ static int start_container(void) {
   fcntl(err[0], F_SETFL, O_NONBLOCK);
 
   int sock = sv[0], ok = -1;
+  struct helper_failure hf;
+  memset(&hf, 0, sizeof hf);
   if (first && send_msg(M.ctl, SHIM_MSG_PID, -1, 0, pid, NULL, pidfd) < 0) goto abort;
   for (;;) {
     struct shim_msg m;
@@ -513,12 +785,16 @@ static int start_container(void) {
     if (rc < 0) goto abort;
     switch (m.type) {
     case SHIM_MSG_READY:
+      /* An early helper (one that needs no id maps) starts while they are written. */
+      if (M.helper.argv && M.helper.early && helper_start(pid, &hf) < 0) goto helper_failed;
       if (first) {
         if (forward(&m, -1) < 0 || ctl_reply() != SHIM_MSG_GO) goto abort;
       } else if (cgroup_join(pid) < 0 || pre_go(pid) < 0) {
         goto abort;
       }
       M.oom_base = cgroup_oom_kills(); /* nook has made the cgroup by its GO */
+      if (M.helper.argv && !M.helper.early && helper_start(pid, &hf) < 0) goto helper_failed;
+      if (M.helper.argv && helper_ready(&hf) < 0) goto helper_failed;
       if (send_msg(sock, SHIM_MSG_GO, -1, 0, 0, NULL, -1) < 0) goto abort;
       break;
     case SHIM_MSG_ERROR:
@@ -570,12 +846,18 @@ static int start_container(void) {
   }
   return ok;
 
+helper_failed:
+  helper_error(&hf);
 abort:
+  helper_stop();
   send_msg(sock, SHIM_MSG_ABORT, -1, 0, 0, NULL, -1);
   close(sock);
   kill(pid, SIGKILL);
   reap(pid);
   if (pidfd >= 0) close(pidfd);
+  /* Told only now, so that nothing of this start is left when `run -d` returns. */
+  if (first && hf.step)
+    send_msg(M.ctl, SHIM_MSG_ERROR, SHIM_OP_INDEX_HELPER, hf.err, (hf.call << 8) | hf.step, hf.text, -1);
   if (!M.error[0]) set_error("the container's setup was aborted", "");
   return -1;
 }
@@ -583,6 +865,7 @@ abort:
 /* ---- the end ----------------------------------------------------------------------- */
 
 static void __attribute__((noreturn)) finish(int code) {
+  helper_stop();
   M.state = 3;
   if (!M.finished_ns) M.finished_ns = now_ns(CLOCK_REALTIME);
   M.exit_code = code;
@@ -603,6 +886,7 @@ static void __attribute__((noreturn)) finish(int code) {
 }
 
 static void container_exited(int st) {
+  helper_stop(); /* its namespace is going away; a restart starts a new one */
   pump(&M.out, 1);
   pump(&M.err, 1);
   pump(&M.tty, 1);
@@ -632,8 +916,15 @@ static void on_signal(void) {
     if (si.ssi_signo == SIGCHLD) {
       int st;
       pid_t w;
-      while ((w = waitpid(-1, &st, WNOHANG | __WALL)) > 0)
-        if (w == M.pid) container_exited(st);
+      while ((w = waitpid(-1, &st, WNOHANG | __WALL)) > 0) {
+        if (w == M.pid) {
+          container_exited(st);
+        } else if (M.helper.pid && w == M.helper.pid) { /* it died on its own: the container runs on without network */
+          M.helper.reaped = 1;
+          helper_stop();
+          if (M.state == 1) write_status();
+        }
+      }
       continue;
     }
     /* SIGUSR1, SIGTERM, SIGINT, SIGHUP: stopped by the user, no more restarts */
@@ -668,6 +959,9 @@ static void parse_args(int argc, char **argv) {
   M.restart_max = -1;
   M.delay_ms = 100;
   M.delay_max_ms = 60000;
+  M.helper.ready_ms = 10000;
+  M.helper.stop_ms = 2000;
+  M.helper.pidfd = M.helper.ready_r = M.helper.exit_w = -1;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     int ok = 1;
@@ -701,6 +995,27 @@ static void parse_args(int argc, char **argv) {
         if (M.nsteps == MAX_STEPS) usage("too many steps at", a);
         M.steps[M.nsteps++] = (struct step){0, NULL, NULL, cmd};
       }
+    } else if (!strcmp(a, "--helper")) {
+      long long n = parse_ll(VALUE(), &ok);
+      if (!ok || n < 1 || n > argc - i - 1) usage("bad argument count after", a);
+      M.helper.argv = calloc((size_t)n + 1, sizeof *M.helper.argv);
+      if (!M.helper.argv) usage("out of memory", NULL);
+      for (long long k = 0; k < n; k++) M.helper.argv[k] = argv[++i];
+    } else if (!strcmp(a, "--helper-log")) M.helper.log = VALUE();
+    else if (!strcmp(a, "--helper-early")) M.helper.early = 1;
+    else if (!strcmp(a, "--helper-ready-fifo")) M.helper.fifo = VALUE();
+    else if (!strcmp(a, "--helper-ready-ms")) M.helper.ready_ms = parse_ll(VALUE(), &ok);
+    else if (!strcmp(a, "--helper-stop-signal")) M.helper.stop_signal = (int)parse_ll(VALUE(), &ok);
+    else if (!strcmp(a, "--helper-stop-ms")) M.helper.stop_ms = parse_ll(VALUE(), &ok);
+    else if (!strcmp(a, "--helper-call")) {
+      if (M.helper.ncalls == MAX_CALLS) usage("too many calls at", a);
+      const char *sock = VALUE(), *req = VALUE();
+      M.helper.call_sock[M.helper.ncalls] = sock;
+      M.helper.call_req[M.helper.ncalls++] = req;
+    } else if (!strcmp(a, "--helper-call-ok")) M.helper.call_ok = VALUE();
+    else if (!strcmp(a, "--helper-remove")) {
+      if (M.helper.nremove == MAX_REMOVE) usage("too many paths at", a);
+      M.helper.remove[M.helper.nremove++] = VALUE();
     } else usage("unknown argument", a);
     if (!ok) usage("bad number after", a);
 #undef VALUE
@@ -709,6 +1024,9 @@ static void parse_args(int argc, char **argv) {
   if (M.log_files < 1) M.log_files = 1;
   if (M.delay_ms < 1) M.delay_ms = 1;
   if (M.delay_max_ms < M.delay_ms) M.delay_max_ms = M.delay_ms;
+  if (M.helper.ready_ms < 1 || M.helper.ready_ms > 600000) usage("--helper-ready-ms out of range", NULL);
+  if (M.helper.stop_ms < 0 || M.helper.stop_ms > 600000) usage("--helper-stop-ms out of range", NULL);
+  if (M.helper.stop_signal < 0 || M.helper.stop_signal > 64) usage("bad --helper-stop-signal", NULL);
 }
 
 int main(int argc, char **argv) {

@@ -232,6 +232,20 @@ int32_t shim_pty_resize(int32_t master, int32_t rows, int32_t cols);
 int32_t shim_monitor_spawn(const uint8_t *argv_block, uint32_t len, const uint8_t *plan, uint32_t plan_len,
                            int32_t *out, char *err, uint32_t errlen);
 
+/*
+ * The monitor's report about the network helper it starts for a container
+ * (nook-monitor --helper …): SHIM_MSG_ERROR on the control socket with op
+ * SHIM_OP_INDEX_HELPER, value = step | (index of the failed call << 8),
+ * err = errno (0 when the helper answered a call with a refusal, which is in text).
+ */
+#define SHIM_OP_INDEX_HELPER (-2)
+enum shim_helper_step {
+  SHIM_HELPER_START = 1,   /* it could not be started (err) */
+  SHIM_HELPER_EXITED = 2,  /* it exited (or closed its ready fd) before it said it was ready */
+  SHIM_HELPER_TIMEOUT = 3, /* it did not say so in time */
+  SHIM_HELPER_CALL = 4     /* a request on its API socket failed (err) or was refused (text) */
+};
+
 /** pidfd_open(2): a descriptor for pid that never names a recycled process. */
 int32_t shim_pidfd_open(int32_t pid);
 

@@ -11,6 +11,7 @@ import {
   processes,
   runDetached,
   sleep,
+  statusOf,
   storeProcesses,
   storeTest,
 } from "./_lifecycle.ts";
@@ -43,12 +44,14 @@ storeTest(
     const monitor = doc.MonitorPid as number;
     const pid = doc.State.Pid as number;
     const mine = storeProcesses(s.dataDir);
-    // exactly two processes: the monitor and, below it, the container
+    // the monitor and, below it, the container (and its network helper, when the default network has one)
+    const helper = Number(statusOf(s.dataDir, id).helper_pid ?? 0);
     assert.deepEqual(
       mine.map((p) => p.pid).sort((a, b) => a - b),
-      [monitor, pid].sort((a, b) => a - b),
+      [monitor, pid, ...(helper > 0 ? [helper] : [])].sort((a, b) => a - b),
       JSON.stringify(mine),
     );
+    if (helper > 0) assert.equal(mine.find((p) => p.pid === helper)!.ppid, monitor);
     assert.match(Deno.readLinkSync(`/proc/${monitor}/exe`), /\/nook-monitor$/);
     assert.equal(mine.find((p) => p.pid === pid)!.ppid, monitor);
     const parent = processes().find((p) => p.pid === mine.find((q) => q.pid === monitor)!.ppid);

@@ -7,13 +7,11 @@
 import { findExecutable } from "../src/userns/mod.ts";
 import {
   assignHostPorts,
-  helperSearchPath,
   listNetworkStates,
   networkInfo,
   type NetworkState,
   parsePublish,
   processStartTime,
-  tunProblem,
 } from "../src/network/mod.ts";
 import {
   assert,
@@ -28,16 +26,9 @@ import {
   test,
   waitFor,
 } from "./_helpers.ts";
+import { gone, helperSkip, HELPERS, httpGet, WEB } from "./_network.ts";
 
 const skip = busyboxSkip();
-const HELPERS = [["pasta", "passt"], ["slirp4netns", "slirp4netns"]] as const;
-
-/** Why a helper's tests cannot run here. */
-function helperSkip(tool: string, pkg: string): string | undefined {
-  if (skip) return skip;
-  if (!findExecutable(tool, helperSearchPath())) return `${tool} is not installed (apt install ${pkg})`;
-  return tunProblem() ? `${tunProblem()} (tests/run as root makes it 0666)` : undefined;
-}
 
 /** Helper modes need only one of the two for the default mode. */
 const anyHelperSkip = helperSkip("pasta", "passt") && helperSkip("slirp4netns", "slirp4netns");
@@ -53,7 +44,8 @@ async function udpEchoBinary(): Promise<string> {
   return (udpEcho = out);
 }
 
-const stateRoot = () => `${isolatedEnv().XDG_RUNTIME_DIR}/nook/containers`;
+/** The containers directory of the tests' store: network.json lives with each container's record. */
+const stateRoot = () => `${isolatedEnv().NOOK_DATA_DIR}/containers`;
 
 /** A container running in the background of a test, with its network state once it started. */
 interface Running {
@@ -104,51 +96,6 @@ async function stop(c: Running): Promise<{ code: number; stderr: string }> {
     clearTimeout(timer);
   }
 }
-
-/** True when the process is gone (or only a zombie left for the machine's init to reap). */
-function gone(pid: number, started: string | undefined): boolean {
-  const now = processStartTime(pid);
-  return now === undefined || now !== started;
-}
-
-/** GET / over raw TCP from the host; retries (bounded) until the server in the container answers. */
-async function httpGet(port: number): Promise<string> {
-  let last = "";
-  for (let i = 0; i < 100; i++) {
-    try {
-      const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-      const timer = setTimeout(() => conn.close(), 5_000); // a stuck read ends with the connection
-      try {
-        await conn.write(new TextEncoder().encode("GET / HTTP/1.0\r\n\r\n"));
-        let text = "";
-        const buf = new Uint8Array(4096);
-        for (let j = 0; j < 100; j++) {
-          const n = await conn.read(buf);
-          if (n === null) break;
-          text += new TextDecoder().decode(buf.subarray(0, n));
-        }
-        if (text) return text;
-      } finally {
-        clearTimeout(timer);
-        try {
-          conn.close();
-        } catch {
-          // closed by the timer
-        }
-      }
-    } catch (err) {
-      last = (err as Error).message;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`no answer on 127.0.0.1:${port}: ${last}`);
-}
-
-const WEB = [
-  "sh",
-  "-c",
-  "mkdir -p /tmp/www && echo served-from-the-container > /tmp/www/index.html && exec httpd -f -p 80 -h /tmp/www",
-];
 
 test("run --network none has only lo, and it is up; --network host sees the host's interfaces", async () => {
   const r = await nook([

@@ -224,10 +224,13 @@ function parentOf(pid: number): number {
   return Number(m[1]);
 }
 
-/** A process's cgroup directory under {@link CGROUP_ROOT}. */
-function cgroupDirOf(pid: number): string | undefined {
-  const own = cgroupOf(pid);
-  return own === undefined ? undefined : `${CGROUP_ROOT}${own === "/" ? "" : own}`;
+/** The parent pid of a process, 0 when it has gone. */
+function parentOrZero(pid: number): number {
+  try {
+    return parentOf(pid);
+  } catch {
+    return 0;
+  }
 }
 
 function dirname(path: string): string {
@@ -384,11 +387,13 @@ class CgroupfsCgroup implements ContainerCgroup {
     }
     await writeCgroupFile(this.path, "cgroup.procs", String(pid));
     // Why nook moves itself (and the container's monitor): the cgroup that
-    // passes controllers down must hold no process. Only nook's own pid and
-    // the keeper's move (detect.ts made sure no other process shares the
-    // cgroup) — and the container's, which was cloned into it.
+    // passes controllers down must hold no process. Only nook's own pid, the
+    // keeper's and its children's (a detached container's network helper)
+    // move — detect.ts made sure no other process shares the cgroup — and
+    // the container's, which was cloned into it.
     const keeper = this.opts.keeper === "parent" ? parentOf(pid) : this.opts.keeper;
-    const movers = [Deno.pid, ...(keeper ? [keeper] : [])].filter((p) => cgroupDirOf(p) === top);
+    const inTop = ((await readCgroupFile(top, "cgroup.procs")) ?? "").split("\n").filter(Boolean).map(Number);
+    const movers = inTop.filter((p) => p === Deno.pid || (keeper && (p === keeper || parentOrZero(p) === keeper)));
     if (movers.length) {
       const monitor = `${top}/nook-monitor`;
       await mkdirCgroup(monitor);

@@ -87,8 +87,10 @@ export async function main(argv: string[]): Promise<number> {
   await prepareImage(a);
   const { spec: container, cleanup } = prepare(a, mapping);
   try {
-    // cgroup first (the container's process must be in it before GO), then the network helper
-    const hooks = mergeHooks(await resourceHooks(a, container), networkHooks(container));
+    // cgroup first (the container's process must be in it before GO), then the network helper;
+    // with -d the container's monitor starts its network helper (src/network/detached.ts), not this short-lived nook
+    const network = bool(a, "detach") ? {} : networkHooks(container);
+    const hooks = mergeHooks(await resourceHooks(a, container), network);
     return await runWithLifecycle(a, container, mapping, hooks);
   } finally {
     await cleanup();

@@ -55,7 +55,7 @@ export {
 export { parseSignal } from "./signals.ts";
 export { humanDuration, isoNs, parseSize, ZERO_TIME } from "./units.ts";
 export { type LogRecord, LogPrinter, logFiles, parseLogLine, parseLogText, readLogRecords, tailRecords } from "./logs.ts";
-export { commandText, type ContainerView, inspectDocument, psFields, shownState, statusText } from "./view.ts";
+export { commandText, type ContainerView, inspectDocument, networkOf, psFields, shownState, statusText } from "./view.ts";
 export { alignColumns, renderRows, renderTemplate } from "./template.ts";
 export {
   buildExecPlan,

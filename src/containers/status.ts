@@ -40,6 +40,10 @@ export interface Status {
   oomKilled: boolean;
   /** Why the last start failed, or why the exit code is unknown. */
   error: string;
+  /** pid of the network helper the monitor started for the current run (0: none). */
+  helperPid: number;
+  /** Its start time. */
+  helperStart: number;
 }
 
 /** Exit code recorded when a container's end was not seen by anyone (docker uses the same). */
@@ -60,6 +64,8 @@ export function createdStatus(): Status {
     restarts: 0,
     oomKilled: false,
     error: "",
+    helperPid: 0,
+    helperStart: 0,
   };
 }
 
@@ -77,6 +83,8 @@ const KEYS: readonly [string, keyof Status][] = [
   ["restarts", "restarts"],
   ["oom_killed", "oomKilled"],
   ["error", "error"],
+  ["helper_pid", "helperPid"],
+  ["helper_start", "helperStart"],
 ];
 
 const STATES: readonly string[] = ["created", "running", "restarting", "exited"];
@@ -142,12 +150,25 @@ export function foregroundRunning(prev: Status, pid: number): Status {
     exitCode: 0,
     oomKilled: false,
     error: "",
+    helperPid: 0,
+    helperStart: 0,
   };
 }
 
 /** The status after a run ended (or failed to start) with this code (and whether the OOM killer ended it). */
 export function exitedStatus(prev: Status, exitCode: number, error = "", oomKilled = false): Status {
-  return { ...prev, state: "exited", pid: 0, pidStart: 0, finishedAt: nowNs(), exitCode, error, oomKilled };
+  return {
+    ...prev,
+    state: "exited",
+    pid: 0,
+    pidStart: 0,
+    finishedAt: nowNs(),
+    exitCode,
+    error,
+    oomKilled,
+    helperPid: 0,
+    helperStart: 0,
+  };
 }
 
 function supervised(s: Status, boot: string): { monitor: boolean; container: boolean } {

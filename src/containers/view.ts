@@ -2,6 +2,8 @@
  * What `inspect` and `ps` show: docker/podman-shaped documents built from a
  * record and its current status.
  */
+import { formatPsPorts, portBindings } from "../network/ports.ts";
+import { liveNetworkState, type NetworkState } from "../network/state.ts";
 import { type Status } from "./status.ts";
 import type { ContainerRecord } from "./store.ts";
 import { containerDir, logPath } from "./store.ts";
@@ -45,12 +47,18 @@ export function commandText(args: readonly string[]): string {
   return args.join(" ");
 }
 
+/** The network of a container while it runs (the same state `nook port` reads), else undefined. */
+export function networkOf(v: ContainerView): NetworkState | undefined {
+  return liveNetworkState(containerDir(v.rec.id), v.status);
+}
+
 /** The docker/podman `inspect` document of one container. */
 export function inspectDocument(v: ContainerView): Record<string, unknown> {
   const { rec, status: s } = v;
   const spec = rec.spec;
   const p = spec.process;
   const running = s.state === "running";
+  const net = networkOf(v);
   return {
     Id: rec.id,
     Created: rec.created,
@@ -117,6 +125,11 @@ export function inspectDocument(v: ContainerView): Record<string, unknown> {
         },
       },
       Ulimits: p.rlimits.map(([res, soft, hard]) => ({ Name: res, Soft: Number(soft), Hard: Number(hard) })),
+      PortBindings: portBindings(spec.networkSetup?.ports ?? [], { anyIp: "" }),
+    },
+    NetworkSettings: {
+      // while it runs: the host ports it got (docker shows the image's unpublished ports as null)
+      Ports: net ? portBindings(net.ports, { exposed: spec.exposedPorts ?? [] }) : {},
     },
     GraphDriver: {
       Name: rec.rootfs.backend,
@@ -136,7 +149,7 @@ export function psFields(v: ContainerView, now = Date.now()): Record<string, unk
     Command: commandText(rec.spec.process.args),
     CreatedAt: new Date(created).toISOString(),
     RunningFor: `${humanDuration(now - created)} ago`,
-    Ports: "",
+    Ports: formatPsPorts(networkOf(v)?.ports ?? []),
     State: shownState(s),
     Status: statusText(s, now),
     Pid: s.state === "running" ? s.pid : 0,

@@ -11,6 +11,12 @@ export class LaunchError extends NookError {}
 export interface LaunchHooks {
   /** Child is in its namespaces and waits: write id maps, join cgroup, start network helpers. */
   beforeGo?: (pid: number) => Promise<void> | void;
+  /**
+   * An ERROR whose op index is below -1, so about no plan op: the monitor's
+   * report on what it runs beside the child (its network helper). The user's
+   * error, or undefined for the generic one.
+   */
+  explainError?: (msg: ShimMessage) => NookError | undefined | Promise<NookError | undefined>;
   /** The child reached a SYNC op with this tag. */
   onSync?: (tag: number, pid: number) => Promise<void> | void;
   /**
@@ -79,7 +85,7 @@ export async function launch(
       if (msg === null) break; // execve closed the socket: the container runs
       switch (msg.type) {
         case Msg.ERROR:
-          return await fail(childError(plan, msg));
+          return await fail((msg.op < -1 ? await hooks.explainError?.(msg) : undefined) ?? childError(plan, msg));
         case Msg.FD:
           ptyMaster = msg.fd;
           break;

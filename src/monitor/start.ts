@@ -5,7 +5,8 @@
  * and turns setup errors into typed errors exactly as in the foreground.
  * Once the container has exec'd, nook leaves and the monitor stays: it holds
  * the container's output, writes the log and the exit status, and restarts
- * the container when the restart policy says so.
+ * the container when the restart policy says so. It also starts the
+ * container's network helper at every start (src/network/detached.ts).
  */
 import { buildPlan, type ContainerSpec, type RunHooks } from "../container/mod.ts";
 import { closeFd, monitorSpawn, recv, ShimError, type Spawned } from "../ffi/mod.ts";
@@ -13,7 +14,8 @@ import { launch } from "../launch/mod.ts";
 import { Msg } from "../plan/mod.ts";
 import { applyIdMapping, type IdMapping } from "../userns/mod.ts";
 import type { ContainerRecord } from "../containers/store.ts";
-import { cgroupPathFile, logPath, statusPath } from "../containers/store.ts";
+import { cgroupPathFile, containerDir, logPath, statusPath } from "../containers/store.ts";
+import { detachedNetwork } from "../network/detached.ts";
 import { MonitorError } from "./errors.ts";
 import { monitorPath, selfCommand } from "./monitor_path.ts";
 
@@ -49,8 +51,10 @@ export function idMapSteps(m: IdMapping): string[] {
 
 /** Extra things other concerns need the monitor to do. */
 export interface MonitorExtras {
-  /** Commands to run before GO on restarts ("%PID%" is the child's pid), e.g. joining a cgroup or a network helper. */
+  /** Commands to run before GO on restarts ("%PID%" is the child's pid), e.g. joining a cgroup. */
   preGo?: string[][];
+  /** More monitor arguments, for every start (the network helper's: `--helper …`). */
+  args?: string[];
 }
 
 /** The monitor's command line for this container. */
@@ -79,6 +83,7 @@ export async function monitorArgs(rec: ContainerRecord, mapping: IdMapping, extr
     argv.push(...idMapSteps(mapping));
     for (const cmd of extras.preGo ?? []) argv.push("--pre-go-run", String(cmd.length), ...cmd);
   }
+  argv.push(...extras.args ?? []);
   if (h.autoRemove) {
     const rm = [...selfCommand(), "rm", rec.id];
     argv.push("--exit-command", String(rm.length), ...rm);
@@ -121,7 +126,8 @@ async function viaMonitor(argv: string[], plan: Uint8Array): Promise<Spawned> {
 
 /**
  * Start the container detached: returns once it has exec'd, with the
- * monitor as its parent. hooks.beforeGo run at this first start only.
+ * monitor as its parent (and the network helper as the monitor's child,
+ * ready). hooks.beforeGo run at this first start only.
  */
 export async function startDetached(
   rec: ContainerRecord,
@@ -131,14 +137,17 @@ export async function startDetached(
 ): Promise<void> {
   const spec: ContainerSpec = rec.spec;
   if (spec.process.terminal && !spec.process.consoleSize) spec.process.consoleSize = [24, 80];
+  const net = await detachedNetwork(spec, containerDir(rec.id), rec.name);
   const plan = buildPlan(spec, mapping);
-  const argv = await monitorArgs(rec, mapping, extras);
+  const argv = await monitorArgs(rec, mapping, { ...extras, args: [...extras.args ?? [], ...net.args] });
   const started = await launch(plan, {
     beforeGo: async (pid) => {
       await applyIdMapping(pid, mapping);
       for (const step of hooks.beforeGo ?? []) await step(pid);
     },
+    explainError: (msg) => net.explain(msg),
   }, (bytes) => viaMonitor(argv, bytes));
   await closeFd(started.pidfd);
   await closeFd(started.ptyMaster);
+  net.publish();
 }

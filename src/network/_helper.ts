@@ -6,7 +6,7 @@ import { NetworkError } from "./network_error.ts";
 /** How long a helper may take to bring the container's interface up. */
 export const READY_TIMEOUT_MS = 10_000;
 /** How long a helper may take to exit when asked. */
-const STOP_TIMEOUT_MS = 2_000;
+export const STOP_TIMEOUT_MS = 2_000;
 
 /** A running helper, owned by this nook process. */
 export class Helper {
@@ -65,34 +65,12 @@ export class Helper {
   /** An error naming the helper, what went wrong, and the last lines of its log. */
   async failure(why: string, hint?: string): Promise<NetworkError> {
     await this.stop();
-    const log = this.logTail();
-    return new NetworkError(`${this.name} ${why}${log ? `: ${log}` : ""}`, {
-      op: this.name,
-      hint: hint ?? logHint(log) ??
-        `check the options given with --network ${this.name}:…, or try --network ${
-          this.name === "pasta" ? "slirp4netns" : "pasta"
-        }`,
-    });
+    return helperFailure(this.name, why, this.log, hint);
   }
 
-  /**
-   * What the helper said, as one line: its error lines when it printed some
-   * (pasta follows a bad option with its whole usage text), else its last
-   * lines; without the noise of syslog fallbacks and seccomp warnings.
-   */
+  /** What the helper said in its log, as one line (see {@link logTail}). */
   logTail(): string {
-    let text = "";
-    try {
-      text = Deno.readTextFileSync(this.log);
-    } catch {
-      return "";
-    }
-    const lines = text.split("\n").map((l) => l.trim())
-      .filter((l) => l && !/^Failed to send \d+ bytes to syslog|^WARNING: Support for seccomp is experimental/.test(l));
-    const errors = lines.filter((l) =>
-      /error|invalid|unrecognized|unknown|fail|cannot|can't|couldn't|denied|not /i.test(l)
-    );
-    return (errors.length ? errors : lines).slice(-5).join("; ");
+    return logTail(this.log);
   }
 
   /** Ask the helper to exit, SIGKILL it when it does not within 2 s, reap it. Idempotent. */
@@ -111,6 +89,37 @@ export class Helper {
       await closeFd(this.proc.pidfd);
     }
   }
+}
+
+/**
+ * The error for a helper that failed (whoever started it: nook, or the
+ * container's monitor): its name, what went wrong, what it said in its log.
+ */
+export function helperFailure(name: string, why: string, logFile: string, hint?: string): NetworkError {
+  const log = logTail(logFile);
+  return new NetworkError(`${name} ${why}${log ? `: ${log}` : ""}`, {
+    op: name,
+    hint: hint ?? logHint(log) ??
+      `check the options given with --network ${name}:…, or try --network ${name === "pasta" ? "slirp4netns" : "pasta"}`,
+  });
+}
+
+/**
+ * What a helper said, as one line: its error lines when it printed some
+ * (pasta follows a bad option with its whole usage text), else its last
+ * lines; without the noise of syslog fallbacks and seccomp warnings.
+ */
+export function logTail(file: string): string {
+  let text = "";
+  try {
+    text = Deno.readTextFileSync(file);
+  } catch {
+    return "";
+  }
+  const lines = text.split("\n").map((l) => l.trim())
+    .filter((l) => l && !/^Failed to send \d+ bytes to syslog|^WARNING: Support for seccomp is experimental/.test(l));
+  const errors = lines.filter((l) => /error|invalid|unrecognized|unknown|fail|cannot|can't|couldn't|denied|not /i.test(l));
+  return (errors.length ? errors : lines).slice(-5).join("; ");
 }
 
 function logHint(log: string): string | undefined {

@@ -1,9 +1,11 @@
 import type { ContainerSpec, RunHooks } from "../container/mod.ts";
+import { containerDir } from "../containers/store.ts";
 import { runtimeDir } from "../paths/mod.ts";
 import type { Helper } from "./_helper.ts";
 import { startPasta } from "./pasta.ts";
 import { startSlirp } from "./slirp4netns.ts";
 import { assignHostPorts } from "./ports.ts";
+import type { NetworkMode } from "./mode.ts";
 import { type NetworkState, processStartTime, writeNetworkState } from "./state.ts";
 
 /** A container's network while it runs: the parent-side steps and what they set up. */
@@ -14,12 +16,18 @@ export interface NetworkAttachment {
   afterExit(): Promise<void>;
   /** The network as it runs: mode, ports, helper pid (complete after beforeGo). */
   readonly state: NetworkState;
-  /**
-   * beforeGo must wait for the id maps: slirp4netns (--enable-sandbox) turns
-   * itself into root of the container's user namespace (setegid(0)), which
-   * fails until gid 0 is mapped. pasta only joins the namespaces.
-   */
+  /** beforeGo must wait for the id maps ({@link helperNeedsIdMaps}). */
   readonly needsIdMaps: boolean;
+}
+
+/**
+ * Whether a mode's helper must wait for the id maps: slirp4netns
+ * (--enable-sandbox) turns itself into root of the container's user
+ * namespace (setegid(0)), which fails until gid 0 is mapped. pasta only joins
+ * the namespaces, so it can start while the maps are written.
+ */
+export function helperNeedsIdMaps(mode: NetworkMode): boolean {
+  return mode === "slirp4netns";
 }
 
 /** Where slirp4netns's API socket goes: short, because a socket path has at most 107 bytes. */
@@ -32,8 +40,8 @@ export function slirpApiSocket(id: string): string {
  * container (`nook run` in the foreground, through {@link networkHooks}). The
  * helper becomes that process's child with a parent-death signal, so it dies
  * with it even after `kill -9`: a process that exits before the container
- * (`nook run -d` handing over to a monitor) must let the monitor start the
- * helper instead, from the command lines of pastaArgv and slirpArgv.
+ * (`nook run -d` handing over to a monitor) lets the monitor start the
+ * helper instead (detachedNetwork, src/network/detached.ts).
  */
 export function attachNetwork(spec: ContainerSpec): NetworkAttachment {
   const setup = spec.networkSetup;
@@ -47,7 +55,7 @@ export function attachNetwork(spec: ContainerSpec): NetworkAttachment {
   let socket: string | undefined;
   return {
     state,
-    needsIdMaps: spec.network === "slirp4netns",
+    needsIdMaps: helperNeedsIdMaps(spec.network),
     async beforeGo(pid: number) {
       if (!setup) return;
       if (setup.ports.length) state.ports = await assignHostPorts(setup.ports);
@@ -60,7 +68,12 @@ export function attachNetwork(spec: ContainerSpec): NetworkAttachment {
       if (helper) state.helper = { tool: spec.network as "pasta" | "slirp4netns", pid: helper.pid, log: helper.log };
       const started = processStartTime(pid);
       if (started) Object.assign(state, { pid, started });
-      writeNetworkState(setup.runDir, state);
+      try {
+        writeNetworkState(containerDir(spec.id), state); // with the record, where ps, inspect and port read it
+      } catch (err) {
+        // a container run through the library without a record: nothing lists it
+        if (!(err instanceof Deno.errors.NotFound)) throw err;
+      }
     },
     async afterExit() {
       await helper?.stop();

@@ -21,8 +21,11 @@ export {
   checkPublications,
   exposedToPublish,
   formatPorts,
+  formatPsPorts,
   hostAddress,
   parsePublish,
+  type PortBinding,
+  portBindings,
   type PortMapping,
   type PortProbe,
   type Protocol,
@@ -65,9 +68,12 @@ export {
   findNetworkState,
   isRunning,
   listNetworkStates,
+  liveNetworkState,
   NETWORK_STATE_FILE,
   type NetworkState,
   processStartTime,
+  readNetworkStateFile,
   writeNetworkState,
 } from "./state.ts";
-export { attachNetwork, type NetworkAttachment, networkHooks, slirpApiSocket } from "./attach.ts";
+export { attachNetwork, helperNeedsIdMaps, type NetworkAttachment, networkHooks, slirpApiSocket } from "./attach.ts";
+export { type DetachedNetwork, detachedNetwork } from "./detached.ts";

@@ -3,6 +3,9 @@ import { PASTA_DNS_FORWARD, pastaOption } from "./etc.ts";
 import { Helper } from "./_helper.ts";
 import type { PortMapping } from "./ports.ts";
 
+/** What pasta's readiness (its pid file) means, for messages. */
+export const PASTA_READY = "the container's interface was up";
+
 /** pasta's spec of one published run of ports: `[addr/]host[-end]:ctr[-end]`. */
 export function pastaPortSpec(p: PortMapping): string {
   const end = (first: number) => (p.range > 1 ? `-${first + p.range - 1}` : "");
@@ -16,10 +19,11 @@ export function pastaPortSpec(p: PortMapping): string {
  * `pidFile` once the interface and the port listeners are up (the readiness
  * signal), forward exactly the published ports and nothing else unless the
  * user's pass-through options say otherwise, and answer DNS on 169.254.1.1.
+ * `pid` may be a placeholder the container's monitor replaces (`"%PID%"`).
  */
 export function pastaArgv(
   tool: string,
-  pid: number,
+  pid: number | string,
   pidFile: string,
   ports: readonly PortMapping[],
   userArgs: readonly string[],
@@ -62,7 +66,7 @@ export async function startPasta(
   const fd = await fifo(pidFile);
   try {
     const h = Helper.start("pasta", pastaArgv(tool, pid, pidFile, ports, userArgs), `${runDir}/pasta.log`, []);
-    const text = await h.ready(fd, "the container's interface was up");
+    const text = await h.ready(fd, PASTA_READY);
     if (!/^\d+/.test(text.trim())) throw await h.failure(`wrote "${text.trim()}" instead of its pid`);
     return h;
   } finally {

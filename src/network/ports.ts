@@ -224,3 +224,42 @@ export function formatPorts(ports: readonly PortMapping[]): string[] {
     Array.from({ length: p.range }, (_, i) => `${p.containerPort + i}/${p.protocol} -> ${hostAddress(p, i)}`)
   );
 }
+
+/** docker ps's PORTS text: `0.0.0.0:8080->80/tcp, 127.0.0.1:5353->53/udp` (a range as `8000-8009->80-89/tcp`). */
+export function formatPsPorts(ports: readonly PortMapping[]): string {
+  const span = (first: number, range: number) => (range > 1 ? `${first}-${first + range - 1}` : String(first));
+  return ports.map((p) => {
+    const ip = p.hostIp || "0.0.0.0";
+    const host = ip.includes(":") ? `[${ip}]` : ip;
+    return `${host}:${span(p.hostPort, p.range)}->${span(p.containerPort, p.range)}/${p.protocol}`;
+  }).join(", ");
+}
+
+/** One host side of a port in docker inspect's maps. */
+export interface PortBinding {
+  /** Host address ("" in HostConfig when every address was asked for). */
+  HostIp: string;
+  /** Host port as text ("" when any free one was asked for). */
+  HostPort: string;
+}
+
+/**
+ * docker inspect's port map, one key per container port: `{"80/tcp":
+ * [{"HostIp": "0.0.0.0", "HostPort": "8080"}]}`. With `exposed`, the image's
+ * ports that are not published map to null, as docker shows them.
+ */
+export function portBindings(
+  ports: readonly PortMapping[],
+  opts: { exposed?: readonly string[]; anyIp?: string } = {},
+): Record<string, PortBinding[] | null> {
+  const out: Record<string, PortBinding[] | null> = {};
+  for (const e of exposedToPublish(opts.exposed ?? [])) out[`${e.containerPort}/${e.protocol}`] = null;
+  for (const p of ports) {
+    for (let i = 0; i < p.range; i++) {
+      const key = `${p.containerPort + i}/${p.protocol}`;
+      const binding = { HostIp: p.hostIp || (opts.anyIp ?? "0.0.0.0"), HostPort: p.hostPort ? String(p.hostPort + i) : "" };
+      out[key] = [...(out[key] ?? []), binding];
+    }
+  }
+  return out;
+}

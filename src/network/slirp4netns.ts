@@ -4,12 +4,16 @@ import type { SlirpOptions } from "./mode.ts";
 import { SLIRP_DEFAULTS } from "./mode.ts";
 import type { PortMapping } from "./ports.ts";
 
-/** Fds slirp4netns talks through: it writes "1" on `ready` once configured and exits at EOF on `exit`. */
+/**
+ * Fds slirp4netns talks through: it writes "1" on `ready` once configured and
+ * exits at EOF on `exit`. Numbers, or placeholders the container's monitor
+ * replaces with the fds it makes (`"%READY_FD%"`, `"%EXIT_FD%"`).
+ */
 export interface SlirpFds {
   /** Write end of the readiness pipe, in the helper. */
-  ready: number;
+  ready: number | string;
   /** Read end of the exit pipe, in the helper. */
-  exit: number;
+  exit: number | string;
 }
 
 /**
@@ -17,9 +21,9 @@ export interface SlirpFds {
  * it): configure tap0, sandbox and seccomp itself, keep the host's loopback
  * out unless allowed, signal readiness on a pipe, exit when nook's end of the
  * exit pipe closes (nook exited or was killed), and take port forwards on its
- * API socket.
+ * API socket. `pid` may be a placeholder (`"%PID%"`), as the fds.
  */
-export function slirpArgv(tool: string, pid: number, o: SlirpOptions, fds: SlirpFds, apiSocket: string): string[] {
+export function slirpArgv(tool: string, pid: number | string, o: SlirpOptions, fds: SlirpFds, apiSocket: string): string[] {
   const argv = [tool, "--configure", `--mtu=${o.mtu}`, "--enable-sandbox", "--enable-seccomp"];
   if (!o.allowHostLoopback) argv.push("--disable-host-loopback");
   if (o.cidr !== SLIRP_DEFAULTS.cidr) argv.push(`--cidr=${o.cidr}`);
@@ -28,6 +32,17 @@ export function slirpArgv(tool: string, pid: number, o: SlirpOptions, fds: Slirp
   if (o.outboundAddr6) argv.push(`--outbound-addr6=${o.outboundAddr6}`);
   argv.push(`--ready-fd=${fds.ready}`, `--exit-fd=${fds.exit}`, `--api-socket=${apiSocket}`, String(pid), "tap0");
   return argv;
+}
+
+/** What slirp4netns's readiness (its ready fd) means, for messages. */
+export const SLIRP_READY = "its interface was up";
+
+/** The hint when slirp4netns refuses a port forward. */
+export const HOSTFWD_HINT = "is that host port in use, or the address not one of this host's?";
+
+/** One forwarded host port, for messages: `0.0.0.0:8080/tcp`. */
+export function hostfwdTarget(p: PortMapping, offset: number): string {
+  return `${p.hostIp || "0.0.0.0"}:${p.hostPort + offset}/${p.protocol}`;
 }
 
 /** The API request that forwards one host port into the container. */
@@ -101,7 +116,7 @@ export async function startSlirp(
     await closeFd(exit.read);
   }
   try {
-    await h.ready(ready.read, "its interface was up");
+    await h.ready(ready.read, SLIRP_READY);
   } finally {
     await closeFd(ready.read);
   }
@@ -114,11 +129,7 @@ export async function startSlirp(
         throw await h.failure(`did not answer on its API socket "${apiSocket}": ${(err as Error).message}`);
       }
       if (reply.error || reply.return === undefined) {
-        const at = `${p.hostIp || "0.0.0.0"}:${p.hostPort + i}/${p.protocol}`;
-        throw await h.failure(
-          `cannot publish ${at}: ${reply.error?.desc ?? JSON.stringify(reply)}`,
-          "is that host port in use, or the address not one of this host's?",
-        );
+        throw await h.failure(`cannot publish ${hostfwdTarget(p, i)}: ${reply.error?.desc ?? JSON.stringify(reply)}`, HOSTFWD_HINT);
       }
     }
   }

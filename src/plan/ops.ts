@@ -61,6 +61,19 @@ export const Msg = {
   CONTINUE: 18,
 } as const;
 
+/**
+ * The monitor's report about the network helper it starts (`SHIM_OP_INDEX_HELPER`
+ * and `enum shim_helper_step`): an ERROR message with this op index, the step
+ * in the low byte of `value` and the index of a failed call above it.
+ */
+export const HelperReport = {
+  OP_INDEX: -2,
+  START: 1,
+  EXITED: 2,
+  TIMEOUT: 3,
+  CALL: 4,
+} as const;
+
 /** Size of `struct shim_msg` on the socket. */
 export const MSG_SIZE = 256;
 
