@@ -45,6 +45,12 @@ function leftovers(): string[] {
   return found;
 }
 
+/** The environment of a container store of the test's own (records and OOM marks stay apart). */
+const ownStore = (name: string) => isolatedEnv({ NOOK_DATA_DIR: `${isolatedEnv().NOOK_DATA_DIR}-${name}` });
+
+/** systemd-run's arguments for a command in a delegated scope of the user's own (cgroupfs manager). */
+const delegatedScope = (unit: string) => ["--user", "--scope", "--quiet", "--unit", unit, "-p", "Delegate=yes", "--"];
+
 async function noScopes(): Promise<void> {
   const units = await sh("systemctl", ["--user", "list-units", "--all", "--plain", "--no-legend", "nook-*"]);
   assert.equal(units.stdout.trim(), "", "no nook scope may remain in the user's systemd");
@@ -319,14 +325,7 @@ const cases: [string, () => Promise<void>][] = [
       const unit = `nooktest-cgroupfs-${Date.now()}`;
       const child = new Deno.Command("systemd-run", {
         args: [
-          "--user",
-          "--scope",
-          "--quiet",
-          "--unit",
-          unit,
-          "-p",
-          "Delegate=yes",
-          "--",
+          ...delegatedScope(unit),
           NOOK,
           "run",
           "--rm",
@@ -408,6 +407,43 @@ const cases: [string, () => Promise<void>][] = [
   ],
 
   [
+    "cgroupfs: a detached container's cgroup goes in nook's delegated cgroup; its monitor and network helper move into a leaf",
+    async () => {
+      const env = ownStore("cgfs");
+      const unit = `nooktest-cgfsd-${Date.now()}`;
+      const r = await sh("systemd-run", [
+        ...delegatedScope(unit),
+        NOOK,
+        "run",
+        "-d",
+        "--name",
+        "fsd",
+        "--memory",
+        "32m",
+        "--rootfs",
+        rootfs(),
+        "sleep",
+        "600",
+      ], { ...Deno.env.toObject(), ...env });
+      assert.equal(r.code, 0, r.stderr);
+      const id = r.stdout.trim();
+      const rec = JSON.parse(Deno.readTextFileSync(`${env.NOOK_DATA_DIR}/containers/${id}/config.json`));
+      assert.equal(rec.cgroup?.manager, "cgroupfs", JSON.stringify(rec.cgroup));
+      const path: string = rec.cgroup.path;
+      assert.match(path, new RegExp(`/${unit}\\.scope/nook-${id}$`));
+      assert.equal(Deno.readTextFileSync(`${path}/memory.max`).trim(), String(32 * MiB));
+      const scope = path.slice(0, path.lastIndexOf("/"));
+      assert.equal(Deno.readTextFileSync(`${scope}/cgroup.procs`).trim(), "", "the delegated cgroup holds no process itself");
+      const monitors = Deno.readTextFileSync(`${scope}/nook-monitor/cgroup.procs`).trim().split("\n");
+      assert.ok(monitors.length >= 1, "the monitor (and its helper) sit in the nook-monitor leaf");
+      const rm = await nook(["rm", "-f", "fsd"], { env });
+      assert.equal(rm.code, 0, rm.stderr);
+      assert.ok(!exists(path), "rm removed the container's cgroup");
+      await waitFor("the delegated scope to go", () => !exists(scope), 30_000);
+    },
+  ],
+
+  [
     "a limit whose controller is not delegated is refused with exit 125, naming the controller and the fix",
     async () => {
       // a delegated scope in which only the memory controller is passed down to nook's cgroup
@@ -439,7 +475,7 @@ const cases: [string, () => Promise<void>][] = [
   [
     "a detached container gets its cgroup with the limits: exec joins it, stats reads it, rm removes it",
     async () => {
-      const env = isolatedEnv({ NOOK_DATA_DIR: `${isolatedEnv().NOOK_DATA_DIR}-detached` });
+      const env = ownStore("detached");
       const n = (args: string[]) => nook(args, { env });
       const d = await n([
         "run",
@@ -494,7 +530,7 @@ const cases: [string, () => Promise<void>][] = [
   [
     "a detached container killed by the OOM killer: inspect says OOMKilled, restarts and start put it back under its limit, rm leaves nothing",
     async () => {
-      const env = isolatedEnv({ NOOK_DATA_DIR: `${isolatedEnv().NOOK_DATA_DIR}-oom` });
+      const env = ownStore("oom");
       const n = (args: string[]) => nook(args, { env });
       const d = await n([
         "run",
@@ -543,7 +579,7 @@ const cases: [string, () => Promise<void>][] = [
   ],
 
   ["a kept foreground container killed by the OOM killer: inspect says OOMKilled", async () => {
-    const env = isolatedEnv({ NOOK_DATA_DIR: `${isolatedEnv().NOOK_DATA_DIR}-fg` });
+    const env = ownStore("fg");
     const n = (args: string[]) => nook(args, { env });
     const r = await n([
       "run",
