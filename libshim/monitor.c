@@ -31,6 +31,12 @@
  *   fd 3   the plan (a memfd), read once and kept for restarts
  *   fd 4   the control socket to nook, for the first start's handshake
  *
+ * The container's cgroup (--cgroup-file FILE, issue #6): FILE holds the path
+ * of the cgroup v2 directory nook put the container in, written by nook
+ * before the first start's GO (no file: no cgroup). Restarted containers are
+ * put back there before GO, and at each exit memory.events' oom_kill count,
+ * compared with its count at GO, says whether the OOM killer ended the run.
+ *
  * Signals: SIGUSR1 = "stopped by the user: do not restart"; SIGTERM, SIGINT,
  * SIGHUP = the same, and SIGTERM is passed on to the container.
  *
@@ -115,6 +121,7 @@ static struct {
   struct step steps[MAX_STEPS];
   int nsteps;
   char **exit_argv;
+  const char *cgroup_file; /* --cgroup-file */
   struct helper helper;
 
   uint8_t *plan;
@@ -135,6 +142,8 @@ static struct {
   long long delay_cur;
   long long restart_at_ms; /* monotonic deadline of a pending restart */
   int no_restart;
+  long long oom_base; /* the cgroup's oom_kill count at this run's GO (-1: not known) */
+  int oom_killed;     /* the OOM killer ended the last run */
   char error[SHIM_MSG_TEXT + 64];
   struct stream out, err, tty; /* tty: the pty master (-t); a terminal merges both streams, logged as stdout */
   int stdin_w;
@@ -215,7 +224,7 @@ static void write_status(void) {
   kv(&t, "finished_at", M.finished_ns);
   kv(&t, "exit_code", M.exit_code);
   kv(&t, "restarts", M.restarts);
-  kv(&t, "oom_killed", 0); /* a field for cgroup memory events (issue #6) */
+  kv(&t, "oom_killed", M.oom_killed);
   text_add(&t, "error=");
   text_add(&t, M.error);
   text_add(&t, "\n");
@@ -357,6 +366,61 @@ static void pump(struct stream *s, int drain) {
     if (n < 0 && errno == EAGAIN && !drain) return;
     stream_close(s); /* EOF, EIO, or (draining) nothing more will come */
   }
+}
+
+/* ---- the container's cgroup (--cgroup-file) --------------------------------------- */
+
+/* The container's cgroup directory as nook recorded it in --cgroup-file;
+ * 0 when there is none (no option, no file, or not an absolute path). */
+static int cgroup_dir(char *out, size_t cap) {
+  if (!M.cgroup_file) return 0;
+  int fd = open(M.cgroup_file, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  ssize_t n = read(fd, out, cap - 1);
+  close(fd);
+  if (n <= 0) return 0;
+  out[n] = 0;
+  char *nl = strchr(out, '\n');
+  if (nl) *nl = 0;
+  return out[0] == '/';
+}
+
+/* The cgroup's "oom_kill N" from memory.events (its subtree included), or -1. */
+static long long cgroup_oom_kills(void) {
+  char path[4096 + 32], buf[1024];
+  if (!cgroup_dir(path, 4096)) return -1;
+  struct text t = {path, sizeof path, strlen(path)};
+  text_add(&t, "/memory.events");
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return -1;
+  buf[n] = 0;
+  for (char *line = buf; line;) {
+    if (!strncmp(line, "oom_kill ", 9)) return strtoll(line + 9, NULL, 10);
+    char *nl = strchr(line, '\n');
+    line = nl ? nl + 1 : NULL;
+  }
+  return -1;
+}
+
+/* Put a restarted container (waiting before GO) back into its cgroup. */
+static int cgroup_join(pid_t pid) {
+  char path[4096 + 32], num[24];
+  if (!cgroup_dir(path, 4096)) return 0;
+  struct text t = {path, sizeof path, strlen(path)};
+  text_add(&t, "/cgroup.procs");
+  struct text nt = {num, sizeof num, 0};
+  text_num(&nt, pid);
+  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0 || write_all(fd, num, (ssize_t)nt.len) < 0) {
+    set_error("cannot put the restarted container into its cgroup: ", path);
+    if (fd >= 0) close(fd);
+    return -1;
+  }
+  close(fd);
+  return 0;
 }
 
 /* ---- starting the container ------------------------------------------------------ */
@@ -725,9 +789,10 @@ static int start_container(void) {
       if (M.helper.argv && M.helper.early && helper_start(pid, &hf) < 0) goto helper_failed;
       if (first) {
         if (forward(&m, -1) < 0 || ctl_reply() != SHIM_MSG_GO) goto abort;
-      } else if (pre_go(pid) < 0) {
+      } else if (cgroup_join(pid) < 0 || pre_go(pid) < 0) {
         goto abort;
       }
+      M.oom_base = cgroup_oom_kills(); /* nook has made the cgroup by its GO */
       if (M.helper.argv && !M.helper.early && helper_start(pid, &hf) < 0) goto helper_failed;
       if (M.helper.argv && helper_ready(&hf) < 0) goto helper_failed;
       if (send_msg(sock, SHIM_MSG_GO, -1, 0, 0, NULL, -1) < 0) goto abort;
@@ -772,6 +837,7 @@ static int start_container(void) {
   M.finished_ns = 0;
   M.exit_code = 0;
   M.error[0] = 0;
+  M.oom_killed = 0;
   M.state = 1;
   write_status();
   if (first) { /* EOF tells nook the container runs; from now on we are on our own */
@@ -831,6 +897,8 @@ static void container_exited(int st) {
   M.stdin_w = -1;
   M.exit_code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
   M.finished_ns = now_ns(CLOCK_REALTIME);
+  long long kills = cgroup_oom_kills();
+  M.oom_killed = M.oom_base >= 0 && kills > M.oom_base;
   M.pid = 0;
   int want = M.exit_code == 0 ? M.on_success : M.on_failure;
   if (M.no_restart || !want || (M.restart_max >= 0 && M.restarts >= M.restart_max)) finish(M.exit_code);
@@ -909,6 +977,7 @@ static void parse_args(int argc, char **argv) {
     else if (!strcmp(a, "--restart-max")) M.restart_max = parse_ll(VALUE(), &ok);
     else if (!strcmp(a, "--restart-delay-ms")) M.delay_ms = parse_ll(VALUE(), &ok);
     else if (!strcmp(a, "--restart-delay-max-ms")) M.delay_max_ms = parse_ll(VALUE(), &ok);
+    else if (!strcmp(a, "--cgroup-file")) M.cgroup_file = VALUE();
     else if (!strcmp(a, "--pre-go-write")) {
       if (M.nsteps == MAX_STEPS) usage("too many steps at", a);
       const char *file = VALUE(), *data = VALUE();

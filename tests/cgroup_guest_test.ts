@@ -6,6 +6,7 @@
  */
 import { assert, busyboxRootfs, exists, isolatedEnv, NOOK, nook, sh, waitFor } from "./_helpers.ts";
 import { guestTests, IN_GUEST } from "./guest/guest.ts";
+import { makeBundle, runtime, stateRootDir } from "./_oci_runtime.ts";
 
 const FILE = "tests/cgroup_guest_test.ts";
 const MiB = 1024 * 1024;
@@ -43,6 +44,12 @@ function leftovers(): string[] {
   walk(userService);
   return found;
 }
+
+/** The environment of a container store of the test's own (records and OOM marks stay apart). */
+const ownStore = (name: string) => isolatedEnv({ NOOK_DATA_DIR: `${isolatedEnv().NOOK_DATA_DIR}-${name}` });
+
+/** systemd-run's arguments for a command in a delegated scope of the user's own (cgroupfs manager). */
+const delegatedScope = (unit: string) => ["--user", "--scope", "--quiet", "--unit", unit, "-p", "Delegate=yes", "--"];
 
 async function noScopes(): Promise<void> {
   const units = await sh("systemctl", ["--user", "list-units", "--all", "--plain", "--no-legend", "nook-*"]);
@@ -248,12 +255,14 @@ const cases: [string, () => Promise<void>][] = [
         if (done) break;
         seen += value;
       }
-      const records = `${env.XDG_RUNTIME_DIR}/nook/containers`;
+      // the container's record (its config.json) says where its cgroup is
+      const records = `${env.NOOK_DATA_DIR}/containers`;
       let rec: { id: string; path: string; manager: string; name: string } | undefined;
-      await waitFor("the cgroup record", () => {
+      await waitFor("the cgroup in the container's record", () => {
         for (const e of Deno.readDirSync(records)) {
           try {
-            rec = JSON.parse(Deno.readTextFileSync(`${records}/${e.name}/cgroup.json`));
+            const r = JSON.parse(Deno.readTextFileSync(`${records}/${e.name}/config.json`));
+            if (r.cgroup) rec = { id: r.id, name: r.name, ...r.cgroup };
           } catch {
             // not written yet
           }
@@ -316,14 +325,7 @@ const cases: [string, () => Promise<void>][] = [
       const unit = `nooktest-cgroupfs-${Date.now()}`;
       const child = new Deno.Command("systemd-run", {
         args: [
-          "--user",
-          "--scope",
-          "--quiet",
-          "--unit",
-          unit,
-          "-p",
-          "Delegate=yes",
-          "--",
+          ...delegatedScope(unit),
           NOOK,
           "run",
           "--rm",
@@ -405,6 +407,47 @@ const cases: [string, () => Promise<void>][] = [
   ],
 
   [
+    "cgroupfs: a detached container's cgroup goes in nook's delegated cgroup; its monitor (and network helper) move into a leaf",
+    async () => {
+      const env = ownStore("cgfs");
+      const unit = `nooktest-cgfsd-${Date.now()}`;
+      const r = await sh("systemd-run", [
+        ...delegatedScope(unit),
+        NOOK,
+        "run",
+        "-d",
+        "--name",
+        "fsd",
+        "--memory",
+        "32m",
+        "--rootfs",
+        rootfs(),
+        "sleep",
+        "600",
+      ], { ...Deno.env.toObject(), ...env });
+      assert.equal(r.code, 0, r.stderr);
+      const id = r.stdout.trim();
+      const rec = JSON.parse(Deno.readTextFileSync(`${env.NOOK_DATA_DIR}/containers/${id}/config.json`));
+      assert.equal(rec.cgroup?.manager, "cgroupfs", JSON.stringify(rec.cgroup));
+      const path: string = rec.cgroup.path;
+      assert.match(path, new RegExp(`/${unit}\\.scope/nook-${id}$`));
+      assert.equal(Deno.readTextFileSync(`${path}/memory.max`).trim(), String(32 * MiB));
+      const scope = path.slice(0, path.lastIndexOf("/"));
+      assert.equal(Deno.readTextFileSync(`${scope}/cgroup.procs`).trim(), "", "the delegated cgroup holds no process itself");
+      const leaf = Deno.readTextFileSync(`${scope}/nook-monitor/cgroup.procs`).trim().split("\n");
+      const status = values(Deno.readTextFileSync(`${env.NOOK_DATA_DIR}/containers/${id}/status`));
+      assert.ok(leaf.includes(status.monitor_pid!), `the monitor ${status.monitor_pid} is in the leaf: ${leaf}`);
+      if (status.helper_pid !== "0") {
+        assert.ok(leaf.includes(status.helper_pid!), `the network helper ${status.helper_pid} is in the leaf: ${leaf}`);
+      }
+      const rm = await nook(["rm", "-f", "fsd"], { env });
+      assert.equal(rm.code, 0, rm.stderr);
+      assert.ok(!exists(path), "rm removed the container's cgroup");
+      await waitFor("the delegated scope to go", () => !exists(scope), 30_000);
+    },
+  ],
+
+  [
     "a limit whose controller is not delegated is refused with exit 125, naming the controller and the fix",
     async () => {
       // a delegated scope in which only the memory controller is passed down to nook's cgroup
@@ -430,6 +473,190 @@ const cases: [string, () => Promise<void>][] = [
         /Cannot enforce --cpus\/--cpu-quota\/--cpu-period\/--cpu-shares: the "cpu" cgroup controller is not delegated to your user \(available in ".*onlymemory": memory\)/,
       );
       assert.match(r.stderr, /delegate\.conf/);
+    },
+  ],
+
+  [
+    "a detached container gets its cgroup with the limits: exec joins it, stats reads it, rm removes it",
+    async () => {
+      const env = ownStore("detached");
+      const n = (args: string[]) => nook(args, { env });
+      const d = await n([
+        "run",
+        "-d",
+        "--name",
+        "det",
+        "--memory",
+        "48m",
+        "--pids-limit",
+        "30",
+        "--rootfs",
+        rootfs(),
+        "sh",
+        "-c",
+        "trap 'exit 0' TERM; sleep 600 & wait",
+      ]);
+      assert.equal(d.code, 0, d.stderr);
+      const id = d.stdout.trim();
+      const rec = JSON.parse(Deno.readTextFileSync(`${env.NOOK_DATA_DIR}/containers/${id}/config.json`));
+      assert.equal(rec.cgroup?.manager, "systemd", JSON.stringify(rec.cgroup));
+      const path: string = rec.cgroup.path;
+      assert.match(path, new RegExp(`/nook-${id}\\.scope/container$`));
+      assert.equal(Deno.readTextFileSync(`${path}/memory.max`).trim(), String(48 * MiB));
+      // the monitor keeps the scope: it sits in the scope's keeper leaf, the container in its own
+      const procs = () => Deno.readTextFileSync(`${path}/cgroup.procs`).trim().split("\n").filter(Boolean);
+      assert.equal(procs().length, 2, "sh and sleep");
+      const scope = path.slice(0, -"/container".length);
+      const status = values(Deno.readTextFileSync(`${env.NOOK_DATA_DIR}/containers/${id}/status`));
+      const keeper = Deno.readTextFileSync(`${scope}/keeper/cgroup.procs`).trim().split("\n");
+      assert.ok(keeper.includes(status.monitor_pid!), `the monitor ${status.monitor_pid} keeps the scope: ${keeper}`);
+
+      // exec: the process is created inside the container's cgroup (its namespace's root)
+      const e = await n(["exec", "det", "sh", "-c", "cat /proc/self/cgroup; " + show("max", "memory.max")]);
+      assert.equal(e.code, 0, e.stderr);
+      assert.match(e.stdout, /^0::\/$/m, "the exec'd process is in the container's cgroup");
+      assert.equal(values(e.stdout).max, String(48 * MiB));
+
+      // stats: from the record of a detached container
+      const s = await n(["stats", "--no-stream", "--format", "json", "det"]);
+      assert.equal(s.code, 0, s.stderr);
+      const row = JSON.parse(s.stdout.trim().split("\n")[0]!);
+      assert.equal(row.ID, id);
+      assert.equal(row.MemLimit, 48 * MiB);
+      assert.equal(row.PIDsLimit, 30);
+      assert.equal(row.PIDs, procs().length);
+      assert.ok(row.MemCurrent > 0);
+
+      assert.equal((await n(["stop", "det"])).code, 0);
+      assert.equal((await n(["rm", "det"])).code, 0);
+      await noScopes();
+    },
+  ],
+
+  [
+    "a detached container killed by the OOM killer: inspect says OOMKilled, restarts and start put it back under its limit, rm leaves nothing",
+    async () => {
+      const env = ownStore("oom");
+      const n = (args: string[]) => nook(args, { env });
+      const d = await n([
+        "run",
+        "-d",
+        "--name",
+        "oomer",
+        "--restart",
+        "on-failure:1",
+        "--memory",
+        "20m",
+        "--memory-swap",
+        "20m",
+        "--rootfs",
+        rootfs(),
+        "sh",
+        "-c",
+        show("limit", "memory.max") + "; exec tail /dev/zero",
+      ]);
+      assert.equal(d.code, 0, d.stderr);
+      const state = async () => JSON.parse((await n(["inspect", "oomer"])).stdout)[0];
+      const ended = async (runs: number) => {
+        await waitFor("the container to end", async () => {
+          const s = await state();
+          return s.State.Status === "exited" && (await n(["logs", "oomer"])).stdout.split("limit=").length - 1 >= runs;
+        }, 120_000);
+        return await state();
+      };
+      let s = await ended(2);
+      assert.equal(s.State.OOMKilled, true);
+      assert.equal(s.State.ExitCode, 137);
+      assert.equal(s.RestartCount, 1);
+      // every run, the restarted one too, saw its limit in its own cgroup
+      const limits = (await n(["logs", "oomer"])).stdout.trim().split("\n");
+      assert.deepEqual(limits, [`limit=${20 * MiB}`, `limit=${20 * MiB}`]);
+
+      // start: a new run, under the same limit (and the restart policy again: one more run)
+      assert.equal((await n(["start", "oomer"])).code, 0);
+      s = await ended(4);
+      assert.equal(s.State.OOMKilled, true);
+      assert.equal(s.State.ExitCode, 137);
+      assert.deepEqual((await n(["logs", "oomer"])).stdout.trim().split("\n"), Array(4).fill(`limit=${20 * MiB}`));
+
+      assert.equal((await n(["rm", "oomer"])).code, 0);
+      await noScopes();
+    },
+  ],
+
+  ["a kept foreground container killed by the OOM killer: inspect says OOMKilled", async () => {
+    const env = ownStore("fg");
+    const n = (args: string[]) => nook(args, { env });
+    const r = await n([
+      "run",
+      "--name",
+      "fgoom",
+      "--memory",
+      "20m",
+      "--memory-swap",
+      "20m",
+      "--rootfs",
+      rootfs(),
+      "tail",
+      "/dev/zero",
+    ]);
+    assert.equal(r.code, 137, r.stderr);
+    const s = JSON.parse((await n(["inspect", "fgoom"])).stdout)[0];
+    assert.equal(s.State.OOMKilled, true);
+    assert.equal(s.State.ExitCode, 137);
+    const ok = await n(["run", "--name", "fgok", "--memory", "20m", "--rootfs", rootfs(), "true"]);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.equal(JSON.parse((await n(["inspect", "fgok"])).stdout)[0].State.OOMKilled, false);
+    assert.equal((await n(["rm", "fgoom", "fgok"])).code, 0);
+    await noScopes();
+  }],
+
+  [
+    "runtime: linux.resources land in the container's own cgroup; pause freezes it, exec joins it, delete removes it",
+    async () => {
+      const root = stateRootDir();
+      const id = "ocicg";
+      const bundle = makeBundle((c) => {
+        c.process.args = ["sh", "-c", "sleep 600"];
+        c.linux.resources = { memory: { limit: 32 * MiB }, pids: { limit: 20 } };
+      });
+      const status = async () => JSON.parse((await runtime(root, ["state", id])).stdout).status;
+      const cr = await runtime(root, ["create", "--bundle", bundle, id]);
+      assert.equal(cr.code, 0, cr.stderr);
+      try {
+        const st = await runtime(root, ["start", id]);
+        assert.equal(st.code, 0, st.stderr);
+        const scope = leftovers().find((p) => p.endsWith(`/nook-${id}.scope`));
+        assert.ok(scope, `no scope for the container: ${leftovers()}`);
+        const path = `${scope}/container`;
+        assert.equal(Deno.readTextFileSync(`${path}/memory.max`).trim(), String(32 * MiB));
+        assert.equal(Deno.readTextFileSync(`${path}/pids.max`).trim(), "20");
+
+        const p = await runtime(root, ["pause", id]);
+        assert.equal(p.code, 0, p.stderr);
+        assert.equal(await status(), "paused");
+        assert.match(Deno.readTextFileSync(`${path}/cgroup.events`), /^frozen 1$/m);
+        const r = await runtime(root, ["resume", id]);
+        assert.equal(r.code, 0, r.stderr);
+        assert.equal(await status(), "running");
+
+        const e = await runtime(root, ["exec", id, "cat", "/proc/self/cgroup"]);
+        assert.equal(e.code, 0, e.stderr);
+        // "/" when it also joined the container's cgroup namespace
+        assert.match(
+          e.stdout.trim(),
+          /^0::(\/|\/.*\/nook-ocicg\.scope\/container)$/,
+          "the exec'd process is in the container's cgroup",
+        );
+
+        assert.equal((await runtime(root, ["kill", id, "KILL"])).code, 0);
+        await waitFor("the container to stop", async () => (await status()) === "stopped", 30_000);
+        const d = await runtime(root, ["delete", id]);
+        assert.equal(d.code, 0, d.stderr);
+        await noScopes();
+      } finally {
+        await runtime(root, ["delete", "--force", id]);
+      }
     },
   ],
 

@@ -451,3 +451,42 @@ test("the scope keeper waits until it is killed, and ends by itself when its par
   while (!gone() && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
   assert.ok(gone(), "the keeper outlived the process that started it");
 });
+
+test("the OCI runtime's linux.resources become the same cgroup v2 limits, as runc and crun convert them", async () => {
+  const { ociResources } = await import("../src/oci/cgroup_v2.ts");
+  const { resources, labels } = ociResources({
+    memory: { limit: 64 * 1048576, swap: 96 * 1048576, reservation: 32 * 1048576 },
+    cpu: { shares: 1024, quota: 50000, cpus: "0-1", mems: "0", burst: 1000 },
+    pids: { limit: 20 },
+    blockIO: { weight: 300, throttleReadBpsDevice: [{ major: 254, minor: 0, rate: 10485760 }] },
+    unified: { "memory.high": "48M" },
+  });
+  assert.deepEqual(resources, {
+    memory: { max: 64 * 1048576, low: 32 * 1048576, swapExplicit: true, swapMax: 32 * 1048576 },
+    cpu: { weight: 100, quota: 50000, period: 100000 },
+    cpuset: { cpus: "0-1", mems: "0" },
+    pids: { max: 20 },
+    io: { blkioWeight: 300, throttle: [{ path: "254:0", major: 254, minor: 0, rbps: 10485760 }] },
+    unified: { "cpu.max.burst": "1000", "memory.high": "48M" },
+  });
+  assert.equal(labels.memory, '"linux.resources.memory.limit"', "errors name the field that asked for a controller");
+  // what cgroup v2 cannot do is refused by name
+  for (
+    const [res, field] of [
+      [{ hugepageLimits: [{ pageSize: "2MB", limit: 1 }] }, "linux.resources.hugepageLimits"],
+      [{ memory: { kernel: 1048576 } }, "linux.resources.memory.kernel"],
+      [{ memory: { limit: 2 * 1048576, swap: 1048576 } }, "linux.resources.memory.swap"],
+      [{ unified: { "hugetlb.2MB.max": "1" } }, 'linux.resources.unified["hugetlb.2MB.max"]'],
+    ] as const
+  ) {
+    assert.throws(() => ociResources(res), (e: Error) => e.message.includes(field), field);
+  }
+  // unified files are written last, and only ones that exist
+  const dir = fakeCgroup({ "memory.high": "" });
+  await applyResources(dir, { memory: { max: 1048576 }, unified: { "memory.high": "524288" } });
+  assert.equal(read(dir, "memory.high"), "524288");
+  await assert.rejects(
+    applyResources(dir, { unified: { "memory.nosuchfile": "1" } }),
+    (e: Error) => e instanceof CgroupError && /no such cgroup file/.test(e.message),
+  );
+});

@@ -32,7 +32,8 @@ export interface ManagerChoice {
   bus?: string;
 }
 
-function exists(path: string): boolean {
+/** True when the path exists. */
+export function exists(path: string): boolean {
   try {
     Deno.statSync(path);
     return true;

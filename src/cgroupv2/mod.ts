@@ -5,11 +5,12 @@
  * warning, and an error when a limit was asked for). One file per controller,
  * each taking the cgroup directory as a parameter.
  *
- * For detached containers (issue #4): keep the {@link ContainerCgroup} of
- * {@link createContainerCgroup} in the process that waits for the container,
- * call `release()` when it ends (it reports `oomKilled`), and read counters
- * any time with {@link readStats}(path) — `nook stats` lists what it finds in
- * `$RUNTIME/containers/ID/cgroup.json` ({@link writeCgroupRecord}).
+ * {@link cgroupHooks} gives a container its cgroup as run hooks (foreground:
+ * released, with its OOM record, after the end; detached: the monitor keeps
+ * it). Where it is ({@link CgroupRef}) goes into the container's record, from
+ * which other commands reach it: `stats` ({@link readStats}), `exec`
+ * ({@link attachToCgroup}), `rm` ({@link removeCgroup}), the OCI runtime's
+ * `pause` ({@link freezeCgroup}).
  *
  * @module
  */
@@ -21,6 +22,7 @@ export {
   type DeviceThrottle,
   requiredControllers,
   type Resources,
+  unifiedController,
 } from "./resources.ts";
 export { CgroupError, DELEGATION_FIX } from "./errors.ts";
 export { applyCpu, type CpuStats, DEFAULT_CPU_PERIOD, readCpuStats, sharesToWeight } from "./cpu.ts";
@@ -28,7 +30,7 @@ export { applyCpuset } from "./cpuset.ts";
 export { applyIo, blkioToIoWeight, ioMaxLine, type IoStats, mergeThrottles, parseIoStat, readIoStats } from "./io.ts";
 export { applyMemory, type MemoryStats, readMemoryStats } from "./memory.ts";
 export { applyPids, type PidsStats, readPidsStats } from "./pids.ts";
-export { applyResources, availableControllers, checkControllers, enableControllers } from "./apply.ts";
+export { applyResources, applyUnified, availableControllers, checkControllers, enableControllers } from "./apply.ts";
 export {
   CGROUP_ROOT,
   type CgroupInfo,
@@ -43,12 +45,17 @@ export {
 } from "./detect.ts";
 export { type CgroupStats, cpuPercent, memoryUsage, oomKillCount, oomKilled, readStats } from "./stats.ts";
 export {
+  attachToCgroup,
+  cgroupExists,
   type CgroupOptions,
+  type CgroupRef,
   type CgroupRelease,
   type ContainerCgroup,
   createContainerCgroup,
+  freezeCgroup,
   joinCgroup,
+  removeCgroup,
   removeCgroupDir,
   scopeUnit,
 } from "./container_cgroup.ts";
-export { type CgroupRecord, listCgroupRecords, writeCgroupRecord } from "./record.ts";
+export { type CgroupHookOptions, cgroupHooks } from "./run_hooks.ts";

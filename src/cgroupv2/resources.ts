@@ -60,6 +60,12 @@ export interface Resources {
     /** io.max lines. */
     throttle?: DeviceThrottle[];
   };
+  /**
+   * Interface files written as given, after every other limit (OCI
+   * `linux.resources.unified`): "memory.high" → "64M". Keys are
+   * "CONTROLLER.FILE" of a controller nook enables, or "cgroup.*".
+   */
+  unified?: Record<string, string>;
 }
 
 /** The kernel's list format of CPUs and memory nodes: "0", "0-3", "0,2-3". */
@@ -71,15 +77,25 @@ export const CONTROLLERS = ["cpu", "cpuset", "io", "memory", "pids"] as const;
 /** A cgroup v2 controller nook uses. */
 export type Controller = (typeof CONTROLLERS)[number];
 
+/** The controller a unified key belongs to ("memory.high" → memory); undefined for "cgroup.*" and unknown ones. */
+export function unifiedController(key: string): Controller | undefined {
+  const c = key.slice(0, key.indexOf("."));
+  return (CONTROLLERS as readonly string[]).includes(c) ? c as Controller : undefined;
+}
+
 /** The controllers these resources need. */
 export function requiredControllers(r: Resources): Controller[] {
-  const out: Controller[] = [];
-  if (r.cpu) out.push("cpu");
-  if (r.cpuset) out.push("cpuset");
-  if (r.io) out.push("io");
-  if (r.memory) out.push("memory");
-  if (r.pids) out.push("pids");
-  return out;
+  const out = new Set<Controller>();
+  if (r.cpu) out.add("cpu");
+  if (r.cpuset) out.add("cpuset");
+  if (r.io) out.add("io");
+  if (r.memory) out.add("memory");
+  if (r.pids) out.add("pids");
+  for (const key of Object.keys(r.unified ?? {})) {
+    const c = unifiedController(key);
+    if (c) out.add(c);
+  }
+  return CONTROLLERS.filter((c) => out.has(c));
 }
 
 /** The flag a user would have used for a controller (for messages). */

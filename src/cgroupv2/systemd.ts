@@ -81,12 +81,14 @@ export class SystemdUser {
    * user's to manage), collected even when it failed, and OOMPolicy=continue
    * so that an OOM kill inside does not stop the whole scope (systemd ≥ 253;
    * older ones have no OOM policy for scopes and refuse the property, so it
-   * is sent again without). Resolves with the scope's cgroup directory.
+   * is sent again without). `slice` puts it in that slice of the user's
+   * manager (systemd's default, app.slice, without). Resolves with the scope's cgroup directory.
    */
-  async startScope(unit: string, pids: number[], description: string): Promise<string> {
+  async startScope(unit: string, pids: number[], description: string, slice?: string): Promise<string> {
     const pid = pids[0]!;
     const props = (oomPolicy: boolean): DBusValue[] => [
       ["Description", variant("s", description)],
+      ...(slice ? [["Slice", variant("s", slice)]] : []),
       ["PIDs", variant("au", pids)],
       ["Delegate", variant("b", true)],
       ["CollectMode", variant("s", "inactive-or-failed")],
@@ -130,6 +132,28 @@ export class SystemdUser {
       });
     }
     return `${CGROUP_ROOT}${path}`;
+  }
+
+  /**
+   * Move processes into `subcgroup` ("/container") of a unit's delegated
+   * cgroup. Why ask systemd: a process outside the user's delegated tree
+   * (a login session's) cannot be moved in by the user, whose rights end at
+   * the delegated subtree; the user manager asks the system manager, which
+   * checks that the processes and the unit are the caller's.
+   */
+  async attachProcesses(unit: string, subcgroup: string, pids: number[]): Promise<void> {
+    try {
+      await this.bus.call(SD, SD_PATH, SD_MANAGER, "AttachProcessesToUnit", "ssau", [unit, subcgroup, pids]);
+    } catch (err) {
+      throw new CgroupError(
+        `systemd could not move process ${pids.join(", ")} into "${unit}" (${subcgroup}): ${(err as Error).message}`,
+        {
+          op: "AttachProcessesToUnit",
+          cause: err,
+          hint: "the container's scope must still exist (is the container running?); AttachProcessesToUnit needs systemd 238 or later",
+        },
+      );
+    }
   }
 
   /** Stop a unit and wait until it is gone; a unit that is already gone is fine. */

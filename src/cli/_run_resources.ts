@@ -2,22 +2,14 @@
  * `nook run`'s resource options (issue #6): docker-style flags → cgroup v2
  * limits, and the run hooks that give the container a cgroup of its own.
  */
-import { list, type OptionSpec, type ParsedArgs, str } from "./_args.ts";
+import { bool, list, type OptionSpec, type ParsedArgs, str } from "./_args.ts";
 import { UsageError } from "../errors/mod.ts";
 import type { ContainerSpec, RunHooks } from "../container/mod.ts";
 // Only the parts every run needs load here; the managers load when a cgroup is made.
-import {
-  CONTROLLER_FLAGS,
-  CPU_LIST,
-  type DeviceThrottle,
-  requiredControllers,
-  type Resources,
-} from "../cgroupv2/resources.ts";
-import { chooseManager } from "../cgroupv2/detect.ts";
-import { CgroupError } from "../cgroupv2/errors.ts";
+import { CPU_LIST, type DeviceThrottle, type Resources } from "../cgroupv2/resources.ts";
 import type { CgroupRelease } from "../cgroupv2/container_cgroup.ts";
 import { DEFAULT_CPU_PERIOD, sharesToWeight } from "../cgroupv2/cpu.ts";
-import { runtimeDir } from "../paths/mod.ts";
+import { recordedCgroupHooks } from "../containers/cgroup.ts";
 
 /** Options of `nook run` that belong to issue #6 (resources). */
 export const RESOURCES_RUN_OPTIONS: readonly OptionSpec[] = [
@@ -265,70 +257,22 @@ export function resourcesFromArgs(a: ParsedArgs): Resources {
   return r;
 }
 
-/** Print the "no limits here" warning once per boot (the runtime directory is emptied by reboots). */
-function warnOnce(text: string): void {
-  try {
-    Deno.writeFileSync(`${runtimeDir()}/notice-cgroup`, new Uint8Array(), { createNew: true });
-  } catch {
-    return;
-  }
-  console.error(text);
-}
-
 /**
- * Give the container a cgroup of its own with its limits: pick the manager,
- * and return the hooks that put the waiting process in its cgroup and remove
- * the cgroup afterwards (reporting an OOM kill; `onRelease` gets what was
- * read then, e.g. for a container record's OOMKilled). Without a manager: one
- * warning when no limit was asked for, a CgroupError (exit 125) when one was.
+ * Give the container a cgroup of its own with its limits (src/cgroupv2/run_hooks.ts):
+ * the hooks that put the waiting process in its cgroup — its monitor's
+ * parent keeps it for -d — note it in the container's record, and, in the
+ * foreground, remove it afterwards, recording and reporting an OOM kill
+ * (`onRelease` hears of the release too). Without a manager: one warning
+ * when no limit was asked for, a CgroupError (exit 125) when one was.
  */
 export async function resourceHooks(
   a: ParsedArgs,
   spec: ContainerSpec,
   onRelease?: (r: CgroupRelease) => void,
 ): Promise<RunHooks> {
-  const resources = resourcesFromArgs(a);
-  const asked = requiredControllers(resources);
-  const choice = chooseManager();
-  if (choice.kind === "none") {
-    if (asked.length) {
-      throw new CgroupError(`Cannot enforce ${asked.map((c) => CONTROLLER_FLAGS[c]).join(", ")}: ${choice.reason}`, {
-        op: "cgroup",
-        ...(choice.hint ? { hint: choice.hint } : {}),
-      });
-    }
-    if (!choice.chosen) {
-      warnOnce(
-        `nook: warning: containers run without resource limits or stats here: ${choice.reason}` +
-          (choice.hint ? `\n  hint: ${choice.hint}` : ""),
-      );
-    }
-    return {};
-  }
-  const { createContainerCgroup } = await import("../cgroupv2/container_cgroup.ts");
-  const { writeCgroupRecord } = await import("../cgroupv2/record.ts");
-  const cg = createContainerCgroup(spec.id, resources, choice);
-  spec.privateCgroup = true;
-  const name = str(a, "name");
-  return {
-    beforeGo: [async (pid) => {
-      try {
-        await cg.join(pid);
-      } catch (err) {
-        if (asked.length || !(err instanceof CgroupError)) throw err;
-        // no limit was asked for: a container without its own cgroup still runs
-        console.error(`nook: warning: the container runs without a cgroup of its own: ${err.message}`);
-        return;
-      }
-      await writeCgroupRecord(`${runtimeDir()}/containers/${spec.id}`, {
-        id: spec.id,
-        ...(name !== undefined ? { name } : {}),
-        path: cg.path,
-        manager: cg.manager,
-      }).catch(() => {});
-    }],
-    afterExit: [async () => {
-      const released = await cg.release();
+  return await recordedCgroupHooks(spec.id, spec, resourcesFromArgs(a), {
+    detached: bool(a, "detach"),
+    onRelease: (released) => {
       onRelease?.(released);
       if (released.oomKilled) {
         const limit = str(a, "memory");
@@ -337,6 +281,6 @@ export async function resourceHooks(
             "the kernel's OOM killer killed a process in it",
         );
       }
-    }],
-  };
+    },
+  });
 }

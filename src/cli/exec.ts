@@ -84,13 +84,15 @@ export async function main(argv: string[]): Promise<number> {
     skipSetgroups,
     ...(sec ? { security: execSecurity(sec, rec.spec.process.uid, proc.uid) } : {}),
   });
-  // Issue #6 joins the container's cgroup here (LaunchHooks.beforeGo: the pid is the
-  // process before FORK, so the exec'd process is created inside the cgroup).
+  // The container's cgroup (issue #6): the pid before GO is the process before
+  // FORK, so the exec'd process is created inside the cgroup, under its limits.
+  const cg = rec.cgroup ? await import("../cgroupv2/container_cgroup.ts") : undefined;
+  const cgroup = rec.cgroup && cg?.cgroupExists(rec.cgroup) ? rec.cgroup : undefined;
   // listen before the process exists (see SignalForwarder); a detached exec forwards nothing
   const signals = detach ? undefined : new SignalForwarder();
   let started;
   try {
-    started = await launch(plan);
+    started = await launch(plan, { beforeGo: (pid) => cgroup && cg?.attachToCgroup(cgroup, pid) });
   } catch (err) {
     signals?.close();
     throw err;

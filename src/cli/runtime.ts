@@ -303,7 +303,10 @@ const SUBCOMMANDS: Record<string, Sub> = {
     usage: "features",
     summary: "Print what this runtime supports (runtime-spec features JSON)",
     options: [HELP],
-    run: async () => (await json((await import("../oci/features.ts")).features()), 0),
+    run: async () => {
+      const { chooseManager } = await import("../cgroupv2/detect.ts");
+      return (await json((await import("../oci/features.ts")).features(chooseManager().kind !== "none")), 0);
+    },
   },
   spec: {
     usage: "spec [--rootless] [--bundle DIR]",

@@ -1,13 +1,14 @@
-import { NookError, UsageError } from "../errors/mod.ts";
+import { UsageError } from "../errors/mod.ts";
+import { type CgroupStats, chooseManager, cpuPercent, memoryUsage, readStats } from "../cgroupv2/mod.ts";
+import { cgroupExists } from "../cgroupv2/container_cgroup.ts";
 import {
-  type CgroupRecord,
-  type CgroupStats,
-  chooseManager,
-  cpuPercent,
-  listCgroupRecords,
-  memoryUsage,
-  readStats,
-} from "../cgroupv2/mod.ts";
+  ContainerError,
+  currentStatus,
+  isActive,
+  listIds,
+  readRecord,
+  resolveContainer,
+} from "../containers/mod.ts";
 import { bool, formatHelp, type OptionSpec, parseArgs, str } from "./_args.ts";
 import type { CommandSpec } from "./commands.ts";
 import { write } from "./_io.ts";
@@ -36,6 +37,33 @@ export const spec: CommandSpec = {
   examples: ["nook stats", "nook stats --no-stream --format json", "nook stats 3f2a"],
   positional: "container",
 };
+
+/** A running container with a cgroup of its own, as its record says. */
+export interface StatsTarget {
+  /** Container id. */
+  id: string;
+  /** Its name. */
+  name: string;
+  /** Its cgroup directory. */
+  path: string;
+}
+
+/** Why a container has no stats, or its target (it runs, and its cgroup exists). */
+function target(id: string): StatsTarget | string {
+  const rec = readRecord(id);
+  if (!rec) return "it was removed";
+  if (!isActive(currentStatus(id))) return "it is not running";
+  if (!rec.cgroup || !cgroupExists(rec.cgroup)) {
+    const choice = chooseManager();
+    return `it has no cgroup of its own${choice.kind === "none" ? ` (${choice.reason})` : ""}`;
+  }
+  return { id, name: rec.name, path: rec.cgroup.path };
+}
+
+/** Every running container that has a cgroup of its own (foreground or detached), by id. */
+export function statsTargets(): StatsTarget[] {
+  return listIds().sort().map(target).filter((t): t is StatsTarget => typeof t !== "string");
+}
 
 /** One container's figures between two samples. */
 export interface StatsRow {
@@ -79,14 +107,14 @@ function hostMemory(): number | null {
 }
 
 /** Figures for one container from two samples of its cgroup. */
-export function statsRow(rec: CgroupRecord, before: CgroupStats, after: CgroupStats, hostMem: number | null): StatsRow {
+export function statsRow(rec: StatsTarget, before: CgroupStats, after: CgroupStats, hostMem: number | null): StatsRow {
   const mem = after.memory;
   const limit = mem && mem.max !== "max" ? mem.max : null;
   const usage = mem ? memoryUsage(mem) : null;
   const base = limit ?? hostMem;
   return {
     ID: rec.id,
-    Name: rec.name ?? "",
+    Name: rec.name,
     CPUPerc: Math.round(cpuPercent(before, after) * 100) / 100,
     CPUUsageUsec: after.cpu?.usageUsec ?? 0,
     MemUsage: usage,
@@ -149,26 +177,25 @@ export async function main(argv: string[]): Promise<number> {
   const stream = !bool(a, "no-stream");
   const hostMem = hostMemory();
 
-  const select = async (): Promise<CgroupRecord[]> => {
-    const all = await listCgroupRecords();
-    if (a.rest.length === 0) return all;
-    return a.rest.map((want) => {
-      const found = all.filter((r) => r.name === want || r.id.startsWith(want));
-      if (found.length !== 1) {
-        throw new NookError(
-          found.length ? `"${want}" names more than one container` : `No running container "${want}" with a cgroup`,
-          {
-            hint: found.length
-              ? "give more digits of the id"
-              : "nook stats lists running containers that have a cgroup of their own",
-          },
-        );
-      }
-      return found[0]!;
-    });
+  // named containers: as every command resolves them; each must run and have a cgroup
+  const named = a.rest.map((ref) => {
+    const id = resolveContainer(ref);
+    const t = target(id);
+    if (typeof t === "string") {
+      throw new ContainerError(`No stats for container "${ref}": ${t}`, {
+        hint: t.startsWith("it has no cgroup")
+          ? "stats are read from a container's own cgroup, which needs cgroup v2 delegated to you (nook info shows why not)"
+          : "nook stats shows running containers; nook ps lists them",
+      });
+    }
+    return t.id;
+  });
+  const select = (): StatsTarget[] => {
+    const all = statsTargets();
+    return named.length ? all.filter((t) => named.includes(t.id)) : all;
   };
 
-  let records = await select();
+  let records = select();
   if (records.length === 0 && a.rest.length === 0) {
     const choice = chooseManager();
     if (choice.kind === "none") {
@@ -195,7 +222,7 @@ export async function main(argv: string[]): Promise<number> {
     await write((stream && format === "table" ? "\x1b[2J\x1b[H" : "") + text);
     if (!stream) return 0;
     before = next;
-    records = await select().catch(() => records);
+    records = select();
     for (const r of records) {
       if (!before.has(r.id)) {
         const s = await readStats(r.path);

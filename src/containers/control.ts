@@ -7,6 +7,7 @@ import { SIGNALS } from "../plan/mod.ts";
 import { parseSignal } from "./signals.ts";
 import { ContainerError } from "./errors.ts";
 import { removeContainerFiles } from "./create.ts";
+import { releaseRecordedCgroup } from "./cgroup.ts";
 import { withLock } from "./lock.ts";
 import { signalProcess, waitProcessGone } from "./proc.ts";
 import { currentStatus, isActive, type Status } from "./status.ts";
@@ -108,6 +109,8 @@ export async function removeContainer(id: string, force: boolean): Promise<void>
     }
     removeContainerFiles(rec);
   });
+  // what is left of its cgroup (a cgroupfs directory; a scope systemd has not collected yet)
+  await releaseRecordedCgroup(rec);
   // an image-backed container's copy-on-write storage and volumes go with it
   if (rec.spec.image) {
     const { removeContainerStorage } = await import("../overlay/mod.ts");

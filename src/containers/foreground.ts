@@ -29,7 +29,11 @@ export async function runForeground(rec: ContainerRecord, mapping: IdMapping, ho
         ...(hooks.beforeGo ?? []),
       ],
     });
-    if (!rec.host.autoRemove) writeStatus(rec.id, exitedStatus(readStatusFile(rec.id), code));
+    if (!rec.host.autoRemove) {
+      // the cgroup's afterExit step marked an OOM kill of this run (foregroundRunning cleared the mark)
+      const prev = readStatusFile(rec.id);
+      writeStatus(rec.id, exitedStatus(prev, code, "", prev.oomKilled));
+    }
     return code;
   } catch (err) {
     if (!rec.host.autoRemove) recordStartFailure(rec, err);

@@ -7,6 +7,7 @@
  */
 export { ContainerError } from "./errors.ts";
 export {
+  cgroupPathFile,
   type ContainerRecord,
   containerDir,
   containersDir,
@@ -66,3 +67,4 @@ export {
   namespacesToJoin,
 } from "./exec.ts";
 export { startContainer } from "./start.ts";
+export { recordCgroup, recordedCgroupHooks, recordOomKill, releaseRecordedCgroup } from "./cgroup.ts";

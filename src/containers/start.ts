@@ -4,6 +4,7 @@ import { dataDir } from "../paths/mod.ts";
 import { detectIdMapping } from "../userns/mod.ts";
 import { ContainerError } from "./errors.ts";
 import { recordStartFailure } from "./foreground.ts";
+import { recordedCgroupHooks, releaseRecordedCgroup } from "./cgroup.ts";
 import { withLockAsync } from "./lock.ts";
 import { currentStatus, isActive } from "./status.ts";
 import { type ContainerRecord, containerDir, readRecord, writeRecord } from "./store.ts";
@@ -39,9 +40,12 @@ export async function startContainer(id: string): Promise<void> {
     if (!rec) throw new ContainerError(`No such container: ${id}`);
     if (isActive(currentStatus(id))) return;
     prepareRootfs(rec);
-    writeRecord(rec);
     try {
-      await startDetached(rec, detectIdMapping());
+      // a cgroup of its own again, with the limits it was run with (issue #6)
+      await releaseRecordedCgroup(rec);
+      const hooks = await recordedCgroupHooks(id, rec.spec, rec.resources ?? {}, { detached: true });
+      writeRecord(rec);
+      await startDetached(rec, detectIdMapping(), hooks);
     } catch (err) {
       recordStartFailure(rec, err);
       throw err;

@@ -155,8 +155,8 @@ export function foregroundRunning(prev: Status, pid: number): Status {
   };
 }
 
-/** The status after a run ended (or failed to start) with this code. */
-export function exitedStatus(prev: Status, exitCode: number, error = ""): Status {
+/** The status after a run ended (or failed to start) with this code (and whether the OOM killer ended it). */
+export function exitedStatus(prev: Status, exitCode: number, error = "", oomKilled = false): Status {
   return {
     ...prev,
     state: "exited",
@@ -165,7 +165,7 @@ export function exitedStatus(prev: Status, exitCode: number, error = ""): Status
     finishedAt: nowNs(),
     exitCode,
     error,
-    oomKilled: false,
+    oomKilled,
     helperPid: 0,
     helperStart: 0,
   };

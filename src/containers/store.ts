@@ -7,12 +7,16 @@
  *                 supervises the container: the C monitor or a foreground nook)
  *   lock          flock(2) file serialising start/remove of this container
  *   ctr.log[.N]   the k8s-file log of a detached container
+ *   cgroup.path   the container's cgroup directory, one line (issue #6), for
+ *                 its monitor, which reads no JSON
  *   hosts, hostname, resolv.conf   the files bind-mounted into /etc
  *
  * and `names/<name>` symlinks (→ id) as the index of unique names.
  */
 import { dataDir } from "../paths/mod.ts";
 import type { ContainerSpec } from "../container/mod.ts";
+import type { CgroupRef } from "../cgroupv2/container_cgroup.ts";
+import type { Resources } from "../cgroupv2/resources.ts";
 import { ContainerError } from "./errors.ts";
 
 /** `--restart`: docker's policies. */
@@ -75,6 +79,10 @@ export interface ContainerRecord {
   spec: ContainerSpec;
   /** HostConfig-like settings. */
   host: HostSettings;
+  /** Resource limits (issue #6), for every start. */
+  resources?: Resources;
+  /** The cgroup of the current or last run, when it got one of its own (issue #6). */
+  cgroup?: CgroupRef;
 }
 
 /** `dataDir()/containers`. */
@@ -90,6 +98,11 @@ export function containerDir(id: string): string {
 /** The log file of one container. */
 export function logPath(id: string): string {
   return `${containerDir(id)}/ctr.log`;
+}
+
+/** The file naming a container's cgroup directory for its monitor (`--cgroup-file`). */
+export function cgroupPathFile(id: string): string {
+  return `${containerDir(id)}/cgroup.path`;
 }
 
 /** The status file of one container. */

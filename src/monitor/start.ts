@@ -14,7 +14,7 @@ import { launch } from "../launch/mod.ts";
 import { Msg } from "../plan/mod.ts";
 import { applyIdMapping, type IdMapping } from "../userns/mod.ts";
 import type { ContainerRecord } from "../containers/store.ts";
-import { containerDir, logPath, statusPath } from "../containers/store.ts";
+import { cgroupPathFile, containerDir, logPath, statusPath } from "../containers/store.ts";
 import { detachedNetwork } from "../network/detached.ts";
 import { MonitorError } from "./errors.ts";
 import { monitorPath, selfCommand } from "./monitor_path.ts";
@@ -61,6 +61,8 @@ export interface MonitorExtras {
 export async function monitorArgs(rec: ContainerRecord, mapping: IdMapping, extras: MonitorExtras = {}): Promise<string[]> {
   const h = rec.host;
   const argv = [await monitorPath(), "--id", rec.id, "--status", statusPath(rec.id)];
+  // issue #6: where nook put the container's cgroup (written before GO; absent without one)
+  argv.push("--cgroup-file", cgroupPathFile(rec.id));
   if (h.log.driver !== "none") {
     argv.push("--log", logPath(rec.id), "--log-max-size", String(h.log.maxSize), "--log-max-files", String(h.log.maxFiles));
   }

@@ -1,31 +1,31 @@
 /**
  * `linux.cgroupsPath` and `linux.resources`: where a cgroup manager plugs in.
  *
- * A manager (cgroup v2, issue #6) registers a {@link CgroupProvider} with
- * {@link setCgroupProvider}; the runtime then asks it for a container's
- * cgroup before the process runs (`join` is called while the process waits
- * in its new namespaces, before its cgroup namespace is made), and uses it
- * for `pause`/`resume`, `ps` and `delete`. Without a manager — as on hosts
- * whose cgroups are v1 or hybrid, where a rootless user can be given no
- * subtree — a container runs without a cgroup of its own: fine when
- * config.json asks for no limit, an error naming the field when it does.
+ * nook's cgroup v2 managers (cgroup_v2.ts, issue #6) are the default
+ * {@link CgroupProvider}; another can be registered with
+ * {@link setCgroupProvider}. The runtime asks it for a container's cgroup
+ * before the process runs (`join` is called while the process waits in its
+ * new namespaces, before its cgroup namespace is made) and keeps where it is
+ * in the container's record, for `pause`/`resume`, `exec` and `delete`.
+ * Without a manager — as on hosts whose cgroups are v1 or hybrid, where a
+ * rootless user can be given no subtree — a container runs without a cgroup
+ * of its own: fine when config.json asks for no limit, an error naming the
+ * field when it does.
  *
  * @module
  */
+import type { CgroupRef } from "../cgroupv2/container_cgroup.ts";
+import { DELEGATION_FIX } from "../cgroupv2/errors.ts";
 import { invalid, unsupported } from "./errors.ts";
 import type { RuntimeLog } from "./log.ts";
 
 /** A container's own cgroup, made by a manager. */
 export interface OciCgroup {
-  /** Its directory (for the record and for `ps`). */
-  readonly path: string;
+  /** Where it is once the process joined it (kept in the record for `pause`, `exec`, `delete`); undefined without one. */
+  ref(): CgroupRef | undefined;
   /** Move the waiting process into it and write the limits. */
   join(pid: number): Promise<void>;
-  /** Freeze every process (cgroup.freeze = 1). */
-  freeze(): Promise<void>;
-  /** Thaw them. */
-  thaw(): Promise<void>;
-  /** Remove it after the container stopped. */
+  /** Remove it (a failed create). */
   remove(): Promise<void>;
 }
 
@@ -37,6 +37,8 @@ export interface CgroupRequest {
   path?: CgroupsPath;
   /** `linux.resources` as written. */
   resources?: Record<string, unknown>;
+  /** `--systemd-cgroup` was given. */
+  systemd?: boolean;
 }
 
 /** `linux.cgroupsPath` in its two forms. */
@@ -102,18 +104,17 @@ export function hostCgroup2(): boolean {
   }
 }
 
-/** The cgroup for a new container, or undefined (no manager, and no limit asked for). */
-export async function containerCgroup(req: CgroupRequest, log: RuntimeLog): Promise<OciCgroup | undefined> {
-  if (provider) return await provider(req, log);
+/**
+ * No cgroup for the container (`reason` says why): fine when config.json
+ * asks for no limit, an error naming the first limit when it does.
+ */
+export function noCgroup(req: CgroupRequest, log: RuntimeLog, reason: string): undefined {
   const asked = requestedResources(req.resources);
   if (asked.length) {
-    const why = hostCgroup2()
-      ? "this runtime has no cgroup v2 manager to apply it"
-      : "this host's cgroups are v1 or hybrid (/sys/fs/cgroup is not cgroup2), so no cgroup can be delegated to an unprivileged user";
     throw unsupported(
       asked[0]!,
-      `a resource limit needs a cgroup, and ${why}`,
-      "remove the limits from linux.resources",
+      `a resource limit needs a cgroup of the container's own, and ${reason}`,
+      `remove the limits from linux.resources, or give your user cgroup v2: ${DELEGATION_FIX}`,
     );
   }
   const devices = req.resources?.devices;
@@ -128,4 +129,13 @@ export async function containerCgroup(req: CgroupRequest, log: RuntimeLog): Prom
     );
   }
   return undefined;
+}
+
+/**
+ * The cgroup for a new container, or undefined (no manager, and no limit
+ * asked for): the registered provider's, else nook's cgroup v2 managers'.
+ */
+export async function containerCgroup(req: CgroupRequest, log: RuntimeLog): Promise<OciCgroup | undefined> {
+  const p = provider ?? (await import("./cgroup_v2.ts")).cgroupV2Provider;
+  return await p(req, log);
 }

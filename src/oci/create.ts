@@ -109,7 +109,7 @@ export async function createContainer(ctx: RuntimeContext, req: CreateRequest, s
     log: ctx.log,
   });
   checkProgram(config, execCandidates(proc!.args[0]!, proc!.env));
-  const cgroupReq: CgroupRequest = { id };
+  const cgroupReq: CgroupRequest = { id, systemd: ctx.systemdCgroup };
   const cgPath = parseCgroupsPath(config.linux.cgroupsPath, ctx.systemdCgroup);
   if (cgPath) cgroupReq.path = cgPath;
   if (config.linux.resources) cgroupReq.resources = config.linux.resources;
@@ -150,10 +150,6 @@ export async function createContainer(ctx: RuntimeContext, req: CreateRequest, s
   try {
     saveRecord(ctx.root, rec);
     cgroup = await containerCgroup(cgroupReq, ctx.log);
-    if (cgroup) {
-      rec.cgroup = cgroup.path;
-      saveRecord(ctx.root, rec);
-    }
     await mkfifo(fifo, 0o600);
     const state = (status: OciState["status"], pid: number): OciState => ({
       ...ociState(ctx.root, rec),
@@ -164,6 +160,11 @@ export async function createContainer(ctx: RuntimeContext, req: CreateRequest, s
       beforeGo: async (pid) => {
         if (built.mapping && !built.mapsAtSync) await applyIdMapping(pid, built.mapping);
         await cgroup?.join(pid);
+        const ref = cgroup?.ref();
+        if (ref) {
+          rec.cgroup = ref;
+          saveRecord(ctx.root, rec);
+        }
         if (proc!.oomScoreAdj !== undefined) writeOomScoreAdj(pid, proc!.oomScoreAdj);
       },
       onSync: async (tag, pid) => {

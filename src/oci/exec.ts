@@ -67,7 +67,10 @@ export async function execProcess(ctx: RuntimeContext, req: ExecRequest): Promis
   let pidfd = -1;
   const stop = req.detach ? () => {} : forwardSignals(() => pidfd);
   try {
-    const launched = await launch(p);
+    // the container's cgroup (issue #6): joined before the process forks into the container
+    const cg = rec.cgroup ? await import("../cgroupv2/container_cgroup.ts") : undefined;
+    const cgroup = rec.cgroup && cg?.cgroupExists(rec.cgroup) ? rec.cgroup : undefined;
+    const launched = await launch(p, { beforeGo: (pid) => cgroup && cg?.attachToCgroup(cgroup, pid) });
     pidfd = launched.pidfd;
     if (req.pidFile) writePidFile(req.pidFile, launched.pid);
     let master = launched.ptyMaster;

@@ -177,7 +177,7 @@ export async function killContainer(
   const signal = parseSignal(sig);
   const rec = loadRecord(ctx.root, id);
   const status = statusOf(ctx.root, rec);
-  if (status !== "created" && status !== "running") {
+  if (status !== "created" && status !== "running" && status !== "paused") {
     throw new OciError(`cannot kill container "${id}": it is ${status}`, {
       hint: "only created or running containers get signals",
     });
@@ -213,15 +213,17 @@ export async function deleteContainer(ctx: RuntimeContext, idArg: string | undef
     return;
   }
   const status = statusOf(ctx.root, rec);
-  if (status === "running" && !force) {
-    throw new OciError(`cannot delete container "${id}" that is not stopped: running`, {
+  if ((status === "running" || status === "paused") && !force) {
+    throw new OciError(`cannot delete container "${id}" that is not stopped: ${status}`, {
       hint: "stop it first (kill), or use delete --force",
     });
   }
   if (status === "creating" && !force) {
     throw new OciError(`cannot delete container "${id}": it is still being created`, { hint: "use delete --force" });
   }
-  if (status === "created" || status === "running") {
+  const cg = rec.cgroup ? await import("../cgroupv2/container_cgroup.ts") : undefined;
+  if (status === "paused") await cg?.freezeCgroup(rec.cgroup!.path, false); // frozen processes die only once thawed
+  if (status === "created" || status === "running" || status === "paused") {
     // A created container never ran its program: runc deletes it without --force too.
     for (const p of containerProcesses(rec)) await signalProcess(p.pid, p.start, SIGNALS.SIGKILL!);
     await signalProcess(rec.pid, rec.pidStart, SIGNALS.SIGKILL!);
@@ -232,6 +234,7 @@ export async function deleteContainer(ctx: RuntimeContext, idArg: string | undef
     await signalProcess(rec.creator.pid, rec.creator.start, SIGNALS.SIGKILL!);
   }
   const state: OciState = { ...ociState(ctx.root, rec), status: "stopped", pid: 0 };
+  if (rec.cgroup) await cg?.removeCgroup(rec.cgroup);
   removeDir(containerDir(ctx.root, id));
   await runHooks("poststop", rec.hooks.poststop, state, { warnOnly: true, log: ctx.log });
 }
@@ -247,22 +250,25 @@ export function listContainers(ctx: RuntimeContext): OciState[] {
   return listRecords(ctx.root).map((r) => ociState(ctx.root, r));
 }
 
-/** `pause`/`resume`: freeze or thaw a container's cgroup. */
-export function pauseContainer(ctx: RuntimeContext, idArg: string | undefined, pause: boolean): Promise<void> {
+/** `pause`/`resume`: freeze or thaw a container's cgroup (cgroup.freeze). */
+export async function pauseContainer(ctx: RuntimeContext, idArg: string | undefined, pause: boolean): Promise<void> {
   const id = checkId(idArg);
   const rec = loadRecord(ctx.root, id);
   const status = statusOf(ctx.root, rec);
-  if (status !== "running") {
-    return Promise.reject(new OciError(`cannot ${pause ? "pause" : "resume"} container "${id}": it is ${status}`));
+  if (status !== (pause ? "running" : "paused")) {
+    throw new OciError(`cannot ${pause ? "pause" : "resume"} container "${id}": it is ${status}`, {
+      hint: pause ? "only a running container can be paused" : "only a paused container can be resumed",
+    });
   }
-  return Promise.reject(
-    new OciError(
+  if (!rec.cgroup) {
+    throw new OciError(
       `cannot ${pause ? "pause" : "resume"} container "${id}": it has no cgroup to ${pause ? "freeze" : "thaw"}`,
       {
-        hint: rec.cgroup
-          ? "this runtime has no cgroup freezer support yet"
-          : "pausing needs the cgroup freezer; rootless containers get a cgroup only where a cgroup v2 subtree is delegated to the user (not on cgroup v1 or hybrid hosts)",
+        hint:
+          "pausing needs the cgroup freezer; rootless containers get a cgroup only where a cgroup v2 subtree is delegated to the user (not on cgroup v1 or hybrid hosts)",
       },
-    ),
-  );
+    );
+  }
+  const { freezeCgroup } = await import("../cgroupv2/container_cgroup.ts");
+  await freezeCgroup(rec.cgroup.path, pause);
 }

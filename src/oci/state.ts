@@ -11,6 +11,7 @@
  * @module
  */
 import { ensurePrivateDir, runtimeDir } from "../paths/mod.ts";
+import type { CgroupRef } from "../cgroupv2/container_cgroup.ts";
 import type { OciHooks, OciProcess } from "./config.ts";
 import { OciError } from "./errors.ts";
 
@@ -50,7 +51,7 @@ export interface ContainerRecord {
   /** `linux.cgroupsPath` and whether it is in systemd's form. */
   cgroupsPath?: string;
   /** The cgroup the container runs in, when a cgroup manager made one. */
-  cgroup?: string;
+  cgroup?: CgroupRef;
 }
 
 /** The runtime-spec state of a container (what `state` prints). */
@@ -76,7 +77,7 @@ export interface OciState {
 }
 
 /** A container's status. */
-export type Status = "creating" | "created" | "running" | "stopped";
+export type Status = "creating" | "created" | "running" | "paused" | "stopped";
 
 /** runc's rule for ids: letters, digits and `_+-.`, and not "." or "..". */
 export function checkId(id: string | undefined): string {
@@ -176,7 +177,17 @@ export function statusOf(root: string, rec: ContainerRecord): Status {
     Deno.lstatSync(`${containerDir(root, rec.id)}/exec.fifo`);
     return "created";
   } catch {
-    return "running";
+    return isFrozen(rec) ? "paused" : "running";
+  }
+}
+
+/** True when the container's cgroup is frozen (`pause`). */
+export function isFrozen(rec: ContainerRecord): boolean {
+  if (!rec.cgroup) return false;
+  try {
+    return Deno.readTextFileSync(`${rec.cgroup.path}/cgroup.freeze`).trim() === "1";
+  } catch {
+    return false;
   }
 }
 

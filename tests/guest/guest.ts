@@ -74,7 +74,10 @@ function runInGuest(file: string): Promise<GuestRun> {
         stdout: "piped",
         stderr: "piped",
       }).output();
-      const log = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+      // deno test's "'NAME' has been running for over (1m0s)" notices split a slow test's
+      // "NAME ... ok (1m8s)" line in two: joined again here
+      const log = (new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr))
+        .replace(/ \.\.\.(?:'.*' has been running for over \([^)]*\)\n)+/g, " ...");
       const verdicts = new Map<string, string>();
       for (const line of log.split("\n")) {
         const m = /^(.+) \.\.\. (ok|FAILED|ignored)(?: \(.*\))?$/.exec(line);
