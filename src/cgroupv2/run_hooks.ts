@@ -5,6 +5,7 @@
  * `nook start`. Only the parts every run needs load here; the managers load
  * when a cgroup is made.
  */
+import { lazyImport } from "../lazy/mod.ts";
 import type { ContainerSpec, RunHooks } from "../container/mod.ts";
 import { runtimeDir } from "../paths/mod.ts";
 import { CONTROLLER_FLAGS, requiredControllers, type Resources } from "./resources.ts";
@@ -65,7 +66,9 @@ export async function cgroupHooks(
     spec.privateCgroup = false;
     return {};
   }
-  const { createContainerCgroup } = await import("./container_cgroup.ts");
+  const { createContainerCgroup } = await lazyImport<typeof import("./container_cgroup.ts")>(
+    "cgroupv2/container_cgroup.ts",
+  );
   const cg = createContainerCgroup(spec.id, resources, choice, opts.detached ? { keeper: "parent" } : {});
   spec.privateCgroup = true;
   return {

@@ -3,6 +3,7 @@
  * `exec`, `inspect`, `rm`), the limits it is started with again, the OOM kill
  * of a foreground run, and the one-line file its monitor reads.
  */
+import { lazyImport } from "../lazy/mod.ts";
 import type { RunHooks } from "../container/mod.ts";
 import type { CgroupRef, CgroupRelease } from "../cgroupv2/container_cgroup.ts";
 import type { Resources } from "../cgroupv2/resources.ts";
@@ -68,6 +69,8 @@ export async function releaseRecordedCgroup(rec: ContainerRecord): Promise<void>
   } catch {
     // none
   }
-  const { removeCgroup } = await import("../cgroupv2/container_cgroup.ts");
+  const { removeCgroup } = await lazyImport<typeof import("../cgroupv2/container_cgroup.ts")>(
+    "cgroupv2/container_cgroup.ts",
+  );
   await removeCgroup(ref).catch(() => {});
 }

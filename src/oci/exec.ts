@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { lazyImport } from "../lazy/mod.ts";
 import { closeFd } from "../ffi/mod.ts";
 import { launch } from "../launch/mod.ts";
 import { Plan } from "../plan/mod.ts";
@@ -68,7 +69,9 @@ export async function execProcess(ctx: RuntimeContext, req: ExecRequest): Promis
   const stop = req.detach ? () => {} : forwardSignals(() => pidfd);
   try {
     // the container's cgroup (issue #6): joined before the process forks into the container
-    const cg = rec.cgroup ? await import("../cgroupv2/container_cgroup.ts") : undefined;
+    const cg = rec.cgroup
+      ? await lazyImport<typeof import("../cgroupv2/container_cgroup.ts")>("cgroupv2/container_cgroup.ts")
+      : undefined;
     const cgroup = rec.cgroup && cg?.cgroupExists(rec.cgroup) ? rec.cgroup : undefined;
     const launched = await launch(p, { beforeGo: (pid) => cgroup && cg?.attachToCgroup(cgroup, pid) });
     pidfd = launched.pidfd;

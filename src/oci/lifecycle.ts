@@ -15,6 +15,7 @@
  *
  * @module
  */
+import { lazyImport } from "../lazy/mod.ts";
 import { closeFd, pidfdKill } from "../ffi/mod.ts";
 import { SIGNALS } from "../plan/linux.ts";
 import { absolute } from "./config.ts";
@@ -221,7 +222,9 @@ export async function deleteContainer(ctx: RuntimeContext, idArg: string | undef
   if (status === "creating" && !force) {
     throw new OciError(`cannot delete container "${id}": it is still being created`, { hint: "use delete --force" });
   }
-  const cg = rec.cgroup ? await import("../cgroupv2/container_cgroup.ts") : undefined;
+  const cg = rec.cgroup
+    ? await lazyImport<typeof import("../cgroupv2/container_cgroup.ts")>("cgroupv2/container_cgroup.ts")
+    : undefined;
   if (status === "paused") await cg?.freezeCgroup(rec.cgroup!.path, false); // frozen processes die only once thawed
   if (status === "created" || status === "running" || status === "paused") {
     // A created container never ran its program: runc deletes it without --force too.
@@ -269,6 +272,8 @@ export async function pauseContainer(ctx: RuntimeContext, idArg: string | undefi
       },
     );
   }
-  const { freezeCgroup } = await import("../cgroupv2/container_cgroup.ts");
+  const { freezeCgroup } = await lazyImport<typeof import("../cgroupv2/container_cgroup.ts")>(
+    "cgroupv2/container_cgroup.ts",
+  );
   await freezeCgroup(rec.cgroup.path, pause);
 }
