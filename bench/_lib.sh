@@ -39,3 +39,13 @@ bench_busybox_rootfs() {
   cp "$_bb" "$_dir/bin/busybox"
   for _a in "$@"; do ln -s busybox "$_dir/bin/$_a"; done
 }
+
+# bench_deno FILE.ts ARGS...: run a TypeScript bench with the project's Deno (installed first
+# by the launcher) and config.
+bench_deno() {
+  "$bench_root/nook" --version >/dev/null
+  _ts=$1
+  shift
+  exec "${NOOK_DENO:-$bench_root/.deno/node_modules/deno/deno}" run --allow-all --quiet \
+    --config "$bench_root/deno.json" "$bench_root/bench/$_ts" "$@"
+}

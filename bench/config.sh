@@ -11,8 +11,5 @@
 # `deno bench --allow-all bench/config_load_bench.ts` measures the in-process parts.
 set -eu
 . "$(dirname -- "$0")/_lib.sh"
-root=$bench_root
 bench_as_user "$0" "$@"
-"$root/nook" --version >/dev/null # bootstrap: Deno, libshim, hello
-exec "${NOOK_DENO:-$root/.deno/node_modules/deno/deno}" run --allow-all --quiet --config "$root/deno.json" \
-  "$root/bench/config_start.ts" "$@"
+bench_deno config_start.ts "$@"

@@ -7,7 +7,5 @@
 # this tree.
 set -eu
 . "$(dirname -- "$0")/_lib.sh"
-root=$bench_root
 bench_as_user "$0" "$@"
-"$root/nook" --version >/dev/null
-exec "$root/.deno/node_modules/deno/deno" run --allow-all --quiet --config "$root/deno.json" "$root/bench/monitor.ts" "$@"
+bench_deno monitor.ts "$@"

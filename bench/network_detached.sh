@@ -6,7 +6,5 @@
 # Runs as an unprivileged user; as root it re-runs itself as $NOOK_TEST_USER.
 set -eu
 . "$(dirname -- "$0")/_lib.sh"
-root=$bench_root
 bench_as_user "$0" "$@"
-"$root/nook" --version >/dev/null
-exec "$root/.deno/node_modules/deno/deno" run --allow-all --quiet --config "$root/deno.json" "$root/bench/network_detached.ts" "$@"
+bench_deno network_detached.ts "$@"
