@@ -16,6 +16,8 @@ Deno.writeTextFileSync(
     "run:\n  env: [TZ=UTC]\n  ulimits: [nofile=1024:2048]\nsecurity:\n  capabilities: [CAP_CHOWN, CAP_KILL]\n",
 );
 
+// both run with --network none: the config's network.mode would otherwise spare one of them
+// the default network's helper (pasta), tens of ms that have nothing to do with the config
 const variants: [string, string, string][] = [
   ["no config", ROOT, `${tmp}/empty`],
   ["config (cached)", ROOT, `${tmp}/cfg`],
@@ -28,7 +30,7 @@ const perf = new Deno.Command("sh", { args: ["-c", "command -v perf"], stdout: "
 
 async function once(tree: string, config: string): Promise<number> {
   const nook = [deno, "run", "--allow-all", "--quiet", "--no-prompt", "--config", `${tree}/deno.json`, `${tree}/src/cli/main.ts`];
-  const argv = [...(perf ? ["perf", "stat", "-x,", "-e", "task-clock", "--"] : []), ...nook, "run", "--rm", "hello"];
+  const argv = [...(perf ? ["perf", "stat", "-x,", "-e", "task-clock", "--"] : []), ...nook, "run", "--rm", "--network", "none", "hello"];
   const cmd = new Deno.Command(argv[0]!, {
     args: argv.slice(1),
     env: { XDG_RUNTIME_DIR: `${tmp}/run`, XDG_DATA_HOME: `${tmp}/data`, XDG_CONFIG_HOME: config, DENO_NO_UPDATE_CHECK: "1" },
@@ -59,7 +61,7 @@ const interval = (xs: number[]) => {
   ms.sort((a, b) => a - b);
   return `${ms[25]!.toFixed(2)} … ${ms[974]!.toFixed(2)}`;
 };
-console.log(`nook run --rm hello, ${rounds} interleaved rounds, ${perf ? "CPU time (perf task-clock)" : "wall time"} per run`);
+console.log(`nook run --rm --network none hello, ${rounds} interleaved rounds, ${perf ? "CPU time (perf task-clock)" : "wall time"} per run`);
 for (const [i, [name]] of variants.entries()) console.log(`  ${name.padEnd(22)} median ${median(times[i]!).toFixed(2)} ms`);
 for (let i = 1; i < variants.length; i++) {
   const d = times[i]!.map((t, r) => t - times[0]![r]!);
