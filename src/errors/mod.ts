@@ -60,11 +60,34 @@ export class UsageError extends NookError {}
 /** Something about the host (kernel settings, missing tools) stops nook. */
 export class HostError extends NookError {}
 
+/** What to do when a disk is full (the store is left consistent: partial files are removed). */
+export const DISK_FULL_HINT = "free space where nook keeps its data (`nook info` shows where; `nook image prune` and " +
+  "`nook container prune` remove what no container needs), or set NOOK_DATA_DIR to a filesystem with room; " +
+  "nothing half-written was kept";
+
+/**
+ * True when `err`, or an error it was caused by, is a full filesystem: ENOSPC from a file
+ * operation. ENOSPC from clone, mount and friends means a kernel limit, not a disk.
+ */
+export function isDiskFull(err: unknown): boolean {
+  let e: unknown = err;
+  for (let depth = 0; e instanceof Error && depth < 8; depth++, e = e.cause) {
+    const { code, op } = e as { code?: unknown; op?: unknown };
+    if (code === "ENOSPC") return !/clone|mount|namespace|setns|unshare|inotify|key/.test(String(op ?? ""));
+    if (/No space left on device|\(os error 28\)/.test(e.message)) return true;
+  }
+  return false;
+}
+
 /** Render an error for the terminal: `nook: message` plus an indented hint. */
 export function formatError(err: unknown): string {
+  // a full disk shows through many layers (a worker, a tar parser): whatever wrapped it, say what to do
+  const full = isDiskFull(err);
   if (err instanceof NookError) {
-    return `nook: ${err.message}` + (err.hint ? `\n  hint: ${err.hint}` : "");
+    const hint = full ? DISK_FULL_HINT : err.hint;
+    return `nook: ${err.message}` + (hint ? `\n  hint: ${hint}` : "");
   }
+  if (full) return `nook: No space left on device: ${(err as Error).message}\n  hint: ${DISK_FULL_HINT}`;
   if (err instanceof Error) return `nook: internal error: ${err.stack ?? err.message}`;
   return `nook: internal error: ${String(err)}`;
 }

@@ -21,13 +21,22 @@
  *
  * @module
  */
-import { NookError } from "../errors/mod.ts";
+import { DISK_FULL_HINT, isDiskFull, NookError } from "../errors/mod.ts";
 import { projectUrl } from "../paths/project.ts";
 import * as c from "../libc/mod.ts";
 import { F, LibcError } from "../libc/mod.ts";
 
 /** A layer could not be unpacked: a corrupt stream or a hostile entry. */
 export class UnpackError extends NookError {}
+
+/** Unpacking `label` ran out of space (the partial layer is removed by the caller). */
+function diskFull(label: string, cause: unknown): UnpackError {
+  return new UnpackError(`No space left on device while unpacking ${label}`, {
+    code: "ENOSPC",
+    cause,
+    hint: DISK_FULL_HINT,
+  });
+}
 
 /** Options of {@link unpackLayer}. */
 export interface UnpackOptions {
@@ -513,6 +522,7 @@ export async function unpackLayer(
       onProgress: opts.onProgress,
     }).catch((err) => {
       if (failure) throw failure;
+      if (isDiskFull(err)) throw diskFull(label, err);
       throw new UnpackError(
         `${label} is not a valid ${kind === "none" ? "tar" : kind} stream: ${(err as Error).message}`,
         {
@@ -529,6 +539,7 @@ export async function unpackLayer(
     inflater.discard();
     fs.close();
     const e = failure ?? err;
+    if (isDiskFull(e) && !(e instanceof NookError && e.code === "ENOSPC")) throw diskFull(label, e);
     if (e instanceof NookError) throw e;
     throw new UnpackError(`Cannot unpack ${label}: ${(e as Error).message}`, {
       cause: e,
