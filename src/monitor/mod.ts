@@ -5,5 +5,5 @@
  * @module
  */
 export { MonitorError } from "./errors.ts";
-export { missing as monitorMissing, monitorPath, selfCommand } from "./monitor_path.ts";
+export { missing as monitorMissing, monitorPath } from "./monitor_path.ts";
 export { idMapSteps, monitorArgs, type MonitorExtras, startDetached } from "./start.ts";

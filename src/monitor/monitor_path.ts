@@ -50,6 +50,3 @@ export function missing(path: string, cause?: unknown): MonitorError {
       "or point NOOK_MONITOR at a built nook-monitor",
   });
 }
-
-/** The command line that runs this same nook again (for the monitor's exit command). */
-export { selfCommand } from "../paths/project.ts";

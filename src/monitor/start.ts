@@ -17,7 +17,8 @@ import type { ContainerRecord } from "../containers/store.ts";
 import { cgroupPathFile, containerDir, logPath, statusPath } from "../containers/store.ts";
 import { detachedNetwork } from "../network/detached.ts";
 import { MonitorError } from "./errors.ts";
-import { monitorPath, selfCommand } from "./monitor_path.ts";
+import { monitorPath } from "./monitor_path.ts";
+import { selfCommand } from "../paths/project.ts";
 
 /** Back-off between restarts (docker's: 100 ms, doubled each time, at most a minute). */
 const RESTART_DELAY_MS = 100;

@@ -10,7 +10,8 @@ import type { ImageRecord } from "../store/images.ts";
 import { layerDiff, readLayerInfo } from "../store/layers.ts";
 import { digestHex, storeLayout } from "../store/layout.ts";
 import { releaseContainerVolumes, volumeDir } from "../store/volumes.ts";
-import { removeTrees, selfCommand, USERNS_ENV } from "../unshare/mod.ts";
+import { removeTrees, USERNS_ENV } from "../unshare/mod.ts";
+import { selfCommand } from "../paths/project.ts";
 import { findExecutable } from "../userns/mod.ts";
 import type { Backend, BackendChoice } from "./backend.ts";
 

@@ -18,9 +18,6 @@ import { applyIdMapping, detectIdMapping, findExecutable, type IdMapping } from 
 /** Environment marker set for programs nook starts in its user namespace. */
 export const USERNS_ENV = "NOOK_USERNS";
 
-/** The argv that starts this same nook (nook itself runs in its user namespace for pull, rmi…). */
-export { selfCommand };
-
 /**
  * True when this process runs inside a user namespace that nook made for
  * itself (a re-exec or `nook unshare`), where it is root over the mapped ids.
