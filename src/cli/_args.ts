@@ -1,4 +1,6 @@
 import { UsageError } from "../errors/mod.ts";
+import { write } from "./_io.ts";
+import type { CommandSpec } from "./commands.ts";
 
 /** One option of a command, as the table that drives parsing, --help and completions. */
 export interface OptionSpec {
@@ -131,4 +133,15 @@ export function formatHelp(
     lines.push("Examples:", ...cmd.examples.map((e) => `  ${e}`), "");
   }
   return lines.join("\n");
+}
+
+/** `--help`, which every command has. */
+export const HELP: OptionSpec = { name: "help", type: "bool", help: "Show this help" };
+
+/** Parse a command's arguments by its table; undefined when --help was asked for (and has been printed). */
+export async function parseCommand(argv: string[], spec: CommandSpec, stopAtPositional = false): Promise<ParsedArgs | undefined> {
+  const a = parseArgs(argv, spec.options, stopAtPositional);
+  if (!bool(a, "help")) return a;
+  await write(formatHelp(spec));
+  return undefined;
 }

@@ -1,20 +1,8 @@
 /** Shared by the container commands (ps, stop, rm, …): resolving references, errors per container. */
 import { formatError, NookError, UsageError } from "../errors/mod.ts";
 import { type ContainerView, currentStatus, mustRecord, resolveContainer } from "../containers/mod.ts";
-import { bool, formatHelp, type OptionSpec, parseArgs, type ParsedArgs } from "./_args.ts";
 import { write } from "./_io.ts";
-import type { CommandSpec } from "./commands.ts";
 
-/** `--help`, which every command has. */
-export const HELP: OptionSpec = { name: "help", type: "bool", help: "Show this help" };
-
-/** Parse a command's arguments by its table; undefined when --help was asked for (and has been printed). */
-export async function parseCommand(argv: string[], spec: CommandSpec, stopAtPositional = false): Promise<ParsedArgs | undefined> {
-  const a = parseArgs(argv, spec.options, stopAtPositional);
-  if (!bool(a, "help")) return a;
-  await write(formatHelp(spec));
-  return undefined;
-}
 
 /** A container's record and status now. */
 export function view(id: string): ContainerView {

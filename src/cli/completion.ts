@@ -1,7 +1,7 @@
 import { UsageError } from "../errors/mod.ts";
 import { flagChoices } from "../config/mod.ts";
 import { HELLO_NAMES } from "../image/builtin_hello.ts";
-import { bool, formatHelp, type OptionSpec, parseArgs } from "./_args.ts";
+import { type OptionSpec, parseCommand } from "./_args.ts";
 import { ALIASES, COMMANDS, type CommandSpec } from "./commands.ts";
 import { write } from "./_io.ts";
 
@@ -379,8 +379,8 @@ export async function main(argv: string[]): Promise<number> {
     await write(names.map((n) => `${n}\n`).join(""));
     return 0;
   }
-  const a = parseArgs(argv, spec.options, false);
-  if (bool(a, "help")) return write(formatHelp(spec)).then(() => 0);
+  const a = await parseCommand(argv, spec);
+  if (!a) return 0;
   const shell = a.rest[0];
   if (a.rest.length !== 1 || !(SHELLS as readonly string[]).includes(shell!)) {
     throw new UsageError(shell === undefined ? "Which shell?" : `No completion for "${a.rest.join(" ")}"`, {

@@ -1,6 +1,5 @@
 import { currentStatus, isActive, listIds, removeContainer } from "../containers/mod.ts";
-import { bool, type OptionSpec } from "./_args.ts";
-import { HELP, parseCommand } from "./_containers.ts";
+import { bool, HELP, type OptionSpec, parseCommand } from "./_args.ts";
 import { write } from "./_io.ts";
 import type { CommandSpec } from "./commands.ts";
 

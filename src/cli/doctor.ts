@@ -1,6 +1,6 @@
 import { UsageError } from "../errors/mod.ts";
 import { apparmorProfile, formatReport, hostInputs, runDoctor } from "../doctor/mod.ts";
-import { bool, formatHelp, parseArgs, str } from "./_args.ts";
+import { bool, parseCommand, str } from "./_args.ts";
 import type { CommandSpec } from "./commands.ts";
 import { write } from "./_io.ts";
 
@@ -28,8 +28,8 @@ export const spec: CommandSpec = {
 
 /** Run the checks and print them. */
 export async function main(argv: string[]): Promise<number> {
-  const a = parseArgs(argv, spec.options, false);
-  if (bool(a, "help")) return write(formatHelp(spec)).then(() => 0);
+  const a = await parseCommand(argv, spec);
+  if (!a) return 0;
   if (a.rest.length) throw new UsageError(`"nook doctor" takes no arguments, got "${a.rest[0]}"`, { hint: "see nook doctor --help" });
   if (bool(a, "apparmor-profile")) return write(apparmorProfile(hostInputs().nookPath)).then(() => 0);
   const format = str(a, "format") ?? "table";

@@ -13,8 +13,7 @@ import {
 import { UsageError } from "../errors/mod.ts";
 import { closeFd } from "../ffi/mod.ts";
 import { launch } from "../launch/mod.ts";
-import { bool, list, type OptionSpec, str } from "./_args.ts";
-import { HELP, parseCommand } from "./_containers.ts";
+import { bool, HELP, list, type OptionSpec, parseCommand, str } from "./_args.ts";
 import { envFlag, mergeEnv, readEnvFile, RUN_OPTIONS } from "./run.ts";
 import type { CommandSpec } from "./commands.ts";
 

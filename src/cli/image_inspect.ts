@@ -3,7 +3,7 @@ import { findImage } from "../image/lookup.ts";
 import type { ImageConfig } from "../image/manifest.ts";
 import { readBlobText } from "../store/blobs.ts";
 import { layerDiff, readLayerInfo } from "../store/layers.ts";
-import { bool, formatHelp, type OptionSpec, parseArgs } from "./_args.ts";
+import { type OptionSpec, parseCommand } from "./_args.ts";
 import type { CommandSpec } from "./commands.ts";
 import { write } from "./_io.ts";
 
@@ -23,11 +23,8 @@ export const spec: CommandSpec = {
 
 /** Inspect. */
 export async function main(argv: string[]): Promise<number> {
-  const a = parseArgs(argv, OPTIONS, false);
-  if (bool(a, "help")) {
-    await write(formatHelp(spec));
-    return 0;
-  }
+  const a = await parseCommand(argv, spec);
+  if (!a) return 0;
   if (a.rest.length === 0) {
     throw new UsageError("nook image inspect needs an image", { hint: "nook image inspect IMAGE" });
   }

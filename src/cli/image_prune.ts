@@ -1,4 +1,4 @@
-import { bool, formatHelp, type OptionSpec, parseArgs } from "./_args.ts";
+import { bool, type OptionSpec, parseCommand } from "./_args.ts";
 import type { CommandSpec } from "./commands.ts";
 import { write } from "./_io.ts";
 import { inUserns } from "./_userns.ts";
@@ -21,11 +21,8 @@ export const spec: CommandSpec = {
 
 /** Prune. */
 export async function main(argv: string[]): Promise<number> {
-  const a = parseArgs(argv, OPTIONS, false);
-  if (bool(a, "help")) {
-    await write(formatHelp(spec));
-    return 0;
-  }
+  const a = await parseCommand(argv, spec);
+  if (!a) return 0;
   if (!bool(a, "force") && Deno.stdin.isTerminal() && !Deno.env.get("NOOK_USERNS")) {
     const what = bool(a, "all") ? "all images without a container" : "all unnamed images";
     if (!confirm(`This removes ${what}. Continue?`)) return 0;

@@ -1,6 +1,6 @@
 import { humanSize } from "../image/progress.ts";
 import { readImages } from "../store/images.ts";
-import { bool, formatHelp, type OptionSpec, parseArgs, str } from "./_args.ts";
+import { bool, type OptionSpec, parseCommand, str } from "./_args.ts";
 import type { CommandSpec } from "./commands.ts";
 import { write } from "./_io.ts";
 import { ago, table } from "./_table.ts";
@@ -37,11 +37,8 @@ function split(name: string): [string, string] {
 
 /** List them. */
 export async function main(argv: string[]): Promise<number> {
-  const a = parseArgs(argv, OPTIONS, false);
-  if (bool(a, "help")) {
-    await write(formatHelp(spec));
-    return 0;
-  }
+  const a = await parseCommand(argv, spec);
+  if (!a) return 0;
   const format = str(a, "format") ?? "table";
   if (format !== "table" && format !== "json") {
     throw new UsageError(`Unknown format "${format}"`, { hint: "use table or json" });

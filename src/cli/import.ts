@@ -1,6 +1,6 @@
 import { UsageError } from "../errors/mod.ts";
 import { parseReference } from "../image/reference.ts";
-import { bool, formatHelp, list, type OptionSpec, parseArgs, str } from "./_args.ts";
+import { bool, list, type OptionSpec, parseCommand, str } from "./_args.ts";
 import type { CommandSpec } from "./commands.ts";
 import { write } from "./_io.ts";
 import { addToStore, inUserns } from "./_userns.ts";
@@ -34,11 +34,8 @@ export const spec: CommandSpec = {
 
 /** Import. */
 export async function main(argv: string[]): Promise<number> {
-  const a = parseArgs(argv, OPTIONS, false);
-  if (bool(a, "help")) {
-    await write(formatHelp(spec));
-    return 0;
-  }
+  const a = await parseCommand(argv, spec);
+  if (!a) return 0;
   const [src, name, extra] = a.rest;
   if (src === undefined || extra !== undefined) {
     throw new UsageError("nook import takes a file and an optional name", { hint: spec.usage });

@@ -1,6 +1,6 @@
 import { UsageError } from "../errors/mod.ts";
 import { collectInfo, formatInfo } from "../info/mod.ts";
-import { bool, formatHelp, parseArgs, str } from "./_args.ts";
+import { parseCommand, str } from "./_args.ts";
 import type { CommandSpec } from "./commands.ts";
 import { write } from "./_io.ts";
 
@@ -21,8 +21,8 @@ export const spec: CommandSpec = {
 
 /** Print the info. */
 export async function main(argv: string[]): Promise<number> {
-  const a = parseArgs(argv, spec.options, false);
-  if (bool(a, "help")) return write(formatHelp(spec)).then(() => 0);
+  const a = await parseCommand(argv, spec);
+  if (!a) return 0;
   if (a.rest.length) throw new UsageError(`"nook info" takes no arguments, got "${a.rest[0]}"`, { hint: "see nook info --help" });
   const format = str(a, "format") ?? "table";
   if (format !== "table" && format !== "json") {

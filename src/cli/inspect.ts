@@ -1,6 +1,6 @@
 import { inspectDocument, renderTemplate } from "../containers/mod.ts";
-import { type OptionSpec, str } from "./_args.ts";
-import { eachContainer, HELP, parseCommand, view } from "./_containers.ts";
+import { HELP, type OptionSpec, parseCommand, str } from "./_args.ts";
+import { eachContainer, view } from "./_containers.ts";
 import { write } from "./_io.ts";
 import type { CommandSpec } from "./commands.ts";
 

@@ -1,7 +1,7 @@
 import { ContainerError, currentStatus, holdRestarts, mustRecord, parseSignal, signalContainer } from "../containers/mod.ts";
 import { SIGNALS } from "../plan/mod.ts";
-import { type OptionSpec, str } from "./_args.ts";
-import { eachContainer, HELP, parseCommand } from "./_containers.ts";
+import { HELP, type OptionSpec, parseCommand, str } from "./_args.ts";
+import { eachContainer } from "./_containers.ts";
 import type { CommandSpec } from "./commands.ts";
 
 const OPTIONS: readonly OptionSpec[] = [

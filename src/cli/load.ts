@@ -1,6 +1,6 @@
 import { UsageError } from "../errors/mod.ts";
 import { parsePlatform } from "../image/manifest.ts";
-import { bool, formatHelp, type OptionSpec, parseArgs, str } from "./_args.ts";
+import { bool, type OptionSpec, parseCommand, str } from "./_args.ts";
 import type { CommandSpec } from "./commands.ts";
 import { write } from "./_io.ts";
 import { addToStore, inUserns } from "./_userns.ts";
@@ -30,11 +30,8 @@ export const spec: CommandSpec = {
 
 /** Load. */
 export async function main(argv: string[]): Promise<number> {
-  const a = parseArgs(argv, OPTIONS, false);
-  if (bool(a, "help")) {
-    await write(formatHelp(spec));
-    return 0;
-  }
+  const a = await parseCommand(argv, spec);
+  if (!a) return 0;
   if (a.rest.length) {
     throw new UsageError(`nook load takes no arguments (got "${a.rest[0]}")`, { hint: "nook load -i FILE" });
   }

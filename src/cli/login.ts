@@ -1,5 +1,5 @@
 import { UsageError } from "../errors/mod.ts";
-import { bool, formatHelp, type OptionSpec, parseArgs, str } from "./_args.ts";
+import { bool, type OptionSpec, parseCommand, str } from "./_args.ts";
 import type { CommandSpec } from "./commands.ts";
 import { write } from "./_io.ts";
 
@@ -31,11 +31,8 @@ async function readStdin(): Promise<string> {
 
 /** Log in. */
 export async function main(argv: string[]): Promise<number> {
-  const a = parseArgs(argv, OPTIONS, false);
-  if (bool(a, "help")) {
-    await write(formatHelp(spec));
-    return 0;
-  }
+  const a = await parseCommand(argv, spec);
+  if (!a) return 0;
   const registry = a.rest[0]?.replace(/^https?:\/\//, "").replace(/\/.*$/, "");
   if (!registry || a.rest.length > 1) throw new UsageError("nook login needs one registry", { hint: spec.usage });
   let username = str(a, "username");

@@ -1,6 +1,6 @@
 import { UsageError } from "../errors/mod.ts";
 import { removeCredentials } from "../image/auth.ts";
-import { bool, formatHelp, type OptionSpec, parseArgs } from "./_args.ts";
+import { type OptionSpec, parseCommand } from "./_args.ts";
 import type { CommandSpec } from "./commands.ts";
 import { write } from "./_io.ts";
 
@@ -17,11 +17,8 @@ export const spec: CommandSpec = {
 
 /** Log out. */
 export async function main(argv: string[]): Promise<number> {
-  const a = parseArgs(argv, OPTIONS, false);
-  if (bool(a, "help")) {
-    await write(formatHelp(spec));
-    return 0;
-  }
+  const a = await parseCommand(argv, spec);
+  if (!a) return 0;
   const registry = a.rest[0];
   if (!registry) throw new UsageError("nook logout needs a registry", { hint: spec.usage });
   if (!removeCredentials(registry)) {

@@ -13,8 +13,7 @@ import {
 } from "../containers/mod.ts";
 import { ContainerError } from "../containers/mod.ts";
 import { UsageError } from "../errors/mod.ts";
-import { bool, type OptionSpec, str } from "./_args.ts";
-import { HELP, parseCommand } from "./_containers.ts";
+import { bool, HELP, type OptionSpec, parseCommand, str } from "./_args.ts";
 import { write } from "./_io.ts";
 import type { CommandSpec } from "./commands.ts";
 

@@ -1,6 +1,6 @@
 import { UsageError } from "../errors/mod.ts";
 import { findNetworkState, formatPorts, hostAddress } from "../network/mod.ts";
-import { formatHelp, parseArgs } from "./_args.ts";
+import { HELP, parseCommand } from "./_args.ts";
 import type { CommandSpec } from "./commands.ts";
 import { write } from "./_io.ts";
 
@@ -9,15 +9,15 @@ export const spec: CommandSpec = {
   name: "port",
   usage: "port CONTAINER [PRIVATE_PORT[/PROTO]]",
   summary: "List a running container's published ports, or the host address of one of them.",
-  options: [{ name: "help", type: "bool", help: "Show this help" }],
+  options: [HELP],
   examples: ["nook port web", "nook port web 80", "nook port web 53/udp"],
   positional: "container",
 };
 
 /** Print `80/tcp -> 0.0.0.0:8080` lines, or the host addresses of one container port. */
 export async function main(argv: string[]): Promise<number> {
-  const a = parseArgs(argv, spec.options, false);
-  if (a.opts.help) return write(formatHelp(spec)).then(() => 0);
+  const a = await parseCommand(argv, spec);
+  if (!a) return 0;
   const [ref, which, ...extra] = a.rest;
   if (!ref || extra.length) throw new UsageError("Usage: nook port CONTAINER [PRIVATE_PORT[/PROTO]]");
   const state = findNetworkState(ref);

@@ -1,7 +1,7 @@
 import { type ContainerView, listIds, psFields, renderRows, shownState } from "../containers/mod.ts";
 import { UsageError } from "../errors/mod.ts";
-import { bool, list, type OptionSpec, str } from "./_args.ts";
-import { HELP, parseCommand, view } from "./_containers.ts";
+import { bool, HELP, list, type OptionSpec, parseCommand, str } from "./_args.ts";
+import { view } from "./_containers.ts";
 import { write } from "./_io.ts";
 import type { CommandSpec } from "./commands.ts";
 

@@ -1,7 +1,7 @@
 import { UsageError } from "../errors/mod.ts";
 import { parsePlatform } from "../image/manifest.ts";
 import { parseReference } from "../image/reference.ts";
-import { bool, formatHelp, type OptionSpec, parseArgs, str } from "./_args.ts";
+import { bool, type OptionSpec, parseCommand, str } from "./_args.ts";
 import type { CommandSpec } from "./commands.ts";
 import { write } from "./_io.ts";
 import { addToStore, inUserns } from "./_userns.ts";
@@ -39,11 +39,8 @@ export const spec: CommandSpec = {
 
 /** Pull it. */
 export async function main(argv: string[]): Promise<number> {
-  const a = parseArgs(argv, OPTIONS, false);
-  if (bool(a, "help")) {
-    await write(formatHelp(spec));
-    return 0;
-  }
+  const a = await parseCommand(argv, spec);
+  if (!a) return 0;
   if (a.rest.length !== 1) {
     throw new UsageError("nook pull takes exactly one image", { hint: "nook pull [OPTIONS] IMAGE" });
   }

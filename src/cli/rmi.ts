@@ -1,6 +1,6 @@
 import { formatError, NookError, UsageError } from "../errors/mod.ts";
 import { findImage, matchedName } from "../image/lookup.ts";
-import { bool, formatHelp, type OptionSpec, parseArgs } from "./_args.ts";
+import { bool, type OptionSpec, parseCommand } from "./_args.ts";
 import type { CommandSpec } from "./commands.ts";
 import { write } from "./_io.ts";
 import { inUserns } from "./_userns.ts";
@@ -28,11 +28,8 @@ export const spec: CommandSpec = {
 
 /** Remove them. */
 export async function main(argv: string[]): Promise<number> {
-  const a = parseArgs(argv, OPTIONS, false);
-  if (bool(a, "help")) {
-    await write(formatHelp(spec));
-    return 0;
-  }
+  const a = await parseCommand(argv, spec);
+  if (!a) return 0;
   if (a.rest.length === 0) {
     throw new UsageError("nook rmi needs at least one image", { hint: "nook rmi IMAGE [IMAGE...]" });
   }

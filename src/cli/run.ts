@@ -8,7 +8,7 @@ import { ensureHelloRootfs, HELLO_NAMES } from "../image/builtin_hello.ts";
 import { dataDir, runtimeDir } from "../paths/mod.ts";
 import { RLIM_INFINITY, RLIMIT } from "../plan/mod.ts";
 import { detectIdMapping, type IdMapping } from "../userns/mod.ts";
-import { bool, formatHelp, list, type OptionSpec, parseArgs, type ParsedArgs, str } from "./_args.ts";
+import { bool, list, type OptionSpec, parseCommand, type ParsedArgs, str } from "./_args.ts";
 import type { CommandSpec } from "./commands.ts";
 import { IMAGE_RUN_OPTIONS, prepareImage, runMounts, storeImageSource, type StoreParts } from "./_run_image.ts";
 import type { StoreSource } from "./_run_image_store.ts";
@@ -17,7 +17,6 @@ import { SECURITY_RUN_OPTIONS, securityFromArgs, tmpfsFromArgs } from "./_run_se
 import { RESOURCES_RUN_OPTIONS, resourceHooks } from "./_run_resources.ts";
 import { NETWORK_RUN_OPTIONS, networkFlags } from "./_run_network.ts";
 import { networkHooks, prepareNetwork } from "../network/mod.ts";
-import { write } from "./_io.ts";
 import { applyRunDefaults } from "../config/load.ts";
 
 /** The core options of `nook run` (issue #2). */
@@ -77,11 +76,8 @@ const DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sb
 
 /** Run it. */
 export async function main(argv: string[]): Promise<number> {
-  const a = parseArgs(argv, RUN_OPTIONS);
-  if (bool(a, "help")) {
-    await write(formatHelp(spec));
-    return 0;
-  }
+  const a = await parseCommand(argv, spec, true);
+  if (!a) return 0;
   await applyRunDefaults(a, RUN_OPTIONS); // flags not given → config.yaml / NOOK_* (src/config)
   const mapping = detectIdMapping();
   await prepareImage(a);

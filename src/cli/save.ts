@@ -1,8 +1,7 @@
 import { NookError, UsageError } from "../errors/mod.ts";
 import { findImage } from "../image/lookup.ts";
-import { bool, formatHelp, type OptionSpec, parseArgs, str } from "./_args.ts";
+import { type OptionSpec, parseCommand, str } from "./_args.ts";
 import type { CommandSpec } from "./commands.ts";
-import { write } from "./_io.ts";
 
 const OPTIONS: readonly OptionSpec[] = [
   {
@@ -29,11 +28,8 @@ export const spec: CommandSpec = {
 
 /** Save. */
 export async function main(argv: string[]): Promise<number> {
-  const a = parseArgs(argv, OPTIONS, false);
-  if (bool(a, "help")) {
-    await write(formatHelp(spec));
-    return 0;
-  }
+  const a = await parseCommand(argv, spec);
+  if (!a) return 0;
   const format = str(a, "format") ?? "oci-archive";
   if (format !== "oci-archive" && format !== "docker-archive") {
     throw new UsageError(`Unknown format "${format}"`, { hint: "use oci-archive or docker-archive" });

@@ -9,7 +9,7 @@ import {
   readRecord,
   resolveContainer,
 } from "../containers/mod.ts";
-import { bool, formatHelp, type OptionSpec, parseArgs, str } from "./_args.ts";
+import { bool, type OptionSpec, parseCommand, str } from "./_args.ts";
 import type { CommandSpec } from "./commands.ts";
 import { write } from "./_io.ts";
 
@@ -165,11 +165,8 @@ export function formatTable(rows: readonly StatsRow[], hostMem: number | null): 
 
 /** Run it. */
 export async function main(argv: string[]): Promise<number> {
-  const a = parseArgs(argv, OPTIONS, false);
-  if (bool(a, "help")) {
-    await write(formatHelp(spec));
-    return 0;
-  }
+  const a = await parseCommand(argv, spec);
+  if (!a) return 0;
   const format = str(a, "format") ?? "table";
   if (format !== "table" && format !== "json") {
     throw new UsageError(`Unknown format "${format}"`, { hint: "use --format table or --format json" });

@@ -1,6 +1,6 @@
 import { parseSignal, stopContainer } from "../containers/mod.ts";
-import { type OptionSpec, str } from "./_args.ts";
-import { eachContainer, HELP, parseCommand, seconds } from "./_containers.ts";
+import { HELP, type OptionSpec, parseCommand, str } from "./_args.ts";
+import { eachContainer, seconds } from "./_containers.ts";
 import type { CommandSpec } from "./commands.ts";
 
 const OPTIONS: readonly OptionSpec[] = [

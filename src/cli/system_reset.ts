@@ -1,6 +1,6 @@
 import { UsageError } from "../errors/mod.ts";
 import { dataDir, runtimeDir } from "../paths/mod.ts";
-import { bool, formatHelp, type OptionSpec, parseArgs } from "./_args.ts";
+import { bool, type OptionSpec, parseCommand } from "./_args.ts";
 import type { CommandSpec } from "./commands.ts";
 import { write } from "./_io.ts";
 
@@ -21,11 +21,8 @@ export const spec: CommandSpec = {
 
 /** Reset. */
 export async function main(argv: string[]): Promise<number> {
-  const a = parseArgs(argv, OPTIONS, false);
-  if (bool(a, "help")) {
-    await write(formatHelp(spec));
-    return 0;
-  }
+  const a = await parseCommand(argv, spec);
+  if (!a) return 0;
   if (a.rest.length) throw new UsageError(`nook system reset takes no arguments`);
   const data = dataDir();
   if (!bool(a, "force")) {

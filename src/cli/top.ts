@@ -1,7 +1,6 @@
 import { ContainerError, currentStatus, isSameProcess, mustRecord, resolveContainer } from "../containers/mod.ts";
 import { UsageError } from "../errors/mod.ts";
-import { formatHelp, type OptionSpec } from "./_args.ts";
-import { HELP } from "./_containers.ts";
+import { formatHelp, HELP, type OptionSpec } from "./_args.ts";
 import { write } from "./_io.ts";
 import type { CommandSpec } from "./commands.ts";
 

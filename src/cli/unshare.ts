@@ -1,6 +1,5 @@
-import { bool, formatHelp, type OptionSpec, parseArgs } from "./_args.ts";
+import { type OptionSpec, parseCommand } from "./_args.ts";
 import type { CommandSpec } from "./commands.ts";
-import { write } from "./_io.ts";
 
 const OPTIONS: readonly OptionSpec[] = [{ name: "help", type: "bool", help: "Show this help" }];
 
@@ -17,11 +16,8 @@ export const spec: CommandSpec = {
 
 /** Run it. */
 export async function main(argv: string[]): Promise<number> {
-  const a = parseArgs(argv, OPTIONS, true);
-  if (bool(a, "help")) {
-    await write(formatHelp(spec));
-    return 0;
-  }
+  const a = await parseCommand(argv, spec, true);
+  if (!a) return 0;
   const { runInUserns } = await import("../unshare/mod.ts");
   const cmd = a.rest.length ? a.rest : [Deno.env.get("SHELL") || "/bin/sh"];
   return await runInUserns(cmd);

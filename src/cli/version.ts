@@ -1,5 +1,5 @@
 import { version } from "../ffi/mod.ts";
-import { formatHelp, parseArgs } from "./_args.ts";
+import { HELP, parseCommand } from "./_args.ts";
 import type { CommandSpec } from "./commands.ts";
 import { write } from "./_io.ts";
 import { NOOK_VERSION } from "../version.ts";
@@ -9,15 +9,15 @@ export const spec: CommandSpec = {
   name: "version",
   usage: "version",
   summary: "Show the versions of nook, Deno, V8, TypeScript and libshim's plan format.",
-  options: [{ name: "help", type: "bool", help: "Show this help" }],
+  options: [HELP],
   examples: ["nook version", "nook --version"],
   positional: "none",
 };
 
 /** Print versions. */
 export async function main(argv: string[]): Promise<number> {
-  const a = parseArgs(argv, spec.options, false);
-  if (a.opts.help) return write(formatHelp(spec)).then(() => 0);
+  const a = await parseCommand(argv, spec);
+  if (!a) return 0;
   let plan = "not built";
   try {
     plan = `plan v${await version()}`;

@@ -1,6 +1,6 @@
 import { UsageError } from "../errors/mod.ts";
 import { ensureVolume } from "../store/volumes.ts";
-import { bool, formatHelp, list, type OptionSpec, parseArgs } from "./_args.ts";
+import { list, type OptionSpec, parseCommand } from "./_args.ts";
 import type { CommandSpec } from "./commands.ts";
 import { write } from "./_io.ts";
 
@@ -20,11 +20,8 @@ export const spec: CommandSpec = {
 
 /** Create. */
 export async function main(argv: string[]): Promise<number> {
-  const a = parseArgs(argv, OPTIONS, false);
-  if (bool(a, "help")) {
-    await write(formatHelp(spec));
-    return 0;
-  }
+  const a = await parseCommand(argv, spec);
+  if (!a) return 0;
   if (a.rest.length > 1) throw new UsageError("nook volume create takes at most one name");
   const name = a.rest[0] ??
     Array.from(crypto.getRandomValues(new Uint8Array(32)), (b) => b.toString(16).padStart(2, "0")).join("");

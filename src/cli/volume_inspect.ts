@@ -1,6 +1,6 @@
 import { formatError, NookError, UsageError } from "../errors/mod.ts";
 import { readVolume, volumeData, type VolumeInfo, volumeUsers } from "../store/volumes.ts";
-import { bool, formatHelp, type OptionSpec, parseArgs } from "./_args.ts";
+import { type OptionSpec, parseCommand } from "./_args.ts";
 import type { CommandSpec } from "./commands.ts";
 import { write } from "./_io.ts";
 
@@ -30,11 +30,8 @@ export function volumeJson(v: VolumeInfo): Record<string, unknown> {
 
 /** Inspect. */
 export async function main(argv: string[]): Promise<number> {
-  const a = parseArgs(argv, OPTIONS, false);
-  if (bool(a, "help")) {
-    await write(formatHelp(spec));
-    return 0;
-  }
+  const a = await parseCommand(argv, spec);
+  if (!a) return 0;
   if (!a.rest.length) throw new UsageError("nook volume inspect needs a name");
   const out = [];
   let failed = 0;

@@ -1,6 +1,6 @@
 import { listVolumes } from "../store/volumes.ts";
 import { volumeJson } from "./volume_inspect.ts";
-import { bool, formatHelp, type OptionSpec, parseArgs, str } from "./_args.ts";
+import { bool, type OptionSpec, parseCommand, str } from "./_args.ts";
 import type { CommandSpec } from "./commands.ts";
 import { write } from "./_io.ts";
 import { table } from "./_table.ts";
@@ -22,11 +22,8 @@ export const spec: CommandSpec = {
 
 /** List. */
 export async function main(argv: string[]): Promise<number> {
-  const a = parseArgs(argv, OPTIONS, false);
-  if (bool(a, "help")) {
-    await write(formatHelp(spec));
-    return 0;
-  }
+  const a = await parseCommand(argv, spec);
+  if (!a) return 0;
   const vols = listVolumes();
   if (bool(a, "quiet")) {
     await write(vols.map((v) => v.name + "\n").join(""));

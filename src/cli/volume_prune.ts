@@ -1,6 +1,6 @@
 import { listVolumes, volumeDir, volumeUsers } from "../store/volumes.ts";
 import { removeTrees } from "../unshare/mod.ts";
-import { bool, formatHelp, type OptionSpec, parseArgs } from "./_args.ts";
+import { bool, type OptionSpec, parseCommand } from "./_args.ts";
 import type { CommandSpec } from "./commands.ts";
 import { write } from "./_io.ts";
 
@@ -20,11 +20,8 @@ export const spec: CommandSpec = {
 
 /** Prune. */
 export async function main(argv: string[]): Promise<number> {
-  const a = parseArgs(argv, OPTIONS, false);
-  if (bool(a, "help")) {
-    await write(formatHelp(spec));
-    return 0;
-  }
+  const a = await parseCommand(argv, spec);
+  if (!a) return 0;
   if (
     !bool(a, "force") && Deno.stdin.isTerminal() && !confirm("This removes all volumes no container uses. Continue?")
   ) return 0;

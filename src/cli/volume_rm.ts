@@ -1,7 +1,7 @@
 import { formatError, NookError, UsageError } from "../errors/mod.ts";
 import { readVolume, volumeDir, volumeUsers } from "../store/volumes.ts";
 import { removeTrees } from "../unshare/mod.ts";
-import { bool, formatHelp, type OptionSpec, parseArgs } from "./_args.ts";
+import { bool, type OptionSpec, parseCommand } from "./_args.ts";
 import type { CommandSpec } from "./commands.ts";
 import { write } from "./_io.ts";
 
@@ -21,11 +21,8 @@ export const spec: CommandSpec = {
 
 /** Remove. */
 export async function main(argv: string[]): Promise<number> {
-  const a = parseArgs(argv, OPTIONS, false);
-  if (bool(a, "help")) {
-    await write(formatHelp(spec));
-    return 0;
-  }
+  const a = await parseCommand(argv, spec);
+  if (!a) return 0;
   if (!a.rest.length) throw new UsageError("nook volume rm needs a name");
   let failed = 0;
   for (const n of a.rest) {

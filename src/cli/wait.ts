@@ -1,6 +1,6 @@
 import { ContainerError, waitStopped } from "../containers/mod.ts";
-import { type OptionSpec } from "./_args.ts";
-import { eachContainer, HELP, parseCommand } from "./_containers.ts";
+import { HELP, type OptionSpec, parseCommand } from "./_args.ts";
+import { eachContainer } from "./_containers.ts";
 import { write } from "./_io.ts";
 import type { CommandSpec } from "./commands.ts";
 
