@@ -145,6 +145,7 @@ struct ctx {
   char *err;      /* validation error text (dry mode) */
   uint32_t errlen;
   int barrier_fd; /* BARRIER_OPEN: the FIFO BARRIER_WAIT reads from, -1 = none */
+  int helper_fd;  /* the sealed memfd holding nook-exec, -1 = not made yet */
 };
 
 /* sendmsg of len bytes, with fd riding along (SCM_RIGHTS) when fd >= 0. 0 or -errno. */
@@ -315,6 +316,61 @@ static int child_mount_target(struct ctx *c, const char *target, char *buf, size
 }
 
 static void reaper(pid_t child) __attribute__((noreturn));
+
+/* ---- the exec helper -----------------------------------------------------------
+ * Every container process is exec'd through nook-exec, run from a sealed memfd,
+ * never from a file: the top of exec_helper.c says why (CVE-2019-5736). */
+#include "exec_helper.h"
+
+#ifndef MFD_EXEC
+#define MFD_EXEC 0x0010U
+#endif
+#ifndef F_SEAL_EXEC
+#define F_SEAL_EXEC 0x0020
+#endif
+
+/* The memfd with nook-exec in it, made once per child: before the seccomp
+ * filter (which may not allow memfd_create) and kept close-on-exec. */
+static int helper_fd(struct ctx *c) {
+  if (c->helper_fd >= 0) return c->helper_fd;
+  /* MFD_EXEC: kernels with vm.memfd_noexec want executable memfds asked for;
+   * older kernels do not know the flag (EINVAL) and allow exec anyway. */
+  int fd = (int)syscall(SYS_memfd_create, "nook-exec", MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_EXEC);
+  if (fd < 0 && errno == EINVAL) fd = (int)syscall(SYS_memfd_create, "nook-exec", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (fd < 0) child_fail(c, errno, "create the exec helper's memfd", NULL);
+  size_t off = 0;
+  while (off < sizeof nook_exec_helper) {
+    ssize_t w = write(fd, nook_exec_helper + off, sizeof nook_exec_helper - off);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) child_fail(c, w < 0 ? errno : EIO, "write the exec helper into its memfd", NULL);
+    off += (size_t)w;
+  }
+  /* Read-only and sealed: nothing, not even a process holding it through
+   * /proc/PID/exe, can change what the next container process runs. */
+  if (fchmod(fd, 0555) < 0) child_fail(c, errno, "make the exec helper read-only", NULL);
+  if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) < 0)
+    child_fail(c, errno, "seal the exec helper", NULL);
+  fcntl(fd, F_ADD_SEALS, F_SEAL_EXEC); /* newer kernels: no chmod either; older ones say EINVAL */
+  fcntl(fd, F_ADD_SEALS, F_SEAL_SEAL);
+  c->helper_fd = fd;
+  return fd;
+}
+
+/* Decimal of v into buf (at least 12 bytes). */
+static const char *decimal(char *buf, long long v) {
+  struct text t = {buf, 12, 0};
+  text_num(&t, v);
+  return buf;
+}
+
+/* execveat the helper with argv; returns only on failure, with errno set. */
+static void exec_helper(struct ctx *c, char **argv, char **envp) {
+  int fd = helper_fd(c);
+  /* the helper may have been handed out by KEEP_FDS or OPEN_FD: never to the program */
+  fcntl(fd, F_SETFD, FD_CLOEXEC);
+  /* AT_EMPTY_PATH on a close-on-exec fd is fine for an ELF program (not for a script) */
+  syscall(SYS_execveat, fd, "", argv, envp, AT_EMPTY_PATH);
+}
 
 /*
  * Run op number c->op (already read into `r`) — or, when c->dry, only check
@@ -532,6 +588,7 @@ static int run_op(struct ctx *c, uint16_t opcode, struct rd *r) {
     if (n1 == 0 || n1 % sizeof(struct sock_filter) || n1 / sizeof(struct sock_filter) > BPF_MAXINSNS)
       return bad(c, "seccomp program must be 1 to 4096 whole instructions");
     DONE_PARSING;
+    helper_fd(c); /* memfd_create and execveat may be denied by the filter */
     struct sock_fprog prog = {(unsigned short)(n1 / sizeof(struct sock_filter)), (struct sock_filter *)(uintptr_t)bytes};
     if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, (unsigned int)a, &prog) < 0)
       child_fail(c, errno, "load seccomp filter", NULL);
@@ -593,7 +650,13 @@ static int run_op(struct ctx *c, uint16_t opcode, struct rd *r) {
       return 0;
     }
     close(c->sock);
-    reaper(pid);
+    c->sock = -1;
+    /* pid 1 becomes nook-init from the sealed memfd rather than staying a
+     * copy of nook (whose /proc/1/exe would be nook's own binary). */
+    char npid[12];
+    char *iargv[] = {"nook-init", (char *)decimal(npid, pid), NULL}, *ienvp[] = {NULL};
+    exec_helper(c, iargv, ienvp);
+    reaper(pid); /* no exec helper: stay, non-dumpable, as the reaper */
   }
   case SHIM_OP_PTY: {
     NEED(rd_str(r, &s1)); NEED(rd_u64(r, &a)); NEED(rd_u64(r, &b));
@@ -650,6 +713,7 @@ static int run_op(struct ctx *c, uint16_t opcode, struct rd *r) {
   case SHIM_OP_OPEN_FD: {
     NEED(rd_str(r, &s1)); NEED(rd_u64(r, &a)); NEED(rd_u64(r, &b)); NEED(rd_u64(r, &d));
     DONE_PARSING;
+    if ((int)d == c->helper_fd) c->helper_fd = -1; /* replaced below; made again when needed */
     fd = open_in_root(c, s1, a, b);
     if (fd < 0) child_fail(c, errno, "open", s1);
     if (fd != (int)d) {
@@ -665,24 +729,24 @@ static int run_op(struct ctx *c, uint16_t opcode, struct rd *r) {
     if (n1 == 0) return bad(c, "exec needs at least one candidate path");
     if (n2 == 0) return bad(c, "exec needs argv[0]");
     DONE_PARSING;
-    char **argv = strv_array(v2, n2), **envp = strv_array(v3, n3);
+    /* Not execve here: nook-exec does it (execvp's rules without its search,
+     * over the candidates TypeScript listed) and reports a failure on the
+     * socket, which it keeps open across its own exec for that. */
+    char **argv = child_alloc(((size_t)n1 + n2 + 5) * sizeof(char *)), **envp = strv_array(v3, n3);
     if (!argv || !envp) child_fail(c, ENOMEM, "exec", NULL);
-    /* execvp's rules without its search: try each candidate TypeScript listed;
-     * "not there" moves on, "there but not runnable" is remembered. */
-    int saved = ENOENT;
-    const char *which = NULL;
-    for (uint32_t i = 0; i < n1; i++) {
-      rd_str(&v1, &s1);
-      execve(s1, argv, envp);
-      if (errno == ENOENT || errno == ENOTDIR) continue;
-      if (errno == EACCES) {
-        if (saved != EACCES) which = s1;
-        saved = EACCES;
-        continue;
-      }
-      child_fail(c, errno, "execve", s1);
-    }
-    child_fail(c, saved, "execve", which ? which : argv[0]);
+    char nsock[12], nop[12], ncand[12];
+    argv[0] = "nook-exec";
+    argv[1] = (char *)decimal(nsock, c->sock);
+    argv[2] = (char *)decimal(nop, c->op);
+    argv[3] = (char *)decimal(ncand, n1);
+    for (uint32_t i = 0; i < n1; i++) rd_str(&v1, (const char **)&argv[4 + i]);
+    for (uint32_t i = 0; i < n2; i++) rd_str(&v2, (const char **)&argv[4 + n1 + i]);
+    argv[4 + n1 + n2] = NULL;
+    if (c->sock >= 0 && fcntl(c->sock, F_SETFD, 0) < 0) child_fail(c, errno, "pass the sync socket to the exec helper", NULL);
+    exec_helper(c, argv, envp);
+    int e = errno;
+    if (c->sock >= 0) fcntl(c->sock, F_SETFD, FD_CLOEXEC);
+    child_fail(c, e, "execveat the exec helper (memfd; a seccomp profile must allow execveat)", NULL);
   }
   case SHIM_OP_PROTECT_PATH: {
     NEED(rd_str(r, &s1)); NEED(rd_u64(r, &a));
@@ -735,12 +799,20 @@ static int run_op(struct ctx *c, uint16_t opcode, struct rd *r) {
     if (personality((unsigned long)a) < 0) child_fail(c, errno, "personality", NULL);
     return 0;
   }
+  case SHIM_OP_DUMPABLE: {
+    NEED(rd_u64(r, &a));
+    if (a > 1) return bad(c, "dumpable must be 0 or 1");
+    DONE_PARSING;
+    if (prctl(PR_SET_DUMPABLE, (unsigned long)a, 0, 0, 0) < 0) child_fail(c, errno, "set dumpable", NULL);
+    return 0;
+  }
   case SHIM_OP_KEEP_FDS: {
     NEED(rd_u64(r, &a)); NEED(rd_u64(r, &b));
     if (a < 3 || b > 65536) return bad(c, "keep_fds range out of bounds");
     DONE_PARSING;
     for (uint64_t i = a; i < a + b; i++)
-      if ((int)i != c->sock && fcntl((int)i, F_SETFD, 0) < 0) child_fail(c, errno, "keep fd open", NULL);
+      if ((int)i != c->sock && (int)i != c->helper_fd && fcntl((int)i, F_SETFD, 0) < 0)
+        child_fail(c, errno, "keep fd open", NULL);
     return 0;
   }
   case SHIM_OP_BARRIER_OPEN: {
@@ -944,11 +1016,23 @@ static void reset_signals_and_fds(void) {
 
 static void __attribute__((noreturn)) child_main(const uint8_t *plan, uint32_t len, int sock) {
   reset_signals_and_fds();
+  /* Why non-dumpable: until it execs, this child is a copy of nook — its
+   * /proc/PID/{exe,fd,cwd,root,environ,mem,maps} lead to nook's own binary
+   * and descriptors. Non-dumpable, those belong to the host's root and no
+   * process in any container (root in its own user namespace only) can open
+   * them or ptrace it. The kernel makes it dumpable again at execve.
+   * The one exception: a child cloned into a new user namespace stays
+   * dumpable until GO, because before GO nook writes its id maps (newuidmap
+   * checks that the user owns /proc/PID) and network helpers open
+   * /proc/PID/ns/net. Nothing else lives in those new namespaces before GO. */
+  int fresh_userns = (le64(plan + 16) & CLONE_NEWUSER) != 0;
+  if (!fresh_userns) prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 
   if (send_msg(sock, SHIM_MSG_READY, -1, 0, 0, NULL, -1) < 0) _exit(CHILD_FAIL_EXIT);
   if (child_wait_msg(sock) != SHIM_MSG_GO) _exit(CHILD_FAIL_EXIT);
+  if (fresh_userns) prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 
-  struct ctx c = {0, sock, -1, -1, NULL, 0, -1};
+  struct ctx c = {0, sock, -1, -1, NULL, 0, -1, -1};
   walk_plan(&c, plan, len);
   /* the plan ended without EXEC */
   c.op = -1;
@@ -961,7 +1045,7 @@ SHIM_EXPORT int32_t shim_version(void) { return SHIM_PLAN_VERSION; }
 
 SHIM_EXPORT int32_t shim_validate(const uint8_t *plan, uint32_t len, char *err, uint32_t errlen) {
   if (err && errlen) err[0] = 0;
-  struct ctx c = {1, -1, -1, -1, err, errlen, -1};
+  struct ctx c = {1, -1, -1, -1, err, errlen, -1, -1};
   return walk_plan(&c, plan, len);
 }
 
@@ -1443,6 +1527,9 @@ SHIM_EXPORT int32_t shim_send_fd(const char *path, int32_t fd, const char *name)
 static void __attribute__((noreturn)) hook_child(const char *path, char **argv, char **envp, const char **ns,
                                                  uint32_t nsc, const int in[2], const int out[2]) {
   reset_signals_and_fds();
+  /* Non-dumpable before the first setns, until the hook's execve: a copy of
+   * nook inside a container's namespaces must not be reachable from there. */
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   /* the parent's ends: a middle process that keeps them would hold the hook's stdin open */
   close(in[1]);
   close(out[0]);

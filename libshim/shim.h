@@ -82,6 +82,7 @@ enum shim_op {
   SHIM_OP_PDEATHSIG = 30,    /* u64 signal */
   SHIM_OP_PERSONALITY = 31,  /* u64 persona */
   SHIM_OP_KEEP_FDS = 32,     /* u64 first, u64 count: these fds survive execve */
+  SHIM_OP_DUMPABLE = 33,     /* u64 0|1: PR_SET_DUMPABLE (the child starts non-dumpable; see child_main) */
   /* 40-44: security (issue #5) */
   SHIM_OP_PROTECT_PATH = 40, /* str path, u64 how (SHIM_PROTECT_*); a path that does not exist is skipped */
   /* 45-49: OCI runtime (issue #9) */

@@ -3,7 +3,7 @@ import { assert, ROOT, scratch, sh, test } from "./_helpers.ts";
 
 test("libshim's C tests pass: hand-built plans, malformed ones, mutation fuzz, spawn and errors", async () => {
   const out = `${scratch()}/plan_test`;
-  const src = [`${ROOT}/libshim/tests/plan_test.c`, `${ROOT}/libshim/shim.c`];
+  const src = [`-I${ROOT}/build`, `${ROOT}/libshim/tests/plan_test.c`, `${ROOT}/libshim/shim.c`];
   let build = await sh("cc", ["-O1", "-g", "-Wall", "-Wextra", "-Werror", "-fsanitize=address,undefined", "-o", out, ...src]);
   if (build.code !== 0) build = await sh("cc", ["-O1", "-g", "-Wall", "-Wextra", "-Werror", "-o", out, ...src]);
   assert.equal(build.code, 0, build.stderr);

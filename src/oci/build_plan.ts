@@ -143,7 +143,10 @@ export function buildCreatePlan(cfg: OciConfig, opts: CreateOptions): CreatePlan
   if (joinFirst && early) {
     p.unshare(early);
     if (early & CLONE.NEWUSER) {
-      p.sync(SYNC_TAG.USERMAP);
+      // The parent writes the maps through /proc/PID (newuidmap checks that the
+      // user owns it). The child is still in the host's pid namespace here, so
+      // no container process can see it while it is dumpable.
+      p.dumpable(true).sync(SYNC_TAG.USERMAP).dumpable(false);
       mapsAtSync = true;
     }
   }
@@ -193,6 +196,20 @@ export function buildCreatePlan(cfg: OciConfig, opts: CreateOptions): CreatePlan
 
   const hooks = cfg.hooks;
   const hooksSync = hooks.prestart.length + hooks.createRuntime.length + hooks.createContainer.length > 0;
+  // From here to its exec, nook opens the child's /proc/PID/ns/* (hooks that
+  // run in the container's namespaces, `exec` into a created container), so
+  // the child becomes dumpable — only where no other process can see it: in a
+  // pid namespace of its own, where it is alone until it execs (and it execs
+  // through the sealed exec helper, never from nook's binary). In a joined pid
+  // namespace it stays out of reach, and hooks that would join it are refused.
+  if (pidJoined && hooks.createContainer.length + hooks.startContainer.length > 0) {
+    throw unsupported(
+      hooks.createContainer.length ? "hooks.createContainer" : "hooks.startContainer",
+      "cannot run in the namespaces of a container that joins another's pid namespace: nook keeps its setup process unreachable from that namespace until it execs",
+      "run the hook as a createRuntime or poststart hook, or give the container a pid namespace of its own",
+    );
+  }
+  if (!pidJoined) p.dumpable(true);
   if (hooksSync) p.sync(SYNC_TAG.HOOKS);
 
   if (opts.noPivot) p.chroot(rootfs);

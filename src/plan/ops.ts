@@ -35,6 +35,7 @@ export const Op = {
   PDEATHSIG: 30,
   PERSONALITY: 31,
   KEEP_FDS: 32,
+  DUMPABLE: 33,
   // 40-44: security (issue #5)
   PROTECT_PATH: 40,
   // 45-49: OCI runtime (issue #9)

@@ -234,6 +234,16 @@ export class Plan {
   }
 
   /**
+   * Make the child dumpable (true) or not. It starts non-dumpable (a new user
+   * namespace: from GO on), so that no process in a container can reach it;
+   * a plan makes it dumpable only around a SYNC where nook's parent must open
+   * its /proc files and no container process can see it.
+   */
+  dumpable(on: boolean): this {
+    return this.add("DUMPABLE", [u64(on ? 1 : 0)], on ? "become dumpable" : "become non-dumpable");
+  }
+
+  /**
    * Hide a path (/dev/null over a file, an empty read-only tmpfs over a
    * directory) or make it read-only; a path that does not exist is skipped.
    */
