@@ -51,7 +51,7 @@ function parseReport(text: string): Report {
 }
 
 /** What stdio may be: pipes, sockets, the container's /dev/null or pty, or files the test itself named. */
-const STDIO = /^(pipe|socket):\[\d+\]$|^\/dev\/(null|pts\/\d+)$/;
+const STDIO = /^(pipe|socket):\[\d+\]$|^\/dev\/(null|pts\/\d+)$|\/nook-rt-out-[^/]+\/(out|err)$/;
 
 /**
  * CVE-2024-21626's check: the process sits at `cwd` under its own root, and
@@ -122,7 +122,7 @@ test(
       for (let i = 0; i < 50; i++) {
         const m = await nook(["exec", name, "cat", "/tmp/main.txt"]);
         if (m.code === 0 && m.stdout.includes("CapAmb")) {
-          assertNoLeak("run -d", m.stdout, "/");
+          assertNoLeak("run -d", m.stdout, "/", { files: ["/tmp/main.txt"] });
           break;
         }
         if (i === 49) assert.fail(`the detached container never wrote its report: ${m.stderr}`);
@@ -267,9 +267,12 @@ test("CVE-2022-29162: container processes start with empty inheritable and ambie
         const r = await nook([...args]);
         assert.equal(r.code, 0, `${how} -u ${u}: ${r.stderr}`);
         const caps = parseReport(r.stdout).caps;
-        assert.equal(caps.CapInh, "0000000000000000", `${how} -u ${u}: CapInh`);
-        assert.equal(caps.CapAmb, "0000000000000000", `${how} -u ${u}: CapAmb`);
-        if (u !== "0") assert.equal(caps.CapEff, "0000000000000000", `${how} -u ${u}: a user has no effective caps`);
+        // podman's rule: a non-root user gets exactly what --cap-add names (ambient needs
+        // inheritable to survive execve); nothing else, ever, and root nothing inheritable
+        const asked = u !== "0" && how === "run --cap-add" ? "0000000000001000" : "0000000000000000";
+        assert.equal(caps.CapInh, asked, `${how} -u ${u}: CapInh`);
+        assert.equal(caps.CapAmb, asked, `${how} -u ${u}: CapAmb`);
+        if (u !== "0") assert.equal(caps.CapEff, asked, `${how} -u ${u}: a user has only what was added`);
       }
     }
   } finally {
@@ -472,21 +475,20 @@ test(
       `${src}:/mnt/to-root/bound1`,
       "-v",
       `${src}:/mnt/up/bound2`,
-      "-v",
-      `${src}:/mnt/to-host/bound3`,
       "--rootfs",
       dir,
       "sh",
       "-c",
-      `cat /bound1/marker /bound2/marker ${host}/bound3/marker`,
+      "cat /bound1/marker /bound2/marker",
     ]);
     assert.equal(r.code, 0, r.stderr);
-    assert.equal(r.stdout, "m\nm\nm\n", "each bind landed at the symlink's target inside the container");
+    assert.equal(r.stdout, "m\nm\n", "each bind landed at the symlink's target inside the container");
+    assert.ok(exists(`${dir}/bound1`) && exists(`${dir}/bound2`), "made inside the rootfs");
+    // a link to a host path names a path of the rootfs, which is not there: refused, nothing made
+    const h = await nook(["run", "--rm", "-v", `${src}:/mnt/to-host/bound3`, "--rootfs", dir, "true"]);
+    assert.equal(h.code, 125, h.stderr);
+    assert.match(h.stderr, /ENOENT/);
     assert.deepEqual([...Deno.readDirSync(host)], [], "nothing was created on the host");
-    assert.ok(
-      exists(`${dir}/bound1`) && exists(`${dir}/bound2`) && exists(`${dir}${host}/bound3`),
-      "made inside the rootfs",
-    );
   },
   { skip },
 );
@@ -532,11 +534,11 @@ test(
           b,
           "sh",
           "-c",
-          "cat $(find / -path /proc -prune -o -name marker -print 2>/dev/null | head -1)",
+          "find / -path /proc -prune -o -name marker -print 2>/dev/null",
         ]);
         if (r.code === 0) {
           ok++;
-          assert.equal(r.stdout, "m\n", `the bind is visible inside the container\n${r.stderr}`);
+          assert.match(r.stdout, /\/marker$/m, `the bind is visible inside the container\n${r.stderr}`);
         } else {
           failed++;
           assert.equal(r.code, 125, r.stderr);
@@ -575,12 +577,14 @@ test(
       `s-${crypto.randomUUID().slice(0, 8)}`,
     ]);
     assert.notEqual(covered.code, 0);
+    assert.match(covered.stderr, /destination.*"\/proc\/sys\/net" is inside \/proc/, covered.stderr);
     assert.equal(Deno.readTextFileSync(`${fake}/ipv4/ip_forward`), "planted\n", "the host file is untouched");
     const good = await runtime(stateRootDir(), [
       "run",
       "--bundle",
       makeBundle((c: Config) => {
         c.linux.sysctl = { "net.ipv4.ip_forward": "1" };
+        if (!c.linux.namespaces.some((n: Config) => n.type === "network")) c.linux.namespaces.push({ type: "network" });
         c.process.args = ["cat", "/proc/sys/net/ipv4/ip_forward"];
       }, dir),
       `s-${crypto.randomUUID().slice(0, 8)}`,

@@ -36,9 +36,7 @@ export const PROC_BIND_ALLOWED: readonly string[] = [
 export function procMountRefusal(target: string, fstype: string): string | undefined {
   const clean = "/" + target.split("/").filter((p) => p && p !== ".").join("/");
   if (clean === "/proc") {
-    return fstype === "proc"
-      ? undefined
-      : "would hide the container's procfs, which masked paths and labels rely on";
+    return fstype === "proc" ? undefined : "would hide the container's procfs, which masked paths and labels rely on";
   }
   if (!clean.startsWith("/proc/")) return undefined;
   if (fstype === "" && PROC_BIND_ALLOWED.includes(clean)) return undefined;
