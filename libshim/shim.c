@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <linux/filter.h>
+#include <linux/magic.h>
 #include <linux/openat2.h>
 #include <linux/sched.h>
 #include <linux/seccomp.h>
@@ -37,6 +38,8 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/un.h>
@@ -469,6 +472,12 @@ static int run_op(struct ctx *c, uint16_t opcode, struct rd *r) {
     DONE_PARSING;
     fd = open_in_root(c, s1, (a & ~(uint64_t)O_ACCMODE) | O_WRONLY | O_NOCTTY, b);
     if (fd < 0) child_fail(c, errno, "open for writing", s1);
+    /* Why check the filesystem: a write meant for procfs (a sysctl, an LSM
+     * label in /proc/self/attr) must not land in a file that a mount or a
+     * symlink of the container's put where procfs should be. */
+    struct statfs sfs;
+    if (!strncmp(s1, "/proc/", 6) && (fstatfs(fd, &sfs) < 0 || sfs.f_type != PROC_SUPER_MAGIC))
+      child_fail(c, EXDEV, "write outside procfs", s1);
     for (uint32_t off = 0; off < n1;) {
       ssize_t w = write(fd, bytes + off, n1 - off);
       if (w < 0 && errno == EINTR) continue;
@@ -518,6 +527,11 @@ static int run_op(struct ctx *c, uint16_t opcode, struct rd *r) {
     NEED(rd_str(r, &s1));
     DONE_PARSING;
     if (chdir(s1) < 0) child_fail(c, errno, "chdir", s1);
+    /* Why ask the kernel where we are: a directory reached through an fd that
+     * is still open (/proc/self/fd/N, a symlink to it) can lie outside the
+     * root; the raw getcwd then answers "(unreachable)..." instead of a path. */
+    if (syscall(SYS_getcwd, pbuf, sizeof pbuf) < 0 || pbuf[0] != '/')
+      child_fail(c, EXDEV, "working directory outside the container", s1);
     return 0;
   }
   case SHIM_OP_SETHOSTNAME:
@@ -762,9 +776,23 @@ static int run_op(struct ctx *c, uint16_t opcode, struct rd *r) {
     if (fstat(fd, &st) < 0) child_fail(c, errno, "stat", s1);
     fd_path(fbuf, sizeof fbuf, fd);
     if (a == SHIM_PROTECT_MASK) {
-      int rc = S_ISDIR(st.st_mode)
-                   ? mount("tmpfs", fbuf, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0555")
-                   : mount("/dev/null", fbuf, NULL, MS_BIND, NULL);
+      int rc;
+      if (S_ISDIR(st.st_mode)) {
+        rc = mount("tmpfs", fbuf, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0555");
+      } else {
+        /* Why pin and check /dev/null: it is the container's by now (a volume
+         * or bind mount on /dev, a symlink racing in); binding whatever that
+         * name holds would show a file of the container's choice, or a
+         * writable one, where the mask should be. Bind the checked fd. */
+        int nul = open("/dev/null", O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        struct stat ns;
+        if (nul < 0 || fstat(nul, &ns) < 0) child_fail(c, errno, "open /dev/null to mask", s1);
+        if (!S_ISCHR(ns.st_mode) || ns.st_rdev != makedev(1, 3))
+          child_fail(c, EPERM, "mask with /dev/null: it is not the null device", s1);
+        char nbuf[32];
+        rc = mount(fd_path(nbuf, sizeof nbuf, nul), fbuf, NULL, MS_BIND, NULL);
+        close(nul);
+      }
       if (rc < 0) child_fail(c, errno, "mask", s1);
       close(fd);
       return 0;

@@ -2,7 +2,14 @@ import type { IdMapping } from "../userns/mod.ts";
 import { isMapped } from "../userns/mod.ts";
 import { CLONE, MOUNT_ATTR, MS, O, Plan, SetIdFlag, SIGNALS } from "../plan/mod.ts";
 import type { ContainerSpec } from "./spec.ts";
-import { addBeforeExec, addBeforeSetid, addPathProtections, decideSecurity } from "../security/mod.ts";
+import {
+  addBeforeExec,
+  addBeforeSetid,
+  addPathProtections,
+  decideSecurity,
+  procMountRefusal,
+} from "../security/mod.ts";
+import { UsageError } from "../errors/mod.ts";
 import { applyRootfsSetup } from "../overlay/setup_plan.ts";
 
 /** The seven namespaces of a default container (net only when not sharing the host's). */
@@ -101,6 +108,14 @@ export function buildPlan(spec: ContainerSpec, mapping: IdMapping): Plan {
   }
 
   for (const m of spec.mounts) {
+    // Masks and labels are written through /proc: a volume there would fake it.
+    const refusal = procMountRefusal(m.target, m.fstype);
+    if (refusal) {
+      throw new UsageError(`The mount target "${m.target}" ${refusal}`, {
+        path: m.target,
+        hint: "mount it elsewhere (an image's VOLUME there is refused too)",
+      });
+    }
     if (m.file) {
       p.mkdirAll(parentOf(m.target));
       p.mkfile(m.target);

@@ -25,6 +25,7 @@
 import { CLONE, MOUNT_ATTR, MOUNT_OPTION_FLAGS, MS, type Plan } from "../plan/mod.ts";
 import type { OciDevice, OciMount } from "./config.ts";
 import { invalid, unsupported } from "./errors.ts";
+import { procMountRefusal } from "../security/mod.ts";
 
 /** Options that set (or clear) mount flags: [set, clear]. */
 const FLAG_OPTIONS = MOUNT_OPTION_FLAGS;
@@ -126,6 +127,9 @@ export function addMount(p: Plan, m: OciMount, field: string, ctx: MountContext)
   }
   const flags = set & ~clear;
   const target = m.destination;
+  // Masks, sysctls and labels are written through /proc: nothing but procfs may be there.
+  const refusal = procMountRefusal(target, bind ? "" : m.type);
+  if (refusal) throw invalid(`${field}.destination`, `"${target}" ${refusal}`, "mount it elsewhere");
 
   if (bind) {
     if (data.length) {

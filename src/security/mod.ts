@@ -23,3 +23,4 @@ export { DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS } from "./masked_paths.ts"
 export { addBeforeExec, addBeforeSetid, addPathProtections } from "./plan_ops.ts";
 export { decideSecurity, type SecurityDecision, type SecurityRequest, type SecuritySpec } from "./security_spec.ts";
 export { execSecurity } from "./exec_security.ts";
+export { PROC_BIND_ALLOWED, procMountRefusal } from "./mount_targets.ts";
