@@ -68,6 +68,22 @@ export function subidSkip(): string | undefined {
   return undefined;
 }
 
+/**
+ * This user's first subordinate range in /etc/subuid or /etc/subgid (by name or
+ * uid, as newuidmap matches), or undefined. `useradd` gives each new user the
+ * next free range, so tests read it here and never assume 100000.
+ */
+export function subidRange(kind: "uid" | "gid"): { start: number; count: number } | undefined {
+  const user = Deno.env.get("USER") ?? "";
+  for (const line of read(`/etc/sub${kind}`).split("\n")) {
+    const [who, start, count] = line.trim().split(":");
+    if (who !== user && who !== String(Deno.uid())) continue;
+    const s = Number(start), c = Number(count);
+    if (Number.isInteger(s) && Number.isInteger(c) && c > 0) return { start: s, count: c };
+  }
+  return undefined;
+}
+
 function read(p: string): string {
   try {
     return Deno.readTextFileSync(p);
