@@ -179,7 +179,8 @@ export function staticBusybox(): string | undefined {
 
 /** Why busybox-based container tests cannot run. */
 export function busyboxSkip(): string | undefined {
-  return rootlessSkip() ?? (staticBusybox() ? undefined : "busybox-static is not installed (apt install busybox-static)");
+  return rootlessSkip() ??
+    (staticBusybox() ? undefined : "busybox-static is not installed (apt install busybox-static)");
 }
 
 /**

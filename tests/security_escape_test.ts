@@ -80,15 +80,19 @@ test("without the filter the same calls get through to the kernel: the profile i
   assert.deepEqual(caps.o, { mount: "EPERM", "raise-cap-21": "EPERM" });
 }, { skip });
 
-test("the 32-bit syscall entry is killed by the filter's arch check and reaches the kernel without the filter", async () => {
-  // another syscall table: the profile's x86_64 numbers mean other calls there
-  const filtered = await probe(await rootfs(), [], ["syscall-i386"]);
-  assert.equal(filtered.r.code, 0, filtered.r.stderr);
-  assert.equal(filtered.o["syscall-i386"], "killed 31", filtered.r.stdout);
-  const open = await probe(await rootfs(), ["--security-opt", "seccomp=unconfined"], ["syscall-i386"]);
-  assert.equal(open.r.code, 0, open.r.stderr);
-  assert.equal(open.o["syscall-i386"], "ok", open.r.stdout);
-}, { skip: noIa32 });
+test(
+  "the 32-bit syscall entry is killed by the filter's arch check and reaches the kernel without the filter",
+  async () => {
+    // another syscall table: the profile's x86_64 numbers mean other calls there
+    const filtered = await probe(await rootfs(), [], ["syscall-i386"]);
+    assert.equal(filtered.r.code, 0, filtered.r.stderr);
+    assert.equal(filtered.o["syscall-i386"], "killed 31", filtered.r.stdout);
+    const open = await probe(await rootfs(), ["--security-opt", "seccomp=unconfined"], ["syscall-i386"]);
+    assert.equal(open.r.code, 0, open.r.stderr);
+    assert.equal(open.o["syscall-i386"], "ok", open.r.stdout);
+  },
+  { skip: noIa32 },
+);
 
 test("--privileged gets every capability of the user namespace, no filter and no masks", async () => {
   const { o, r } = await probe(await rootfs(), ["--privileged"], [
