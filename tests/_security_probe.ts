@@ -42,6 +42,17 @@ export async function probe(
 }
 
 /**
+ * The probe's outcomes on the host, as this user, outside any container or
+ * filter: what the kernel itself gives (its options decide some calls, e.g.
+ * kernel.io_uring_disabled, a kernel without keyrings).
+ */
+export async function hostOutcomes(attempts: string[]): Promise<Record<string, string>> {
+  const out = await new Deno.Command(await probeBinary(), { args: attempts, stdout: "piped", stderr: "piped" })
+    .output();
+  return outcomes(new TextDecoder().decode(out.stdout));
+}
+
+/**
  * Why the 32-bit syscall entry cannot be tested here, or undefined. Some kernels
  * are built without IA-32 emulation: there `int 0x80` faults (SIGSEGV) before
  * seccomp sees it, filter or not. The probe runs the call on the host first,
@@ -52,9 +63,7 @@ export async function ia32Skip(): Promise<string | undefined> {
   if (!/^Seccomp:\s*0$/m.test(status)) {
     return "the test process already runs under a seccomp filter, so the host cannot be probed for 32-bit syscalls";
   }
-  const out = await new Deno.Command(await probeBinary(), { args: ["syscall-i386"], stdout: "piped", stderr: "piped" })
-    .output();
-  const got = outcomes(new TextDecoder().decode(out.stdout))["syscall-i386"];
+  const got = (await hostOutcomes(["syscall-i386"]))["syscall-i386"];
   if (got === "ok") return undefined;
   return `this kernel has no 32-bit syscall entry (no IA-32 emulation): int 0x80 outside any filter gave "${got}"`;
 }
