@@ -132,14 +132,18 @@ export interface Result {
   stderr: string;
 }
 
-/** Run `./nook ARGS` to completion. */
+/**
+ * Run `./nook ARGS` to completion, in the isolated environment — or, with
+ * `clearEnv`, in exactly `opts.env` (a test of what nook does without
+ * XDG_RUNTIME_DIR must not get the isolated one).
+ */
 export async function nook(
   args: string[],
   opts: { env?: Record<string, string>; stdin?: string; clearEnv?: boolean } = {},
 ): Promise<Result> {
   const cmd = new Deno.Command(NOOK, {
     args,
-    env: { ...isolatedEnv(), ...opts.env },
+    env: opts.clearEnv ? { ...opts.env } : { ...isolatedEnv(), ...opts.env },
     clearEnv: opts.clearEnv ?? false,
     stdin: opts.stdin === undefined ? "null" : "piped",
     stdout: "piped",
