@@ -32,7 +32,12 @@ bench_need() {
 
 # bench_busybox_rootfs DIR APPLET...: a minimal root filesystem with static busybox and the applets named.
 bench_busybox_rootfs() {
-  _bb=$(command -v busybox) || { echo "bench: busybox-static is not installed" >&2; exit 1; }
+  _bb=""
+  for _c in /bin/busybox /usr/bin/busybox $(command -v busybox); do
+    # a dynamic busybox (Debian's "busybox" package) cannot run in a root with no libc
+    [ -x "$_c" ] && ! head -c 8192 "$_c" | grep -aq 'ld-linux\|ld-musl' && { _bb=$_c; break; }
+  done
+  [ -n "$_bb" ] || { echo "bench: no static busybox here (apt install busybox-static)" >&2; exit 1; }
   _dir=$1
   shift
   mkdir -p "$_dir/bin" "$_dir/proc" "$_dir/dev" "$_dir/sys" "$_dir/etc" "$_dir/tmp"

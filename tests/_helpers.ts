@@ -68,6 +68,22 @@ export function subidSkip(): string | undefined {
   return undefined;
 }
 
+/**
+ * This user's first subordinate range in /etc/subuid or /etc/subgid (by name or
+ * uid, as newuidmap matches), or undefined. `useradd` gives each new user the
+ * next free range, so tests read it here and never assume 100000.
+ */
+export function subidRange(kind: "uid" | "gid"): { start: number; count: number } | undefined {
+  const user = Deno.env.get("USER") ?? "";
+  for (const line of read(`/etc/sub${kind}`).split("\n")) {
+    const [who, start, count] = line.trim().split(":");
+    if (who !== user && who !== String(Deno.uid())) continue;
+    const s = Number(start), c = Number(count);
+    if (Number.isInteger(s) && Number.isInteger(c) && c > 0) return { start: s, count: c };
+  }
+  return undefined;
+}
+
 function read(p: string): string {
   try {
     return Deno.readTextFileSync(p);
@@ -116,14 +132,18 @@ export interface Result {
   stderr: string;
 }
 
-/** Run `./nook ARGS` to completion. */
+/**
+ * Run `./nook ARGS` to completion, in the isolated environment — or, with
+ * `clearEnv`, in exactly `opts.env` (a test of what nook does without
+ * XDG_RUNTIME_DIR must not get the isolated one).
+ */
 export async function nook(
   args: string[],
   opts: { env?: Record<string, string>; stdin?: string; clearEnv?: boolean } = {},
 ): Promise<Result> {
   const cmd = new Deno.Command(NOOK, {
     args,
-    env: { ...isolatedEnv(), ...opts.env },
+    env: opts.clearEnv ? { ...opts.env } : { ...isolatedEnv(), ...opts.env },
     clearEnv: opts.clearEnv ?? false,
     stdin: opts.stdin === undefined ? "null" : "piped",
     stdout: "piped",
@@ -163,7 +183,8 @@ export function staticBusybox(): string | undefined {
 
 /** Why busybox-based container tests cannot run. */
 export function busyboxSkip(): string | undefined {
-  return rootlessSkip() ?? (staticBusybox() ? undefined : "busybox-static is not installed (apt install busybox-static)");
+  return rootlessSkip() ??
+    (staticBusybox() ? undefined : "busybox-static is not installed (apt install busybox-static)");
 }
 
 /**

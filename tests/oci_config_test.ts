@@ -9,7 +9,7 @@ import { buildCreatePlan, SYNC_TAG } from "../src/oci/build_plan.ts";
 import { parseCgroupsPath, requestedResources } from "../src/oci/cgroups.ts";
 import { parseSignal } from "../src/oci/lifecycle.ts";
 import { RuntimeLog } from "../src/oci/log.ts";
-import { CLONE } from "../src/plan/mod.ts";
+import { CLONE, MS } from "../src/plan/mod.ts";
 import { OciError } from "../src/oci/errors.ts";
 import { runtimeArgv } from "../src/oci/argv0.ts";
 
@@ -159,10 +159,6 @@ test("fields nook cannot carry out are refused by name", () => {
   refuses((c) => (c.process.rlimits = [{ type: "RLIMIT_BOGUS", soft: 1, hard: 1 }]), "process.rlimits[0].type");
   refuses((c) => (c.process.capabilities.bounding = ["CAP_NOPE"]), "process.capabilities.bounding[0]");
   refuses((c) => (c.mounts[0].destination = "proc"), "mounts[0].destination");
-  refuses(
-    (c) => c.mounts.push({ destination: "/x", type: "bind", source: "/tmp", options: ["bind", "size=1m"] }),
-    "mounts[6].options",
-  );
   refuses((c) => (c.ociVersion = "2.0.0"), "ociVersion");
   refuses((c) => c.linux.namespaces.push({ type: "pid" }), "linux.namespaces[5].type");
 });
@@ -183,6 +179,49 @@ test("personality, sysctl, readonly root and masked paths become their ops", () 
   const prot = p.plan.ops.filter((o) => o.name === "PROTECT_PATH").map((o) => o.what);
   assert.deepEqual(prot, ['make "/proc/sys" read-only', 'mask "/proc/kcore"']);
   assert.ok(p.plan.ops.some((o) => o.name === "MOUNT_SETATTR" && o.path === "/"), "root.readonly");
+});
+
+test("root propagation: shared is applied after pivot_root, over a private parent; a bind keeps its filesystem data", () => {
+  const mountsOf = (p: ReturnType<typeof plan>) =>
+    p.plan.ops.flatMap((o, i) => (o.name === "MOUNT" ? [{ i, f: o.fields.map((x) => x.v) }] : []));
+  const pivot = (p: ReturnType<typeof plan>) => names(p).indexOf("PIVOT_ROOT");
+  // default: "/" a recursive slave, one bind of the rootfs, nothing after pivot_root
+  const d = plan();
+  const dm = mountsOf(d);
+  assert.deepEqual(dm[0]!.f, ["", "/", "", MS.SLAVE | MS.REC, ""]);
+  assert.ok(!dm.some((m) => m.i > pivot(d) && m.f[1] === "/"), "no propagation change after pivot_root");
+  // shared: the rootfs is bound, made private, bound again; "/" is made shared after pivot_root
+  const s = plan((c) => (c.linux.rootfsPropagation = "shared"));
+  const sm = mountsOf(s);
+  assert.deepEqual(sm.slice(0, 4).map((m) => m.f), [
+    ["", "/", "", MS.SHARED, ""],
+    ["/tmp", "/tmp", "", MS.BIND | MS.REC, ""],
+    ["", "/tmp", "", MS.PRIVATE, ""],
+    ["/tmp", "/tmp", "", MS.BIND | MS.REC, ""],
+  ]);
+  const after = sm.filter((m) => m.i > pivot(s) && m.f[1] === "/");
+  assert.deepEqual(after.map((m) => m.f), [["", "/", "", MS.SHARED, ""]]);
+  // a bind's data goes to mount(2) as runc passes it; --debug says it is ignored
+  const said: string[] = [];
+  const cfg = parseConfig(
+    JSON.stringify(
+      config((c) =>
+        c.mounts.push({ destination: "/x", type: "bind", source: "/tmp", options: ["bind", "mode=755", "size=1m"] })
+      ),
+    ),
+    "/bundle",
+  );
+  const debugLog = new RuntimeLog({ format: "text", debug: true });
+  debugLog.debug = (m: string) => void said.push(m);
+  const b = buildCreatePlan(cfg, { fifo: "/f", noPivot: false, preserveFds: 0, hostCgroup2: false, log: debugLog });
+  const bind = b.plan.ops.find((o) => o.name === "MOUNT" && o.path === "/x")!;
+  assert.deepEqual(bind.fields.map((x) => x.v), ["/tmp", "/x", "", MS.BIND, "mode=755,size=1m"]);
+  assert.ok(
+    said.some((m) =>
+      /mounts\[6\]: the bind mount at "\/x" ignores the filesystem options "mode=755", "size=1m"/.test(m)
+    ),
+    said.join("\n"),
+  );
 });
 
 test("cgroupsPath in both forms, resource requests, signals and the nook-runtime name", () => {

@@ -12,6 +12,7 @@ import {
   ROOT,
   scratch,
   sh,
+  subidRange,
   subidSkip,
   test,
   waitFor,
@@ -514,18 +515,28 @@ test("linux.seccomp, sysctl, devices, rlimits and additionalGids take effect", a
   assert.match(groups.stderr, /process\.user\.additionalGids/);
 }, { skip });
 
+// The user's own ranges, wherever useradd put them (not 100000 when another user holds that).
+const subUid = subidRange("uid");
+const subGid = subidRange("gid");
+const subSkip = subidSkip() ??
+  (Math.min(subUid?.count ?? 0, subGid?.count ?? 0) < 1001
+    ? `this user's subordinate ranges hold fewer than the 1001 ids the test maps (uids ${subUid?.count}, gids ${subGid?.count})`
+    : undefined);
+
 test("a subordinate id range in linux.uidMappings is written with newuidmap", async () => {
   const root = stateRootDir();
+  const uids = { start: subUid!.start, count: Math.min(subUid!.count, 65536) };
+  const gids = { start: subGid!.start, count: Math.min(subGid!.count, 65536) };
   const bundle = makeBundle((c) => {
     c.linux.uidMappings = [{ containerID: 0, hostID: Deno.uid(), size: 1 }, {
       containerID: 1,
-      hostID: 100000,
-      size: 65536,
+      hostID: uids.start,
+      size: uids.count,
     }];
     c.linux.gidMappings = [{ containerID: 0, hostID: Deno.gid(), size: 1 }, {
       containerID: 1,
-      hostID: 100000,
-      size: 65536,
+      hostID: gids.start,
+      size: gids.count,
     }];
     c.mounts.find((m: { destination: string }) => m.destination === "/dev/pts").options.push("gid=5");
     c.process.user = { uid: 1000, gid: 1000, additionalGids: [10] };
@@ -537,8 +548,8 @@ test("a subordinate id range in linux.uidMappings is written with newuidmap", as
   assert.equal(uid, "1000");
   assert.equal(groups, "1000 10");
   assert.equal(map.length, 2);
-  assert.deepEqual(map[1]!.trim().split(/\s+/).map(Number), [1, 100000, 65536]);
-}, { skip: subidSkip() });
+  assert.deepEqual(map[1]!.trim().split(/\s+/).map(Number), [1, uids.start, uids.count]);
+}, { skip: subSkip });
 
 test("features describes what nook supports; pause explains why this host cannot freeze", async () => {
   const f = JSON.parse((await nook(["runtime", "features"])).stdout);

@@ -8,9 +8,10 @@
  *                                                                    or a new one besides joined ones
  *                [+ FORK when a pid namespace is new after UNSHARE or joined]
  *   UNSHARE cgroup                           (after the cgroup manager placed the process)
- *   / propagation → bind rootfs → ROOT(rootfs) → mounts in order → devices → sysctl → mkdir cwd
+ *   / propagation → bind rootfs [→ private → bind again, when shared] → ROOT(rootfs) → mounts in order
+ *     → devices → sysctl → mkdir cwd
  *   [SYNC hooks: prestart, createRuntime (runtime namespaces), createContainer (container's)]
- *   pivot_root (chroot with --no-pivot) → read-only root → read-only and masked paths
+ *   pivot_root (chroot with --no-pivot) → read-only root → read-only and masked paths → root propagation
  *   hostname, domainname, personality → [PTY, /dev/console] → [KEEP_FDS] → cwd, rlimits, umask
  *   LSM labels, no_new_privs, bounding set → SETID → seccomp, final capabilities
  *   SYNC created   (`create` writes the pid file and exits here; `run` starts at once)
@@ -155,13 +156,24 @@ export function buildCreatePlan(cfg: OciConfig, opts: CreateOptions): CreatePlan
   if (newFlags & CLONE.NEWCGROUP) p.unshare(CLONE.NEWCGROUP);
 
   const rootfs = cfg.root.path;
-  p.mount("", "/", "", MS.REC | rootPropagation(cfg.linux.rootfsPropagation));
+  const propagation = rootPropagation(cfg.linux.rootfsPropagation);
+  p.mount("", "/", "", propagation.before);
   // pivot_root needs the new root to be a mount point.
   p.mount(rootfs, rootfs, "", MS.BIND | MS.REC);
+  if (propagation.before & MS.SHARED) {
+    // The kernel refuses pivot_root (EINVAL) when the new root or the mount
+    // under it is shared. runc makes the rootfs's parent mount private and
+    // binds again; here the first bind is that parent: made private, with a
+    // private bind on top that becomes the root. The requested propagation is
+    // applied to the new root after pivot_root (below).
+    p.mount("", rootfs, "", MS.PRIVATE);
+    p.mount(rootfs, rootfs, "", MS.BIND | MS.REC);
+  }
   p.root(rootfs);
   const ctx = {
     gid5Mapped: view.gidMap ? view.gidMap.some((r) => 5 >= r.inside && 5 < r.inside + r.count) : undefined,
     hostCgroup2: opts.hostCgroup2,
+    debug: (msg: string) => opts.log.debug(msg),
   };
   cfg.mounts.forEach((m, i) => addMount(p, m, `mounts[${i}]`, ctx));
   const devBound = cfg.mounts.some((m) =>
@@ -216,6 +228,10 @@ export function buildCreatePlan(cfg: OciConfig, opts: CreateOptions): CreatePlan
   else p.pivotRoot(rootfs);
   if (cfg.root.readonly) p.setattr("/", 0x1 /* MOUNT_ATTR_RDONLY */);
   addPathProtections(p, security);
+  // runc's order: the requested propagation applies to the new root once it is "/"
+  // (a shared root before would have made pivot_root fail), and after the masked
+  // and read-only paths, which are binds an unbindable tree would refuse.
+  if (propagation.after) p.mount("", "/", "", propagation.after);
   if (cfg.hostname) p.sethostname(cfg.hostname);
   if (cfg.domainname) p.setdomainname(cfg.domainname);
   const pers = cfg.linux.personality;

@@ -62,18 +62,28 @@ const REFUSED_OPTIONS: Record<string, string> = {
   move: "moving mounts is not supported in config.json",
 };
 
-/** `linux.rootfsPropagation` values → MS_* flags for the container's `/` (recursive). */
-export function rootPropagation(value: string | undefined): number {
-  if (value === undefined) return MS.SLAVE; // runc's default: host mount events still reach the container
+/**
+ * `linux.rootfsPropagation` → the MS_* flags for the container's `/`, as runc
+ * maps them (`shared` is MS_SHARED, `rshared` adds MS_REC). Without a value
+ * the root is made a recursive slave (runc's default: host mount events still
+ * reach the container) and nothing is applied after pivot_root (`after` is 0).
+ * `before` goes to the old root before the rootfs is bound, `after` to the new root.
+ */
+export function rootPropagation(value: string | undefined): { before: number; after: number } {
+  if (value === undefined) return { before: MS.SLAVE | MS.REC, after: 0 };
   const p = PROPAGATION[value];
   if (!p) {
     throw invalid("linux.rootfsPropagation", `is "${value}"`, `use one of ${Object.keys(PROPAGATION).join(", ")}`);
   }
-  return p[0];
+  const flags = p[0] | (p[1] ? MS.REC : 0);
+  // An unbindable "/" could not be bound onto the rootfs: it becomes unbindable once it is the root.
+  return { before: p[0] === MS.UNBINDABLE ? MS.SLAVE | MS.REC : flags, after: flags };
 }
 
 /** What the mount translation needs to know about the container. */
 export interface MountContext {
+  /** Where `--debug` detail goes (e.g. options a bind mount ignores). */
+  debug?: (msg: string) => void;
   /** Is gid 5 mapped in the container's user namespace (undefined: cannot tell, keep gid=5). */
   gid5Mapped: boolean | undefined;
   /** /sys/fs/cgroup on the host is cgroup v2 (not v1 or hybrid). */
@@ -132,10 +142,13 @@ export function addMount(p: Plan, m: OciMount, field: string, ctx: MountContext)
   if (refusal) throw invalid(`${field}.destination`, `"${target}" ${refusal}`, "mount it elsewhere");
 
   if (bind) {
+    // Filesystem data (mode=755, size=1k…) means nothing to a bind: runc passes
+    // it to mount(2) and the kernel ignores it for MS_BIND, so engines write it.
     if (data.length) {
-      throw invalid(
-        `${field}.options`,
-        `has options a bind mount cannot take: ${data.map((d) => `"${d}"`).join(", ")}`,
+      ctx.debug?.(
+        `${field}: the bind mount at "${target}" ignores the filesystem options ${
+          data.map((d) => `"${d}"`).join(", ")
+        } (the kernel takes no data for a bind)`,
       );
     }
     if (isFile(m.source)) {
@@ -144,7 +157,7 @@ export function addMount(p: Plan, m: OciMount, field: string, ctx: MountContext)
     } else {
       p.mkdirAll(target);
     }
-    p.mount(m.source, target, "", MS.BIND | (rec ? MS.REC : 0));
+    p.mount(m.source, target, "", MS.BIND | (rec ? MS.REC : 0), data.join(","));
     const attrs = attrsOf(flags) | (flags & MS.NOATIME ? 0x10 : 0);
     if (attrs) p.setattr(target, attrs, 0, 0, rec);
   } else {
