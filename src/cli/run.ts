@@ -109,8 +109,14 @@ export function prepare(a: ParsedArgs, mapping: IdMapping): { spec: ContainerSpe
 
 function prepareFrom(a: ParsedArgs, mapping: IdMapping, id: string, source: Source, rest: string[]): { spec: ContainerSpec; cleanup: () => Promise<void> } {
   const name = str(a, "name");
-  if (name !== undefined && !/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(name)) {
-    throw new UsageError(`Invalid container name "${name}"`, { hint: "names match [a-zA-Z0-9][a-zA-Z0-9_.-]*" });
+  // the name becomes a file name in the store: a filesystem's 255-byte limit must never be what refuses it
+  if (name !== undefined && (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(name) || name.length > 128)) {
+    throw new UsageError(
+      name.length > 128
+        ? `Invalid container name "${name.slice(0, 20)}…": it has ${name.length} characters, at most 128 are allowed`
+        : `Invalid container name "${name}"`,
+      { hint: "names match [a-zA-Z0-9][a-zA-Z0-9_.-]* and have at most 128 characters" },
+    );
   }
 
   const entrypointOpt = str(a, "entrypoint");
