@@ -30,6 +30,7 @@ export async function cli(argv: string[]): Promise<number> {
     Deno.env.set("NOOK_DEBUG", "1");
     argv = argv.slice(1);
   }
+  lastResort(argv[0]);
   let [name, ...rest] = argv;
   if (name === undefined || name === "--help" || name === "-h" || name === "help") {
     if (name === "help" && rest[0]) return cli([rest[0], "--help"]);
@@ -63,7 +64,10 @@ export async function cli(argv: string[]): Promise<number> {
  * becomes one line and exit code 125 instead of Deno's trace. What it left in
  * the store's tmp/ is swept by the next command that takes the store lock.
  */
+let lastResortOn = false;
 function lastResort(command: string | undefined): void {
+  if (lastResortOn) return;
+  lastResortOn = true;
   const end = (err: unknown) => {
     try {
       Deno.stderr.writeSync(new TextEncoder().encode(formatError(err, command) + "\n"));
@@ -82,7 +86,5 @@ function lastResort(command: string | undefined): void {
 }
 
 if (import.meta.main) {
-  const argv = runtimeArgv(Deno.args);
-  lastResort(argv.find((a) => !a.startsWith("-")));
-  Deno.exit(await cli(argv));
+  Deno.exit(await cli(runtimeArgv(Deno.args)));
 }

@@ -12,7 +12,14 @@ import { NookError } from "../errors/mod.ts";
 import { blobPath, commitBlobFile, hasBlob, readBlobText, sha256, tempPath, writeBlob } from "../store/blobs.ts";
 import type { ImageRecord } from "../store/images.ts";
 import { chainIds, commitLayer, hasLayer, readLayerInfo, tempLayerDir } from "../store/layers.ts";
-import { currentIdPolicy, DigestError, ensureLayers, type IngestLayer, recordImage } from "./ingest.ts";
+import {
+  currentIdPolicy,
+  describeStreamError,
+  DigestError,
+  ensureLayers,
+  type IngestLayer,
+  recordImage,
+} from "./ingest.ts";
 import {
   choosePlatform,
   type ContainerConfig,
@@ -51,22 +58,6 @@ function clean(name: string): string {
   return name.split("/").filter((p) => p && p !== ".").join("/");
 }
 
-/**
- * What is wrong with a tar or compressed stream, in words, from the message
- * its parser threw (tar-stream's and zlib's own texts name neither the file
- * nor what to do).
- */
-export function describeStreamError(err: unknown): string {
-  const msg = err instanceof Error ? err.message : String(err);
-  if (/Invalid tar header/i.test(msg)) return "it is not a tar archive (nor a gzip or zstd compressed one)";
-  if (/Unexpected end of data|unexpected end of file|ends early/i.test(msg)) return "it ends early (the file is truncated)";
-  if (/incorrect header check|invalid (block type|distance|stored block|code)|invalid .*length|Unknown frame/i.test(msg)) {
-    return "its compressed data is corrupt";
-  }
-  if (/Is a directory|os error 21/i.test(msg)) return "it is a directory, not a file";
-  return msg.split("\n")[0]!.replace(/^\w*Error: /, "");
-}
-
 /** Read every regular file of an archive into hashed temporary files; on failure none is kept. */
 async function readMembers(input: AsyncIterable<Uint8Array>, label: string): Promise<Map<string, Member>> {
   const tarStream = (await import("tar-stream")).default;
@@ -80,6 +71,17 @@ async function readMembers(input: AsyncIterable<Uint8Array>, label: string): Pro
   failed.catch(() => {});
   let current: string | undefined; // the member being written, not yet in `members`
   extract.on("error", (e: unknown) => fail(e));
+  // tar-stream throws a bad header out of its write callback, which streamx may run later from
+  // a queued task where nobody can catch it: hand it to the stream as its error instead
+  const parser = extract as unknown as { _write(data: Uint8Array, cb: (err?: unknown) => void): void };
+  const parse = parser._write.bind(parser);
+  parser._write = (data, cb) => {
+    try {
+      parse(data, cb);
+    } catch (err) {
+      cb(err);
+    }
+  };
   extract.on("entry", (header, stream, next) => {
     stream.on("error", () => {});
     if (header.type !== "file" && header.type !== "contiguous-file") {
