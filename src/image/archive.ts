@@ -486,6 +486,7 @@ export async function importRootfs(
   progress: Progress,
   opts: { name?: string; changes?: string[]; message?: string; label?: string } = {},
 ): Promise<ImageRecord> {
+  applyChanges({}, opts.changes ?? []); // a bad --change fails before anything is written
   const tmp = tempPath("import");
   // the pid in the name lets the next nook that takes the store lock sweep it after a kill
   const work = tempLayerDir(`layer-import-${Deno.pid}-`);
