@@ -6,7 +6,7 @@
  * colours), and that the store (tmp/, blobs, layers, image records) and the
  * runtime directory are as they were before.
  */
-import { assert, busyboxSkip, exists, scratch, subidSkip, test } from "./_helpers.ts";
+import { assert, busyboxSkip, exists, isolatedEnv, NOOK, type Result, scratch, subidSkip, test } from "./_helpers.ts";
 import {
   concat,
   dockerArchive,
@@ -330,6 +330,25 @@ const ROWS: Row[] = [
   { what: "an unknown command", args: () => ["frobnicate"], says: /unknown command "frobnicate"/ },
 ];
 
+/** `./nook ARGS` with bytes on stdin that nook may stop reading (a refused archive): a broken pipe is expected. */
+async function nookIn(args: string[], env: Record<string, string>, stdin: Uint8Array): Promise<Result> {
+  const child = new Deno.Command(NOOK, {
+    args,
+    env: { ...isolatedEnv(), ...env },
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
+  const w = child.stdin.getWriter();
+  await w.write(stdin).catch(() => {});
+  await w.close().catch(() => {});
+  const out = await child.output();
+  clearTimeout(timer);
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
 /** What must not change: the store's temporary files, blobs, layers and records, and the runtime directory. */
 function snapshot(data: string, run: string): Record<string, unknown> {
   const read = (p: string) => (exists(p) ? Deno.readTextFileSync(p) : "");
@@ -357,7 +376,8 @@ test("every malformed invocation ends with its own clear line, exit 125, and lea
     assert.equal(ok.code, 0, ok.stderr);
     for (const row of ROWS) {
       const before = snapshot(s.data, run);
-      const r = await nookT(row.args(F), { ...s.env, ...row.env }, 60_000, row.stdin?.());
+      const env = { ...s.env, ...row.env };
+      const r = row.stdin ? await nookIn(row.args(F), env, row.stdin()) : await nookT(row.args(F), env, 60_000);
       const after = snapshot(s.data, run);
       const lines = r.stderr.split("\n").filter((l) => l.trim());
       const msg = lines.filter((l) => l.startsWith("nook: "));

@@ -13,7 +13,7 @@ import type { CommandSpec } from "./commands.ts";
 import { IMAGE_RUN_OPTIONS, prepareImage, runMounts, storeImageSource, type StoreParts } from "./_run_image.ts";
 import type { StoreSource } from "./_run_image_store.ts";
 import { LIFECYCLE_RUN_OPTIONS, runWithLifecycle } from "./_run_lifecycle.ts";
-import { SECURITY_RUN_OPTIONS, securityFromArgs, tmpfsFromArgs } from "./_run_security.ts";
+import { parseTmpfs, SECURITY_RUN_OPTIONS, securityFromArgs, tmpfsFromArgs } from "./_run_security.ts";
 import { RESOURCES_RUN_OPTIONS, resourceHooks } from "./_run_resources.ts";
 import { NETWORK_RUN_OPTIONS, networkFlags } from "./_run_network.ts";
 import { networkHooks, prepareNetwork } from "../network/mod.ts";
@@ -118,6 +118,7 @@ function prepareFrom(a: ParsedArgs, mapping: IdMapping, id: string, source: Sour
       { hint: "names match [a-zA-Z0-9][a-zA-Z0-9_.-]* and have at most 128 characters" },
     );
   }
+  list(a, "tmpfs").forEach(parseTmpfs); // a bad tmpfs option fails before anything is made
 
   const entrypointOpt = str(a, "entrypoint");
   const entrypoint = entrypointOpt !== undefined ? (entrypointOpt ? [entrypointOpt] : []) : source.entrypoint;

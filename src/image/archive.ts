@@ -16,6 +16,7 @@ import {
   currentIdPolicy,
   describeStreamError,
   DigestError,
+  isStreamError,
   ensureLayers,
   type IngestLayer,
   recordImage,
@@ -38,7 +39,7 @@ import {
 } from "./manifest.ts";
 import type { Progress } from "./progress.ts";
 import { parseReference, repoName } from "./reference.ts";
-import { sniffCompression, UnpackError, unpackLayer } from "./unpack.ts";
+import { sniffCompression, unpackLayer } from "./unpack.ts";
 import { sizeOf } from "./pull.ts";
 
 /** A tarball could not be loaded, imported or saved. */
@@ -135,6 +136,7 @@ async function readMembers(input: AsyncIterable<Uint8Array>, label: string): Pro
     });
   });
   const finished = Promise.race([new Promise<void>((resolve) => extract.on("finish", resolve)), failed]);
+  finished.catch(() => {}); // awaited only when the input was read to its end
   const drained = (s: { once(ev: string, f: () => void): unknown }) =>
     Promise.race([new Promise<void>((r) => s.once("drain", () => r())), failed]);
   try {
@@ -515,7 +517,7 @@ export async function importRootfs(
       });
     } catch (err) {
       if (size === 0) throw emptyImport(label);
-      if (err instanceof UnpackError && /is not a valid \w+ stream/.test(err.message)) {
+      if (isStreamError(err)) {
         throw new ArchiveError(`Cannot import ${label}: ${describeStreamError(err)}`, {
           cause: err,
           hint: "give a complete root filesystem tarball (plain, gzip or zstd), e.g. tar -C rootfs -c .",

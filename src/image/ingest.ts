@@ -34,6 +34,13 @@ export function describeStreamError(err: unknown): string {
   return msg.split("\n")[0]!.replace(/^\w*Error: /, "");
 }
 
+/** True when an unpack failed because the stream is not a (complete) tar, gzip or zstd stream, not for a hostile entry. */
+export function isStreamError(err: unknown): boolean {
+  return err instanceof UnpackError &&
+    /not a valid \w+ stream|tar header|end of (data|file)|header check|invalid (block|distance|stored|code)|Unknown frame/i
+      .test(err.message);
+}
+
 /** Content did not match its digest or size. */
 export class DigestError extends NookError {}
 
@@ -230,7 +237,7 @@ export async function ensureLayer(
     // refused or wrong, or a failure we cannot judge, starts over next time
     if (!unpackOnly && !(err instanceof RegistryError && err.resumable)) removeQuietly(partial);
     // a stream that is not a layer at all: say what is wrong with the image, not what the parser tripped on
-    if (err instanceof UnpackError && /tar header|end of (data|file)|header check|invalid|Unknown frame/i.test(err.message)) {
+    if (isStreamError(err)) {
       throw new DigestError(`The image's layer ${desc.digest.slice(0, 19)} is damaged: ${describeStreamError(err)}`, {
         cause: err,
         hint: "the image was broken where it was made or saved; nothing of it was stored. Save, build or push it again",
