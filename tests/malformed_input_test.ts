@@ -121,7 +121,11 @@ const long = (n: number, c = "a") => c.repeat(n);
 const ROWS: Row[] = [
   // load: not an archive at all
   { what: "load of 64 KiB of random bytes", args: (F) => ["load", "-i", `${F}/random.bin`], says: /not a tar archive/ },
-  { what: "load of 2 MB of random bytes", args: (F) => ["load", "-i", `${F}/random-2m.bin`], says: /not a tar archive/ },
+  {
+    what: "load of 2 MB of random bytes",
+    args: (F) => ["load", "-i", `${F}/random-2m.bin`],
+    says: /not a tar archive/,
+  },
   {
     what: "load of random bytes on stdin",
     args: () => ["load"],
@@ -210,7 +214,11 @@ const ROWS: Row[] = [
   },
   { what: "import of an empty tar", args: (F) => ["import", `${F}/empty.tar`, "z"], says: /holds no files/ },
   { what: "import of a truncated gzip", args: (F) => ["import", `${F}/truncated.tgz`, "t"], says: /ends early/ },
-  { what: "import of a truncated tar", args: (F) => ["import", `${F}/truncated.tar`, "t"], says: /Cannot import .*ends early/ },
+  {
+    what: "import of a truncated tar",
+    args: (F) => ["import", `${F}/truncated.tar`, "t"],
+    says: /Cannot import .*ends early/,
+  },
   { what: "import of random bytes", args: (F) => ["import", `${F}/random.bin`, "r"], says: /not a tar archive/ },
   {
     what: "import of random bytes on stdin",
@@ -269,7 +277,11 @@ const ROWS: Row[] = [
   { what: "save without an image", args: (F) => ["save", "-o", `${F}/out.tar`], says: /needs an image/ },
   // rmi, volume rm: nook's failures end with 125 like everything else
   { what: "rmi of an unknown image", args: () => ["rmi", "malformed/none"], says: /No such image: "malformed\/none"/ },
-  { what: "volume rm of an unknown volume", args: () => ["volume", "rm", "nonesuch"], says: /No such volume: "nonesuch"/ },
+  {
+    what: "volume rm of an unknown volume",
+    args: () => ["volume", "rm", "nonesuch"],
+    says: /No such volume: "nonesuch"/,
+  },
   // run: names and option values
   {
     what: "run with a 300-character name",
@@ -306,8 +318,16 @@ const ROWS: Row[] = [
   { what: "pull of an empty tag", args: () => ["pull", "alpine:"], says: /"" is not a valid tag/ },
   { what: "pull of a bad digest", args: () => ["pull", "alpine@sha256:xyz"], says: /is not a digest/ },
   { what: "pull of two images", args: () => ["pull", "a", "b"], says: /takes exactly one image/ },
-  { what: "pull with a bad platform", args: () => ["pull", "--platform", "a/b/c/d", "alpine"], says: /Invalid platform/ },
-  { what: "pull with a bool flag given a word", args: () => ["pull", "--quiet=maybe", "alpine"], says: /takes true or false/ },
+  {
+    what: "pull with a bad platform",
+    args: () => ["pull", "--platform", "a/b/c/d", "alpine"],
+    says: /Invalid platform/,
+  },
+  {
+    what: "pull with a bool flag given a word",
+    args: () => ["pull", "--quiet=maybe", "alpine"],
+    says: /takes true or false/,
+  },
   {
     what: "pull with a timeout that is not a number",
     args: () => ["pull", `127.0.0.1:${freePort()}/x`],
@@ -385,11 +405,15 @@ test("every malformed invocation ends with its own clear line, exit 125, and lea
       if (r.code !== (row.code ?? 125)) why.push(`exit ${r.code}, not ${row.code ?? 125}`);
       if (msg.length !== 1) why.push(`${msg.length} "nook:" lines`);
       else if (!row.says.test(msg[0]!)) why.push(`the message does not match ${row.says}`);
-      if (/^\s+at |Uncaught|internal error|\x1b\[/m.test(r.stderr)) why.push("a stack trace, colours or an internal error");
+      if (/^\s+at |Uncaught|internal error|\x1b\[/m.test(r.stderr)) {
+        why.push("a stack trace, colours or an internal error");
+      }
       if (JSON.stringify(before) !== JSON.stringify(after)) {
         why.push(`the store or runtime directory changed: ${JSON.stringify(before)} → ${JSON.stringify(after)}`);
       }
-      if (why.length) failures.push(`${row.what}: ${why.join("; ")}\n    ${r.stderr.trim().replaceAll("\n", "\n    ")}`);
+      if (why.length) {
+        failures.push(`${row.what}: ${why.join("; ")}\n    ${r.stderr.trim().replaceAll("\n", "\n    ")}`);
+      }
     }
   } finally {
     await s.reset();

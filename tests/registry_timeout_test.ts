@@ -113,7 +113,11 @@ test("pull from a registry that trickles its headers fails within its timeout", 
 }, { skip });
 
 test("pull from a registry that pauses in the middle of a body fails after the idle timeout", async () => {
-  await pullFails(trickleBody(3000), 1.5, /The registry "127\.0\.0\.1:\d+" stopped sending data \(nothing for 1\.5 s\)/);
+  await pullFails(
+    trickleBody(3000),
+    1.5,
+    /The registry "127\.0\.0\.1:\d+" stopped sending data \(nothing for 1\.5 s\)/,
+  );
 }, { skip });
 
 test("login to a registry that never answers fails within its timeout", async () => {

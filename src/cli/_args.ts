@@ -129,7 +129,9 @@ export function formatHelp(
   const lines = [`Usage: nook ${cmd.usage}`, "", cmd.summary, ""];
   if (cmd.options.length) {
     lines.push("Options:");
-    const left = cmd.options.map((o) => `  ${o.short ? `-${o.short}, ` : "    "}--${o.name}${o.value ? ` ${o.value}` : ""}`);
+    const left = cmd.options.map((o) =>
+      `  ${o.short ? `-${o.short}, ` : "    "}--${o.name}${o.value ? ` ${o.value}` : ""}`
+    );
     const w = Math.min(36, Math.max(...left.map((l) => l.length)) + 2);
     cmd.options.forEach((o, i) => lines.push(left[i]!.padEnd(w) + o.help));
     lines.push("");
@@ -144,7 +146,11 @@ export function formatHelp(
 export const HELP: OptionSpec = { name: "help", type: "bool", help: "Show this help" };
 
 /** Parse a command's arguments by its table; undefined when --help was asked for (and has been printed). */
-export async function parseCommand(argv: string[], spec: CommandSpec, stopAtPositional = false): Promise<ParsedArgs | undefined> {
+export async function parseCommand(
+  argv: string[],
+  spec: CommandSpec,
+  stopAtPositional = false,
+): Promise<ParsedArgs | undefined> {
   const a = parseArgs(argv, spec.options, stopAtPositional);
   if (!bool(a, "help")) return a;
   await write(formatHelp(spec));

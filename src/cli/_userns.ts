@@ -58,6 +58,11 @@ export function checkInputFile(path: string, usage: string): void {
   try {
     Deno.openSync(path, { read: true }).close();
   } catch (err) {
-    throw new UsageError(`Cannot read "${path}": ${err instanceof Deno.errors.PermissionDenied ? "permission denied" : (err as Error).message}`, { path });
+    throw new UsageError(
+      `Cannot read "${path}": ${
+        err instanceof Deno.errors.PermissionDenied ? "permission denied" : (err as Error).message
+      }`,
+      { path },
+    );
   }
 }

@@ -43,7 +43,10 @@ function checkOutput(output: string): void {
   }
   try {
     if (Deno.statSync(output).isDirectory) {
-      throw new UsageError(`Cannot write "${output}": it is a directory`, { path: output, hint: "give a file name, e.g. -o DIR/image.tar" });
+      throw new UsageError(`Cannot write "${output}": it is a directory`, {
+        path: output,
+        hint: "give a file name, e.g. -o DIR/image.tar",
+      });
     }
   } catch (err) {
     if (err instanceof UsageError) throw err;

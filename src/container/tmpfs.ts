@@ -6,7 +6,10 @@ const TMPFS_DATA = /^(size|mode|uid|gid|nr_inodes|nr_blocks)=[0-9a-zA-Z%]+$/;
 
 /** What the kernel's tmpfs accepts for each data option (else mount fails with a bare EINVAL). */
 const TMPFS_VALUE: Record<string, [RegExp, string]> = {
-  size: [/^\d+[kKmMgGtTpPeE%]?$/, "a number of bytes with an optional k, m or g suffix, or a percentage (size=64m, size=50%)"],
+  size: [
+    /^\d+[kKmMgGtTpPeE%]?$/,
+    "a number of bytes with an optional k, m or g suffix, or a percentage (size=64m, size=50%)",
+  ],
   nr_blocks: [/^\d+[kKmMgGtTpPeE]?$/, "a number with an optional k, m or g suffix"],
   nr_inodes: [/^\d+[kKmMgGtTpPeE%]?$/, "a number with an optional k, m or g suffix"],
   mode: [/^[0-7]{1,4}$/, "an octal mode such as 1777"],
@@ -28,10 +31,11 @@ export function tmpfsOptions(words: readonly string[], what: string): { flags: n
     else if (TMPFS_DATA.test(o)) {
       const [key, value] = [o.slice(0, o.indexOf("=")), o.slice(o.indexOf("=") + 1)];
       const [valid, want] = TMPFS_VALUE[key]!;
-      if (!valid.test(value)) throw new UsageError(`${what}: invalid tmpfs option "${o}"`, { hint: `${key}= takes ${want}` });
+      if (!valid.test(value)) {
+        throw new UsageError(`${what}: invalid tmpfs option "${o}"`, { hint: `${key}= takes ${want}` });
+      }
       data.push(o);
-    }
-    else {
+    } else {
       throw new UsageError(`${what}: unknown tmpfs option "${o}"`, {
         hint: "use ro, rw, exec, noexec, suid, dev, noatime…, or size=, mode=, uid=, gid=, nr_inodes=",
       });

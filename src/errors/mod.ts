@@ -115,6 +115,8 @@ export function formatError(err: unknown, command?: string): string {
     return `nook: ${oneLine(err.message)}` + (hint ? `\n  hint: ${hint}` : "") + trace + cause;
   }
   if (full) return `nook: No space left on device: ${oneLine((err as Error).message)}\n  hint: ${DISK_FULL_HINT}`;
-  const what = err instanceof Error ? `${err.name === "Error" ? "" : `${err.name}: `}${oneLine(err.message)}` : oneLine(String(err));
+  const what = err instanceof Error
+    ? `${err.name === "Error" ? "" : `${err.name}: `}${oneLine(err.message)}`
+    : oneLine(String(err));
   return `nook: internal error${command ? ` in "nook ${command}"` : ""}: ${what}\n  hint: ${REPORT_HINT}` + trace;
 }

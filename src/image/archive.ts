@@ -16,9 +16,9 @@ import {
   currentIdPolicy,
   describeStreamError,
   DigestError,
-  isStreamError,
   ensureLayers,
   type IngestLayer,
+  isStreamError,
   recordImage,
 } from "./ingest.ts";
 import {
@@ -143,7 +143,11 @@ async function readMembers(input: AsyncIterable<Uint8Array>, label: string): Pro
     const iter = input[Symbol.asyncIterator]();
     let first = await iter.next();
     while (!first.done && first.value.length === 0) first = await iter.next();
-    if (first.done) throw new ArchiveError(`${label} is empty`, { hint: "give a file that docker save, podman save or skopeo wrote" });
+    if (first.done) {
+      throw new ArchiveError(`${label} is empty`, {
+        hint: "give a file that docker save, podman save or skopeo wrote",
+      });
+    }
     const kind = sniffCompression(first.value);
     if (kind === "bzip2" || kind === "xz") {
       throw new ArchiveError(`${label} is compressed with ${kind}; decompress it first`);

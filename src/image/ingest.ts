@@ -26,8 +26,12 @@ import { UnpackError, unpackLayer } from "./unpack.ts";
 export function describeStreamError(err: unknown): string {
   const msg = err instanceof Error ? err.message : String(err);
   if (/Invalid tar header/i.test(msg)) return "it is not a tar archive (nor a gzip or zstd compressed one)";
-  if (/Unexpected end of data|unexpected end of file|ends early/i.test(msg)) return "it ends early (the file is truncated)";
-  if (/incorrect header check|invalid (block type|distance|stored block|code)|invalid .*length|Unknown frame/i.test(msg)) {
+  if (/Unexpected end of data|unexpected end of file|ends early/i.test(msg)) {
+    return "it ends early (the file is truncated)";
+  }
+  if (
+    /incorrect header check|invalid (block type|distance|stored block|code)|invalid .*length|Unknown frame/i.test(msg)
+  ) {
     return "its compressed data is corrupt";
   }
   if (/Is a directory|os error 21/i.test(msg)) return "it is a directory, not a file";

@@ -132,8 +132,12 @@ export class Registry {
 
   private timeout(url: string | URL, phase: "answer" | "read", ms: number): RegistryTimeoutError {
     const origin = new URL(url).host;
-    const where = origin === this.apiHost ? `The registry "${this.host}"` : `"${origin}" (for the registry "${this.host}")`;
-    const what = phase === "answer" ? `did not answer within ${ms / 1000} s` : `stopped sending data (nothing for ${ms / 1000} s)`;
+    const where = origin === this.apiHost
+      ? `The registry "${this.host}"`
+      : `"${origin}" (for the registry "${this.host}")`;
+    const what = phase === "answer"
+      ? `did not answer within ${ms / 1000} s`
+      : `stopped sending data (nothing for ${ms / 1000} s)`;
     return new RegistryTimeoutError(`${where} ${what}`, {
       hint: "check that the registry is up and reachable from here; NOOK_REGISTRY_TIMEOUT=SECONDS waits longer",
     });
