@@ -173,12 +173,12 @@ test("a truncated gzip layer is an error for pull, load and import, and leaves n
     await push(reg.host, "pull/truncated", "1", img);
     const r = await nookT(["pull", `${reg.host}/pull/truncated:1`], s.env);
     assert.equal(r.code, 125);
-    assert.match(r.stderr, /not a valid gzip stream/);
+    assert.match(r.stderr, /layer sha256:[0-9a-f]{12} is damaged: it ends early/);
     const f = `${scratch()}/cut.tar.gz`;
     Deno.writeFileSync(f, cut);
     const i = await nookT(["import", f, "cut:1"], s.env);
     assert.equal(i.code, 125);
-    assert.match(i.stderr, /not a valid gzip stream/);
+    assert.match(i.stderr, /Cannot import ".*cut\.tar\.gz": it ends early/);
     for (const d of ["layers", "blobs/sha256", "tmp"]) {
       assert.deepEqual(listTree(`${s.data}/${d}`), [], `${d}/ is not empty`);
     }

@@ -8,7 +8,7 @@ export interface OptionSpec {
   name: string;
   /** One-letter short name: "e". */
   short?: string;
-  /** bool takes no value; string keeps the last value; list keeps all. */
+  /** bool takes no value; string takes one value (given twice is an error); list keeps all. */
   type: "bool" | "string" | "list";
   /** Placeholder in help: "KEY=VALUE". */
   value?: string;
@@ -40,7 +40,12 @@ export function parseArgs(argv: readonly string[], specs: readonly OptionSpec[],
   const rest: string[] = [];
   const set = (spec: OptionSpec, value: string | boolean) => {
     if (spec.type === "list") ((opts[spec.name] ??= []) as string[]).push(String(value));
-    else opts[spec.name] = value;
+    else if (spec.type === "string" && typeof opts[spec.name] === "string") {
+      // silently keeping one of two values hides a mistake (which --name did the user mean?)
+      throw new UsageError(`Flag "--${spec.name}" was given twice ("${opts[spec.name]}" and "${value}")`, {
+        hint: `give --${spec.name} once`,
+      });
+    } else opts[spec.name] = value;
   };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -124,7 +129,9 @@ export function formatHelp(
   const lines = [`Usage: nook ${cmd.usage}`, "", cmd.summary, ""];
   if (cmd.options.length) {
     lines.push("Options:");
-    const left = cmd.options.map((o) => `  ${o.short ? `-${o.short}, ` : "    "}--${o.name}${o.value ? ` ${o.value}` : ""}`);
+    const left = cmd.options.map((o) =>
+      `  ${o.short ? `-${o.short}, ` : "    "}--${o.name}${o.value ? ` ${o.value}` : ""}`
+    );
     const w = Math.min(36, Math.max(...left.map((l) => l.length)) + 2);
     cmd.options.forEach((o, i) => lines.push(left[i]!.padEnd(w) + o.help));
     lines.push("");
@@ -139,7 +146,11 @@ export function formatHelp(
 export const HELP: OptionSpec = { name: "help", type: "bool", help: "Show this help" };
 
 /** Parse a command's arguments by its table; undefined when --help was asked for (and has been printed). */
-export async function parseCommand(argv: string[], spec: CommandSpec, stopAtPositional = false): Promise<ParsedArgs | undefined> {
+export async function parseCommand(
+  argv: string[],
+  spec: CommandSpec,
+  stopAtPositional = false,
+): Promise<ParsedArgs | undefined> {
   const a = parseArgs(argv, spec.options, stopAtPositional);
   if (!bool(a, "help")) return a;
   await write(formatHelp(spec));

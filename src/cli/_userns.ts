@@ -1,3 +1,4 @@
+import { UsageError } from "../errors/mod.ts";
 import { inNookUserns, isRealRoot, reexecInUserns } from "../unshare/mod.ts";
 
 /**
@@ -29,5 +30,39 @@ export async function addToStore<T>(
   } finally {
     progress.end();
     closeUnpackWorkers();
+  }
+}
+
+/**
+ * Refuse an input that cannot be an archive before any store work: a missing
+ * path, a directory, something unreadable. Pipes and devices are fine.
+ */
+export function checkInputFile(path: string, usage: string): void {
+  let st: Deno.FileInfo;
+  try {
+    st = Deno.statSync(path);
+  } catch (err) {
+    const why = err instanceof Deno.errors.NotFound
+      ? "no such file"
+      : err instanceof Deno.errors.PermissionDenied
+      ? "permission denied"
+      : (err as Error).message;
+    throw new UsageError(`Cannot read "${path}": ${why}`, { path, hint: usage });
+  }
+  if (st.isDirectory) {
+    throw new UsageError(`Cannot read "${path}": it is a directory, not an archive file`, {
+      path,
+      hint: `${usage} (to pack a directory: tar -C DIR -c . | nook import - NAME)`,
+    });
+  }
+  try {
+    Deno.openSync(path, { read: true }).close();
+  } catch (err) {
+    throw new UsageError(
+      `Cannot read "${path}": ${
+        err instanceof Deno.errors.PermissionDenied ? "permission denied" : (err as Error).message
+      }`,
+      { path },
+    );
   }
 }

@@ -3,7 +3,7 @@ import { parseReference } from "../image/reference.ts";
 import { bool, list, type OptionSpec, parseCommand, str } from "./_args.ts";
 import type { CommandSpec } from "./commands.ts";
 import { write } from "./_io.ts";
-import { addToStore, inUserns } from "./_userns.ts";
+import { addToStore, checkInputFile, inUserns } from "./_userns.ts";
 
 const OPTIONS: readonly OptionSpec[] = [
   {
@@ -42,13 +42,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (name !== undefined) parseReference(name, "localhost");
   const isUrl = /^https?:\/\//.test(src);
-  if (src !== "-" && !isUrl) {
-    try {
-      Deno.statSync(src);
-    } catch {
-      throw new UsageError(`Cannot read "${src}": no such file`, { path: src });
-    }
-  }
+  if (src !== "-" && !isUrl) checkInputFile(src, spec.usage);
   const code = await inUserns(["import"], argv);
   if (code !== undefined) return code;
 

@@ -3,7 +3,7 @@ import { parsePlatform } from "../image/manifest.ts";
 import { bool, type OptionSpec, parseCommand, str } from "./_args.ts";
 import type { CommandSpec } from "./commands.ts";
 import { write } from "./_io.ts";
-import { addToStore, inUserns } from "./_userns.ts";
+import { addToStore, checkInputFile, inUserns } from "./_userns.ts";
 
 const OPTIONS: readonly OptionSpec[] = [
   {
@@ -36,13 +36,8 @@ export async function main(argv: string[]): Promise<number> {
     throw new UsageError(`nook load takes no arguments (got "${a.rest[0]}")`, { hint: "nook load -i FILE" });
   }
   const input = str(a, "input");
-  if (input !== undefined) {
-    try {
-      Deno.statSync(input);
-    } catch {
-      throw new UsageError(`Cannot read "${input}": no such file`, { path: input });
-    }
-  } else if (Deno.stdin.isTerminal()) {
+  if (input !== undefined) checkInputFile(input, "nook load -i FILE");
+  else if (Deno.stdin.isTerminal()) {
     throw new UsageError("nook load reads an archive from stdin, which is a terminal", {
       hint: "nook load -i FILE, or pipe one in",
     });

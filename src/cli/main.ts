@@ -25,6 +25,12 @@ function topHelp(): string {
 
 /** Run the CLI with these arguments; resolves with the exit code. */
 export async function cli(argv: string[]): Promise<number> {
+  // `--debug` before the command: traces for unexpected errors, here and in re-executed children
+  while (argv[0] === "--debug") {
+    Deno.env.set("NOOK_DEBUG", "1");
+    argv = argv.slice(1);
+  }
+  lastResort(argv[0]);
   let [name, ...rest] = argv;
   if (name === undefined || name === "--help" || name === "-h" || name === "help") {
     if (name === "help" && rest[0]) return cli([rest[0], "--help"]);
@@ -47,9 +53,36 @@ export async function cli(argv: string[]): Promise<number> {
     const mod = await entry.load();
     return await mod.main(rest);
   } catch (err) {
-    await write(formatError(err) + "\n", true);
+    await write(formatError(err, name) + "\n", true);
     return err instanceof NookError ? err.exitCode : 125;
   }
+}
+
+/**
+ * The last resort: an error that escaped every command's own handling (a
+ * rejected promise nobody awaited, an exception in a library's callback)
+ * becomes one line and exit code 125 instead of Deno's trace. What it left in
+ * the store's tmp/ is swept by the next command that takes the store lock.
+ */
+let lastResortOn = false;
+function lastResort(command: string | undefined): void {
+  if (lastResortOn) return;
+  lastResortOn = true;
+  const end = (err: unknown) => {
+    try {
+      Deno.stderr.writeSync(new TextEncoder().encode(formatError(err, command) + "\n"));
+    } finally {
+      Deno.exit(err instanceof NookError ? err.exitCode : 125);
+    }
+  };
+  globalThis.addEventListener("unhandledrejection", (e) => {
+    e.preventDefault();
+    end(e.reason);
+  });
+  globalThis.addEventListener("error", (e) => {
+    e.preventDefault();
+    end(e.error ?? new Error(e.message));
+  });
 }
 
 if (import.meta.main) {

@@ -47,7 +47,7 @@ export async function main(argv: string[]): Promise<number> {
     try {
       const images = readImages();
       const rec = findImage(arg, images);
-      if (!rec) throw new NookError(`No such image: "${arg}"`, { exitCode: 1, hint: "see nook images" });
+      if (!rec) throw new NookError(`No such image: "${arg}"`, { hint: "see nook images" });
       const name = matchedName(arg, rec);
       if (name && rec.names.length > 1) {
         await updateImages((all) =>
@@ -59,7 +59,6 @@ export async function main(argv: string[]): Promise<number> {
       const users = imagesInUse().get(rec.id) ?? [];
       if (users.length && !bool(a, "force")) {
         throw new NookError(`The image "${arg}" is in use by container ${users[0]!.slice(0, 12)}`, {
-          exitCode: 1,
           hint: "remove the container first, or use nook rmi -f (its layers stay until the container goes)",
         });
       }
@@ -73,5 +72,6 @@ export async function main(argv: string[]): Promise<number> {
   }
   collectGarbage();
   await write(out.map((l) => l + "\n").join(""));
-  return failed ? 1 : 0;
+  // nook's own failures end with 125, as in every other command (docker's convention)
+  return failed ? 125 : 0;
 }

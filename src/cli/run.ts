@@ -13,7 +13,7 @@ import type { CommandSpec } from "./commands.ts";
 import { IMAGE_RUN_OPTIONS, prepareImage, runMounts, storeImageSource, type StoreParts } from "./_run_image.ts";
 import type { StoreSource } from "./_run_image_store.ts";
 import { LIFECYCLE_RUN_OPTIONS, runWithLifecycle } from "./_run_lifecycle.ts";
-import { SECURITY_RUN_OPTIONS, securityFromArgs, tmpfsFromArgs } from "./_run_security.ts";
+import { parseTmpfs, SECURITY_RUN_OPTIONS, securityFromArgs, tmpfsFromArgs } from "./_run_security.ts";
 import { RESOURCES_RUN_OPTIONS, resourceHooks } from "./_run_resources.ts";
 import { NETWORK_RUN_OPTIONS, networkFlags } from "./_run_network.ts";
 import { networkHooks, prepareNetwork } from "../network/mod.ts";
@@ -109,9 +109,16 @@ export function prepare(a: ParsedArgs, mapping: IdMapping): { spec: ContainerSpe
 
 function prepareFrom(a: ParsedArgs, mapping: IdMapping, id: string, source: Source, rest: string[]): { spec: ContainerSpec; cleanup: () => Promise<void> } {
   const name = str(a, "name");
-  if (name !== undefined && !/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(name)) {
-    throw new UsageError(`Invalid container name "${name}"`, { hint: "names match [a-zA-Z0-9][a-zA-Z0-9_.-]*" });
+  // the name becomes a file name in the store: a filesystem's 255-byte limit must never be what refuses it
+  if (name !== undefined && (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(name) || name.length > 128)) {
+    throw new UsageError(
+      name.length > 128
+        ? `Invalid container name "${name.slice(0, 20)}…": it has ${name.length} characters, at most 128 are allowed`
+        : `Invalid container name "${name}"`,
+      { hint: "names match [a-zA-Z0-9][a-zA-Z0-9_.-]* and have at most 128 characters" },
+    );
   }
+  list(a, "tmpfs").forEach(parseTmpfs); // a bad tmpfs option fails before anything is made
 
   const entrypointOpt = str(a, "entrypoint");
   const entrypoint = entrypointOpt !== undefined ? (entrypointOpt ? [entrypointOpt] : []) : source.entrypoint;

@@ -26,6 +26,34 @@ export const spec: CommandSpec = {
   positional: "image",
 };
 
+/** Refuse an output path whose directory is missing or not writable, before any work. */
+function checkOutput(output: string): void {
+  const dir = output.includes("/") ? output.slice(0, output.lastIndexOf("/")) || "/" : ".";
+  let st: Deno.FileInfo;
+  try {
+    st = Deno.statSync(dir);
+  } catch {
+    throw new UsageError(`Cannot write "${output}": the directory "${dir}" does not exist`, {
+      path: output,
+      hint: `create it first (mkdir -p ${dir}) or choose another path`,
+    });
+  }
+  if (!st.isDirectory) {
+    throw new UsageError(`Cannot write "${output}": "${dir}" is not a directory`, { path: output });
+  }
+  try {
+    if (Deno.statSync(output).isDirectory) {
+      throw new UsageError(`Cannot write "${output}": it is a directory`, {
+        path: output,
+        hint: "give a file name, e.g. -o DIR/image.tar",
+      });
+    }
+  } catch (err) {
+    if (err instanceof UsageError) throw err;
+    // not there yet: fine
+  }
+}
+
 /** Save. */
 export async function main(argv: string[]): Promise<number> {
   const a = await parseCommand(argv, spec);
@@ -41,6 +69,7 @@ export async function main(argv: string[]): Promise<number> {
       hint: "use -o FILE or redirect stdout",
     });
   }
+  if (output !== undefined) checkOutput(output);
   const recs = a.rest.map((n) => {
     const r = findImage(n);
     if (!r) throw new NookError(`No such image: "${n}"`, { hint: "see nook images" });
@@ -50,7 +79,16 @@ export async function main(argv: string[]): Promise<number> {
   const { lockStore } = await import("../store/lock.ts");
   using _lock = await lockStore("shared");
   const tmp = output !== undefined ? `${output}.${Deno.pid}.tmp` : undefined;
-  const out = tmp !== undefined ? await Deno.open(tmp, { write: true, create: true, truncate: true }) : Deno.stdout;
+  let out: Deno.FsFile | typeof Deno.stdout;
+  try {
+    out = tmp !== undefined ? await Deno.open(tmp, { write: true, create: true, truncate: true }) : Deno.stdout;
+  } catch (err) {
+    throw new NookError(`Cannot write "${output}": ${(err as Error).message.replace(/:? ?\(os error \d+\).*$/, "")}`, {
+      path: output ?? "",
+      cause: err,
+      hint: "choose a file in a directory you can write to",
+    });
+  }
   try {
     await saveImages(recs, format, async (chunk) => {
       let off = 0;

@@ -27,11 +27,10 @@ export async function main(argv: string[]): Promise<number> {
   let failed = 0;
   for (const n of a.rest) {
     try {
-      if (!readVolume(n)) throw new NookError(`No such volume: "${n}"`, { exitCode: 1 });
+      if (!readVolume(n)) throw new NookError(`No such volume: "${n}"`, { hint: "see nook volume ls" });
       const users = volumeUsers(n);
       if (users.length && !bool(a, "force")) {
         throw new NookError(`The volume "${n}" is in use by container ${users[0]!.slice(0, 12)}`, {
-          exitCode: 1,
           hint: "remove the container first, or use -f",
         });
       }
@@ -42,5 +41,6 @@ export async function main(argv: string[]): Promise<number> {
       await write(formatError(err) + "\n", true);
     }
   }
-  return failed ? 1 : 0;
+  // nook's own failures end with 125, as in every other command (docker's convention)
+  return failed ? 125 : 0;
 }

@@ -79,15 +79,44 @@ export function isDiskFull(err: unknown): boolean {
   return false;
 }
 
-/** Render an error for the terminal: `nook: message` plus an indented hint. */
-export function formatError(err: unknown): string {
+/** What a user can do about an error nook did not expect: where to report it, and how to get the trace. */
+export const REPORT_HINT = "this is a bug in nook: please report it on nook's issue tracker, " +
+  "with the output of the same command run with --debug (or NOOK_DEBUG=1), which prints the trace";
+
+/** True when the user asked for traces (`nook --debug …` sets NOOK_DEBUG=1 for the whole process tree). */
+export function debugEnabled(): boolean {
+  try {
+    return Deno.env.get("NOOK_DEBUG") === "1";
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * One line of an error's own text: the first line, with stack frames some
+ * libraries put into their messages and terminal colours removed.
+ */
+export function oneLine(text: string): string {
+  // deno-lint-ignore no-control-regex
+  const plain = text.replace(/\x1b\[[0-9;]*m/g, "");
+  const lines = plain.split("\n").map((l) => l.trim()).filter((l) => l && !/^at\s/.test(l));
+  return (lines.join(" ") || "(no message)").slice(0, 500);
+}
+
+/** Render an error for the terminal: `nook: message` plus an indented hint; never a stack trace unless debugging. */
+export function formatError(err: unknown, command?: string): string {
   // a full disk shows through many layers (a worker, a tar parser): whatever wrapped it, say what to do
   const full = isDiskFull(err);
+  const debug = debugEnabled();
+  const trace = debug && err instanceof Error && err.stack ? `\n${err.stack}` : "";
   if (err instanceof NookError) {
     const hint = full ? DISK_FULL_HINT : err.hint;
-    return `nook: ${err.message}` + (hint ? `\n  hint: ${hint}` : "");
+    const cause = debug && err.cause instanceof Error && err.cause.stack ? `\ncaused by: ${err.cause.stack}` : "";
+    return `nook: ${oneLine(err.message)}` + (hint ? `\n  hint: ${hint}` : "") + trace + cause;
   }
-  if (full) return `nook: No space left on device: ${(err as Error).message}\n  hint: ${DISK_FULL_HINT}`;
-  if (err instanceof Error) return `nook: internal error: ${err.stack ?? err.message}`;
-  return `nook: internal error: ${String(err)}`;
+  if (full) return `nook: No space left on device: ${oneLine((err as Error).message)}\n  hint: ${DISK_FULL_HINT}`;
+  const what = err instanceof Error
+    ? `${err.name === "Error" ? "" : `${err.name}: `}${oneLine(err.message)}`
+    : oneLine(String(err));
+  return `nook: internal error${command ? ` in "nook ${command}"` : ""}: ${what}\n  hint: ${REPORT_HINT}` + trace;
 }

@@ -12,7 +12,15 @@ import { NookError } from "../errors/mod.ts";
 import { blobPath, commitBlobFile, hasBlob, readBlobText, sha256, tempPath, writeBlob } from "../store/blobs.ts";
 import type { ImageRecord } from "../store/images.ts";
 import { chainIds, commitLayer, hasLayer, readLayerInfo, tempLayerDir } from "../store/layers.ts";
-import { currentIdPolicy, DigestError, ensureLayers, type IngestLayer, recordImage } from "./ingest.ts";
+import {
+  currentIdPolicy,
+  describeStreamError,
+  DigestError,
+  ensureLayers,
+  type IngestLayer,
+  isStreamError,
+  recordImage,
+} from "./ingest.ts";
 import {
   choosePlatform,
   type ContainerConfig,
@@ -51,13 +59,30 @@ function clean(name: string): string {
   return name.split("/").filter((p) => p && p !== ".").join("/");
 }
 
-/** Read every regular file of an archive into hashed temporary files. */
+/** Read every regular file of an archive into hashed temporary files; on failure none is kept. */
 async function readMembers(input: AsyncIterable<Uint8Array>, label: string): Promise<Map<string, Member>> {
   const tarStream = (await import("tar-stream")).default;
   const zlib = await import("node:zlib");
   const { createHash } = await import("node:crypto");
   const members = new Map<string, Member>();
   const extract = tarStream.extract();
+  // every failure of the parsers lands here, whoever is waiting for what: never an unhandled rejection
+  let fail!: (err: unknown) => void;
+  const failed = new Promise<never>((_, reject) => (fail = reject));
+  failed.catch(() => {});
+  let current: string | undefined; // the member being written, not yet in `members`
+  extract.on("error", (e: unknown) => fail(e));
+  // tar-stream throws a bad header out of its write callback, which streamx may run later from
+  // a queued task where nobody can catch it: hand it to the stream as its error instead
+  const parser = extract as unknown as { _write(data: Uint8Array, cb: (err?: unknown) => void): void };
+  const parse = parser._write.bind(parser);
+  parser._write = (data, cb) => {
+    try {
+      parse(data, cb);
+    } catch (err) {
+      cb(err);
+    }
+  };
   extract.on("entry", (header, stream, next) => {
     stream.on("error", () => {});
     if (header.type !== "file" && header.type !== "contiguous-file") {
@@ -67,14 +92,25 @@ async function readMembers(input: AsyncIterable<Uint8Array>, label: string): Pro
     const name = clean(header.name);
     const hash = createHash("sha256");
     const tmp = tempPath("load");
-    const f = Deno.openSync(tmp, { write: true, create: true, truncate: true, mode: 0o600 });
+    current = tmp;
+    let f: Deno.FsFile;
+    try {
+      f = Deno.openSync(tmp, { write: true, create: true, truncate: true, mode: 0o600 });
+    } catch (err) {
+      return fail(err);
+    }
     const head = new Uint8Array(16);
     let size = 0;
     stream.on("data", (data: unknown) => {
       const c = data as Uint8Array;
-      hash.update(c);
-      let off = 0;
-      while (off < c.length) off += f.writeSync(c.subarray(off));
+      try {
+        hash.update(c);
+        let off = 0;
+        while (off < c.length) off += f.writeSync(c.subarray(off));
+      } catch (err) {
+        fail(err);
+        return;
+      }
       if (size < head.length) head.set(c.subarray(0, head.length - size), size);
       size += c.length;
     });
@@ -88,45 +124,62 @@ async function readMembers(input: AsyncIterable<Uint8Array>, label: string): Pro
         tmp,
         head: head.subarray(0, Math.min(size, head.length)),
       });
+      current = undefined;
       next();
     });
-    stream.on("error", () => f.close());
+    stream.on("error", () => {
+      try {
+        f.close();
+      } catch {
+        // closed
+      }
+    });
   });
-  const done = new Promise<void>((resolve, reject) => {
-    extract.on("finish", resolve);
-    extract.on("error", reject);
-  });
-  const iter = input[Symbol.asyncIterator]();
-  let first = await iter.next();
-  while (!first.done && first.value.length === 0) first = await iter.next();
-  const kind = first.done ? "none" : sniffCompression(first.value);
-  const sink = kind === "gzip" ? zlib.createGunzip() : kind === "zstd" ? zlib.createZstdDecompress() : undefined;
-  if (kind === "bzip2" || kind === "xz") {
-    throw new ArchiveError(`${label} is compressed with ${kind}; decompress it first`);
-  }
-  const writeTar = async (c: Uint8Array) => {
-    if (!extract.write(c)) await new Promise<void>((r) => extract.once("drain", () => r()));
-  };
+  const finished = Promise.race([new Promise<void>((resolve) => extract.on("finish", resolve)), failed]);
+  finished.catch(() => {}); // awaited only when the input was read to its end
+  const drained = (s: { once(ev: string, f: () => void): unknown }) =>
+    Promise.race([new Promise<void>((r) => s.once("drain", () => r())), failed]);
   try {
+    const iter = input[Symbol.asyncIterator]();
+    let first = await iter.next();
+    while (!first.done && first.value.length === 0) first = await iter.next();
+    if (first.done) {
+      throw new ArchiveError(`${label} is empty`, {
+        hint: "give a file that docker save, podman save or skopeo wrote",
+      });
+    }
+    const kind = sniffCompression(first.value);
+    if (kind === "bzip2" || kind === "xz") {
+      throw new ArchiveError(`${label} is compressed with ${kind}; decompress it first`);
+    }
+    const sink = kind === "gzip" ? zlib.createGunzip() : kind === "zstd" ? zlib.createZstdDecompress() : undefined;
+    const writeTar = async (c: Uint8Array) => {
+      if (!extract.write(c)) await drained(extract);
+    };
     if (sink) {
+      sink.on("error", (e: unknown) => fail(e));
       const out = (async () => {
         for await (const c of sink as AsyncIterable<Uint8Array>) await writeTar(c);
       })();
-      for (let cur = first; !cur.done; cur = await iter.next()) {
-        if (!sink.write(cur.value)) await new Promise((r) => sink.once("drain", r));
+      out.catch((e) => fail(e));
+      for (let cur: IteratorResult<Uint8Array> = first; !cur.done; cur = await iter.next()) {
+        if (!sink.write(cur.value)) await drained(sink);
       }
       sink.end();
-      await out;
+      await Promise.race([out, failed]);
     } else {
-      for (let cur = first; !cur.done; cur = await iter.next()) await writeTar(cur.value);
+      for (let cur: IteratorResult<Uint8Array> = first; !cur.done; cur = await iter.next()) await writeTar(cur.value);
     }
     (extract as unknown as { end(): void }).end();
-    await done;
+    await finished;
   } catch (err) {
+    (extract as unknown as { destroy(): void }).destroy();
+    if (current !== undefined) removeQuietly(current);
     for (const m of members.values()) removeQuietly(m.tmp);
-    throw new ArchiveError(`Cannot read ${label}: ${(err as Error).message}`, {
+    if (err instanceof NookError) throw err;
+    throw new ArchiveError(`Cannot load ${label}: ${describeStreamError(err)}`, {
       cause: err,
-      hint: "the file is not a complete tar archive (docker save, skopeo/podman oci-archive, or a plain tarball)",
+      hint: "give a complete docker-archive (docker save) or oci-archive (podman save, skopeo), plain or compressed",
     });
   }
   return members;
@@ -439,8 +492,10 @@ export async function importRootfs(
   progress: Progress,
   opts: { name?: string; changes?: string[]; message?: string; label?: string } = {},
 ): Promise<ImageRecord> {
+  applyChanges({}, opts.changes ?? []); // a bad --change fails before anything is written
   const tmp = tempPath("import");
-  const work = tempLayerDir("layer-import-");
+  // the pid in the name lets the next nook that takes the store lock sweep it after a kill
+  const work = tempLayerDir(`layer-import-${Deno.pid}-`);
   const file = Deno.openSync(tmp, { write: true, create: true, truncate: true, mode: 0o600 });
   let size = 0;
   async function* tee(): AsyncGenerator<Uint8Array> {
@@ -455,13 +510,28 @@ export async function importRootfs(
   try {
     const ids = currentIdPolicy();
     const task = progress.task("rootfs", 0, "Importing");
-    const result = await unpackLayer(tee(), `${work}/diff`, {
-      squashOwners: ids.squashOwners,
-      idLimit: ids.idLimit,
-      label: opts.label ?? "the tarball",
-      onNote: (t) => progress.line(`note: ${t}`),
-    });
+    const label = opts.label ?? "the tarball";
+    let result;
+    try {
+      result = await unpackLayer(tee(), `${work}/diff`, {
+        squashOwners: ids.squashOwners,
+        idLimit: ids.idLimit,
+        label,
+        onNote: (t) => progress.line(`note: ${t}`),
+      });
+    } catch (err) {
+      if (size === 0) throw emptyImport(label);
+      if (isStreamError(err)) {
+        throw new ArchiveError(`Cannot import ${label}: ${describeStreamError(err)}`, {
+          cause: err,
+          hint: "give a complete root filesystem tarball (plain, gzip or zstd), e.g. tar -C rootfs -c .",
+        });
+      }
+      throw err;
+    }
     file.close();
+    // an image with no files runs nothing: an empty input is a mistake (a failed download, a wrong path)
+    if (size === 0 || result.entries === 0) throw emptyImport(label, size);
     task.finish(`${size} bytes`);
     if (hasBlob(result.digest, size)) removeQuietly(tmp);
     else commitBlobFile(tmp, result.digest);
@@ -531,6 +601,13 @@ export async function importRootfs(
       removeQuietly(work);
     }
   }
+}
+
+function emptyImport(label: string, size = 0): ArchiveError {
+  return new ArchiveError(
+    size === 0 ? `Cannot import ${label}: it is empty (0 bytes)` : `Cannot import ${label}: the tarball holds no files`,
+    { hint: "give a root filesystem tarball, e.g. tar -C rootfs -c . | nook import - NAME" },
+  );
 }
 
 /** Where `save` writes: a function that takes the archive's bytes in order. */

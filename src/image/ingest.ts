@@ -16,7 +16,34 @@ import { addImage, type ImageRecord, updateImages } from "../store/images.ts";
 import type { Descriptor } from "./manifest.ts";
 import type { Progress, Task } from "./progress.ts";
 import { RegistryError } from "./registry.ts";
-import { unpackLayer } from "./unpack.ts";
+import { UnpackError, unpackLayer } from "./unpack.ts";
+
+/**
+ * What is wrong with a tar or compressed stream, in words, from the message
+ * its parser threw (tar-stream's and zlib's own texts name neither the file
+ * nor what to do).
+ */
+export function describeStreamError(err: unknown): string {
+  const msg = err instanceof Error ? err.message : String(err);
+  if (/Invalid tar header/i.test(msg)) return "it is not a tar archive (nor a gzip or zstd compressed one)";
+  if (/Unexpected end of data|unexpected end of file|ends early/i.test(msg)) {
+    return "it ends early (the file is truncated)";
+  }
+  if (
+    /incorrect header check|invalid (block type|distance|stored block|code)|invalid .*length|Unknown frame/i.test(msg)
+  ) {
+    return "its compressed data is corrupt";
+  }
+  if (/Is a directory|os error 21/i.test(msg)) return "it is a directory, not a file";
+  return msg.split("\n")[0]!.replace(/^\w*Error: /, "");
+}
+
+/** True when an unpack failed because the stream is not a (complete) tar, gzip or zstd stream, not for a hostile entry. */
+export function isStreamError(err: unknown): boolean {
+  return err instanceof UnpackError &&
+    /not a valid \w+ stream|tar header|end of (data|file)|header check|invalid (block|distance|stored|code)|Unknown frame/i
+      .test(err.message);
+}
 
 /** Content did not match its digest or size. */
 export class DigestError extends NookError {}
@@ -213,6 +240,13 @@ export async function ensureLayer(
     // only a download that broke off is worth resuming; content that was
     // refused or wrong, or a failure we cannot judge, starts over next time
     if (!unpackOnly && !(err instanceof RegistryError && err.resumable)) removeQuietly(partial);
+    // a stream that is not a layer at all: say what is wrong with the image, not what the parser tripped on
+    if (isStreamError(err)) {
+      throw new DigestError(`The image's layer ${desc.digest.slice(0, 19)} is damaged: ${describeStreamError(err)}`, {
+        cause: err,
+        hint: "the image was broken where it was made or saved; nothing of it was stored. Save, build or push it again",
+      });
+    }
     throw err;
   } finally {
     if (!ok) removeQuietly(work);

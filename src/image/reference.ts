@@ -19,6 +19,8 @@ export interface Reference {
   qualified: boolean;
 }
 
+/** Longest repository name with its registry (distribution spec, docker's NameTotalLengthMax). */
+const NAME_MAX = 255;
 const COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
 const TAG = /^[\w][\w.-]{0,127}$/;
 const DIGEST = /^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,}$/;
@@ -77,6 +79,11 @@ export function parseReference(input: string, registry = searchRegistries()[0]!)
     }
   }
   if (reg === "docker.io" && parts.length === 1) parts.unshift("library");
+  // the distribution spec's limit: registries refuse longer names, some with a bare HTTP 500
+  const full = `${reg}/${parts.join("/")}`;
+  if (full.length > NAME_MAX) {
+    throw bad(input, `the name "${full.slice(0, 40)}…" has ${full.length} characters; at most ${NAME_MAX} are allowed`);
+  }
   const out: Reference = { registry: reg, repository: parts.join("/"), qualified };
   if (tag === undefined && digest === undefined) tag = "latest";
   if (tag !== undefined) out.tag = tag;

@@ -3,7 +3,10 @@
  * bearer-token auth (the `WWW-Authenticate` challenge), basic auth, redirects
  * (fetch follows them and drops the Authorization header across origins),
  * retries with backoff on 5xx/429/connection errors, and blob downloads that
- * resume with `Range` after a broken connection.
+ * resume with `Range` after a broken connection. Every request has a deadline
+ * for its answer (connect, TLS, response headers) and every read of a body an
+ * idle timeout, so a registry that accepts and never answers, or trickles,
+ * ends the command with its name instead of hanging it.
  *
  * @module
  */
@@ -36,6 +39,25 @@ export class RegistryError extends NookError {
   }
 }
 
+/** A registry did not answer in time (connect, headers, or a pause in a body). */
+export class RegistryTimeoutError extends RegistryError {}
+
+/** Podman's dial timeout: how long a registry may stay silent, unless NOOK_REGISTRY_TIMEOUT says otherwise. */
+export const DEFAULT_REGISTRY_TIMEOUT_S = 30;
+
+/** The timeout in ms from `NOOK_REGISTRY_TIMEOUT` (seconds, fractions allowed), else the default. */
+export function registryTimeoutMs(): number {
+  const text = Deno.env.get("NOOK_REGISTRY_TIMEOUT");
+  if (text === undefined || text === "") return DEFAULT_REGISTRY_TIMEOUT_S * 1000;
+  const s = Number(text);
+  if (!Number.isFinite(s) || s <= 0 || s > 86400) {
+    throw new NookError(`NOOK_REGISTRY_TIMEOUT must be a number of seconds between 0 and 86400, not "${text}"`, {
+      hint: `unset it for the default of ${DEFAULT_REGISTRY_TIMEOUT_S} s`,
+    });
+  }
+  return s * 1000;
+}
+
 /** Options of a {@link Registry}. */
 export interface RegistryOptions {
   /** false: plain HTTP is allowed for this registry (as for localhost). */
@@ -48,6 +70,10 @@ export interface RegistryOptions {
   backoffMs?: number;
   /** Called when a request is retried. */
   onRetry?: (what: string, attempt: number, why: string) => void;
+  /** Longest wait for an answer: connection, TLS and response headers (default {@link registryTimeoutMs}). */
+  connectTimeoutMs?: number;
+  /** Longest pause while reading a body (default {@link registryTimeoutMs}). */
+  readTimeoutMs?: number;
 }
 
 const RETRY_STATUS = new Set([408, 429, 500, 502, 503, 504]);
@@ -88,6 +114,10 @@ export class Registry {
   private tokens = new Map<string, string>();
   private basic: string | undefined;
   private challenge: Challenge | undefined;
+  private readonly connectMs: number;
+  private readonly readMs: number;
+  /** The abort handle of each response's request, so a stalled body can be cut off. */
+  private readonly controllers = new WeakMap<Response, AbortController>();
 
   /** A client for `host`. */
   constructor(host: string, private opts: RegistryOptions = {}) {
@@ -95,6 +125,81 @@ export class Registry {
     this.insecure = opts.tlsVerify === false || isLocalHost(host);
     this.attempts = opts.attempts ?? (Number(Deno.env.get("NOOK_PULL_RETRIES")) || 5);
     this.backoff = opts.backoffMs ?? 250;
+    const fallback = opts.connectTimeoutMs === undefined || opts.readTimeoutMs === undefined ? registryTimeoutMs() : 0;
+    this.connectMs = opts.connectTimeoutMs ?? fallback;
+    this.readMs = opts.readTimeoutMs ?? fallback;
+  }
+
+  private timeout(url: string | URL, phase: "answer" | "read", ms: number): RegistryTimeoutError {
+    const origin = new URL(url).host;
+    const where = origin === this.apiHost
+      ? `The registry "${this.host}"`
+      : `"${origin}" (for the registry "${this.host}")`;
+    const what = phase === "answer"
+      ? `did not answer within ${ms / 1000} s`
+      : `stopped sending data (nothing for ${ms / 1000} s)`;
+    return new RegistryTimeoutError(`${where} ${what}`, {
+      hint: "check that the registry is up and reachable from here; NOOK_REGISTRY_TIMEOUT=SECONDS waits longer",
+    });
+  }
+
+  /**
+   * fetch with a deadline for the answer (connect, TLS, headers). The body is
+   * read through {@link read}, which gives each pause the idle timeout.
+   */
+  private async timedFetch(url: string | URL, init: RequestInit = {}): Promise<Response> {
+    const ctl = new AbortController();
+    const timer = setTimeout(() => ctl.abort(this.timeout(url, "answer", this.connectMs)), this.connectMs);
+    try {
+      const res = await fetch(url, { ...init, signal: ctl.signal });
+      this.controllers.set(res, ctl);
+      return res;
+    } catch (err) {
+      if (ctl.signal.aborted && ctl.signal.reason instanceof RegistryTimeoutError) throw ctl.signal.reason;
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** A response's body, chunk by chunk; a pause longer than the read timeout ends it with a {@link RegistryTimeoutError}. */
+  async *read(res: Response): AsyncGenerator<Uint8Array> {
+    if (!res.body) return;
+    const ctl = this.controllers.get(res);
+    const reader = res.body.getReader();
+    try {
+      for (;;) {
+        const timer = setTimeout(() => ctl?.abort(this.timeout(res.url, "read", this.readMs)), this.readMs);
+        let r: ReadableStreamReadResult<Uint8Array>;
+        try {
+          r = await reader.read();
+        } catch (err) {
+          if (ctl?.signal.aborted && ctl.signal.reason instanceof RegistryTimeoutError) throw ctl.signal.reason;
+          throw err;
+        } finally {
+          clearTimeout(timer);
+        }
+        if (r.done) return;
+        yield r.value;
+      }
+    } finally {
+      await reader.cancel().catch(() => {});
+    }
+  }
+
+  /** A whole (small) body, at most `limit` bytes, read with the idle timeout. */
+  async bytes(res: Response, limit: number, what: string): Promise<Uint8Array> {
+    const parts: Uint8Array[] = [];
+    let n = 0;
+    for await (const c of this.read(res)) {
+      n += c.length;
+      if (n > limit) throw new RegistryError(`The ${what} from "${this.host}" is larger than ${limit} bytes`);
+      parts.push(c);
+    }
+    const out = new Uint8Array(n);
+    let o = 0;
+    for (const p of parts) (out.set(p, o), (o += p.length));
+    return out;
   }
 
   /** The API host: docker.io's lives at registry-1.docker.io. */
@@ -117,7 +222,7 @@ export class Registry {
     try {
       const r = await fetch(`https://${this.apiHost}/v2/`, {
         headers: { "User-Agent": USER_AGENT },
-        signal: AbortSignal.timeout(5000),
+        signal: AbortSignal.timeout(Math.min(5000, this.connectMs)),
       });
       await r.body?.cancel();
       this.scheme = "https";
@@ -155,8 +260,9 @@ export class Registry {
     if (creds) headers.Authorization = `Basic ${btoa(`${creds.username}:${creds.password}`)}`;
     let tr: Response;
     try {
-      tr = await this.retrying(`token from ${url.host}`, () => fetch(url, { headers }));
+      tr = await this.retrying(`token from ${url.host}`, () => this.timedFetch(url, { headers }));
     } catch (err) {
+      if (err instanceof RegistryTimeoutError) throw err;
       throw new RegistryError(`Cannot get an access token from "${url.origin}": ${(err as Error).message}`, {
         cause: err,
         hint: "check the network and the registry's auth service",
@@ -175,7 +281,13 @@ export class Registry {
         },
       );
     }
-    const body = await tr.json() as { token?: string; access_token?: string };
+    let body: { token?: string; access_token?: string };
+    try {
+      body = JSON.parse(new TextDecoder().decode(await this.bytes(tr, 1 << 20, "access token")));
+    } catch (err) {
+      if (err instanceof NookError) throw err;
+      throw new RegistryError(`The token service of "${this.host}" sent no JSON`, { cause: err });
+    }
     const token = body.token ?? body.access_token;
     if (!token) throw new RegistryError(`The token service of "${this.host}" sent no token`);
     this.tokens.set(scope, token);
@@ -193,8 +305,12 @@ export class Registry {
         await res.body?.cancel();
       } catch (err) {
         why = (err as Error).message;
-        // nothing listens there, or the name or the certificate is wrong: asking again will not help
-        if (attempt >= this.attempts || /refused|dns error|blocked|certificate|UnknownIssuer|invalid peer/i.test(why)) {
+        // nothing listens there, or the name or the certificate is wrong, or it stayed silent for
+        // the whole timeout: asking again will not help
+        if (
+          err instanceof RegistryTimeoutError || attempt >= this.attempts ||
+          /refused|dns error|blocked|certificate|UnknownIssuer|invalid peer/i.test(why)
+        ) {
           throw err;
         }
       }
@@ -212,7 +328,7 @@ export class Registry {
     const base = await this.base();
     const go = () =>
       this.retrying(`${init.method ?? "GET"} ${path}`, () =>
-        fetch(`${base}${path}`, {
+        this.timedFetch(`${base}${path}`, {
           method: init.method ?? "GET",
           headers: { "User-Agent": USER_AGENT, ...init.headers, ...this.authHeaders(scope) },
           redirect: "follow",
@@ -241,13 +357,17 @@ export class Registry {
     let code: string | undefined;
     let detail = "";
     try {
-      const body = await res.json() as { errors?: { code?: string; message?: string }[] };
+      const bytes = await this.bytes(res, 64 * 1024, "error");
+      const body = JSON.parse(new TextDecoder().decode(bytes)) as { errors?: { code?: string; message?: string }[] };
       code = body.errors?.[0]?.code;
       detail = body.errors?.[0]?.message ?? "";
     } catch {
-      // not JSON
+      // not JSON, too long, or it stalled: the status says enough
     }
-    const text = `${what}: ${detail || code || `HTTP ${res.status}`}`;
+    // a server error's own words ("unknown error") say little: name the status and the registry
+    const text = res.status >= 500
+      ? `${what}: the registry "${this.host}" failed with HTTP ${res.status}${detail ? ` (${detail})` : ""}`
+      : `${what}: ${detail || code || `HTTP ${res.status}`}`;
     let hint: string | undefined;
     if (res.status === 401 || res.status === 403) {
       hint = this.opts.credentials
@@ -255,6 +375,8 @@ export class Registry {
         : `the image may be private: nook login ${this.host}`;
     } else if (res.status === 404) {
       hint = "check the name and the tag";
+    } else if (res.status >= 500) {
+      hint = "the registry has a problem of its own; try again later, or ask its operators";
     }
     throw new RegistryError(text, {
       status: res.status,
@@ -274,10 +396,7 @@ export class Registry {
       `repository:${repository}:pull`,
     );
     if (!res.ok) return await this.fail(res, `Cannot get the manifest of ${this.host}/${repository}:${reference}`);
-    const bytes = new Uint8Array(await res.arrayBuffer());
-    if (bytes.length > 4 * 1024 * 1024) {
-      throw new RegistryError(`The manifest of ${repository}:${reference} is larger than 4 MiB`);
-    }
+    const bytes = await this.bytes(res, 4 * 1024 * 1024, `manifest of ${repository}:${reference}`);
     return {
       bytes,
       mediaType: res.headers.get("content-type")?.split(";")[0]?.trim() ?? "",
@@ -312,7 +431,7 @@ export class Registry {
       let skip = got > 0 && res.status !== 206 ? got : 0; // no range support: drop what we have
       const before = got;
       try {
-        for await (let chunk of res.body!) {
+        for await (let chunk of this.read(res)) {
           if (skip > 0) {
             if (chunk.length <= skip) {
               skip -= chunk.length;
@@ -330,6 +449,7 @@ export class Registry {
           yield chunk;
         }
       } catch (err) {
+        // a stall is not retried: the registry had the whole timeout to send the next byte
         if (err instanceof RegistryError) throw err;
         if (++failures >= this.attempts) {
           throw new RegistryError(

@@ -36,7 +36,11 @@ export async function sha256(bytes: Uint8Array): Promise<string> {
   return "sha256:" + Array.from(d, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-/** A unique temporary path in the store's tmp directory. */
+/**
+ * A unique temporary path in the store's tmp directory: `<prefix>-<pid>-<random>`.
+ * The pid tells the sweep of the next store lock whether its maker is gone
+ * (the prefix must be one that `sweepTemporary` in lock.ts knows).
+ */
 export function tempPath(prefix: string, root?: string): string {
   const { tmp } = storeLayout(root);
   Deno.mkdirSync(tmp, { recursive: true, mode: 0o700 });

@@ -46,7 +46,55 @@ async function lockFile(path: string, exclusive: boolean, what: string, quiet: b
 export async function lockStore(mode: "shared" | "exclusive", root?: string, quiet = false): Promise<Held> {
   const layout = storeLayout(root);
   Deno.mkdirSync(layout.root, { recursive: true, mode: 0o700 });
-  return await lockFile(layout.lock, mode === "exclusive", "the image store", quiet);
+  const held = await lockFile(layout.lock, mode === "exclusive", "the image store", quiet);
+  sweepTemporary(layout.tmp, mode === "exclusive");
+  return held;
+}
+
+/**
+ * Temporary entries that name the process that made them: `<kind>-<pid>-…`
+ * (see tempPath in blobs.ts). Resumable downloads
+ * (`<hex>.partial`) and unpacks that the per-blob lock guards are not here.
+ */
+const OWNED_TEMP = /^(?:load|import|blob|layer-import)-(\d+)-/;
+
+/**
+ * Remove what a killed or failed load, import or pull left in tmp/: with the
+ * lock exclusive nobody else works, so every owned entry goes; shared, only
+ * those whose process is gone. Costs one directory read when there is nothing
+ * to do. An entry this process cannot remove (files of subordinate ids,
+ * outside nook's user namespace) waits for the next command that can.
+ */
+export function sweepTemporary(tmp: string, exclusive: boolean): string[] {
+  const removed: string[] = [];
+  let entries: Deno.DirEntry[];
+  try {
+    entries = [...Deno.readDirSync(tmp)];
+  } catch {
+    return removed;
+  }
+  for (const e of entries) {
+    const m = OWNED_TEMP.exec(e.name);
+    if (!m) continue;
+    const pid = Number(m[1]);
+    if (pid === Deno.pid || (!exclusive && processAlive(pid))) continue;
+    try {
+      Deno.removeSync(`${tmp}/${e.name}`, { recursive: true });
+      removed.push(e.name);
+    } catch {
+      // not ours to remove from here; a later command will
+    }
+  }
+  return removed;
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    Deno.statSync(`/proc/${pid}`);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**
