@@ -198,8 +198,7 @@ def add(name, data=None, type=tarfile.REGTYPE, link="", pax=None, mode=0o644, de
     if pax: i.pax_headers = pax
     if data is not None: i.size = len(data)
     t.addfile(i, io.BytesIO(data) if data is not None else None)
-# a duplicate whose last copy wins, names with a leading / and ./
-add("hello.txt", b"first copy, replaced\\n")
+# names with a leading / and ./ (duplicates, which containers/storage refuses, are tested below)
 add("./hello.txt", b"hello\\n")
 add("/hl", type=tarfile.LNKTYPE, link="./hello.txt")
 # a parent that comes later (with its own mode), and one that never comes
@@ -307,6 +306,7 @@ const DIALECTS: Dialect[] = [
     name: "umoci repack, pushed by skopeo",
     tools: ["umoci", "skopeo", "setcap"],
     caps: true,
+    sparse: false, // umoci writes the file out in full
     make: async (host, work) => {
       sourceTree(`${work}/src`);
       const ref = `${host}/dialects/umoci:1`;
@@ -397,30 +397,40 @@ for (const dialect of DIALECTS) {
           );
           assert.equal(plain.stdout.trim(), "CapEff:\t0000000000000000", "and not for a file without it");
         }
-        await t.step("podman sees the same", async () => {
-          const p = podmanEnv();
-          if (typeof p === "string") {
-            console.log(`podman comparison skipped: ${p}`);
-            return;
-          }
+        // podman must pull every one of these layers; running them needs a runtime that starts here
+        const p = podmanEnv();
+        let why = typeof p === "string" ? p : undefined;
+        if (typeof p !== "string") {
           const pulled = await p.run(["pull", "--tls-verify=false", "-q", ref]);
-          assert.equal(pulled.code, 0, pulled.stderr);
-          const r = await p.run(["run", "--rm", ref, "sh", "-c", SCRIPT]);
-          assert.equal(r.code, 0, r.stderr);
-          assert.equal(r.stdout, seen.stdout, "podman and nook see the same files");
-          if (caps !== undefined) {
-            const c = await p.run([
-              "run",
-              "--rm",
-              "--user",
-              "1000:1000",
-              ref,
-              "/capbin/grep",
-              "CapEff",
-              "/proc/self/status",
-            ]);
-            assert.equal(c.stdout.trim(), caps, c.stderr);
-          }
+          assert.equal(pulled.code, 0, `podman pulls the same image: ${pulled.stderr}`);
+          const probe = await p.run(["run", "--rm", "--cgroups=disabled", ref, "true"]);
+          if (probe.code !== 0) why = `podman cannot run containers here: ${probe.stderr.trim().split("\n").pop()}`;
+        }
+        await t.step({
+          name: `podman sees the same${why ? ` [skipped: ${why}]` : ""}`,
+          ignore: why !== undefined,
+          fn: async () => {
+            if (typeof p === "string") return;
+            const r = await p.run(["run", "--rm", "--cgroups=disabled", ref, "sh", "-c", SCRIPT]);
+            assert.equal(r.code, 0, r.stderr);
+            assert.equal(r.stdout, seen.stdout, "podman and nook see the same files");
+            if (caps !== undefined) {
+              const c = await p.run(
+                [
+                  "run",
+                  "--rm",
+                  "--cgroups=disabled",
+                  "--user",
+                  "1000:1000",
+                  ref,
+                  "/capbin/grep",
+                  "CapEff",
+                  "/proc/self/status",
+                ],
+              );
+              assert.equal(c.stdout.trim(), caps, c.stderr);
+            }
+          },
         });
       } finally {
         await s.reset();
