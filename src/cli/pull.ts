@@ -19,6 +19,7 @@ const OPTIONS: readonly OptionSpec[] = [
     help: "Require HTTPS with a valid certificate (--tls-verify=false allows plain HTTP)",
   },
   { name: "quiet", short: "q", type: "bool", help: "Print only the image ID" },
+  { name: "debug", type: "bool", help: "Print what unpacking left out (extended attributes a user namespace cannot set)" },
   { name: "help", type: "bool", help: "Show this help" },
 ];
 
@@ -56,6 +57,7 @@ export async function main(argv: string[]): Promise<number> {
     pullImage(image, progress, {
       ...(platform !== undefined ? { platform: parsePlatform(platform) } : {}),
       ...(a.opts["tls-verify"] === false ? { tlsVerify: false } : {}),
+      ...(bool(a, "debug") ? { debug: true } : {}),
     }));
   if (Deno.env.get("NOOK_PULL_QUIET_ID") !== "1") await write(rec.id + "\n");
   return 0;

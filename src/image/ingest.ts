@@ -115,6 +115,7 @@ export async function ensureLayer(
   ids: IdPolicy,
   task?: Task,
   notes?: (t: string) => void,
+  debug?: (t: string) => void,
 ): Promise<void> {
   const { desc, chainId } = layer;
   const hex = digestHex(desc.digest);
@@ -202,6 +203,7 @@ export async function ensureLayer(
       idLimit: ids.idLimit,
       label: `layer ${desc.digest.slice(0, 19)}`,
       ...(notes ? { onNote: notes } : {}),
+      ...(debug ? { onDebug: debug } : {}),
     });
     await Promise.all(flushes);
     partialFile?.close();
@@ -283,8 +285,13 @@ export async function inParallel<T>(
   if (first !== undefined) throw first;
 }
 
-/** Put layers into the store, a few at a time, with progress rows. */
-export async function ensureLayers(layers: readonly IngestLayer[], progress: Progress, limit = 3): Promise<void> {
+/** Put layers into the store, a few at a time, with progress rows (and `debug` lines when given). */
+export async function ensureLayers(
+  layers: readonly IngestLayer[],
+  progress: Progress,
+  limit = 3,
+  debug = false,
+): Promise<void> {
   const ids = currentIdPolicy();
   const noted = new Set<string>();
   const notes = (t: string) => {
@@ -295,7 +302,7 @@ export async function ensureLayers(layers: readonly IngestLayer[], progress: Pro
   };
   await inParallel(layers, limit, async (l) => {
     const task = progress.task(l.desc.digest.slice(7, 19), l.desc.size);
-    await ensureLayer(l, ids, task, notes);
+    await ensureLayer(l, ids, task, notes, debug ? (t) => progress.line(`debug: ${t}`) : undefined);
   });
 }
 

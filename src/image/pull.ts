@@ -37,6 +37,8 @@ export interface PullOptions {
   tlsVerify?: boolean;
   /** Parallel layer downloads (default 3). */
   parallel?: number;
+  /** Print `debug:` lines (what unpacking left out, such as extended attributes). */
+  debug?: boolean;
 }
 
 function json(bytes: Uint8Array, what: string): unknown {
@@ -149,7 +151,7 @@ async function pullFrom(
     ...(i > 0 ? { parent: chains[i - 1]! } : {}),
     fetch: (offset: number) => client.blob(ref.repository, desc.digest, desc.size, offset),
   }));
-  await ensureLayers(layers, progress, opts.parallel ?? 3);
+  await ensureLayers(layers, progress, opts.parallel ?? 3, opts.debug ?? false);
   // the image's own blobs go in only once all its layers did
   await writeBlob(configBytes, manifest.config.digest);
   await writeBlob(manifestBytes, manifestDigest);

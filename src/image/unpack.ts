@@ -3,17 +3,24 @@
  * directory, run inside nook's user namespace so that the owners in the
  * archive survive through the subordinate id mapping.
  *
- * nook owns the extraction rules (tar-stream only parses):
- *   - names are cleaned; absolute names and `..` that climbs out are refused;
+ * nook owns the extraction rules (_tar.ts only parses, every dialect Go's
+ * archive/tar reads):
+ *   - names are cleaned: a leading `/` or `./` names the layer's root, and
+ *     `..` that climbs out is refused;
  *   - every parent directory is opened with openat2(RESOLVE_BENEATH |
  *     RESOLVE_NO_SYMLINKS) from the layer's root, so no write can pass through
  *     a symlink planted by an earlier entry, and nothing outside the layer
  *     directory can be created or changed;
- *   - files are created with O_EXCL|O_NOFOLLOW; hard links must point at a
- *     file of this layer; relative symlinks that climb above the root are refused;
- *   - whiteouts become what overlayfs (kernel, `userxattr`, and fuse-overlayfs)
- *     reads: `.wh.NAME` → a 0/0 character device, `.wh..wh..opq` → the
- *     `user.overlay.opaque` xattr on the directory;
+ *   - files are created with O_EXCL|O_NOFOLLOW (a later entry of the same
+ *     name replaces an earlier one); sparse files are written with pwrite, so
+ *     their holes stay holes; hard links must point at a file of this layer,
+ *     before or after them; relative symlinks that climb above the root are refused;
+ *   - whiteouts, as `.wh.NAME` entries or overlay's 0/0 character devices,
+ *     become what overlayfs (kernel, `userxattr`, and fuse-overlayfs) reads:
+ *     a 0/0 character device; opaque directories (`.wh..wh..opq`, or a
+ *     directory carrying `trusted.overlay.opaque=y`) get `user.overlay.opaque`;
+ *   - extended attributes: `user.*` and `security.capability` are set (see
+ *     {@link capabilityForUserns}); the others are listed under `--debug`;
  *   - device nodes are skipped with a note (rootless cannot mknod them).
  *
  * npm and `node:` modules are imported dynamically: this file is never on
@@ -25,6 +32,7 @@ import { DISK_FULL_HINT, isDiskFull, NookError } from "../errors/mod.ts";
 import { projectUrl } from "../paths/project.ts";
 import * as c from "../libc/mod.ts";
 import { F, LibcError } from "../libc/mod.ts";
+import { TarError, type TarHeader, TarReader, type TarSink } from "./_tar.ts";
 
 /** A layer could not be unpacked: a corrupt stream or a hostile entry. */
 export class UnpackError extends NookError {}
@@ -48,6 +56,8 @@ export interface UnpackOptions {
   onNote?: (text: string) => void;
   /** Name of the layer for messages. */
   label?: string;
+  /** Where `--debug` detail goes (extended attributes that were not set…). */
+  onDebug?: (text: string) => void;
   /** Called with the number of compressed bytes consumed so far. */
   onProgress?: (bytes: number) => void;
 }
@@ -96,12 +106,13 @@ function hostile(name: string, why: string): UnpackError {
 
 /**
  * Clean a member name into a path relative to the layer root ("" = the root):
- * `./a//b/` → `a/b`. Absolute names and `..` above the root are refused.
+ * `./a//b/` → `a/b`, `/a` → `a` (a leading `/` names the layer's root, as
+ * docker, containers/storage and GNU tar read it: umoci writes `/` for the
+ * root itself). `..` that climbs above the root is refused.
  */
 export function cleanName(name: string): string {
   if (name.length > MAX_NAME) throw hostile(name.slice(0, 80) + "…", `the name is longer than ${MAX_NAME} bytes`);
   if (name.includes("\0")) throw hostile(name, "the name contains a NUL byte");
-  if (name.startsWith("/")) throw hostile(name, "absolute names are not allowed in a layer");
   const out: string[] = [];
   for (const part of name.split("/")) {
     if (part === "" || part === ".") continue;
@@ -205,16 +216,37 @@ class LayerFs {
   }
 }
 
-interface TarHeader {
-  name: string;
-  size: number;
-  mode: number;
-  mtime: Date;
-  type: string;
-  linkname: string | null;
-  uid: number;
-  gid: number;
-  pax?: Record<string, string> | null;
+/** `security.capability` revisions (linux/capability.h). */
+const VFS_CAP_REVISION_2 = 0x02000000;
+const VFS_CAP_REVISION_3 = 0x03000000;
+const VFS_CAP_SZ_2 = 20;
+const VFS_CAP_SZ_3 = 24;
+
+/**
+ * The value of `security.capability` to write inside nook's user namespace,
+ * or undefined when it cannot be carried (the reason goes to `why`).
+ *
+ * A v2 value is written as it is: the kernel turns it into v3 with the host
+ * id of the namespace's root as the root id (an unprivileged namespace root
+ * may not write v2), which makes it effective in any container whose root
+ * is that id — every nook container of this user. A v3 value names its
+ * root id as seen from the writer's namespace: an image made under a root
+ * id other than 0 is rewritten to 0, the container's root, which is what
+ * the image means (its root runs it); its capabilities are kept as they are.
+ */
+export function capabilityForUserns(value: Uint8Array, why: (text: string) => void): Uint8Array | undefined {
+  if (value.length < 4) return why("too short"), undefined;
+  const view = new DataView(value.buffer, value.byteOffset, value.byteLength);
+  const magic = view.getUint32(0, true) & 0xff000000;
+  if (magic === VFS_CAP_REVISION_2 && value.length === VFS_CAP_SZ_2) return value;
+  if (magic === VFS_CAP_REVISION_3 && value.length === VFS_CAP_SZ_3) {
+    if (view.getUint32(20, true) === 0) return value;
+    const out = value.slice();
+    new DataView(out.buffer).setUint32(20, 0, true);
+    return out;
+  }
+  why(`revision ${(magic >>> 24).toString()} of ${value.length} bytes is not one the kernel takes`);
+  return undefined;
 }
 
 /**
@@ -228,8 +260,6 @@ export async function unpackLayer(
   dir: string,
   opts: UnpackOptions = {},
 ): Promise<UnpackResult> {
-  const tarStream = (await import("tar-stream")).default;
-
   const label = opts.label ?? dir;
   const notes: string[] = [];
   const note = (text: string) => {
@@ -241,15 +271,18 @@ export async function unpackLayer(
   const whiteouts: string[] = [];
   const dirTimes: [string, number, number][] = [];
   const devices: string[] = [];
-  const skippedXattrs = new Set<string>();
+  // xattr name → how many entries carried it, and why it was not set
+  const skippedXattrs = new Map<string, { count: number; why: string }>();
+  // hard links whose target comes later in the layer: name → target, made at the end
+  const pendingLinks = new Map<string, { target: string; name: string; linkname: string }>();
   let squashedNote = false;
   let entries = 0;
   let size = 0;
   const idLimit = opts.idLimit ?? 0x1_0000_0000;
 
   const owner = (h: TarHeader, name: string): [number, number] => {
-    const uid = Number(h.pax?.uid ?? h.uid) || 0;
-    const gid = Number(h.pax?.gid ?? h.gid) || 0;
+    const uid = h.uid;
+    const gid = h.gid;
     if (opts.squashOwners) {
       if ((uid || gid) && !squashedNote) {
         squashedNote = true;
@@ -259,7 +292,7 @@ export async function unpackLayer(
       }
       return [0, 0];
     }
-    if (uid >= idLimit || gid >= idLimit) {
+    if (uid < 0 || gid < 0 || uid >= idLimit || gid >= idLimit) {
       throw new UnpackError(
         `The entry "${name}" of ${label} belongs to ${uid}:${gid}, which is not mapped into nook's user namespace`,
         { hint: `only ids below ${idLimit} are mapped; give your user a larger range in /etc/subuid and /etc/subgid` },
@@ -267,26 +300,49 @@ export async function unpackLayer(
     }
     return [uid, gid];
   };
-  const mtimeOf = (h: TarHeader): [number, number] => {
-    const pax = h.pax?.mtime;
-    if (pax && /^\d+(\.\d+)?$/.test(pax)) {
-      const [s, frac = ""] = pax.split(".");
-      return [Number(s), Number((frac + "000000000").slice(0, 9))];
-    }
-    const t = h.mtime.getTime();
-    return [Number.isFinite(t) ? Math.floor(t / 1000) : 0, 0];
+  const skipXattr = (name: string, why: string) => {
+    const s = skippedXattrs.get(name);
+    if (s) s.count++;
+    else skippedXattrs.set(name, { count: 1, why });
   };
-  const xattrs = (h: TarHeader): [string, string][] => {
-    const out: [string, string][] = [];
-    for (const [k, v] of Object.entries(h.pax ?? {})) {
-      if (!k.startsWith("SCHILY.xattr.")) continue;
-      const name = k.slice("SCHILY.xattr.".length);
-      // user.* is what an unprivileged namespace may set; security.capability
-      // and trusted.* values are binary and cannot be carried here.
-      if (name.startsWith("user.") && !name.startsWith("user.overlay.")) out.push([name, v]);
-      else skippedXattrs.add(name);
+  /** The attributes of an entry that can be set in the user namespace. */
+  const xattrs = (h: TarHeader): [string, Uint8Array][] => {
+    if (h.xattrs.length === 0) return [];
+    const out: [string, Uint8Array][] = [];
+    for (const [name, v] of h.xattrs) {
+      if (name === "security.capability") {
+        const cap = capabilityForUserns(v, (why) => skipXattr(name, why));
+        if (cap) out.push([name, cap]);
+      } else if (name.startsWith("user.overlay.") || name.startsWith("trusted.overlay.")) {
+        // overlayfs's own state (opaque is read separately): a layer must not steer the mount
+        if (!/^(user|trusted)\.overlay\.opaque$/.test(name)) skipXattr(name, "overlayfs state is nook's to write");
+      } else if (name.startsWith("user.")) out.push([name, v]);
+      else if (name.startsWith("trusted.")) skipXattr(name, "trusted.* needs CAP_SYS_ADMIN on the host");
+      else if (name === "security.selinux") skipXattr(name, "SELinux labels are the host's policy");
+      else skipXattr(name, "only user.* and security.capability can be set in a user namespace");
     }
     return out;
+  };
+  const isOpaqueDir = (h: TarHeader): boolean => {
+    for (const [name, v] of h.xattrs) {
+      if ((name === "trusted.overlay.opaque" || name === "user.overlay.opaque") && v.length === 1 && v[0] === 0x79) {
+        return true;
+      }
+    }
+    return false;
+  };
+  const setXattrs = (fd: number, attrs: [string, Uint8Array][], rel: string) => {
+    for (const [k, v] of attrs) {
+      try {
+        c.fsetxattr(fd, k, v, rel || "/");
+      } catch (err) {
+        // a filesystem without xattrs, or a value the kernel refuses (a v3 root id it cannot map)
+        if (!(err instanceof LibcError && ["ENOTSUP", "EOPNOTSUPP", "EINVAL", "EPERM"].includes(err.code ?? ""))) {
+          throw err;
+        }
+        skipXattr(k, `the kernel refused it (${err.code})`);
+      }
+    }
   };
 
   // The layer directory starts empty: creation is tried first, and only a
@@ -318,66 +374,82 @@ export async function unpackLayer(
     return false;
   };
   /** Owner, mode and xattrs of a directory (only what differs from what mkdir gave it). */
-  const dirMeta = (rel: string, uid: number, gid: number, mode: number, attrs: [string, string][], force: boolean) => {
+  const dirMeta = (
+    rel: string,
+    uid: number,
+    gid: number,
+    mode: number,
+    attrs: [string, Uint8Array][],
+    force: boolean,
+  ) => {
     if (!force && uid === 0 && gid === 0 && (mode & 0o7000) === 0 && attrs.length === 0) return;
     const fd = fs.openDir(rel);
     try {
       if (uid !== 0 || gid !== 0 || force) c.fchown(fd, uid, gid, rel || "/");
       c.fchmod(fd, mode, rel || "/");
-      for (const [k, v] of attrs) c.fsetxattr(fd, k, v, rel || "/");
+      setXattrs(fd, attrs, rel);
     } finally {
       c.close(fd);
     }
   };
+  const markOpaque = (rel: string, name: string) => {
+    fs.dir(rel, name);
+    const fd = fs.openDir(rel);
+    try {
+      c.fsetxattr(fd, "user.overlay.opaque", "y", rel || "/");
+    } finally {
+      c.close(fd);
+    }
+    if (!opaque.includes(rel)) opaque.push(rel);
+  };
+  const whiteout = (wrel: string, name: string) => {
+    // Why a 0/0 character device: it is overlayfs's whiteout, and the kernel
+    // lets a user namespace create exactly this device (and no other).
+    make(wrel, name, (pfd, b) => c.mknodat(pfd, b, F.S_IFCHR, 0n));
+    whiteouts.push(wrel);
+  };
+  /** A hard link at `rel` to `target` (both cleaned); false when the target is not there (yet). */
+  const hardLink = (rel: string, target: string, name: string): boolean => {
+    const [tparent, tbase] = splitPath(target);
+    const tst = c.lstatat(fs.dir(tparent, name), tbase);
+    if (!tst) return false;
+    if ((tst.mode & F.S_IFMT) === F.S_IFDIR) throw hostile(name, "a hard link to a directory");
+    // the target's directory is resolved again inside: a replacement may have dropped cached fds
+    make(rel, name, (pfd, b) => c.linkat(fs.dir(tparent, name), tbase, pfd, b));
+    return true;
+  };
 
-  const handle = (
-    h: TarHeader,
-    stream: AsyncIterable<Uint8Array> & { resume(): void },
-    next: () => void,
-  ): Promise<void> | void => {
+  const handle = (h: TarHeader): TarSink | undefined => {
     entries++;
     const rel = cleanName(h.name);
     const [parentRel, base] = splitPath(rel);
     const mode = h.mode & 0o7777;
-    const skip = () => {
-      stream.resume();
-      next();
-    };
+    // a later entry of the same name wins over a hard link still waiting for its target
+    if (pendingLinks.size) pendingLinks.delete(rel);
 
-    // whiteouts
+    // whiteouts, AUFS form (what docker and the OCI spec write)
     if (base.startsWith(WH)) {
-      if (h.type === "directory") throw hostile(h.name, "a whiteout cannot be a directory");
-      if (base === OPAQUE) {
-        fs.dir(parentRel, h.name);
-        const fd = fs.openDir(parentRel);
-        try {
-          c.fsetxattr(fd, "user.overlay.opaque", "y", parentRel || "/");
-        } finally {
-          c.close(fd);
-        }
-        opaque.push(parentRel);
-      } else {
+      if (h.type === "5") throw hostile(h.name, "a whiteout cannot be a directory");
+      if (base === OPAQUE) markOpaque(parentRel, h.name);
+      else {
         const target = base.slice(WH.length);
         if (target === "" || target === "." || target === "..") throw hostile(h.name, "an empty whiteout name");
-        const wrel = parentRel ? `${parentRel}/${target}` : target;
-        // Why a 0/0 character device: it is overlayfs's whiteout, and the kernel
-        // lets a user namespace create exactly this device (and no other).
-        make(wrel, h.name, (pfd, b) => c.mknodat(pfd, b, F.S_IFCHR, 0n));
-        whiteouts.push(wrel);
+        whiteout(parentRel ? `${parentRel}/${target}` : target, h.name);
       }
-      return skip();
+      return undefined;
     }
 
     switch (h.type) {
-      case "directory": {
+      case "5": {
         const [uid, gid] = owner(h, h.name);
         const existed = rel === "" || makeDir(rel, h.name, mode & 0o777);
         dirMeta(rel, uid, gid, mode, xattrs(h), existed);
-        dirTimes.push([rel, ...mtimeOf(h)]);
-        return skip();
+        // opaque directory, overlayfs form (trusted.overlay.opaque=y, as overlay diffs carry it)
+        if (h.xattrs.length && isOpaqueDir(h)) markOpaque(rel, h.name);
+        dirTimes.push([rel, h.mtime, h.mtimeNs]);
+        return undefined;
       }
-      case "file":
-      case "contiguous-file": {
+      case "0": {
         if (rel === "") throw hostile(h.name, "a file cannot replace the layer's root");
         const [uid, gid] = owner(h, h.name);
         const fd = make(
@@ -385,48 +457,41 @@ export async function unpackLayer(
           h.name,
           (pfd, b) => c.openat(pfd, b, F.O_WRONLY | F.O_CREAT | F.O_EXCL | F.O_NOFOLLOW | F.O_NOCTTY, mode & 0o777),
         );
+        const sparse = h.sparse;
+        let open = true;
         const finish = () => {
+          open = false;
           try {
+            // a sparse file's holes were skipped, the trailing one too: give it its size
+            if (sparse) c.ftruncate(fd, h.size, rel);
             if (uid !== 0 || gid !== 0) c.fchown(fd, uid, gid, rel);
-            // after chown, which clears the setuid/setgid bits
+            // after chown, which clears the setuid/setgid bits (and security.capability)
             if (uid !== 0 || gid !== 0 || (mode & 0o7000) !== 0) c.fchmod(fd, mode, rel);
-            for (const [k, v] of xattrs(h)) c.fsetxattr(fd, k, v, rel);
-            const [s, ns] = mtimeOf(h);
-            c.futimes(fd, s, ns);
+            if (h.xattrs.length) setXattrs(fd, xattrs(h), rel);
+            c.futimes(fd, h.mtime, h.mtimeNs);
           } finally {
             c.close(fd);
           }
         };
-        if (h.size === 0) {
-          finish();
-          return skip();
-        }
-        return (async () => {
-          try {
-            for await (const chunk of stream) c.writeAll(fd, chunk, rel);
-          } catch (err) {
-            c.close(fd);
-            throw err;
-          }
-          finish();
-          next();
-        })();
+        openFiles.add(fd);
+        return {
+          data: sparse ? (chunk, offset) => c.pwriteAll(fd, chunk, offset, rel) : (chunk) => c.writeAll(fd, chunk, rel),
+          end: () => {
+            openFiles.delete(fd);
+            if (open) finish();
+          },
+        };
       }
-      case "link": {
+      case "1": {
         if (!h.linkname) throw hostile(h.name, "a hard link without a target");
         const target = cleanName(h.linkname);
         if (target === "" || target === rel) throw hostile(h.name, `a hard link to "${h.linkname}"`);
-        const [tparent, tbase] = splitPath(target);
-        const tst = c.lstatat(fs.dir(tparent, h.name), tbase);
-        if (!tst) throw hostile(h.name, `it is a hard link to "${h.linkname}", which is not in this layer (before it)`);
-        if ((tst.mode & F.S_IFMT) === F.S_IFDIR) throw hostile(h.name, "a hard link to a directory");
-        // the target's directory is resolved again inside: a replacement may have dropped cached fds
-        make(rel, h.name, (pfd, b) => c.linkat(fs.dir(tparent, h.name), tbase, pfd, b));
-        return skip();
+        if (!hardLink(rel, target, h.name)) pendingLinks.set(rel, { target, name: h.name, linkname: h.linkname });
+        return undefined;
       }
-      case "symlink": {
+      case "2": {
         if (rel === "") throw hostile(h.name, "a symlink cannot replace the layer's root");
-        const target = h.linkname ?? "";
+        const target = h.linkname;
         if (!target || target.length > MAX_NAME || target.includes("\0")) {
           throw hostile(h.name, "a symlink with a bad target");
         }
@@ -437,27 +502,35 @@ export async function unpackLayer(
         make(rel, h.name, (pfd, b) => c.symlinkat(target, pfd, b));
         const pfd = fs.dir(parentRel, h.name);
         if (uid !== 0 || gid !== 0) c.lchownat(pfd, base, uid, gid);
-        const [s, ns] = mtimeOf(h);
-        c.lutimesat(pfd, base, s, ns);
-        return skip();
+        c.lutimesat(pfd, base, h.mtime, h.mtimeNs);
+        return undefined;
       }
-      case "fifo": {
+      case "6": {
+        if (rel === "") throw hostile(h.name, "a fifo cannot replace the layer's root");
         const [uid, gid] = owner(h, h.name);
         make(rel, h.name, (pfd, b) => c.mknodat(pfd, b, F.S_IFIFO | (mode & 0o777)));
         if (uid !== 0 || gid !== 0) c.lchownat(fs.dir(parentRel, h.name), base, uid, gid);
-        return skip();
+        return undefined;
       }
-      case "character-device":
-      case "block-device":
+      case "3":
+        // whiteout, overlayfs form: a 0/0 character device (what overlay diffs hold)
+        if (h.devmajor === 0 && h.devminor === 0 && rel !== "") {
+          whiteout(rel, h.name);
+          return undefined;
+        }
         devices.push(rel);
-        return skip();
+        return undefined;
+      case "4":
+        devices.push(rel);
+        return undefined;
       default:
-        note(`skipped "${h.name}": tar entry type "${h.type}" is not supported`);
-        return skip();
+        note(`skipped "${h.name}": tar entry type "${printable(h.type)}" is not supported`);
+        return undefined;
     }
   };
 
-  const extract = tarStream.extract();
+  const openFiles = new Set<number>();
+  const reader = new TarReader(handle);
   let failure: unknown;
   let onFailure: (err: unknown) => void = () => {};
   const failed = new Promise<never>((_, reject) => (onFailure = reject));
@@ -466,30 +539,7 @@ export async function unpackLayer(
     if (failure) return;
     failure = err;
     onFailure(err);
-    extract.destroy(err as Error);
   };
-  extract.on("entry", (header, stream, next) => {
-    // a destroyed parser destroys the entry's stream with the same error: it is ours already
-    stream.on("error", () => {});
-    if (failure) return;
-    try {
-      const p = handle(header as unknown as TarHeader, stream as never, () => next());
-      if (p) p.catch(fail);
-    } catch (err) {
-      fail(err);
-    }
-  });
-  const extracted = new Promise<void>((resolve, reject) => {
-    extract.on("finish", () => resolve());
-    extract.on("error", (err: Error) => reject(failure ?? err));
-    extract.on("close", () => (failure ? reject(failure) : resolve()));
-  });
-  extracted.catch(() => {});
-  // acks held back until the parser drains (one listener, not one per chunk)
-  const pendingAcks: (() => void)[] = [];
-  extract.on("drain", () => {
-    for (const ack of pendingAcks.splice(0)) ack();
-  });
 
   const iter = input[Symbol.asyncIterator]();
   let first = await iter.next();
@@ -511,12 +561,16 @@ export async function unpackLayer(
   let digests: { blob: string; diff: string; size: number };
   try {
     digests = await inflater.run(kind, first, iter, {
+      // the reader writes every byte of the chunk before it returns: ack at once
       onOut: (chunk, ack) => {
-        if (failure) return ack();
-        if (pendingAcks.length || !extract.write(chunk)) {
-          if (pendingAcks.length) extract.write(chunk);
-          pendingAcks.push(ack);
-        } else ack();
+        if (!failure) {
+          try {
+            reader.write(chunk);
+          } catch (err) {
+            fail(err);
+          }
+        }
+        ack();
       },
       failed,
       onProgress: opts.onProgress,
@@ -531,15 +585,33 @@ export async function unpackLayer(
         },
       );
     });
-    if (!failure) (extract as unknown as { end(): void }).end();
-    await Promise.race([extracted, failed]);
+    if (failure) throw failure;
+    reader.end();
+    // hard links whose target came later: make them now, chains in any order
+    while (pendingLinks.size) {
+      let made = 0;
+      for (const [rel, l] of pendingLinks) {
+        if (hardLink(rel, l.target, l.name)) {
+          pendingLinks.delete(rel);
+          made++;
+        }
+      }
+      if (made === 0) {
+        const [, l] = pendingLinks.entries().next().value!;
+        throw hostile(l.name, `it is a hard link to "${l.linkname}", which is not in this layer`);
+      }
+    }
   } catch (err) {
     Deno.umask(oldUmask);
+    for (const fd of openFiles) c.close(fd);
     await iter.return?.();
     inflater.discard();
     fs.close();
     const e = failure ?? err;
     if (isDiskFull(e) && !(e instanceof NookError && e.code === "ENOSPC")) throw diskFull(label, e);
+    if (e instanceof TarError) {
+      throw new UnpackError(`${label} is not a valid tar stream: ${e.message}`, { cause: e, hint: e.hint ?? "" });
+    }
     if (e instanceof NookError) throw e;
     throw new UnpackError(`Cannot unpack ${label}: ${(e as Error).message}`, {
       cause: e,
@@ -567,7 +639,15 @@ export async function unpackLayer(
       }): rootless containers cannot create devices; nook binds /dev/null and friends from the host`,
     );
   }
-  if (skippedXattrs.size) note(`skipped extended attributes outside user.*: ${[...skippedXattrs].join(", ")}`);
+  if (skippedXattrs.size) {
+    opts.onDebug?.(
+      `${label}: extended attributes not set: ${
+        [...skippedXattrs].map(([k, s]) => `${k} on ${s.count} entr${s.count > 1 ? "ies" : "y"} (${s.why})`).join(
+          ", ",
+        )
+      }`,
+    );
+  }
   return {
     digest: `sha256:${digests.blob}`,
     diffId: `sha256:${digests.diff}`,
@@ -578,6 +658,10 @@ export async function unpackLayer(
     compression: kind,
     notes,
   };
+}
+
+function printable(s: string): string {
+  return s.replace(/[^\x20-\x7e]/g, (ch) => `\\x${ch.charCodeAt(0).toString(16).padStart(2, "0")}`);
 }
 
 /** What the main thread does with the worker's output. */

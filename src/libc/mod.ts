@@ -23,6 +23,10 @@ const SYMBOLS = {
   close: { parameters: ["i32"], result: "i32" },
   /** ssize_t write(int fd, const void *buf, size_t n) */
   write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+  /** ssize_t pwrite(int fd, const void *buf, size_t n, off_t offset) */
+  pwrite: { parameters: ["i32", "buffer", "usize", "i64"], result: "isize" },
+  /** int ftruncate(int fd, off_t length) */
+  ftruncate: { parameters: ["i32", "i64"], result: "i32" },
   /** ssize_t read(int fd, void *buf, size_t n) */
   read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
   /** int mkdirat(int dirfd, const char *path, mode_t mode) */
@@ -177,6 +181,29 @@ export function writeAll(fd: number, data: Uint8Array, what?: string): void {
     }
     off += n;
   }
+}
+
+/**
+ * pwrite(2) all of `data` at `offset`: what writes a sparse file's data
+ * fragments, leaving the holes between them unallocated.
+ */
+export function pwriteAll(fd: number, data: Uint8Array, offset: number, what?: string): void {
+  let off = 0;
+  while (off < data.length) {
+    const chunk = off === 0 ? data : data.subarray(off);
+    const n = Number(libc().pwrite(fd, chunk as Uint8Array<ArrayBuffer>, BigInt(chunk.length), BigInt(offset + off)));
+    if (n < 0) {
+      const e = errno();
+      if (e === 4 /* EINTR */) continue;
+      fail("write", what, e);
+    }
+    off += n;
+  }
+}
+
+/** ftruncate(2): set the size of an open file (a sparse file's trailing hole). */
+export function ftruncate(fd: number, size: number, what?: string): void {
+  check(libc().ftruncate(fd, BigInt(size)), "truncate", what);
 }
 
 /** read(2) into buf; returns the count (0 at end). */
