@@ -8,6 +8,7 @@ import { errnoName, HostError, NookError } from "../errors/mod.ts";
 import { MSG_SIZE } from "../plan/ops.ts";
 import { projectPath } from "../paths/project.ts";
 import { type Shim, SYMBOLS } from "./symbols.ts";
+import { mark } from "../trace/mod.ts";
 
 export { type Shim, SYMBOLS } from "./symbols.ts";
 
@@ -33,6 +34,7 @@ export function shim(): Shim {
   const path = libshimPath();
   try {
     lib = Deno.dlopen(path, SYMBOLS);
+    mark("libshim load");
   } catch (err) {
     throw new HostError(`Cannot load libshim from "${path}": ${(err as Error).message}`, {
       op: "dlopen",
