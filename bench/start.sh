@@ -22,7 +22,9 @@ trap '"$root/nook" system reset -f >/dev/null 2>&1; rm -rf "$tmp"' EXIT
 rootfs="$tmp/rootfs"
 bench_busybox_rootfs "$rootfs" true sh
 chmod 755 "$tmp" "$rootfs"
-export NOOK_DATA_DIR="$tmp/data" XDG_RUNTIME_DIR="$tmp/run"
+# XDG_* rather than NOOK_DATA_DIR: any NOOK_* setting makes each run load the config, which a
+# user who configured nothing does not pay for; no config file either
+export XDG_DATA_HOME="$tmp/data" XDG_CONFIG_HOME="$tmp/config" XDG_RUNTIME_DIR="$tmp/run"
 mkdir -m 700 "$XDG_RUNTIME_DIR"
 "$root/nook" run --rm --rootfs "$rootfs" true # warm: Deno installed, caches filled
 NOOK_FROM_SOURCE=1 "$root/nook" run --rm --rootfs "$rootfs" true 2>/dev/null
