@@ -15,6 +15,7 @@ import type { HostSettings, LogConfig, RestartPolicy, RootfsInfo } from "../cont
 import { parseSize } from "../containers/units.ts";
 import { bool, list, type OptionSpec, type ParsedArgs, str } from "./_args.ts";
 import { write } from "./_io.ts";
+import { mark } from "../trace/mod.ts";
 
 /** Options of `nook run` that belong to issue #4 (lifecycle). */
 export const LIFECYCLE_RUN_OPTIONS: readonly OptionSpec[] = [
@@ -98,6 +99,7 @@ export async function runWithLifecycle(a: ParsedArgs, spec: ContainerSpec, mappi
   const detach = bool(a, "detach");
   const keepEtcFiles = detach || !host.autoRemove;
   const rec = createContainer(spec, { name: str(a, "name"), ...describeSource(a, spec), host, keepEtcFiles });
+  mark("record");
   if (!detach) return await runForeground(rec, mapping, hooks);
   try {
     const { startDetached } = await lazyImport<typeof import("../monitor/start.ts")>("monitor/start.ts");

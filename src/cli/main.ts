@@ -7,6 +7,7 @@ import { ALIASES, COMMANDS } from "./commands.ts";
 import { write } from "./_io.ts";
 import { applyConfigToEnv } from "../config/load.ts";
 import { runtimeArgv } from "../oci/argv0.ts";
+import { mark } from "../trace/mod.ts";
 
 function topHelp(): string {
   const w = Math.max(...Object.keys(COMMANDS).map((n) => n.length)) + 2;
@@ -25,6 +26,7 @@ function topHelp(): string {
 
 /** Run the CLI with these arguments; resolves with the exit code. */
 export async function cli(argv: string[]): Promise<number> {
+  mark("deno start");
   // `--debug` before the command: traces for unexpected errors, here and in re-executed children
   while (argv[0] === "--debug") {
     Deno.env.set("NOOK_DEBUG", "1");
@@ -50,7 +52,9 @@ export async function cli(argv: string[]): Promise<number> {
   }
   try {
     await applyConfigToEnv(); // config.yaml → defaults of NOOK_* variables (src/config)
+    mark("config");
     const mod = await entry.load();
+    mark("module load");
     return await mod.main(rest);
   } catch (err) {
     await write(formatError(err, name) + "\n", true);

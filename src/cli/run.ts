@@ -18,6 +18,7 @@ import { RESOURCES_RUN_OPTIONS, resourceHooks } from "./_run_resources.ts";
 import { NETWORK_RUN_OPTIONS, networkFlags } from "./_run_network.ts";
 import { networkHooks, prepareNetwork } from "../network/mod.ts";
 import { applyRunDefaults } from "../config/load.ts";
+import { mark } from "../trace/mod.ts";
 
 /** The core options of `nook run` (issue #2). */
 const CORE_RUN_OPTIONS: readonly OptionSpec[] = [
@@ -80,16 +81,20 @@ export async function main(argv: string[]): Promise<number> {
   if (!a) return 0;
   await applyRunDefaults(a, RUN_OPTIONS); // flags not given → config.yaml / NOOK_* (src/config)
   const mapping = detectIdMapping();
+  mark("arguments");
   await prepareImage(a);
   const { spec: container, cleanup } = prepare(a, mapping);
+  mark("spec");
   try {
     // cgroup first (the container's process must be in it before GO), then the network helper;
     // with -d the container's monitor starts its network helper (src/network/detached.ts), not this short-lived nook
     const network = bool(a, "detach") ? {} : networkHooks(container);
     const hooks = mergeHooks(await resourceHooks(a, container), network);
+    mark("cgroup");
     return await runWithLifecycle(a, container, mapping, hooks);
   } finally {
     await cleanup();
+    mark("cleanup");
   }
 }
 

@@ -4,6 +4,7 @@ import { SIGNALS } from "../plan/mod.ts";
 import { applyIdMapping, type IdMapping } from "../userns/mod.ts";
 import { buildPlan } from "./build_plan.ts";
 import type { ContainerSpec } from "./spec.ts";
+import { mark } from "../trace/mod.ts";
 
 /** Signals `nook run` passes on to the container's process. */
 export const FORWARDED_SIGNALS: readonly Deno.Signal[] = ["SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2"];
@@ -87,14 +88,17 @@ export async function runContainer(spec: ContainerSpec, mapping: IdMapping, hook
     }
   }
   const plan = buildPlan(spec, mapping);
+  mark("plan");
   const signals = new SignalForwarder();
   let started;
   try {
     started = await launch(plan, {
       beforeGo: async (pid) => {
         // newuidmap/newgidmap and a slow helper (pasta) need not wait for each other.
-        await Promise.all([applyIdMapping(pid, mapping), ...(hooks.duringIdMapping ?? []).map((step) => step(pid))]);
+        await Promise.all([applyIdMapping(pid, mapping).then(() => mark("id maps")), ...(hooks.duringIdMapping ?? []).map((step) => step(pid))]);
+        mark("network");
         for (const step of hooks.beforeGo ?? []) await step(pid);
+        mark("before go");
       },
     });
   } catch (err) {
@@ -134,6 +138,7 @@ export async function attachForeground(
       relay = ptyRelay(master, stdin ? 0 : -1, 1).finally(() => closeFd(master));
     }
     const status = await wait(started.pid);
+    mark("wait");
     await relay;
     return exitCode(status);
   } finally {

@@ -8,13 +8,14 @@ import { errnoName, HostError, NookError } from "../errors/mod.ts";
 import { MSG_SIZE } from "../plan/ops.ts";
 import { projectPath } from "../paths/project.ts";
 import { type Shim, SYMBOLS } from "./symbols.ts";
+import { mark } from "../trace/mod.ts";
 
 export { type Shim, SYMBOLS } from "./symbols.ts";
 
 /** A libshim call failed; `errno` holds the positive errno. */
 export class ShimError extends NookError {}
 
-let lib: Deno.DynamicLibrary<typeof SYMBOLS> | undefined;
+let lib: Shim | undefined;
 
 /** Where libshim is: `$NOOK_LIBSHIM`, else `build/libshim.so` next to the sources (or embedded by `deno compile --include`). */
 export function libshimPath(): string {
@@ -24,24 +25,45 @@ export function libshimPath(): string {
 }
 
 /**
- * Open libshim once. There is no version call here on purpose: every plan
- * carries its version and libshim refuses one it does not speak, and
- * {@link spawn} turns that into a "rebuild libshim" hint.
+ * Open libshim once, and bind each symbol on its first use: Deno builds a call
+ * trampoline for every symbol it binds (≈1 ms for a synchronous one), and a
+ * command uses a few of the library's symbols (binding all of them cost
+ * `nook run` ≈3 ms more on a busy 2-core machine). A compiled nook binds them
+ * all at once: there each dlopen of the embedded library may extract a copy.
+ * There is no version call here on purpose: every plan carries its version and
+ * libshim refuses one it does not speak, and {@link spawn} turns that into a
+ * "rebuild libshim" hint.
  */
 export function shim(): Shim {
-  if (lib) return lib.symbols;
+  if (lib) return lib;
   const path = libshimPath();
-  try {
-    lib = Deno.dlopen(path, SYMBOLS);
-  } catch (err) {
-    throw new HostError(`Cannot load libshim from "${path}": ${(err as Error).message}`, {
-      op: "dlopen",
-      path,
-      hint: "run ./nook once so it builds libshim (it needs a C compiler), or point NOOK_LIBSHIM at a built libshim.so",
-      cause: err,
-    });
+  const open = <S extends Deno.ForeignLibraryInterface>(symbols: S): Deno.DynamicLibrary<S> => {
+    try {
+      return Deno.dlopen(path, symbols);
+    } catch (err) {
+      throw new HostError(`Cannot load libshim from "${path}": ${(err as Error).message}`, {
+        op: "dlopen",
+        path,
+        hint: "run ./nook once so it builds libshim (it needs a C compiler), or point NOOK_LIBSHIM at a built libshim.so",
+        cause: err,
+      });
+    }
+  };
+  if (Deno.build.standalone) {
+    lib = open(SYMBOLS).symbols;
+    mark("libshim load");
+    return lib;
   }
-  return lib.symbols;
+  open({}); // the library itself: a missing or broken file fails here
+  const bound: Record<string, unknown> = {};
+  const table: PropertyDescriptorMap = {};
+  for (const name of Object.keys(SYMBOLS) as (keyof typeof SYMBOLS)[]) {
+    // a symbol an out-of-date libshim lacks fails at its first use, with the same hint
+    table[name] = { enumerable: true, get: () => (bound[name] ??= open({ [name]: SYMBOLS[name] }).symbols[name]) };
+  }
+  lib = Object.defineProperties({}, table) as Shim;
+  mark("libshim load");
+  return lib;
 }
 
 /** Throw a {@link ShimError} for a negative return value, else return it. */

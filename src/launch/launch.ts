@@ -3,6 +3,7 @@ import type { ShimMessage, Spawned } from "../ffi/mod.ts";
 import { errnoText, NookError } from "../errors/mod.ts";
 import { CLONE, Msg, type Plan } from "../plan/mod.ts";
 import { explainCloneFailure } from "../userns/mod.ts";
+import { mark } from "../trace/mod.ts";
 
 /** The container's setup failed in the child: carries the op that failed. */
 export class LaunchError extends NookError {}
@@ -53,6 +54,7 @@ export async function launch(
   let sp;
   try {
     sp = await spawner(bytes);
+    mark("clone");
   } catch (err) {
     if (err instanceof ShimError && err.op === "clone" && err.errno && plan.cloneFlags & CLONE.NEWUSER) {
       throw explainCloneFailure(err.errno);
@@ -110,6 +112,7 @@ export async function launch(
   } catch (err) {
     return await fail(err);
   }
+  mark("setup ops, exec");
   await closeFd(sp.sock);
   return { pid, pidfd, ptyMaster };
 }
