@@ -122,8 +122,32 @@ test("a new user namespace besides joined ones is unshared after joining, with i
   assert.equal(p.plan.cloneFlags, 0);
   assert.equal(p.mapsAtSync, true);
   const i = p.plan.ops.findIndex((o) => o.name === "UNSHARE");
-  assert.equal(p.plan.ops[i + 1]!.name, "SYNC");
-  assert.deepEqual(p.plan.ops[i + 1]!.fields, [{ t: "u64", v: SYNC_TAG.USERMAP }]);
+  // dumpable only while the parent writes the maps through /proc/PID (the child is
+  // still in the host's pid namespace there), non-dumpable again right after
+  assert.deepEqual(p.plan.ops.slice(i + 1, i + 4).map((o) => [o.name, o.fields[0]!.v]), [
+    ["DUMPABLE", 1],
+    ["SYNC", SYNC_TAG.USERMAP],
+    ["DUMPABLE", 0],
+  ]);
+});
+
+test("a container joining another's pid namespace stays non-dumpable, and hooks that would join it are refused", () => {
+  const joined = (c: Config) => {
+    c.linux.namespaces = c.linux.namespaces.map((n: Config) => n.type === "pid" ? { type: "pid", path: "/proc/1/ns/pid" } : n);
+  };
+  const p = plan(joined);
+  // (around the id maps it may be: it is still in the host's pid namespace until FORK)
+  const fork = names(p).indexOf("FORK");
+  assert.ok(fork > 0);
+  assert.ok(!p.plan.ops.slice(fork).some((o) => o.name === "DUMPABLE" && o.fields[0]!.v === 1), "never dumpable in it");
+  refuses((c) => {
+    joined(c);
+    c.hooks = { createContainer: [{ path: "/bin/true" }] };
+  }, "hooks.createContainer");
+  // in a pid namespace of its own the child may be opened by nook's hooks and exec
+  const own = plan((c) => (c.hooks = { createContainer: [{ path: "/bin/true" }] }));
+  const n = names(own);
+  assert.ok(n.indexOf("DUMPABLE") < n.indexOf("PIVOT_ROOT"));
 });
 
 test("hooks add a SYNC stop before pivot_root; a terminal adds PTY and /dev/console", () => {

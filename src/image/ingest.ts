@@ -25,8 +25,10 @@ import { UnpackError, unpackLayer } from "./unpack.ts";
  */
 export function describeStreamError(err: unknown): string {
   const msg = err instanceof Error ? err.message : String(err);
-  if (/Invalid tar header/i.test(msg)) return "it is not a tar archive (nor a gzip or zstd compressed one)";
-  if (/Unexpected end of data|unexpected end of file|ends early/i.test(msg)) {
+  if (/Invalid tar header|checksum does not match|field of a header is not an octal number/i.test(msg)) {
+    return "it is not a tar archive (nor a gzip or zstd compressed one)";
+  }
+  if (/Unexpected end of data|unexpected end of file|ends early|ends in the middle of an entry/i.test(msg)) {
     return "it ends early (the file is truncated)";
   }
   if (
