@@ -6,6 +6,7 @@
  * @module
  */
 export { ContainerError } from "./errors.ts";
+export { findNetworkState, listNetworkStates } from "./network_state.ts";
 export {
   cgroupPathFile,
   type ContainerRecord,

@@ -5,7 +5,7 @@
  * held exclusively, inside nook's user namespace (layers hold files of
  * subordinate ids).
  */
-import { listContainerStorage, rootfsDir } from "../overlay/container_rootfs.ts";
+import { listContainerStorage, rootfsDir } from "./container_storage.ts";
 import { storeLayout } from "./layout.ts";
 import { type ImageRecord, readImages } from "./images.ts";
 import { releaseContainerVolumes } from "./volumes.ts";
