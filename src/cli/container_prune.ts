@@ -1,4 +1,4 @@
-import { currentStatus, isActive, listIds, removeContainer } from "../containers/mod.ts";
+import { currentStatus, isActive, listIds, removeContainer } from "../engine/mod.ts";
 import { bool, HELP, type OptionSpec, parseCommand } from "./_args.ts";
 import { write } from "./_io.ts";
 import type { CommandSpec } from "./commands.ts";

@@ -1,4 +1,4 @@
-import { type ContainerView, listIds, psFields, renderRows, shownState } from "../containers/mod.ts";
+import { type ContainerView, listIds, psFields, renderRows, shownState } from "../engine/mod.ts";
 import { UsageError } from "../errors/mod.ts";
 import { bool, HELP, list, type OptionSpec, parseCommand, str } from "./_args.ts";
 import { view } from "./_containers.ts";

@@ -1,4 +1,4 @@
-import { removeContainer } from "../containers/mod.ts";
+import { removeContainer } from "../engine/mod.ts";
 import { bool, HELP, type OptionSpec, parseCommand } from "./_args.ts";
 import { eachContainer } from "./_containers.ts";
 import type { CommandSpec } from "./commands.ts";

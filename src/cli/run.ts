@@ -1,9 +1,9 @@
 import { UsageError } from "../errors/mod.ts";
-import { mergeHooks, readTextInRoot, resolveUser } from "../container/mod.ts";
-import type { ContainerSpec, MountSpec } from "../container/mod.ts";
-import { writeEtcFiles } from "../container/etc_files.ts";
-import { containerDir } from "../containers/store.ts";
-import { NAMESPACES } from "../container/build_plan.ts";
+import { mergeHooks, readTextInRoot, resolveUser } from "../engine/mod.ts";
+import type { ContainerSpec, MountSpec } from "../engine/mod.ts";
+import { writeEtcFiles } from "../engine/etc_files.ts";
+import { containerDir } from "../engine/store.ts";
+import { NAMESPACES } from "../engine/build_plan.ts";
 import { ensureHelloRootfs, HELLO_NAMES } from "../image/builtin_hello.ts";
 import { dataDir, runtimeDir } from "../paths/mod.ts";
 import { RLIM_INFINITY, RLIMIT } from "../plan/mod.ts";

@@ -18,7 +18,7 @@ export const FLOORS: readonly (readonly string[])[] = [
   // 3 — one concern each: confinement, spawning, storage, images, cgroups, network, configuration
   ["security", "launch", "unshare", "store", "image", "overlay", "cgroupv2", "network", "config"],
   // 4 — the engine: containers as things that last, and the verbs on them
-  ["container", "containers", "monitor", "engine"],
+  ["engine"],
   // 5 — front doors: the nook CLI, the OCI runtime (`nook runtime`), and the commands that report on the host
   ["oci", "doctor", "info", "cli"],
 ];

@@ -1,4 +1,4 @@
-import { type RunHooks, runContainer } from "../container/mod.ts";
+import { type RunHooks, runContainer } from "./mod.ts";
 import { NookError } from "../errors/mod.ts";
 import type { IdMapping } from "../userns/mod.ts";
 import { removeContainerFiles } from "./create.ts";

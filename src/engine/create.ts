@@ -1,4 +1,4 @@
-import type { ContainerSpec } from "../container/mod.ts";
+import type { ContainerSpec } from "./mod.ts";
 import { ContainerError } from "./errors.ts";
 import { generatedNames, releaseName, reserveName } from "./names.ts";
 import { type ContainerRecord, containerDir, containersDir, type HostSettings, type RootfsInfo, writeRecord } from "./store.ts";
