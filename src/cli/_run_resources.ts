@@ -4,7 +4,7 @@
  */
 import { bool, list, type OptionSpec, type ParsedArgs, str } from "./_args.ts";
 import { UsageError } from "../errors/mod.ts";
-import type { ContainerSpec, RunHooks } from "../engine/mod.ts";
+import type { ContainerSpec, RunHooks } from "../model/mod.ts";
 // Only the parts every run needs load here; the managers load when a cgroup is made.
 import { CPU_LIST, type DeviceThrottle, type Resources } from "../cgroupv2/resources.ts";
 import type { CgroupRelease } from "../cgroupv2/container_cgroup.ts";

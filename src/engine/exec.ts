@@ -4,7 +4,10 @@ import { addBeforeExec, addBeforeSetid, type SecuritySpec } from "../security/mo
  * forks, so the new process is inside its pid namespace too, then sets up the
  * process like `run` does (cwd, rlimits, umask, ids, terminal) and execs.
  */
-import { execCandidates, type ProcessSpec, readTextInRoot, resolveUser } from "./mod.ts";
+import { execCandidates } from "./build_plan.ts";
+import type { ProcessSpec } from "../model/container.ts";
+import { readTextInRoot } from "./in_root.ts";
+import { resolveUser } from "./user.ts";
 import { CLONE, O, Plan, SetIdFlag, SIGNALS } from "../plan/mod.ts";
 import { ContainerError } from "./errors.ts";
 import { CLONE_FLAG, differingNamespaces, JOIN_ORDER } from "./namespaces.ts";

@@ -8,7 +8,8 @@
  * the container when the restart policy says so. It also starts the
  * container's network helper at every start (src/network/detached.ts).
  */
-import { buildPlan, type ContainerSpec, type RunHooks } from "./mod.ts";
+import { buildPlan } from "./build_plan.ts";
+import type { ContainerSpec, RunHooks } from "../model/container.ts";
 import { closeFd, monitorSpawn, recv, ShimError, type Spawned } from "../ffi/mod.ts";
 import { launch } from "../launch/mod.ts";
 import { Msg } from "../plan/mod.ts";

@@ -14,7 +14,7 @@
  * and `names/<name>` symlinks (→ id) as the index of unique names.
  */
 import { containerDir, containersDir } from "../paths/mod.ts";
-import type { ContainerSpec } from "./mod.ts";
+import type { ContainerSpec } from "../model/container.ts";
 import type { CgroupRef } from "../cgroupv2/container_cgroup.ts";
 import type { Resources } from "../cgroupv2/resources.ts";
 import { ContainerError } from "./errors.ts";
