@@ -4,7 +4,7 @@
  * rolls back — nothing a user cannot see or remove; parallel removals of one container end with
  * exactly one success and clear answers for the others.
  */
-import { assert, busyboxRootfs, busyboxSkip, isolatedEnv, nook, scratch, test, waitFor } from "./_helpers.ts";
+import { assert, busyboxRootfs, busyboxSkip, isolatedEnv, NOOK, nook, scratch, test, waitFor } from "./_helpers.ts";
 
 /** A private store and runtime directory, and a runner in it. */
 function store() {
@@ -98,7 +98,7 @@ test("parallel rm -f of one container: exactly one removes it, the others say so
 
 test("a killed run --rm leaves nothing behind once the next command ran", async () => {
   const s = store();
-  const child = new Deno.Command("./nook", {
+  const child = new Deno.Command(NOOK, {
     args: ["run", "--rm", "--name", "fg", "--rootfs", busyboxRootfs(), "sleep", "1000"],
     env: s.env,
     stdin: "null",

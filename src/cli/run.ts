@@ -1,5 +1,6 @@
 import { UsageError } from "../errors/mod.ts";
 import { mergeHooks } from "../engine/run.ts";
+import { DEFAULT_PATH } from "../engine/api.ts";
 import { readTextInRoot } from "../engine/in_root.ts";
 import { resolveUser } from "../engine/user.ts";
 import { abandonCreate, beginCreate, crashPoint } from "../engine/intent.ts";
@@ -76,7 +77,6 @@ interface Source extends Omit<StoreSource, "store"> {
   exposedPorts?: string[];
 }
 
-const DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /** Run it. */
 export async function main(argv: string[]): Promise<number> {
