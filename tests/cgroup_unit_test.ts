@@ -24,7 +24,7 @@ import { DBusConnection, DBusError, decodeMessage, encodeMessage, signalName, va
 import { parseBytes, resourcesFromArgs } from "../src/cli/_run_resources.ts";
 import { parseArgs } from "../src/cli/_args.ts";
 import { RUN_OPTIONS } from "../src/cli/run.ts";
-import { buildPlan, type ContainerSpec } from "../src/container/mod.ts";
+import { buildPlan, type ContainerSpec } from "../src/engine/mod.ts";
 import { CLONE } from "../src/plan/mod.ts";
 import { poll, startKeeper, validate, wait } from "../src/ffi/mod.ts";
 

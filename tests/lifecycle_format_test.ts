@@ -12,7 +12,7 @@ import {
   renderRows,
   renderTemplate,
   tailRecords,
-} from "../src/containers/mod.ts";
+} from "../src/engine/mod.ts";
 import { parseRestart } from "../src/cli/_run_lifecycle.ts";
 
 const skip = busyboxSkip();
@@ -148,7 +148,7 @@ storeTest("logs -f follows until the container stops; --tail and --timestamps", 
 }, { skip });
 
 test("container records keep bigints and byte arrays (u64 masks, the compiled seccomp filter) across JSON", async () => {
-  const { fromJson, toJson } = await import("../src/containers/store.ts");
+  const { fromJson, toJson } = await import("../src/engine/store.ts");
   const value = { caps: 0xffff_ffff_ffff_ffffn, seccomp: { program: new Uint8Array([0, 1, 254, 255, 32]), flags: 0 } };
   const back = fromJson<typeof value>(toJson(value));
   assert.equal(back.caps, value.caps);

@@ -5,9 +5,9 @@
  * container. Everything listens on 127.0.0.1 or inside the container.
  */
 import { findExecutable } from "../src/userns/mod.ts";
+import { listNetworkStates } from "../src/engine/network_state.ts";
 import {
   assignHostPorts,
-  listNetworkStates,
   networkInfo,
   type NetworkState,
   parsePublish,

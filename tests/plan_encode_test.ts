@@ -1,7 +1,7 @@
 import { assert, test } from "./_helpers.ts";
 import { CLONE, Plan, PlanError } from "../src/plan/mod.ts";
 import { validate } from "../src/ffi/mod.ts";
-import { buildPlan, execCandidates } from "../src/container/mod.ts";
+import { buildPlan, execCandidates } from "../src/engine/mod.ts";
 
 test("an encoded plan with every op passes libshim's validator", async () => {
   const p = new Plan(CLONE.NEWUSER | CLONE.NEWNS);

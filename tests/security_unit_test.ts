@@ -12,8 +12,8 @@ import {
   DEFAULT_CAPABILITIES,
   selinuxLabel,
 } from "../src/security/mod.ts";
-import { buildPlan } from "../src/container/build_plan.ts";
-import type { ContainerSpec } from "../src/container/mod.ts";
+import { buildPlan } from "../src/engine/build_plan.ts";
+import type { ContainerSpec } from "../src/engine/mod.ts";
 import { parseTmpfs } from "../src/cli/_run_security.ts";
 import { MS, SetIdFlag } from "../src/plan/mod.ts";
 import { UsageError } from "../src/errors/mod.ts";

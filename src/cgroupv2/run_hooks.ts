@@ -6,7 +6,7 @@
  * when a cgroup is made.
  */
 import { lazyImport } from "../lazy/mod.ts";
-import type { ContainerSpec, RunHooks } from "../container/mod.ts";
+import type { ContainerSpec, RunHooks } from "../model/mod.ts";
 import { runtimeDir } from "../paths/mod.ts";
 import { CONTROLLER_FLAGS, requiredControllers, type Resources } from "./resources.ts";
 import { chooseManager } from "./detect.ts";

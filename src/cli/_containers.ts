@@ -1,6 +1,6 @@
 /** Shared by the container commands (ps, stop, rm, …): resolving references, errors per container. */
 import { formatError, NookError, UsageError } from "../errors/mod.ts";
-import { type ContainerView, currentStatus, mustRecord, resolveContainer } from "../containers/mod.ts";
+import { type ContainerView, currentStatus, mustRecord, resolveContainer } from "../engine/mod.ts";
 import { write } from "./_io.ts";
 
 

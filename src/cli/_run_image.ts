@@ -7,7 +7,7 @@
 import { lazyImport } from "../lazy/mod.ts";
 import { NookError } from "../errors/mod.ts";
 import { HELLO_NAMES } from "../image/builtin_hello.ts";
-import type { MountSpec } from "../container/spec.ts";
+import type { MountSpec } from "../model/container.ts";
 import { list, type OptionSpec, type ParsedArgs, str } from "./_args.ts";
 import type { StoreParts, StoreSource } from "./_run_image_store.ts";
 

@@ -1,4 +1,4 @@
-import { tmpfsOptions } from "../container/tmpfs.ts";
+import { tmpfsOptions } from "../engine/tmpfs.ts";
 /**
  * The image side of `nook run` (issue #3), loaded by `_run_image.ts` only
  * when a run uses an image from the store or volumes: images pulled when
@@ -7,7 +7,7 @@ import { tmpfsOptions } from "../container/tmpfs.ts";
  * Nothing here loads an npm package or a `node:` module: this is the run path.
  */
 import { NookError, UsageError } from "../errors/mod.ts";
-import type { ImageInfo, MountSpec, RootfsSetup } from "../container/spec.ts";
+import type { ImageInfo, MountSpec, RootfsSetup } from "../model/container.ts";
 import { findImage } from "../image/lookup.ts";
 import type { ImageConfig } from "../image/manifest.ts";
 import { type BackendChoice, createContainerRootfs, removeContainerStorage, storageBackend } from "../overlay/mod.ts";

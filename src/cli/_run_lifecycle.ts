@@ -3,16 +3,17 @@
  * monitor, names, restart policy, stop signal and timeout, logging.
  */
 import { lazyImport } from "../lazy/mod.ts";
-import type { ContainerSpec, RunHooks } from "../container/mod.ts";
+import type { ContainerSpec, RunHooks } from "../model/mod.ts";
 import { UsageError } from "../errors/mod.ts";
 import { HELLO_NAMES } from "../image/builtin_hello.ts";
 import type { IdMapping } from "../userns/mod.ts";
 // Only what a foreground run needs is imported here: `nook run` loads no more than it uses.
-import { createContainer, removeContainerFiles } from "../containers/create.ts";
-import { recordStartFailure, runForeground } from "../containers/foreground.ts";
-import { parseSignal } from "../containers/signals.ts";
-import type { HostSettings, LogConfig, RestartPolicy, RootfsInfo } from "../containers/store.ts";
-import { parseSize } from "../containers/units.ts";
+import { createContainer, removeContainerFiles } from "../engine/create.ts";
+import { recordStartFailure, runForeground } from "../engine/foreground.ts";
+import { parseSignal } from "../engine/signals.ts";
+import { clearIntent, crashPoint } from "../engine/intent.ts";
+import type { HostSettings, LogConfig, RestartPolicy, RootfsInfo } from "../engine/store.ts";
+import { parseSize } from "../engine/units.ts";
 import { bool, list, type OptionSpec, type ParsedArgs, str } from "./_args.ts";
 import { write } from "./_io.ts";
 import { mark } from "../trace/mod.ts";
@@ -100,9 +101,13 @@ export async function runWithLifecycle(a: ParsedArgs, spec: ContainerSpec, mappi
   const keepEtcFiles = detach || !host.autoRemove;
   const rec = createContainer(spec, { name: str(a, "name"), ...describeSource(a, spec), host, keepEtcFiles });
   mark("record");
+  crashPoint("create.record");
+  // A foreground --rm run stays one transaction until its record is removed: killed at any
+  // point, the next command rolls it all back. Any other container exists from here on.
+  if (!(host.autoRemove && !detach)) clearIntent(rec.id);
   if (!detach) return await runForeground(rec, mapping, hooks);
   try {
-    const { startDetached } = await lazyImport<typeof import("../monitor/start.ts")>("monitor/start.ts");
+    const { startDetached } = await lazyImport<typeof import("../engine/monitor.ts")>("engine/monitor.ts");
     await startDetached(rec, mapping, hooks);
   } catch (err) {
     if (host.autoRemove) removeContainerFiles(rec);

@@ -4,12 +4,12 @@
  */
 import { bool, list, type OptionSpec, type ParsedArgs, str } from "./_args.ts";
 import { UsageError } from "../errors/mod.ts";
-import type { ContainerSpec, RunHooks } from "../container/mod.ts";
+import type { ContainerSpec, RunHooks } from "../model/mod.ts";
 // Only the parts every run needs load here; the managers load when a cgroup is made.
 import { CPU_LIST, type DeviceThrottle, type Resources } from "../cgroupv2/resources.ts";
 import type { CgroupRelease } from "../cgroupv2/container_cgroup.ts";
 import { DEFAULT_CPU_PERIOD, sharesToWeight } from "../cgroupv2/cpu.ts";
-import { recordedCgroupHooks } from "../containers/cgroup.ts";
+import { recordedCgroupHooks } from "../engine/cgroup.ts";
 
 /** Options of `nook run` that belong to issue #6 (resources). */
 export const RESOURCES_RUN_OPTIONS: readonly OptionSpec[] = [

@@ -1,6 +1,6 @@
 import { UsageError } from "../errors/mod.ts";
-import type { MountSpec } from "../container/spec.ts";
-import { tmpfsOptions } from "../container/tmpfs.ts";
+import type { MountSpec } from "../model/container.ts";
+import { tmpfsOptions } from "../engine/tmpfs.ts";
 import { MS } from "../plan/mod.ts";
 import { decideSecurity, type SecuritySpec } from "../security/mod.ts";
 import { bool, list, type OptionSpec, type ParsedArgs } from "./_args.ts";

@@ -73,6 +73,7 @@ export const COMMANDS: Record<string, { summary: string; load: () => Promise<Com
   "volume rm": { summary: "Remove volumes", load: lazy("volume_rm") },
   "volume prune": { summary: "Remove unused volumes", load: lazy("volume_prune") },
   unshare: { summary: "Run a command in nook's user namespace", load: lazy("unshare") },
+  "system check": { summary: "Find (and with --repair remove) what killed nooks left behind", load: lazy("system_check") },
   "system reset": { summary: "Remove all images, volumes and storage", load: lazy("system_reset") },
   _storage: { summary: "(internal) storage work inside the user namespace", load: lazy("internal_storage") },
   port: { summary: "List a container's published ports", load: lazy("port") },

@@ -1,4 +1,5 @@
-import { currentStatus, isActive, listIds, removeContainer } from "../containers/mod.ts";
+import { sweepAbandoned } from "../engine/intent.ts";
+import { currentStatus, isActive, listIds, removeContainer } from "../engine/mod.ts";
 import { bool, HELP, type OptionSpec, parseCommand } from "./_args.ts";
 import { write } from "./_io.ts";
 import type { CommandSpec } from "./commands.ts";
@@ -22,6 +23,7 @@ export const spec: CommandSpec = {
 export async function main(argv: string[]): Promise<number> {
   const a = await parseCommand(argv, spec);
   if (!a) return 0;
+  await sweepAbandoned(); // what killed nooks left: finished or rolled back before anything is listed
   if (!bool(a, "force") && Deno.stdin.isTerminal()) {
     const answer = prompt("This removes every stopped container. Continue? [y/N]");
     if (!/^y(es)?$/i.test(answer ?? "")) return 0;

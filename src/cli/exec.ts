@@ -1,5 +1,5 @@
 import { execSecurity } from "../security/mod.ts";
-import { attachForeground, SignalForwarder } from "../container/mod.ts";
+import { attachForeground, SignalForwarder } from "../engine/mod.ts";
 import {
   buildExecPlan,
   ContainerError,
@@ -9,7 +9,7 @@ import {
   mustRecord,
   namespacesToJoin,
   resolveContainer,
-} from "../containers/mod.ts";
+} from "../engine/mod.ts";
 import { UsageError } from "../errors/mod.ts";
 import { closeFd } from "../ffi/mod.ts";
 import { launch } from "../launch/mod.ts";

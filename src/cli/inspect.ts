@@ -1,4 +1,4 @@
-import { inspectDocument, renderTemplate } from "../containers/mod.ts";
+import { inspectDocument, renderTemplate } from "../engine/mod.ts";
 import { HELP, type OptionSpec, parseCommand, str } from "./_args.ts";
 import { eachContainer, view } from "./_containers.ts";
 import { write } from "./_io.ts";

@@ -1,4 +1,4 @@
-import { ContainerError, currentStatus, holdRestarts, mustRecord, parseSignal, signalContainer } from "../containers/mod.ts";
+import { ContainerError, currentStatus, holdRestarts, mustRecord, parseSignal, signalContainer } from "../engine/mod.ts";
 import { SIGNALS } from "../plan/mod.ts";
 import { HELP, type OptionSpec, parseCommand, str } from "./_args.ts";
 import { eachContainer } from "./_containers.ts";

@@ -10,8 +10,8 @@ import {
   readLogRecords,
   resolveContainer,
   tailRecords,
-} from "../containers/mod.ts";
-import { ContainerError } from "../containers/mod.ts";
+} from "../engine/mod.ts";
+import { ContainerError } from "../engine/mod.ts";
 import { UsageError } from "../errors/mod.ts";
 import { bool, HELP, type OptionSpec, parseCommand, str } from "./_args.ts";
 import { write } from "./_io.ts";

@@ -1,5 +1,6 @@
 import { UsageError } from "../errors/mod.ts";
-import { findNetworkState, formatPorts, hostAddress } from "../network/mod.ts";
+import { formatPorts, hostAddress } from "../network/mod.ts";
+import { findNetworkState } from "../engine/network_state.ts";
 import { HELP, parseCommand } from "./_args.ts";
 import type { CommandSpec } from "./commands.ts";
 import { write } from "./_io.ts";

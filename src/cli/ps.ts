@@ -1,4 +1,5 @@
-import { type ContainerView, listIds, psFields, renderRows, shownState } from "../containers/mod.ts";
+import { sweepAbandoned } from "../engine/intent.ts";
+import { type ContainerView, listIds, psFields, renderRows, shownState } from "../engine/mod.ts";
 import { UsageError } from "../errors/mod.ts";
 import { bool, HELP, list, type OptionSpec, parseCommand, str } from "./_args.ts";
 import { view } from "./_containers.ts";
@@ -61,6 +62,7 @@ function matches(v: ContainerView, filters: readonly string[]): boolean {
 export async function main(argv: string[]): Promise<number> {
   const a = await parseCommand(argv, spec);
   if (!a) return 0;
+  await sweepAbandoned(); // what killed nooks left: finished or rolled back before anything is listed
   if (a.rest.length) throw new UsageError(`nook ps takes no arguments, got "${a.rest[0]}"`, { hint: "see nook ps --help" });
   const filters = list(a, "filter");
   let views = listIds().flatMap((id) => {

@@ -1,4 +1,4 @@
-import { startContainer, stopContainer } from "../containers/mod.ts";
+import { startContainer, stopContainer } from "../engine/mod.ts";
 import { HELP, type OptionSpec, parseCommand, str } from "./_args.ts";
 import { eachContainer, seconds } from "./_containers.ts";
 import type { CommandSpec } from "./commands.ts";

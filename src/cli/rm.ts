@@ -1,4 +1,5 @@
-import { removeContainer } from "../containers/mod.ts";
+import { sweepAbandoned } from "../engine/intent.ts";
+import { removeContainer } from "../engine/mod.ts";
 import { bool, HELP, type OptionSpec, parseCommand } from "./_args.ts";
 import { eachContainer } from "./_containers.ts";
 import type { CommandSpec } from "./commands.ts";
@@ -23,6 +24,7 @@ export const spec: CommandSpec = {
 export async function main(argv: string[]): Promise<number> {
   const a = await parseCommand(argv, spec);
   if (!a) return 0;
+  await sweepAbandoned(); // what killed nooks left: finished or rolled back before anything is listed
   const force = bool(a, "force");
   return await eachContainer(a.rest, "rm", async (id) => {
     await removeContainer(id, force);

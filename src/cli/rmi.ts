@@ -33,6 +33,8 @@ export async function main(argv: string[]): Promise<number> {
   if (a.rest.length === 0) {
     throw new UsageError("nook rmi needs at least one image", { hint: "nook rmi IMAGE [IMAGE...]" });
   }
+  // a container a killed nook left half-made is rolled back first, so rmi never names one nobody can find
+  await (await import("../engine/intent.ts")).sweepAbandoned();
   const code = await inUserns(["rmi"], argv);
   if (code !== undefined) return code;
 

@@ -1,9 +1,13 @@
 import { UsageError } from "../errors/mod.ts";
-import { mergeHooks, readTextInRoot, resolveUser } from "../container/mod.ts";
-import type { ContainerSpec, MountSpec } from "../container/mod.ts";
-import { writeEtcFiles } from "../container/etc_files.ts";
-import { containerDir } from "../containers/store.ts";
-import { NAMESPACES } from "../container/build_plan.ts";
+import { mergeHooks } from "../engine/run.ts";
+import { DEFAULT_PATH } from "../engine/api.ts";
+import { readTextInRoot } from "../engine/in_root.ts";
+import { resolveUser } from "../engine/user.ts";
+import { abandonCreate, beginCreate, crashPoint } from "../engine/intent.ts";
+import type { ContainerSpec, MountSpec } from "../model/mod.ts";
+import { writeEtcFiles } from "../engine/etc_files.ts";
+import { containerDir } from "../engine/store.ts";
+import { NAMESPACES } from "../engine/build_plan.ts";
 import { ensureHelloRootfs, HELLO_NAMES } from "../image/builtin_hello.ts";
 import { dataDir, runtimeDir } from "../paths/mod.ts";
 import { RLIM_INFINITY, RLIMIT } from "../plan/mod.ts";
@@ -73,7 +77,6 @@ interface Source extends Omit<StoreSource, "store"> {
   exposedPorts?: string[];
 }
 
-const DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /** Run it. */
 export async function main(argv: string[]): Promise<number> {
@@ -103,11 +106,16 @@ export function prepare(a: ParsedArgs, mapping: IdMapping): { spec: ContainerSpe
   const rootfsOpt = str(a, "rootfs");
   const rest = [...a.rest];
   const id = newId();
-  const source = rootfsOpt !== undefined ? rootfsSource(rootfsOpt) : imageSource(a, rest.shift(), id);
+  // the record directory and its intent come first: whatever follows is named by it (src/engine/intent.ts)
+  beginCreate(id);
+  let source: Source | undefined;
   try {
+    source = rootfsOpt !== undefined ? rootfsSource(rootfsOpt) : imageSource(a, rest.shift(), id);
+    crashPoint("create.storage");
     return prepareFrom(a, mapping, id, source, rest);
   } catch (err) {
-    void source.store?.cleanup();
+    void source?.store?.cleanup().finally(() => abandonCreate(id));
+    if (!source?.store) abandonCreate(id);
     throw err;
   }
 }
@@ -171,6 +179,7 @@ function prepareFrom(a: ParsedArgs, mapping: IdMapping, id: string, source: Sour
     if (existsSync(`${containerDir(id)}/config.json`)) return;
     await volumes?.cleanup();
     await source.store?.cleanup();
+    abandonCreate(id); // no record was made: its directory (and intent) go too
   };
   try {
     const net = prepareNetwork(networkFlags(a), { id, name, hostname, runDir: dir, exposedPorts: source.exposedPorts });

@@ -1,4 +1,4 @@
-import { startContainer } from "../containers/mod.ts";
+import { startContainer } from "../engine/mod.ts";
 import { HELP, type OptionSpec, parseCommand } from "./_args.ts";
 import { eachContainer } from "./_containers.ts";
 import type { CommandSpec } from "./commands.ts";

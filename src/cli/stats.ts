@@ -8,7 +8,7 @@ import {
   listIds,
   readRecord,
   resolveContainer,
-} from "../containers/mod.ts";
+} from "../engine/mod.ts";
 import { bool, type OptionSpec, parseCommand, str } from "./_args.ts";
 import type { CommandSpec } from "./commands.ts";
 import { write } from "./_io.ts";

@@ -37,7 +37,7 @@ export async function main(argv: string[]): Promise<number> {
   const { removeTrees } = await import("../unshare/mod.ts");
   // Containers first: running ones are killed (their monitors with them), so
   // nothing writes into the store while it is taken away.
-  const { listIds, removeContainer } = await import("../containers/mod.ts");
+  const { listIds, removeContainer } = await import("../engine/mod.ts");
   for (const id of listIds()) {
     await removeContainer(id, true).catch(() => {}); // whatever is left goes with the data directory
   }

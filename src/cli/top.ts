@@ -1,4 +1,4 @@
-import { ContainerError, currentStatus, isSameProcess, mustRecord, resolveContainer } from "../containers/mod.ts";
+import { ContainerError, currentStatus, isSameProcess, mustRecord, resolveContainer } from "../engine/mod.ts";
 import { UsageError } from "../errors/mod.ts";
 import { formatHelp, HELP, type OptionSpec } from "./_args.ts";
 import { write } from "./_io.ts";

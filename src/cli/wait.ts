@@ -1,4 +1,4 @@
-import { ContainerError, waitStopped } from "../containers/mod.ts";
+import { ContainerError, waitStopped } from "../engine/mod.ts";
 import { HELP, type OptionSpec, parseCommand } from "./_args.ts";
 import { eachContainer } from "./_containers.ts";
 import { write } from "./_io.ts";

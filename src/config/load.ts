@@ -12,7 +12,6 @@
  * rewrites the cache (once after each edit). bench/config.sh measures it.
  */
 import { lazyImport } from "../lazy/mod.ts";
-import type { OptionSpec, ParsedArgs } from "../cli/_args.ts";
 import { configDir, runtimeDir } from "../paths/mod.ts";
 import type { ConfigKey, ConfigValues, NookConfig, ValueSource } from "./schema.ts";
 
@@ -227,11 +226,29 @@ export const RUN_FLAG_DEFAULTS: readonly { flag: string; key: ConfigKey }[] = [
   { flag: "ulimit", key: "run.ulimits" },
 ];
 
+/** The parsed flags of a command (the CLI's ParsedArgs, as far as defaults need it). */
+export interface FlagValues {
+  /** Options by long name: boolean, string, or string[] for lists. */
+  opts: Record<string, boolean | string | string[]>;
+}
+
+/** What kind of value a flag takes (the CLI's OptionSpec, as far as defaults need it). */
+export interface FlagKind {
+  /** Long name without dashes. */
+  name: string;
+  /** bool takes no value; string takes one value; list keeps all. */
+  type: "bool" | "string" | "list";
+}
+
 /**
  * Fill in the `nook run` flags the user did not give from the config:
  * flags beat `NOOK_*` variables, which beat config.yaml, which beats the defaults.
  */
-export async function applyRunDefaults(a: ParsedArgs, options: readonly OptionSpec[], config?: NookConfig): Promise<void> {
+export async function applyRunDefaults(
+  a: FlagValues,
+  options: readonly FlagKind[],
+  config?: NookConfig,
+): Promise<void> {
   if (!config && !anythingConfigured()) return; // the flags' own defaults are the config's
   const cfg = config ?? await loadConfig();
   for (const { flag, key } of RUN_FLAG_DEFAULTS) {

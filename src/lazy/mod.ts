@@ -15,7 +15,7 @@ export function useBundledModules(loaders: Readonly<Record<string, Loader>>): vo
 
 /**
  * Load a module of `src/` by its path there (`"monitor/start.ts"`) when it is first needed.
- * Why not a literal `import("../monitor/start.ts")`: Deno reads and prepares the whole module
+ * Why not a literal `import("../engine/monitor.ts")`: Deno reads and prepares the whole module
  * graph behind every statically visible `import()` each time it starts, so a literal one for a
  * rarely used module (and the npm packages behind it) slows down every `nook run`.
  * `deno compile` embeds these modules through `--include src` (tools/release.sh); the

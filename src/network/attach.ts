@@ -1,6 +1,5 @@
-import type { ContainerSpec, RunHooks } from "../container/mod.ts";
-import { containerDir } from "../containers/store.ts";
-import { runtimeDir } from "../paths/mod.ts";
+import type { ContainerSpec, RunHooks } from "../model/mod.ts";
+import { containerDir, runtimeDir } from "../paths/mod.ts";
 import type { Helper } from "./_helper.ts";
 import { startPasta } from "./pasta.ts";
 import { startSlirp } from "./slirp4netns.ts";

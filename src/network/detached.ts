@@ -9,7 +9,7 @@
  * says it is ready, how to ask it to exit, and slirp4netns's port-forward
  * requests for its API socket.
  */
-import type { ContainerSpec } from "../container/mod.ts";
+import type { ContainerSpec } from "../model/mod.ts";
 import { errnoText } from "../errors/mod.ts";
 import type { ShimMessage } from "../ffi/mod.ts";
 import { HelperReport, SIGNALS } from "../plan/mod.ts";

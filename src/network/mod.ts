@@ -65,14 +65,13 @@ export {
   prepareNetwork,
 } from "./setup.ts";
 export {
-  findNetworkState,
   isRunning,
-  listNetworkStates,
   liveNetworkState,
   NETWORK_STATE_FILE,
   type NetworkState,
   processStartTime,
   readNetworkStateFile,
+  type SupervisedStatus,
   writeNetworkState,
 } from "./state.ts";
 export { attachNetwork, helperNeedsIdMaps, type NetworkAttachment, networkHooks, slirpApiSocket } from "./attach.ts";

@@ -1,27 +1,8 @@
 import { NetworkError } from "./network_error.ts";
 import { parseIpv4Cidr } from "./_addr.ts";
 
-/** How a container is networked: its own namespace with loopback only, the host's, or its own connected by a helper. */
-export type NetworkMode = "none" | "host" | "pasta" | "slirp4netns";
-
-/** The modes that start a user-mode network helper for the container's namespace. */
-export type HelperMode = "pasta" | "slirp4netns";
-
-/** slirp4netns options, podman's names: `--network slirp4netns:allow_host_loopback=true,mtu=1500`. */
-export interface SlirpOptions {
-  /** Let the container reach the host's 127.0.0.1 at the CIDR's .2 address (podman's default: false). */
-  allowHostLoopback: boolean;
-  /** The virtual network, IPv4 `a.b.c.d/n` (default 10.0.2.0/24: gateway .2, DNS .3, container .100). */
-  cidr: string;
-  /** Give the container IPv6 too (experimental in slirp4netns). */
-  enableIpv6: boolean;
-  /** MTU of the tap device. */
-  mtu: number;
-  /** Host IPv4 address (or interface) outbound connections leave from. */
-  outboundAddr?: string;
-  /** Host IPv6 address (or interface) outbound connections leave from. */
-  outboundAddr6?: string;
-}
+export type { HelperMode, NetworkMode, SlirpOptions } from "../model/network.ts";
+import type { NetworkMode, SlirpOptions } from "../model/network.ts";
 
 /** What `--network` asked for, before the host decides what is available. */
 export interface NetworkRequest {

@@ -3,22 +3,8 @@ import { probePort } from "../ffi/mod.ts";
 import { NetworkError } from "./network_error.ts";
 import { isIp, isIpv6, parseIpv4 } from "./_addr.ts";
 
-/** Transport protocols a port can be published for. */
-export type Protocol = "tcp" | "udp";
-
-/** A published port (or a run of `range` consecutive ports): host side → container side. */
-export interface PortMapping {
-  /** Host address to listen on; "" = every address. */
-  hostIp: string;
-  /** First host port; 0 = pick a free one before the container starts. */
-  hostPort: number;
-  /** First port in the container. */
-  containerPort: number;
-  /** tcp or udp. */
-  protocol: Protocol;
-  /** How many consecutive ports, at least 1. */
-  range: number;
-}
+export type { PortMapping, Protocol } from "../model/network.ts";
+import type { PortMapping, Protocol } from "../model/network.ts";
 
 const PUBLISH_HINT =
   "use -p [HOST_IP:][HOST_PORT:]CONTAINER_PORT[/tcp|/udp], e.g. -p 8080:80, -p 127.0.0.1:5353:53/udp, " +

@@ -32,21 +32,8 @@ export interface NetworkContext {
   exposedPorts?: readonly string[] | undefined;
 }
 
-/** The network part of a container spec: everything the helper needs at start. */
-export interface NetworkSetup {
-  /** The container's private runtime directory. */
-  runDir: string;
-  /** Container name (recorded in the network state). */
-  name?: string;
-  /** pasta or slirp4netns path (helper modes). */
-  tool?: string;
-  /** Published ports as asked for (host port 0: any free one, picked when the container starts). */
-  ports: PortMapping[];
-  /** pasta pass-through arguments. */
-  pastaArgs: string[];
-  /** slirp4netns options. */
-  slirp: SlirpOptions;
-}
+export type { NetworkSetup } from "../model/network.ts";
+import type { NetworkSetup } from "../model/network.ts";
 
 /** The decision: mode, helper set-up, /etc contents, and a notice when the default fell back to none. */
 export interface PreparedNetwork {

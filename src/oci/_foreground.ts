@@ -4,7 +4,7 @@
  * relayed, and the result is the process's exit code (128+n for a signal).
  */
 import { closeFd, pidfdKill, ptyRelay, ptyResize, ttyRaw, wait } from "../ffi/mod.ts";
-import { exitCode, FORWARDED_SIGNALS } from "../container/run.ts";
+import { exitCode, FORWARDED_SIGNALS } from "../engine/run.ts";
 import { SIGNALS } from "../plan/mod.ts";
 
 /** Forward nook's signals to a process; call the result to stop. */

@@ -12,13 +12,6 @@ export async function mkfifo(path: string, mode = 0o600): Promise<void> {
   unwrap(await shim().shim_mkfifo(cstr(path), mode), "create the start FIFO", path);
 }
 
-/** A pidfd for pid, or undefined when no such process exists. */
-export async function pidfdOpen(pid: number): Promise<number | undefined> {
-  const rc = await shim().shim_pidfd_open(pid);
-  if (rc === -3 /* ESRCH */) return undefined;
-  return unwrap(rc, "open a pidfd", String(pid));
-}
-
 /** Send an fd over the AF_UNIX socket at path (SCM_RIGHTS), as runc does with a console socket. */
 export async function sendFd(path: string, fd: number, name: string): Promise<void> {
   unwrap(await shim().shim_send_fd(cstr(path), fd, cstr(name)), "send the terminal to the console socket", path);

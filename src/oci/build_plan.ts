@@ -25,7 +25,7 @@
 import { CLONE, MS, Plan, SetIdFlag } from "../plan/mod.ts";
 import { addBeforeExec, addBeforeSetid, addPathProtections, type SecuritySpec } from "../security/mod.ts";
 import type { IdMapping, IdRange } from "../userns/mod.ts";
-import { execCandidates } from "../container/build_plan.ts";
+import { execCandidates } from "../engine/build_plan.ts";
 import type { NsType, OciConfig, OciProcess } from "./config.ts";
 import { CLONE_FLAG, JOIN_ORDER } from "./namespaces.ts";
 import { invalid, unsupported } from "./errors.ts";

@@ -10,199 +10,33 @@
 import { RLIMIT } from "../plan/linux.ts";
 import { invalid, OciError, unsupported } from "./errors.ts";
 
-/** One hook: a program with arguments, environment and a timeout in seconds. */
-export interface OciHook {
-  /** Absolute path of the program. */
-  path: string;
-  /** argv, argv[0] included (defaults to [path]). */
-  args: string[];
-  /** Environment, KEY=VALUE. */
-  env: string[];
-  /** Seconds before the hook is killed. */
-  timeout?: number;
-}
-
-/** The hooks, by the point of the lifecycle they run at. */
-export interface OciHooks {
-  /** Deprecated alias of createRuntime (runs first). */
-  prestart: OciHook[];
-  /** In the runtime's namespaces, after the container's namespaces exist, before pivot_root. */
-  createRuntime: OciHook[];
-  /** In the container's namespaces, before pivot_root. */
-  createContainer: OciHook[];
-  /** In the container's namespaces, at `start`, before the process is run. */
-  startContainer: OciHook[];
-  /** In the runtime's namespaces, after the process was started. */
-  poststart: OciHook[];
-  /** In the runtime's namespaces, after the container was deleted. */
-  poststop: OciHook[];
-}
-
-/** Names of the hook lists. */
-export const HOOK_KINDS = [
-  "prestart",
-  "createRuntime",
-  "createContainer",
-  "startContainer",
-  "poststart",
-  "poststop",
-] as const;
-
-/** A mount from config.json. */
-export interface OciMount {
-  /** Absolute path inside the container. */
-  destination: string;
-  /** Filesystem type ("bind" for a bind mount; "" when absent). */
-  type: string;
-  /** Device, directory or dummy name; bind sources are made absolute (relative to the bundle). */
-  source: string;
-  /** fstab-style options. */
-  options: string[];
-}
-
-/** One line of an id map. */
-export interface OciIdMap {
-  /** First id inside. */
-  containerID: number;
-  /** First id outside. */
-  hostID: number;
-  /** Number of ids. */
-  size: number;
-}
-
-/** The namespace types of the spec, and nook's name for the /proc/PID/ns file. */
-export const NAMESPACE_FILES = {
-  user: "user",
-  mount: "mnt",
-  pid: "pid",
-  uts: "uts",
-  ipc: "ipc",
-  network: "net",
-  cgroup: "cgroup",
-} as const;
-
-/** A namespace type nook supports. */
-export type NsType = keyof typeof NAMESPACE_FILES;
-
-/** A namespace: new (no path) or joined (path). */
-export interface OciNamespace {
-  /** Type. */
-  type: NsType;
-  /** Namespace file to join. */
-  path?: string;
-}
-
-/** A device node the container should have. */
-export interface OciDevice {
-  /** c, b, u or p. */
-  type: string;
-  /** Path inside the container. */
-  path: string;
-  /** Major number (c, b, u). */
-  major?: number;
-  /** Minor number (c, b, u). */
-  minor?: number;
-  /** Mode bits. */
-  fileMode?: number;
-  /** Owner inside. */
-  uid?: number;
-  /** Group inside. */
-  gid?: number;
-}
-
-/** The capability sets of a process, by name (`CAP_CHOWN`). */
-export interface OciCapabilities {
-  /** Bounding set. */
-  bounding: string[];
-  /** Effective set. */
-  effective: string[];
-  /** Inheritable set. */
-  inheritable: string[];
-  /** Permitted set. */
-  permitted: string[];
-  /** Ambient set. */
-  ambient: string[];
-}
-
-/** The container's process (also the form of `exec --process`). */
-export interface OciProcess {
-  /** Give it a pty. */
-  terminal: boolean;
-  /** pty size. */
-  consoleSize?: { height: number; width: number };
-  /** Working directory (absolute). */
-  cwd: string;
-  /** KEY=VALUE. */
-  env: string[];
-  /** argv. */
-  args: string[];
-  /** Who it runs as. */
-  user: { uid: number; gid: number; umask?: number; additionalGids: number[] };
-  /** Capability sets; absent means nook leaves them as the user namespace gives them. */
-  capabilities?: OciCapabilities;
-  /** [resource, soft, hard]. */
-  rlimits: [number, bigint, bigint][];
-  /** prctl(PR_SET_NO_NEW_PRIVS). */
-  noNewPrivileges: boolean;
-  /** /proc/PID/oom_score_adj. */
-  oomScoreAdj?: number;
-  /** AppArmor profile to exec into. */
-  apparmorProfile?: string;
-  /** SELinux process label. */
-  selinuxLabel?: string;
-}
-
-/** The `linux` section. */
-export interface OciLinux {
-  /** Namespaces. */
-  namespaces: OciNamespace[];
-  /** uid_map. */
-  uidMappings: OciIdMap[];
-  /** gid_map. */
-  gidMappings: OciIdMap[];
-  /** Device nodes. */
-  devices: OciDevice[];
-  /** cgroup path ("/a/b", "a/b", or "slice:prefix:name" with --systemd-cgroup). */
-  cgroupsPath?: string;
-  /** `linux.resources` as written (the cgroup manager reads it). */
-  resources?: Record<string, unknown>;
-  /** Propagation of the container's root mount. */
-  rootfsPropagation?: string;
-  /** `linux.seccomp` as written (compiled by src/seccomp/). */
-  seccomp?: Record<string, unknown>;
-  /** sysctl key → value. */
-  sysctl: Record<string, string>;
-  /** Paths to hide. */
-  maskedPaths: string[];
-  /** Paths to make read-only. */
-  readonlyPaths: string[];
-  /** Execution domain. */
-  personality?: { domain: string; flags: string[] };
-}
-
-/** A checked config.json. */
-export interface OciConfig {
-  /** The spec version the bundle complies with. */
-  ociVersion: string;
-  /** Root filesystem (absolute host path) and whether it is read-only. */
-  root: { path: string; readonly: boolean };
-  /** The process (required to create a container). */
-  process?: OciProcess;
-  /** Hostname (needs a uts namespace). */
-  hostname?: string;
-  /** Domain name (needs a uts namespace). */
-  domainname?: string;
-  /** Mounts, in order. */
-  mounts: OciMount[];
-  /** Hooks. */
-  hooks: OciHooks;
-  /** Annotations. */
-  annotations: Record<string, string>;
-  /** The Linux section. */
-  linux: OciLinux;
-  /** Properties the spec does not define (ignored), as dotted paths. */
-  unknown: string[];
-}
+export {
+  HOOK_KINDS,
+  NAMESPACE_FILES,
+  type NsType,
+  type OciCapabilities,
+  type OciConfig,
+  type OciDevice,
+  type OciHook,
+  type OciHooks,
+  type OciIdMap,
+  type OciLinux,
+  type OciMount,
+  type OciNamespace,
+  type OciProcess,
+} from "../model/oci.ts";
+import type {
+  NsType,
+  OciConfig,
+  OciDevice,
+  OciHook,
+  OciHooks,
+  OciLinux,
+  OciMount,
+  OciNamespace,
+  OciProcess,
+} from "../model/oci.ts";
+import { HOOK_KINDS, NAMESPACE_FILES } from "../model/oci.ts";
 
 type Obj = Record<string, unknown>;
 

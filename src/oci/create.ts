@@ -8,8 +8,8 @@
  */
 import { closeFd, pidfdKill } from "../ffi/mod.ts";
 import { launch, type Launched } from "../launch/mod.ts";
-import { resolveInRoot } from "../container/in_root.ts";
-import { execCandidates } from "../container/build_plan.ts";
+import { resolveInRoot } from "../engine/in_root.ts";
+import { execCandidates } from "../engine/build_plan.ts";
 import { SIGNALS } from "../plan/mod.ts";
 import { applyIdMapping, userName } from "../userns/mod.ts";
 import { absolute, type OciConfig, parseConfig } from "./config.ts";

@@ -11,7 +11,7 @@ import { lazyImport } from "../lazy/mod.ts";
 import { closeFd } from "../ffi/mod.ts";
 import { launch } from "../launch/mod.ts";
 import { Plan } from "../plan/mod.ts";
-import { execCandidates } from "../container/build_plan.ts";
+import { execCandidates } from "../engine/build_plan.ts";
 import type { SecuritySpec } from "../security/mod.ts";
 import { absolute, type OciProcess } from "./config.ts";
 import { addProcess, checkIds } from "./build_plan.ts";

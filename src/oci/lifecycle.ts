@@ -16,7 +16,8 @@
  * @module
  */
 import { lazyImport } from "../lazy/mod.ts";
-import { closeFd, pidfdKill } from "../ffi/mod.ts";
+import { closeFd, pidfdKill, pidfdOpen } from "../ffi/mod.ts";
+import { signalNumber } from "../engine/signals.ts";
 import { SIGNALS } from "../plan/linux.ts";
 import { absolute } from "./config.ts";
 import { OciError } from "./errors.ts";
@@ -33,7 +34,6 @@ import {
   procStat,
   statusOf,
 } from "./state.ts";
-import { pidfdOpen } from "./_shim.ts";
 
 /** What every runtime command knows: its root, its log, the global flags. */
 export interface RuntimeContext {
@@ -101,19 +101,11 @@ export async function startContainer(ctx: RuntimeContext, idArg: string | undefi
   await runHooks("poststart", rec.hooks.poststart, ociState(ctx.root, rec), { warnOnly: true, log: ctx.log });
 }
 
-/** A signal given as a name (KILL, SIGKILL) or a number. */
+/** A signal given as a name (KILL, SIGKILL, RTMIN+1) or a number; TERM when absent (runc's default). */
 export function parseSignal(value: string | undefined): number {
   if (value === undefined) return SIGNALS.SIGTERM!;
-  if (/^\d+$/.test(value)) {
-    const n = Number(value);
-    if (n >= 1 && n <= 64) return n;
-  } else {
-    const upper = value.toUpperCase();
-    const n = SIGNALS[upper.startsWith("SIG") ? upper : `SIG${upper}`];
-    if (n !== undefined) return n;
-    const rt = /^SIGRTMIN(?:\+(\d+))?$/.exec(upper.startsWith("SIG") ? upper : `SIG${upper}`);
-    if (rt && Number(rt[1] ?? 0) <= 30) return 34 + Number(rt[1] ?? 0);
-  }
+  const n = signalNumber(value);
+  if (n !== undefined) return n;
   throw new OciError(`Unknown signal "${value}"`, { hint: "use a name such as TERM, SIGKILL, or a number" });
 }
 
@@ -124,7 +116,7 @@ export function parseSignal(value: string | undefined): number {
  */
 export async function signalProcess(pid: number, start: string, signal: number): Promise<boolean> {
   const fd = await pidfdOpen(pid);
-  if (fd === undefined) return false;
+  if (fd === null) return false;
   try {
     if (procStat(pid)?.start !== start) return false;
     return await pidfdKill(fd, signal);

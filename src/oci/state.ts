@@ -150,18 +150,8 @@ export function listRecords(root: string): ContainerRecord[] {
   return out.sort((a, b) => a.created.localeCompare(b.created));
 }
 
-/** What /proc says about a process: its state letter and start time, or undefined when it is gone. */
-export function procStat(pid: number): { state: string; start: string; ppid: number } | undefined {
-  if (!(pid > 0)) return undefined;
-  try {
-    const text = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    // comm may contain spaces and parentheses: fields start after the last ')'
-    const f = text.slice(text.lastIndexOf(")") + 2).split(" ");
-    return { state: f[0]!, ppid: Number(f[1]), start: f[19]! };
-  } catch {
-    return undefined;
-  }
-}
+export { procStat } from "../proc/mod.ts";
+import { procStat } from "../proc/mod.ts";
 
 /** True while pid is the process that started at `start` and has not exited (a zombie has). */
 export function isAlive(pid: number, start: string): boolean {

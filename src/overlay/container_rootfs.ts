@@ -4,8 +4,10 @@
  * `merged/` (the directory that becomes `/`), and `rootfs.json`, which pins
  * the image's layers so that `rmi`/`prune` leave them alone.
  */
-import type { RootfsSetup } from "../container/spec.ts";
+import type { RootfsSetup } from "../model/mod.ts";
 import { StoreError } from "../store/errors.ts";
+import { containerStorage, listContainerStorage, rootfsDir, type RootfsRecord } from "../store/container_storage.ts";
+export { containerStorage, listContainerStorage, rootfsDir, type RootfsRecord };
 import type { ImageRecord } from "../store/images.ts";
 import { layerDiff, readLayerInfo } from "../store/layers.ts";
 import { digestHex, storeLayout } from "../store/layout.ts";
@@ -14,24 +16,6 @@ import { removeTrees, USERNS_ENV } from "../unshare/mod.ts";
 import { selfCommand } from "../paths/project.ts";
 import { findExecutable } from "../userns/mod.ts";
 import type { Backend, BackendChoice } from "./backend.ts";
-
-/** What rootfs.json records about a container's storage. */
-export interface RootfsRecord {
-  /** Container ID. */
-  id: string;
-  /** Copy-on-write backend. */
-  backend: Backend;
-  /** Image ID. */
-  image: string;
-  /** The name the image was asked for by. */
-  imageName: string;
-  /** Chain IDs of the layers it uses, bottom first (pinned). */
-  layers: string[];
-  /** Removed by `image prune` when no process holds its lock (foreground runs). */
-  autoRemove: boolean;
-  /** When it was made (RFC 3339). */
-  created: string;
-}
 
 /** A container's prepared storage. */
 export interface PreparedRootfs {
@@ -43,34 +27,6 @@ export interface PreparedRootfs {
   record: RootfsRecord;
   /** The container's lock (held while the container is in use; released on removal). */
   lock: Deno.FsFile;
-}
-
-/** `rootfs/<id>`. */
-export function rootfsDir(id: string, root?: string): string {
-  return `${storeLayout(root).rootfs}/${id}`;
-}
-
-/** The storage record of a container (backend, image, layers), or undefined. */
-export function containerStorage(id: string, root?: string): RootfsRecord | undefined {
-  try {
-    return JSON.parse(Deno.readTextFileSync(`${rootfsDir(id, root)}/rootfs.json`)) as RootfsRecord;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Every container storage record in the store. */
-export function listContainerStorage(root?: string): RootfsRecord[] {
-  const out: RootfsRecord[] = [];
-  try {
-    for (const e of Deno.readDirSync(storeLayout(root).rootfs)) {
-      const r = containerStorage(e.name, root);
-      if (r) out.push(r);
-    }
-  } catch {
-    // none yet
-  }
-  return out;
 }
 
 /** Mount options longer than this do not fit mount(2)'s one page of data. */

@@ -1,4 +1,4 @@
-import type { RootfsSetup } from "../container/spec.ts";
+import type { RootfsSetup } from "../model/mod.ts";
 import { CLONE, MS, type Plan } from "../plan/mod.ts";
 
 /**

@@ -14,6 +14,16 @@ export function dataDir(): string {
   return `${home()}/.local/share/nook`;
 }
 
+/** The containers' records: `dataDir()/containers` (one directory per container id, and `names/`). */
+export function containersDir(): string {
+  return `${dataDir()}/containers`;
+}
+
+/** The record directory of one container. */
+export function containerDir(id: string): string {
+  return `${containersDir()}/${id}`;
+}
+
 /** `$XDG_CONFIG_HOME/nook` (default `~/.config/nook`). */
 export function configDir(): string {
   const xdg = Deno.env.get("XDG_CONFIG_HOME");

@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { DEFAULT_CAPABILITIES } from "../security/capabilities.ts";
+import { DEFAULT_CAPABILITIES } from "../model/security.ts";
 import { compileProfile } from "./compile.ts";
 import { defaultProfile } from "./default_profile.ts";
 import { type Arch, ARCHES } from "./syscalls.ts";

@@ -45,39 +45,11 @@ export const CAPABILITIES: readonly string[] = [
   "CHECKPOINT_RESTORE",
 ];
 
-/**
- * The capabilities a container keeps by default: podman's rootless default,
- * `default_capabilities` in containers.conf (Debian 12's podman 4.3 ships
- * /usr/share/containers/containers.conf with exactly these eleven; docker's
- * default adds AUDIT_WRITE, MKNOD and NET_RAW, which podman dropped in 4.0).
- */
-export const DEFAULT_CAPABILITIES: readonly string[] = [
-  "CHOWN",
-  "DAC_OVERRIDE",
-  "FOWNER",
-  "FSETID",
-  "KILL",
-  "NET_BIND_SERVICE",
-  "SETFCAP",
-  "SETGID",
-  "SETPCAP",
-  "SETUID",
-  "SYS_CHROOT",
-];
+export { DEFAULT_CAPABILITIES } from "../model/security.ts";
+import { DEFAULT_CAPABILITIES } from "../model/security.ts";
 
-/** The five capability sets of a process, as bit masks (bit n = capability n). */
-export interface CapabilitySets {
-  /** Upper limit for everything the process and its children can ever gain. */
-  bounding: bigint;
-  /** What the kernel checks now. */
-  effective: bigint;
-  /** What the process may make effective. */
-  permitted: bigint;
-  /** What survives execve into a program with matching file capabilities. */
-  inheritable: bigint;
-  /** What a non-root process keeps across execve of an ordinary program. */
-  ambient: bigint;
-}
+export type { CapabilitySets } from "../model/security.ts";
+import type { CapabilitySets } from "../model/security.ts";
 
 /** Highest capability the running kernel knows (`/proc/sys/kernel/cap_last_cap`). */
 export function lastCap(): number {

@@ -30,13 +30,8 @@ export function detectLsm(): LsmStatus {
   return { apparmor, selinux: enforce === "1" ? "enforcing" : enforce === "0" ? "permissive" : "disabled" };
 }
 
-/** A write to a /proc/self/attr file just before exec. */
-export interface ExecLabel {
-  /** The attribute file (inside the container's /proc). */
-  path: string;
-  /** What to write. */
-  value: string;
-}
+export type { ExecLabel } from "../model/security.ts";
+import type { ExecLabel } from "../model/security.ts";
 
 /**
  * `--security-opt apparmor=NAME`: "unconfined" asks for nothing; any other

@@ -12,23 +12,8 @@ import { capabilityName, capabilityNames, type CapabilitySets, capabilitySets, l
 import { apparmorLabel, detectLsm, type ExecLabel, selinuxLabel } from "./lsm.ts";
 import { DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS } from "./masked_paths.ts";
 
-/** Everything the plan needs to lock a container down. */
-export interface SecuritySpec {
-  /** The process's capability sets. */
-  capabilities: CapabilitySets;
-  /** Highest capability of the kernel (the shim drops 0..lastCap from the bounding set). */
-  lastCap: number;
-  /** prctl(PR_SET_NO_NEW_PRIVS): setuid binaries and file capabilities stop granting anything. */
-  noNewPrivileges: boolean;
-  /** The compiled filter, or undefined for unconfined. */
-  seccomp?: { program: Uint8Array; flags: number };
-  /** Paths hidden from the container (those that exist). */
-  maskedPaths: string[];
-  /** Paths made read-only (those that exist). */
-  readonlyPaths: string[];
-  /** LSM attributes written just before exec (AppArmor profile, SELinux label). */
-  execLabels: ExecLabel[];
-}
+export type { SecuritySpec } from "../model/security.ts";
+import type { SecuritySpec } from "../model/security.ts";
 
 /** What the user asked for (docker's flags). */
 export interface SecurityRequest {

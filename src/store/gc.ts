@@ -5,8 +5,9 @@
  * held exclusively, inside nook's user namespace (layers hold files of
  * subordinate ids).
  */
-import { listContainerStorage, rootfsDir } from "../overlay/container_rootfs.ts";
+import { listContainerStorage, rootfsDir } from "./container_storage.ts";
 import { storeLayout } from "./layout.ts";
+import { containerDir } from "../paths/mod.ts";
 import { type ImageRecord, readImages } from "./images.ts";
 import { releaseContainerVolumes } from "./volumes.ts";
 
@@ -53,6 +54,15 @@ export function imagesInUse(): Map<string, string[]> {
   return out;
 }
 
+function hasRecordDir(id: string): boolean {
+  try {
+    Deno.statSync(containerDir(id));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Remove the storage of foreground containers whose nook process is gone
  * (killed before it could clean up): nobody holds their lock any more.
@@ -60,7 +70,9 @@ export function imagesInUse(): Map<string, string[]> {
 export function removeStaleContainers(): string[] {
   const out: string[] = [];
   for (const c of listContainerStorage()) {
-    if (!c.autoRemove) continue;
+    // a container's record directory is made before its storage (src/engine/intent.ts): storage
+    // without one is what a killed nook left, whether or not the container was to be removed
+    if (!c.autoRemove && hasRecordDir(c.id)) continue;
     const dir = rootfsDir(c.id);
     let free = false;
     try {

@@ -6,9 +6,8 @@
 import { SIGNALS } from "../plan/mod.ts";
 import { parseSignal } from "./signals.ts";
 import { ContainerError } from "./errors.ts";
-import { removeContainerFiles } from "./create.ts";
+import { crashPoint, isAbandoned, readIntent, recordIntent, removeOwned } from "./intent.ts";
 import { releaseRecordedCgroup } from "./cgroup.ts";
-import { withLock } from "./lock.ts";
 import { signalProcess, waitProcessGone } from "./proc.ts";
 import { currentStatus, isActive, type Status } from "./status.ts";
 import { type ContainerRecord, containerDir, readRecord } from "./store.ts";
@@ -100,20 +99,37 @@ export async function removeContainer(id: string, force: boolean): Promise<void>
     }
     await stopContainer(id, { timeoutSec: 0, signal: SIGNALS.SIGKILL! });
   }
-  withLock(`${containerDir(id)}/lock`, () => {
+  // Concurrent removals serialize on the container's lock; the loser finds the record gone.
+  let lock: Deno.FsFile;
+  try {
+    lock = await Deno.open(`${containerDir(id)}/lock`, { read: true, write: true, create: true, mode: 0o600 });
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) throw alreadyRemoved(rec);
+    throw err;
+  }
+  try {
+    await lock.lock(true);
+    if (!readRecord(id) || readIntent(id)?.op === "remove" && !isAbandoned(readIntent(id)!)) throw alreadyRemoved(rec);
     const again = currentStatus(id);
     if (isActive(again)) {
       throw new ContainerError(`Cannot remove container ${rec.name}: it was started again meanwhile`, {
         hint: `nook rm -f ${rec.name}`,
       });
     }
-    removeContainerFiles(rec);
-  });
-  // what is left of its cgroup (a cgroupfs directory; a scope systemd has not collected yet)
-  await releaseRecordedCgroup(rec);
-  // an image-backed container's copy-on-write storage and volumes go with it
-  if (rec.spec.image) {
-    const { removeContainerStorage } = await import("../overlay/mod.ts");
-    await removeContainerStorage(id);
+    // From here the removal is recorded: a nook killed halfway leaves it for the next command to finish.
+    recordIntent(id, "remove");
+    crashPoint("rm.intent");
+    // what is left of its cgroup (a cgroupfs directory; a scope systemd has not collected yet)
+    await releaseRecordedCgroup(rec);
+    // storage and volumes, runtime directory, name, and the record directory last
+    await removeOwned(id, () => crashPoint("rm.storage"));
+  } finally {
+    lock.close();
   }
+}
+
+function alreadyRemoved(rec: ContainerRecord): ContainerError {
+  return new ContainerError(`Container ${rec.name || rec.id.slice(0, 12)} was already removed (by another command)`, {
+    hint: "nook ps -a lists the containers",
+  });
 }

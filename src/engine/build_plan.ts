@@ -1,7 +1,7 @@
 import type { IdMapping } from "../userns/mod.ts";
 import { isMapped } from "../userns/mod.ts";
 import { CLONE, MOUNT_ATTR, MS, O, Plan, SetIdFlag, SIGNALS } from "../plan/mod.ts";
-import type { ContainerSpec } from "./spec.ts";
+import type { ContainerSpec } from "../model/container.ts";
 import {
   addBeforeExec,
   addBeforeSetid,

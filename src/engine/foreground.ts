@@ -1,4 +1,5 @@
-import { type RunHooks, runContainer } from "../container/mod.ts";
+import { runContainer } from "./run.ts";
+import type { RunHooks } from "../model/container.ts";
 import { NookError } from "../errors/mod.ts";
 import type { IdMapping } from "../userns/mod.ts";
 import { removeContainerFiles } from "./create.ts";

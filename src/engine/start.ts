@@ -1,5 +1,5 @@
 import { ensureHelloRootfs } from "../image/builtin_hello.ts";
-import { startDetached } from "../monitor/mod.ts";
+import { startDetached } from "./monitor.ts";
 import { dataDir } from "../paths/mod.ts";
 import { detectIdMapping } from "../userns/mod.ts";
 import { ContainerError } from "./errors.ts";

@@ -7,40 +7,8 @@
  */
 import { closeFd, pidfdKill, pidfdOpen, pidfdWait } from "../ffi/mod.ts";
 
-/**
- * Start time of a live process (clock ticks since boot), or undefined when
- * there is none — a zombie counts as gone: it has ended, only its parent has
- * not collected it yet (init does that slowly on some hosts).
- */
-export function procStartTime(pid: number): number | undefined {
-  if (!(pid > 0)) return undefined;
-  let text: string;
-  try {
-    text = Deno.readTextFileSync(`/proc/${pid}/stat`);
-  } catch {
-    return undefined;
-  }
-  // comm may hold spaces and parentheses: the fields start after the last ')'.
-  const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
-  if (fields[0] === "Z" || fields[0] === "X") return undefined; // field 3: state
-  const v = Number(fields[19]); // field 22
-  return Number.isFinite(v) ? v : undefined;
-}
-
-/** This boot's id (/proc/sys/kernel/random/boot_id). */
-export function bootId(): string {
-  try {
-    return Deno.readTextFileSync("/proc/sys/kernel/random/boot_id").trim();
-  } catch {
-    return "";
-  }
-}
-
-/** True when pid is (still) the process that started at `start` (0: start unknown, the pid is trusted). */
-export function isSameProcess(pid: number, start: number): boolean {
-  const now = procStartTime(pid);
-  return now !== undefined && (start === 0 || now === start);
-}
+export { bootId, isSameProcess, procStartTime } from "../proc/mod.ts";
+import { isSameProcess } from "../proc/mod.ts";
 
 /** A pidfd for the process (pid, start), or null when that process is gone. Close it with closeFd. */
 export async function openProcess(pid: number, start: number): Promise<number | null> {

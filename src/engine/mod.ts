@@ -1,11 +1,14 @@
 /**
- * Containers as things that last (issue #4): records in the store, unique
- * names, runtime status written by the monitor or by nook, locks, logs, and
- * the verbs that act on them (stop, kill, rm, wait, exec, inspect, ps).
+ * The engine: containers as things that last, and the verbs on them. Records in the store
+ * (store.ts, status.ts, names.ts, lock.ts), the plan a container runs (build_plan.ts) and how it
+ * is run in the foreground (run.ts, foreground.ts) or under the monitor (monitor.ts), and the
+ * verbs (create.ts, start.ts, exec.ts, control.ts: stop/kill/rm/wait). Front doors (src/cli for
+ * `nook`, src/oci for `nook runtime`) turn their input into a spec (src/model) and call these.
  *
  * @module
  */
 export { ContainerError } from "./errors.ts";
+export { findNetworkState, listNetworkStates } from "./network_state.ts";
 export {
   cgroupPathFile,
   type ContainerRecord,
@@ -68,3 +71,12 @@ export {
 } from "./exec.ts";
 export { startContainer } from "./start.ts";
 export { recordCgroup, recordedCgroupHooks, recordOomKill, releaseRecordedCgroup } from "./cgroup.ts";
+export type { ContainerSpec, ImageInfo, MountSpec, ProcessSpec, RootfsSetup } from "../model/container.ts";
+export { buildPlan, DEVICES, execCandidates, NAMESPACES } from "./build_plan.ts";
+export { attachForeground, exitCode, FORWARDED_SIGNALS, mergeHooks, runContainer, type RunHooks, SignalForwarder } from "./run.ts";
+export { parseGroup, parsePasswd, type ResolvedUser, resolveUser } from "./user.ts";
+export { readTextInRoot, resolveInRoot } from "./in_root.ts";
+export { hostsFile, resolvConf, writeEtcFiles } from "./etc_files.ts";
+export { MonitorError } from "./errors.ts";
+export { missing as monitorMissing, monitorPath } from "./monitor_path.ts";
+export { idMapSteps, monitorArgs, type MonitorExtras, startDetached } from "./monitor.ts";

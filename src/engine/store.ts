@@ -13,8 +13,8 @@
  *
  * and `names/<name>` symlinks (→ id) as the index of unique names.
  */
-import { dataDir } from "../paths/mod.ts";
-import type { ContainerSpec } from "../container/mod.ts";
+import { containerDir, containersDir } from "../paths/mod.ts";
+import type { ContainerSpec } from "../model/container.ts";
 import type { CgroupRef } from "../cgroupv2/container_cgroup.ts";
 import type { Resources } from "../cgroupv2/resources.ts";
 import { ContainerError } from "./errors.ts";
@@ -85,15 +85,7 @@ export interface ContainerRecord {
   cgroup?: CgroupRef;
 }
 
-/** `dataDir()/containers`. */
-export function containersDir(): string {
-  return `${dataDir()}/containers`;
-}
-
-/** The directory of one container. */
-export function containerDir(id: string): string {
-  return `${containersDir()}/${id}`;
-}
+export { containerDir, containersDir } from "../paths/mod.ts";
 
 /** The log file of one container. */
 export function logPath(id: string): string {

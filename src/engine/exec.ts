@@ -4,26 +4,21 @@ import { addBeforeExec, addBeforeSetid, type SecuritySpec } from "../security/mo
  * forks, so the new process is inside its pid namespace too, then sets up the
  * process like `run` does (cwd, rlimits, umask, ids, terminal) and execs.
  */
-import { execCandidates, type ProcessSpec, readTextInRoot, resolveUser } from "../container/mod.ts";
+import { execCandidates } from "./build_plan.ts";
+import type { ProcessSpec } from "../model/container.ts";
+import { readTextInRoot } from "./in_root.ts";
+import { resolveUser } from "./user.ts";
 import { CLONE, O, Plan, SetIdFlag, SIGNALS } from "../plan/mod.ts";
 import { ContainerError } from "./errors.ts";
+import { CLONE_FLAG, differingNamespaces, JOIN_ORDER } from "./namespaces.ts";
+import { NAMESPACE_FILES } from "../model/oci.ts";
 import type { ContainerRecord } from "./store.ts";
 
-/**
- * Namespaces in the order they are joined: the user namespace first (it
- * gives the capabilities to join the others), the mount namespace last (its
- * /proc is the container's, where the host pid in the paths below does not
- * exist) — util-linux nsenter's order.
- */
-export const EXEC_NAMESPACES: readonly { ns: string; flag: number }[] = [
-  { ns: "user", flag: CLONE.NEWUSER },
-  { ns: "cgroup", flag: CLONE.NEWCGROUP },
-  { ns: "ipc", flag: CLONE.NEWIPC },
-  { ns: "uts", flag: CLONE.NEWUTS },
-  { ns: "net", flag: CLONE.NEWNET },
-  { ns: "pid", flag: CLONE.NEWPID },
-  { ns: "mnt", flag: CLONE.NEWNS },
-];
+/** Namespaces in the order they are joined (see {@link JOIN_ORDER}): the /proc/PID/ns file name and the clone flag. */
+export const EXEC_NAMESPACES: readonly { ns: string; flag: number }[] = JOIN_ORDER.map((t) => ({
+  ns: NAMESPACE_FILES[t],
+  flag: CLONE_FLAG[t],
+}));
 
 /** The process to start in the container: run's process, without --init (it joins the container's own pid 1). */
 export type ExecProcess = Omit<ProcessSpec, "init">;
@@ -40,13 +35,7 @@ export interface ExecPlanOptions {
 
 /** Namespaces of `pid` that differ from nook's own (joining one's own namespace is not needed, and not allowed for some). */
 export function namespacesToJoin(pid: number): { ns: string; flag: number }[] {
-  return EXEC_NAMESPACES.filter(({ ns }) => {
-    try {
-      return Deno.readLinkSync(`/proc/${pid}/ns/${ns}`) !== Deno.readLinkSync(`/proc/self/ns/${ns}`);
-    } catch {
-      return true;
-    }
-  });
+  return differingNamespaces(pid).map((t) => ({ ns: NAMESPACE_FILES[t], flag: CLONE_FLAG[t] }));
 }
 
 /** The plan of an exec into the container whose pid 1 is `pid`. */

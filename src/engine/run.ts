@@ -3,7 +3,8 @@ import { launch, type Launched } from "../launch/mod.ts";
 import { SIGNALS } from "../plan/mod.ts";
 import { applyIdMapping, type IdMapping } from "../userns/mod.ts";
 import { buildPlan } from "./build_plan.ts";
-import type { ContainerSpec } from "./spec.ts";
+import type { ContainerSpec, RunHooks } from "../model/container.ts";
+export type { RunHooks } from "../model/container.ts";
 import { mark } from "../trace/mod.ts";
 
 /** Signals `nook run` passes on to the container's process. */
@@ -14,15 +15,6 @@ export function exitCode(status: ExitStatus): number {
   return status.exited ? status.code : 128 + status.signal;
 }
 
-/** Parent-side steps other concerns add to a run (cgroups, network helpers…). */
-export interface RunHooks {
-  /** Run while the child waits in its fresh namespaces, after the id maps are written. */
-  beforeGo?: ((pid: number) => Promise<void>)[];
-  /** Run while the id maps are being written, for steps that do not need them (starting a network helper). */
-  duringIdMapping?: ((pid: number) => Promise<void>)[];
-  /** Run after the container's process has ended (whatever the outcome). */
-  afterExit?: (() => Promise<void>)[];
-}
 
 /** The steps of several concerns (cgroups, network…) as one set of hooks, in the order given. */
 export function mergeHooks(...all: RunHooks[]): RunHooks {

@@ -4,7 +4,7 @@
  * of a foreground run, and the one-line file its monitor reads.
  */
 import { lazyImport } from "../lazy/mod.ts";
-import type { RunHooks } from "../container/mod.ts";
+import type { RunHooks } from "../model/container.ts";
 import type { CgroupRef, CgroupRelease } from "../cgroupv2/container_cgroup.ts";
 import type { Resources } from "../cgroupv2/resources.ts";
 import { cgroupHooks } from "../cgroupv2/run_hooks.ts";

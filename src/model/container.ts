@@ -1,5 +1,12 @@
-import type { SecuritySpec } from "../security/mod.ts";
-import type { NetworkMode, NetworkSetup } from "../network/mod.ts";
+/**
+ * A container as nook decides it before anything runs: the root, the process, mounts, network,
+ * security and image, fully resolved (policy that depends on the host is decided before this is
+ * written), plus the parent-side steps other concerns add to a run.
+ *
+ * @module
+ */
+import type { SecuritySpec } from "./security.ts";
+import type { NetworkMode, NetworkSetup } from "./network.ts";
 
 /** A bind mount or filesystem to put into the container before pivot_root. */
 export interface MountSpec {
@@ -112,4 +119,14 @@ export interface ContainerSpec {
    * that subtree is mounted on /sys/fs/cgroup (podman's cgroupns=private).
    */
   privateCgroup?: boolean;
+}
+
+/** Parent-side steps other concerns add to a run (cgroups, network helpers…). */
+export interface RunHooks {
+  /** Run while the child waits in its fresh namespaces, after the id maps are written. */
+  beforeGo?: ((pid: number) => Promise<void>)[];
+  /** Run while the id maps are being written, for steps that do not need them (starting a network helper). */
+  duringIdMapping?: ((pid: number) => Promise<void>)[];
+  /** Run after the container's process has ended (whatever the outcome). */
+  afterExit?: (() => Promise<void>)[];
 }

@@ -8,13 +8,14 @@
  * the container when the restart policy says so. It also starts the
  * container's network helper at every start (src/network/detached.ts).
  */
-import { buildPlan, type ContainerSpec, type RunHooks } from "../container/mod.ts";
+import { buildPlan } from "./build_plan.ts";
+import type { ContainerSpec, RunHooks } from "../model/container.ts";
 import { closeFd, monitorSpawn, recv, ShimError, type Spawned } from "../ffi/mod.ts";
 import { launch } from "../launch/mod.ts";
 import { Msg } from "../plan/mod.ts";
 import { applyIdMapping, type IdMapping } from "../userns/mod.ts";
-import type { ContainerRecord } from "../containers/store.ts";
-import { cgroupPathFile, containerDir, logPath, statusPath } from "../containers/store.ts";
+import type { ContainerRecord } from "./store.ts";
+import { cgroupPathFile, containerDir, logPath, statusPath } from "./store.ts";
 import { detachedNetwork } from "../network/detached.ts";
 import { MonitorError } from "./errors.ts";
 import { monitorPath } from "./monitor_path.ts";

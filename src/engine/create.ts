@@ -1,6 +1,7 @@
-import type { ContainerSpec } from "../container/mod.ts";
+import type { ContainerSpec } from "../model/container.ts";
 import { ContainerError } from "./errors.ts";
 import { generatedNames, releaseName, reserveName } from "./names.ts";
+import { readIntent } from "./intent.ts";
 import { type ContainerRecord, containerDir, containersDir, type HostSettings, type RootfsInfo, writeRecord } from "./store.ts";
 
 /** What `createContainer` needs besides the spec. */
@@ -34,12 +35,18 @@ export function createContainer(spec: ContainerSpec, opts: CreateOptions): Conta
   try {
     Deno.mkdirSync(dir, { mode: 0o700 });
   } catch (err) {
+    // made by beginCreate (src/engine/intent.ts) of this very process: the record goes into it
+    if (err instanceof Deno.errors.AlreadyExists && readIntent(spec.id)?.pid === Deno.pid) return createIn(spec, opts, dir);
     throw new ContainerError(`Cannot create the container directory "${dir}": ${(err as Error).message}`, {
       path: dir,
       cause: err,
       hint: "check that the data directory is writable (NOOK_DATA_DIR, XDG_DATA_HOME)",
     });
   }
+  return createIn(spec, opts, dir);
+}
+
+function createIn(spec: ContainerSpec, opts: CreateOptions, dir: string): ContainerRecord {
   let name: string | undefined;
   try {
     if (opts.keepEtcFiles) {

@@ -1,0 +1,32 @@
+/**
+ * The model: a container as plain typed data — the OCI runtime spec's config as nook checks it
+ * ({@link OciConfig}), nook's own resolved form of it ({@link ContainerSpec}), and the parts
+ * (network, security) both are made of. Every folder may import this one; it imports nothing of
+ * nook's (tests/floors_test.ts checks it).
+ *
+ * ## Floors
+ *
+ * Folders form floors: a folder imports only from its own floor or lower ones, and no two folders
+ * import each other. {@link FLOORS} is the table the test checks, lowest floor first.
+ *
+ * @module
+ */
+export type { ContainerSpec, ImageInfo, MountSpec, ProcessSpec, RootfsSetup, RunHooks } from "./container.ts";
+export type { HelperMode, NetworkMode, NetworkSetup, PortMapping, Protocol, SlirpOptions } from "./network.ts";
+export { type CapabilitySets, DEFAULT_CAPABILITIES, type ExecLabel, type SecuritySpec } from "./security.ts";
+export {
+  HOOK_KINDS,
+  NAMESPACE_FILES,
+  type NsType,
+  type OciCapabilities,
+  type OciConfig,
+  type OciDevice,
+  type OciHook,
+  type OciHooks,
+  type OciIdMap,
+  type OciLinux,
+  type OciMount,
+  type OciNamespace,
+  type OciProcess,
+} from "./oci.ts";
+export { FLOORS } from "./floors.ts";
