@@ -1,18 +1,15 @@
 import { execSecurity } from "../security/mod.ts";
-import { attachForeground, SignalForwarder } from "../engine/mod.ts";
 import {
   buildExecPlan,
   ContainerError,
   currentStatus,
   execProcess,
   isSameProcess,
+  launchExec,
   mustRecord,
-  namespacesToJoin,
   resolveContainer,
 } from "../engine/mod.ts";
 import { UsageError } from "../errors/mod.ts";
-import { closeFd } from "../ffi/mod.ts";
-import { launch } from "../launch/mod.ts";
 import { bool, HELP, list, type OptionSpec, parseCommand, str } from "./_args.ts";
 import { envFlag, mergeEnv, readEnvFile, RUN_OPTIONS } from "./run.ts";
 import type { CommandSpec } from "./commands.ts";
@@ -78,28 +75,10 @@ export async function main(argv: string[]): Promise<number> {
     // the container ended meanwhile: the plan's setns will say so
   }
   const sec = rec.spec.security;
-  const plan = buildExecPlan(s.pid, namespacesToJoin(s.pid), proc, {
+  const plan = buildExecPlan(s.pid, proc, {
     detach,
     skipSetgroups,
     ...(sec ? { security: execSecurity(sec, rec.spec.process.uid, proc.uid) } : {}),
   });
-  // The container's cgroup (issue #6): the pid before GO is the process before
-  // FORK, so the exec'd process is created inside the cgroup, under its limits.
-  const cg = rec.cgroup ? await import("../cgroupv2/container_cgroup.ts") : undefined;
-  const cgroup = rec.cgroup && cg?.cgroupExists(rec.cgroup) ? rec.cgroup : undefined;
-  // listen before the process exists (see SignalForwarder); a detached exec forwards nothing
-  const signals = detach ? undefined : new SignalForwarder();
-  let started;
-  try {
-    started = await launch(plan, { beforeGo: (pid) => cgroup && cg?.attachToCgroup(cgroup, pid) });
-  } catch (err) {
-    signals?.close();
-    throw err;
-  }
-  if (!signals) {
-    await closeFd(started.pidfd);
-    await closeFd(started.ptyMaster);
-    return 0;
-  }
-  return await attachForeground(started, proc.stdin, {}, signals);
+  return await launchExec(plan, { cgroup: rec.cgroup, detach, stdin: proc.stdin });
 }

@@ -1,24 +1,26 @@
-import { addBeforeExec, addBeforeSetid, type SecuritySpec } from "../security/mod.ts";
 /**
- * `nook exec`: a plan that joins every namespace of a running container and
- * forks, so the new process is inside its pid namespace too, then sets up the
- * process like `run` does (cwd, rlimits, umask, ids, terminal) and execs.
+ * The exec verb, for both front doors: a plan that joins a running container (its namespaces in
+ * the one join order, and a fork so that a joined pid namespace applies), launched inside the
+ * container's cgroup, then attached to in the foreground or left running. `nook exec` adds its
+ * process setup with {@link buildExecPlan}; `nook runtime exec` adds an OCI process's setup to
+ * {@link joinContainerPlan}'s plan the same way.
+ *
+ * @module
  */
+import { addBeforeExec, addBeforeSetid, type SecuritySpec } from "../security/mod.ts";
 import { execCandidates } from "./build_plan.ts";
 import type { ProcessSpec } from "../model/container.ts";
+import type { CgroupRef } from "../cgroupv2/container_cgroup.ts";
+import { closeFd } from "../ffi/mod.ts";
+import { launch, type Launched } from "../launch/mod.ts";
+import { lazyImport } from "../lazy/mod.ts";
 import { readTextInRoot } from "./in_root.ts";
 import { resolveUser } from "./user.ts";
-import { CLONE, O, Plan, SetIdFlag, SIGNALS } from "../plan/mod.ts";
+import { O, Plan, SetIdFlag, SIGNALS } from "../plan/mod.ts";
 import { ContainerError } from "./errors.ts";
-import { CLONE_FLAG, differingNamespaces, JOIN_ORDER } from "./namespaces.ts";
-import { NAMESPACE_FILES } from "../model/oci.ts";
+import { CLONE_FLAG, differingNamespaces, nsFile } from "./namespaces.ts";
 import type { ContainerRecord } from "./store.ts";
-
-/** Namespaces in the order they are joined (see {@link JOIN_ORDER}): the /proc/PID/ns file name and the clone flag. */
-export const EXEC_NAMESPACES: readonly { ns: string; flag: number }[] = JOIN_ORDER.map((t) => ({
-  ns: NAMESPACE_FILES[t],
-  flag: CLONE_FLAG[t],
-}));
+import { attachForeground, SignalForwarder } from "./attach.ts";
 
 /** The process to start in the container: run's process, without --init (it joins the container's own pid 1). */
 export type ExecProcess = Omit<ProcessSpec, "init">;
@@ -33,17 +35,22 @@ export interface ExecPlanOptions {
   security?: SecuritySpec;
 }
 
-/** Namespaces of `pid` that differ from nook's own (joining one's own namespace is not needed, and not allowed for some). */
-export function namespacesToJoin(pid: number): { ns: string; flag: number }[] {
-  return differingNamespaces(pid).map((t) => ({ ns: NAMESPACE_FILES[t], flag: CLONE_FLAG[t] }));
+/**
+ * The first half of every exec plan: join the namespaces in which the container's process `pid`
+ * differs from nook (user first, mount last: JOIN_ORDER in namespaces.ts), then fork when its pid namespace
+ * is among them — setns(CLONE_NEWPID) only applies to children.
+ */
+export function joinContainerPlan(pid: number): Plan {
+  const p = new Plan(0);
+  const join = differingNamespaces(pid);
+  for (const type of join) p.setns(nsFile(pid, type), CLONE_FLAG[type]);
+  if (join.includes("pid")) p.fork();
+  return p;
 }
 
-/** The plan of an exec into the container whose pid 1 is `pid`. */
-export function buildExecPlan(pid: number, joins: readonly { ns: string; flag: number }[], proc: ExecProcess, opts: ExecPlanOptions): Plan {
-  const p = new Plan(0);
-  for (const { ns, flag } of joins) p.setns(`/proc/${pid}/ns/${ns}`, flag);
-  // setns(CLONE_NEWPID) only applies to children: fork into the container's pid namespace.
-  p.fork();
+/** The plan of `nook exec` into the container whose pid 1 is `pid`. */
+export function buildExecPlan(pid: number, proc: ExecProcess, opts: ExecPlanOptions): Plan {
+  const p = joinContainerPlan(pid);
   if (!opts.detach) p.pdeathsig(SIGNALS.SIGKILL!);
   if (proc.terminal) p.pty("/dev/pts/ptmx", proc.consoleSize?.[0] ?? 0, proc.consoleSize?.[1] ?? 0);
   if (!proc.stdin) p.openFd("/dev/null", O.RDONLY, 0, 0);
@@ -54,7 +61,7 @@ export function buildExecPlan(pid: number, joins: readonly { ns: string; flag: n
   p.chdir(proc.cwd);
   for (const [res, soft, hard] of proc.rlimits) p.setrlimit(res, soft, hard);
   p.umask(proc.umask);
-  // the same order as a container's own process (src/container/build_plan.ts)
+  // the same order as a container's own process (src/engine/build_plan.ts)
   if (opts.security) addBeforeSetid(p, opts.security);
   const keepCaps = opts.security ? SetIdFlag.KEEP_CAPS : 0;
   if (proc.uid !== 0 || proc.gid !== 0 || proc.groups.length > 0 || !opts.skipSetgroups || opts.security) {
@@ -113,4 +120,51 @@ export function execProcess(rec: ContainerRecord, pid: number, req: ExecRequest,
     rlimits: base.rlimits,
     ...(req.consoleSize ? { consoleSize: req.consoleSize } : {}),
   };
+}
+
+/** How {@link launchExec} starts and follows an exec'd process. */
+export interface LaunchExecOptions {
+  /** The container's cgroup, joined before the process forks into the container (so it runs under its limits). */
+  cgroup?: CgroupRef | undefined;
+  /** Return once the process runs instead of attaching to it. */
+  detach: boolean;
+  /** Relay this terminal's input to the process's pty. */
+  stdin: boolean;
+  /** Right after launch (pid files, handing the pty master to a console socket: set ptyMaster to -1 then). */
+  launched?: (launched: Launched) => Promise<void> | void;
+}
+
+/**
+ * Launch an exec plan and, unless detached, attach to it ({@link attachForeground}); resolves with
+ * 0 (detached) or the process's exit code. Signals are listened for before the process exists
+ * (see {@link SignalForwarder}); a detached exec forwards nothing.
+ */
+export async function launchExec(plan: Plan, opts: LaunchExecOptions): Promise<number> {
+  const cg = opts.cgroup
+    ? await lazyImport<typeof import("../cgroupv2/container_cgroup.ts")>("cgroupv2/container_cgroup.ts")
+    : undefined;
+  const cgroup = opts.cgroup && cg?.cgroupExists(opts.cgroup) ? opts.cgroup : undefined;
+  const signals = opts.detach ? undefined : new SignalForwarder();
+  let started: Launched;
+  try {
+    // The pid before GO is the process before FORK: the exec'd process is created inside the cgroup.
+    started = await launch(plan, { beforeGo: (pid) => cgroup && cg?.attachToCgroup(cgroup, pid) });
+  } catch (err) {
+    signals?.close();
+    throw err;
+  }
+  try {
+    await opts.launched?.(started);
+  } catch (err) {
+    signals?.close();
+    await closeFd(started.pidfd);
+    await closeFd(started.ptyMaster);
+    throw err;
+  }
+  if (!signals) {
+    await closeFd(started.pidfd);
+    await closeFd(started.ptyMaster);
+    return 0;
+  }
+  return await attachForeground(started, opts.stdin, {}, signals);
 }

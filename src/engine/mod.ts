@@ -1,8 +1,8 @@
 /**
  * The engine: containers as things that last, and the verbs on them. Records in the store
  * (store.ts, status.ts, names.ts, lock.ts), the plan a container runs (build_plan.ts) and how it
- * is run in the foreground (run.ts, foreground.ts) or under the monitor (monitor.ts), and the
- * verbs (create.ts, start.ts, exec.ts, control.ts: stop/kill/rm/wait). Front doors (src/cli for
+ * is run in the foreground (run.ts, foreground.ts, attach.ts) or under the monitor (monitor.ts), and
+ * the verbs (create.ts, start.ts, exec.ts, attach.ts, control.ts: stop/kill/rm/wait). Front doors (src/cli for
  * `nook`, src/oci for `nook runtime`) turn their input into a spec (src/model) and call these.
  *
  * @module
@@ -62,18 +62,20 @@ export { commandText, type ContainerView, inspectDocument, networkOf, psFields, 
 export { alignColumns, renderRows, renderTemplate } from "./template.ts";
 export {
   buildExecPlan,
-  EXEC_NAMESPACES,
   type ExecPlanOptions,
   type ExecProcess,
   execProcess,
   type ExecRequest,
-  namespacesToJoin,
+  joinContainerPlan,
+  launchExec,
+  type LaunchExecOptions,
 } from "./exec.ts";
 export { startContainer } from "./start.ts";
 export { recordCgroup, recordedCgroupHooks, recordOomKill, releaseRecordedCgroup } from "./cgroup.ts";
 export type { ContainerSpec, ImageInfo, MountSpec, ProcessSpec, RootfsSetup } from "../model/container.ts";
 export { buildPlan, DEVICES, execCandidates, NAMESPACES } from "./build_plan.ts";
-export { attachForeground, exitCode, FORWARDED_SIGNALS, mergeHooks, runContainer, type RunHooks, SignalForwarder } from "./run.ts";
+export { attachForeground, exitCode, FORWARDED_SIGNALS, SignalForwarder } from "./attach.ts";
+export { mergeHooks, runContainer, type RunHooks } from "./run.ts";
 export { parseGroup, parsePasswd, type ResolvedUser, resolveUser } from "./user.ts";
 export { readTextInRoot, resolveInRoot } from "./in_root.ts";
 export { hostsFile, resolvConf, writeEtcFiles } from "./etc_files.ts";

@@ -20,7 +20,7 @@ import { runHooks } from "./hooks.ts";
 import { deleteContainer, releaseProcess, removeDir, type RuntimeContext, writePidFile } from "./lifecycle.ts";
 import { checkId, containerDir, type ContainerRecord, type OciState, ociState, procStat, saveRecord } from "./state.ts";
 import { mkfifo, sendFd } from "./_shim.ts";
-import { forwardSignals, waitForeground } from "./_foreground.ts";
+import { attachForeground, SignalForwarder } from "../engine/attach.ts";
 
 /** `create` and `run`'s options. */
 export interface CreateRequest {
@@ -238,28 +238,25 @@ export async function runBundle(
       hint: "give --console-socket PATH, or run in the foreground to use this terminal",
     });
   }
-  let pidfd = -1;
-  const stop = req.detach ? () => {} : forwardSignals(() => pidfd);
+  // listen before the process exists (see SignalForwarder); a detached run forwards nothing
+  const signals = req.detach ? undefined : new SignalForwarder();
   let created: Created;
   try {
     created = await createContainer(ctx, req, true);
   } catch (err) {
-    stop();
+    signals?.close();
     throw err;
   }
   const { launched, record } = created;
-  pidfd = launched.pidfd;
   await runHooks("poststart", record.hooks.poststart, ociState(ctx.root, record), { warnOnly: true, log: ctx.log });
-  if (req.detach) {
+  if (!signals) {
     await closeFd(launched.pidfd);
     await closeFd(launched.ptyMaster);
     return 0;
   }
   try {
-    return await waitForeground(launched.pid, launched.ptyMaster);
+    return await attachForeground(launched, true, {}, signals);
   } finally {
-    stop();
-    await closeFd(launched.pidfd);
     if (!req.keep) await deleteContainer(ctx, record.id, true).catch((e) => ctx.log.warn(String(e?.message ?? e)));
   }
 }

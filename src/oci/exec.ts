@@ -1,28 +1,25 @@
 /**
- * `exec`: run another process in a container. The plan joins the
- * container's namespaces (user first: it grants the right to join the
- * others), forks once so a joined pid namespace applies, then sets the
- * process up as `create` does — terminal, cwd, rlimits, capabilities, the
- * container's seccomp filter, the user — and execs.
+ * `exec`: run another process in a container. The engine's exec verb
+ * (src/engine/exec.ts) joins the container's namespaces in its one order and
+ * forks when the pid namespace is joined, launches in the container's cgroup
+ * and attaches; this front door adds the process set up as `create` does —
+ * terminal, cwd, rlimits, capabilities, the container's seccomp filter, the
+ * user — and runc's pid file and console socket.
  *
  * @module
  */
-import { lazyImport } from "../lazy/mod.ts";
 import { closeFd } from "../ffi/mod.ts";
-import { launch } from "../launch/mod.ts";
-import { Plan } from "../plan/mod.ts";
 import { execCandidates } from "../engine/build_plan.ts";
+import { joinContainerPlan, launchExec } from "../engine/exec.ts";
 import type { SecuritySpec } from "../security/mod.ts";
 import { absolute, type OciProcess } from "./config.ts";
 import { addProcess, checkIds } from "./build_plan.ts";
-import { CLONE_FLAG, differingNamespaces, nsFile } from "./namespaces.ts";
 import { OciError } from "./errors.ts";
 import { type RuntimeContext, writePidFile } from "./lifecycle.ts";
 import { compileSeccomp, processSecurity } from "./security.ts";
 import { checkId, loadRecord, statusOf } from "./state.ts";
 import { usernsView } from "./userns.ts";
 import { sendFd } from "./_shim.ts";
-import { forwardSignals, waitForeground } from "./_foreground.ts";
 
 /** What `exec` runs and how. */
 export interface ExecRequest {
@@ -53,10 +50,7 @@ export async function execProcess(ctx: RuntimeContext, req: ExecRequest): Promis
     throw new OciError("exec --tty --detach needs --console-socket to receive the terminal");
   }
   const pid = rec.pid;
-  const p = new Plan(0);
-  const join = differingNamespaces(pid);
-  for (const type of join) p.setns(nsFile(pid, type), CLONE_FLAG[type]);
-  if (join.includes("pid")) p.fork();
+  const p = joinContainerPlan(pid);
   const view = usernsView(pid);
   checkIds(proc, view, "process");
   const security: SecuritySpec = { ...processSecurity(proc, "process", ctx.log), maskedPaths: [], readonlyPaths: [] };
@@ -64,37 +58,19 @@ export async function execProcess(ctx: RuntimeContext, req: ExecRequest): Promis
   if (filter) security.seccomp = filter;
   addProcess(p, proc, security, view, req.preserveFds, false);
   p.exec(execCandidates(proc.args[0]!, proc.env), proc.args, proc.env);
-
-  let pidfd = -1;
-  const stop = req.detach ? () => {} : forwardSignals(() => pidfd);
-  try {
-    // the container's cgroup (issue #6): joined before the process forks into the container
-    const cg = rec.cgroup
-      ? await lazyImport<typeof import("../cgroupv2/container_cgroup.ts")>("cgroupv2/container_cgroup.ts")
-      : undefined;
-    const cgroup = rec.cgroup && cg?.cgroupExists(rec.cgroup) ? rec.cgroup : undefined;
-    const launched = await launch(p, { beforeGo: (pid) => cgroup && cg?.attachToCgroup(cgroup, pid) });
-    pidfd = launched.pidfd;
-    if (req.pidFile) writePidFile(req.pidFile, launched.pid);
-    let master = launched.ptyMaster;
-    if (master >= 0 && req.consoleSocket) {
-      await sendFd(absolute(req.consoleSocket, Deno.cwd()), master, "/dev/ptmx");
-      await closeFd(master);
-      master = -1;
-    }
-    if (req.detach) {
-      await closeFd(master);
-      await closeFd(launched.pidfd);
-      return 0;
-    }
-    try {
-      return await waitForeground(launched.pid, master);
-    } finally {
-      await closeFd(launched.pidfd);
-    }
-  } finally {
-    stop();
-  }
+  return await launchExec(p, {
+    cgroup: rec.cgroup,
+    detach: req.detach,
+    stdin: true,
+    launched: async (launched) => {
+      if (req.pidFile) writePidFile(req.pidFile, launched.pid);
+      if (launched.ptyMaster >= 0 && req.consoleSocket) {
+        await sendFd(absolute(req.consoleSocket, Deno.cwd()), launched.ptyMaster, "/dev/ptmx");
+        await closeFd(launched.ptyMaster);
+        launched.ptyMaster = -1;
+      }
+    },
+  });
 }
 
 /** runc's `exec` without --process: the container's own process with these changes. */

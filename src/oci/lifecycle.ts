@@ -16,7 +16,7 @@
  * @module
  */
 import { lazyImport } from "../lazy/mod.ts";
-import { closeFd, pidfdKill, pidfdOpen } from "../ffi/mod.ts";
+import { signalProcess as signalIdentified } from "../engine/proc.ts";
 import { signalNumber } from "../engine/signals.ts";
 import { SIGNALS } from "../plan/linux.ts";
 import { absolute } from "./config.ts";
@@ -110,19 +110,12 @@ export function parseSignal(value: string | undefined): number {
 }
 
 /**
- * Signal one process identified by pid and start time: the pidfd is opened
- * first and the start time checked after, so the signal can never reach a
- * process that merely reuses the pid.
+ * Signal one process identified by pid and start time, through the engine's
+ * pidfd-then-check (src/engine/proc.ts): the signal can never reach a process
+ * that merely reuses the pid.
  */
-export async function signalProcess(pid: number, start: string, signal: number): Promise<boolean> {
-  const fd = await pidfdOpen(pid);
-  if (fd === null) return false;
-  try {
-    if (procStat(pid)?.start !== start) return false;
-    return await pidfdKill(fd, signal);
-  } finally {
-    await closeFd(fd);
-  }
+export function signalProcess(pid: number, start: string, signal: number): Promise<boolean> {
+  return signalIdentified(pid, Number(start), signal);
 }
 
 /** Processes of a container: everything in its pid namespace, or its process and descendants. */

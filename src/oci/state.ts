@@ -14,6 +14,7 @@ import { ensurePrivateDir, runtimeDir } from "../paths/mod.ts";
 import type { CgroupRef } from "../cgroupv2/container_cgroup.ts";
 import type { OciHooks, OciProcess } from "./config.ts";
 import { OciError } from "./errors.ts";
+import { writeAtomic } from "../engine/store.ts";
 
 /** The runtime-spec version nook implements. */
 export const OCI_VERSION = "1.1.0";
@@ -126,14 +127,12 @@ export function loadRecord(root: string, id: string): ContainerRecord {
   return rec;
 }
 
-/** Write a container's record (atomically: write, then rename). */
+/** Write a container's record through the engine's atomic writer (rlimits, u64, as decimal strings). */
 export function saveRecord(root: string, rec: ContainerRecord): void {
-  const dir = containerDir(root, rec.id);
-  const tmp = `${dir}/.state.json.${Deno.pid}`;
-  Deno.writeTextFileSync(tmp, JSON.stringify(rec, (_k, v) => (typeof v === "bigint" ? v.toString() : v)), {
-    mode: 0o600,
-  });
-  Deno.renameSync(tmp, `${dir}/state.json`);
+  writeAtomic(
+    `${containerDir(root, rec.id)}/state.json`,
+    JSON.stringify(rec, (_k, v) => (typeof v === "bigint" ? v.toString() : v)),
+  );
 }
 
 /** Records of every container under the root (unreadable ones skipped). */
