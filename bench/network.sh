@@ -1,5 +1,5 @@
 #!/bin/sh
-# Network benchmark of issue #7, rerunnable:
+# Network benchmark, rerunnable:
 #  1. start-up: `nook run --rm --network MODE … true` for none, pasta, slirp4netns
 #     (with and without a published port), in one hyperfine run, side by side with
 #     pasta driven directly (`pasta --config-net -- true`, pasta making the

@@ -1,5 +1,5 @@
 #!/bin/sh
-# OCI runtime benchmark of issue #9: the same rootless bundle (busybox, `true`,
+# OCI runtime benchmark: the same rootless bundle (busybox, `true`,
 # config.json from `nook runtime spec --rootless`) run by `nook runtime run`
 # and by `runc run`, and the create → start → delete sequence engines use,
 # in one hyperfine run so the ratios are comparable. crun is left out: it

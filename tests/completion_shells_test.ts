@@ -23,7 +23,7 @@ const shellSkip = (s: Shell) => (which(s) ? undefined : `${s} is not installed (
 /**
  * A directory for PATH with a `nook` that runs the real launcher, or (with
  * `containers`) one that answers `completion __names container` with those
- * names, as #4's provider will.
+ * names, as the containers' lister does.
  */
 function nookOnPath(containers?: string[]): string {
   const bin = scratch("nook-path-");
@@ -34,7 +34,7 @@ function nookOnPath(containers?: string[]): string {
   return bin;
 }
 
-/** The command table plus a command whose arguments are containers (as #4 adds `rm`). */
+/** The command table plus a command whose arguments are containers (as `rm` has). */
 async function modelWithContainers(): Promise<CompletionCommand[]> {
   return [
     ...await completionModel(),

@@ -1,5 +1,5 @@
 /**
- * Detached containers (issue #4): `run -d` leaves only the container and the
+ * Detached containers: `run -d` leaves only the container and the
  * small C monitor; the monitor logs, records the exit, restarts, removes.
  */
 import { assert, busyboxRootfs, busyboxSkip, nook, test, waitFor } from "./_helpers.ts";

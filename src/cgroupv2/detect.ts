@@ -178,7 +178,7 @@ export interface CgroupInfo {
   hint?: string;
 }
 
-/** cgroup version, manager and delegated controllers, for `nook info` (issue #8). */
+/** cgroup version, manager and delegated controllers, for `nook info`. */
 export async function cgroupInfo(root = CGROUP_ROOT): Promise<CgroupInfo> {
   const choice = chooseManager(root);
   const base: CgroupInfo = { version: choice.version, manager: choice.kind, controllers: [] };

@@ -1,6 +1,6 @@
 /**
- * The options of `nook run` that belong to issue #3 (images, storage,
- * volumes), and the hooks run.ts calls. The work itself is in
+ * The options of `nook run` for images, storage and
+ * volumes, and the hooks run.ts calls. The work itself is in
  * `_run_image_store.ts`, imported only when a run uses an image from the
  * store or a volume: runs of `--rootfs` and `hello` load none of it.
  */
@@ -13,7 +13,7 @@ import type { StoreParts, StoreSource } from "./_run_image_store.ts";
 
 export type { StoreParts, StoreSource } from "./_run_image_store.ts";
 
-/** Options of `nook run` that belong to issue #3 (images, storage, volumes). */
+/** Options of `nook run` for images, storage and volumes. */
 export const IMAGE_RUN_OPTIONS: readonly OptionSpec[] = [
   {
     name: "volume",

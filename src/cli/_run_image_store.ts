@@ -1,9 +1,9 @@
 import { tmpfsOptions } from "../engine/tmpfs.ts";
 /**
- * The image side of `nook run` (issue #3), loaded by `_run_image.ts` only
+ * The image side of `nook run`, loaded by `_run_image.ts` only
  * when a run uses an image from the store or volumes: images pulled when
  * missing (as docker does), their config applied, a copy-on-write root, and
- * volumes (`-v`, `--mount`, the image's VOLUMEs; `--tmpfs` is issue #5's).
+ * volumes (`-v`, `--mount`, the image's VOLUMEs; `--tmpfs` is the security options').
  * Nothing here loads an npm package or a `node:` module: this is the run path.
  */
 import { NookError, UsageError } from "../errors/mod.ts";

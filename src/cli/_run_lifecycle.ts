@@ -1,5 +1,5 @@
 /**
- * The lifecycle options of `nook run` (issue #4): detached runs under the C
+ * The lifecycle options of `nook run`: detached runs under the C
  * monitor, names, restart policy, stop signal and timeout, logging.
  */
 import { lazyImport } from "../lazy/mod.ts";
@@ -18,7 +18,7 @@ import { bool, list, type OptionSpec, type ParsedArgs, str } from "./_args.ts";
 import { write } from "./_io.ts";
 import { mark } from "../trace/mod.ts";
 
-/** Options of `nook run` that belong to issue #4 (lifecycle). */
+/** Options of `nook run` for the container's lifecycle. */
 export const LIFECYCLE_RUN_OPTIONS: readonly OptionSpec[] = [
   { name: "detach", short: "d", type: "bool", help: "Run in the background and print the container id" },
   {
@@ -46,7 +46,7 @@ export function parseRestart(value: string | undefined): RestartPolicy {
   return { name: "on-failure", maxRetries: Number(m[2] ?? 0) };
 }
 
-/** HostConfig-like settings from the options (image defaults such as StopSignal come from issue #3). */
+/** HostConfig-like settings from the options (image defaults such as StopSignal come from the image). */
 export function hostSettings(a: ParsedArgs, imageStopSignal?: string): HostSettings {
   const restart = parseRestart(str(a, "restart"));
   const autoRemove = bool(a, "rm");
@@ -82,7 +82,7 @@ export function hostSettings(a: ParsedArgs, imageStopSignal?: string): HostSetti
   };
 }
 
-/** What the record says the container runs from (issue #3 fills in images and their storage backends). */
+/** What the record says the container runs from (a root directory, the built-in image, or an image and its storage backend). */
 export function describeSource(a: ParsedArgs, spec: ContainerSpec): { image: string; rootfs: RootfsInfo } {
   if (str(a, "rootfs") !== undefined) return { image: "", rootfs: { backend: "dir", path: spec.rootfs } };
   const image = spec.image?.name ?? a.rest[0] ?? "";
@@ -92,8 +92,8 @@ export function describeSource(a: ParsedArgs, spec: ContainerSpec): { image: str
 }
 
 /**
- * Record the container and run it: in the foreground (as in #2, now leaving an
- * exited record unless --rm), or with -d under the C monitor, printing its id.
+ * Record the container and run it: in the foreground (leaving an exited record
+ * unless --rm), or with -d under the C monitor, printing its id.
  */
 export async function runWithLifecycle(a: ParsedArgs, spec: ContainerSpec, mapping: IdMapping, hooks: RunHooks = {}): Promise<number> {
   const host = hostSettings(a, spec.image?.stopSignal);

@@ -1,7 +1,7 @@
 import type { NetworkFlags } from "../network/mod.ts";
 import { bool, list, type OptionSpec, type ParsedArgs, str } from "./_args.ts";
 
-/** Options of `nook run` that belong to issue #7 (network). */
+/** Options of `nook run` for the network. */
 export const NETWORK_RUN_OPTIONS: readonly OptionSpec[] = [
   {
     name: "network",

@@ -1,5 +1,5 @@
 /**
- * `nook run`'s resource options (issue #6): docker-style flags → cgroup v2
+ * `nook run`'s resource options: docker-style flags → cgroup v2
  * limits, and the run hooks that give the container a cgroup of its own.
  */
 import { bool, list, type OptionSpec, type ParsedArgs, str } from "./_args.ts";
@@ -11,7 +11,7 @@ import type { CgroupRelease } from "../cgroupv2/container_cgroup.ts";
 import { DEFAULT_CPU_PERIOD, sharesToWeight } from "../cgroupv2/cpu.ts";
 import { recordedCgroupHooks } from "../engine/cgroup.ts";
 
-/** Options of `nook run` that belong to issue #6 (resources). */
+/** Options of `nook run` for resource limits. */
 export const RESOURCES_RUN_OPTIONS: readonly OptionSpec[] = [
   { name: "memory", short: "m", type: "string", value: "BYTES", help: "Memory limit (e.g. 256m, 1g)" },
   {

@@ -5,7 +5,7 @@ import { MS } from "../plan/mod.ts";
 import { decideSecurity, type SecuritySpec } from "../security/mod.ts";
 import { bool, list, type OptionSpec, type ParsedArgs } from "./_args.ts";
 
-/** Options of `nook run` that belong to issue #5 (security). */
+/** Options of `nook run` for confinement (capabilities, seccomp, read-only root, tmpfs). */
 export const SECURITY_RUN_OPTIONS: readonly OptionSpec[] = [
   { name: "cap-add", type: "list", value: "CAP", help: "Add a capability (NET_RAW, SYS_ADMIN… or ALL)" },
   { name: "cap-drop", type: "list", value: "CAP", help: "Drop a capability (CHOWN… or ALL)" },

@@ -39,7 +39,7 @@ function lazy(file: string): () => Promise<CommandModule> {
 export const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandModule> }> = {
   run: { summary: "Run a command in a new container", load: lazy("run") },
   version: { summary: "Show the versions of nook, Deno and libshim", load: lazy("version") },
-  // issue #4: container lifecycle
+  // container lifecycle
   ps: { summary: "List containers", load: lazy("ps") },
   logs: { summary: "Print a container's output", load: lazy("logs") },
   exec: { summary: "Run a command in a running container", load: lazy("exec") },
@@ -52,11 +52,11 @@ export const COMMANDS: Record<string, { summary: string; load: () => Promise<Com
   inspect: { summary: "Show the configuration and state of containers", load: lazy("inspect") },
   top: { summary: "Show the processes of a container", load: lazy("top") },
   "container prune": { summary: "Remove all stopped containers", load: lazy("container_prune") },
-  // issue #8: the first minute
+  // the first minute: checking the host
   doctor: { summary: "Check this host for rootless containers, with the fix for each problem", load: lazy("doctor") },
   info: { summary: "Show versions, kernel, id mapping, storage, cgroups, network and paths", load: lazy("info") },
   completion: { summary: "Print the shell completion script for bash, zsh or fish", load: lazy("completion") },
-  // images and storage (issue #3)
+  // images and storage
   pull: { summary: "Download an image from a registry", load: lazy("pull") },
   images: { summary: "List images", load: lazy("images") },
   rmi: { summary: "Remove images", load: lazy("rmi") },

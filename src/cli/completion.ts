@@ -13,7 +13,7 @@ export type NameKind = "container" | "image";
 
 /**
  * Where completions find container and image names. Each concern that owns
- * names adds its lister here (#3: local images, #4: containers); the lists
+ * names adds its lister here (local images, containers); the lists
  * are merged. `nook completion __names KIND` prints them for the scripts.
  */
 export const NAME_PROVIDERS: Record<NameKind, (() => Promise<readonly string[]>)[]> = {

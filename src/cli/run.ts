@@ -24,7 +24,7 @@ import { networkHooks, prepareNetwork } from "../network/mod.ts";
 import { applyRunDefaults } from "../config/load.ts";
 import { mark } from "../trace/mod.ts";
 
-/** The core options of `nook run` (issue #2). */
+/** The core options of `nook run`. */
 const CORE_RUN_OPTIONS: readonly OptionSpec[] = [
   { name: "rm", type: "bool", help: "Remove the container when it exits" },
   { name: "interactive", short: "i", type: "bool", help: "Keep stdin attached to the container" },
@@ -71,7 +71,7 @@ export const spec: CommandSpec = {
 
 /** What the container runs from: a directory plus the image's defaults (the store's shape, its parts optional). */
 interface Source extends Omit<StoreSource, "store"> {
-  /** An image from the store (issue #3): its layers, storage and volumes. */
+  /** An image from the store: its layers, storage and volumes. */
   store?: StoreParts;
   /** The image's ExposedPorts (`"80/tcp"`), for -P. */
   exposedPorts?: string[];

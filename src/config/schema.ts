@@ -16,11 +16,11 @@ import { RUN_FLAG_DEFAULTS } from "./load.ts";
 /** A config file or `NOOK_*` variable with a bad value; the message names the key and the line. */
 export class ConfigError extends NookError {}
 
-/** Network modes a container can have (`none` and `host` today; #7 adds the user-mode ones). */
+/** Network modes a container can have (`none` and `host` and the user-mode helpers). */
 export const NETWORK_MODES = ["auto", "none", "host", "pasta", "slirp4netns"] as const;
-/** Storage backends (#3): `auto` picks overlay, then fuse-overlayfs, then copy. */
+/** Storage backends: `auto` picks overlay, then fuse-overlayfs, then copy. */
 export const STORAGE_DRIVERS = ["auto", "overlay", "fuse-overlayfs", "copy"] as const;
-/** cgroup managers (#6). */
+/** cgroup managers. */
 export const CGROUP_MANAGERS = ["auto", "systemd", "cgroupfs", "none"] as const;
 /** How ids are mapped: `auto` uses /etc/subuid ranges when newuidmap exists. */
 export const IDMAP_MODES = ["auto", "single"] as const;
@@ -76,7 +76,7 @@ export interface NookConfig {
     /** `--ulimit`, applied before the flags' own. */
     ulimits: string[];
   };
-  /** Container confinement (#5). */
+  /** Container confinement. */
   security: {
     /** Capabilities a container keeps. */
     capabilities: string[];
@@ -85,7 +85,7 @@ export interface NookConfig {
     /** Set no_new_privs for every container. */
     no_new_privileges: boolean;
   };
-  /** Resource control (#6). */
+  /** Resource control. */
   cgroups: {
     /** Who creates the container's cgroup. */
     manager: typeof CGROUP_MANAGERS[number];

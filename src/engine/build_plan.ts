@@ -42,7 +42,7 @@ export function buildPlan(spec: ContainerSpec, mapping: IdMapping): Plan {
   let flags = CLONE.NEWUSER | CLONE.NEWNS | CLONE.NEWPID | CLONE.NEWUTS | CLONE.NEWIPC | CLONE.NEWCGROUP;
   // Every mode but host has a network namespace of its own (pasta/slirp4netns connect it).
   if (spec.network !== "host") flags |= CLONE.NEWNET;
-  // cgroup (#6): a namespace made at clone would be rooted at nook's cgroup, not the container's
+  // cgroup: a namespace made at clone would be rooted at nook's cgroup, not the container's
   if (spec.privateCgroup) flags &= ~CLONE.NEWCGROUP;
   const p = new Plan(flags);
   const r = spec.rootfs;
@@ -50,11 +50,11 @@ export function buildPlan(spec: ContainerSpec, mapping: IdMapping): Plan {
 
   // If nook dies before the container starts, the half-made container goes too.
   p.pdeathsig(SIGNALS.SIGKILL!);
-  // cgroup (#6): after GO the process is in its own cgroup: root its cgroup namespace there.
+  // cgroup: after GO the process is in its own cgroup: root its cgroup namespace there.
   if (spec.privateCgroup) p.unshare(CLONE.NEWCGROUP);
   // Nothing we mount may propagate back to the host's mount namespace.
   p.mount("", "/", "", MS.REC | MS.PRIVATE);
-  // An image's root is assembled here first: overlay of its layers (issue #3).
+  // An image's root is assembled here first: overlay of its layers.
   if (spec.rootfsSetup) applyRootfsSetup(p, spec.rootfsSetup);
   // pivot_root needs the new root to be a mount point.
   p.mount(r, r, "", MS.BIND | MS.REC);
@@ -94,7 +94,7 @@ export function buildPlan(spec: ContainerSpec, mapping: IdMapping): Plan {
     p.mount("/sys", "/sys", "", MS.BIND | MS.REC);
     p.setattr("/sys", MOUNT_ATTR.RDONLY | MOUNT_ATTR.NOSUID | MOUNT_ATTR.NODEV | MOUNT_ATTR.NOEXEC, 0, 0, true);
   }
-  // cgroup (#6): the container's own subtree, writable (its root is the user inside), on the read-only /sys
+  // cgroup: the container's own subtree, writable (its root is the user inside), on the read-only /sys
   if (spec.privateCgroup) p.mount("cgroup2", "/sys/fs/cgroup", "cgroup2", nosuidNodevNoexec);
 
   p.mkdir("/etc");

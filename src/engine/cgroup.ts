@@ -1,5 +1,5 @@
 /**
- * A container's cgroup in its record (issue #6): where it is (for `stats`,
+ * A container's cgroup in its record: where it is (for `stats`,
  * `exec`, `inspect`, `rm`), the limits it is started with again, the OOM kill
  * of a foreground run, and the one-line file its monitor reads.
  */

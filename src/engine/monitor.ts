@@ -63,7 +63,7 @@ export interface MonitorExtras {
 export async function monitorArgs(rec: ContainerRecord, mapping: IdMapping, extras: MonitorExtras = {}): Promise<string[]> {
   const h = rec.host;
   const argv = [await monitorPath(), "--id", rec.id, "--status", statusPath(rec.id)];
-  // issue #6: where nook put the container's cgroup (written before GO; absent without one)
+  // the cgroup: where nook put the container's cgroup (written before GO; absent without one)
   argv.push("--cgroup-file", cgroupPathFile(rec.id));
   if (h.log.driver !== "none") {
     argv.push("--log", logPath(rec.id), "--log-max-size", String(h.log.maxSize), "--log-max-files", String(h.log.maxFiles));

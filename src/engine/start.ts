@@ -11,8 +11,8 @@ import { type ContainerRecord, containerDir, readRecord, writeRecord } from "./s
 
 /**
  * Make sure the root filesystem of a recorded container is there again (after
- * a reboot, or a clean-up of the data directory). Issue #3 adds its image
- * backends here (mounting the overlay again, …).
+ * a reboot, or a clean-up of the data directory). An image's
+ * storage backend is prepared again by its own start step.
  */
 function prepareRootfs(rec: ContainerRecord): void {
   if (rec.rootfs.backend === "builtin") {
@@ -41,7 +41,7 @@ export async function startContainer(id: string): Promise<void> {
     if (isActive(currentStatus(id))) return;
     prepareRootfs(rec);
     try {
-      // a cgroup of its own again, with the limits it was run with (issue #6)
+      // a cgroup of its own again, with the limits it was run with
       await releaseRecordedCgroup(rec);
       const hooks = await recordedCgroupHooks(id, rec.spec, rec.resources ?? {}, { detached: true });
       writeRecord(rec);

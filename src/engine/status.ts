@@ -36,7 +36,7 @@ export interface Status {
   exitCode: number;
   /** Restarts done by the monitor. */
   restarts: number;
-  /** The kernel's OOM killer ended the last run (set from cgroup memory events, issue #6). */
+  /** The kernel's OOM killer ended the last run (set from cgroup memory events). */
   oomKilled: boolean;
   /** Why the last start failed, or why the exit code is unknown. */
   error: string;

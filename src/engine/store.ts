@@ -7,7 +7,7 @@
  *                 supervises the container: the C monitor or a foreground nook)
  *   lock          flock(2) file serialising start/remove of this container
  *   ctr.log[.N]   the k8s-file log of a detached container
- *   cgroup.path   the container's cgroup directory, one line (issue #6), for
+ *   cgroup.path   the container's cgroup directory, one line, for
  *                 its monitor, which reads no JSON
  *   hosts, hostname, resolv.conf   the files bind-mounted into /etc
  *
@@ -39,7 +39,7 @@ export interface LogConfig {
 
 /** How a container's root filesystem was provided (GraphDriver-like, shown by inspect). */
 export interface RootfsInfo {
-  /** `dir` (--rootfs), `builtin` (the hello image); issue #3 adds overlay backends. */
+  /** `dir` (--rootfs), `builtin` (the hello image), or an image's storage backend (overlay, fuse-overlayfs, copy). */
   backend: string;
   /** Host path of the root the container sees. */
   path: string;
@@ -71,7 +71,7 @@ export interface ContainerRecord {
   created: string;
   /** Image reference as the user gave it ("" for --rootfs). */
   image: string;
-  /** Image id (digest) when known (issue #3). */
+  /** Image id (digest) when known. */
   imageId?: string;
   /** Root filesystem backend and path. */
   rootfs: RootfsInfo;
@@ -79,9 +79,9 @@ export interface ContainerRecord {
   spec: ContainerSpec;
   /** HostConfig-like settings. */
   host: HostSettings;
-  /** Resource limits (issue #6), for every start. */
+  /** Resource limits, for every start. */
   resources?: Resources;
-  /** The cgroup of the current or last run, when it got one of its own (issue #6). */
+  /** The cgroup of the current or last run, when it got one of its own. */
   cgroup?: CgroupRef;
 }
 

@@ -69,7 +69,7 @@ export function inspectDocument(v: ContainerView): Record<string, unknown> {
       Running: running,
       Paused: false,
       Restarting: s.state === "restarting",
-      OOMKilled: s.oomKilled, // set from cgroup memory events (issue #6)
+      OOMKilled: s.oomKilled, // set from cgroup memory events
       Dead: false,
       Pid: running ? s.pid : 0,
       ExitCode: s.exitCode,

@@ -62,7 +62,7 @@ export const SYMBOLS = {
   shim_helper_wait: { parameters: ["i32", "i32", "i32", "buffer", "u32"], result: "i32", nonblocking: true },
   /** int32_t shim_port_probe(const char *ip, int32_t port, int32_t udp) */
   shim_port_probe: { parameters: ["buffer", "i32", "i32"], result: "i32", nonblocking: true },
-  // OCI runtime helpers (issue #9)
+  // OCI runtime helpers
   /** int32_t shim_mkfifo(const char *path, uint32_t mode) */
   shim_mkfifo: { parameters: ["buffer", "u32"], result: "i32", nonblocking: true },
   /** int32_t shim_send_fd(const char *path, int32_t fd, const char *name) */

@@ -27,7 +27,7 @@ export interface MountSpec {
 }
 
 /**
- * How the child assembles the root filesystem before binding it (issue #3):
+ * How the child assembles the root filesystem before binding it:
  * a copy-on-write mount of image layers on the rootfs directory.
  */
 export interface RootfsSetup {
@@ -97,7 +97,7 @@ export interface ContainerSpec {
   hostname: string;
   /** Network: a private namespace (loopback only, or connected by pasta/slirp4netns), or the host's. */
   network: NetworkMode;
-  /** How the network is set up: published ports, helper and its options (issue #7). */
+  /** How the network is set up: published ports, helper and its options. */
   networkSetup?: NetworkSetup;
   /** Ports the image exposes (its config's ExposedPorts, `"80/tcp"`), published by `-P`. */
   exposedPorts?: string[];
@@ -107,14 +107,14 @@ export interface ContainerSpec {
   mounts: MountSpec[];
   /** Host files bind-mounted onto /etc/hosts, /etc/hostname, /etc/resolv.conf. */
   etcFiles: { hosts: string; hostname: string; resolvConf: string };
-  /** Capabilities, seccomp, no_new_privs, masked paths (issue #5); nook's defaults when absent. */
+  /** Capabilities, seccomp, no_new_privs, masked paths; nook's defaults when absent. */
   security?: SecuritySpec;
   /** Assemble the root in the child first (images from the store); absent for a plain directory. */
   rootfsSetup?: RootfsSetup;
   /** The image the container runs, when it came from the store. */
   image?: ImageInfo;
   /**
-   * cgroup (#6): the process joins a cgroup of its own before GO, so its
+   * cgroup: the process joins a cgroup of its own before GO, so its
    * cgroup namespace is made after GO (rooted there) and a writable cgroup2 of
    * that subtree is mounted on /sys/fs/cgroup (podman's cgroupns=private).
    */

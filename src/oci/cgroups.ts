@@ -1,7 +1,7 @@
 /**
  * `linux.cgroupsPath` and `linux.resources`: where a cgroup manager plugs in.
  *
- * nook's cgroup v2 managers (cgroup_v2.ts, issue #6) are the default
+ * nook's cgroup v2 managers (cgroup_v2.ts) are the default
  * {@link CgroupProvider}; another can be registered with
  * {@link setCgroupProvider}. The runtime asks it for a container's cgroup
  * before the process runs (`join` is called while the process waits in its

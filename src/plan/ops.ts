@@ -36,9 +36,9 @@ export const Op = {
   PERSONALITY: 31,
   KEEP_FDS: 32,
   DUMPABLE: 33,
-  // 40-44: security (issue #5)
+  // 40-44: security (path protection)
   PROTECT_PATH: 40,
-  // 45-49: OCI runtime (issue #9)
+  // 45-49: the OCI runtime (start barrier, mounts as config.json gives them)
   BARRIER_OPEN: 45,
   BARRIER_WAIT: 46,
   MOUNT_OR_BIND: 47,
