@@ -1,4 +1,5 @@
 import { UsageError } from "../errors/mod.ts";
+import { lazyImport } from "../lazy/mod.ts";
 import { inNookUserns, isRealRoot, reexecInUserns } from "../unshare/mod.ts";
 
 /**
@@ -20,9 +21,9 @@ export async function addToStore<T>(
   quiet: boolean,
   work: (progress: import("../image/progress.ts").Progress) => Promise<T>,
 ): Promise<T> {
-  const { Progress } = await import("../image/progress.ts");
-  const { closeUnpackWorkers } = await import("../image/unpack.ts");
-  const { lockStore } = await import("../store/lock.ts");
+  const { Progress } = await lazyImport<typeof import("../image/progress.ts")>("image/progress.ts");
+  const { closeUnpackWorkers } = await lazyImport<typeof import("../image/unpack.ts")>("image/unpack.ts");
+  const { lockStore } = await lazyImport<typeof import("../store/lock.ts")>("store/lock.ts");
   using _lock = await lockStore("shared");
   const progress = new Progress(quiet);
   try {

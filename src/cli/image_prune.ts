@@ -1,3 +1,4 @@
+import { lazyImport } from "../lazy/mod.ts";
 import { bool, type OptionSpec, parseCommand } from "./_args.ts";
 import type { CommandSpec } from "./commands.ts";
 import { write } from "./_io.ts";
@@ -30,9 +31,9 @@ export async function main(argv: string[]): Promise<number> {
   const code = await inUserns(["image", "prune", "-f"], argv.filter((x) => x !== "-f" && x !== "--force"));
   if (code !== undefined) return code;
 
-  const { lockStore } = await import("../store/lock.ts");
-  const { readImages, updateImages } = await import("../store/images.ts");
-  const { collectGarbage, imagesInUse, removeStaleContainers } = await import("../store/gc.ts");
+  const { lockStore } = await lazyImport<typeof import("../store/lock.ts")>("store/lock.ts");
+  const { readImages, updateImages } = await lazyImport<typeof import("../store/images.ts")>("store/images.ts");
+  const { collectGarbage, imagesInUse, removeStaleContainers } = await lazyImport<typeof import("../store/gc.ts")>("store/gc.ts");
   using _lock = await lockStore("exclusive");
   removeStaleContainers();
   const used = imagesInUse();

@@ -1,3 +1,4 @@
+import { lazyImport } from "../lazy/mod.ts";
 import { UsageError } from "../errors/mod.ts";
 import { parseReference } from "../image/reference.ts";
 import { bool, list, type OptionSpec, parseCommand, str } from "./_args.ts";
@@ -46,7 +47,7 @@ export async function main(argv: string[]): Promise<number> {
   const code = await inUserns(["import"], argv);
   if (code !== undefined) return code;
 
-  const { importRootfs } = await import("../image/archive.ts");
+  const { importRootfs } = await lazyImport<typeof import("../image/archive.ts")>("image/archive.ts");
   const message = str(a, "message");
   const rec = await addToStore(bool(a, "quiet"), async (progress) => {
     let input: AsyncIterable<Uint8Array>;

@@ -1,3 +1,4 @@
+import { lazyImport } from "../lazy/mod.ts";
 import { UsageError } from "../errors/mod.ts";
 import type { CommandSpec } from "./commands.ts";
 
@@ -13,8 +14,8 @@ export const spec: CommandSpec = {
 export async function main(argv: string[]): Promise<number> {
   const [verb, id] = argv;
   if (verb === "copy" && id && /^[0-9a-f]{64}$/.test(id)) {
-    const { containerStorage, copySources, rootfsDir } = await import("../overlay/container_rootfs.ts");
-    const { copyLayers } = await import("../overlay/copy.ts");
+    const { containerStorage, copySources, rootfsDir } = await lazyImport<typeof import("../overlay/container_rootfs.ts")>("overlay/container_rootfs.ts");
+    const { copyLayers } = await lazyImport<typeof import("../overlay/copy.ts")>("overlay/copy.ts");
     const rec = containerStorage(id);
     if (!rec) throw new UsageError(`No storage for container ${id}`);
     copyLayers(`${rootfsDir(id)}/merged`, copySources(rec));

@@ -1,3 +1,4 @@
+import { lazyImport } from "../lazy/mod.ts";
 import { UsageError } from "../errors/mod.ts";
 import { parsePlatform } from "../image/manifest.ts";
 import { bool, type OptionSpec, parseCommand, str } from "./_args.ts";
@@ -45,7 +46,7 @@ export async function main(argv: string[]): Promise<number> {
   const code = await inUserns(["load"], argv);
   if (code !== undefined) return code;
 
-  const { loadArchive } = await import("../image/archive.ts");
+  const { loadArchive } = await lazyImport<typeof import("../image/archive.ts")>("image/archive.ts");
   const platform = str(a, "platform");
   const recs = await addToStore(bool(a, "quiet"), async (progress) => {
     const file = input !== undefined ? await Deno.open(input) : undefined;

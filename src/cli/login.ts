@@ -1,3 +1,4 @@
+import { lazyImport } from "../lazy/mod.ts";
 import { UsageError } from "../errors/mod.ts";
 import { bool, type OptionSpec, parseCommand, str } from "./_args.ts";
 import type { CommandSpec } from "./commands.ts";
@@ -47,8 +48,8 @@ export async function main(argv: string[]): Promise<number> {
     password = prompt("Password:") ?? "";
   }
   if (!username || !password) throw new UsageError("A user name and a password are needed");
-  const { Registry } = await import("../image/registry.ts");
-  const { saveCredentials } = await import("../image/auth.ts");
+  const { Registry } = await lazyImport<typeof import("../image/registry.ts")>("image/registry.ts");
+  const { saveCredentials } = await lazyImport<typeof import("../image/auth.ts")>("image/auth.ts");
   const client = new Registry(registry, {
     credentials: { username, password },
     ...(a.opts["tls-verify"] === false ? { tlsVerify: false } : {}),

@@ -1,3 +1,4 @@
+import { lazyImport } from "../lazy/mod.ts";
 import { UsageError } from "../errors/mod.ts";
 import { parsePlatform } from "../image/manifest.ts";
 import { parseReference } from "../image/reference.ts";
@@ -52,7 +53,7 @@ export async function main(argv: string[]): Promise<number> {
   const code = await inUserns(["pull"], argv);
   if (code !== undefined) return code;
 
-  const { pullImage } = await import("../image/pull.ts");
+  const { pullImage } = await lazyImport<typeof import("../image/pull.ts")>("image/pull.ts");
   const rec = await addToStore(bool(a, "quiet"), (progress) =>
     pullImage(image, progress, {
       ...(platform !== undefined ? { platform: parsePlatform(platform) } : {}),

@@ -1,3 +1,4 @@
+import { lazyImport } from "../lazy/mod.ts";
 import { formatError, NookError, UsageError } from "../errors/mod.ts";
 import { findImage, matchedName } from "../image/lookup.ts";
 import { bool, type OptionSpec, parseCommand } from "./_args.ts";
@@ -34,13 +35,13 @@ export async function main(argv: string[]): Promise<number> {
     throw new UsageError("nook rmi needs at least one image", { hint: "nook rmi IMAGE [IMAGE...]" });
   }
   // a container a killed nook left half-made is rolled back first, so rmi never names one nobody can find
-  await (await import("../engine/intent.ts")).sweepAbandoned();
+  await (await lazyImport<typeof import("../engine/intent.ts")>("engine/intent.ts")).sweepAbandoned();
   const code = await inUserns(["rmi"], argv);
   if (code !== undefined) return code;
 
-  const { lockStore } = await import("../store/lock.ts");
-  const { readImages, updateImages } = await import("../store/images.ts");
-  const { collectGarbage, imagesInUse, removeStaleContainers } = await import("../store/gc.ts");
+  const { lockStore } = await lazyImport<typeof import("../store/lock.ts")>("store/lock.ts");
+  const { readImages, updateImages } = await lazyImport<typeof import("../store/images.ts")>("store/images.ts");
+  const { collectGarbage, imagesInUse, removeStaleContainers } = await lazyImport<typeof import("../store/gc.ts")>("store/gc.ts");
   using _lock = await lockStore("exclusive");
   removeStaleContainers(); // runs killed before they cleaned up use nothing any more
   let failed = 0;

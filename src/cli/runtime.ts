@@ -4,6 +4,7 @@
  * as `nook-runtime` (see src/oci/argv0.ts, bin/nook-runtime) nook speaks
  * this at the top level.
  */
+import { lazyImport } from "../lazy/mod.ts";
 import { NookError, UsageError } from "../errors/mod.ts";
 import { absolute } from "../oci/config.ts";
 import { RuntimeLog } from "../oci/log.ts";
@@ -132,7 +133,7 @@ const SUBCOMMANDS: Record<string, Sub> = {
     options: CREATE_OPTIONS,
     run: async (a, ctx) => {
       const { launched } = await (await create()).createContainer(ctx, createRequest(a));
-      const { closeFd } = await import("../ffi/mod.ts");
+      const { closeFd } = await lazyImport<typeof import("../ffi/mod.ts")>("ffi/mod.ts");
       await closeFd(launched.pidfd);
       await closeFd(launched.ptyMaster);
       return 0;
@@ -202,8 +203,8 @@ const SUBCOMMANDS: Record<string, Sub> = {
     ],
     run: async (a, ctx) => {
       const [id, ...args] = a.rest;
-      const { execProcess, processFromFlags } = await import("../oci/exec.ts");
-      const { readProcess } = await import("../oci/config.ts");
+      const { execProcess, processFromFlags } = await lazyImport<typeof import("../oci/exec.ts")>("oci/exec.ts");
+      const { readProcess } = await lazyImport<typeof import("../oci/config.ts")>("oci/config.ts");
       const file = str(a, "process");
       let process;
       if (file !== undefined) {
@@ -304,8 +305,8 @@ const SUBCOMMANDS: Record<string, Sub> = {
     summary: "Print what this runtime supports (runtime-spec features JSON)",
     options: [HELP],
     run: async () => {
-      const { chooseManager } = await import("../cgroupv2/detect.ts");
-      return (await json((await import("../oci/features.ts")).features(chooseManager().kind !== "none")), 0);
+      const { chooseManager } = await lazyImport<typeof import("../cgroupv2/detect.ts")>("cgroupv2/detect.ts");
+      return (await json((await lazyImport<typeof import("../oci/features.ts")>("oci/features.ts")).features(chooseManager().kind !== "none")), 0);
     },
   },
   spec: {
@@ -315,7 +316,7 @@ const SUBCOMMANDS: Record<string, Sub> = {
     run: async (a) => {
       const path = `${absolute(str(a, "bundle") ?? ".", Deno.cwd())}/config.json`;
       try {
-        const { defaultSpec } = await import("../oci/default_spec.ts");
+        const { defaultSpec } = await lazyImport<typeof import("../oci/default_spec.ts")>("oci/default_spec.ts");
         Deno.writeTextFileSync(path, JSON.stringify(defaultSpec(bool(a, "rootless")), null, 2) + "\n", {
           createNew: true,
         });

@@ -1,4 +1,5 @@
 import { NookError, UsageError } from "../errors/mod.ts";
+import { lazyImport } from "../lazy/mod.ts";
 import { findImage } from "../image/lookup.ts";
 import { type OptionSpec, parseCommand, str } from "./_args.ts";
 import type { CommandSpec } from "./commands.ts";
@@ -75,8 +76,8 @@ export async function main(argv: string[]): Promise<number> {
     if (!r) throw new NookError(`No such image: "${n}"`, { hint: "see nook images" });
     return r;
   });
-  const { saveImages } = await import("../image/archive.ts");
-  const { lockStore } = await import("../store/lock.ts");
+  const { saveImages } = await lazyImport<typeof import("../image/archive.ts")>("image/archive.ts");
+  const { lockStore } = await lazyImport<typeof import("../store/lock.ts")>("store/lock.ts");
   using _lock = await lockStore("shared");
   const tmp = output !== undefined ? `${output}.${Deno.pid}.tmp` : undefined;
   let out: Deno.FsFile | typeof Deno.stdout;

@@ -1,4 +1,5 @@
 import { UsageError } from "../errors/mod.ts";
+import { lazyImport } from "../lazy/mod.ts";
 import { findAbandoned, sweepAbandoned } from "../engine/intent.ts";
 import { isId, listIds } from "../engine/store.ts";
 import { namesDir } from "../engine/names.ts";
@@ -78,8 +79,8 @@ export async function main(argv: string[]): Promise<number> {
   }
   for (const n of names) Deno.removeSync(`${namesDir()}/${n}`);
   if (storage.length || temporary.length) {
-    const { lockStore } = await import("../store/lock.ts");
-    const { collectGarbage } = await import("../store/gc.ts");
+    const { lockStore } = await lazyImport<typeof import("../store/lock.ts")>("store/lock.ts");
+    const { collectGarbage } = await lazyImport<typeof import("../store/gc.ts")>("store/gc.ts");
     using _lock = await lockStore("exclusive");
     collectGarbage({ temporary: true });
   }
@@ -89,8 +90,8 @@ export async function main(argv: string[]): Promise<number> {
 
 /** Container storage without a record directory, and entries of the store's tmp/. */
 async function storeLeftovers(): Promise<{ storage: string[]; temporary: string[] }> {
-  const { listContainerStorage } = await import("../store/container_storage.ts");
-  const { storeLayout } = await import("../store/layout.ts");
+  const { listContainerStorage } = await lazyImport<typeof import("../store/container_storage.ts")>("store/container_storage.ts");
+  const { storeLayout } = await lazyImport<typeof import("../store/layout.ts")>("store/layout.ts");
   const storage = listContainerStorage().map((c) => c.id).filter((id) => !exists(containerDir(id)));
   const temporary: string[] = [];
   try {

@@ -1,3 +1,4 @@
+import { lazyImport } from "../lazy/mod.ts";
 import { UsageError } from "../errors/mod.ts";
 import { dataDir, runtimeDir } from "../paths/mod.ts";
 import { bool, type OptionSpec, parseCommand } from "./_args.ts";
@@ -33,11 +34,11 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (!confirm(`This removes ${data} and nook's runtime state. Continue?`)) return 0;
   }
-  const { lockStore } = await import("../store/lock.ts");
-  const { removeTrees } = await import("../unshare/mod.ts");
+  const { lockStore } = await lazyImport<typeof import("../store/lock.ts")>("store/lock.ts");
+  const { removeTrees } = await lazyImport<typeof import("../unshare/mod.ts")>("unshare/mod.ts");
   // Containers first: running ones are killed (their monitors with them), so
   // nothing writes into the store while it is taken away.
-  const { listIds, removeContainer } = await import("../engine/mod.ts");
+  const { listIds, removeContainer } = await lazyImport<typeof import("../engine/mod.ts")>("engine/mod.ts");
   for (const id of listIds()) {
     await removeContainer(id, true).catch(() => {}); // whatever is left goes with the data directory
   }

@@ -1,3 +1,4 @@
+import { lazyImport } from "../lazy/mod.ts";
 import { type OptionSpec, parseCommand } from "./_args.ts";
 import type { CommandSpec } from "./commands.ts";
 
@@ -18,7 +19,7 @@ export const spec: CommandSpec = {
 export async function main(argv: string[]): Promise<number> {
   const a = await parseCommand(argv, spec, true);
   if (!a) return 0;
-  const { runInUserns } = await import("../unshare/mod.ts");
+  const { runInUserns } = await lazyImport<typeof import("../unshare/mod.ts")>("unshare/mod.ts");
   const cmd = a.rest.length ? a.rest : [Deno.env.get("SHELL") || "/bin/sh"];
   return await runInUserns(cmd);
 }

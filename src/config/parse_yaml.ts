@@ -1,6 +1,6 @@
 /**
  * Parse and check `config.yaml` with the `yaml` package. Load this module
- * only with a dynamic `import()`: the package costs ~60 ms of start-up, so
+ * only through `lazyImport` (src/lazy): the package costs ~60 ms of start-up, so
  * `nook run` reads the cached result instead (see load.ts).
  */
 import { isMap, isSeq, LineCounter, parseDocument } from "yaml";

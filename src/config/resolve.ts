@@ -5,6 +5,7 @@
  * file, each change of a variable, and each boot (the cache lives in the
  * runtime directory).
  */
+import { lazyImport } from "../lazy/mod.ts";
 import { type CacheEntry, type ConfigReport, KEYS_FINGERPRINT, type Probe, stampOf } from "./load.ts";
 import {
   buildConfig,
@@ -48,7 +49,7 @@ export async function resolveConfig(
     }
   }
   if (text !== undefined) {
-    const { parseConfigText } = await import("./parse_yaml.ts");
+    const { parseConfigText } = await lazyImport<typeof import("./parse_yaml.ts")>("config/parse_yaml.ts");
     fileValues = parseConfigText(text, file);
   }
   const env: Record<string, string> = {};

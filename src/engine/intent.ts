@@ -15,6 +15,7 @@
  *
  * @module
  */
+import { lazyImport } from "../lazy/mod.ts";
 import { containerDir, containersDir, runtimeDir } from "../paths/mod.ts";
 import { isSameProcess, procStartTime } from "../proc/mod.ts";
 import { namesDir } from "./names.ts";
@@ -166,7 +167,7 @@ function releaseNamesOf(id: string): void {
  * goes last, with it). Used to finish a removal and to roll back a creation.
  */
 export async function removeOwned(id: string, afterStorage?: () => void): Promise<void> {
-  const { removeContainerStorage } = await import("../overlay/container_rootfs.ts");
+  const { removeContainerStorage } = await lazyImport<typeof import("../overlay/container_rootfs.ts")>("overlay/container_rootfs.ts");
   await removeContainerStorage(id);
   afterStorage?.();
   removeQuietly(containerRunDir(id));

@@ -14,6 +14,7 @@
  *
  * @module
  */
+import { lazyImport } from "../lazy/mod.ts";
 import type { CgroupRef } from "../cgroupv2/container_cgroup.ts";
 import { DELEGATION_FIX } from "../cgroupv2/errors.ts";
 import { invalid, unsupported } from "./errors.ts";
@@ -136,6 +137,6 @@ export function noCgroup(req: CgroupRequest, log: RuntimeLog, reason: string): u
  * asked for): the registered provider's, else nook's cgroup v2 managers'.
  */
 export async function containerCgroup(req: CgroupRequest, log: RuntimeLog): Promise<OciCgroup | undefined> {
-  const p = provider ?? (await import("./cgroup_v2.ts")).cgroupV2Provider;
+  const p = provider ?? (await lazyImport<typeof import("./cgroup_v2.ts")>("oci/cgroup_v2.ts")).cgroupV2Provider;
   return await p(req, log);
 }
