@@ -1,4 +1,5 @@
 import type { IdMapping } from "../userns/mod.ts";
+import { DEFAULT_DEVICES } from "../model/oci.ts";
 import { isMapped } from "../userns/mod.ts";
 import { CLONE, MOUNT_ATTR, MS, O, Plan, SetIdFlag, SIGNALS } from "../plan/mod.ts";
 import type { ContainerSpec } from "../model/container.ts";
@@ -15,8 +16,8 @@ import { applyRootfsSetup } from "../overlay/setup_plan.ts";
 /** The seven namespaces of a default container (net only when not sharing the host's). */
 export const NAMESPACES = ["user", "mnt", "pid", "uts", "ipc", "net", "cgroup"] as const;
 
-/** Device nodes bound from the host into the container's /dev (rootless cannot mknod). */
-export const DEVICES = ["null", "zero", "full", "random", "urandom", "tty"] as const;
+/** Device nodes bound from the host into the container's /dev (rootless cannot mknod): the model's default set. */
+export const DEVICES = DEFAULT_DEVICES;
 
 const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 

@@ -8,6 +8,7 @@
  * @module
  */
 import { NookError } from "../errors/mod.ts";
+import { readIdMap } from "../userns/proc_map.ts";
 import { blobPath, commitBlobFile, hasBlob } from "../store/blobs.ts";
 import { digestHex, storeLayout } from "../store/layout.ts";
 import { commitLayer, hasLayer, type LayerInfo, tempLayerDir } from "../store/layers.ts";
@@ -76,15 +77,10 @@ export interface IdPolicy {
 
 /** The id policy of the current user namespace, from /proc/self/uid_map. */
 export function currentIdPolicy(): IdPolicy {
-  try {
-    const lines = Deno.readTextFileSync("/proc/self/uid_map").trim().split("\n").map((l) =>
-      l.trim().split(/\s+/).map(Number)
-    );
-    const limit = Math.max(...lines.map(([inside, , count]) => inside! + count!));
-    return { squashOwners: limit <= 1, idLimit: limit };
-  } catch {
-    return { squashOwners: false, idLimit: 0x1_0000_0000 };
-  }
+  const map = readIdMap("self", "uid");
+  if (!map?.length) return { squashOwners: false, idLimit: 0x1_0000_0000 };
+  const limit = Math.max(...map.map((r) => r.inside + r.count));
+  return { squashOwners: limit <= 1, idLimit: limit };
 }
 
 async function* readFile(path: string, from = 0, to = Infinity): AsyncGenerator<Uint8Array> {

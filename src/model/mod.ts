@@ -15,6 +15,7 @@ export type { ContainerSpec, ImageInfo, MountSpec, ProcessSpec, RootfsSetup, Run
 export type { HelperMode, NetworkMode, NetworkSetup, PortMapping, Protocol, SlirpOptions } from "./network.ts";
 export { type CapabilitySets, DEFAULT_CAPABILITIES, type ExecLabel, type SecuritySpec } from "./security.ts";
 export {
+  DEFAULT_DEVICES,
   HOOK_KINDS,
   NAMESPACE_FILES,
   type NsType,

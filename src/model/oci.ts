@@ -87,6 +87,12 @@ export interface OciNamespace {
   path?: string;
 }
 
+/**
+ * The device nodes every container gets in /dev (the runtime spec's "Default Devices"), by name:
+ * `nook run` binds them from the host, `nook runtime` adds them to config.json's devices.
+ */
+export const DEFAULT_DEVICES = ["null", "zero", "full", "random", "urandom", "tty"] as const;
+
 /** A device node the container should have. */
 export interface OciDevice {
   /** c, b, u or p. */

@@ -22,6 +22,7 @@
  *
  * @module
  */
+import { DEFAULT_DEVICES as DEVICE_NAMES } from "../model/oci.ts";
 import { CLONE, MOUNT_ATTR, MOUNT_OPTION_FLAGS, MS, type Plan } from "../plan/mod.ts";
 import type { OciDevice, OciMount } from "./config.ts";
 import { invalid, unsupported } from "./errors.ts";
@@ -200,8 +201,8 @@ export function addMount(p: Plan, m: OciMount, field: string, ctx: MountContext)
   for (const [prop, recursive] of propagation) p.setattr(target, 0, 0, prop, recursive);
 }
 
-/** Device nodes every container gets (runtime-spec "Default Devices"). */
-export const DEFAULT_DEVICES = ["/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty"];
+/** Device nodes every container gets (the model's default set, as /dev paths). */
+export const DEFAULT_DEVICES: readonly string[] = DEVICE_NAMES.map((d) => `/dev/${d}`);
 
 /** major and minor of a dev_t (glibc's encoding). */
 function devNumbers(rdev: number): [number, number] {

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { findExecutable, type IdMapping, type IdRange } from "../userns/mod.ts";
+import { findExecutable, type IdMapping, type IdRange, readIdMap } from "../userns/mod.ts";
 import type { OciIdMap, OciLinux } from "./config.ts";
 import { invalid, unsupported } from "./errors.ts";
 
@@ -53,14 +53,6 @@ export interface UsernsView {
   gidMap?: IdRange[];
   /** setgroups(2) is allowed. */
   setgroups: boolean;
-}
-
-/** Parse a /proc/PID/uid_map or gid_map. */
-export function parseIdMap(text: string): IdRange[] {
-  return text.trim().split("\n").filter(Boolean).map((l) => {
-    const [inside = 0, outside = 0, count = 0] = l.trim().split(/\s+/).map(Number);
-    return { inside, outside, count };
-  });
 }
 
 function readOr(path: string): string | undefined {
@@ -114,10 +106,11 @@ export function usernsView(kind: "new" | "shared" | { path: string } | number, m
     return member === undefined ? { setgroups: true } : usernsView(member);
   }
   const pid = kind === "shared" ? "self" : kind;
-  const u = readOr(`/proc/${pid}/uid_map`);
-  const g = readOr(`/proc/${pid}/gid_map`);
+  const u = readIdMap(pid, "uid");
+  const g = readIdMap(pid, "gid");
   const view: UsernsView = { setgroups: readOr(`/proc/${pid}/setgroups`)?.trim() !== "deny" };
-  if (u) view.uidMap = parseIdMap(u);
-  if (g) view.gidMap = parseIdMap(g);
+  // an empty map (not written yet) says nothing: leave it unknown
+  if (u?.length) view.uidMap = u;
+  if (g?.length) view.gidMap = g;
   return view;
 }

@@ -13,7 +13,7 @@ import { selfCommand } from "../paths/project.ts";
 import { closeFd, pidfdKill, wait } from "../ffi/mod.ts";
 import { launch } from "../launch/mod.ts";
 import { CLONE, MS, Plan, SIGNALS } from "../plan/mod.ts";
-import { applyIdMapping, detectIdMapping, findExecutable, type IdMapping } from "../userns/mod.ts";
+import { applyIdMapping, detectIdMapping, findExecutable, type IdMapping, isInitialMap, readIdMap } from "../userns/mod.ts";
 
 /** Environment marker set for programs nook starts in its user namespace. */
 export const USERNS_ENV = "NOOK_USERNS";
@@ -24,23 +24,16 @@ export const USERNS_ENV = "NOOK_USERNS";
  */
 export function inNookUserns(): boolean {
   if (Deno.env.get(USERNS_ENV) !== "1") return false;
-  try {
-    const map = Deno.readTextFileSync("/proc/self/uid_map").trim().split(/\s+/);
-    // the initial namespace maps everything: "0 0 4294967295"
-    return !(map[0] === "0" && map[1] === "0" && map[2] === "4294967295") && Deno.uid() === 0;
-  } catch {
-    return false;
-  }
+  const map = readIdMap("self", "uid");
+  // the initial namespace maps everything: "0 0 4294967295"
+  return map !== undefined && !isInitialMap(map) && Deno.uid() === 0;
 }
 
 /** True when nook may create and remove files of any mapped id without a namespace of its own (rootful nook). */
 export function isRealRoot(): boolean {
   if (Deno.uid() !== 0) return false;
-  try {
-    return Deno.readTextFileSync("/proc/self/uid_map").trim().split(/\s+/).join(" ") === "0 0 4294967295";
-  } catch {
-    return false;
-  }
+  const map = readIdMap("self", "uid");
+  return map !== undefined && isInitialMap(map);
 }
 
 /** Options of {@link runInUserns}. */

@@ -5,6 +5,7 @@
  * @module
  */
 export { parseSubid, rangesFor, type SubidEntry } from "./subid.ts";
+export { isInitialMap, parseIdMap, readIdMap } from "./proc_map.ts";
 export {
   applyIdMapping,
   type DetectOptions,
