@@ -92,23 +92,6 @@ void default_signal_handlers(void) {
     if (sig != SIGKILL && sig != SIGSTOP) syscall(SYS_rt_sigaction, sig, &dfl, NULL, sizeof(uint64_t));
 }
 
-/*
- * The handshake, as a ladder (parent = nook's Deno process, child = clone):
- *
- *   parent                                child
- *   shim_spawn: validate, socketpair,
- *   clone(CLONE_NEW*) ─────────────────►  reset signals, fds cloexec
- *                      ◄──────────────── READY
- *   write uid/gid maps (or newuidmap),
- *   join cgroup, start net helper
- *   GO ────────────────────────────────►  run ops 0..n
- *                      ◄──────────────── [SYNC tag]  … CONTINUE ─►   (optional)
- *                      ◄──────────────── [FD pty master]            (op PTY)
- *                      ◄──────────────── [PID new pid + pidfd] … CONTINUE ─► (op FORK)
- *                      ◄──────────────── ERROR {op, errno, text} → exit 125
- *   EOF on the socket  ◄──────────────── execve succeeded (socket is CLOEXEC)
- *   wait for the pid
- */
 /* Every signal back to its default action, none blocked, in a fresh child. */
 void reset_signals(void) {
   /* Deno ignores some signals (SIGPIPE) and blocks others; an ignored signal
@@ -126,6 +109,23 @@ static void reset_signals_and_fds(void) {
   syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC);
 }
 
+/*
+ * The handshake, as a ladder (parent = nook's Deno process, child = clone):
+ *
+ *   parent                                child
+ *   shim_spawn: validate, socketpair,
+ *   clone(CLONE_NEW*) ─────────────────►  reset signals, fds cloexec
+ *                      ◄──────────────── READY
+ *   write uid/gid maps (or newuidmap),
+ *   join cgroup, start net helper
+ *   GO ────────────────────────────────►  run ops 0..n
+ *                      ◄──────────────── [SYNC tag]  … CONTINUE ─►   (optional)
+ *                      ◄──────────────── [FD pty master]            (op PTY)
+ *                      ◄──────────────── [PID new pid + pidfd] … CONTINUE ─► (op FORK)
+ *                      ◄──────────────── ERROR {op, errno, text} → exit 125
+ *   EOF on the socket  ◄──────────────── execve succeeded (socket is CLOEXEC)
+ *   wait for the pid
+ */
 void child_main(const uint8_t *plan, uint32_t len, int sock) {
   reset_signals_and_fds();
   /* Why non-dumpable: until it execs, this child is a copy of nook — its

@@ -90,7 +90,7 @@ export async function runHook(
     if (!(err instanceof NookError) || err.errno === undefined) throw err;
     // a step of the plan failed (a namespace to join, the program to exec): the hook did not run
     const step = /\((\w+)\)$/.exec(err.op ?? "")?.[1] ?? "run";
-    const output = `cannot ${step} "${err.path ?? path}": ${errnoText(err.errno)}`;
+    const output = `cannot ${step} "${step === "exec" ? path : err.path ?? path}": ${errnoText(err.errno)}`;
     return { status: step === "exec" ? 127 : 126, output };
   } finally {
     await closeFd(out.write);
