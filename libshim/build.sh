@@ -41,17 +41,40 @@ if stale "$out/exec_helper.h" "$root/libshim/exec_helper.c" "$root/libshim/shim.
   mv -f "$tmp.h" "$out/exec_helper.h"
 fi
 
-if stale "$out/libshim.so" "$root/libshim/shim.c" "$root/libshim/shim.h" "$out/exec_helper.h" "$0"; then
+# libshim.a: the C by concern (plan.c, spawn.c, helper.c, tty.c: every .c file here but the
+# two programs, monitor.c and exec_helper.c). libshim.so (for nook, through FFI) and
+# nook-monitor (a static program) both link it: one plan interpreter, two users.
+lib_src=
+for f in "$root"/libshim/*.c; do
+  case ${f##*/} in monitor.c | exec_helper.c) ;; *) lib_src="$lib_src $f" ;; esac
+done
+headers="$root/libshim/shim.h $root/libshim/internal.h $out/exec_helper.h"
+# shellcheck disable=SC2086 # word splitting of the lists is meant
+if stale "$out/libshim.a" $lib_src $headers "$0"; then
+  objs="$out/.libshim-obj.$$"
+  rm -rf "$objs"
+  mkdir -p "$objs"
+  for f in $lib_src; do
+    # -fPIC: the same objects go into the shared library and the static program
+    $cc -O2 -g -Wall -Wextra -Werror -fPIC -fvisibility=hidden -I "$out" -c -o "$objs/$(basename "$f" .c).o" "$f"
+  done
+  rm -f "$out/.libshim.a.$$"
+  ar rcs "$out/.libshim.a.$$" "$objs"/*.o
+  rm -rf "$objs"
+  mv -f "$out/.libshim.a.$$" "$out/libshim.a"
+fi
+
+if stale "$out/libshim.so" "$out/libshim.a" "$0"; then
   tmp="$out/.libshim.so.$$"
-  $cc -O2 -g -Wall -Wextra -Werror -fPIC -shared -fvisibility=hidden -I "$out" -o "$tmp" "$root/libshim/shim.c"
+  $cc -shared -fvisibility=hidden -o "$tmp" -Wl,--whole-archive "$out/libshim.a" -Wl,--no-whole-archive
   mv -f "$tmp" "$out/libshim.so"
 fi
 
-if stale "$out/nook-monitor" "$root/libshim/monitor.c" "$root/libshim/shim.c" "$root/libshim/shim.h" "$out/exec_helper.h" "$0"; then
+if stale "$out/nook-monitor" "$root/libshim/monitor.c" "$out/libshim.a" $headers "$0"; then
   tmp="$out/.nook-monitor.$$"
   # Static: it is exec'd for every detached container and should cost no
   # more memory than it touches (no shared libc mapped, no dynamic loader).
-  if ! $cc -O2 -g0 -Wall -Wextra -Werror -static -I "$out" -o "$tmp" "$root/libshim/monitor.c"; then
+  if ! $cc -O2 -g0 -Wall -Wextra -Werror -static -I "$out" -o "$tmp" "$root/libshim/monitor.c" "$out/libshim.a" -Wl,--strip-debug; then
     echo "nook: cannot build the container monitor statically; install the static C library (Debian/Ubuntu: libc6-dev)" >&2
     exit 1
   fi

@@ -8,7 +8,8 @@
  * itself, and then:
  *
  *   - clones the container with the plan it was handed (child_main() of
- *     shim.c, compiled into this file: the same interpreter as `nook run`);
+ *     spawn.c, from the same static library as libshim.so: the same
+ *     interpreter as `nook run`);
  *   - on the first start relays the handshake between nook and the child, so
  *     nook writes the id maps, runs its hooks and gets typed errors exactly as
  *     in the foreground; on a restart (nook is gone) it runs the pre-GO steps
@@ -31,7 +32,7 @@
  *   fd 3   the plan (a memfd), read once and kept for restarts
  *   fd 4   the control socket to nook, for the first start's handshake
  *
- * The container's cgroup (--cgroup-file FILE, issue #6): FILE holds the path
+ * The container's cgroup (--cgroup-file FILE): FILE holds the path
  * of the cgroup v2 directory nook put the container in, written by nook
  * before the first start's GO (no file: no cgroup). Restarted containers are
  * put back there before GO, and at each exit memory.events' oom_kill count,
@@ -45,13 +46,23 @@
  *   boot_id  started_at  finished_at (ns since the epoch)  exit_code  restarts  oom_killed  error
  *   helper_pid  helper_start (the network helper of the current run, 0 when none)
  */
-#include "shim.c" /* the plan interpreter; this program is its second user */
+#define _GNU_SOURCE
+#include "internal.h" /* the plan interpreter's library; this program is its second user */
 
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <sched.h>
+#include <signal.h>
 #include <stdio.h> /* rename */
 #include <stdlib.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <time.h>
 
 #define PLAN_FD 3
@@ -477,7 +488,8 @@ static int pre_go(pid_t pid) {
       n += l;
     }
     char err[512];
-    int32_t rc = shim_run_wait(block, (uint32_t)n, err, sizeof err);
+    int32_t ignored[2];
+    int32_t rc = shim_helper(block, (uint32_t)n, "", NULL, 0, 0, SHIM_HELPER_WAIT, ignored, err, sizeof err);
     if (rc != 0) {
       char msg[SHIM_MSG_TEXT];
       struct text t = {msg, sizeof msg, 0};
@@ -549,7 +561,7 @@ static int helper_start(pid_t pid, struct helper_failure *f) {
   if (ex[0] >= 0) keep[nkeep++] = ex[0];
   /* Why a parent-death signal: the helper must not outlive the monitor, not
    * even a kill -9 of it; the monitor has one thread, which is the "parent". */
-  if (!rc) rc = shim_helper_start(block, (uint32_t)n, h->log ? h->log : "", keep, nkeep, SIGKILL, out);
+  if (!rc) rc = shim_helper(block, (uint32_t)n, h->log ? h->log : "", keep, nkeep, SIGKILL, 0, out, NULL, 0);
   /* The helper holds its own copies: ours would hide its exit from the ready pipe. */
   if (ready[1] >= 0) close(ready[1]);
   if (ex[0] >= 0) close(ex[0]);
@@ -707,7 +719,7 @@ static void helper_error(const struct helper_failure *f) {
 
 /*
  * Clone the container and drive its handshake (the ladder above child_main in
- * shim.c). First start: every message goes to nook and nook's answers come
+ * spawn.c). First start: every message goes to nook and nook's answers come
  * back (GO, CONTINUE, ABORT); nook reads the container's pid and pidfd from a
  * PID message sent before anything else. Restart: the monitor answers itself.
  * Returns 0 once the container has exec'd, -1 when it did not start.
@@ -742,7 +754,7 @@ static int start_container(void) {
     return -1;
   }
   int pidfd = -1;
-  pid_t pid = raw_clone(le64(M.plan + 16) | SIGCHLD | CLONE_PIDFD, &pidfd);
+  pid_t pid = raw_clone(plan_clone_flags(M.plan) | SIGCHLD | CLONE_PIDFD, &pidfd);
   if (pid < 0) {
     int e = errno;
     if (first) send_msg(M.ctl, SHIM_MSG_ERROR, -1, e, 0, "clone", -1);
@@ -1042,7 +1054,7 @@ int main(int argc, char **argv) {
   close(PLAN_FD);
   char verr[256];
   if (shim_validate(M.plan, M.plan_len, verr, sizeof verr) < 0) usage("invalid plan:", verr);
-  if (le64(M.plan + 16) & 0xff) usage("clone flags carry an exit signal", NULL);
+  if (plan_clone_flags(M.plan) & 0xff) usage("clone flags carry an exit signal", NULL);
   M.ctl = CTL_FD;
 
   /* Second fork: the process nook started exits now (nook reaps it), so the

@@ -43,13 +43,15 @@
  * exactly, and the ops must fill total_len exactly.
  */
 #define SHIM_PLAN_MAGIC 0x4b4f4f4eu /* "NOOK" read as a little-endian u32 */
-#define SHIM_PLAN_VERSION 1
+#define SHIM_PLAN_VERSION 2
 #define SHIM_PLAN_HEADER_LEN 24
 #define SHIM_PLAN_MAX_LEN (64u * 1024u * 1024u)
 #define SHIM_PLAN_MAX_OPS 65536u
 
 /* The op numbers. src/plan/ops.ts holds the same list; a test checks both agree. */
 enum shim_op {
+  /* 1-39: the process and its view: mounts, files, root, identity, limits,
+   * capabilities, seccomp, namespaces, process tree, terminal, exec */
   SHIM_OP_MOUNT = 1,         /* str source, str target, str fstype, u64 flags, str data */
   SHIM_OP_MOUNT_SETATTR = 2, /* str target, u64 attr_set, u64 attr_clr, u64 propagation, u64 recursive */
   SHIM_OP_UMOUNT = 3,        /* str target, u64 flags */
@@ -78,14 +80,17 @@ enum shim_op {
   SHIM_OP_SYNC = 26,         /* u64 tag: report SYNC and wait for CONTINUE */
   SHIM_OP_RUN = 27,          /* str path, strv argv, strv envp: fork, exec, wait; non-zero exit is an error */
   SHIM_OP_OPEN_FD = 28,      /* str path, u64 open_flags, u64 mode, u64 target_fd */
-  SHIM_OP_EXEC = 29,         /* strv candidates, strv argv, strv envp: execve the first candidate that exists */
+  SHIM_OP_EXEC = 29,         /* strv candidates, strv argv, strv envp, u64 flags (SHIM_EXEC_*): execve the first
+                                candidate that exists, through nook-exec (see exec_helper.c) */
   SHIM_OP_PDEATHSIG = 30,    /* u64 signal */
   SHIM_OP_PERSONALITY = 31,  /* u64 persona */
   SHIM_OP_KEEP_FDS = 32,     /* u64 first, u64 count: these fds survive execve */
   SHIM_OP_DUMPABLE = 33,     /* u64 0|1: PR_SET_DUMPABLE (the child starts non-dumpable; see child_main) */
-  /* 40-44: security (issue #5) */
+  SHIM_OP_INPUT = 34,        /* bytes data, u64 target_fd: a sealed memfd holding data (read from its start)
+                                becomes target_fd, kept across execve */
+  /* 40-44: hiding and protecting paths of the host's kernel (masked and read-only paths) */
   SHIM_OP_PROTECT_PATH = 40, /* str path, u64 how (SHIM_PROTECT_*); a path that does not exist is skipped */
-  /* 45-49: OCI runtime (issue #9) */
+  /* 45-49: the OCI runtime's create/start barrier, and mounts that may fall back to a bind */
   SHIM_OP_BARRIER_OPEN = 45, /* str path: open a FIFO read-write (inside ROOT when set) as the plan's barrier, close-on-exec */
   SHIM_OP_BARRIER_WAIT = 46, /* (no fields) block until one byte arrives on the barrier, then close it */
   SHIM_OP_MOUNT_OR_BIND = 47,/* str source, str target, str fstype, u64 flags, str data, str bind_source, u64 attr_set:
@@ -93,6 +98,10 @@ enum shim_op {
                                 instead and set the MOUNT_ATTR_* bits attr_set on it, recursively */
   SHIM_OP__COUNT = 48
 };
+
+/* flags of SHIM_OP_EXEC */
+#define SHIM_EXEC_DIRECT 1u /* execve the one candidate itself, not through nook-exec: for the host's own
+                               programs (a runtime hook), never for a container's */
 
 /* how of SHIM_OP_PROTECT_PATH */
 #define SHIM_PROTECT_MASK 1     /* /dev/null over a file, an empty read-only tmpfs over a directory */
@@ -104,7 +113,7 @@ enum shim_op {
 
 /* ---- sync socket messages ---------------------------------------------------
  * One fixed-size record per SOCK_SEQPACKET message, in both directions.
- * The ladder is drawn in shim.c above child_main().
+ * The ladder is drawn in spawn.c above child_main().
  */
 enum shim_msg_type {
   SHIM_MSG_READY = 1,    /* child → parent: alive, in its namespaces, waiting for GO */
@@ -129,7 +138,18 @@ struct shim_msg {
 /* SHIM_MSG_FD purposes */
 #define SHIM_FD_PTY_MASTER 1
 
-/* ---- exported API ---------------------------------------------------------- */
+/* ---- exported API ----------------------------------------------------------
+ *
+ * Three entry points start processes, and no other does:
+ *   shim_spawn          clone a child that carries out a plan (containers,
+ *                       `exec` into them, OCI hooks in a container's
+ *                       namespaces, trial runs): the one way into a namespace
+ *   shim_monitor_spawn  start nook-monitor with a plan, for a detached container
+ *   shim_helper         a host program beside a container (newuidmap, pasta,
+ *                       slirp4netns…), run to its end or left running, or the
+ *                       scope keeper; never in other namespaces than nook's
+ * The rest talk to those processes, wait for and signal them, or relay a tty.
+ */
 
 /** Plan format version this library speaks. */
 int32_t shim_version(void);
@@ -138,7 +158,9 @@ int32_t shim_version(void);
 int32_t shim_validate(const uint8_t *plan, uint32_t len, char *err, uint32_t errlen);
 
 /**
- * Validate the plan, then clone a child that waits for GO and runs it.
+ * Spawn entry point 1 of 3: validate the plan, then clone a child (with the
+ * plan's CLONE_NEW* flags) that waits for GO on the sync socket and runs the
+ * ops (the handshake ladder is in spawn.c, above child_main).
  * out[0] = child pid, out[1] = parent's end of the sync socket, out[2] = pidfd.
  */
 int32_t shim_spawn(const uint8_t *plan, uint32_t len, int32_t *out, char *err, uint32_t errlen);
@@ -158,15 +180,41 @@ int32_t shim_pidfd_kill(int32_t pidfd, int32_t sig);
 /** Close an fd that came back through FFI. */
 int32_t shim_close(int32_t fd);
 
-/**
- * Run a helper program (argv as NUL-terminated strings back to back) with
- * stdin/stdout on /dev/null, collect its stderr into err, wait for it.
- * Returns its exit status (128+n for a signal) or -errno. posix_spawn: cheap
- * from a multithreaded process, unlike a first Deno.Command.
- */
-int32_t shim_run_wait(const uint8_t *argv_block, uint32_t len, char *err, uint32_t errlen);
+/** pidfd_open(2): a descriptor for pid that never names a recycled process. */
+int32_t shim_pidfd_open(int32_t pid);
 
-/* ---- long-running helpers (pasta, slirp4netns) ------------------------------ */
+/** Wait until the process of a pidfd has ended: 1 ended, 0 timeout. */
+int32_t shim_pidfd_wait(int32_t pidfd, int32_t timeout_ms);
+
+/* ---- helper programs ---------------------------------------------------------- */
+
+/* flags of shim_helper */
+#define SHIM_HELPER_WAIT 1u   /* run it to its end: stderr into err, returns its exit status */
+#define SHIM_HELPER_KEEPER 2u /* no program: start the scope keeper (argv, log, keep are ignored) */
+
+/**
+ * Spawn entry point 3 of 3: a helper program, in nook's namespaces.
+ * argv: NUL-terminated strings back to back (at most 64), argv[0] a path;
+ * the environment is a fixed PATH. stdin and stdout are on /dev/null, every
+ * fd from 3 up is closed except the `nkeep` fds in `keep` (kept at their
+ * numbers), signals start at their defaults and unblocked. posix_spawn-like:
+ * cheap from a multithreaded process, unlike a first Deno.Command.
+ *
+ * flags 0: start it and return: stderr is appended to `log` ("" = /dev/null);
+ *   with `deathsig` > 0 the helper gets that signal when the calling *thread*
+ *   ends (PR_SET_PDEATHSIG), so call this from the thread that lives as long
+ *   as the container. out[0] = pid, out[1] = pidfd. Returns 0.
+ * SHIM_HELPER_WAIT: wait for it; its stderr is collected into err (up to
+ *   errlen - 1 bytes). Returns its exit status (128+n for a signal).
+ * SHIM_HELPER_KEEPER: start a "keeper": a process that does nothing until the
+ *   calling process (the whole of it, whichever thread called) has exited, or
+ *   until it is killed. nook hands it to a systemd scope next to a container so
+ *   the scope outlives the container's last process until nook has read the
+ *   container's cgroup. out[0] = its pid.
+ * -errno on failure.
+ */
+int32_t shim_helper(const uint8_t *argv_block, uint32_t len, const char *log, const int32_t *keep, uint32_t nkeep,
+                    int32_t deathsig, uint32_t flags, int32_t *out, char *err, uint32_t errlen);
 
 /** pipe2(O_CLOEXEC): out[0] = read end, out[1] = write end. */
 int32_t shim_pipe(int32_t *out);
@@ -174,17 +222,8 @@ int32_t shim_pipe(int32_t *out);
 /** mkfifo(path, 0600), then open its read end (O_RDONLY | O_NONBLOCK | O_CLOEXEC); returns that fd. */
 int32_t shim_fifo(const char *path);
 
-/**
- * Start a helper program and return without waiting for it: argv as in
- * shim_run_wait; stdin and stdout on /dev/null, stderr appended to `log`
- * ("" = /dev/null); the `nkeep` fds in `keep` stay open across execve at their
- * numbers; every other fd from 3 up is closed; signals start at their defaults.
- * With `deathsig` > 0 the helper gets that signal when the calling *thread*
- * ends (PR_SET_PDEATHSIG), so call this from the thread that lives as long as
- * the container. out[0] = pid, out[1] = pidfd.
- */
-int32_t shim_helper_start(const uint8_t *argv_block, uint32_t len, const char *log, const int32_t *keep, uint32_t nkeep,
-                          int32_t deathsig, int32_t *out);
+/** mkfifo(path, mode). */
+int32_t shim_mkfifo(const char *path, uint32_t mode);
 
 /**
  * Wait until `fd` is readable and read up to `len` bytes into buf (returns the
@@ -200,14 +239,15 @@ int32_t shim_helper_wait(int32_t fd, int32_t pidfd, int32_t timeout_ms, uint8_t 
  * -errno (-EADDRINUSE when taken). Cheaper than walking /proc/net/tcp.
  */
 int32_t shim_port_probe(const char *ip, int32_t port, int32_t udp);
+
 /**
- * Start a "keeper": a process that does nothing until the calling process
- * (the whole of it, whichever thread called) has exited, or until it is
- * killed. Its pid, or -errno. nook hands it to a systemd scope next to a
- * container so the scope outlives the container's last process until nook has
- * read the container's cgroup (issue #6).
+ * Connect to the AF_UNIX stream socket at `path` and send `fd` over it
+ * (SCM_RIGHTS) with `name` as the message's data, as runc does with a
+ * console socket's pty master.
  */
-int32_t shim_keeper(void);
+int32_t shim_send_fd(const char *path, int32_t fd, const char *name);
+
+/* ---- the terminal relay ------------------------------------------------------- */
 
 /** Relay between in_fd/out_fd and a pty master until the pty hangs up. */
 int32_t shim_pty_relay(int32_t master, int32_t in_fd, int32_t out_fd);
@@ -221,14 +261,15 @@ int32_t shim_tty_restore(int32_t fd, const uint8_t *saved, uint32_t savedlen);
 /** Set a pty's window size. */
 int32_t shim_pty_resize(int32_t master, int32_t rows, int32_t cols);
 
-/* ---- detached containers (issue #4) ------------------------------------------ */
+/* ---- detached containers: the monitor ----------------------------------------- */
 
 /**
- * Start build/nook-monitor (argv as NUL-terminated strings back to back) in a
- * new session with the plan on fd 3 (a memfd) and one end of a new control
- * socket on fd 4, and reap its first process (the monitor forks once more).
- * The plan is validated first (message in err). out[0] = nook's end of the
- * control socket, out[1] = pid of the monitor's first (reaped) process.
+ * Spawn entry point 2 of 3: start build/nook-monitor (argv as NUL-terminated
+ * strings back to back) in a new session with the plan on fd 3 (a memfd) and
+ * one end of a new control socket on fd 4, and reap its first process (the
+ * monitor forks once more). The plan is validated first (message in err).
+ * out[0] = nook's end of the control socket, out[1] = pid of the monitor's
+ * first (reaped) process.
  */
 int32_t shim_monitor_spawn(const uint8_t *argv_block, uint32_t len, const uint8_t *plan, uint32_t plan_len,
                            int32_t *out, char *err, uint32_t errlen);
@@ -246,35 +287,5 @@ enum shim_helper_step {
   SHIM_HELPER_TIMEOUT = 3, /* it did not say so in time */
   SHIM_HELPER_CALL = 4     /* a request on its API socket failed (err) or was refused (text) */
 };
-
-/** pidfd_open(2): a descriptor for pid that never names a recycled process. */
-int32_t shim_pidfd_open(int32_t pid);
-
-/** Wait until the process of a pidfd has ended: 1 ended, 0 timeout. */
-int32_t shim_pidfd_wait(int32_t pidfd, int32_t timeout_ms);
-/* ---- OCI runtime helpers (issue #9) ---------------------------------------- */
-
-/** mkfifo(path, mode). */
-int32_t shim_mkfifo(const char *path, uint32_t mode);
-
-/**
- * Connect to the AF_UNIX stream socket at `path` and send `fd` over it
- * (SCM_RIGHTS) with `name` as the message's data, as runc does with a
- * console socket's pty master.
- */
-int32_t shim_send_fd(const char *path, int32_t fd, const char *name);
-
-/**
- * Run a hook program and wait for it. `strings` holds NUL-terminated strings
- * back to back: the program's path, argc argv strings, envc environment
- * strings, nsc namespace file paths. The child joins those namespaces in
- * order (then forks once more, so a pid namespace applies to the program and
- * a joined mount namespace is entered at its root), gets `input` on stdin and
- * its stdout and stderr collected into out (up to outlen - 1 bytes). After
- * timeout_ms (0 = no limit) the hook is killed. Returns its exit status
- * (128+n for a signal), -ETIMEDOUT, or -errno.
- */
-int32_t shim_run_hook(const uint8_t *strings, uint32_t len, uint32_t argc, uint32_t envc, uint32_t nsc,
-                      const uint8_t *input, uint32_t inlen, int32_t timeout_ms, char *out, uint32_t outlen);
 
 #endif

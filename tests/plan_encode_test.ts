@@ -11,8 +11,11 @@ test("an encoded plan with every op passes libshim's validator", async () => {
     .caps({ bounding: 1n, effective: 2n, permitted: 3n, inheritable: 0n, ambient: 0n }, 40).noNewPrivs()
     .seccomp(new Uint8Array(16)).loopbackUp().setns("/proc/1/ns/net", 0).unshare(0).fork(0).init().pty("/dev/ptmx", 24, 80)
     .sync(7).run("/bin/true", ["true"], []).openFd("/dev/null", 0, 0, 0).personality(0).keepFds(3, 1)
-    .exec(["/bin/true"], ["true"], ["A=1"]);
+    .input("state", 0).exec(["/bin/true"], ["true"], ["A=1"]);
   assert.equal(await validate(p.encode()), "");
+  // the host's own program (a runtime hook) is exec'd directly: one path only
+  assert.equal(await validate(new Plan().exec(["/bin/true"], ["true"], [], { direct: true }).encode()), "");
+  assert.match(await validate(new Plan().exec(["/a", "/b"], ["a"], [], { direct: true }).encode()), /exactly one path/);
 });
 
 test("the encoder refuses NUL bytes and out-of-range numbers instead of sending them", () => {

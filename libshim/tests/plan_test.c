@@ -92,6 +92,7 @@ static void good_plan(struct buf *b, const char *exe) {
   str(b, "true");
   u32(b, 1);
   str(b, "PATH=/bin");
+  u64(b, 0);
   op_end(b, s);
   finish(b);
 }
@@ -232,6 +233,7 @@ int main(void) {
   u32(&b, 1);
   str(&b, "x");
   u32(&b, 0);
+  u64(&b, 0);
   op_end(&b, s);
   finish(&b);
   expect_invalid(&b, "candidate", "exec without candidates");
@@ -270,7 +272,7 @@ int main(void) {
   /* an invalid plan is refused by spawn too, before any clone */
   int32_t out[3];
   good_plan(&b, "/bin/true");
-  b.d[4] = 2;
+  b.d[4] = 99; /* an unknown plan version */
   CHECK(shim_spawn(b.d, (uint32_t)b.n, out, err, sizeof err) == -EINVAL, "spawn of bad plan");
   printf("ok %d - spawn refuses a bad plan: %s\n", ++tests, err);
 
@@ -304,6 +306,7 @@ int main(void) {
   u32(&b, 1);
   str(&b, "true");
   u32(&b, 0);
+  u64(&b, 0);
   op_end(&b, s);
   finish(&b);
   CHECK(shim_spawn(b.d, (uint32_t)b.n, out, err, sizeof err) == 0, "spawn: %s", err);
@@ -354,7 +357,7 @@ int main(void) {
   close(out[2]);
   printf("ok %d - a closed socket before GO ends the child\n", ++tests);
 
-  /* ---- OCI runtime ops and helpers (issue #9) ---- */
+  /* ---- the OCI runtime's ops and helpers ---- */
 
   /* mount_or_bind with its last field missing */
   header(&b, 1, 0);
@@ -404,6 +407,7 @@ int main(void) {
   u32(&b, 1);
   str(&b, "true");
   u32(&b, 0);
+  u64(&b, 0);
   op_end(&b, s);
   finish(&b);
   CHECK(shim_spawn(b.d, (uint32_t)b.n, out, err, sizeof err) == 0, "spawn: %s", err);
@@ -451,32 +455,85 @@ int main(void) {
     printf("ok %d - mount_or_bind reports the fallback's failure: %s\n", ++tests, m.text);
   }
 
-  /* run_hook: stdin, output, exit status */
-  static const char hook[] = "/bin/sh\0sh\0-c\0read x; echo got $x; echo $V >&2; exit 3\0V=env-ok";
-  char hout[256];
-  int rc = shim_run_hook((const uint8_t *)hook, sizeof hook, 3, 1, 0, (const uint8_t *)"state\n", 6, 5000, hout, sizeof hout);
-  CHECK(rc == 3, "hook exit status 3, got %d (%s)", rc, hout);
-  CHECK(strstr(hout, "got state") && strstr(hout, "env-ok"), "hook output: %s", hout);
-  printf("ok %d - run_hook feeds stdin, collects output, returns the status\n", ++tests);
-  static const char slow[] = "/bin/sleep\0sleep\0005";
-  struct timespec t0, t1;
-  clock_gettime(CLOCK_MONOTONIC, &t0);
-  rc = shim_run_hook((const uint8_t *)slow, sizeof slow, 2, 0, 0, NULL, 0, 200, hout, sizeof hout);
-  clock_gettime(CLOCK_MONOTONIC, &t1);
-  double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-  CHECK(rc == -ETIMEDOUT && secs < 3, "timeout: rc %d after %.2fs", rc, secs);
-  printf("ok %d - run_hook kills a hook at its timeout (%.2fs)\n", ++tests, secs);
-  static const char missing[] = "/nonexistent/hook\0hook";
-  rc = shim_run_hook((const uint8_t *)missing, sizeof missing, 1, 0, 0, NULL, 0, 5000, hout, sizeof hout);
-  CHECK(rc == 127 && strstr(hout, "/nonexistent/hook"), "missing hook: %d %s", rc, hout);
-  printf("ok %d - run_hook reports a hook that cannot run: %s", ++tests, hout);
-  static const char badns[] = "/bin/true\0true\0/nonexistent/ns";
-  rc = shim_run_hook((const uint8_t *)badns, sizeof badns, 1, 0, 1, NULL, 0, 5000, hout, sizeof hout);
-  CHECK(rc == 126 && strstr(hout, "namespace"), "bad namespace: %d %s", rc, hout);
-  printf("ok %d - run_hook reports a namespace it cannot join: %s", ++tests, hout);
-  CHECK(shim_run_hook((const uint8_t *)"x", 1, 0, 0, 0, NULL, 0, 0, hout, sizeof hout) == -EINVAL, "no argv");
-  CHECK(shim_run_hook((const uint8_t *)hook, sizeof hook, 90, 0, 0, NULL, 0, 0, hout, sizeof hout) == -EINVAL, "counts past the block");
-  printf("ok %d - run_hook refuses malformed string blocks\n", ++tests);
+  /* input + direct exec (how an OCI hook runs): stdin holds the data, the program is exec'd itself */
+  header(&b, 2, 0);
+  s = op_begin(&b, SHIM_OP_INPUT);
+  u32(&b, 6);
+  put(&b, "state\n", 6);
+  u64(&b, 0);
+  op_end(&b, s);
+  s = op_begin(&b, SHIM_OP_EXEC);
+  u32(&b, 1);
+  str(&b, "/bin/sh");
+  u32(&b, 3);
+  str(&b, "sh");
+  str(&b, "-c");
+  str(&b, "read x; [ \"$x\" = state ] && [ \"$V\" = env-ok ] && case $(readlink /proc/$$/exe) in /memfd:*) exit 5;; esac || exit 4; exit 3");
+  u32(&b, 1);
+  str(&b, "V=env-ok");
+  u64(&b, SHIM_EXEC_DIRECT);
+  op_end(&b, s);
+  finish(&b);
+  CHECK(validate(&b, err) == 0, "input + direct exec: %s", err);
+  CHECK(shim_spawn(b.d, (uint32_t)b.n, out, err, sizeof err) == 0, "spawn: %s", err);
+  shim_recv(out[1], (uint8_t *)&m, &fd, 5000);
+  shim_send(out[1], SHIM_MSG_GO, 0);
+  CHECK(shim_recv(out[1], (uint8_t *)&m, &fd, 5000) == 0, "EOF after the direct exec: %s", m.text);
+  CHECK(shim_wait(out[0], st, 0) == out[0] && st[0] == 1 && st[1] == 3, "the program read its input: %d %d", st[0], st[1]);
+  close(out[1]);
+  close(out[2]);
+  printf("ok %d - input puts data on stdin, a direct exec runs the program itself\n", ++tests);
+
+  /* a direct exec of a missing program is the op's error */
+  header(&b, 1, 0);
+  s = op_begin(&b, SHIM_OP_EXEC);
+  u32(&b, 1);
+  str(&b, "/nonexistent/hook");
+  u32(&b, 1);
+  str(&b, "hook");
+  u32(&b, 0);
+  u64(&b, SHIM_EXEC_DIRECT);
+  op_end(&b, s);
+  finish(&b);
+  CHECK(shim_spawn(b.d, (uint32_t)b.n, out, err, sizeof err) == 0, "spawn: %s", err);
+  shim_recv(out[1], (uint8_t *)&m, &fd, 5000);
+  shim_send(out[1], SHIM_MSG_GO, 0);
+  CHECK(shim_recv(out[1], (uint8_t *)&m, &fd, 5000) == sizeof m && m.type == SHIM_MSG_ERROR && m.err == ENOENT && m.op == 0,
+        "missing program: type %u err %d", m.type, m.err);
+  shim_wait(out[0], st, 0);
+  close(out[1]);
+  close(out[2]);
+  printf("ok %d - a direct exec reports a missing program: %s\n", ++tests, m.text);
+
+  /* a direct exec takes one path, and EXEC knows no other flag */
+  for (int k = 0; k < 2; k++) {
+    header(&b, 1, 0);
+    s = op_begin(&b, SHIM_OP_EXEC);
+    u32(&b, k ? 1 : 2);
+    str(&b, "/bin/true");
+    if (!k) str(&b, "/usr/bin/true");
+    u32(&b, 1);
+    str(&b, "true");
+    u32(&b, 0);
+    u64(&b, k ? 0x80 : SHIM_EXEC_DIRECT);
+    op_end(&b, s);
+    finish(&b);
+    expect_invalid(&b, k ? "unknown flags" : "exactly one", k ? "exec with an unknown flag" : "direct exec of two paths");
+  }
+
+  /* helpers run to their end: status and stderr; the keeper is the other mode */
+  static const char helper_argv[] = "/bin/sh\0-c\0echo oops >&2; exit 3";
+  char herr[256];
+  int32_t hout[2];
+  int rc = shim_helper((const uint8_t *)helper_argv, sizeof helper_argv, "", NULL, 0, 0, SHIM_HELPER_WAIT, hout, herr, sizeof herr);
+  CHECK(rc == 3 && strstr(herr, "oops"), "helper run: %d %s", rc, herr);
+  printf("ok %d - shim_helper runs a helper to its end: status and stderr\n", ++tests);
+  rc = shim_helper((const uint8_t *)"/nonexistent/helper", 20, "", NULL, 0, 0, SHIM_HELPER_WAIT, hout, herr, sizeof herr);
+  CHECK(rc == -ENOENT, "missing helper: %d", rc);
+  CHECK(shim_helper((const uint8_t *)helper_argv, sizeof helper_argv, "", NULL, 0, 0, 0x40, hout, herr, sizeof herr) == -EINVAL,
+        "unknown flags");
+  CHECK(shim_helper((const uint8_t *)"x", 1, "", NULL, 0, 0, 0, hout, NULL, 0) == -EINVAL, "argv without a NUL");
+  printf("ok %d - shim_helper refuses a missing program, unknown flags and a malformed argv\n", ++tests);
 
   /* send_fd: a listener receives the fd and the name */
   char sock_path[80];

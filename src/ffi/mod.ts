@@ -205,10 +205,15 @@ export interface HelperResult {
 export async function runHelper(argv: readonly string[]): Promise<HelperResult> {
   const block = new TextEncoder().encode(argv.map((a) => a + "\0").join(""));
   const err = new Uint8Array(4096);
-  const rc = await shim().shim_run_wait(block, block.length, err, err.length);
+  const out = new Int32Array(2);
+  const rc = await shim().shim_helper_run(block, block.length, cBytes(""), null, 0, 0, HELPER_WAIT, out, err, err.length);
   unwrap(rc, `run "${argv[0]}"`, argv[0]);
   return { code: rc, stderr: cString(err) };
 }
+
+/** `SHIM_HELPER_*` flags of shim_helper (shim.h). */
+const HELPER_WAIT = 1;
+const HELPER_KEEPER = 2;
 
 /** A pipe made by libshim: fds only libshim calls and child processes can use. */
 export async function pipe(): Promise<{ read: number; write: number }> {
@@ -248,14 +253,17 @@ export function startHelper(argv: readonly string[], opts: HelperStartOptions = 
   const block = cBytes(argv.join("\0"));
   const keep = new Int32Array(opts.keepFds ?? []);
   const out = new Int32Array(2);
-  const rc = shim().shim_helper_start(
+  const rc = shim().shim_helper(
     block,
     block.length,
     cBytes(opts.log ?? ""),
     keep,
     keep.length,
     opts.deathSignal ?? 0,
+    0,
     out,
+    null,
+    0,
   );
   unwrap(rc, `start "${argv[0]}"`, argv[0]);
   return { pid: out[0]!, pidfd: out[1]! };
@@ -298,7 +306,9 @@ function cBytes(s: string): Uint8Array<ArrayBuffer> {
  * a container's systemd scope alive until nook has read its cgroup. Its pid.
  */
 export async function startKeeper(): Promise<number> {
-  return unwrap(await shim().shim_keeper(), "start the scope keeper");
+  const out = new Int32Array(2);
+  unwrap(await shim().shim_helper_run(null, 0, null, null, 0, 0, HELPER_KEEPER, out, null, 0), "start the scope keeper");
+  return out[0]!;
 }
 
 /** Relay stdin/stdout to a pty master until the container side hangs up. */

@@ -5,10 +5,15 @@
  * Why almost everything is `nonblocking`: Deno compiles a fast-call stub for
  * each synchronous symbol when the library is opened (≈0.2 ms each, on every
  * start of nook), while nonblocking ones cost next to nothing to declare.
- * Only `shim_spawn` and `shim_helper_start` must be synchronous: clone()
- * copies the calling thread, and the parent-death signal of the container (and
- * of its network helper) follows that thread, so it has to be the JS thread
- * that lives as long as nook, not a pool thread that may end when idle.
+ * Only `shim_spawn` and `shim_helper` (starting a helper) must be synchronous:
+ * clone() copies the calling thread, and the parent-death signal of the
+ * container (and of its network helper) follows that thread, so it has to be
+ * the JS thread that lives as long as nook, not a pool thread that may end when
+ * idle. `shim_helper_run` is the same C function bound a second time as
+ * nonblocking, for a helper nook waits for (and for the scope keeper).
+ *
+ * libshim has three spawn entry points (shim.h says which): `shim_spawn`
+ * (plans), `shim_monitor_spawn` and `shim_helper`.
  */
 export const SYMBOLS = {
   /** int32_t shim_version(void) */
@@ -27,10 +32,6 @@ export const SYMBOLS = {
   shim_pidfd_kill: { parameters: ["i32", "i32"], result: "i32", nonblocking: true },
   /** int32_t shim_close(int32_t fd) */
   shim_close: { parameters: ["i32"], result: "i32", nonblocking: true },
-  /** int32_t shim_run_wait(const uint8_t *argv_block, uint32_t len, char *err, uint32_t errlen) */
-  shim_run_wait: { parameters: ["buffer", "u32", "buffer", "u32"], result: "i32", nonblocking: true },
-  /** int32_t shim_keeper(void) */
-  shim_keeper: { parameters: [], result: "i32", nonblocking: true },
   /** int32_t shim_pty_relay(int32_t master, int32_t in_fd, int32_t out_fd) */
   shim_pty_relay: { parameters: ["i32", "i32", "i32"], result: "i32", nonblocking: true },
   /** int32_t shim_tty_raw(int32_t fd, uint8_t *saved, uint32_t savedlen) */
@@ -54,25 +55,30 @@ export const SYMBOLS = {
   /** int32_t shim_fifo(const char *path) */
   shim_fifo: { parameters: ["buffer"], result: "i32", nonblocking: true },
   /**
-   * int32_t shim_helper_start(const uint8_t *argv_block, uint32_t len, const char *log, const int32_t *keep,
-   *                           uint32_t nkeep, int32_t deathsig, int32_t *out) — synchronous, see above.
+   * int32_t shim_helper(const uint8_t *argv_block, uint32_t len, const char *log, const int32_t *keep, uint32_t nkeep,
+   *                     int32_t deathsig, uint32_t flags, int32_t *out, char *err, uint32_t errlen)
+   * — synchronous, to start a helper whose parent-death signal follows this thread (see above).
    */
-  shim_helper_start: { parameters: ["buffer", "u32", "buffer", "buffer", "u32", "i32", "buffer"], result: "i32" },
+  shim_helper: {
+    parameters: ["buffer", "u32", "buffer", "buffer", "u32", "i32", "u32", "buffer", "buffer", "u32"],
+    result: "i32",
+  },
+  /** The same `shim_helper`, nonblocking: a helper run to its end (SHIM_HELPER_WAIT), or the keeper. */
+  shim_helper_run: {
+    name: "shim_helper",
+    parameters: ["buffer", "u32", "buffer", "buffer", "u32", "i32", "u32", "buffer", "buffer", "u32"],
+    result: "i32",
+    nonblocking: true,
+  },
   /** int32_t shim_helper_wait(int32_t fd, int32_t pidfd, int32_t timeout_ms, uint8_t *buf, uint32_t len) */
   shim_helper_wait: { parameters: ["i32", "i32", "i32", "buffer", "u32"], result: "i32", nonblocking: true },
   /** int32_t shim_port_probe(const char *ip, int32_t port, int32_t udp) */
   shim_port_probe: { parameters: ["buffer", "i32", "i32"], result: "i32", nonblocking: true },
-  // OCI runtime helpers
+  // the OCI runtime: its start FIFO and the console socket
   /** int32_t shim_mkfifo(const char *path, uint32_t mode) */
   shim_mkfifo: { parameters: ["buffer", "u32"], result: "i32", nonblocking: true },
   /** int32_t shim_send_fd(const char *path, int32_t fd, const char *name) */
   shim_send_fd: { parameters: ["buffer", "i32", "buffer"], result: "i32", nonblocking: true },
-  /** int32_t shim_run_hook(const uint8_t *strings, uint32_t len, uint32_t argc, uint32_t envc, uint32_t nsc, const uint8_t *input, uint32_t inlen, int32_t timeout_ms, char *out, uint32_t outlen) */
-  shim_run_hook: {
-    parameters: ["buffer", "u32", "u32", "u32", "u32", "buffer", "u32", "i32", "buffer", "u32"],
-    result: "i32",
-    nonblocking: true,
-  },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** The opened library's symbols. */

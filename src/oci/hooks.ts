@@ -2,8 +2,10 @@
  * Hooks run with the container's state as JSON on stdin, a timeout, and in
  * the namespaces the spec says: prestart, createRuntime, poststart and
  * poststop in the runtime's; createContainer and startContainer in the
- * container's (libshim joins them in a child it forks: Deno never changes
- * its own namespaces).
+ * container's. Every hook runs as a plan (`hookPlan` in _shim.ts): its child
+ * joins the namespaces with SETNS ops and forks, as `exec` into a container
+ * does — Deno never changes its own namespaces, and libshim has no second way
+ * into them.
  *
  * @module
  */

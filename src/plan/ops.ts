@@ -3,6 +3,8 @@
  * `tests/plan_ops.test.ts` checks that both agree.
  */
 export const Op = {
+  // 1-39: the process and its view: mounts, files, root, identity, limits, capabilities,
+  // seccomp, namespaces, process tree, terminal, exec
   MOUNT: 1,
   MOUNT_SETATTR: 2,
   UMOUNT: 3,
@@ -36,9 +38,10 @@ export const Op = {
   PERSONALITY: 31,
   KEEP_FDS: 32,
   DUMPABLE: 33,
-  // 40-44: security (path protection)
+  INPUT: 34,
+  // 40-44: hiding and protecting paths of the host's kernel (masked and read-only paths)
   PROTECT_PATH: 40,
-  // 45-49: the OCI runtime (start barrier, mounts as config.json gives them)
+  // 45-49: the OCI runtime's create/start barrier, and mounts that may fall back to a bind
   BARRIER_OPEN: 45,
   BARRIER_WAIT: 46,
   MOUNT_OR_BIND: 47,
@@ -48,7 +51,7 @@ export const Op = {
 export type OpName = keyof typeof Op;
 
 /** Plan format version; must equal `SHIM_PLAN_VERSION` and `shim_version()`. */
-export const PLAN_VERSION = 1;
+export const PLAN_VERSION = 2;
 
 /** Messages on the sync socket (`enum shim_msg_type`). */
 export const Msg = {
@@ -80,6 +83,12 @@ export const MSG_SIZE = 256;
 
 /** `SHIM_PROTECT_*`: how PROTECT_PATH protects a path. */
 export const Protect = { MASK: 1, READONLY: 2 } as const;
+
+/** `SHIM_EXEC_*` flags of EXEC. */
+export const ExecFlag = {
+  /** execve the one path itself, not through nook-exec: for the host's own programs (a runtime hook). */
+  DIRECT: 1,
+} as const;
 
 /** `SHIM_SETID_*` flags. */
 export const SetIdFlag = { SKIP_SETGROUPS: 1, KEEP_CAPS: 2 } as const;

@@ -1,5 +1,5 @@
 import { NookError } from "../errors/mod.ts";
-import { Op, type OpName, PLAN_VERSION, Protect } from "./ops.ts";
+import { ExecFlag, Op, type OpName, PLAN_VERSION, Protect } from "./ops.ts";
 
 /** One field of an op's payload, in wire order. */
 export type Field =
@@ -213,9 +213,21 @@ export class Plan {
     return this.add("OPEN_FD", [str(path), u64(openFlags), u64(mode), u64(targetFd)], `open "${path}" as fd ${targetFd}`, path);
   }
 
-  /** execve the first candidate path that exists. */
-  exec(candidates: readonly string[], argv: readonly string[], envp: readonly string[]): this {
-    return this.add("EXEC", [strv(candidates), strv(argv), strv(envp)], `execute "${argv[0] ?? ""}"`, argv[0]);
+  /**
+   * execve the first candidate path that exists, through nook-exec from a
+   * sealed memfd (exec_helper.c says why). `direct`: execve the one candidate
+   * itself — only for the host's own programs (a runtime hook), never for a
+   * program of the container's.
+   */
+  exec(candidates: readonly string[], argv: readonly string[], envp: readonly string[], opts: { direct?: boolean } = {}): this {
+    const flags = opts.direct ? ExecFlag.DIRECT : 0;
+    return this.add("EXEC", [strv(candidates), strv(argv), strv(envp), u64(flags)], `execute "${argv[0] ?? ""}"`, argv[0]);
+  }
+
+  /** Put `data` on fd `targetFd` (a sealed memfd, read from its start; kept across exec): a program's stdin. */
+  input(data: Uint8Array | string, targetFd: number): this {
+    const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
+    return this.add("INPUT", [{ t: "bytes", v: bytes }, u64(targetFd)], `put ${bytes.length} bytes of input on fd ${targetFd}`);
   }
 
   /** prctl(PR_SET_PDEATHSIG). */

@@ -1,7 +1,7 @@
 /*
- * libshim — plan interpreter. See shim.h for the plan format and the API.
+ * libshim — the plan reader and its ops. See shim.h for the plan format.
  *
- * Rules for everything reachable from child_main():
+ * Rules for everything reachable from plan_run() (the cloned child):
  *   - raw syscalls only where glibc would coordinate with other threads
  *     (setresuid/setresgid/setgroups broadcast to every thread glibc knows of,
  *     and those threads do not exist in the child: it would hang);
@@ -9,10 +9,8 @@
  *   - every failure is reported as {op index, errno, text} and the child exits.
  */
 #define _GNU_SOURCE
-#include "shim.h"
+#include "internal.h"
 
-#include <errno.h>
-#include <arpa/inet.h>
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <linux/filter.h>
@@ -21,15 +19,8 @@
 #include <linux/sched.h>
 #include <linux/seccomp.h>
 #include <net/if.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
-#include <spawn.h>
-#include <stddef.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
@@ -41,41 +32,7 @@
 #include <sys/statfs.h>
 #include <sys/sysmacros.h>
 #include <sys/syscall.h>
-#include <sys/types.h>
-#include <sys/un.h>
 #include <sys/wait.h>
-#include <termios.h>
-#include <time.h>
-#include <unistd.h>
-
-#define SHIM_EXPORT __attribute__((visibility("default")))
-#define CHILD_FAIL_EXIT 125
-
-/* ---- small string helpers (async-signal-safe) ----------------------------- */
-
-struct text {
-  char *buf;
-  size_t cap, len;
-};
-
-static void text_add(struct text *t, const char *s) {
-  if (!t->buf || t->cap == 0) return;
-  while (s && *s && t->len + 1 < t->cap) t->buf[t->len++] = *s++;
-  t->buf[t->len] = 0;
-}
-
-static void text_num(struct text *t, long long v) {
-  char tmp[24];
-  int i = 0;
-  unsigned long long u = v < 0 ? (unsigned long long)(-v) : (unsigned long long)v;
-  do tmp[i++] = (char)('0' + u % 10); while ((u /= 10) && i < 22);
-  if (v < 0) tmp[i++] = '-';
-  char out[24];
-  int j = 0;
-  while (i) out[j++] = tmp[--i];
-  out[j] = 0;
-  text_add(t, out);
-}
 
 /* ---- plan reader ------------------------------------------------------------ */
 
@@ -151,55 +108,6 @@ struct ctx {
   int helper_fd;  /* the sealed memfd holding nook-exec, -1 = not made yet */
 };
 
-/* sendmsg of len bytes, with fd riding along (SCM_RIGHTS) when fd >= 0. 0 or -errno. */
-static int send_with_fd(int sock, const void *data, size_t len, int fd) {
-  struct iovec iov = {(void *)(uintptr_t)data, len};
-  union {
-    char buf[CMSG_SPACE(sizeof(int))];
-    struct cmsghdr align;
-  } u;
-  struct msghdr mh;
-  memset(&mh, 0, sizeof mh);
-  mh.msg_iov = &iov;
-  mh.msg_iovlen = 1;
-  if (fd >= 0) {
-    memset(&u, 0, sizeof u);
-    mh.msg_control = u.buf;
-    mh.msg_controllen = sizeof u.buf;
-    struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(c), &fd, sizeof fd);
-  }
-  ssize_t n;
-  do n = sendmsg(sock, &mh, MSG_NOSIGNAL);
-  while (n < 0 && errno == EINTR);
-  return n < 0 ? -errno : 0;
-}
-
-static int send_msg(int sock, uint32_t type, int32_t op, int32_t err, int32_t value, const char *text, int fd) {
-  struct shim_msg m;
-  memset(&m, 0, sizeof m);
-  m.type = type;
-  m.op = op;
-  m.err = err;
-  m.value = value;
-  if (text) {
-    struct text t = {m.text, sizeof m.text, 0};
-    text_add(&t, text);
-  }
-  return send_with_fd(sock, &m, sizeof m, fd);
-}
-
-/* Blocks until the parent sends a message; returns its type, or 0 on EOF/error. */
-static uint32_t child_wait_msg(int sock) {
-  struct shim_msg m;
-  ssize_t n;
-  do n = recv(sock, &m, sizeof m, 0);
-  while (n < 0 && errno == EINTR);
-  return n == (ssize_t)sizeof m ? m.type : 0;
-}
 
 /* Report the failure of the current op and exit: the child never returns. */
 static void __attribute__((noreturn)) child_fail(struct ctx *c, int err, const char *what, const char *arg) {
@@ -228,16 +136,6 @@ static int bad(struct ctx *c, const char *what) {
   text_add(&t, what);
   return -EINVAL;
 }
-
-static pid_t raw_clone(uint64_t flags, int *pidfd) {
-  /* fork-like clone: no new stack, the child continues on a private copy of ours */
-#if defined(__x86_64__)
-  return (pid_t)syscall(SYS_clone, (unsigned long)flags, NULL, pidfd, NULL, 0);
-#else
-  return (pid_t)syscall(SYS_clone, (unsigned long)flags, NULL, pidfd, 0, NULL);
-#endif
-}
-
 /* ---- path targets: inside ROOT when it is set ------------------------------ */
 
 static int open_in_root(struct ctx *c, const char *path, uint64_t flags, uint64_t mode) {
@@ -359,12 +257,6 @@ static int helper_fd(struct ctx *c) {
   return fd;
 }
 
-/* Decimal of v into buf (at least 12 bytes). */
-static const char *decimal(char *buf, long long v) {
-  struct text t = {buf, 12, 0};
-  text_num(&t, v);
-  return buf;
-}
 
 /* execveat the helper with argv; returns only on failure, with errno set. */
 static void exec_helper(struct ctx *c, char **argv, char **envp) {
@@ -739,10 +631,23 @@ static int run_op(struct ctx *c, uint16_t opcode, struct rd *r) {
     return 0;
   }
   case SHIM_OP_EXEC: {
-    NEED(rd_strv(r, &n1, &v1)); NEED(rd_strv(r, &n2, &v2)); NEED(rd_strv(r, &n3, &v3));
+    NEED(rd_strv(r, &n1, &v1)); NEED(rd_strv(r, &n2, &v2)); NEED(rd_strv(r, &n3, &v3)); NEED(rd_u64(r, &a));
     if (n1 == 0) return bad(c, "exec needs at least one candidate path");
     if (n2 == 0) return bad(c, "exec needs argv[0]");
+    if (a & ~(uint64_t)SHIM_EXEC_DIRECT) return bad(c, "exec: unknown flags");
+    if (a & SHIM_EXEC_DIRECT && n1 != 1) return bad(c, "a direct exec takes exactly one path");
     DONE_PARSING;
+    if (a & SHIM_EXEC_DIRECT) {
+      /* Why not through nook-exec: the program is the host's (a runtime hook the
+       * spec's author named by its host path), not the container's, so there is
+       * no container file to protect nook from. A failure before execve is
+       * reported like any op's; the socket closes on success (close-on-exec). */
+      char **argv = strv_array(v2, n2), **envp = strv_array(v3, n3);
+      if (!argv || !envp) child_fail(c, ENOMEM, "exec", NULL);
+      rd_str(&v1, &s1);
+      execve(s1, argv, envp);
+      child_fail(c, errno, "execve", s1);
+    }
     /* Not execve here: nook-exec does it (execvp's rules without its search,
      * over the candidates TypeScript listed) and reports a failure on the
      * socket, which it keeps open across its own exec for that. */
@@ -832,6 +737,34 @@ static int run_op(struct ctx *c, uint16_t opcode, struct rd *r) {
     if (a > 1) return bad(c, "dumpable must be 0 or 1");
     DONE_PARSING;
     if (prctl(PR_SET_DUMPABLE, (unsigned long)a, 0, 0, 0) < 0) child_fail(c, errno, "set dumpable", NULL);
+    return 0;
+  }
+  case SHIM_OP_INPUT: {
+    NEED(rd_bytes(r, &bytes, &n1)); NEED(rd_u64(r, &a));
+    if (a > 65535) return bad(c, "input: target fd out of range");
+    DONE_PARSING;
+    if ((int)a == c->sock) child_fail(c, EBADF, "input: the target fd is the sync socket", NULL);
+    if ((int)a == c->helper_fd) c->helper_fd = -1; /* replaced below; made again when needed */
+    /* A memfd rather than a pipe: the data is all there before the program
+     * starts, no writer has to stay behind, and any size fits. Sealed, so the
+     * program reads what nook wrote and nothing else. */
+    fd = (int)syscall(SYS_memfd_create, "nook-input", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (fd < 0) child_fail(c, errno, "create the input's memfd", NULL);
+    for (uint32_t off = 0; off < n1;) {
+      ssize_t w = write(fd, bytes + off, n1 - off);
+      if (w < 0 && errno == EINTR) continue;
+      if (w <= 0) child_fail(c, w < 0 ? errno : EIO, "write the input", NULL);
+      off += (uint32_t)w;
+    }
+    if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0)
+      child_fail(c, errno, "seal the input", NULL);
+    if (lseek(fd, 0, SEEK_SET) < 0) child_fail(c, errno, "rewind the input", NULL);
+    if (fd != (int)a) {
+      if (dup2(fd, (int)a) < 0) child_fail(c, errno, "dup the input", NULL);
+      close(fd);
+    } else if (fcntl(fd, F_SETFD, 0) < 0) {
+      child_fail(c, errno, "keep the input open", NULL);
+    }
     return 0;
   }
   case SHIM_OP_KEEP_FDS: {
@@ -945,7 +878,7 @@ static int walk_plan(struct ctx *c, const uint8_t *plan, uint32_t len) {
 /* The reaper is a copy of nook's process, so `ps` would show nook's command
  * line as pid 1; overwrite the argument area (from /proc/self/stat fields
  * 48-49, arg_start/arg_end) with a name that says what it is. */
-static void set_title(const char *title) {
+void set_title(const char *title) {
   char buf[4096];
   int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
   if (fd < 0) return;
@@ -993,73 +926,9 @@ static void reaper(pid_t child) {
   }
 }
 
-/* Every signal back to SIG_DFL. Raw rt_sigaction: glibc's sigaction refuses
- * 32 and 33 (its own), and an ignoring parent passes those down too. */
-static void default_signal_handlers(void) {
-  struct {
-    void *handler;
-    unsigned long flags;
-    void *restorer;
-    uint64_t mask;
-  } dfl;
-  memset(&dfl, 0, sizeof dfl);
-  dfl.handler = SIG_DFL;
-  for (int sig = 1; sig < 65; sig++)
-    if (sig != SIGKILL && sig != SIGSTOP) syscall(SYS_rt_sigaction, sig, &dfl, NULL, sizeof(uint64_t));
-}
+uint64_t plan_clone_flags(const uint8_t *plan) { return le64(plan + 16); }
 
-/*
- * The handshake, as a ladder (parent = nook's Deno process, child = clone):
- *
- *   parent                                child
- *   shim_spawn: validate, socketpair,
- *   clone(CLONE_NEW*) ─────────────────►  reset signals, fds cloexec
- *                      ◄──────────────── READY
- *   write uid/gid maps (or newuidmap),
- *   join cgroup, start net helper
- *   GO ────────────────────────────────►  run ops 0..n
- *                      ◄──────────────── [SYNC tag]  … CONTINUE ─►   (optional)
- *                      ◄──────────────── [FD pty master]            (op PTY)
- *                      ◄──────────────── [PID new pid + pidfd] … CONTINUE ─► (op FORK)
- *                      ◄──────────────── ERROR {op, errno, text} → exit 125
- *   EOF on the socket  ◄──────────────── execve succeeded (socket is CLOEXEC)
- *   wait for the pid
- */
-/* Every signal back to its default action, none blocked, in a fresh child. */
-static void reset_signals(void) {
-  /* Deno ignores some signals (SIGPIPE) and blocks others; an ignored signal
-   * survives execve, so the container would start with it ignored. */
-  default_signal_handlers();
-  sigset_t none;
-  sigemptyset(&none);
-  sigprocmask(SIG_SETMASK, &none, NULL);
-}
-
-/* Every signal back to its default, none blocked; fds from 3 up close-on-exec. */
-static void reset_signals_and_fds(void) {
-  reset_signals();
-  /* Deno's own descriptors must not leak into the container. */
-  syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC);
-}
-
-static void __attribute__((noreturn)) child_main(const uint8_t *plan, uint32_t len, int sock) {
-  reset_signals_and_fds();
-  /* Why non-dumpable: until it execs, this child is a copy of nook — its
-   * /proc/PID/{exe,fd,cwd,root,environ,mem,maps} lead to nook's own binary
-   * and descriptors. Non-dumpable, those belong to the host's root and no
-   * process in any container (root in its own user namespace only) can open
-   * them or ptrace it. The kernel makes it dumpable again at execve.
-   * The one exception: a child cloned into a new user namespace stays
-   * dumpable until GO, because before GO nook writes its id maps (newuidmap
-   * checks that the user owns /proc/PID) and network helpers open
-   * /proc/PID/ns/net. Nothing else lives in those new namespaces before GO. */
-  int fresh_userns = (le64(plan + 16) & CLONE_NEWUSER) != 0;
-  if (!fresh_userns) prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-
-  if (send_msg(sock, SHIM_MSG_READY, -1, 0, 0, NULL, -1) < 0) _exit(CHILD_FAIL_EXIT);
-  if (child_wait_msg(sock) != SHIM_MSG_GO) _exit(CHILD_FAIL_EXIT);
-  if (fresh_userns) prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-
+void plan_run(const uint8_t *plan, uint32_t len, int sock) {
   struct ctx c = {0, sock, -1, -1, NULL, 0, -1, -1};
   walk_plan(&c, plan, len);
   /* the plan ended without EXEC */
@@ -1067,646 +936,10 @@ static void __attribute__((noreturn)) child_main(const uint8_t *plan, uint32_t l
   child_fail(&c, EINVAL, "plan ended without exec", NULL);
 }
 
-/* ---- exported ---------------------------------------------------------------- */
-
 SHIM_EXPORT int32_t shim_version(void) { return SHIM_PLAN_VERSION; }
 
 SHIM_EXPORT int32_t shim_validate(const uint8_t *plan, uint32_t len, char *err, uint32_t errlen) {
   if (err && errlen) err[0] = 0;
   struct ctx c = {1, -1, -1, -1, err, errlen, -1, -1};
   return walk_plan(&c, plan, len);
-}
-
-SHIM_EXPORT int32_t shim_spawn(const uint8_t *plan, uint32_t len, int32_t *out, char *err, uint32_t errlen) {
-  int rc = shim_validate(plan, len, err, errlen);
-  if (rc < 0) return rc;
-  uint64_t flags = le64(plan + 16);
-  if (flags & 0xff) {
-    struct text t = {err, errlen, 0};
-    text_add(&t, "plan header: clone flags must not carry an exit signal");
-    return -EINVAL;
-  }
-  int sv[2];
-  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) return -errno;
-  int pidfd = -1;
-  pid_t pid = raw_clone(flags | SIGCHLD | CLONE_PIDFD, &pidfd);
-  if (pid < 0) {
-    int e = errno;
-    close(sv[0]);
-    close(sv[1]);
-    return -e;
-  }
-  if (pid == 0) {
-    close(sv[0]);
-    child_main(plan, len, sv[1]);
-  }
-  close(sv[1]);
-  out[0] = pid;
-  out[1] = sv[0];
-  out[2] = pidfd;
-  return 0;
-}
-
-SHIM_EXPORT int32_t shim_recv(int32_t fd, uint8_t *msg, int32_t *fd_out, int32_t timeout_ms) {
-  if (fd_out) *fd_out = -1;
-  struct pollfd p = {fd, POLLIN, 0};
-  int pr;
-  do pr = poll(&p, 1, timeout_ms);
-  while (pr < 0 && errno == EINTR);
-  if (pr < 0) return -errno;
-  if (pr == 0) return -ETIMEDOUT;
-  union {
-    char buf[CMSG_SPACE(sizeof(int))];
-    struct cmsghdr align;
-  } u;
-  struct iovec iov = {msg, sizeof(struct shim_msg)};
-  struct msghdr mh;
-  memset(&mh, 0, sizeof mh);
-  mh.msg_iov = &iov;
-  mh.msg_iovlen = 1;
-  mh.msg_control = u.buf;
-  mh.msg_controllen = sizeof u.buf;
-  ssize_t n;
-  do n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
-  while (n < 0 && errno == EINTR);
-  if (n < 0) return -errno;
-  for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
-    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && fd_out) memcpy(fd_out, CMSG_DATA(c), sizeof(int));
-  return (int32_t)n;
-}
-
-SHIM_EXPORT int32_t shim_send(int32_t fd, uint32_t type, int32_t value) {
-  return send_msg(fd, type, -1, 0, value, NULL, -1);
-}
-
-SHIM_EXPORT int32_t shim_wait(int32_t pid, int32_t *out, int32_t nohang) {
-  int st = 0;
-  pid_t w;
-  do w = waitpid(pid, &st, __WALL | (nohang ? WNOHANG : 0));
-  while (w < 0 && errno == EINTR);
-  if (w < 0) return -errno;
-  if (w == 0) {
-    out[0] = 0, out[1] = 0;
-  } else if (WIFEXITED(st)) {
-    out[0] = 1, out[1] = WEXITSTATUS(st);
-  } else {
-    out[0] = 2, out[1] = WTERMSIG(st);
-  }
-  return w;
-}
-
-SHIM_EXPORT int32_t shim_pidfd_kill(int32_t pidfd, int32_t sig) {
-  return syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0) < 0 ? -errno : 0;
-}
-
-SHIM_EXPORT int32_t shim_close(int32_t fd) { return close(fd) < 0 ? -errno : 0; }
-
-static int write_all(int fd, const char *buf, ssize_t n) {
-  while (n > 0) {
-    ssize_t w = write(fd, buf, (size_t)n);
-    if (w < 0 && (errno == EINTR || errno == EAGAIN)) {
-      struct pollfd p = {fd, POLLOUT, 0};
-      poll(&p, 1, 100);
-      continue;
-    }
-    if (w <= 0) return -1;
-    buf += w, n -= w;
-  }
-  return 0;
-}
-
-/* argv as NUL-terminated strings back to back; at most SHIM_MAX_ARGV of them */
-#define SHIM_MAX_ARGV 64
-static int argv_from_block(const uint8_t *block, uint32_t len, char **argv) {
-  int argc = 0;
-  if (!block || len == 0 || block[len - 1] != 0) return -EINVAL;
-  for (uint32_t off = 0; off < len; argc++) {
-    if (argc == SHIM_MAX_ARGV) return -E2BIG;
-    argv[argc] = (char *)(uintptr_t)(block + off);
-    off += (uint32_t)strlen(argv[argc]) + 1;
-  }
-  argv[argc] = NULL;
-  return argc;
-}
-
-static char *helper_envp[] = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL};
-
-SHIM_EXPORT int32_t shim_run_wait(const uint8_t *argv_block, uint32_t len, char *err, uint32_t errlen) {
-  char *argv[SHIM_MAX_ARGV + 1];
-  int argc = argv_from_block(argv_block, len, argv);
-  if (argc < 0) return argc;
-  int pipefd[2];
-  if (pipe2(pipefd, O_CLOEXEC) < 0) return -errno;
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_adddup2(&fa, pipefd[1], 2);
-  pid_t pid;
-  int rc = posix_spawn(&pid, argv[0], &fa, NULL, argv, helper_envp);
-  posix_spawn_file_actions_destroy(&fa);
-  close(pipefd[1]);
-  if (rc != 0) {
-    close(pipefd[0]);
-    return -rc;
-  }
-  uint32_t got = 0;
-  for (;;) {
-    char tmp[512];
-    ssize_t n = read(pipefd[0], tmp, sizeof tmp);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    for (ssize_t i = 0; i < n && err && got + 1 < errlen; i++) err[got++] = tmp[i];
-  }
-  if (err && errlen) err[got < errlen ? got : errlen - 1] = 0;
-  close(pipefd[0]);
-  int st;
-  while (waitpid(pid, &st, 0) < 0)
-    if (errno != EINTR) return -errno;
-  return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
-/* ---- long-running helpers ----------------------------------------------------- */
-
-SHIM_EXPORT int32_t shim_pipe(int32_t *out) {
-  int fds[2];
-  if (pipe2(fds, O_CLOEXEC) < 0) return -errno;
-  out[0] = fds[0];
-  out[1] = fds[1];
-  return 0;
-}
-
-SHIM_EXPORT int32_t shim_fifo(const char *path) {
-  if (mkfifo(path, 0600) < 0) return -errno;
-  /* Non-blocking, so opening needs no writer yet; the helper opens the other end. */
-  int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-  return fd < 0 ? -errno : fd;
-}
-
-struct helper_args {
-  char **argv;
-  const char *log;
-  const int32_t *keep;
-  uint32_t nkeep;
-  int deathsig;
-  pid_t parent;
-  const sigset_t *mask; /* the caller's mask, for the helper */
-  int err;              /* errno of a failed step; the caller reads it after the vfork ends */
-};
-
-/* Runs on its own small stack in the caller's memory (CLONE_VM | CLONE_VFORK):
- * only syscalls, then execve or _exit. */
-static int helper_child(void *arg) {
-  struct helper_args *h = arg;
-  /* Deno's handlers live in memory this child shares: none may run here, and
-   * none survives into the helper. Ignored signals would survive execve. */
-  default_signal_handlers();
-  /* Why a parent-death signal: a helper must not outlive nook (kill -9 of nook
-   * included); it is tied to the calling thread, which lives as long as nook. */
-  if (h->deathsig > 0) {
-    if (prctl(PR_SET_PDEATHSIG, (unsigned long)h->deathsig, 0, 0, 0) < 0) goto fail;
-    if (getppid() != h->parent) {
-      errno = ESRCH;
-      goto fail;
-    }
-  }
-  int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
-  if (nul < 0) goto fail;
-  int log = *h->log ? open(h->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600) : nul;
-  if (log < 0) goto fail;
-  if (dup2(nul, 0) < 0 || dup2(nul, 1) < 0 || dup2(log, 2) < 0) goto fail;
-  syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC);
-  for (uint32_t i = 0; i < h->nkeep; i++)
-    if (fcntl(h->keep[i], F_SETFD, 0) < 0) goto fail;
-  sigprocmask(SIG_SETMASK, h->mask, NULL);
-  execve(h->argv[0], h->argv, helper_envp);
-fail:
-  h->err = errno ? errno : EINVAL;
-  _exit(127);
-}
-
-SHIM_EXPORT int32_t shim_helper_start(const uint8_t *argv_block, uint32_t len, const char *log, const int32_t *keep,
-                                      uint32_t nkeep, int32_t deathsig, int32_t *out) {
-  char *argv[SHIM_MAX_ARGV + 1];
-  int argc = argv_from_block(argv_block, len, argv);
-  if (argc < 0) return argc;
-  if (!log || nkeep > 64) return -EINVAL;
-  size_t stack_size = 64 * 1024;
-  void *stack = mmap(NULL, stack_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-  if (stack == MAP_FAILED) return -errno;
-  sigset_t all, old, none;
-  sigfillset(&all);
-  sigemptyset(&none);
-  /* No signal handler of the caller may run in the child before it resets them. */
-  pthread_sigmask(SIG_SETMASK, &all, &old);
-  struct helper_args h = {argv, log, keep, nkeep, deathsig, getpid(), &none, 0};
-  int pidfd = -1;
-  /* CLONE_VFORK: we resume once the child has exec'd or died, so h.err is final. */
-  pid_t pid = clone(helper_child, (char *)stack + stack_size, CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, &h, &pidfd);
-  int e = errno;
-  pthread_sigmask(SIG_SETMASK, &old, NULL);
-  munmap(stack, stack_size);
-  if (pid < 0) return -e;
-  if (h.err) {
-    int st;
-    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
-    }
-    close(pidfd);
-    return -h.err;
-  }
-  out[0] = pid;
-  out[1] = pidfd;
-  return 0;
-}
-
-SHIM_EXPORT int32_t shim_helper_wait(int32_t fd, int32_t pidfd, int32_t timeout_ms, uint8_t *buf, uint32_t len) {
-  struct pollfd p[2] = {{fd, POLLIN, 0}, {pidfd, POLLIN, 0}};
-  for (;;) {
-    int pr = poll(p, 2, timeout_ms);
-    if (pr < 0 && errno == EINTR) continue;
-    if (pr < 0) return -errno;
-    if (pr == 0) return -ETIMEDOUT;
-    /* Data (or EOF) first: a helper may write its news and exit right after. */
-    if (fd >= 0 && p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
-      ssize_t n;
-      do n = read(fd, buf, len);
-      while (n < 0 && errno == EINTR);
-      if (n >= 0) return (int32_t)n;
-      if (errno != EAGAIN) return -errno;
-    }
-    if (p[1].revents & POLLIN) return -ECHILD;
-  }
-}
-
-SHIM_EXPORT int32_t shim_port_probe(const char *ip, int32_t port, int32_t udp) {
-  union {
-    struct sockaddr sa;
-    struct sockaddr_in v4;
-    struct sockaddr_in6 v6;
-  } a;
-  memset(&a, 0, sizeof a);
-  socklen_t len;
-  if (port < 0 || port > 65535) return -EINVAL;
-  if (inet_pton(AF_INET, ip, &a.v4.sin_addr) == 1) {
-    a.v4.sin_family = AF_INET;
-    a.v4.sin_port = htons((uint16_t)port);
-    len = sizeof a.v4;
-  } else if (inet_pton(AF_INET6, ip, &a.v6.sin6_addr) == 1) {
-    a.v6.sin6_family = AF_INET6;
-    a.v6.sin6_port = htons((uint16_t)port);
-    len = sizeof a.v6;
-  } else {
-    return -EINVAL;
-  }
-  int s = socket(a.sa.sa_family, (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
-  if (s < 0) return -errno;
-  int one = 1;
-  if (!udp) setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  int rc = bind(s, &a.sa, len) < 0 || getsockname(s, &a.sa, &len) < 0 ? -errno : 0;
-  close(s);
-  if (rc < 0) return rc;
-  return a.sa.sa_family == AF_INET ? ntohs(a.v4.sin_port) : ntohs(a.v6.sin6_port);
-}
-
-SHIM_EXPORT int32_t shim_keeper(void) {
-  pid_t parent = getpid();
-  pid_t pid = raw_clone(SIGCHLD, NULL);
-  if (pid < 0) return -errno;
-  if (pid > 0) return pid;
-  /* A copy of one thread of nook: raw syscalls only (see the top of this file). */
-  syscall(SYS_close_range, 0u, ~0u, 0u);
-  reset_signals();
-  prctl(PR_SET_NAME, "nook-keeper", 0, 0, 0);
-  set_title("nook-keeper");
-  /* Why a pidfd and not PR_SET_PDEATHSIG: the death signal follows the
-   * thread that cloned us, and FFI calls run on pool threads that come and go. */
-  int pfd = (int)syscall(SYS_pidfd_open, parent, 0u);
-  if (pfd < 0 || getppid() != parent) _exit(0);
-  struct pollfd p = {pfd, POLLIN, 0};
-  while (poll(&p, 1, -1) < 0 && errno == EINTR) {
-  }
-  _exit(0);
-}
-
-SHIM_EXPORT int32_t shim_pty_relay(int32_t master, int32_t in_fd, int32_t out_fd) {
-  char buf[65536];
-  int in_open = in_fd >= 0, out_ok = 1;
-  for (;;) {
-    struct pollfd p[2] = {{master, POLLIN, 0}, {in_open ? in_fd : -1, POLLIN, 0}};
-    int pr = poll(p, 2, -1);
-    if (pr < 0) {
-      if (errno == EINTR) continue;
-      return -errno;
-    }
-    if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
-      ssize_t n = read(master, buf, sizeof buf);
-      if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
-      if (n <= 0) return 0; /* EIO: every slave fd is closed, the container is gone */
-      if (out_ok && write_all(out_fd, buf, n) < 0) out_ok = 0;
-    }
-    if (in_open && p[1].revents & (POLLIN | POLLHUP | POLLERR)) {
-      ssize_t n = read(in_fd, buf, sizeof buf);
-      if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
-      if (n <= 0) {
-        in_open = 0; /* stdin ended: keep showing output */
-        continue;
-      }
-      if (write_all(master, buf, n) < 0) return -errno;
-    }
-  }
-}
-
-SHIM_EXPORT int32_t shim_tty_raw(int32_t fd, uint8_t *saved, uint32_t savedlen) {
-  struct termios t;
-  if (savedlen < sizeof t) return -EINVAL;
-  if (tcgetattr(fd, &t) < 0) return -errno;
-  memcpy(saved, &t, sizeof t);
-  /* cfmakeraw: also output post-processing off, or every \n from the
-   * container's pty would gain a second \r on ours. */
-  cfmakeraw(&t);
-  return tcsetattr(fd, TCSADRAIN, &t) < 0 ? -errno : 0;
-}
-
-SHIM_EXPORT int32_t shim_tty_restore(int32_t fd, const uint8_t *saved, uint32_t savedlen) {
-  struct termios t;
-  if (savedlen < sizeof t) return -EINVAL;
-  memcpy(&t, saved, sizeof t);
-  return tcsetattr(fd, TCSADRAIN, &t) < 0 ? -errno : 0;
-}
-
-SHIM_EXPORT int32_t shim_pty_resize(int32_t master, int32_t rows, int32_t cols) {
-  struct winsize ws = {(unsigned short)rows, (unsigned short)cols, 0, 0};
-  return ioctl(master, TIOCSWINSZ, &ws) < 0 ? -errno : 0;
-}
-
-/* ---- detached containers (issue #4): the monitor and pidfds ------------------- */
-
-extern char **environ;
-
-SHIM_EXPORT int32_t shim_monitor_spawn(const uint8_t *argv_block, uint32_t len, const uint8_t *plan, uint32_t plan_len,
-                                       int32_t *out, char *err, uint32_t errlen) {
-  int rc = shim_validate(plan, plan_len, err, errlen);
-  if (rc < 0) return rc;
-  if (!argv_block || len == 0 || argv_block[len - 1] != 0) return -EINVAL;
-  uint32_t argc = 0;
-  for (uint32_t i = 0; i < len; i++) argc += argv_block[i] == 0;
-  char **argv = calloc((size_t)argc + 1, sizeof *argv);
-  if (!argv) return -ENOMEM;
-  for (uint32_t off = 0, i = 0; i < argc; i++) {
-    argv[i] = (char *)(uintptr_t)(argv_block + off);
-    off += (uint32_t)strlen(argv[i]) + 1;
-  }
-  /* The plan rides in a memfd (fd 3), the control socket is fd 4; both are
-   * moved above 9 first so that the dup2 actions never meet their own target. */
-  int ctl[2] = {-1, -1}, mfd = -1, spare = -1;
-  rc = 0;
-  int tmp = (int)syscall(SYS_memfd_create, "nook-plan", MFD_CLOEXEC);
-  if (tmp < 0 || write_all(tmp, (const char *)plan, plan_len) < 0) rc = -errno;
-  if (tmp >= 0) mfd = fcntl(tmp, F_DUPFD_CLOEXEC, 10), close(tmp);
-  if (!rc && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ctl) < 0) rc = -errno;
-  if (!rc) spare = fcntl(ctl[1], F_DUPFD_CLOEXEC, 10);
-  if (!rc && (mfd < 0 || spare < 0)) rc = -errno;
-  pid_t pid = -1;
-  if (!rc) {
-    posix_spawn_file_actions_t fa;
-    posix_spawnattr_t at;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_adddup2(&fa, mfd, 3);
-    posix_spawn_file_actions_adddup2(&fa, spare, 4);
-    posix_spawnattr_init(&at);
-    sigset_t none, all;
-    sigemptyset(&none);
-    sigfillset(&all);
-    posix_spawnattr_setsigmask(&at, &none);
-    posix_spawnattr_setsigdefault(&at, &all);
-    /* Why a new session: the monitor must not get the terminal's SIGHUP/SIGINT
-     * meant for the nook that started it. */
-    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-    int e = posix_spawn(&pid, argv[0], &fa, &at, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&at);
-    if (e) rc = -e;
-  }
-  free(argv);
-  if (mfd >= 0) close(mfd);
-  if (spare >= 0) close(spare);
-  if (ctl[1] >= 0) close(ctl[1]);
-  if (rc) {
-    if (ctl[0] >= 0) close(ctl[0]);
-    return rc;
-  }
-  /* The monitor forks once more and its first process exits at once: reap it
-   * here, so no zombie is left and the monitor is no child of nook. */
-  int st;
-  while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
-  }
-  out[0] = ctl[0];
-  out[1] = pid;
-  return 0;
-}
-
-SHIM_EXPORT int32_t shim_pidfd_open(int32_t pid) {
-  long fd = syscall(SYS_pidfd_open, pid, 0);
-  return fd < 0 ? -errno : (int32_t)fd;
-}
-
-SHIM_EXPORT int32_t shim_pidfd_wait(int32_t pidfd, int32_t timeout_ms) {
-  struct pollfd p = {pidfd, POLLIN, 0};
-  int pr;
-  do pr = poll(&p, 1, timeout_ms);
-  while (pr < 0 && errno == EINTR);
-  if (pr < 0) return -errno;
-  return pr > 0 ? 1 : 0;
-}
-
-/* ---- OCI runtime helpers (issue #9) ------------------------------------------ */
-
-SHIM_EXPORT int32_t shim_mkfifo(const char *path, uint32_t mode) {
-  return mkfifo(path, (mode_t)mode) < 0 ? -errno : 0;
-}
-
-SHIM_EXPORT int32_t shim_send_fd(const char *path, int32_t fd, const char *name) {
-  struct sockaddr_un sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sun_family = AF_UNIX;
-  size_t n = strlen(path);
-  if (n == 0 || n >= sizeof sa.sun_path) return -ENAMETOOLONG;
-  memcpy(sa.sun_path, path, n);
-  int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (s < 0) return -errno;
-  int rc;
-  do rc = connect(s, (struct sockaddr *)&sa, sizeof sa);
-  while (rc < 0 && errno == EINTR);
-  if (rc < 0) {
-    int e = errno;
-    close(s);
-    return -e;
-  }
-  /* some data must ride along: a stream socket drops control data sent alone */
-  rc = *name ? send_with_fd(s, name, strlen(name), fd) : send_with_fd(s, "/", 1, fd);
-  close(s);
-  return rc;
-}
-
-/* The hook's child: a copy of one thread of nook, so raw syscalls only. */
-static void __attribute__((noreturn)) hook_child(const char *path, char **argv, char **envp, const char **ns,
-                                                 uint32_t nsc, const int in[2], const int out[2]) {
-  reset_signals_and_fds();
-  /* Non-dumpable before the first setns, until the hook's execve: a copy of
-   * nook inside a container's namespaces must not be reachable from there. */
-  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-  /* the parent's ends: a middle process that keeps them would hold the hook's stdin open */
-  close(in[1]);
-  close(out[0]);
-  if (dup2(in[0], 0) < 0 || dup2(out[1], 1) < 0 || dup2(out[1], 2) < 0) _exit(126);
-  char buf[SHIM_MSG_TEXT];
-  struct text t = {buf, sizeof buf, 0};
-  for (uint32_t i = 0; i < nsc; i++) {
-    int fd = open(ns[i], O_RDONLY | O_CLOEXEC);
-    if (fd < 0 || setns(fd, 0) < 0) {
-      int e = errno;
-      text_add(&t, "nook: cannot join namespace \"");
-      text_add(&t, ns[i]);
-      text_add(&t, "\": errno ");
-      text_num(&t, e);
-      text_add(&t, "\n");
-      (void)!write(2, buf, t.len);
-      _exit(126);
-    }
-    close(fd);
-  }
-  if (nsc > 0) {
-    /* setns(pid) only applies to children; a joined mount namespace is
-     * entered at its root already (setns sets root and cwd). */
-    if (chdir("/") < 0) _exit(126);
-    pid_t pid = raw_clone(SIGCHLD, NULL);
-    if (pid < 0) _exit(126);
-    if (pid > 0) {
-      int st;
-      while (waitpid(pid, &st, 0) < 0)
-        if (errno != EINTR) _exit(126);
-      _exit(WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
-    }
-    /* when the middle process is killed (timeout), the hook goes too */
-    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-  }
-  execve(path, argv, envp);
-  int e = errno;
-  text_add(&t, "nook: cannot run hook \"");
-  text_add(&t, path);
-  text_add(&t, "\": errno ");
-  text_num(&t, e);
-  text_add(&t, "\n");
-  (void)!write(2, buf, t.len);
-  _exit(127);
-}
-
-static int64_t now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-SHIM_EXPORT int32_t shim_run_hook(const uint8_t *strings, uint32_t len, uint32_t argc, uint32_t envc, uint32_t nsc,
-                                  const uint8_t *input, uint32_t inlen, int32_t timeout_ms, char *out, uint32_t outlen) {
-  if (out && outlen) out[0] = 0;
-  uint64_t total = 1ull + argc + envc + nsc;
-  if (!strings || len == 0 || strings[len - 1] != 0 || total > 65536) return -EINVAL;
-  size_t vsize = (size_t)(total + 2) * sizeof(char *);
-  const char **v = child_alloc(vsize); /* zeroed; the child reads it after the fork */
-  if (!v) return -ENOMEM;
-  uint32_t off = 0;
-  for (uint64_t i = 0; i < total; i++) {
-    if (off >= len) {
-      munmap(v, vsize);
-      return -EINVAL;
-    }
-    /* argv gets a NULL after it, envp too: indexes shift by one and two */
-    uint64_t slot = i <= argc ? i : i <= (uint64_t)argc + envc ? i + 1 : i + 2;
-    v[slot] = (const char *)(strings + off);
-    off += (uint32_t)strlen(v[slot]) + 1;
-  }
-  const char *path = v[0];
-  char **argv = (char **)&v[1];           /* argc entries, then NULL */
-  char **envp = (char **)&v[argc + 2];    /* envc entries, then NULL */
-  const char **ns = &v[argc + envc + 3];  /* nsc entries */
-  if (argc == 0) {
-    munmap(v, vsize);
-    return -EINVAL;
-  }
-  int inp[2], outp[2];
-  if (pipe2(inp, O_CLOEXEC) < 0) {
-    munmap(v, vsize);
-    return -errno;
-  }
-  if (pipe2(outp, O_CLOEXEC) < 0) {
-    int e = errno;
-    close(inp[0]), close(inp[1]), munmap(v, vsize);
-    return -e;
-  }
-  int pidfd = -1;
-  pid_t pid = raw_clone(SIGCHLD | CLONE_PIDFD, &pidfd);
-  if (pid == 0) hook_child(path, argv, envp, ns, nsc, inp, outp);
-  int e = pid < 0 ? errno : 0;
-  close(inp[0]);
-  close(outp[1]);
-  munmap(v, vsize);
-  if (pid < 0) {
-    close(inp[1]), close(outp[0]);
-    return -e;
-  }
-  fcntl(inp[1], F_SETFL, O_NONBLOCK);
-  fcntl(outp[0], F_SETFL, O_NONBLOCK);
-  uint32_t sent = 0, got = 0;
-  int in_open = 1, out_open = 1, exited = 0, timed_out = 0;
-  if (inlen == 0) close(inp[1]), in_open = 0;
-  int64_t deadline = timeout_ms > 0 ? now_ms() + timeout_ms : 0;
-  while (!exited || out_open) {
-    struct pollfd p[3] = {{in_open ? inp[1] : -1, POLLOUT, 0}, {out_open ? outp[0] : -1, POLLIN, 0}, {exited ? -1 : pidfd, POLLIN, 0}};
-    int wait_ms = -1;
-    if (deadline) {
-      int64_t left = deadline - now_ms();
-      if (left <= 0) {
-        timed_out = 1;
-        break;
-      }
-      wait_ms = (int)left;
-    }
-    /* once the hook is gone, drain what it wrote without waiting on its children */
-    if (exited) wait_ms = 0;
-    int pr = poll(p, 3, wait_ms);
-    if (pr < 0 && errno == EINTR) continue;
-    if (pr < 0) break;
-    if (pr == 0 && exited) break;
-    if (in_open && p[0].revents) {
-      ssize_t w = (p[0].revents & POLLOUT) ? write(inp[1], input + sent, inlen - sent) : -1;
-      if (w > 0) sent += (uint32_t)w;
-      if (w < 0 && errno == EAGAIN) continue;
-      if (w < 0 || sent == inlen) close(inp[1]), in_open = 0; /* done, or the hook closed stdin */
-    }
-    if (out_open && p[1].revents) {
-      char tmp[1024];
-      ssize_t n = read(outp[0], tmp, sizeof tmp);
-      if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
-      if (n <= 0) {
-        close(outp[0]), out_open = 0;
-      } else {
-        for (ssize_t i = 0; i < n && out && got + 1 < outlen; i++) out[got++] = tmp[i];
-      }
-    }
-    if (!exited && p[2].revents) exited = 1;
-  }
-  if (out && outlen) out[got < outlen ? got : outlen - 1] = 0;
-  if (in_open) close(inp[1]);
-  if (out_open) close(outp[0]);
-  if (timed_out) syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
-  close(pidfd);
-  int st;
-  while (waitpid(pid, &st, 0) < 0)
-    if (errno != EINTR) return -errno;
-  if (timed_out) return -ETIMEDOUT;
-  return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
