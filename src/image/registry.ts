@@ -332,18 +332,25 @@ export class Registry {
   ): Promise<Response> {
     const base = await this.base();
     const url = /^https?:\/\//.test(path) ? path : `${base}${path}`;
-    const send = () =>
-      this.timedFetch(url, {
+    let sentAuth = "";
+    const send = () => {
+      const auth = this.authHeaders(scope);
+      sentAuth = auth.Authorization ?? "";
+      return this.timedFetch(url, {
         method: init.method ?? "GET",
-        headers: { "User-Agent": USER_AGENT, ...init.headers, ...this.authHeaders(scope) },
+        headers: { "User-Agent": USER_AGENT, ...init.headers, ...auth },
         redirect: "follow",
         ...(init.body ? { body: init.body as Uint8Array<ArrayBuffer> } : {}),
       });
+    };
     const go = () => init.once ? send() : this.retrying(`${init.method ?? "GET"} ${path}`, send);
     let res: Response;
     try {
       res = await go();
-      if (res.status === 401 && await this.authenticate(res, scope)) {
+      // parallel requests (a push's blobs) meet the challenge together: when another one answered it
+      // while this one was on its way, this one goes again with that answer
+      const answered = () => (this.authHeaders(scope).Authorization ?? "") !== sentAuth;
+      if (res.status === 401 && (answered() || await this.authenticate(res, scope))) {
         await res.body?.cancel();
         res = await go();
       }
