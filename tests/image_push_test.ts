@@ -556,3 +556,8 @@ test("podman pulls what nook pushed and sees the same digest", async () => {
     await s.reset();
   }
 }, { skip: podmanSkip() });
+
+test("stop the shared test registries", async () => {
+  for (const r of sharedRegs) await r.stop();
+  sharedRegs = [];
+});

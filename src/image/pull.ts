@@ -120,6 +120,7 @@ async function fromMirrors(
     const client = new Registry(host, {
       credentials: await findCredentials(host),
       ...(m.insecure || opts.tlsVerify === false ? { tlsVerify: false } : {}),
+      attempts: 2, // a mirror only saves time: one that stumbles is passed over quickly
       onRetry: (what, n, why) => debug(`mirror "${m.location}": retrying ${what} (attempt ${n + 1}): ${why}`),
     });
     try {

@@ -310,7 +310,9 @@ export class Registry {
         // the whole timeout: asking again will not help
         if (
           err instanceof RegistryTimeoutError || attempt >= this.attempts ||
-          /refused|dns error|blocked|certificate|UnknownIssuer|invalid peer/i.test(why)
+          /refused|dns error|blocked|certificate|UnknownIssuer|invalid peer/i.test(
+            `${why} ${(err as { cause?: unknown }).cause ?? ""}`,
+          )
         ) {
           throw err;
         }
