@@ -46,6 +46,8 @@ export interface NetworkSetup {
   pastaArgs: string[];
   /** slirp4netns options. */
   slirp: SlirpOptions;
+  /** The default chose this mode for these host facts (a key of src/network/auto.ts): learn from its failure. */
+  autoKey?: string;
 }
 
 /** The decision: mode, helper set-up, /etc contents, and a notice when the default fell back to none. */
@@ -56,8 +58,10 @@ export interface PreparedNetwork {
   setup: NetworkSetup;
   /** For writeEtcFiles. */
   etc: EtcOptions;
-  /** Say once why the default is `none`. */
+  /** Say once which mode the default chose instead of the preferred one, and why. */
   notice?: string;
+  /** What the notice is about (one per host state: a marker name), so each state's notice shows once. */
+  noticeTopic?: string;
 }
 
 /**
@@ -101,6 +105,14 @@ export function prepareNetwork(
     ports: wanted,
     pastaArgs: req.pastaArgs,
     slirp: req.slirp,
+    ...(resolved.autoKey && resolved.tool ? { autoKey: resolved.autoKey } : {}),
   };
-  return { mode: resolved.mode, setup, etc, ...(resolved.notice ? { notice: resolved.notice } : {}) };
+  return {
+    mode: resolved.mode,
+    setup,
+    etc,
+    ...(resolved.notice
+      ? { notice: resolved.notice, noticeTopic: `network${resolved.autoKey ? `-${resolved.autoKey}` : ""}` }
+      : {}),
+  };
 }
