@@ -200,7 +200,7 @@ export function learnFromHelper(err: NetworkError, setup: NetworkSetup): Network
 export interface NetworkInfo {
   /** The mode `nook run` uses without --network. */
   defaultMode: NetworkMode;
-  /** Why the default is `none`, when it is. */
+  /** Which mode the default chose instead of the preferred one, and why. */
   defaultReason?: string;
   /** Each helper: its path and version, or null when missing. */
   helpers: Record<HelperMode, { path: string; version: string } | null>;
