@@ -19,6 +19,7 @@ import {
 import { assert, isolatedEnv, NOOK, type Result, scratch, sh, test } from "./_helpers.ts";
 import { helperSkip } from "./_network.ts";
 import { busyboxRootfs } from "./_helpers.ts";
+import { assertAgree, verdicts } from "./_network_verdicts.ts";
 
 const ROUTE_HEAD = "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n";
 const ROUTE_ONLINE = ROUTE_HEAD + "eth0\t00000000\t010200C0\t0003\t0\t0\t0\t00000000\t0\t0\t0\n" +
@@ -198,45 +199,6 @@ test("an explicit --network pasta on a host without an external interface never 
   assert.match(r.stderr, /pasta exited before the container's interface was up: .*External interface not usable/);
   assert.match(r.stderr, /hint: .*no interface with a default route.*--network slirp4netns/);
 }, { skip: offlineSkip() ?? helperSkip("pasta", "passt") });
-
-interface Verdicts {
-  runNetwork: string;
-  doctorNetwork: string;
-  infoNetwork: string;
-  doctorDelegation: string;
-  infoManager: string;
-  doctorBackend: string;
-  infoBackend: string;
-}
-
-/** What run, doctor and info say about the same host (`exec` runs nook there). */
-async function verdicts(exec: (args: string[]) => Promise<Result>): Promise<Verdicts> {
-  const run = await exec(["run", "--rm", "--rootfs", busyboxRootfs(), "sh", "-c", "ip -o link | grep -v ' lo:' | wc -l; ip -o addr"]);
-  assert.equal(run.code, 0, run.stderr);
-  const links = Number(run.stdout.split("\n")[0]);
-  const runNetwork = links === 0 ? "none" : /tap0/.test(run.stdout) ? "slirp4netns" : "pasta";
-  const doctor = await exec(["doctor", "--format", "json"]);
-  const checks = new Map<string, { status: string; detail: string }>(
-    JSON.parse(doctor.stdout).checks.map((c: { id: string }) => [c.id, c]),
-  );
-  const info = JSON.parse((await exec(["info", "--format", "json"])).stdout);
-  return {
-    runNetwork,
-    doctorNetwork: checks.get("network.default")!.detail.split(" ")[0]!,
-    infoNetwork: info.network.default,
-    doctorDelegation: checks.get("cgroup.delegation")!.status,
-    infoManager: info.cgroups.manager,
-    doctorBackend: /containers use (\S+)/.exec(checks.get("storage.backend")!.detail)?.[1] ?? "?",
-    infoBackend: info.storage.backend,
-  };
-}
-
-function assertAgree(v: Verdicts, where: string): void {
-  assert.equal(v.doctorNetwork, v.runNetwork, `${where}: doctor's default network is run's`);
-  assert.equal(v.infoNetwork, v.runNetwork, `${where}: info's default network is run's`);
-  assert.equal(v.doctorDelegation === "ok", v.infoManager !== "none", `${where}: doctor's limits verdict is info's manager`);
-  assert.equal(v.doctorBackend, v.infoBackend, `${where}: doctor's storage backend is info's`);
-}
 
 test("run, doctor and info agree on the default network, cgroup manager and storage backend (this host, and offline)", async () => {
   const env = offlineEnv();
