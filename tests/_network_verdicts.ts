@@ -17,7 +17,15 @@ export interface Verdicts {
 
 /** What run, doctor and info say about the same host (`exec` runs nook there). */
 export async function verdicts(exec: (args: string[]) => Promise<Result>): Promise<Verdicts> {
-  const run = await exec(["run", "--rm", "--rootfs", busyboxRootfs(), "sh", "-c", "ip -o link | grep -v ' lo:' | wc -l; ip -o addr"]);
+  const run = await exec([
+    "run",
+    "--rm",
+    "--rootfs",
+    busyboxRootfs(),
+    "sh",
+    "-c",
+    "ip -o link | grep -v ' lo:' | wc -l; ip -o addr",
+  ]);
   assert.equal(run.code, 0, run.stderr);
   const links = Number(run.stdout.split("\n")[0]);
   const runNetwork = links === 0 ? "none" : /tap0/.test(run.stdout) ? "slirp4netns" : "pasta";
@@ -41,7 +49,10 @@ export async function verdicts(exec: (args: string[]) => Promise<Result>): Promi
 export function assertAgree(v: Verdicts, where: string): void {
   assert.equal(v.doctorNetwork, v.runNetwork, `${where}: doctor's default network is run's`);
   assert.equal(v.infoNetwork, v.runNetwork, `${where}: info's default network is run's`);
-  assert.equal(v.doctorDelegation === "ok", v.infoManager !== "none", `${where}: doctor's limits verdict is info's manager`);
+  assert.equal(
+    v.doctorDelegation === "ok",
+    v.infoManager !== "none",
+    `${where}: doctor's limits verdict is info's manager`,
+  );
   assert.equal(v.doctorBackend, v.infoBackend, `${where}: doctor's storage backend is info's`);
 }
-

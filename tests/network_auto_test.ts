@@ -5,8 +5,8 @@
  * `run`, `doctor` and `info` must agree.
  */
 import {
-  autoKey,
   type AutoFacts,
+  autoKey,
   decideAuto,
   defaultRouteInterfaces,
   hostReason,
@@ -46,15 +46,27 @@ test("pasta's words for a host without an external interface are told apart from
   assert.equal(hostReason("Invalid port specifier 80x"), undefined);
 });
 
-const OFFLINE: AutoFacts = { routes: [], pasta: "/usr/bin/pasta", pastaStamp: "1:2", slirp4netns: "/usr/bin/slirp4netns" };
+const OFFLINE: AutoFacts = {
+  routes: [],
+  pasta: "/usr/bin/pasta",
+  pastaStamp: "1:2",
+  slirp4netns: "/usr/bin/slirp4netns",
+};
 
 test("the default falls back pasta → slirp4netns → none where pasta cannot work, and says which and why", () => {
   const fails = () => "External interface not usable";
   const slirp = decideAuto(OFFLINE, undefined, fails);
   assert.equal(slirp.mode, "slirp4netns");
   assert.equal(slirp.tool, "/usr/bin/slirp4netns");
-  assert.match(slirp.notice!, /containers get slirp4netns by default: pasta cannot work on this host \(External interface not usable; no interface has a default route\)/);
-  assert.deepEqual(slirp.memo, { key: autoKey(OFFLINE), pastaTried: true, pastaFails: "External interface not usable" });
+  assert.match(
+    slirp.notice!,
+    /containers get slirp4netns by default: pasta cannot work on this host \(External interface not usable; no interface has a default route\)/,
+  );
+  assert.deepEqual(slirp.memo, {
+    key: autoKey(OFFLINE),
+    pastaTried: true,
+    pastaFails: "External interface not usable",
+  });
 
   const { slirp4netns: _, ...noSlirp } = OFFLINE;
   const none = decideAuto(noSlirp, undefined, fails);
@@ -166,26 +178,30 @@ function offlineSkip(): string | undefined {
 
 const SHOW = "ip -o addr | grep -v ' lo ' | grep -o 'inet [0-9./]*'; grep nameserver /etc/resolv.conf; echo done";
 
-test("a default run on a host without an external interface gets a network that works there, and says so once", async () => {
-  const env = offlineEnv();
-  const rootfs = busyboxRootfs();
-  const first = await offline(["run", "--rm", "--rootfs", rootfs, "sh", "-c", SHOW], env);
-  assert.equal(first.code, 0, first.stderr);
-  assert.match(first.stdout, /done/);
-  const notices = first.stderr.split("\n").filter((l) => l.includes("by default"));
-  assert.equal(notices.length, 1, first.stderr);
-  if (/slirp4netns/.test(notices[0]!)) {
-    assert.match(notices[0]!, /nook: notice: containers get slirp4netns by default: pasta cannot work on this host/);
-    assert.match(first.stdout, /inet 10\.0\.2\.100\/24/);
-    assert.match(first.stdout, /nameserver 10\.0\.2\.3/);
-  } else {
-    assert.match(notices[0]!, /pasta runs in its local mode/); // a pasta with a local mode
-  }
-  const second = await offline(["run", "--rm", "--rootfs", rootfs, "sh", "-c", SHOW], env);
-  assert.equal(second.code, 0, second.stderr);
-  assert.doesNotMatch(second.stderr, /by default/, "the notice is shown once");
-  assert.equal(second.stdout, first.stdout);
-}, { skip: offlineSkip() });
+test(
+  "a default run on a host without an external interface gets a network that works there, and says so once",
+  async () => {
+    const env = offlineEnv();
+    const rootfs = busyboxRootfs();
+    const first = await offline(["run", "--rm", "--rootfs", rootfs, "sh", "-c", SHOW], env);
+    assert.equal(first.code, 0, first.stderr);
+    assert.match(first.stdout, /done/);
+    const notices = first.stderr.split("\n").filter((l) => l.includes("by default"));
+    assert.equal(notices.length, 1, first.stderr);
+    if (/slirp4netns/.test(notices[0]!)) {
+      assert.match(notices[0]!, /nook: notice: containers get slirp4netns by default: pasta cannot work on this host/);
+      assert.match(first.stdout, /inet 10\.0\.2\.100\/24/);
+      assert.match(first.stdout, /nameserver 10\.0\.2\.3/);
+    } else {
+      assert.match(notices[0]!, /pasta runs in its local mode/); // a pasta with a local mode
+    }
+    const second = await offline(["run", "--rm", "--rootfs", rootfs, "sh", "-c", SHOW], env);
+    assert.equal(second.code, 0, second.stderr);
+    assert.doesNotMatch(second.stderr, /by default/, "the notice is shown once");
+    assert.equal(second.stdout, first.stdout);
+  },
+  { skip: offlineSkip() },
+);
 
 test("an explicit --network pasta on a host without an external interface never falls back", async () => {
   const env = offlineEnv();
@@ -200,9 +216,13 @@ test("an explicit --network pasta on a host without an external interface never 
   assert.match(r.stderr, /hint: .*no interface with a default route.*--network slirp4netns/);
 }, { skip: offlineSkip() ?? helperSkip("pasta", "passt") });
 
-test("run, doctor and info agree on the default network, cgroup manager and storage backend (this host, and offline)", async () => {
-  const env = offlineEnv();
-  const sh_ = (args: string[]) => sh(NOOK, args, env);
-  assertAgree(await verdicts(sh_), "this host");
-  assertAgree(await verdicts((args) => offline(args, env)), "offline");
-}, { skip: offlineSkip() });
+test(
+  "run, doctor and info agree on the default network, cgroup manager and storage backend (this host, and offline)",
+  async () => {
+    const env = offlineEnv();
+    const sh_ = (args: string[]) => sh(NOOK, args, env);
+    assertAgree(await verdicts(sh_), "this host");
+    assertAgree(await verdicts((args) => offline(args, env)), "offline");
+  },
+  { skip: offlineSkip() },
+);

@@ -18,7 +18,19 @@ const cases: [string, () => Promise<void>][] = [
     async () => {
       const env = isolatedEnv({ XDG_RUNTIME_DIR: Deno.makeTempDirSync({ prefix: "nook-guest-run-" }) });
       Deno.chmodSync(env.XDG_RUNTIME_DIR!, 0o700);
-      const args = ["run", "--rm", "--memory", "20m", "--pids-limit", "50", "--rootfs", busyboxRootfs(), "sh", "-c", SHOW];
+      const args = [
+        "run",
+        "--rm",
+        "--memory",
+        "20m",
+        "--pids-limit",
+        "50",
+        "--rootfs",
+        busyboxRootfs(),
+        "sh",
+        "-c",
+        SHOW,
+      ];
       const first = await nook(args, { env });
       assert.equal(first.code, 0, first.stderr);
       assert.match(first.stdout, /^20971520$/m, "the memory limit is applied");
@@ -48,7 +60,10 @@ const cases: [string, () => Promise<void>][] = [
       assert.doesNotMatch(del.detail, /not delegated/);
       assert.match(del.detail, /through the systemd user manager/);
       assert.equal(checks.get("cgroup.systemd")!.status, "ok");
-      assertAgree(await verdicts((args) => sh(NOOK, args, isolatedEnv())), "the systemd guest without a network interface");
+      assertAgree(
+        await verdicts((args) => sh(NOOK, args, isolatedEnv())),
+        "the systemd guest without a network interface",
+      );
     },
   ],
 ];

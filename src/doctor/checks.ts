@@ -23,7 +23,6 @@ import {
   mountOf,
   networkHostFor,
   osRelease,
-  ownCgroup,
   readText,
   sysctl,
 } from "./host.ts";

@@ -251,7 +251,9 @@ export function trialPasta(tool: string): string | undefined {
     }).outputSync(); // pasta's configuration fails at once, or it runs ":" and exits with it
     if (out.success) return undefined;
     const text = new TextDecoder().decode(out.stderr) + new TextDecoder().decode(out.stdout);
-    const lines = text.split("\n").map((l) => l.trim()).filter((l) => l && !/^Failed to send \d+ bytes to syslog/.test(l));
+    const lines = text.split("\n").map((l) => l.trim()).filter((l) =>
+      l && !/^Failed to send \d+ bytes to syslog/.test(l)
+    );
     return hostReason(lines.join("\n")) ?? lines.at(-1) ?? `it exited with status ${out.code}`;
   } catch (err) {
     return `it could not be run: ${(err as Error).message}`;
