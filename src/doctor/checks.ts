@@ -674,7 +674,7 @@ export const checkNetworkDefault: Check = ({ host }) => {
     return {
       ...base,
       status: "warn",
-      detail: r.notice ?? "containers get no network beyond loopback by default",
+      detail: `none: ${r.notice ?? "containers get no network beyond loopback by default"}`,
       fix: `${installCommand(host, "passt")}   # or: ${installCommand(host, "slirp4netns")}; and see /dev/net/tun above`,
     };
   }
