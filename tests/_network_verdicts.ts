@@ -36,7 +36,7 @@ export async function verdicts(exec: (args: string[]) => Promise<Result>): Promi
   const info = JSON.parse((await exec(["info", "--format", "json"])).stdout);
   return {
     runNetwork,
-    doctorNetwork: checks.get("network.default")!.detail.split(" ")[0]!,
+    doctorNetwork: /^[\w-]+/.exec(checks.get("network.default")!.detail)?.[0] ?? "?",
     infoNetwork: info.network.default,
     doctorDelegation: checks.get("cgroup.delegation")!.status,
     infoManager: info.cgroups.manager,
