@@ -226,3 +226,29 @@ test(
   },
   { skip: offlineSkip() },
 );
+
+/** Why pasta's local mode cannot be tried here: no pasta, or one that needs an external interface. */
+function localModeSkip(): string | undefined {
+  const skip = offlineSkip() ?? helperSkip("pasta", "passt");
+  if (skip) return skip;
+  const r = new Deno.Command("unshare", {
+    args: ["--net", "--user", "--map-current-user", "pasta", "--config-net", "--quiet", "--", "/bin/sh", "-c", ":"],
+    stdout: "piped",
+    stderr: "piped",
+  }).outputSync();
+  if (r.success) return undefined;
+  const said = hostReason(new TextDecoder().decode(r.stderr)) ?? `exit status ${r.code}`;
+  return `the installed pasta has no local mode (offline it says "${said}"; newer passt runs without an external interface)`;
+}
+
+test("offline, a pasta with a local mode is kept by the default, and run, info and doctor say so", async () => {
+  const env = offlineEnv();
+  const info = JSON.parse((await offline(["info", "--format", "json"], env)).stdout);
+  assert.equal(info.network.default, "pasta");
+  assert.match(info.network.default_reason, /local mode/);
+  const doctor = JSON.parse((await offline(["doctor", "--no-trial", "--format", "json"], env)).stdout);
+  assert.match(doctor.checks.find((c: { id: string }) => c.id === "network.default").detail, /^pasta .*local mode/);
+  const r = await offline(["run", "--rm", "--rootfs", busyboxRootfs(), "true"], env);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /pasta runs in its local mode/);
+}, { skip: localModeSkip() });
