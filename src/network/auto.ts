@@ -22,7 +22,7 @@ export interface AutoFacts {
   pastaStamp?: string;
   /** slirp4netns's path, when installed. */
   slirp4netns?: string;
-  /** Why /dev/net/tun cannot be used, when it cannot. */
+  /** Why /dev/net/tun cannot be used, with what to do, when it cannot. */
   tun?: string;
 }
 
@@ -159,7 +159,7 @@ export function decideAuto(
       mode: "none",
       key,
       memo: m,
-      notice: `containers get no network beyond loopback by default: ${facts.tun}; ${tunHintText()}`,
+      notice: `containers get no network beyond loopback by default: ${facts.tun}`,
     };
   }
   let pastaWhy: string | undefined;
@@ -197,11 +197,6 @@ export function decideAuto(
     notice: `containers get no network beyond loopback by default: ${cause}, and slirp4netns is not installed ` +
       "(sudo apt install slirp4netns)",
   };
-}
-
-function tunHintText(): string {
-  return "user-mode networking needs /dev/net/tun open to every user, as desktops set it up: " +
-    "sudo chmod 0666 /dev/net/tun (or sudo modprobe tun if it is missing); --network none works without it";
 }
 
 /** The memo in `file`, or undefined. */

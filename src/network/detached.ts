@@ -116,7 +116,9 @@ export async function detachedNetwork(spec: ContainerSpec, dir: string, name?: s
           hint: msg.err === 2 ? installHint(mode) : `check that "${setup.tool}" can be run`,
         });
       case HelperReport.EXITED:
-        return learnFromHelper(helperFailure(mode, `exited before ${ready}`, log), setup);
+        return mode === "pasta"
+          ? learnFromHelper(helperFailure(mode, `exited before ${ready}`, log), setup)
+          : helperFailure(mode, `exited before ${ready}`, log);
       case HelperReport.TIMEOUT:
         return helperFailure(mode, `did not report ${ready} within ${READY_TIMEOUT_MS / 1000} s`, log);
       case HelperReport.CALL: {

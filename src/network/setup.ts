@@ -50,7 +50,7 @@ export interface NetworkSetup {
   autoKey?: string;
 }
 
-/** The decision: mode, helper set-up, /etc contents, and a notice when the default fell back to none. */
+/** The decision: mode, helper set-up, /etc contents, and a notice when the default took another mode than pasta. */
 export interface PreparedNetwork {
   /** The mode. */
   mode: NetworkMode;

@@ -131,7 +131,7 @@ export function autoFacts(host: NetworkHost): AutoFacts {
     routes: host.defaultRoutes ? host.defaultRoutes() : ["connected"],
     ...(pasta ? { pasta, ...(host.stamp ? { pastaStamp: host.stamp(pasta) } : {}) } : {}),
     ...(slirp ? { slirp4netns: slirp } : {}),
-    ...(tun ? { tun } : {}),
+    ...(tun ? { tun: `${tun}; ${tunHint()}` } : {}),
   };
 }
 
