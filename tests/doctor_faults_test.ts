@@ -40,7 +40,7 @@ test("a user with no /etc/subuid entry gets the usermod command with a free rang
   assert.equal(c.status, "warn");
   assert.match(c.detail, /no range for "fresh"/);
   assert.equal(c.fix, "sudo usermod --add-subuids 231072-296607 --add-subgids 231072-296607 fresh");
-  assert.equal(c.ok, true, "nook run still works with the single-id mapping");
+  assert.equal(c.ok, true, `nook run still works with the single-id mapping: ${JSON.stringify(c.all.filter((x) => x.status === "fail"))}`);
 });
 
 test("a subordinate range smaller than 65536 ids is flagged", async () => {
@@ -164,25 +164,35 @@ test("Ubuntu's AppArmor restriction fails with a ready profile for nook's real p
   assert.match(c.fix!, /kernel\.apparmor_restrict_unprivileged_userns=0/);
 });
 
-test("cgroup v2 with a systemd user manager: delegated controllers pass, missing ones get the delegate.conf drop-in", async () => {
+test("cgroup v2 with a systemd user manager: the manager nook run picks decides; missing controllers get the delegate.conf drop-in", async () => {
   const d = scratch("nook-cg-");
   const root = `${d}/cgroup`;
-  const own = "/user.slice/user-1.slice/user@1.service/app.slice";
+  const uid = Deno.uid();
+  // a login session's scope, owned by root as systemd makes it: nook run gets its cgroups from the user manager
+  const own = `/user.slice/user-${uid}.slice/session-c1.scope`;
+  const manager = `user.slice/user-${uid}.slice/user@${uid}.service`;
   Deno.mkdirSync(`${root}${own}`, { recursive: true });
+  file(root, "cgroup.controllers", "cpuset cpu io memory pids\n");
   const mountinfo = file(d, "mountinfo", `30 1 0:26 / ${root} rw,nosuid - cgroup2 cgroup2 rw\n27 1 254:0 / / rw - ext4 /dev/vda rw\n`);
   const procCgroup = file(d, "proc-cgroup", `0::${own}\n`);
   const pid1Comm = file(d, "comm", "systemd\n");
+  const systemdRunDir = `${d}/run-systemd-system`;
+  Deno.mkdirSync(systemdRunDir);
   const xdg = `${d}/run`;
-  Deno.mkdirSync(`${xdg}/systemd`, { recursive: true, mode: 0o700 });
-  const listener = Deno.listen({ transport: "unix", path: `${xdg}/systemd/private` });
+  Deno.mkdirSync(xdg, { recursive: true, mode: 0o700 });
+  const listener = Deno.listen({ transport: "unix", path: `${xdg}/bus` });
   try {
-    const host = { cgroupRoot: root, mountinfo, procCgroup, pid1Comm, env: { XDG_RUNTIME_DIR: xdg } };
-    file(root, "user.slice/cgroup.controllers", "cpu io memory pids\n");
+    const host = { cgroupRoot: root, mountinfo, procCgroup, pid1Comm, systemdRunDir, env: { XDG_RUNTIME_DIR: xdg } };
+    file(root, `${manager}/cgroup.controllers`, "cpuset cpu io memory pids\n");
     assert.equal((await check("cgroup.version", host)).status, "ok");
-    assert.equal((await check("cgroup.systemd", host)).status, "ok");
+    const sd = await check("cgroup.systemd", host);
+    assert.equal(sd.status, "ok", sd.detail);
+    assert.match(sd.detail, new RegExp(`session bus at ${xdg}/bus`));
     const ok = await check("cgroup.delegation", host);
     assert.equal(ok.status, "ok", ok.detail);
-    file(root, "user.slice/cgroup.controllers", "cpu pids\n");
+    assert.match(ok.detail, /through the systemd user manager/);
+    assert.doesNotMatch(ok.detail, /not delegated/);
+    file(root, `${manager}/cgroup.controllers`, "cpu pids\n");
     const missing = await check("cgroup.delegation", host);
     assert.equal(missing.status, "warn");
     assert.match(missing.detail, /missing memory/);
@@ -191,9 +201,36 @@ test("cgroup v2 with a systemd user manager: delegated controllers pass, missing
     const noManager = await check("cgroup.systemd", { ...host, env: { XDG_RUNTIME_DIR: d } });
     assert.equal(noManager.status, "warn");
     assert.match(noManager.fix!, /loginctl enable-linger/);
+    const noLimits = await check("cgroup.delegation", { ...host, env: { XDG_RUNTIME_DIR: d } });
+    assert.equal(noLimits.status, "warn");
+    assert.match(noLimits.detail, /no systemd user manager is reachable/);
+    const notBooted = await check("cgroup.systemd", { ...host, systemdRunDir: `${d}/missing` });
+    assert.equal(notBooted.status, "warn");
+    assert.match(notBooted.detail, /systemd is not the init system/);
   } finally {
     listener.close();
   }
+});
+
+test("a cgroup delegated to nook itself is what run uses (cgroupfs): no user manager needed", async () => {
+  const d = scratch("nook-cgfs-");
+  const root = `${d}/cgroup`;
+  const own = "/delegated/nook";
+  const dir = `${root}${own}`;
+  Deno.mkdirSync(dir, { recursive: true });
+  file(root, "cgroup.controllers", "cpu memory pids\n");
+  file(root, `${own.slice(1)}/cgroup.procs`, `${Deno.pid}\n`);
+  file(root, `${own.slice(1)}/cgroup.subtree_control`, "");
+  file(root, `${own.slice(1)}/cgroup.controllers`, "cpu memory pids\n");
+  const mountinfo = file(d, "mountinfo", `30 1 0:26 / ${root} rw,nosuid - cgroup2 cgroup2 rw\n`);
+  const procCgroup = file(d, "proc-cgroup", `0::${own}\n`);
+  const host = { cgroupRoot: root, mountinfo, procCgroup, systemdRunDir: `${d}/none`, env: {} };
+  const sd = await check("cgroup.systemd", host);
+  assert.equal(sd.status, "ok");
+  assert.match(sd.detail, /not needed: nook's own cgroup .*delegated to you/);
+  const del = await check("cgroup.delegation", host);
+  assert.equal(del.status, "ok", del.detail);
+  assert.match(del.detail, /nook's own delegated cgroup .*cpu, memory, pids/);
 });
 
 test("storage on a noexec mount fails, on NFS warns, each pointing storage.path elsewhere", async () => {

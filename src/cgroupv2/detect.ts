@@ -32,6 +32,34 @@ export interface ManagerChoice {
   bus?: string;
 }
 
+/**
+ * What the choice of a manager reads from the host. `nook run` reads the
+ * real one; `nook doctor` passes its own inputs, so both reach one verdict.
+ */
+export interface ManagerHost {
+  /** An environment variable (NOOK_CGROUP_MANAGER, DBUS_SESSION_BUS_ADDRESS, XDG_RUNTIME_DIR). */
+  env(name: string): string | undefined;
+  /** The user's uid. */
+  uid: number;
+  /** The pid of the process whose cgroup is asked about (nook itself). */
+  pid: number;
+  /** That process's cgroup v2 path ("/user.slice/…"). */
+  ownCgroup(): string | undefined;
+  /** Whether systemd is the init system (/run/systemd/system exists). */
+  systemdBooted(): boolean;
+}
+
+/** The real host, as `nook run` sees it. */
+export function realManagerHost(): ManagerHost {
+  return {
+    env: (name) => Deno.env.get(name),
+    uid: Deno.uid() ?? 0,
+    pid: Deno.pid,
+    ownCgroup: () => cgroupOf(),
+    systemdBooted: () => exists("/run/systemd/system"),
+  };
+}
+
 /** True when the path exists. */
 export function exists(path: string): boolean {
   try {
@@ -61,28 +89,28 @@ export function cgroupOf(pid: number | "self" = "self"): string | undefined {
 }
 
 /** The address of the user's session bus as a socket path, or undefined when there is none. */
-export function sessionBusPath(): string | undefined {
-  const addr = Deno.env.get("DBUS_SESSION_BUS_ADDRESS");
+export function sessionBusPath(h: ManagerHost = realManagerHost()): string | undefined {
+  const addr = h.env("DBUS_SESSION_BUS_ADDRESS");
   if (addr) {
     for (const part of addr.split(";")) {
       const m = /^unix:(?:.*,)?path=([^,]+)/.exec(part);
       if (m) return decodeURIComponent(m[1]!);
     }
   }
-  const runtime = Deno.env.get("XDG_RUNTIME_DIR") || `/run/user/${Deno.uid()}`;
+  const runtime = h.env("XDG_RUNTIME_DIR") || `/run/user/${h.uid}`;
   try {
     const st = Deno.statSync(`${runtime}/bus`);
-    if (st.isSocket && st.uid === Deno.uid()) return `${runtime}/bus`;
+    if (st.isSocket && st.uid === h.uid) return `${runtime}/bus`;
   } catch {
     // no bus there
   }
   return undefined;
 }
 
-function ownedByMe(path: string): boolean {
+function ownedBy(path: string, uid: number): boolean {
   try {
     const st = Deno.statSync(path);
-    return st.uid === Deno.uid() && ((st.mode ?? 0) & 0o200) !== 0;
+    return st.uid === uid && ((st.mode ?? 0) & 0o200) !== 0;
   } catch {
     return false;
   }
@@ -93,8 +121,9 @@ function ownedByMe(path: string): boolean {
  * or undefined when it can: it must be ours to write, and hold no process
  * but nook (the rest would be "internal processes" once controllers are on).
  */
-export function cgroupfsProblem(ownDir: string): string | undefined {
-  if (!ownedByMe(ownDir) || !ownedByMe(`${ownDir}/cgroup.procs`) || !ownedByMe(`${ownDir}/cgroup.subtree_control`)) {
+export function cgroupfsProblem(ownDir: string, h: ManagerHost = realManagerHost()): string | undefined {
+  const mine = (p: string) => ownedBy(p, h.uid);
+  if (!mine(ownDir) || !mine(`${ownDir}/cgroup.procs`) || !mine(`${ownDir}/cgroup.subtree_control`)) {
     return `nook's own cgroup "${ownDir}" is not delegated to you`;
   }
   let procs: string[] = [];
@@ -103,7 +132,7 @@ export function cgroupfsProblem(ownDir: string): string | undefined {
   } catch {
     return `cannot read "${ownDir}/cgroup.procs"`;
   }
-  const others = procs.filter((p) => Number(p) !== Deno.pid);
+  const others = procs.filter((p) => Number(p) !== h.pid);
   if (others.length) {
     return `nook's own cgroup "${ownDir}" also holds other processes (${others.slice(0, 5).join(", ")})`;
   }
@@ -117,8 +146,8 @@ export function cgroupfsProblem(ownDir: string): string | undefined {
  * cgroup namespace); else systemd when a user manager and its bus are there;
  * else none, with the reason.
  */
-export function chooseManager(root = CGROUP_ROOT): ManagerChoice {
-  const forced = Deno.env.get("NOOK_CGROUP_MANAGER");
+export function chooseManager(root = CGROUP_ROOT, h: ManagerHost = realManagerHost()): ManagerChoice {
+  const forced = h.env("NOOK_CGROUP_MANAGER");
   const version = cgroupVersion(root);
   if (forced === "none") return { kind: "none", version, reason: "NOOK_CGROUP_MANAGER is set to none", chosen: true };
   if (forced && forced !== "systemd" && forced !== "cgroupfs") {
@@ -137,9 +166,9 @@ export function chooseManager(root = CGROUP_ROOT): ManagerChoice {
       : `no cgroup filesystem is mounted at ${root}`;
     return { kind: "none", version, reason: why, hint: DELEGATION_FIX };
   }
-  const own = cgroupOf();
+  const own = h.ownCgroup();
   const ownDir = own === undefined ? undefined : `${root}${own === "/" ? "" : own}`;
-  const fsProblem = ownDir ? cgroupfsProblem(ownDir) : "nook's own cgroup is unknown (/proc/self/cgroup)";
+  const fsProblem = ownDir ? cgroupfsProblem(ownDir, h) : "nook's own cgroup is unknown (/proc/self/cgroup)";
   if (forced === "cgroupfs" || (forced === undefined && !fsProblem)) {
     if (fsProblem) {
       return {
@@ -151,14 +180,12 @@ export function chooseManager(root = CGROUP_ROOT): ManagerChoice {
     }
     return { kind: "cgroupfs", version, ownDir: ownDir! };
   }
-  const bus = sessionBusPath();
-  const booted = exists("/run/systemd/system");
+  const bus = sessionBusPath(h);
+  const booted = h.systemdBooted();
   if (bus && booted) return { kind: "systemd", version, bus };
   const noSystemd = !booted
     ? "systemd is not the init system here"
-    : `no systemd user manager is reachable (no session bus at ${
-      Deno.env.get("XDG_RUNTIME_DIR") || `/run/user/${Deno.uid()}`
-    }/bus)`;
+    : `no systemd user manager is reachable (no session bus at ${h.env("XDG_RUNTIME_DIR") || `/run/user/${h.uid}`}/bus)`;
   return { kind: "none", version, reason: `${noSystemd}, and ${fsProblem}`, hint: DELEGATION_FIX };
 }
 
@@ -178,9 +205,9 @@ export interface CgroupInfo {
   hint?: string;
 }
 
-/** cgroup version, manager and delegated controllers, for `nook info`. */
-export async function cgroupInfo(root = CGROUP_ROOT): Promise<CgroupInfo> {
-  const choice = chooseManager(root);
+/** cgroup version, the manager `nook run` uses and its delegated controllers, for `nook info` and `nook doctor`. */
+export async function cgroupInfo(root = CGROUP_ROOT, h: ManagerHost = realManagerHost()): Promise<CgroupInfo> {
+  const choice = chooseManager(root, h);
   const base: CgroupInfo = { version: choice.version, manager: choice.kind, controllers: [] };
   if (choice.kind === "none") {
     return {
@@ -192,8 +219,8 @@ export async function cgroupInfo(root = CGROUP_ROOT): Promise<CgroupInfo> {
   let path = choice.ownDir;
   if (choice.kind === "systemd") {
     // the user manager's cgroup: what systemd delegates to the scopes it makes for us
-    const uid = Deno.uid();
-    const mine = cgroupOf() ?? "";
+    const uid = h.uid;
+    const mine = h.ownCgroup() ?? "";
     const i = mine.indexOf(`/user@${uid}.service`);
     path = `${root}${i >= 0 ? mine.slice(0, i) : `/user.slice/user-${uid}.slice`}/user@${uid}.service`;
   }

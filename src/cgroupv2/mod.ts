@@ -40,7 +40,9 @@ export {
   cgroupVersion,
   chooseManager,
   type ManagerChoice,
+  type ManagerHost,
   type ManagerKind,
+  realManagerHost,
   sessionBusPath,
 } from "./detect.ts";
 export { type CgroupStats, cpuPercent, memoryUsage, oomKillCount, oomKilled, readStats } from "./stats.ts";

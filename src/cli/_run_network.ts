@@ -1,13 +1,13 @@
 import type { NetworkFlags } from "../network/mod.ts";
 import { bool, list, type OptionSpec, type ParsedArgs, str } from "./_args.ts";
 
-/** Options of `nook run` for the network. */
+/** The network options of `nook run`. */
 export const NETWORK_RUN_OPTIONS: readonly OptionSpec[] = [
   {
     name: "network",
     type: "string",
     value: "MODE",
-    help: "none, host, pasta[:OPT,…] or slirp4netns[:KEY=VAL,…] (default: pasta, else slirp4netns)",
+    help: "none, host, pasta[:OPT,…] or slirp4netns[:KEY=VAL,…] (default auto: pasta, else slirp4netns, else none — what works here)",
   },
   {
     name: "publish",

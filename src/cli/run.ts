@@ -183,7 +183,7 @@ function prepareFrom(a: ParsedArgs, mapping: IdMapping, id: string, source: Sour
   };
   try {
     const net = prepareNetwork(networkFlags(a), { id, name, hostname, runDir: dir, exposedPorts: source.exposedPorts });
-    if (net.notice) noticeOnce(net.notice, "network");
+    if (net.notice) noticeOnce(net.notice, net.noticeTopic ?? "network");
     const etcFiles = writeEtcFiles(dir, hostname, net.etc);
     volumes = runMounts(a, id, source.store);
     const mounts: MountSpec[] = [...volumes.mounts];

@@ -19,13 +19,16 @@ import {
   formatBytes,
   type HostInputs,
   kernelVersion,
+  managerHostFor,
   mountOf,
+  networkHostFor,
   osRelease,
-  ownCgroup,
   readText,
   sysctl,
 } from "./host.ts";
 import { trialContainer, trialFuseOverlay, trialOverlay, type TrialResult } from "./trial.ts";
+import { type CgroupInfo, cgroupInfo, sessionBusPath } from "../cgroupv2/mod.ts";
+import { resolveDefault } from "../network/mod.ts";
 
 /** ✓ ok, ✗ fail (nook run cannot work), ! warn (works with less), - skip (not checked). */
 export type CheckStatus = "ok" | "warn" | "fail" | "skip";
@@ -421,43 +424,51 @@ export const checkCgroupVersion: Check = ({ host }) => {
   return { ...base, status: "warn", detail, fix: unified };
 };
 
-/** A systemd user manager that can hand out delegated cgroups. */
-export const checkSystemdUser: Check = ({ host }) => {
+/**
+ * The manager `nook run` would use and its delegated controllers: asked of
+ * the same choice (src/cgroupv2/detect.ts) with the doctor's host inputs.
+ */
+function managerOf(host: HostInputs): Promise<CgroupInfo> {
+  return cgroupInfo(host.cgroupRoot, managerHostFor(host));
+}
+
+/** A systemd user manager that can hand out delegated cgroups (not needed when nook's own cgroup is delegated). */
+export const checkSystemdUser: Check = async ({ host }) => {
   const base = { id: "cgroup.systemd", group: cgroups, title: "systemd user manager" };
-  const pid1 = readText(host.pid1Comm)?.trim() ?? "unknown";
-  if (pid1 !== "systemd") {
+  const m = await managerOf(host);
+  if (m.manager === "cgroupfs") {
+    return { ...base, status: "ok", detail: `not needed: nook's own cgroup ${m.path ?? ""} is delegated to you` };
+  }
+  const mh = managerHostFor(host);
+  const bus = sessionBusPath(mh);
+  if (m.manager === "systemd") return { ...base, status: "ok", detail: `reachable on the session bus at ${bus}` };
+  if (!mh.systemdBooted()) {
+    const pid1 = readText(host.pid1Comm)?.trim() ?? "unknown";
     return {
       ...base,
       status: "warn",
-      detail: `PID 1 is "${pid1}", not systemd: there is no user manager to create delegated cgroups; ${LIMITS} ` +
-        "unless a cgroup v2 directory is delegated to you",
+      detail: `systemd is not the init system here (PID 1 is "${pid1}"): there is no user manager to create ` +
+        `delegated cgroups; ${LIMITS} unless a cgroup v2 directory is delegated to you`,
       fix: "run nook on a host booted with systemd, or have the administrator delegate a cgroup v2 directory to you " +
         `(owned by ${who(host)}, with cpu, memory and pids enabled in its parent's cgroup.subtree_control)`,
     };
   }
-  const xdg = host.env.XDG_RUNTIME_DIR;
-  const sock = xdg ? `${xdg}/systemd/private` : undefined;
-  let reachable = false;
-  try {
-    reachable = !!sock && Deno.statSync(sock).isSocket === true;
-  } catch {
-    // not there
-  }
-  if (!reachable) {
+  if (!bus) {
+    const xdg = host.env.XDG_RUNTIME_DIR;
     return {
       ...base,
       status: "warn",
       detail: xdg
-        ? `no user manager listens at ${sock}: ${LIMITS}`
+        ? `no user manager's session bus at ${xdg}/bus: ${LIMITS}`
         : `XDG_RUNTIME_DIR is not set, so the user manager cannot be reached: ${LIMITS}`,
       fix: sessionFix(host),
     };
   }
-  return { ...base, status: "ok", detail: `reachable at ${sock}` };
+  return { ...base, status: "warn", detail: `${m.reason ?? "not usable"}: ${LIMITS}`, fix: m.hint ?? sessionFix(host) };
 };
 
-/** cpu, memory and pids delegated to this user. */
-export const checkDelegation: Check = ({ host }) => {
+/** cpu, memory and pids delegated where `nook run` makes containers' cgroups. */
+export const checkDelegation: Check = async ({ host }) => {
   const base = { id: "cgroup.delegation", group: cgroups, title: "delegated controllers" };
   const l = cgroupLayout(host);
   if (l.version !== "v2") {
@@ -472,37 +483,30 @@ export const checkDelegation: Check = ({ host }) => {
       fix: checkCgroupVersionFix(),
     };
   }
-  const own = ownCgroup(host) ?? "/";
-  // Walk up from our own cgroup to the highest directory that is ours: that is what was delegated.
-  let delegated: string | undefined;
-  for (let p = own; p && p !== "/"; p = p.slice(0, p.lastIndexOf("/")) || "/") {
-    try {
-      if (Deno.statSync(`${l.v2Mount}${p}`).uid === host.uid) delegated = p;
-      else break;
-    } catch {
-      break;
-    }
-  }
-  if (!delegated) {
+  const m = await managerOf(host);
+  if (m.manager === "none") {
     return {
       ...base,
       status: "warn",
-      detail: `your cgroup ${own} is not delegated to you (not owned by uid ${host.uid}); ${LIMITS}`,
+      detail: `${m.reason ?? "no cgroup manager can be used"}; ${LIMITS}`,
       fix: `${DELEGATE_FIX}\n# and log in through systemd (machinectl shell ${who(host)}@) so your session has a user@${host.uid}.service`,
     };
   }
-  const have = cgroupControllers(`${l.v2Mount}${delegated}`) ?? [];
+  const how = m.manager === "systemd"
+    ? `through the systemd user manager (scopes under ${m.path ?? `user@${host.uid}.service`})`
+    : `in nook's own delegated cgroup ${m.path ?? ""}`;
+  const have = m.controllers;
   const missing = NEEDED_CONTROLLERS.filter((c) => !have.includes(c));
   if (missing.length) {
     return {
       ...base,
       status: "warn",
-      detail: `${delegated} is yours but offers only ${have.join(", ") || "no controllers"}; missing ${missing.join(", ")}: ` +
-        `limits on ${missing.join(", ")} cannot be applied`,
+      detail: `limits are applied ${how}, which offers only ${have.join(", ") || "no controllers"}; missing ` +
+        `${missing.join(", ")}: limits on ${missing.join(", ")} cannot be applied`,
       fix: DELEGATE_FIX,
     };
   }
-  return { ...base, status: "ok", detail: `${delegated}: ${have.join(", ")}` };
+  return { ...base, status: "ok", detail: `limits are applied ${how}: ${have.join(", ")}` };
 };
 
 function checkCgroupVersionFix(): string {
@@ -568,6 +572,22 @@ export const checkOverlay: Check = async ({ host, mapping, trial }) => {
     detail: `${r.message}${old ? `; ${kernel} is older than 5.11, which first allows overlay in user namespaces` : ""}: ` +
       "containers use fuse-overlayfs or a copy instead (slower, more disk)",
     fix: old ? "upgrade the kernel to 5.11 or later, or use fuse-overlayfs" : storageFix(host, "that supports overlay upper layers"),
+  };
+};
+
+/** The copy-on-write backend containers get: the same choice (and cache) `nook run` uses. */
+export const checkStorageBackend: Check = async ({ host }) => {
+  const base = { id: "storage.backend", group: storage, title: "storage backend" };
+  if (!host.trials) return { ...base, status: "skip", detail: "not decided here (--no-trial): nook run decides it by trial mounts" };
+  const { storageBackend } = await import("../overlay/backend.ts");
+  const b = await storageBackend();
+  const why = b.reasons.length ? `: ${b.reasons.join("; ")}` : "";
+  const from = b.source === "override" ? " (set by NOOK_STORAGE_BACKEND / storage.driver)" : b.source === "cached" ? " (as detected before)" : "";
+  return {
+    ...base,
+    status: b.backend === "copy" && b.source !== "override" ? "warn" : "ok",
+    detail: `containers use ${b.backend}${b.fuseOverlayfs ? ` (${b.fuseOverlayfs})` : ""}${from}${why}`,
+    ...(b.backend === "copy" ? { fix: "see the overlay and fuse-overlayfs checks above" } : {}),
   };
 };
 
@@ -646,6 +666,21 @@ export const checkTun: Check = ({ host }) => {
   };
 };
 
+/** What `--network auto` (the default) gives containers here: the same choice `nook run` makes. */
+export const checkNetworkDefault: Check = ({ host }) => {
+  const base = { id: "network.default", group: network, title: "default network" };
+  const r = resolveDefault(networkHostFor(host));
+  if (r.mode === "none") {
+    return {
+      ...base,
+      status: "warn",
+      detail: `none: ${r.notice ?? "containers get no network beyond loopback by default"}`,
+      fix: `${installCommand(host, "passt")}   # or: ${installCommand(host, "slirp4netns")}; and see /dev/net/tun above`,
+    };
+  }
+  return { ...base, status: "ok", detail: `${r.mode} (${r.tool})${r.notice ? `: ${r.notice}` : ""}` };
+};
+
 /** net.ipv4.ip_unprivileged_port_start: which host ports `-p` can publish. */
 export const checkPorts: Check = ({ host }) => {
   const base = { id: "network.ports", group: network, title: "unprivileged ports" };
@@ -716,8 +751,10 @@ export const CHECKS: readonly Check[] = [
   checkOverlay,
   checkFuseDevice,
   checkFuseOverlayfs,
+  checkStorageBackend,
   checkNetworkTools,
   checkTun,
+  checkNetworkDefault,
   checkPorts,
   checkSeccomp,
   checkConfig,

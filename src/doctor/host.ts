@@ -6,6 +6,8 @@
 import { configFile } from "../config/load.ts";
 import { dataDir } from "../paths/mod.ts";
 import { findExecutable, userName } from "../userns/mod.ts";
+import type { ManagerHost } from "../cgroupv2/mod.ts";
+import { autoMemoFile, fileStamp, type NetworkHost, readDefaultRoutes, trialPasta, tunProblem } from "../network/mod.ts";
 
 /** The host inputs of the checks; every field has the real host as default. */
 export interface HostInputs {
@@ -29,6 +31,12 @@ export interface HostInputs {
   procCgroup: string;
   /** /proc/1/comm (is PID 1 systemd?). */
   pid1Comm: string;
+  /** /run/systemd/system (exists when systemd is the init system: what `nook run` asks). */
+  systemdRunDir: string;
+  /** /proc/net (route and ipv6_route: the interfaces with a default route). */
+  procNet: string;
+  /** Where `nook run` keeps the default network's verdict (null: not kept, as for injected inputs). */
+  networkMemo: string | null;
   /** /etc/os-release. */
   osRelease: string;
   /** /etc/subuid. */
@@ -75,6 +83,9 @@ export function hostInputs(over: Partial<HostInputs> = {}): HostInputs {
     procStatus: "/proc/self/status",
     procCgroup: "/proc/self/cgroup",
     pid1Comm: "/proc/1/comm",
+    systemdRunDir: "/run/systemd/system",
+    procNet: "/proc/net",
+    networkMemo: safe(autoMemoFile, "") || null,
     osRelease: "/etc/os-release",
     subuid: "/etc/subuid",
     subgid: "/etc/subgid",
@@ -86,6 +97,36 @@ export function hostInputs(over: Partial<HostInputs> = {}): HostInputs {
     configFile: safe(configFile, ""),
     trials: true,
     ...over,
+  };
+}
+
+/** The host inputs as the cgroup manager's choice reads them (the same choice `nook run` makes). */
+export function managerHostFor(host: HostInputs): ManagerHost {
+  return {
+    env: (name) => host.env[name],
+    uid: host.uid,
+    pid: Deno.pid,
+    ownCgroup: () => ownCgroup(host),
+    systemdBooted: () => {
+      try {
+        return Deno.statSync(host.systemdRunDir).isDirectory;
+      } catch {
+        return false;
+      }
+    },
+  };
+}
+
+/** The host inputs as the default network's choice reads them (the same choice `nook run` makes). */
+export function networkHostFor(host: HostInputs): NetworkHost {
+  return {
+    // nook run searches $PATH, then the system directories (and podman's)
+    find: (tool) => findExecutable(tool, `${host.toolPath}:/usr/local/bin:/usr/libexec/podman`),
+    tunProblem: () => tunProblem(host.devTun),
+    defaultRoutes: () => readDefaultRoutes(host.procNet),
+    stamp: fileStamp,
+    ...(host.networkMemo ? { memoFile: host.networkMemo } : {}),
+    tryPasta: trialPasta,
   };
 }
 

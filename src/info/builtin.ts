@@ -12,7 +12,6 @@ import {
   type NookConfig,
 } from "../config/mod.ts";
 import {
-  cgroupControllers,
   cgroupLayout,
   deviceUsable,
   diskSpace,
@@ -20,14 +19,17 @@ import {
   formatBytes,
   hostInputs,
   kernelVersion,
+  managerHostFor,
   mappingFor,
   mountOf,
+  networkHostFor,
   osRelease,
   ownCgroup,
   readText,
   sysctl,
 } from "../doctor/mod.ts";
 import { version } from "../ffi/mod.ts";
+import { cgroupInfo } from "../cgroupv2/mod.ts";
 import { dataDir, runtimeDir } from "../paths/mod.ts";
 import { NOOK_VERSION } from "../version.ts";
 import type { InfoSection } from "./providers.ts";
@@ -90,6 +92,14 @@ export async function storageInfo(): Promise<InfoSection> {
   const space = await diskSpace(path);
   const kv = kernelVersion(h);
   const fuse = findTool(h, "fuse-overlayfs");
+  const { storageBackend } = await import("../overlay/backend.ts");
+  let backend: InfoSection = {};
+  try {
+    const b = await storageBackend(); // the choice nook run makes (and its cache)
+    backend = { backend: b.backend, backend_source: b.source, ...(b.reasons.length ? { backend_reasons: b.reasons } : {}) };
+  } catch (err) {
+    backend = { backend: `unknown: ${(err as Error).message}` };
+  }
   const backends = [
     ...(kv && (kv[0] > 5 || (kv[0] === 5 && kv[1] >= 11)) ? ["overlay"] : []),
     ...(fuse && deviceUsable(h.devFuse).ok ? ["fuse-overlayfs"] : []),
@@ -97,6 +107,7 @@ export async function storageInfo(): Promise<InfoSection> {
   ];
   return {
     driver: cfg.storage.driver,
+    ...backend,
     available: backends,
     path,
     filesystem: m ? `${m.fstype} (${m.mountPoint})` : "unknown",
@@ -104,21 +115,21 @@ export async function storageInfo(): Promise<InfoSection> {
   };
 }
 
-/** cgroup version, manager and delegated controllers. */
+/** cgroup version, the manager `nook run` uses (the same choice) and its delegated controllers. */
 export async function cgroupsInfo(): Promise<InfoSection> {
   const h = host();
   const l = cgroupLayout(h);
   const cfg = await buildConfigSafe();
-  const own = ownCgroup(h);
-  const systemd = readText(h.pid1Comm)?.trim() === "systemd";
+  const m = await cgroupInfo(h.cgroupRoot, managerHostFor(h));
   return {
     version: l.version,
     v2_mount: l.v2Mount ?? null,
-    cgroup: own ?? null,
-    manager: cfg.cgroups.manager,
-    systemd_user: systemd && !!h.env.XDG_RUNTIME_DIR,
-    controllers: l.v2Mount && own ? cgroupControllers(`${l.v2Mount}${own}`) ?? [] : [],
-    delegated: !!(l.version === "v2" && own && own !== "/" && ownedBy(`${l.v2Mount}${own}`, h.uid)),
+    cgroup: ownCgroup(h) ?? null,
+    manager_setting: cfg.cgroups.manager,
+    manager: m.manager,
+    ...(m.reason ? { manager_reason: m.reason } : {}),
+    controllers: m.controllers,
+    delegated: m.path ?? null,
   };
 }
 
@@ -126,12 +137,13 @@ export async function cgroupsInfo(): Promise<InfoSection> {
 export async function networkInfo(): Promise<InfoSection> {
   const h = host();
   const cfg = await buildConfigSafe();
-  // "auto" (the default) is what the network concern picks on this host
+  // "auto" (the default) is what the network concern picks on this host: the choice nook run makes
   const { networkInfo: report } = await import("../network/mod.ts");
-  const net = cfg.network.mode === "auto" ? await report() : undefined;
+  const net = cfg.network.mode === "auto" ? await report(networkHostFor(h)) : undefined;
   return {
     default: net ? net.defaultMode : cfg.network.mode,
     ...(net?.defaultReason ? { default_reason: net.defaultReason } : {}),
+    default_routes: net?.defaultRoutes ?? [],
     pasta: findTool(h, "pasta") ?? null,
     slirp4netns: findTool(h, "slirp4netns") ?? null,
     tun: deviceUsable(h.devTun).ok ? "usable" : "unusable",
@@ -193,11 +205,4 @@ async function buildConfigSafe(): Promise<NookConfig> {
   }
 }
 
-function ownedBy(path: string, uid: number): boolean {
-  try {
-    return Deno.statSync(path).uid === uid;
-  } catch {
-    return false;
-  }
-}
 

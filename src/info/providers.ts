@@ -1,7 +1,7 @@
 /**
  * What `nook info` shows: one provider per section, loaded lazily like the
  * command table. A concern that knows more about its part of the host
- * replaces its line with its own report, e.g. for cgroups (#6):
+ * replaces its line with its own report, e.g. for cgroups:
  *
  * ```ts
  * { section: "cgroups", collect: () => import("../cgroupv2/mod.ts").then((m) => m.cgroupInfo()) },
@@ -31,10 +31,10 @@ export const INFO_PROVIDERS: InfoProvider[] = [
   { section: "nook", collect: () => builtin().then((m) => m.versionsInfo()) },
   { section: "host", collect: () => builtin().then((m) => m.hostInfo()) },
   { section: "idmap", collect: () => builtin().then((m) => m.idmapInfo()) },
-  { section: "storage", collect: () => builtin().then((m) => m.storageInfo()) }, // #3: the storage backend's report
-  { section: "cgroups", collect: () => builtin().then((m) => m.cgroupsInfo()) }, // #6: cgroupInfo()
-  { section: "network", collect: () => builtin().then((m) => m.networkInfo()) }, // #7: the network default's report
-  { section: "security", collect: () => builtin().then((m) => m.securityInfo()) }, // #5: seccomp/caps/AppArmor report
+  { section: "storage", collect: () => builtin().then((m) => m.storageInfo()) },
+  { section: "cgroups", collect: () => builtin().then((m) => m.cgroupsInfo()) },
+  { section: "network", collect: () => builtin().then((m) => m.networkInfo()) },
+  { section: "security", collect: () => builtin().then((m) => m.securityInfo()) },
   { section: "config", collect: () => builtin().then((m) => m.configInfo()) },
   { section: "paths", collect: () => builtin().then((m) => m.pathsInfo()) },
 ];

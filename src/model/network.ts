@@ -57,4 +57,6 @@ export interface NetworkSetup {
   pastaArgs: string[];
   /** slirp4netns options. */
   slirp: SlirpOptions;
+  /** The default chose this mode for these host facts (a key of src/network/auto.ts): learn from its failure. */
+  autoKey?: string;
 }

@@ -2,6 +2,7 @@
 import { closeFd, helperWait, pidfdKill, type StartedHelper, startHelper, wait } from "../ffi/mod.ts";
 import { SIGNALS } from "../plan/mod.ts";
 import { NetworkError } from "./network_error.ts";
+import { hostReason } from "./auto.ts";
 
 /** How long a helper may take to bring the container's interface up. */
 export const READY_TIMEOUT_MS = 10_000;
@@ -123,6 +124,10 @@ export function logTail(file: string): string {
 }
 
 function logHint(log: string): string | undefined {
+  if (hostReason(log)) {
+    return "this host has no interface with a default route (offline), which this pasta needs: use --network " +
+      "slirp4netns or --network none, or leave --network out and nook chooses what works here";
+  }
   if (/tun|tap/i.test(log) && /permission|denied|EACCES|EPERM/i.test(log)) {
     return "the helper cannot open /dev/net/tun: sudo chmod 0666 /dev/net/tun, or use --network none";
   }

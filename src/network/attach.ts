@@ -5,6 +5,8 @@ import { startPasta } from "./pasta.ts";
 import { startSlirp } from "./slirp4netns.ts";
 import { assignHostPorts } from "./ports.ts";
 import type { NetworkMode } from "./mode.ts";
+import { NetworkError } from "./network_error.ts";
+import { learnFromHelper } from "./tools.ts";
 import { type NetworkState, processStartTime, writeNetworkState } from "./state.ts";
 
 /** A container's network while it runs: the parent-side steps and what they set up. */
@@ -59,7 +61,11 @@ export function attachNetwork(spec: ContainerSpec): NetworkAttachment {
       if (!setup) return;
       if (setup.ports.length) state.ports = await assignHostPorts(setup.ports);
       if (spec.network === "pasta" && setup.tool) {
-        helper = await startPasta(setup.tool, pid, setup.runDir, state.ports, setup.pastaArgs);
+        try {
+          helper = await startPasta(setup.tool, pid, setup.runDir, state.ports, setup.pastaArgs);
+        } catch (err) {
+          throw err instanceof NetworkError ? learnFromHelper(err, setup) : err;
+        }
       } else if (spec.network === "slirp4netns" && setup.tool) {
         socket = slirpApiSocket(spec.id);
         helper = await startSlirp(setup.tool, pid, setup.runDir, socket, setup.slirp, state.ports);

@@ -20,7 +20,7 @@ import { PASTA_READY, pastaArgv } from "./pasta.ts";
 import { assignHostPorts, type PortMapping } from "./ports.ts";
 import { HOSTFWD_HINT, hostfwdRequest, hostfwdTarget, SLIRP_READY, slirpArgv } from "./slirp4netns.ts";
 import { type NetworkState, writeNetworkState } from "./state.ts";
-import { installHint } from "./tools.ts";
+import { installHint, learnFromHelper } from "./tools.ts";
 
 /** What the monitor replaces in the helper's arguments at each start. */
 const PID = "%PID%";
@@ -116,7 +116,9 @@ export async function detachedNetwork(spec: ContainerSpec, dir: string, name?: s
           hint: msg.err === 2 ? installHint(mode) : `check that "${setup.tool}" can be run`,
         });
       case HelperReport.EXITED:
-        return helperFailure(mode, `exited before ${ready}`, log);
+        return mode === "pasta"
+          ? learnFromHelper(helperFailure(mode, `exited before ${ready}`, log), setup)
+          : helperFailure(mode, `exited before ${ready}`, log);
       case HelperReport.TIMEOUT:
         return helperFailure(mode, `did not report ${ready} within ${READY_TIMEOUT_MS / 1000} s`, log);
       case HelperReport.CALL: {

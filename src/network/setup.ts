@@ -35,7 +35,7 @@ export interface NetworkContext {
 export type { NetworkSetup } from "../model/network.ts";
 import type { NetworkSetup } from "../model/network.ts";
 
-/** The decision: mode, helper set-up, /etc contents, and a notice when the default fell back to none. */
+/** The decision: mode, helper set-up, /etc contents, and a notice when the default took another mode than pasta. */
 export interface PreparedNetwork {
   /** The mode. */
   mode: NetworkMode;
@@ -43,8 +43,10 @@ export interface PreparedNetwork {
   setup: NetworkSetup;
   /** For writeEtcFiles. */
   etc: EtcOptions;
-  /** Say once why the default is `none`. */
+  /** Say once which mode the default chose instead of the preferred one, and why. */
   notice?: string;
+  /** What the notice is about (one per host state: a marker name), so each state's notice shows once. */
+  noticeTopic?: string;
 }
 
 /**
@@ -88,6 +90,14 @@ export function prepareNetwork(
     ports: wanted,
     pastaArgs: req.pastaArgs,
     slirp: req.slirp,
+    ...(resolved.autoKey && resolved.tool ? { autoKey: resolved.autoKey } : {}),
   };
-  return { mode: resolved.mode, setup, etc, ...(resolved.notice ? { notice: resolved.notice } : {}) };
+  return {
+    mode: resolved.mode,
+    setup,
+    etc,
+    ...(resolved.notice
+      ? { notice: resolved.notice, noticeTopic: `network${resolved.autoKey ? `-${resolved.autoKey}` : ""}` }
+      : {}),
+  };
 }

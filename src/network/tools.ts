@@ -1,4 +1,17 @@
 import { findExecutable } from "../userns/mod.ts";
+import { runtimeDir } from "../paths/mod.ts";
+import {
+  type AutoFacts,
+  decideAuto,
+  fileStamp,
+  hostReason,
+  readDefaultRoutes,
+  readMemo,
+  rememberPastaFailure,
+  trialPasta,
+  writeMemo,
+} from "./auto.ts";
+import type { NetworkSetup } from "./setup.ts";
 import type { HelperMode, NetworkMode } from "./mode.ts";
 import { NetworkError } from "./network_error.ts";
 
@@ -22,14 +35,40 @@ export interface NetworkHost {
   find(tool: HelperMode): string | undefined;
   /** Why /dev/net/tun cannot be used, or undefined when it can. */
   tunProblem(): string | undefined;
+  /**
+   * The interfaces with a default route (`4:eth0`, `6:wlan0`); absent: the
+   * host is taken as connected (pasta is not questioned).
+   */
+  defaultRoutes?(): string[];
+  /** A program file's identity (size and mtime), part of the facts the default depends on. */
+  stamp?(path: string): string;
+  /** Where the default's verdict is kept with its facts (absent: nowhere). */
+  memoFile?: string;
+  /** Start pasta once on its own and say why it cannot work (absent: pasta is not tried). */
+  tryPasta?(tool: string): string | undefined;
 }
 
-/** The real host's {@link NetworkHost}. */
-export function realNetworkHost(): NetworkHost {
+/** Where the default network's verdict is kept: per boot, with nook's other runtime state. */
+export function autoMemoFile(): string {
+  return `${runtimeDir()}/network-default.json`;
+}
+
+/** The real host's {@link NetworkHost} (`procNet`: where route and ipv6_route are read). */
+export function realNetworkHost(procNet = "/proc/net"): NetworkHost {
   let tun: string | undefined | null = null;
+  let memoFile: string | undefined;
+  try {
+    memoFile = autoMemoFile();
+  } catch {
+    // no runtime directory: the verdict is recomputed each time
+  }
   return {
     find: (tool) => findExecutable(tool, helperSearchPath()),
     tunProblem: () => (tun === null ? (tun = tunProblem()) : tun),
+    defaultRoutes: () => readDefaultRoutes(procNet),
+    stamp: fileStamp,
+    ...(memoFile ? { memoFile } : {}),
+    tryPasta: trialPasta,
   };
 }
 
@@ -76,14 +115,47 @@ export interface ResolvedMode {
   mode: NetworkMode;
   /** Path of pasta or slirp4netns (helper modes). */
   tool?: string;
-  /** Why the default fell back to `none` (shown once). */
+  /** Which mode the default chose instead of the preferred one, and why (shown once per host state). */
   notice?: string;
+  /** For the default: the key of the host facts it was decided for (to learn from a helper that fails at start). */
+  autoKey?: string;
+}
+
+/** The facts of `host` that the default depends on. */
+export function autoFacts(host: NetworkHost): AutoFacts {
+  const pasta = host.find("pasta");
+  const slirp = host.find("slirp4netns");
+  const tun = pasta || slirp ? host.tunProblem() : undefined;
+  return {
+    // a host that cannot tell its routes is taken as connected
+    routes: host.defaultRoutes ? host.defaultRoutes() : ["connected"],
+    ...(pasta ? { pasta, ...(host.stamp ? { pastaStamp: host.stamp(pasta) } : {}) } : {}),
+    ...(slirp ? { slirp4netns: slirp } : {}),
+    ...(tun ? { tun: `${tun}; ${tunHint()}` } : {}),
+  };
+}
+
+/**
+ * The default network on `host` (`--network auto`): pasta, else slirp4netns,
+ * else none, each only where it can work; the verdict is kept in the host's
+ * memo file with the facts it depends on. `run`, `info` and `doctor` all ask this.
+ */
+export function resolveDefault(host: NetworkHost = realNetworkHost()): ResolvedMode {
+  const memo = host.memoFile ? readMemo(host.memoFile) : undefined;
+  const d = decideAuto(autoFacts(host), memo, host.tryPasta ?? (() => undefined));
+  if (host.memoFile && JSON.stringify(d.memo) !== JSON.stringify(memo)) writeMemo(host.memoFile, d.memo);
+  return {
+    mode: d.mode,
+    ...(d.tool ? { tool: d.tool } : {}),
+    ...(d.notice ? { notice: d.notice } : {}),
+    ...(host.memoFile ? { autoKey: d.key } : {}),
+  };
 }
 
 /**
  * Decide the mode: an explicit helper mode must be usable (else a clear error
- * naming the package, or the tun device); the default is the best usable
- * helper, else `none` with a notice saying why.
+ * naming the package, or the tun device) and never changes; the default is
+ * what works here ({@link resolveDefault}).
  */
 export function resolveMode(requested: NetworkMode | "default", host: NetworkHost = realNetworkHost()): ResolvedMode {
   if (requested === "none" || requested === "host") return { mode: requested };
@@ -100,25 +172,42 @@ export function resolveMode(requested: NetworkMode | "default", host: NetworkHos
     }
     return { mode: requested, tool };
   }
-  const found = HELPER_PREFERENCE.map((m) => ({ mode: m, tool: host.find(m) })).filter((f) => f.tool);
-  const tun = found.length ? host.tunProblem() : undefined;
-  if (found.length && !tun) return { mode: found[0]!.mode, tool: found[0]!.tool! };
-  const why = found.length
-    ? `${tun}; ${tunHint()}`
-    : `neither pasta nor slirp4netns is installed (sudo apt install passt)`;
-  return { mode: "none", notice: `containers get no network beyond loopback by default: ${why}` };
+  return resolveDefault(host);
 }
 
-/** What `nook info` reports about networking (issue #8 prints it). */
+/**
+ * pasta, chosen by the default, stopped at start for a reason of the host
+ * (no external interface): remember it with the host facts, so the next
+ * default run here takes the next helper, and say so. Returns the error to throw.
+ */
+export function learnFromHelper(err: NetworkError, setup: NetworkSetup): NetworkError {
+  const why = hostReason(err.message);
+  if (!why || !setup.autoKey) return err;
+  try {
+    rememberPastaFailure(autoMemoFile(), setup.autoKey, why);
+  } catch {
+    // no runtime directory: nothing to remember in
+  }
+  return new NetworkError(err.message, {
+    ...(err.op ? { op: err.op } : {}),
+    cause: err,
+    hint: "nook chose pasta by default, and pasta cannot work on this host as it is now: the next run chooses " +
+      "what works here (slirp4netns or none); or give --network slirp4netns",
+  });
+}
+
+/** What `nook info` reports about networking. */
 export interface NetworkInfo {
   /** The mode `nook run` uses without --network. */
   defaultMode: NetworkMode;
-  /** Why the default is `none`, when it is. */
+  /** Which mode the default chose instead of the preferred one, and why. */
   defaultReason?: string;
   /** Each helper: its path and version, or null when missing. */
   helpers: Record<HelperMode, { path: string; version: string } | null>;
   /** Why /dev/net/tun is unusable, or null. */
   tunProblem: string | null;
+  /** The interfaces with a default route (`4:eth0`), the facts the default depends on. */
+  defaultRoutes: string[];
 }
 
 /**
@@ -137,6 +226,7 @@ export async function networkInfo(host: NetworkHost = realNetworkHost()): Promis
     ...(resolved.notice ? { defaultReason: resolved.notice } : {}),
     helpers,
     tunProblem: host.tunProblem() ?? null,
+    defaultRoutes: host.defaultRoutes?.() ?? [],
   };
 }
 
