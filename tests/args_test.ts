@@ -1,7 +1,8 @@
 import { assert, test } from "./_helpers.ts";
 import { parseArgs } from "../src/cli/_args.ts";
 import { RUN_OPTIONS } from "../src/cli/run.ts";
-import { envFlag, mergeEnv, parseEnvFile, parseUlimit } from "../src/cli/run.ts";
+import { envFlag, parseEnvFile } from "../src/cli/run.ts";
+import { mergeEnv, parseUlimit } from "../src/engine/prepare.ts";
 import { UsageError } from "../src/errors/mod.ts";
 
 test("run's parser stops at the image and passes the command through untouched", () => {

@@ -9,7 +9,7 @@ import { assert, nook, ROOT, test } from "./_helpers.ts";
 
 test("the bundle has a loader for every command and every module loaded with lazyImport", async () => {
   const targets = await lazyTargets();
-  for (const t of ["engine/monitor.ts", "config/resolve.ts", "cli/_run_image_store.ts", "cli/run.ts", "cli/ps.ts"]) {
+  for (const t of ["engine/monitor.ts", "config/resolve.ts", "engine/image_source.ts", "cli/run.ts", "cli/ps.ts"]) {
     assert.ok(targets.includes(t), `${t} has no loader in the bundle`);
   }
   // every command's loader resolves to a file that exists (lazyTargets checks) and is in the entry

@@ -21,7 +21,8 @@ import {
 } from "../src/cgroupv2/mod.ts";
 import { cgroupfsProblem } from "../src/cgroupv2/detect.ts";
 import { DBusConnection, DBusError, decodeMessage, encodeMessage, signalName, variant } from "../src/cgroupv2/_dbus.ts";
-import { parseBytes, resourcesFromArgs } from "../src/cli/_run_resources.ts";
+import { parseBytes, resourcesFrom } from "../src/engine/resources.ts";
+import { runRequestFromArgs } from "../src/cli/_run_options.ts";
 import { parseArgs } from "../src/cli/_args.ts";
 import { RUN_OPTIONS } from "../src/cli/run.ts";
 import { buildPlan, type ContainerSpec } from "../src/engine/mod.ts";
@@ -29,6 +30,8 @@ import { CLONE } from "../src/plan/mod.ts";
 import { poll, startKeeper, validate, wait } from "../src/ffi/mod.ts";
 
 const args = (...argv: string[]) => parseArgs([...argv, "image"], RUN_OPTIONS);
+/** The limits the flags ask for, through the same request `nook run` makes. */
+const resourcesFromArgs = (a: ReturnType<typeof args>) => resourcesFrom(runRequestFromArgs(a, []).resources ?? {});
 
 /** A directory with the interface files of a cgroup (empty files the code writes into). */
 function fakeCgroup(files: Record<string, string> = {}): string {

@@ -196,9 +196,9 @@ test("the run path loads no npm package and no node: module, nor does running fr
   const run = await staticImports("src/cli/run.ts");
   const bad = run.filter((s) => !s.startsWith("file:"));
   assert.deepEqual(bad, [], `the run path imports ${bad.join(", ")}`);
-  assert.ok(run.some((s) => s.endsWith("/src/cli/_run_image.ts")), "the image run options are on the run path");
+  assert.ok(run.some((s) => s.endsWith("/src/cli/_run_options.ts")), "the image run options are on the run path");
   assert.ok(!run.some((s) => s.includes("/src/store/")), "--rootfs and hello runs do not load the store");
-  const image = await staticImports("src/cli/_run_image_store.ts");
+  const image = await staticImports("src/engine/image_source.ts");
   const badImage = image.filter((s) => !s.startsWith("file:"));
   assert.deepEqual(badImage, [], `running an image imports ${badImage.join(", ")}`);
 });

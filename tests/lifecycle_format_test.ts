@@ -13,7 +13,7 @@ import {
   renderTemplate,
   tailRecords,
 } from "../src/engine/mod.ts";
-import { parseRestart } from "../src/cli/_run_lifecycle.ts";
+import { parseRestart } from "../src/engine/lifecycle.ts";
 
 const skip = busyboxSkip();
 

@@ -14,7 +14,7 @@ import {
 } from "../src/security/mod.ts";
 import { buildPlan } from "../src/engine/build_plan.ts";
 import type { ContainerSpec } from "../src/engine/mod.ts";
-import { parseTmpfs } from "../src/cli/_run_security.ts";
+import { parseTmpfs } from "../src/engine/tmpfs.ts";
 import { MS, SetIdFlag } from "../src/plan/mod.ts";
 import { UsageError } from "../src/errors/mod.ts";
 import type { IdMapping } from "../src/userns/mod.ts";

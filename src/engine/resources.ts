@@ -1,73 +1,17 @@
 /**
- * `nook run`'s resource options: docker-style flags → cgroup v2
- * limits, and the run hooks that give the container a cgroup of its own.
+ * A new container's resource limits: docker-style values → cgroup v2 limits, and the run hooks
+ * that give the container a cgroup of its own.
+ *
+ * @module
  */
-import { bool, list, type OptionSpec, type ParsedArgs, str } from "./_args.ts";
+import type { ResourceRequest } from "./run_request.ts";
 import { UsageError } from "../errors/mod.ts";
 import type { ContainerSpec, RunHooks } from "../model/mod.ts";
 // Only the parts every run needs load here; the managers load when a cgroup is made.
 import { CPU_LIST, type DeviceThrottle, type Resources } from "../cgroupv2/resources.ts";
 import type { CgroupRelease } from "../cgroupv2/container_cgroup.ts";
 import { DEFAULT_CPU_PERIOD, sharesToWeight } from "../cgroupv2/cpu.ts";
-import { recordedCgroupHooks } from "../engine/cgroup.ts";
-
-/** Options of `nook run` for resource limits. */
-export const RESOURCES_RUN_OPTIONS: readonly OptionSpec[] = [
-  { name: "memory", short: "m", type: "string", value: "BYTES", help: "Memory limit (e.g. 256m, 1g)" },
-  {
-    name: "memory-swap",
-    type: "string",
-    value: "BYTES",
-    help: "Memory plus swap limit; -1 for unlimited swap (default: twice --memory)",
-  },
-  {
-    name: "memory-reservation",
-    type: "string",
-    value: "BYTES",
-    help: "Memory the container is protected down to (memory.low)",
-  },
-  { name: "cpus", type: "string", value: "N", help: "Number of CPUs' worth of time (e.g. 1.5)" },
-  { name: "cpu-quota", type: "string", value: "US", help: "CPU time per period in microseconds (-1: no limit)" },
-  {
-    name: "cpu-period",
-    type: "string",
-    value: "US",
-    help: "Length of the CPU period in microseconds (default 100000)",
-  },
-  { name: "cpu-shares", short: "c", type: "string", value: "N", help: "Relative CPU weight, 2..262144 (default 1024)" },
-  { name: "cpuset-cpus", type: "string", value: "LIST", help: "CPUs the container may run on (e.g. 0-2,4)" },
-  { name: "cpuset-mems", type: "string", value: "LIST", help: "Memory nodes the container may use" },
-  { name: "pids-limit", type: "string", value: "N", help: "Maximum number of processes (0 or -1: no limit)" },
-  { name: "blkio-weight", type: "string", value: "N", help: "Relative block I/O weight, 10..1000" },
-  {
-    name: "device-read-bps",
-    type: "list",
-    value: "DEV:RATE",
-    help: "Limit reads from a device (e.g. /dev/sda:10mb)",
-    complete: "file",
-  },
-  {
-    name: "device-write-bps",
-    type: "list",
-    value: "DEV:RATE",
-    help: "Limit writes to a device (e.g. /dev/sda:10mb)",
-    complete: "file",
-  },
-  {
-    name: "device-read-iops",
-    type: "list",
-    value: "DEV:N",
-    help: "Limit read operations per second on a device",
-    complete: "file",
-  },
-  {
-    name: "device-write-iops",
-    type: "list",
-    value: "DEV:N",
-    help: "Limit write operations per second on a device",
-    complete: "file",
-  },
-];
+import { recordedCgroupHooks } from "./cgroup.ts";
 
 const UNITS: Record<string, number> = { "": 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4, p: 1024 ** 5 };
 
@@ -130,13 +74,13 @@ function throttle(value: string, flag: string, key: "rbps" | "wbps" | "riops" | 
   return { path, ...deviceNumbers(path, flag), [key]: rate };
 }
 
-/** The resource flags as cgroup v2 limits; only what was asked for is set. */
-export function resourcesFromArgs(a: ParsedArgs): Resources {
+/** The resource values as cgroup v2 limits; only what was asked for is set. */
+export function resourcesFrom(req: ResourceRequest): Resources {
   const r: Resources = {};
 
-  const memory = str(a, "memory");
-  const swap = str(a, "memory-swap");
-  const reservation = str(a, "memory-reservation");
+  const memory = req.memory;
+  const swap = req.memorySwap;
+  const reservation = req.memoryReservation;
   if (memory !== undefined || swap !== undefined || reservation !== undefined) {
     const mem: NonNullable<Resources["memory"]> = {};
     const max = memory === undefined ? undefined : parseBytes(memory, "memory");
@@ -177,10 +121,10 @@ export function resourcesFromArgs(a: ParsedArgs): Resources {
     r.memory = mem;
   }
 
-  const cpus = str(a, "cpus");
-  const quota = str(a, "cpu-quota");
-  const period = str(a, "cpu-period");
-  const shares = str(a, "cpu-shares");
+  const cpus = req.cpus;
+  const quota = req.cpuQuota;
+  const period = req.cpuPeriod;
+  const shares = req.cpuShares;
   if (cpus !== undefined && (quota !== undefined || period !== undefined)) {
     throw new UsageError("--cpus cannot be combined with --cpu-quota or --cpu-period", {
       hint: "use --cpus alone, or --cpu-quota with --cpu-period",
@@ -215,8 +159,8 @@ export function resourcesFromArgs(a: ParsedArgs): Resources {
     if (Object.keys(cpu).length) r.cpu = cpu;
   }
 
-  const cpusetCpus = str(a, "cpuset-cpus");
-  const cpusetMems = str(a, "cpuset-mems");
+  const cpusetCpus = req.cpusetCpus;
+  const cpusetMems = req.cpusetMems;
   for (const [flag, v] of [["cpuset-cpus", cpusetCpus], ["cpuset-mems", cpusetMems]] as const) {
     if (v !== undefined && !CPU_LIST.test(v.trim())) {
       throw new UsageError(`Invalid value "${v}" for --${flag}`, { hint: "use a list such as 0, 0-3 or 0,2-3" });
@@ -229,18 +173,18 @@ export function resourcesFromArgs(a: ParsedArgs): Resources {
     };
   }
 
-  const pids = str(a, "pids-limit");
+  const pids = req.pidsLimit;
   if (pids !== undefined) {
     const n = parseInteger(pids, "pids-limit", -1, 4_194_304, " (0 or -1: no limit)");
     r.pids = { max: n <= 0 ? "max" : n };
   }
 
-  const weight = str(a, "blkio-weight");
+  const weight = req.blkioWeight;
   const throttles = [
-    ...list(a, "device-read-bps").map((v) => throttle(v, "device-read-bps", "rbps")),
-    ...list(a, "device-write-bps").map((v) => throttle(v, "device-write-bps", "wbps")),
-    ...list(a, "device-read-iops").map((v) => throttle(v, "device-read-iops", "riops")),
-    ...list(a, "device-write-iops").map((v) => throttle(v, "device-write-iops", "wiops")),
+    ...(req.deviceReadBps ?? []).map((v) => throttle(v, "device-read-bps", "rbps")),
+    ...(req.deviceWriteBps ?? []).map((v) => throttle(v, "device-write-bps", "wbps")),
+    ...(req.deviceReadIops ?? []).map((v) => throttle(v, "device-read-iops", "riops")),
+    ...(req.deviceWriteIops ?? []).map((v) => throttle(v, "device-write-iops", "wiops")),
   ];
   if (weight !== undefined || throttles.length) {
     const io: NonNullable<Resources["io"]> = {};
@@ -266,16 +210,17 @@ export function resourcesFromArgs(a: ParsedArgs): Resources {
  * when no limit was asked for, a CgroupError (exit 125) when one was.
  */
 export async function resourceHooks(
-  a: ParsedArgs,
+  req: ResourceRequest,
   spec: ContainerSpec,
+  detached: boolean,
   onRelease?: (r: CgroupRelease) => void,
 ): Promise<RunHooks> {
-  return await recordedCgroupHooks(spec.id, spec, resourcesFromArgs(a), {
-    detached: bool(a, "detach"),
+  return await recordedCgroupHooks(spec.id, spec, resourcesFrom(req), {
+    detached,
     onRelease: (released) => {
       onRelease?.(released);
       if (released.oomKilled) {
-        const limit = str(a, "memory");
+        const limit = req.memory;
         console.error(
           `nook: the container ran out of memory${limit ? ` (--memory ${limit})` : ""}: ` +
             "the kernel's OOM killer killed a process in it",

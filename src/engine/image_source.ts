@@ -1,11 +1,12 @@
-import { tmpfsOptions } from "../engine/tmpfs.ts";
 /**
- * The image side of `nook run`, loaded by `_run_image.ts` only
- * when a run uses an image from the store or volumes: images pulled when
- * missing (as docker does), their config applied, a copy-on-write root, and
- * volumes (`-v`, `--mount`, the image's VOLUMEs; `--tmpfs` is the security options').
+ * The image side of a new container, loaded by prepare.ts only when a run uses an image from
+ * the store or volumes: images pulled when missing (as docker does), their config applied, a
+ * copy-on-write root, and volumes (`-v`, `--mount`, the image's VOLUMEs; tmpfs is tmpfs.ts's).
  * Nothing here loads an npm package or a `node:` module: this is the run path.
+ *
+ * @module
  */
+import { tmpfsOptions } from "./tmpfs.ts";
 import { NookError, UsageError } from "../errors/mod.ts";
 import type { ImageInfo, MountSpec, RootfsSetup } from "../model/container.ts";
 import { findImage } from "../image/lookup.ts";
@@ -18,7 +19,6 @@ import { storeLayout } from "../store/layout.ts";
 import { ensureVolume, useVolume, volumeData } from "../store/volumes.ts";
 import { findExecutable } from "../userns/mod.ts";
 import { reexecInUserns } from "../unshare/mod.ts";
-import { list, type ParsedArgs, str } from "./_args.ts";
 
 /** The parts of a run source that come from an image in the store. */
 export interface StoreParts {
@@ -36,7 +36,7 @@ export interface StoreParts {
   cleanup: () => Promise<void>;
 }
 
-/** An image from the store, as `nook run` uses it. */
+/** An image from the store, as a new container uses it. */
 export interface StoreSource {
   /** Where the root will be (an empty mount point until the child mounts it). */
   rootfs: string;
@@ -63,8 +63,8 @@ let backend: BackendChoice | undefined;
  * `--pull always`), as docker does, and learn the storage backend (a trial
  * mount the first time, then cached).
  */
-export async function prepareImage(a: ParsedArgs, image: string): Promise<void> {
-  const policy = str(a, "pull") ?? "missing";
+export async function prepareImage(image: string, pull: string | undefined, platform: string | undefined): Promise<void> {
+  const policy = pull ?? "missing";
   if (!["missing", "always", "never"].includes(policy)) {
     throw new UsageError(`Unknown pull policy "${policy}"`, {
       hint: "use --pull missing, --pull always or --pull never",
@@ -73,7 +73,6 @@ export async function prepareImage(a: ParsedArgs, image: string): Promise<void> 
   const have = findImage(image);
   if (policy === "always" || (!have && policy === "missing")) {
     if (!have) console.error(`Unable to find image '${image}' locally`);
-    const platform = str(a, "platform");
     // Why a separate process in nook's user namespace: layers are unpacked
     // with the image's owners, which only that namespace can create.
     const code = await reexecInUserns(["pull", ...(platform ? ["--platform", platform] : []), image], {
@@ -97,7 +96,7 @@ function lockShared(): Deno.FsFile {
   return f;
 }
 
-/** An image from the store as the source of `nook run` (call {@link prepareImage} first). */
+/** An image from the store as the source of a new container (call {@link prepareImage} first). */
 export function storeImageSource(image: string, id: string, autoRemove: boolean): StoreSource {
   const choice = backend;
   if (!choice) throw new NookError("internal: prepareImage was not called before storeImageSource");
@@ -238,14 +237,12 @@ function randomName(): string {
  * when the container goes (anonymous volumes removed, named ones released).
  */
 export function runMounts(
-  a: ParsedArgs,
+  volumes: readonly string[],
+  mountFlags: readonly string[],
   id: string,
   store?: StoreParts,
 ): { mounts: MountSpec[]; cleanup: () => Promise<void> } {
-  const wanted: Wanted[] = [
-    ...list(a, "volume").map(parseVolumeFlag),
-    ...list(a, "mount").map(parseMountFlag),
-  ];
+  const wanted: Wanted[] = [...volumes.map(parseVolumeFlag), ...mountFlags.map(parseMountFlag)];
   const seen = new Set<string>();
   for (const w of wanted) {
     if (seen.has(w.target)) throw new UsageError(`Two mounts have the same target "${w.target}"`);
