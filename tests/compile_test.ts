@@ -4,6 +4,7 @@
  * modules). Deno downloads its base runtime (denort) for this, which needs
  * network access to Deno's servers or DENORT_BIN pointing at a denort binary.
  */
+import { PLAN_VERSION } from "../src/plan/ops.ts";
 import { assert, compileSkip, ROOT, scratch, sh, test } from "./_helpers.ts";
 
 test("the compiled binary runs the hello image, detached too, with its embedded libshim and monitor", async () => {
@@ -12,7 +13,7 @@ test("the compiled binary runs the hello image, detached too, with its embedded 
   assert.equal(c.code, 0, c.stderr);
   const out = [...Deno.readDirSync(dist)].map((e) => `${dist}/${e.name}`).find((p) => /nook-linux-[a-z0-9_]+$/.test(p))!;
   const v = await sh(out, ["--version"]);
-  assert.match(v.stdout, /libshim plan v1/);
+  assert.match(v.stdout, new RegExp(`libshim plan v${PLAN_VERSION}`));
   const h = await sh(out, ["run", "--rm", "hello"], { ...Deno.env.toObject(), NOOK_DATA_DIR: scratch() });
   assert.equal(h.code, 0, h.stderr);
   assert.match(h.stdout, /Hello from nook!/);

@@ -1,6 +1,7 @@
 /**
  * `nook info`: what nook sees, as a table or JSON, one section per concern.
  */
+import { PLAN_VERSION } from "../src/plan/ops.ts";
 import { collectInfo, formatInfo, INFO_PROVIDERS } from "../src/info/mod.ts";
 import { assert, exists, isolatedEnv, nook, scratch, test } from "./_helpers.ts";
 
@@ -10,7 +11,7 @@ test("nook info --format json has versions, kernel, id mapping, storage, cgroups
   const info = JSON.parse(r.stdout);
   assert.deepEqual(Object.keys(info), ["nook", "host", "idmap", "storage", "cgroups", "network", "security", "config", "paths"]);
   assert.match(info.nook.deno, /^2\.9\./);
-  assert.equal(info.nook.libshim, "plan v1");
+  assert.equal(info.nook.libshim, `plan v${PLAN_VERSION}`);
   assert.equal(info.host.kernel, Deno.readTextFileSync("/proc/sys/kernel/osrelease").trim());
   assert.ok(["subid", "single"].includes(info.idmap.mode));
   assert.equal(info.idmap.uid_map[0].split(" ")[1], String(Deno.uid()), "container root is the caller");

@@ -4,6 +4,7 @@
  * install.sh installs a binary that runs. deno compile downloads its base
  * runtime (denort) from Deno's servers, so this runs only where that works.
  */
+import { PLAN_VERSION } from "../src/plan/ops.ts";
 import { assert, compileSkip, ROOT, scratch, sh, test } from "./_helpers.ts";
 
 test("tools/release.sh builds a verified binary that install.sh installs and that runs hello", async () => {
@@ -27,7 +28,7 @@ test("tools/release.sh builds a verified binary that install.sh installs and tha
     const inst = await sh("sh", [`${dist}/install.sh`], { HOME: home, PATH: "/usr/bin:/bin" });
     assert.equal(inst.code, 0, inst.stderr);
     const v = await sh(`${home}/.local/bin/nook`, ["--version"]);
-    assert.match(v.stdout, /libshim plan v1/);
+    assert.match(v.stdout, new RegExp(`libshim plan v${PLAN_VERSION}`));
     const h = await sh(`${home}/.local/bin/nook`, ["run", "--rm", "hello"], { NOOK_DATA_DIR: scratch() });
     assert.equal(h.code, 0, h.stderr);
     // config.yaml is parsed by resolve.ts, which the binary embeds through --include

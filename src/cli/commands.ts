@@ -63,6 +63,10 @@ export const COMMANDS: Record<string, { summary: string; load: () => Promise<Com
   load: { summary: "Load images from a docker-archive or oci-archive tarball", load: lazy("load") },
   import: { summary: "Make an image from a root filesystem tarball", load: lazy("import") },
   save: { summary: "Write images to a tarball", load: lazy("save") },
+  push: { summary: "Upload an image to a registry", load: lazy("push") },
+  tag: { summary: "Give an image more names", load: lazy("tag") },
+  untag: { summary: "Remove names from an image (all of them without NAME)", load: lazy("untag") },
+  history: { summary: "Show the steps an image was made of, with their layer sizes", load: lazy("history") },
   login: { summary: "Log in to a registry", load: lazy("login") },
   logout: { summary: "Log out of a registry", load: lazy("logout") },
   "image inspect": { summary: "Show images as JSON", load: lazy("image_inspect") },
@@ -73,11 +77,17 @@ export const COMMANDS: Record<string, { summary: string; load: () => Promise<Com
   "volume rm": { summary: "Remove volumes", load: lazy("volume_rm") },
   "volume prune": { summary: "Remove unused volumes", load: lazy("volume_prune") },
   unshare: { summary: "Run a command in nook's user namespace", load: lazy("unshare") },
-  "system check": { summary: "Find (and with --repair remove) what killed nooks left behind", load: lazy("system_check") },
+  "system check": {
+    summary: "Find (and with --repair remove) what killed nooks left behind",
+    load: lazy("system_check"),
+  },
   "system reset": { summary: "Remove all images, volumes and storage", load: lazy("system_reset") },
   _storage: { summary: "(internal) storage work inside the user namespace", load: lazy("internal_storage") },
   port: { summary: "List a container's published ports", load: lazy("port") },
-  runtime: { summary: "Be the OCI runtime of podman, containerd or CRI-O (runc's command line)", load: lazy("runtime") },
+  runtime: {
+    summary: "Be the OCI runtime of podman, containerd or CRI-O (runc's command line)",
+    load: lazy("runtime"),
+  },
   stats: { summary: "Show the CPU, memory, PIDs and block I/O use of containers", load: lazy("stats") },
 };
 

@@ -1,7 +1,8 @@
 /**
  * Registry credentials: nook's own file (written by `nook login`), then the
  * files users already have — containers' auth.json (podman, skopeo, buildah)
- * and docker's config.json.
+ * and docker's config.json, with their credential helpers (`credHelpers`,
+ * `credsStore`).
  */
 import { configDir, home } from "../paths/mod.ts";
 import { NookError } from "../errors/mod.ts";
@@ -84,20 +85,110 @@ function decode(
   return undefined;
 }
 
-/** Credentials for a registry from the first file that has them, or undefined. */
-export function findCredentials(registry: string): Credentials | undefined {
+/**
+ * Credentials for a registry, as docker and podman find them: file by file,
+ * a `credHelpers` entry for the registry (a `docker-credential-NAME` helper),
+ * then an `auths` entry, then the file's `credsStore` helper. Undefined when
+ * nothing has any (anonymous access).
+ */
+export async function findCredentials(registry: string): Promise<Credentials | undefined> {
   for (const file of authFiles()) {
     const data = readAuthFile(file);
-    if (!data?.auths) continue;
-    for (const key of keysFor(registry)) {
-      const entry = data.auths[key];
+    if (!data) continue;
+    const keys = keysFor(registry);
+    const helper = keys.map((k) => data.credHelpers?.[k]).find((h) => typeof h === "string" && h !== "");
+    if (helper) {
+      // named for this registry: a helper that is missing or fails is an error, not anonymity
+      const c = await fromHelper(helper, registry, true);
+      if (c) return c;
+    }
+    for (const key of keys) {
+      const entry = data.auths?.[key];
       if (entry) {
         const c = decode(entry);
         if (c) return c;
       }
     }
+    if (typeof data.credsStore === "string" && data.credsStore !== "") {
+      const c = await fromHelper(data.credsStore, registry, false);
+      if (c) return c;
+    }
   }
   return undefined;
+}
+
+/** Longest wait for a credential helper (a keyring prompt may take a while). */
+const HELPER_TIMEOUT_MS = 60_000;
+
+/**
+ * Ask `docker-credential-NAME get` (found on PATH) for a registry's
+ * credentials: the host on stdin, `{"Username","Secret"}` on stdout. A
+ * helper that knows no credentials says so on stdout and exits non-zero.
+ * A missing helper for `credsStore` (everyone's default, often left behind by
+ * Docker Desktop) means no credentials; for `credHelpers` it is an error.
+ */
+async function fromHelper(name: string, registry: string, required: boolean): Promise<Credentials | undefined> {
+  if (!/^[A-Za-z0-9._-]+$/.test(name)) {
+    throw new AuthError(`The credential helper name "${name}" is not valid`, {
+      hint: "credsStore and credHelpers name a program docker-credential-NAME; fix the auth file",
+    });
+  }
+  const program = `docker-credential-${name}`;
+  let child: Deno.ChildProcess;
+  try {
+    // why a subprocess: that is the helpers' protocol; nothing but the registry's host goes to it
+    child = new Deno.Command(program, {
+      args: ["get"],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+  } catch (err) {
+    if (!required) return undefined;
+    throw new AuthError(
+      `The credential helper "${program}" for "${registry}" cannot be run: ${(err as Error).message}`,
+      {
+        cause: err,
+        hint: `install ${program} or remove "${registry}" from credHelpers in your auth file`,
+      },
+    );
+  }
+  const timer = setTimeout(() => {
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // ended just now
+    }
+  }, HELPER_TIMEOUT_MS);
+  let out: Deno.CommandOutput;
+  try {
+    const w = child.stdin.getWriter();
+    await w.write(new TextEncoder().encode(registry)).catch(() => {});
+    await w.close().catch(() => {});
+    out = await child.output();
+  } finally {
+    clearTimeout(timer);
+  }
+  const stdout = new TextDecoder().decode(out.stdout).trim();
+  if (!out.success) {
+    // the helpers' words for "I have nothing for this server"
+    if (/credentials not found|not found in native keychain/i.test(stdout)) return undefined;
+    const said = (stdout || new TextDecoder().decode(out.stderr).trim()).split("\n")[0] ?? "";
+    throw new AuthError(`The credential helper "${program}" failed for "${registry}"${said ? `: ${said}` : ""}`, {
+      hint: out.signal ? `it did not answer within ${HELPER_TIMEOUT_MS / 1000} s` : "run it by hand to see why: " +
+        `echo ${registry} | ${program} get`,
+    });
+  }
+  let body: { Username?: unknown; Secret?: unknown };
+  try {
+    body = JSON.parse(stdout);
+  } catch {
+    throw new AuthError(`The credential helper "${program}" sent no JSON for "${registry}"`, {
+      hint: `it must print {"Username": "...", "Secret": "..."}; run it by hand: echo ${registry} | ${program} get`,
+    });
+  }
+  if (typeof body.Secret !== "string" || body.Secret === "") return undefined;
+  return { username: typeof body.Username === "string" ? body.Username : "", password: body.Secret };
 }
 
 /** Store credentials for a registry in nook's auth file (created 0600). */

@@ -75,6 +75,8 @@ export interface Index {
   mediaType?: string;
   /** The manifests, usually one per platform. */
   manifests: Descriptor[];
+  /** Annotations. */
+  annotations?: Record<string, string>;
 }
 
 /** The runtime part of an image config (docker's "config"). */

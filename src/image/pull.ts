@@ -54,13 +54,16 @@ export async function pullImage(input: string, progress: Progress, opts: PullOpt
   const want = opts.platform ?? hostPlatform();
   const refs = candidates(input).filter((r) => r.qualified || r.registry !== "localhost");
   let lastErr: unknown;
+  const mirrors = await configuredMirrors();
   for (const [i, ref] of refs.entries()) {
+    progress.line(`Trying to pull ${formatReference(ref)}...`);
+    const mirrored = await fromMirrors(ref, mirrors[ref.registry] ?? [], want, progress, opts);
+    if (mirrored) return mirrored;
     const client = new Registry(ref.registry, {
-      credentials: findCredentials(ref.registry),
+      credentials: await findCredentials(ref.registry),
       ...(opts.tlsVerify === undefined ? {} : { tlsVerify: opts.tlsVerify }),
       onRetry: (what, n, why) => progress.line(`retrying ${what} (attempt ${n + 1}): ${why}`),
     });
-    progress.line(`Trying to pull ${formatReference(ref)}...`);
     let fetched;
     try {
       fetched = await client.manifest(ref.repository, ref.digest ?? ref.tag!);
@@ -80,6 +83,61 @@ export async function pullImage(input: string, progress: Progress, opts: PullOpt
   throw lastErr ?? new NookError(`Cannot pull "${input}"`);
 }
 
+/** The `registries` part of the config: mirrors per registry, and the registries spoken to without TLS checks. */
+async function configuredMirrors(): Promise<Record<string, { location: string; insecure: boolean }[]>> {
+  const { loadConfig } = await import("../config/load.ts");
+  const { registries } = await loadConfig();
+  const out: Record<string, { location: string; insecure: boolean }[]> = {};
+  for (const [registry, list] of Object.entries(registries.mirrors ?? {})) {
+    out[registry] = list.map((m) => {
+      const location = m.replace(/^https?:\/\//, "").replace(/\/+$/, "");
+      const host = location.split("/")[0]!;
+      return { location, insecure: m.startsWith("http://") || registries.insecure.includes(host) };
+    });
+  }
+  return out;
+}
+
+/**
+ * Pull `ref` through its registry's mirrors, in order, as podman does with
+ * registries.conf: a mirror `HOST[/PATH]` serves `REPOSITORY` as
+ * `HOST/PATH/REPOSITORY`; the image keeps the names of the registry it
+ * stands for. Resolves with undefined when no mirror could serve it (down, or
+ * without the image): the caller goes to the registry itself.
+ */
+async function fromMirrors(
+  ref: Reference,
+  mirrors: readonly { location: string; insecure: boolean }[],
+  want: Platform,
+  progress: Progress,
+  opts: PullOptions,
+): Promise<ImageRecord | undefined> {
+  const debug = (text: string) => opts.debug && progress.line(`debug: ${text}`);
+  for (const m of mirrors) {
+    const slash = m.location.indexOf("/");
+    const host = slash < 0 ? m.location : m.location.slice(0, slash);
+    const repository = slash < 0 ? ref.repository : `${m.location.slice(slash + 1)}/${ref.repository}`;
+    const client = new Registry(host, {
+      credentials: await findCredentials(host),
+      ...(m.insecure || opts.tlsVerify === false ? { tlsVerify: false } : {}),
+      attempts: 2, // a mirror only saves time: one that stumbles is passed over quickly
+      onRetry: (what, n, why) => debug(`mirror "${m.location}": retrying ${what} (attempt ${n + 1}): ${why}`),
+    });
+    try {
+      const fetched = await client.manifest(repository, ref.digest ?? ref.tag!);
+      const rec = await pullFrom(client, ref, fetched, want, progress, opts, repository);
+      debug(`the mirror "${m.location}" served ${formatReference(ref)}`);
+      return rec;
+    } catch (err) {
+      // a mirror that is down or lacks the image is passed over; bad content from it is not
+      if (!(err instanceof RegistryError)) throw err;
+      debug(`the mirror "${m.location}" did not serve ${formatReference(ref)}: ${err.message}`);
+    }
+  }
+  if (mirrors.length) debug(`the registry "${ref.registry}" itself serves ${formatReference(ref)}`);
+  return undefined;
+}
+
 async function pullFrom(
   client: Registry,
   ref: Reference,
@@ -87,6 +145,7 @@ async function pullFrom(
   want: Platform,
   progress: Progress,
   opts: PullOptions,
+  repository = ref.repository,
 ): Promise<ImageRecord> {
   const name = formatReference(ref);
   const topDigest = await sha256(first.bytes);
@@ -106,7 +165,7 @@ async function pullFrom(
   if (manifestKind(doc, first.mediaType) === "index") {
     const index = parseIndex(doc);
     const chosen = choosePlatform(index, want, name);
-    const m = await client.manifest(ref.repository, chosen.digest);
+    const m = await client.manifest(repository, chosen.digest);
     const d = await sha256(m.bytes);
     if (d !== chosen.digest) {
       throw new DigestError(`The registry sent a manifest with digest ${d} instead of ${chosen.digest}`, {
@@ -128,7 +187,7 @@ async function pullFrom(
       throw new ManifestError(`The image ${name} has a layer of type "${l.mediaType}", which nook cannot unpack`);
     }
   }
-  const configBytes = await client.blobBytes(ref.repository, manifest.config.digest, manifest.config.size);
+  const configBytes = await client.blobBytes(repository, manifest.config.digest, manifest.config.size);
   if (await sha256(configBytes) !== manifest.config.digest) {
     throw new DigestError(`Digest mismatch for the config ${manifest.config.digest} of ${name}`, {
       hint: "nothing was stored",
@@ -149,7 +208,7 @@ async function pullFrom(
     diffId: config.rootfs.diff_ids[i]!,
     chainId: chains[i]!,
     ...(i > 0 ? { parent: chains[i - 1]! } : {}),
-    fetch: (offset: number) => client.blob(ref.repository, desc.digest, desc.size, offset),
+    fetch: (offset: number) => client.blob(repository, desc.digest, desc.size, offset),
   }));
   await ensureLayers(layers, progress, opts.parallel ?? 3, opts.debug ?? false);
   // the image's own blobs go in only once all its layers did

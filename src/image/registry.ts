@@ -255,7 +255,8 @@ export class Registry {
     if (this.tokens.has(scope)) return false; // the token we had was refused
     const url = new URL(ch.params.realm);
     if (ch.params.service) url.searchParams.set("service", ch.params.service);
-    if (scope) url.searchParams.set("scope", scope);
+    // a push that mounts a blob asks for two repositories at once: one scope parameter each
+    for (const s of scope.split(" ")) if (s) url.searchParams.append("scope", s);
     const headers: Record<string, string> = { "User-Agent": USER_AGENT };
     if (creds) headers.Authorization = `Basic ${btoa(`${creds.username}:${creds.password}`)}`;
     let tr: Response;
@@ -309,7 +310,9 @@ export class Registry {
         // the whole timeout: asking again will not help
         if (
           err instanceof RegistryTimeoutError || attempt >= this.attempts ||
-          /refused|dns error|blocked|certificate|UnknownIssuer|invalid peer/i.test(why)
+          /refused|dns error|blocked|certificate|UnknownIssuer|invalid peer/i.test(
+            `${why} ${(err as { cause?: unknown }).cause ?? ""}`,
+          )
         ) {
           throw err;
         }
@@ -319,24 +322,37 @@ export class Registry {
     }
   }
 
-  /** A request to the API with auth and retries; the response is returned as is (any status). */
+  /**
+   * A request to the API with auth and retries; the response is returned as is (any status).
+   * `path` is under the API's origin, or an absolute URL (an upload's Location). With `once`,
+   * a failure is not retried here: an upload that may have been half taken is restarted by its caller.
+   */
   async request(
     path: string,
-    init: { method?: string; headers?: Record<string, string> } = {},
+    init: { method?: string; headers?: Record<string, string>; body?: Uint8Array; once?: boolean } = {},
     scope = "",
   ): Promise<Response> {
     const base = await this.base();
-    const go = () =>
-      this.retrying(`${init.method ?? "GET"} ${path}`, () =>
-        this.timedFetch(`${base}${path}`, {
-          method: init.method ?? "GET",
-          headers: { "User-Agent": USER_AGENT, ...init.headers, ...this.authHeaders(scope) },
-          redirect: "follow",
-        }));
+    const url = /^https?:\/\//.test(path) ? path : `${base}${path}`;
+    let sentAuth = "";
+    const send = () => {
+      const auth = this.authHeaders(scope);
+      sentAuth = auth.Authorization ?? "";
+      return this.timedFetch(url, {
+        method: init.method ?? "GET",
+        headers: { "User-Agent": USER_AGENT, ...init.headers, ...auth },
+        redirect: "follow",
+        ...(init.body ? { body: init.body as Uint8Array<ArrayBuffer> } : {}),
+      });
+    };
+    const go = () => init.once ? send() : this.retrying(`${init.method ?? "GET"} ${path}`, send);
     let res: Response;
     try {
       res = await go();
-      if (res.status === 401 && await this.authenticate(res, scope)) {
+      // parallel requests (a push's blobs) meet the challenge together: when another one answered it
+      // while this one was on its way, this one goes again with that answer
+      const answered = () => (this.authHeaders(scope).Authorization ?? "") !== sentAuth;
+      if (res.status === 401 && (answered() || await this.authenticate(res, scope))) {
         await res.body?.cancel();
         res = await go();
       }
@@ -475,6 +491,106 @@ export class Registry {
         this.opts.onRetry?.(`blob ${digest.slice(7, 19)}`, failures, `connection ended after ${got} of ${size} bytes`);
       }
     }
+  }
+
+  /** True when the repository has the blob already (HEAD; a push skips it). */
+  async hasBlob(repository: string, digest: string): Promise<boolean> {
+    const res = await this.request(
+      `/v2/${repository}/blobs/${digest}`,
+      { method: "HEAD" },
+      `repository:${repository}:pull,push`,
+    );
+    await res.body?.cancel();
+    if (res.ok) return true;
+    if (res.status === 404) return false;
+    return await this.fail(res, `Cannot check for the blob ${digest} in ${this.host}/${repository}`);
+  }
+
+  /**
+   * Start a blob upload. With `mount`, ask the registry to link the blob from
+   * another repository instead (a cross-repository mount): resolves with
+   * "mounted" when it did, else with the upload's URL (registries that cannot
+   * mount start a plain upload instead).
+   */
+  async startUpload(
+    repository: string,
+    mount?: { digest: string; from: string },
+  ): Promise<"mounted" | string> {
+    const query = mount ? `?mount=${encodeURIComponent(mount.digest)}&from=${encodeURIComponent(mount.from)}` : "";
+    const scope = `repository:${repository}:pull,push${mount ? ` repository:${mount.from}:pull` : ""}`;
+    const res = await this.request(
+      `/v2/${repository}/blobs/uploads/${query}`,
+      { method: "POST", headers: { "Content-Length": "0" } },
+      scope,
+    );
+    await res.body?.cancel().catch(() => {});
+    if (mount && res.status === 201) return "mounted";
+    if (res.status !== 202) {
+      return await this.fail(res, `Cannot start an upload to ${this.host}/${repository}`);
+    }
+    return await this.location(res, `the upload to ${repository}`);
+  }
+
+  /** The absolute URL of a response's Location header (uploads answer with one). */
+  private async location(res: Response, what: string): Promise<string> {
+    const loc = res.headers.get("location");
+    if (!loc) throw new RegistryError(`The registry "${this.host}" sent no Location for ${what}`);
+    return new URL(loc, `${await this.base()}/`).toString();
+  }
+
+  /**
+   * Send one chunk of an upload (PATCH with Content-Range, as the distribution
+   * spec's chunked upload); resolves with the URL for the next request.
+   */
+  async uploadChunk(repository: string, url: string, chunk: Uint8Array, offset: number): Promise<string> {
+    const res = await this.request(url, {
+      method: "PATCH",
+      once: true,
+      body: chunk,
+      headers: {
+        "Content-Type": "application/octet-stream",
+        "Content-Length": String(chunk.length),
+        "Content-Range": `${offset}-${offset + chunk.length - 1}`,
+      },
+    }, `repository:${repository}:pull,push`);
+    await res.body?.cancel().catch(() => {});
+    if (res.status !== 202) return await this.fail(res, `Uploading to ${this.host}/${repository} failed`);
+    return await this.location(res, `the upload to ${repository}`);
+  }
+
+  /** Finish an upload with its digest, sending `last` (the whole blob, for a monolithic upload) with it. */
+  async finishUpload(repository: string, url: string, digest: string, last?: Uint8Array): Promise<void> {
+    const u = new URL(url);
+    u.searchParams.set("digest", digest);
+    const res = await this.request(u.toString(), {
+      method: "PUT",
+      once: true,
+      headers: { "Content-Type": "application/octet-stream", "Content-Length": String(last?.length ?? 0) },
+      ...(last ? { body: last } : {}),
+    }, `repository:${repository}:pull,push`);
+    await res.body?.cancel().catch(() => {});
+    if (res.status !== 201 && res.status !== 204) {
+      return await this.fail(res, `The registry "${this.host}" did not accept the blob ${digest}`);
+    }
+  }
+
+  /** Store a manifest or index under a tag or digest; resolves with the digest the registry reports. */
+  async putManifest(
+    repository: string,
+    reference: string,
+    bytes: Uint8Array,
+    mediaType: string,
+  ): Promise<string | null> {
+    const res = await this.request(`/v2/${repository}/manifests/${reference}`, {
+      method: "PUT",
+      body: bytes,
+      headers: { "Content-Type": mediaType },
+    }, `repository:${repository}:pull,push`);
+    if (res.status !== 201 && res.status !== 200 && res.status !== 204) {
+      return await this.fail(res, `The registry "${this.host}" refused the manifest for ${repository}:${reference}`);
+    }
+    await res.body?.cancel().catch(() => {});
+    return res.headers.get("docker-content-digest");
   }
 
   /** Check that the registry accepts us (for `nook login`): GET /v2/ with the challenge answered. */
