@@ -12,5 +12,5 @@ export * from "./src/model/mod.ts";
 export * from "./src/engine/mod.ts";
 export * from "./src/paths/mod.ts";
 export * from "./src/network/mod.ts";
-export { run, type RunOptions } from "./src/engine/api.ts";
+export { requestOf, run, type RunOptions } from "./src/engine/api.ts";
 export { cli } from "./src/cli/main.ts";

@@ -1,6 +1,6 @@
 /**
  * What a container may use, in cgroup v2 terms. The CLI turns docker-style
- * flags into this (src/cli/_run_resources.ts); each controller file writes
+ * flags into this (src/engine/resources.ts); each controller file writes
  * its part into a cgroup directory.
  */
 

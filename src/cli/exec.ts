@@ -11,7 +11,8 @@ import {
 } from "../engine/mod.ts";
 import { UsageError } from "../errors/mod.ts";
 import { bool, HELP, list, type OptionSpec, parseCommand, str } from "./_args.ts";
-import { envFlag, mergeEnv, readEnvFile, RUN_OPTIONS } from "./run.ts";
+import { envFlag, readEnvFile, RUN_OPTIONS } from "./run.ts";
+import { mergeEnv } from "../engine/prepare.ts";
 import type { CommandSpec } from "./commands.ts";
 
 /** exec shares these options with run, with the same meaning. */

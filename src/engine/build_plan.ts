@@ -19,7 +19,8 @@ export const NAMESPACES = ["user", "mnt", "pid", "uts", "ipc", "net", "cgroup"] 
 /** Device nodes bound from the host into the container's /dev (rootless cannot mknod): the model's default set. */
 export const DEVICES = DEFAULT_DEVICES;
 
-const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+/** The PATH a container gets when it names none: the one docker and podman give. */
+export const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /**
  * Candidate paths for execve: execvp's search, done here so the C side never

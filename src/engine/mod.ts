@@ -2,8 +2,10 @@
  * The engine: containers as things that last, and the verbs on them. Records in the store
  * (store.ts, status.ts, names.ts, lock.ts), the plan a container runs (build_plan.ts) and how it
  * is run in the foreground (run.ts, foreground.ts, attach.ts) or under the monitor (monitor.ts), and
- * the verbs (create.ts, start.ts, exec.ts, attach.ts, control.ts: stop/kill/rm/wait). Front doors (src/cli for
- * `nook`, src/oci for `nook runtime`) turn their input into a spec (src/model) and call these.
+ * the verbs (create.ts, start.ts, exec.ts, attach.ts, kill.ts, stop.ts, wait.ts, delete.ts: one file per verb). A new container starts
+ * as a request of plain values (run_request.ts) that the resolvers (prepare.ts with image_source.ts,
+ * resources.ts, lifecycle.ts, tmpfs.ts) turn into a spec, a record and a run. Front doors (src/cli for
+ * `nook`, src/oci for `nook runtime`) turn their input into a request or a spec (src/model) and call these.
  *
  * @module
  */
@@ -47,14 +49,11 @@ export {
 } from "./status.ts";
 export { type CreateOptions, createContainer, removeContainerFiles } from "./create.ts";
 export { recordStartFailure, runForeground } from "./foreground.ts";
-export {
-  holdRestarts,
-  mustRecord,
-  removeContainer,
-  signalContainer,
-  stopContainer,
-  waitStopped,
-} from "./control.ts";
+export { mustRecord } from "./store.ts";
+export { holdRestarts, signalContainer } from "./kill.ts";
+export { waitStopped } from "./wait.ts";
+export { stopContainer } from "./stop.ts";
+export { removeContainer } from "./delete.ts";
 export { parseSignal } from "./signals.ts";
 export { humanDuration, isoNs, parseSize, ZERO_TIME } from "./units.ts";
 export { type LogRecord, LogPrinter, logFiles, parseLogLine, parseLogText, readLogRecords, tailRecords } from "./logs.ts";
@@ -82,3 +81,9 @@ export { hostsFile, resolvConf, writeEtcFiles } from "./etc_files.ts";
 export { MonitorError } from "./errors.ts";
 export { missing as monitorMissing, monitorPath } from "./monitor_path.ts";
 export { idMapSteps, monitorArgs, type MonitorExtras, startDetached } from "./monitor.ts";
+export type { LifecycleRequest, ResourceRequest, RunRequest, RunSource, SecurityRequestFlags } from "./run_request.ts";
+export { DEFAULT_NETWORK } from "./run_request.ts";
+export { checkName, mergeEnv, newId, type Prepared, prepareContainer, prepareSource, parseUlimit, runRequest, securityFrom } from "./prepare.ts";
+export { describeSource, hostSettings, parseRestart, type RunOutcome, runWithLifecycle } from "./lifecycle.ts";
+export { deviceNumbers, parseBytes, resourceHooks, resourcesFrom } from "./resources.ts";
+export { parseTmpfs, tmpfsMounts, tmpfsOptions } from "./tmpfs.ts";

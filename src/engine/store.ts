@@ -185,3 +185,10 @@ export function listIds(): string[] {
 export function isId(s: string): boolean {
   return ID.test(s);
 }
+
+/** The record of a container, or an error when it was removed meanwhile. */
+export function mustRecord(id: string): ContainerRecord {
+  const rec = readRecord(id);
+  if (!rec) throw new ContainerError(`No such container: ${id}`, { hint: "nook ps -a lists the containers" });
+  return rec;
+}

@@ -1,4 +1,5 @@
 import { UsageError } from "../errors/mod.ts";
+import type { MountSpec } from "../model/container.ts";
 import { MOUNT_OPTION_FLAGS, MS } from "../plan/mod.ts";
 
 /** tmpfs's own data options, passed to the filesystem as they are. */
@@ -42,4 +43,38 @@ export function tmpfsOptions(words: readonly string[], what: string): { flags: n
     }
   }
   return { flags, data: data.join(",") };
+}
+
+/**
+ * `--tmpfs /path[:opts]` as docker parses it: mount flags (ro, noexec…) and
+ * tmpfs data (size=, mode=…), comma-separated; nosuid,nodev,noexec unless
+ * the options say otherwise.
+ */
+export function parseTmpfs(value: string): MountSpec {
+  const i = value.indexOf(":");
+  const target = i < 0 ? value : value.slice(0, i);
+  if (!target.startsWith("/")) {
+    throw new UsageError(`--tmpfs "${value}": the path must be absolute`, { hint: "e.g. --tmpfs /run:size=64m" });
+  }
+  const { flags, data } = tmpfsOptions((i < 0 ? "" : value.slice(i + 1)).split(","), `--tmpfs "${value}"`);
+  return { source: "tmpfs", target: target.replace(/(.)\/+$/, "$1"), fstype: "tmpfs", flags, data };
+}
+
+/** The tmpfs mounts of `--tmpfs` values, plus `--read-only-tmpfs`'s (only with a read-only root). */
+export function tmpfsMounts(values: readonly string[], readOnlyTmpfs: boolean, readonlyRootfs: boolean): MountSpec[] {
+  const mounts = values.map(parseTmpfs);
+  if (readonlyRootfs && readOnlyTmpfs) {
+    for (const [path, mode] of [["/tmp", "1777"], ["/var/tmp", "1777"], ["/run", "755"]] as const) {
+      if (!mounts.some((m) => m.target === path)) {
+        mounts.push({
+          source: "tmpfs",
+          target: path,
+          fstype: "tmpfs",
+          flags: MS.NOSUID | MS.NODEV,
+          data: `mode=${mode}`,
+        });
+      }
+    }
+  }
+  return mounts;
 }

@@ -1,7 +1,7 @@
 /**
  * The floors of nook's source folders (`src/<folder>/`), lowest first. A folder imports only
  * from its own floor or a lower one, and two folders never import each other (directly or
- * around a cycle). tests/floors_test.ts computes the folder graph from the sources and checks it
+ * around a cycle). tests/unit/floors_test.ts computes the folder graph from the sources and checks it
  * against this table; a new folder must be placed here.
  *
  * @module

@@ -2,7 +2,7 @@
  * The model: a container as plain typed data — the OCI runtime spec's config as nook checks it
  * ({@link OciConfig}), nook's own resolved form of it ({@link ContainerSpec}), and the parts
  * (network, security) both are made of. Every folder may import this one; it imports nothing of
- * nook's (tests/floors_test.ts checks it).
+ * nook's (tests/unit/floors_test.ts checks it).
  *
  * ## Floors
  *

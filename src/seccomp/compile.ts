@@ -23,7 +23,7 @@
  * libseccomp); otherwise argument rules are tried in profile order, first
  * match wins. libseccomp 2.5 merges a syscall's argument rules into one tree
  * without backtracking, so overlapping rules can come out differently there
- * (tests/seccomp_crosscheck_test.ts shows a case in the kernel).
+ * (tests/host/seccomp_crosscheck_test.ts shows a case in the kernel).
  *
  * @module
  */

@@ -1,0 +1,321 @@
+/**
+ * A new container from a {@link RunRequest}: its source resolved (a host directory, the built-in
+ * `hello`, or an image from the store, pulled when missing), its process, mounts, network and
+ * confinement decided — the {@link ContainerSpec} — and then recorded and run
+ * ({@link runRequest}). `nook run` and the library API both come here; the image and volume
+ * code (image_source.ts) loads only when the request uses it.
+ *
+ * @module
+ */
+import { UsageError } from "../errors/mod.ts";
+import { NookError } from "../errors/mod.ts";
+import type { ContainerSpec, MountSpec, RunHooks } from "../model/mod.ts";
+import { ensureHelloRootfs, HELLO_NAMES } from "../image/builtin_hello.ts";
+import { lazyImport } from "../lazy/mod.ts";
+import { networkHooks, prepareNetwork } from "../network/mod.ts";
+import { dataDir, runtimeDir } from "../paths/mod.ts";
+import { RLIM_INFINITY, RLIMIT } from "../plan/mod.ts";
+import { decideSecurity, type SecuritySpec } from "../security/mod.ts";
+import { mark } from "../trace/mod.ts";
+import { detectIdMapping, type IdMapping } from "../userns/mod.ts";
+import { DEFAULT_PATH, NAMESPACES } from "./build_plan.ts";
+import { writeEtcFiles } from "./etc_files.ts";
+import { readTextInRoot } from "./in_root.ts";
+import { abandonCreate, beginCreate, crashPoint } from "./intent.ts";
+import { type RunOutcome, runWithLifecycle } from "./lifecycle.ts";
+import { resourceHooks } from "./resources.ts";
+import { mergeHooks } from "./run.ts";
+import { DEFAULT_NETWORK, type RunRequest, type SecurityRequestFlags } from "./run_request.ts";
+import { containerDir } from "./store.ts";
+import { parseTmpfs, tmpfsMounts } from "./tmpfs.ts";
+import { resolveUser } from "./user.ts";
+import type { StoreParts, StoreSource } from "./image_source.ts";
+
+
+/** What the container runs from: a directory plus the image's defaults (the store's shape, its parts optional). */
+interface Source extends Omit<StoreSource, "store"> {
+  /** An image from the store: its layers, storage and volumes. */
+  store?: StoreParts;
+  /** The image's ExposedPorts (`"80/tcp"`), for -P. */
+  exposedPorts?: string[];
+}
+
+/** A prepared container: its spec, and what removes what was made for it when no record keeps it. */
+export interface Prepared {
+  /** The container's description. */
+  spec: ContainerSpec;
+  /** Remove the run directory, and the storage and volumes unless a record now owns them. */
+  cleanup: () => Promise<void>;
+}
+
+let impl: typeof import("./image_source.ts") | undefined;
+
+/** The image of the store a request runs, if any (`hello` is built in, a rootfs is a directory). */
+function storeImage(req: RunRequest): string | undefined {
+  const image = req.source.image;
+  return image && !HELLO_NAMES.includes(image) ? image : undefined;
+}
+
+/**
+ * Before the container is prepared (async, so it can pull): for an image from the store, pull
+ * it when missing and learn the storage backend; load the volume code when the run has volumes.
+ */
+export async function prepareSource(req: RunRequest): Promise<void> {
+  const image = storeImage(req);
+  if (image === undefined && !req.volumes?.length && !req.mounts?.length) return;
+  impl ??= await lazyImport<typeof import("./image_source.ts")>("engine/image_source.ts");
+  if (image !== undefined) await impl.prepareImage(image, req.pull, req.platform);
+}
+
+/**
+ * The container a request describes (after {@link prepareSource}): its record directory and
+ * intent come first, then its storage, run directory, network setup and spec.
+ */
+export function prepareContainer(req: RunRequest, mapping: IdMapping): Prepared {
+  const id = newId();
+  // the record directory and its intent come first: whatever follows is named by it (src/engine/intent.ts)
+  beginCreate(id);
+  let source: Source | undefined;
+  try {
+    source = req.source.rootfs !== undefined ? rootfsSource(req.source.rootfs) : imageSource(req, req.source.image, id);
+    crashPoint("create.storage");
+    return prepareFrom(req, mapping, id, source);
+  } catch (err) {
+    void source?.store?.cleanup().finally(() => abandonCreate(id));
+    if (!source?.store) abandonCreate(id);
+    throw err;
+  }
+}
+
+/**
+ * Prepare, record and run a new container: in the foreground (resolving when it exits), or
+ * detached under its monitor. The caller's own output (an id, a code) is the caller's.
+ */
+export async function runRequest(req: RunRequest, mapping: IdMapping = detectIdMapping()): Promise<RunOutcome> {
+  await prepareSource(req);
+  const { spec: container, cleanup } = prepareContainer(req, mapping);
+  mark("spec");
+  try {
+    const detached = req.lifecycle?.detach ?? false;
+    // cgroup first (the container's process must be in it before GO), then the network helper;
+    // detached, the container's monitor starts its network helper (src/network/detached.ts), not this short-lived process
+    const network: RunHooks = detached ? {} : networkHooks(container);
+    const hooks = mergeHooks(await resourceHooks(req.resources ?? {}, container, detached), network);
+    mark("cgroup");
+    return await runWithLifecycle(req.lifecycle ?? {}, req.source, req.name, container, mapping, hooks);
+  } finally {
+    await cleanup();
+    mark("cleanup");
+  }
+}
+
+/** A container's name becomes a file name in the store: a filesystem's 255-byte limit must never be what refuses it. */
+export function checkName(name: string): void {
+  if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(name) || name.length > 128) {
+    throw new UsageError(
+      name.length > 128
+        ? `Invalid container name "${name.slice(0, 20)}…": it has ${name.length} characters, at most 128 are allowed`
+        : `Invalid container name "${name}"`,
+      { hint: "names match [a-zA-Z0-9][a-zA-Z0-9_.-]* and have at most 128 characters" },
+    );
+  }
+}
+
+function prepareFrom(req: RunRequest, mapping: IdMapping, id: string, source: Source): Prepared {
+  const name = req.name;
+  if (name !== undefined) checkName(name);
+  (req.tmpfs ?? []).forEach(parseTmpfs); // a bad tmpfs option fails before anything is made
+
+  const entrypointOpt = req.entrypoint;
+  const command = req.command ?? [];
+  const entrypoint = entrypointOpt !== undefined ? (entrypointOpt ? [entrypointOpt] : []) : source.entrypoint;
+  const cmd = command.length ? command : entrypointOpt !== undefined ? [] : source.cmd;
+  const args = [...entrypoint, ...cmd];
+  if (args.length === 0) {
+    throw new UsageError("No command given, and the image has none", {
+      hint: "put the command after the image (or after --rootfs DIR), e.g. nook run --rootfs DIR sh",
+    });
+  }
+
+  const readFile = source.store?.readFile ?? ((p: string) => readTextInRoot(source.rootfs, p));
+  const user = resolveUser(req.user ?? source.user, readFile("/etc/passwd"), readFile("/etc/group"));
+  const workdir = req.workdir ?? source.workdir;
+  if (!workdir.startsWith("/")) {
+    throw new UsageError(`The working directory "${workdir}" is not an absolute path`, { hint: "use -w /path" });
+  }
+
+  const hostname = req.hostname ?? id.slice(0, 12);
+  const terminal = req.tty ?? false;
+  const env = mergeEnv([
+    `PATH=${DEFAULT_PATH}`,
+    `HOSTNAME=${hostname}`,
+    "container=nook",
+    `HOME=${user.uid === 0 && user.home === "/" ? "/root" : user.home}`,
+    ...(terminal ? ["TERM=xterm"] : []),
+    ...source.env,
+    ...(req.env ?? []),
+  ]);
+
+  if (mapping.mode === "single" && mapping.notice) noticeOnce(mapping.notice);
+
+  const dir = `${runtimeDir()}/containers/${id}`;
+  Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  let volumes: { mounts: MountSpec[]; cleanup: () => Promise<void> } | undefined;
+  const cleanup = async () => {
+    try {
+      Deno.removeSync(dir, { recursive: true });
+    } catch {
+      // already gone
+    }
+    // A container that still has a record (not removed at exit, or detached) keeps its
+    // storage and volumes until `nook rm` removes them with it.
+    if (existsSync(`${containerDir(id)}/config.json`)) return;
+    await volumes?.cleanup();
+    await source.store?.cleanup();
+    abandonCreate(id); // no record was made: its directory (and intent) go too
+  };
+  try {
+    const net = prepareNetwork(req.network ?? DEFAULT_NETWORK, { id, name, hostname, runDir: dir, exposedPorts: source.exposedPorts });
+    if (net.notice) noticeOnce(net.notice, net.noticeTopic ?? "network");
+    const etcFiles = writeEtcFiles(dir, hostname, net.etc);
+    volumes = impl ? impl.runMounts(req.volumes ?? [], req.mounts ?? [], id, source.store) : undefined;
+    const readonlyRootfs = source.readonly || (req.readonly ?? false);
+    const mounts: MountSpec[] = [...(volumes?.mounts ?? [])];
+    mounts.push(...tmpfsMounts(req.tmpfs ?? [], req.readOnlyTmpfs ?? false, readonlyRootfs));
+    const spec: ContainerSpec = {
+      id,
+      rootfs: source.rootfs,
+      readonlyRootfs,
+      hostname,
+      network: net.mode,
+      networkSetup: net.setup,
+      ...(source.exposedPorts ? { exposedPorts: source.exposedPorts } : {}),
+      mounts,
+      etcFiles,
+      process: {
+        args,
+        env,
+        cwd: workdir,
+        uid: user.uid,
+        gid: user.gid,
+        groups: user.groups,
+        terminal,
+        stdin: req.interactive ?? false,
+        init: req.init ?? false,
+        umask: 0o022,
+        rlimits: (req.ulimits ?? []).map(parseUlimit),
+      },
+      security: securityFrom(req.security ?? {}, user.uid),
+      ...(source.store ? { rootfsSetup: source.store.rootfsSetup, image: source.store.image } : {}),
+    };
+    return { spec, cleanup };
+  } catch (err) {
+    void cleanup();
+    throw err;
+  }
+}
+
+/** The security decision for a request; warnings (a profile's unknown syscalls) go to stderr. */
+export function securityFrom(req: SecurityRequestFlags, uid: number): SecuritySpec {
+  const { security, warnings } = decideSecurity({ ...req, uid });
+  for (const w of warnings) console.error(`nook: warning: ${w}`);
+  return security;
+}
+
+function rootfsSource(path: string): Source {
+  let real: string;
+  try {
+    real = Deno.realPathSync(path);
+    if (!Deno.statSync(real).isDirectory) throw new Error("not a directory");
+  } catch {
+    throw new UsageError(`The root filesystem "${path}" does not exist or is not a directory`, {
+      path,
+      hint: "point --rootfs at an unpacked root filesystem (for example: mkdir r && tar -xf rootfs.tar -C r)",
+    });
+  }
+  return { rootfs: real, readonly: false, env: [], entrypoint: [], cmd: [], workdir: "/" };
+}
+
+function imageSource(req: RunRequest, image: string | undefined, id: string): Source {
+  if (image === undefined || image === "") {
+    throw new UsageError("No image given", { hint: "nook run [OPTIONS] IMAGE [COMMAND], or --rootfs DIR COMMAND" });
+  }
+  if (HELLO_NAMES.includes(image)) {
+    return {
+      rootfs: ensureHelloRootfs(dataDir()),
+      readonly: true,
+      env: [`NOOK_HOST_NS=${hostNamespaces()}`],
+      entrypoint: [],
+      cmd: ["/hello"],
+      workdir: "/",
+    };
+  }
+  if (!impl) throw new NookError("internal: prepareSource was not called before prepareContainer");
+  // Only a foreground container removed at exit has storage that counts as garbage once its
+  // process is gone (`image prune` removes it); any other is removed by its rm.
+  const autoRemove = (req.lifecycle?.autoRemove ?? false) && !(req.lifecycle?.detach ?? false);
+  const src: Source = impl.storeImageSource(image, id, autoRemove);
+  const ports = src.store?.image.exposedPorts;
+  return ports?.length ? { ...src, exposedPorts: ports } : src;
+}
+
+function hostNamespaces(): string {
+  return NAMESPACES.map((ns) => {
+    try {
+      return `${ns}=${/\[(\d+)\]/.exec(Deno.readLinkSync(`/proc/self/ns/${ns}`))?.[1] ?? 0}`;
+    } catch {
+      return `${ns}=0`;
+    }
+  }).join(" ");
+}
+
+/** 64 random hex digits. */
+export function newId(): string {
+  return Array.from(crypto.getRandomValues(new Uint8Array(32)), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** Merge KEY=VALUE strings, later ones winning, in first-seen order. */
+export function mergeEnv(entries: readonly string[]): string[] {
+  const m = new Map<string, string>();
+  for (const e of entries) {
+    const i = e.indexOf("=");
+    m.set(i < 0 ? e : e.slice(0, i), e);
+  }
+  return [...m.values()];
+}
+
+/** `--ulimit name=soft[:hard]` → [resource, soft, hard]; -1 or "unlimited" is infinity. */
+export function parseUlimit(value: string): [number, bigint, bigint] {
+  const m = /^([a-z]+)=(-?\d+|unlimited)(?::(-?\d+|unlimited))?$/.exec(value);
+  const res = m ? RLIMIT[m[1]!] : undefined;
+  if (!m || res === undefined) {
+    throw new UsageError(`Invalid ulimit "${value}"`, {
+      hint: `use NAME=SOFT[:HARD] with NAME one of ${Object.keys(RLIMIT).join(", ")}`,
+    });
+  }
+  const num = (s: string) => (s === "unlimited" || s === "-1" ? RLIM_INFINITY : BigInt(s));
+  const soft = num(m[2]!);
+  const hard = m[3] === undefined ? soft : num(m[3]);
+  if (soft > hard) throw new UsageError(`Invalid ulimit "${value}": the soft limit is above the hard limit`);
+  return [res, soft, hard];
+}
+
+/** Print a notice once per boot (the runtime directory is emptied by reboots); one marker per topic. */
+function noticeOnce(text: string, topic = "idmap"): void {
+  const marker = `${runtimeDir()}/notice-${topic}`;
+  try {
+    Deno.writeFileSync(marker, new Uint8Array(), { createNew: true });
+  } catch {
+    return;
+  }
+  console.error(`nook: notice: ${text}`);
+}
+
+function existsSync(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
