@@ -82,3 +82,4 @@ export { hostsFile, resolvConf, writeEtcFiles } from "./etc_files.ts";
 export { MonitorError } from "./errors.ts";
 export { missing as monitorMissing, monitorPath } from "./monitor_path.ts";
 export { idMapSteps, monitorArgs, type MonitorExtras, startDetached } from "./monitor.ts";
+export { insideIdMapping, runStep, type StepRoot, stepRootfsSetup } from "./step.ts";
