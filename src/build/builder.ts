@@ -629,7 +629,41 @@ async function runInstruction(i: Instruction, state: State, ctx: Ctx, argv: stri
       hint: "nothing of this build was kept; fix the command and build again",
     });
   }
+  pruneMountPoints(`${dir}/diff`, layerTree(union, "the image"));
   await commitStep(dir, state, ctx, key, createdBy);
+}
+
+/**
+ * Take out of a RUN step's upper directory what the engine made as mount points (the plan's
+ * `/proc`, `/dev`, `/sys` and the /etc files it binds), unless the command itself put content
+ * there: a layer holds what the command changed, as buildah's and docker's do.
+ */
+function pruneMountPoints(upper: string, lower: SourceTree): void {
+  const same = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((x, n) => x === b[n]);
+  for (const f of ["etc/hosts", "etc/hostname", "etc/resolv.conf"]) {
+    let st: Deno.FileInfo;
+    try {
+      st = Deno.lstatSync(`${upper}/${f}`);
+    } catch {
+      continue;
+    }
+    if (!st.isFile) continue;
+    const below = lower.lstat(f);
+    const keep = below
+      ? !(below.st.isFile && same(Deno.readFileSync(`${upper}/${f}`), Deno.readFileSync(below.host)))
+      : st.size !== 0;
+    if (!keep) Deno.removeSync(`${upper}/${f}`);
+  }
+  for (const d of ["etc", "dev", "proc", "sys"]) {
+    try {
+      const st = Deno.lstatSync(`${upper}/${d}`);
+      if (!st.isDirectory || [...Deno.readDirSync(`${upper}/${d}`)].length) continue;
+      const below = lower.lstat(d);
+      if (!below || below.st.isDirectory) Deno.removeSync(`${upper}/${d}`);
+    } catch {
+      // not there
+    }
+  }
 }
 
 async function copyInstruction(i: Instruction, state: State, ctx: Ctx): Promise<void> {

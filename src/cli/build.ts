@@ -90,6 +90,10 @@ export async function main(argv: string[]): Promise<number> {
     return [l.slice(0, i), l.slice(i + 1)];
   });
 
+  // the copy-on-write backend is probed out here (the probe makes a user namespace of its own, with
+  // the caller's id maps) and cached for the build inside
+  const { storageBackend } = await lazyImport<typeof import("../overlay/backend.ts")>("overlay/backend.ts");
+  await storageBackend();
   // Why nook's user namespace: layers hold files of every mapped id, and the RUN containers'
   // own user namespaces are made inside it (src/engine/step.ts).
   const code = await inUserns(["build"], argv);
