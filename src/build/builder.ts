@@ -672,7 +672,8 @@ async function copyInstruction(i: Instruction, state: State, ctx: Ctx): Promise<
   for (const k of flags.keys()) {
     if (!["from", "chown", "chmod", "link"].includes(k)) throw lineError(ctx.fileLabel, i.line, i.keyword, `unknown flag "--${k}"`, "COPY and ADD take --from, --chown, --chmod and --link");
   }
-  const list = (i.json ?? words(i.args)).map((s) => expand(s, v));
+  // here-document sources (`COPY <<EOF /path`) are files of their own, not context paths
+  const list = (i.json ?? words(i.args)).map((s) => expand(s, v)).filter((s) => !(i.heredocs?.length && /^<<-?["']?[A-Za-z_][A-Za-z0-9_]*["']?$/.test(s)));
   if (list.length < 2 && !i.heredocs?.length) throw lineError(ctx.fileLabel, i.line, i.keyword, "expected at least one source and a destination");
   const destRaw = list.pop()!;
   const cwd = state.config.WorkingDir || "/";
