@@ -63,6 +63,7 @@ export const COMMANDS: Record<string, { summary: string; load: () => Promise<Com
   load: { summary: "Load images from a docker-archive or oci-archive tarball", load: lazy("load") },
   import: { summary: "Make an image from a root filesystem tarball", load: lazy("import") },
   save: { summary: "Write images to a tarball", load: lazy("save") },
+  build: { summary: "Build an image from a Containerfile", load: lazy("build") },
   push: { summary: "Upload an image to a registry", load: lazy("push") },
   tag: { summary: "Give an image more names", load: lazy("tag") },
   untag: { summary: "Remove names from an image (all of them without NAME)", load: lazy("untag") },

@@ -87,3 +87,4 @@ export { checkName, mergeEnv, newId, type Prepared, prepareContainer, prepareSou
 export { describeSource, hostSettings, parseRestart, type RunOutcome, runWithLifecycle } from "./lifecycle.ts";
 export { deviceNumbers, parseBytes, resourceHooks, resourcesFrom } from "./resources.ts";
 export { parseTmpfs, tmpfsMounts, tmpfsOptions } from "./tmpfs.ts";
+export { insideIdMapping, runStep, type StepRoot, stepRootfsSetup } from "./step.ts";

@@ -19,6 +19,7 @@ export const FLOORS: readonly (readonly string[])[] = [
   ["security", "launch", "unshare", "store", "image", "overlay", "cgroupv2", "network", "config"],
   // 4 — the engine: containers as things that last, and the verbs on them
   ["engine"],
-  // 5 — front doors: the nook CLI, the OCI runtime (`nook runtime`), and the commands that report on the host
-  ["oci", "doctor", "info", "cli"],
+  // 5 — front doors: the nook CLI, the OCI runtime (`nook runtime`), the commands that report on the host, and
+  // the Containerfile front door (`build`: its RUN steps are engine containers; the CLI's build command calls it)
+  ["oci", "doctor", "info", "build", "cli"],
 ];

@@ -56,10 +56,10 @@ export async function lockStore(mode: "shared" | "exclusive", root?: string, qui
  * (see tempPath in blobs.ts). Resumable downloads
  * (`<hex>.partial`) and unpacks that the per-blob lock guards are not here.
  */
-const OWNED_TEMP = /^(?:load|import|blob|layer-import)-(\d+)-/;
+const OWNED_TEMP = /^(?:load|import|blob|layer-import|build)-(\d+)-/;
 
 /**
- * Remove what a killed or failed load, import or pull left in tmp/: with the
+ * Remove what a killed or failed load, import, pull or build left in tmp/: with the
  * lock exclusive nobody else works, so every owned entry goes; shared, only
  * those whose process is gone. Costs one directory read when there is nothing
  * to do. An entry this process cannot remove (files of subordinate ids,

@@ -1,0 +1,63 @@
+#!/bin/sh
+# nook build against buildah bud on one realistic Containerfile: a base image, a package-like RUN
+# that writes a few thousand files, a COPY of a source tree, a second stage; (a) cold, (b) an
+# unchanged rebuild, (c) one source file changed. nook runs rootless as $NOOK_TEST_USER (default
+# nooktest); Debian's buildah runs only as root here (vfs storage, chroot isolation), so this
+# script runs as root and says so in its output. One run each; read ratios, not absolutes.
+set -eu
+[ -n "${BENCH_DEBUG:-}" ] && set -x
+. "$(dirname -- "$0")/_lib.sh"
+[ "$(id -u)" = 0 ] || { echo "bench: run as root (buildah needs it here; nook runs as the test user)" >&2; exit 1; }
+bench_need tar
+user=${NOOK_TEST_USER:-nooktest}
+"$bench_root/libshim/build.sh" >/dev/null
+"$bench_root/nook" --version >/dev/null
+chmod -R a+rX "$bench_root/build" 2>/dev/null || true
+work=$(mktemp -d /tmp/nook-bench-build-XXXXXX)
+chmod 755 "$work"
+trap 'rm -rf "$work"' EXIT
+bench_busybox_rootfs "$work/rootfs" sh mkdir seq cat echo touch rm ls wc >/dev/null
+tar --owner=0 --group=0 --numeric-owner -C "$work/rootfs" -cf "$work/bb.tar" .
+mkdir -p "$work/ctx/src"
+i=0
+while [ $i -lt 300 ]; do echo "source file $i" >"$work/ctx/src/f$i.c"; i=$((i + 1)); done
+cat >"$work/ctx/Containerfile" <<'CF'
+FROM bb AS build
+RUN mkdir -p /usr/share/pkg && cd /usr/share/pkg && for i in $(seq 1 3000); do echo "file $i" > "f$i"; done
+COPY src /src
+RUN cat /src/*.c | wc -l > /count
+FROM bb
+COPY --from=build /count /count
+COPY --from=build /usr/share/pkg /usr/share/pkg
+CMD ["cat", "/count"]
+CF
+chown -R "$user" "$work"
+now() { date +%s.%N; }
+ms() { echo "$1 $2" | awk '{ printf "%d", ($2 - $1) * 1000 }'; }
+as_user() {
+  runuser -u "$user" -- env -i HOME="$work" PATH=/usr/local/bin:/usr/bin:/bin NOOK_DATA_DIR="$work/nook" \
+    XDG_RUNTIME_DIR= "$@"
+}
+as_user "$bench_root/nook" import -q "$work/bb.tar" bb >/dev/null
+run_nook() { t0=$(now); as_user "$bench_root/nook" build -q --network none -t bench:1 "$work/ctx" >/dev/null; ms "$t0" "$(now)"; }
+n_cold=$(run_nook)
+n_warm=$(run_nook)
+echo "source file changed" >>"$work/ctx/src/f7.c"
+n_one=$(run_nook)
+echo "nook build (rootless, user $user): cold ${n_cold} ms, unchanged ${n_warm} ms, one file changed ${n_one} ms"
+
+if command -v buildah >/dev/null; then
+  echo "source file 7" >"$work/ctx/src/f7.c"
+  b="buildah --root $work/buildah/root --runroot $work/buildah/run --storage-driver vfs"
+  # the same base, handed over as a docker-archive (buildah names it localhost/bb)
+  as_user "$bench_root/nook" save --format docker-archive -o "$work/bb-docker.tar" bb
+  $b pull -q "docker-archive:$work/bb-docker.tar" >/dev/null
+  run_buildah() { t0=$(now); $b bud -q --isolation chroot --layers -t bench:1 "$work/ctx" >/dev/null 2>&1; ms "$t0" "$(now)"; }
+  b_cold=$(run_buildah)
+  b_warm=$(run_buildah)
+  echo "source file changed" >>"$work/ctx/src/f7.c"
+  b_one=$(run_buildah)
+  echo "buildah bud (as root: Debian's buildah cannot build rootless here; vfs, chroot isolation, host network): cold ${b_cold} ms, unchanged ${b_warm} ms, one file changed ${b_one} ms"
+else
+  echo "buildah bud: skipped, buildah is not installed (apt install buildah)"
+fi

@@ -1,0 +1,850 @@
+/**
+ * `nook build`: the stages of a Containerfile planned (`--target` and the stages it needs), each
+ * instruction applied in order, RUN through the engine (src/engine/step.ts) over the stage's
+ * layers with a writable upper directory, COPY/ADD into a fresh layer directory, and each layer
+ * diffed into a gzip blob and committed once into the store; the image record and its OCI (or
+ * docker) config and manifest written at the end.
+ *
+ * A cache keyed on the parent layer, the instruction, the config it runs with, the build
+ * arguments in scope and the content of COPY/ADD sources (hashes, not times) lets an unchanged
+ * step reuse its layer ("Using cache").
+ *
+ * The build is a transaction: its temporary directories are `tmp/build-<pid>-…` (swept after a
+ * kill, like load's and import's), and what a failed build committed is removed again.
+ * Runs inside nook's user namespace.
+ *
+ * @module
+ */
+import { NookError } from "../errors/mod.ts";
+import { runStep, stepRootfsSetup } from "../engine/step.ts";
+import { DEFAULT_PATH } from "../engine/build_plan.ts";
+import { mergeHooks } from "../engine/run.ts";
+import { writeEtcFiles } from "../engine/etc_files.ts";
+import { resolveUser } from "../engine/user.ts";
+import type { ContainerSpec } from "../model/container.ts";
+import { type NetworkFlags, networkHooks, prepareNetwork } from "../network/mod.ts";
+import { readTextInLayers } from "../overlay/union.ts";
+import { storageBackend } from "../overlay/backend.ts";
+import { findImage } from "../image/lookup.ts";
+import { type ContainerConfig, formatPlatform, hostPlatform, type ImageConfig, type Manifest, MT, parsePlatform } from "../image/manifest.ts";
+import { parseReference, repoName } from "../image/reference.ts";
+import { recordImage } from "../image/ingest.ts";
+import type { Progress } from "../image/progress.ts";
+import { blobPath, commitBlobFile, hasBlob, readBlobText, writeBlob } from "../store/blobs.ts";
+import type { ImageRecord, LayerRef } from "../store/images.ts";
+import { commitLayer, hasLayer, layerDiff, readLayerInfo } from "../store/layers.ts";
+import { digestHex, storeLayout } from "../store/layout.ts";
+import { BuildError, expand, type Instruction, lineError, pairs, parseContainerfile, words } from "./containerfile.ts";
+import { contextTree, copyItems, hashItems, layerTree, planCopy, type SourceTree } from "./copy.ts";
+import { IgnoreRules } from "./ignore.ts";
+import { type TimePolicy, writeLayer } from "./layer_tar.ts";
+
+/** What to build, and how. */
+export interface BuildOptions {
+  /** The context directory. */
+  context: string;
+  /** The Containerfile's path. */
+  file: string;
+  /** Names for the result. */
+  tags: string[];
+  /** `--build-arg` values. */
+  buildArgs: Map<string, string>;
+  /** The stage to stop at. */
+  target?: string;
+  /** Run every step. */
+  noCache: boolean;
+  /** Pull base images: "missing", "always" or "never". */
+  pull: "missing" | "always" | "never";
+  /** `--label` pairs. */
+  labels: [string, string][];
+  /** Every time in the image is this (seconds since the epoch). */
+  timestamp?: number;
+  /** Times are clamped to this (SOURCE_DATE_EPOCH). */
+  sourceDateEpoch?: number;
+  /** Manifest and config format. */
+  format: "oci" | "docker";
+  /** Print only the image ID. */
+  quiet: boolean;
+  /** The network flags of RUN steps. */
+  network: NetworkFlags;
+  /** Default platform of FROM (`--platform`). */
+  platform?: string;
+  /** Pulls base images (the progress shown while it runs). */
+  pullImage: (name: string, platform: string | undefined) => Promise<ImageRecord>;
+  /** Where step lines go. */
+  progress: Progress;
+}
+
+type Config = ContainerConfig & { Shell?: string[]; Healthcheck?: unknown; OnBuild?: string[] };
+type History = NonNullable<ImageConfig["history"]>[number];
+
+interface Stage {
+  index: number;
+  name?: string;
+  base: string;
+  platform?: string;
+  line: number;
+  instructions: Instruction[];
+}
+
+interface State {
+  layers: LayerRef[];
+  config: Config;
+  image: Omit<ImageConfig, "config" | "rootfs" | "history">;
+  history: History[];
+  args: Map<string, string>;
+  created: string;
+}
+
+interface CacheEntry {
+  chainId: string;
+  diffId: string;
+  digest: string;
+  size: number;
+  created: string;
+}
+
+/** Build arguments every Containerfile may use without declaring them. */
+const PREDEFINED_ARGS = ["HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "FTP_PROXY", "ftp_proxy", "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"];
+
+function cacheDir(): string {
+  return `${storeLayout().root}/build-cache`;
+}
+
+function hex(bytes: ArrayBuffer): string {
+  return Array.from(new Uint8Array(bytes), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+async function keyOf(parts: unknown): Promise<string> {
+  return hex(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(JSON.stringify(parts))));
+}
+
+function readCache(key: string): CacheEntry | undefined {
+  try {
+    const e = JSON.parse(Deno.readTextFileSync(`${cacheDir()}/${key}.json`)) as CacheEntry;
+    return hasLayer(e.chainId) && hasBlob(e.digest, e.size) ? e : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function removeQuietly(path: string): void {
+  try {
+    Deno.removeSync(path, { recursive: true });
+  } catch {
+    // gone already
+  }
+}
+
+function envMap(env: readonly string[] | undefined): Map<string, string> {
+  const m = new Map<string, string>();
+  for (const e of env ?? []) {
+    const i = e.indexOf("=");
+    m.set(i < 0 ? e : e.slice(0, i), i < 0 ? "" : e.slice(i + 1));
+  }
+  return m;
+}
+
+function setEnv(cfg: Config, key: string, value: string): void {
+  cfg.Env = [...(cfg.Env ?? []).filter((e) => !e.startsWith(`${key}=`)), `${key}=${value}`];
+}
+
+/** The stages of a parsed Containerfile, and the ARGs before the first FROM. */
+function splitStages(ins: Instruction[], file: string): { globals: Instruction[]; stages: Stage[] } {
+  const globals: Instruction[] = [];
+  const stages: Stage[] = [];
+  for (const i of ins) {
+    if (i.keyword === "FROM") {
+      const w = words(i.args);
+      if (w.length !== 1 && !(w.length === 3 && w[1]!.toUpperCase() === "AS")) {
+        throw lineError(file, i.line, "FROM", `expected "FROM IMAGE [AS NAME]", got "${i.args}"`);
+      }
+      const platform = i.flags.find(([k]) => k === "platform")?.[1];
+      for (const [k] of i.flags) if (k !== "platform") throw lineError(file, i.line, "FROM", `unknown flag "--${k}"`);
+      stages.push({
+        index: stages.length,
+        base: w[0]!,
+        line: i.line,
+        instructions: [],
+        ...(w[2] ? { name: w[2].toLowerCase() } : {}),
+        ...(platform ? { platform } : {}),
+      });
+    } else if (!stages.length) {
+      if (i.keyword !== "ARG") throw lineError(file, i.line, i.keyword, "the first instruction must be FROM (only ARG may come before it)");
+      globals.push(i);
+    } else stages[stages.length - 1]!.instructions.push(i);
+  }
+  if (!stages.length) throw new BuildError(`${file}: there is no FROM instruction`, { exitCode: 125, hint: "start the Containerfile with FROM IMAGE (or FROM scratch)" });
+  return { globals, stages };
+}
+
+/** Build; resolves with the image ID. */
+export async function build(opts: BuildOptions): Promise<string> {
+  const fileLabel = opts.file.slice(opts.file.lastIndexOf("/") + 1);
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(opts.file);
+  } catch (err) {
+    throw new BuildError(`Cannot read the Containerfile "${opts.file}": ${(err as Error).message}`, { exitCode: 125, hint: "give it with -f FILE, or put a Containerfile or Dockerfile in the context" });
+  }
+  const { globals, stages } = splitStages(parseContainerfile(text, fileLabel), fileLabel);
+  const say = (t: string) => {
+    if (!opts.quiet) opts.progress.line(t);
+  };
+
+  // global ARGs: the values FROM lines see
+  const globalArgs = new Map<string, string>();
+  for (const g of globals) {
+    for (const [k, v] of pairs(g.args, false)) globalArgs.set(k, opts.buildArgs.get(k) ?? expand(v, globalArgs));
+  }
+  const byName = new Map(stages.map((s) => [s.name ?? String(s.index), s]));
+  for (const s of stages) byName.set(String(s.index), s);
+  let last = stages[stages.length - 1]!;
+  if (opts.target !== undefined) {
+    const t = byName.get(opts.target.toLowerCase());
+    if (!t) throw new BuildError(`The target stage "${opts.target}" is not in ${fileLabel}`, { exitCode: 125, hint: `stages: ${stages.map((s) => s.name ?? s.index).join(", ")}` });
+    last = t;
+  }
+  // the stages the target needs: its base chain and the stages COPY --from names
+  const needed = new Set<number>();
+  const need = (s: Stage) => {
+    if (needed.has(s.index)) return;
+    needed.add(s.index);
+    const base = byName.get(expand(s.base, globalArgs).toLowerCase());
+    if (base && base.index < s.index) need(base);
+    for (const i of s.instructions) {
+      const from = i.flags.find(([k]) => k === "from")?.[1];
+      const src = from !== undefined ? byName.get(from.toLowerCase()) : undefined;
+      if (src && src.index < s.index) need(src);
+    }
+  };
+  need(last);
+  const steps = stages.filter((s) => needed.has(s.index)).reduce((n, s) => n + 1 + s.instructions.length, 0);
+
+  const tx = new Transaction();
+  const times: TimePolicy = opts.timestamp !== undefined
+    ? { set: opts.timestamp }
+    : opts.sourceDateEpoch !== undefined
+    ? { clamp: opts.sourceDateEpoch }
+    : {};
+  const fixed = opts.timestamp ?? opts.sourceDateEpoch;
+  const now = () => new Date((fixed ?? Date.now() / 1000) * 1000).toISOString().replace(/\.\d{3}Z$/, "Z");
+  const backend = await storageBackend();
+  if (backend.backend === "copy") {
+    throw new BuildError("nook build needs overlayfs (kernel, in a user namespace) or fuse-overlayfs for RUN steps", {
+      exitCode: 125,
+      hint: `this host has neither: ${backend.reasons.join("; ")}`,
+    });
+  }
+  const built = new Map<number, State>();
+  let n = 0;
+  try {
+    for (const stage of stages) {
+      if (!needed.has(stage.index)) continue;
+      const baseName = expand(stage.base, globalArgs);
+      say(`[${stage.index + 1}/${stages.filter((s) => needed.has(s.index)).length}] STEP ${++n}/${steps}: FROM ${baseName}${stage.name ? ` AS ${stage.name}` : ""}`);
+      let state: State;
+      const prior = byName.get(baseName.toLowerCase());
+      if (prior && prior.index < stage.index && built.has(prior.index)) state = cloneState(built.get(prior.index)!);
+      else if (baseName === "scratch") state = scratchState(now(), expand(stage.platform ?? opts.platform ?? "", globalArgs) || undefined);
+      else state = await imageState(opts, baseName, expand(stage.platform ?? opts.platform ?? "", globalArgs) || undefined, fileLabel, stage.line);
+      state.args = new Map();
+      for (const i of stage.instructions) {
+        say(`[${stage.index + 1}/${stages.filter((s) => needed.has(s.index)).length}] STEP ${++n}/${steps}: ${i.text}`);
+        try {
+          await applyInstruction(i, state, { opts, fileLabel, built, byName, stage, globalArgs, tx, times, now, backend, say });
+        } catch (err) {
+          if (err instanceof BuildError && /^\S+:\d+: /.test(err.message)) throw err;
+          if (err instanceof NookError) {
+            throw new BuildError(`${fileLabel}:${i.line}: ${i.keyword}: ${err.message}`, { exitCode: err.exitCode === 0 ? 125 : err.exitCode, cause: err, ...(err.hint ? { hint: err.hint } : {}) });
+          }
+          throw err;
+        }
+      }
+      built.set(stage.index, state);
+      if (stage === last) break;
+    }
+    const state = built.get(last.index)!;
+    for (const [k, v] of opts.labels) (state.config.Labels ??= {})[k] = v;
+    const id = await commitImage(state, opts);
+    tx.commit();
+    return id;
+  } finally {
+    tx.end();
+  }
+}
+
+/** What a build made, removed again unless it succeeds. */
+class Transaction {
+  readonly temps: string[] = [];
+  readonly layers: string[] = [];
+  readonly blobs: string[] = [];
+  readonly cache: string[] = [];
+  #ok = false;
+
+  /** A temporary directory under the store's tmp/, named with this process's pid. */
+  tempDir(): string {
+    const { tmp } = storeLayout();
+    Deno.mkdirSync(tmp, { recursive: true, mode: 0o700 });
+    const dir = `${tmp}/build-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
+    Deno.mkdirSync(dir, { mode: 0o700 });
+    this.temps.push(dir);
+    return dir;
+  }
+
+  commit(): void {
+    this.#ok = true;
+  }
+
+  end(): void {
+    for (const t of this.temps) removeQuietly(t);
+    if (this.#ok) return;
+    for (const c of this.cache) removeQuietly(c);
+    for (const l of this.layers) removeQuietly(l);
+    for (const b of this.blobs) removeQuietly(b);
+  }
+}
+
+function cloneState(s: State): State {
+  return structuredClone(s);
+}
+
+function scratchState(created: string, platform: string | undefined): State {
+  const p = platform ? parsePlatform(platform) : hostPlatform();
+  return {
+    layers: [],
+    config: { Env: [DEFAULT_PATH] },
+    image: { architecture: p.architecture, os: p.os, ...(p.variant ? { variant: p.variant } : {}) },
+    history: [],
+    args: new Map(),
+    created,
+  };
+}
+
+async function imageState(opts: BuildOptions, name: string, platform: string | undefined, file: string, line: number): Promise<State> {
+  let rec: ImageRecord | undefined;
+  try {
+    rec = opts.pull === "always" ? undefined : findImage(name);
+  } catch (err) {
+    throw lineError(file, line, "FROM", `invalid image name "${name}": ${(err as Error).message}`);
+  }
+  if (!rec) {
+    if (opts.pull === "never") throw lineError(file, line, "FROM", `the image "${name}" is not in the store and --pull never forbids pulling it`, `pull it first: nook pull ${name}`);
+    rec = await opts.pullImage(name, platform);
+  }
+  const cfg = JSON.parse(readBlobText(rec.id)) as ImageConfig;
+  return {
+    layers: rec.layers.map((l) => ({ ...l })),
+    config: (cfg.config ?? {}) as Config,
+    image: { architecture: cfg.architecture, os: cfg.os, ...(cfg.variant ? { variant: cfg.variant } : {}), ...(cfg.author ? { author: cfg.author } : {}) },
+    history: cfg.history ?? [],
+    args: new Map(),
+    created: cfg.created ?? new Date(0).toISOString(),
+  };
+}
+
+interface Ctx {
+  opts: BuildOptions;
+  fileLabel: string;
+  built: Map<number, State>;
+  byName: Map<string, Stage>;
+  stage: Stage;
+  globalArgs: Map<string, string>;
+  tx: Transaction;
+  times: TimePolicy;
+  now: () => string;
+  backend: Awaited<ReturnType<typeof storageBackend>>;
+  say: (t: string) => void;
+}
+
+/** Variables an instruction's arguments expand from: the ARGs in scope, then ENV. */
+function vars(state: State): Map<string, string> {
+  const m = new Map(state.args);
+  for (const [k, v] of envMap(state.config.Env)) m.set(k, v);
+  return m;
+}
+
+function execForm(i: Instruction, v: Map<string, string>, shell: string[]): string[] {
+  return i.json ?? [...shell, expandShell(i.args, v)];
+}
+
+/** Shell-form commands are given to the shell as written: the shell expands them. */
+function expandShell(s: string, _v: Map<string, string>): string {
+  return s;
+}
+
+async function applyInstruction(i: Instruction, state: State, ctx: Ctx): Promise<void> {
+  const v = vars(state);
+  const cfg = state.config;
+  const x = (s: string) => expand(s, v);
+  const meta = (createdBy?: string) => state.history.push({ created: state.created, created_by: createdBy ?? `/bin/sh -c #(nop) ${i.text}`, empty_layer: true });
+  const shell = cfg.Shell ?? ["/bin/sh", "-c"];
+  switch (i.keyword) {
+    case "ARG": {
+      for (const [k, def] of pairs(i.args, false)) {
+        const given = ctx.opts.buildArgs.get(k);
+        const global = ctx.globalArgs.get(k);
+        state.args.set(k, given ?? (def !== "" || i.args.includes("=") ? expand(def, vars(state)) : global ?? ""));
+      }
+      meta();
+      return;
+    }
+    case "ENV":
+      for (const [k, val] of pairs(x(i.args), true)) {
+        if (!k) throw lineError(ctx.fileLabel, i.line, "ENV", "a variable needs a name");
+        setEnv(cfg, k, val);
+      }
+      meta();
+      return;
+    case "LABEL":
+      for (const [k, val] of pairs(x(i.args), true)) (cfg.Labels ??= {})[k] = val;
+      meta();
+      return;
+    case "MAINTAINER":
+      state.image.author = x(i.args);
+      meta();
+      return;
+    case "WORKDIR": {
+      const w = x(i.args).trim();
+      if (!w) throw lineError(ctx.fileLabel, i.line, "WORKDIR", "a directory is needed");
+      const base = cfg.WorkingDir || "/";
+      cfg.WorkingDir = normalize(w.startsWith("/") ? w : `${base}/${w}`);
+      meta();
+      return;
+    }
+    case "USER":
+      cfg.User = x(i.args).trim();
+      if (!cfg.User) throw lineError(ctx.fileLabel, i.line, "USER", "a user is needed");
+      meta();
+      return;
+    case "EXPOSE":
+      for (const p of words(x(i.args))) {
+        if (!/^\d+(-\d+)?(\/(tcp|udp|sctp))?$/.test(p)) throw lineError(ctx.fileLabel, i.line, "EXPOSE", `invalid port "${p}"`, "use PORT[/tcp|udp]");
+        (cfg.ExposedPorts ??= {})[p.includes("/") ? p : `${p}/tcp`] = {};
+      }
+      meta();
+      return;
+    case "VOLUME":
+      for (const p of i.json ?? words(x(i.args))) (cfg.Volumes ??= {})[x(p)] = {};
+      meta();
+      return;
+    case "STOPSIGNAL":
+      cfg.StopSignal = x(i.args).trim();
+      meta();
+      return;
+    case "SHELL":
+      if (!i.json?.length) throw lineError(ctx.fileLabel, i.line, "SHELL", "the shell must be a JSON array", 'e.g. SHELL ["/bin/bash", "-c"]');
+      cfg.Shell = i.json;
+      meta();
+      return;
+    case "CMD":
+      cfg.Cmd = i.json ?? [...shell, i.args];
+      meta();
+      return;
+    case "ENTRYPOINT":
+      cfg.Entrypoint = i.json ?? [...shell, i.args];
+      meta();
+      return;
+    case "HEALTHCHECK": {
+      const w = i.args.trim();
+      if (/^NONE$/i.test(w)) cfg.Healthcheck = { Test: ["NONE"] };
+      else {
+        const m = /^((?:--\S+\s+)*)CMD\s+([\s\S]+)$/i.exec(w);
+        if (!m) throw lineError(ctx.fileLabel, i.line, "HEALTHCHECK", "expected HEALTHCHECK [OPTIONS] CMD COMMAND, or NONE");
+        const cmd = m[2]!.trim();
+        let test: string[];
+        try {
+          test = cmd.startsWith("[") ? ["CMD", ...JSON.parse(cmd) as string[]] : ["CMD-SHELL", cmd];
+        } catch {
+          test = ["CMD-SHELL", cmd];
+        }
+        cfg.Healthcheck = { Test: test };
+      }
+      meta();
+      return;
+    }
+    case "ONBUILD":
+      (cfg.OnBuild ??= []).push(i.args.trim());
+      meta();
+      return;
+    case "RUN":
+      await runInstruction(i, state, ctx, execForm(i, v, shell));
+      return;
+    case "COPY":
+    case "ADD":
+      await copyInstruction(i, state, ctx);
+      return;
+  }
+  throw lineError(ctx.fileLabel, i.line, i.keyword, "not supported in this position");
+}
+
+function normalize(p: string): string {
+  const out: string[] = [];
+  for (const part of p.split("/")) {
+    if (!part || part === ".") continue;
+    if (part === "..") out.pop();
+    else out.push(part);
+  }
+  return "/" + out.join("/");
+}
+
+function topChain(state: State): string {
+  return state.layers[state.layers.length - 1]?.chainId ?? "scratch";
+}
+
+async function chainOf(parent: string, diffId: string): Promise<string> {
+  if (parent === "scratch") return diffId;
+  return "sha256:" + hex(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(`${parent} ${diffId}`)));
+}
+
+/** Write the layer of `dir` (a directory whose `diff/` holds the changes), commit blob and layer, record the cache. */
+async function commitStep(dir: string, state: State, ctx: Ctx, key: string | undefined, createdBy: string): Promise<void> {
+  const blobTmp = `${dir}/layer.tar.gz`;
+  const blob = await writeLayer(`${dir}/diff`, blobTmp, ctx.times);
+  const parent = topChain(state);
+  const chainId = await chainOf(parent, blob.diffId);
+  if (!hasBlob(blob.digest, blob.size)) {
+    commitBlobFile(blobTmp, blob.digest);
+    ctx.tx.blobs.push(blobPath(blob.digest));
+  } else removeQuietly(blobTmp);
+  if (!hasLayer(chainId)) {
+    for (const d of ["work", "merged", "empty", "etc"]) removeQuietly(`${dir}/${d}`);
+    ctx.tx.temps.splice(ctx.tx.temps.indexOf(dir), 1);
+    const dest = commitLayer(dir, {
+      chainId,
+      diffId: blob.diffId,
+      size: blob.tarSize,
+      opaque: blob.opaque,
+      created: new Date().toISOString(),
+      ...(parent !== "scratch" ? { parent } : {}),
+    });
+    ctx.tx.layers.push(dest);
+  }
+  const created = ctx.now();
+  if (key && !ctx.opts.noCache) {
+    Deno.mkdirSync(cacheDir(), { recursive: true, mode: 0o700 });
+    const entry: CacheEntry = { chainId, diffId: blob.diffId, digest: blob.digest, size: blob.size, created };
+    const path = `${cacheDir()}/${key}.json`;
+    Deno.writeTextFileSync(`${path}.${Deno.pid}.tmp`, JSON.stringify(entry) + "\n");
+    Deno.renameSync(`${path}.${Deno.pid}.tmp`, path);
+    ctx.tx.cache.push(path);
+  }
+  addLayer(state, { chainId, diffId: blob.diffId, digest: blob.digest, size: blob.size, created }, createdBy);
+}
+
+function addLayer(state: State, e: CacheEntry, createdBy: string): void {
+  state.layers.push({ digest: e.digest, mediaType: MT.OCI_LAYER_GZIP, size: e.size, diffId: e.diffId, chainId: e.chainId });
+  state.created = e.created;
+  state.history.push({ created: e.created, created_by: createdBy });
+}
+
+function useCache(key: string, state: State, ctx: Ctx, createdBy: string): boolean {
+  if (ctx.opts.noCache) return false;
+  const hit = readCache(key);
+  if (!hit) return false;
+  ctx.say(`--> Using cache ${digestHex(hit.chainId)}`);
+  addLayer(state, hit, createdBy);
+  return true;
+}
+
+/** The layers of a state as the union readers take them, top first. */
+function unionOfState(state: State): { dir: string; opaque: Set<string> }[] {
+  return [...state.layers].reverse().map((l) => ({ dir: layerDiff(l.chainId), opaque: new Set(readLayerInfo(l.chainId)?.opaque ?? []) }));
+}
+
+/** The layer directories of a state, top first, relative to the store root. */
+function lowers(state: State): string[] {
+  const root = storeLayout().root;
+  return [...state.layers].reverse().map((l) => layerDiff(l.chainId).slice(root.length + 1));
+}
+
+async function runInstruction(i: Instruction, state: State, ctx: Ctx, argv: string[]): Promise<void> {
+  for (const [k] of i.flags) if (k !== "network") throw lineError(ctx.fileLabel, i.line, "RUN", `unknown flag "--${k}"`, "RUN takes --network");
+  const cfg = state.config;
+  // heredocs: the first one is the script when the command is only `<<EOF`
+  let stdinScript: string | undefined;
+  if (i.heredocs?.length) {
+    const only = /^<<-?["']?([A-Za-z_][A-Za-z0-9_]*)["']?\s*$/.exec(i.args.trim());
+    if (only) argv = [...(cfg.Shell ?? ["/bin/sh", "-c"]), i.heredocs[0]!.body];
+    else stdinScript = i.heredocs[0]!.body;
+    if (stdinScript !== undefined) argv = [...(cfg.Shell ?? ["/bin/sh", "-c"]), `${i.args.replace(/<<-?["']?[A-Za-z_][A-Za-z0-9_]*["']?/, "")} <<'__NOOK_EOF__'\n${stdinScript}__NOOK_EOF__\n`];
+  }
+  const args = [...state.args].filter(([k]) => !envMap(cfg.Env).has(k));
+  const argEnv = [...args, ...PREDEFINED_ARGS.filter((k) => ctx.opts.buildArgs.has(k) && !state.args.has(k)).map((k) => [k, ctx.opts.buildArgs.get(k)!] as [string, string])];
+  const env = [...(cfg.Env ?? [DEFAULT_PATH]), ...argEnv.map(([k, val]) => `${k}=${val}`)];
+  if (!env.some((e) => e.startsWith("PATH="))) env.unshift(DEFAULT_PATH);
+  const createdBy = i.json ? `RUN ${JSON.stringify(i.json)}` : `RUN ${argEnv.length ? `|${argEnv.length} ${argEnv.map(([k, val]) => `${k}=${val}`).join(" ")} ` : ""}${argv.join(" ")}`;
+  const key = await keyOf({ v: 1, parent: topChain(state), argv, env, user: cfg.User ?? "", cwd: cfg.WorkingDir || "/", times: ctx.times });
+  if (useCache(key, state, ctx, createdBy)) return;
+
+  const dir = ctx.tx.tempDir();
+  const root = storeLayout().root;
+  for (const d of ["diff", "work", "merged", "empty", "etc"]) Deno.mkdirSync(`${dir}/${d}`, { mode: 0o755 });
+  Deno.chmodSync(`${dir}/diff`, 0o755);
+  const rel = dir.slice(root.length + 1);
+  const union = unionOfState(state);
+  const readFile = (p: string) => readTextInLayers(union, p);
+  const user = resolveUser(cfg.User, readFile("/etc/passwd"), readFile("/etc/group"));
+  const id = Array.from(crypto.getRandomValues(new Uint8Array(32)), (b) => b.toString(16).padStart(2, "0")).join("");
+  const hostname = id.slice(0, 12);
+  const flagNet = i.flags.find(([k]) => k === "network")?.[1];
+  const net = prepareNetwork({ ...ctx.opts.network, ...(flagNet ? { network: flagNet } : {}), publish: [], publishAll: false }, { id, hostname, runDir: `${dir}/etc` });
+  const spec: ContainerSpec = {
+    id,
+    rootfs: `${dir}/merged`,
+    readonlyRootfs: false,
+    hostname,
+    network: net.mode,
+    networkSetup: net.setup,
+    mounts: [],
+    etcFiles: writeEtcFiles(`${dir}/etc`, hostname, net.etc),
+    process: {
+      args: argv,
+      env: [...env.filter((e) => !e.startsWith("HOSTNAME=")), `HOSTNAME=${hostname}`, ...(envMap(env).has("HOME") ? [] : [`HOME=${user.uid === 0 ? "/root" : user.home}`])],
+      cwd: cfg.WorkingDir || "/",
+      uid: user.uid,
+      gid: user.gid,
+      groups: user.groups,
+      terminal: false,
+      stdin: false,
+      init: false,
+      umask: 0o022,
+      rlimits: [],
+    },
+    rootfsSetup: stepRootfsSetup({
+      base: root,
+      lowers: lowers(state),
+      upper: `${rel}/diff`,
+      work: `${rel}/work`,
+      empty: `${rel}/empty`,
+      merged: `${dir}/merged`,
+      backend: ctx.backend.backend === "overlay" ? "overlay" : "fuse-overlayfs",
+      ...(ctx.backend.fuseOverlayfs ? { fuseOverlayfs: ctx.backend.fuseOverlayfs } : {}),
+    }),
+  };
+  const code = await runStep(spec, mergeHooks(networkHooks(spec)));
+  if (code !== 0) {
+    throw new BuildError(`${ctx.fileLabel}:${i.line}: RUN: the command ${JSON.stringify(argv.slice(i.json ? 0 : -1).join(" "))} exited with status ${code}`, {
+      exitCode: 125,
+      hint: "nothing of this build was kept; fix the command and build again",
+    });
+  }
+  pruneMountPoints(`${dir}/diff`, layerTree(union, "the image"));
+  await commitStep(dir, state, ctx, key, createdBy);
+}
+
+/**
+ * Take out of a RUN step's upper directory what the engine made as mount points (the plan's
+ * `/proc`, `/dev`, `/sys` and the /etc files it binds), unless the command itself put content
+ * there: a layer holds what the command changed, as buildah's and docker's do.
+ */
+function pruneMountPoints(upper: string, lower: SourceTree): void {
+  const same = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((x, n) => x === b[n]);
+  for (const f of ["etc/hosts", "etc/hostname", "etc/resolv.conf"]) {
+    let st: Deno.FileInfo;
+    try {
+      st = Deno.lstatSync(`${upper}/${f}`);
+    } catch {
+      continue;
+    }
+    if (!st.isFile) continue;
+    const below = lower.lstat(f);
+    const keep = below
+      ? !(below.st.isFile && same(Deno.readFileSync(`${upper}/${f}`), Deno.readFileSync(below.host)))
+      : st.size !== 0;
+    if (!keep) Deno.removeSync(`${upper}/${f}`);
+  }
+  for (const d of ["etc", "dev", "proc", "sys"]) {
+    try {
+      const st = Deno.lstatSync(`${upper}/${d}`);
+      if (!st.isDirectory || [...Deno.readDirSync(`${upper}/${d}`)].length) continue;
+      const below = lower.lstat(d);
+      if (!below || below.st.isDirectory) Deno.removeSync(`${upper}/${d}`);
+    } catch {
+      // not there
+    }
+  }
+}
+
+async function copyInstruction(i: Instruction, state: State, ctx: Ctx): Promise<void> {
+  const v = vars(state);
+  const flags = new Map(i.flags.map(([k, val]) => [k, expand(val, v)]));
+  for (const k of flags.keys()) {
+    if (!["from", "chown", "chmod", "link"].includes(k)) throw lineError(ctx.fileLabel, i.line, i.keyword, `unknown flag "--${k}"`, "COPY and ADD take --from, --chown, --chmod and --link");
+  }
+  // here-document sources (`COPY <<EOF /path`) are files of their own, not context paths
+  const list = (i.json ?? words(i.args)).map((s) => expand(s, v)).filter((s) => !(i.heredocs?.length && /^<<-?["']?[A-Za-z_][A-Za-z0-9_]*["']?$/.test(s)));
+  if (list.length < 2 && !i.heredocs?.length) throw lineError(ctx.fileLabel, i.line, i.keyword, "expected at least one source and a destination");
+  const destRaw = list.pop()!;
+  const cwd = state.config.WorkingDir || "/";
+  const dest = (destRaw.startsWith("/") ? normalize(destRaw) : normalize(`${cwd}/${destRaw}`)) + (destRaw.endsWith("/") || destRaw === "." ? "/" : "");
+
+  // where the sources come from
+  let tree: SourceTree;
+  let treeKey: string;
+  let contextDir: string | undefined;
+  const from = flags.get("from");
+  if (from !== undefined) {
+    const st = ctx.byName.get(from.toLowerCase());
+    let layers: LayerRef[];
+    if (st && st.index < ctx.stage.index) {
+      const s = ctx.built.get(st.index);
+      if (!s) throw lineError(ctx.fileLabel, i.line, i.keyword, `the stage "${from}" was not built`);
+      layers = s.layers;
+    } else {
+      const rec = findImage(from) ?? (ctx.opts.pull !== "never" ? await ctx.opts.pullImage(from, undefined) : undefined);
+      if (!rec) throw lineError(ctx.fileLabel, i.line, i.keyword, `no stage or image "${from}"`);
+      layers = rec.layers;
+    }
+    const union = [...layers].reverse().map((l) => ({ dir: layerDiff(l.chainId), opaque: new Set(readLayerInfo(l.chainId)?.opaque ?? []) }));
+    tree = layerTree(union, `"${from}"`);
+    treeKey = layers[layers.length - 1]?.chainId ?? "scratch";
+  } else {
+    contextDir = ctx.opts.context;
+    const ignoreFile = [".containerignore", ".dockerignore"].map((f) => `${contextDir}/${f}`).find((f) => {
+      try {
+        return Deno.lstatSync(f).isFile;
+      } catch {
+        return false;
+      }
+    });
+    tree = contextTree(contextDir, new IgnoreRules(ignoreFile ? Deno.readTextFileSync(ignoreFile) : ""));
+    treeKey = "context";
+  }
+  // ADD: local tar archives are unpacked; URLs are not fetched
+  if (i.keyword === "ADD" && list.some((s) => /^https?:\/\//.test(s))) {
+    throw lineError(ctx.fileLabel, i.line, "ADD", "adding a URL is not supported", "download it in a RUN step, or into the context first");
+  }
+  let items = list.length ? planCopy(tree, list, dest, i.keyword) : [];
+  const archives = i.keyword === "ADD" && from === undefined ? items.filter((it) => it.kind === "file" && isTarFile(it.host, it.dest)) : [];
+  if (archives.length && list.length === 1 && !tree.lstat(tree.resolve(list[0]!) ?? "")?.st.isDirectory) items = [];
+  // here-documents as files: COPY <<EOF /path
+  const docs = i.heredocs ?? [];
+
+  const union = unionOfState(state);
+  const readFile = (p: string) => readTextInLayers(union, p);
+  let owner = { uid: 0, gid: 0 };
+  const chown = flags.get("chown");
+  if (chown) {
+    const u = resolveUser(chown, readFile("/etc/passwd"), readFile("/etc/group"));
+    owner = { uid: u.uid, gid: chown.includes(":") ? u.gid : u.uid === 0 ? 0 : u.gid };
+  }
+  const chmodText = flags.get("chmod");
+  let chmod: number | undefined;
+  if (chmodText !== undefined) {
+    if (!/^[0-7]{3,4}$/.test(chmodText)) throw lineError(ctx.fileLabel, i.line, i.keyword, `invalid --chmod "${chmodText}"`, "give an octal mode, e.g. --chmod=0755");
+    chmod = parseInt(chmodText, 8);
+  }
+  const contentHash = await hashItems([...items, ...archives]);
+  const createdBy = `${i.keyword} ${flags.size ? [...flags].map(([k, val]) => `--${k}=${val} `).join("") : ""}${from === undefined ? `file:${contentHash.slice(7)}` : list.join(" ")} in ${dest}`;
+  const key = await keyOf({ v: 1, parent: topChain(state), keyword: i.keyword, treeKey, dest, owner, chmod, contentHash, archives: archives.map((a) => a.dest), docs, times: ctx.times });
+  if (useCache(key, state, ctx, createdBy)) return;
+
+  const dir = ctx.tx.tempDir();
+  Deno.mkdirSync(`${dir}/diff`, { mode: 0o755 });
+  const unionTree = layerTree(union, "the image");
+  const parentAttrs = (rel: string) => {
+    const e = unionTree.lstat(rel);
+    return e?.st.isDirectory ? { mode: (e.st.mode ?? 0o755) & 0o7777, uid: e.st.uid ?? 0, gid: e.st.gid ?? 0 } : { mode: 0o755, uid: 0, gid: 0 };
+  };
+  // the destination's directories as the image has them (symlinks in it resolved inside the image)
+  const destDir = dest.endsWith("/") ? dest : dest.slice(0, dest.lastIndexOf("/") + 1);
+  const canon = unionTree.resolve(destDir.replace(/^\/+|\/+$/g, ""));
+  if (canon !== undefined && canon !== destDir.replace(/^\/+|\/+$/g, "")) {
+    const fix = (d: string) => d.startsWith(destDir.replace(/^\/+/, "")) ? canon + (canon ? "/" : "") + d.slice(destDir.replace(/^\/+/, "").length) : d;
+    items = items.map((it) => ({ ...it, dest: fix(it.dest) }));
+  }
+  copyItems(`${dir}/diff`, items, { ...owner, ...(chmod !== undefined ? { chmod } : {}) }, parentAttrs);
+  for (const d of docs) {
+    const target = dest.endsWith("/") ? `${dest}${d.name}` : dest;
+    const rel = target.replace(/^\/+/, "");
+    copyItems(`${dir}/diff`, [], owner, parentAttrs);
+    const parts = rel.split("/");
+    for (let k = 1; k < parts.length; k++) {
+      const p = `${dir}/diff/${parts.slice(0, k).join("/")}`;
+      try {
+        Deno.mkdirSync(p);
+        const a = parentAttrs(parts.slice(0, k).join("/"));
+        Deno.chmodSync(p, a.mode);
+        Deno.chownSync(p, a.uid, a.gid);
+      } catch {
+        // there
+      }
+    }
+    Deno.writeTextFileSync(`${dir}/diff/${rel}`, d.body, { mode: chmod ?? 0o644 });
+    Deno.chmodSync(`${dir}/diff/${rel}`, chmod ?? 0o644);
+    Deno.chownSync(`${dir}/diff/${rel}`, owner.uid, owner.gid);
+  }
+  if (archives.length) {
+    const { unpackLayer } = await import("../image/unpack.ts");
+    for (const a of archives) {
+      const base = dest.endsWith("/") || archives.length > 1 || items.length ? dest : dest + "/";
+      const to = `${dir}/diff/${base.replace(/^\/+/, "")}`;
+      copyItems(`${dir}/diff`, [{ host: "", dest: base.replace(/^\/+|\/+$/g, ""), kind: "dir", mode: 0o755, mtime: Math.floor(Date.now() / 1000), size: 0 }], owner, parentAttrs);
+      Deno.mkdirSync(to, { recursive: true });
+      using f = await Deno.open(a.host, { read: true });
+      await unpackLayer(f.readable, to, { label: `"${a.dest}"` });
+    }
+  }
+  await commitStep(dir, state, ctx, key, createdBy);
+}
+
+function isTarFile(host: string, name: string): boolean {
+  try {
+    using f = Deno.openSync(host, { read: true });
+    const head = new Uint8Array(512);
+    const n = f.readSync(head) ?? 0;
+    if (n >= 2 && head[0] === 0x1f && head[1] === 0x8b) return /\.(tgz|tar\.gz)$/.test(name);
+    if (n >= 4 && head[0] === 0x28 && head[1] === 0xb5 && head[2] === 0x2f && head[3] === 0xfd) return /\.tar\.zst$/.test(name);
+    return n === 512 && new TextDecoder().decode(head.subarray(257, 262)) === "ustar";
+  } catch {
+    return false;
+  }
+}
+
+/** Write config and manifest and record the image under its names; resolves with the image ID. */
+async function commitImage(state: State, opts: BuildOptions): Promise<string> {
+  const docker = opts.format === "docker";
+  const created = state.created;
+  const config: ImageConfig & { config: Config } = {
+    created,
+    ...state.image,
+    config: state.config,
+    rootfs: { type: "layers", diff_ids: state.layers.map((l) => l.diffId) },
+    history: state.history,
+  };
+  const configBytes = new TextEncoder().encode(JSON.stringify(config));
+  const configDigest = await writeBlob(configBytes);
+  const layerType = (mt: string) => {
+    if (!docker) return mt === MT.DOCKER_LAYER_GZIP ? MT.OCI_LAYER_GZIP : mt;
+    if (mt === MT.OCI_LAYER_GZIP || mt === MT.DOCKER_LAYER_GZIP) return MT.DOCKER_LAYER_GZIP;
+    throw new BuildError(`A layer of type "${mt}" cannot be written in the docker format`, { exitCode: 125, hint: "build with --format oci" });
+  };
+  const manifest: Manifest = {
+    schemaVersion: 2,
+    mediaType: docker ? MT.DOCKER_MANIFEST : MT.OCI_MANIFEST,
+    config: { mediaType: docker ? MT.DOCKER_CONFIG : MT.OCI_CONFIG, digest: configDigest, size: configBytes.length },
+    layers: state.layers.map((l) => ({ mediaType: layerType(l.mediaType), digest: l.digest, size: l.size })),
+  };
+  const manifestBytes = new TextEncoder().encode(JSON.stringify(manifest));
+  const manifestDigest = await writeBlob(manifestBytes);
+  const names = opts.tags.map((t) => {
+    const r = parseReference(t, "localhost");
+    return `${repoName(r)}:${r.tag ?? "latest"}`;
+  });
+  const platform = formatPlatform({ os: state.image.os, architecture: state.image.architecture, ...(state.image.variant ? { variant: state.image.variant } : {}) });
+  const rec: ImageRecord = {
+    id: configDigest,
+    names,
+    repoDigests: [],
+    manifest: manifestDigest,
+    manifestMediaType: manifest.mediaType!,
+    layers: state.layers.map((l) => ({ ...l, mediaType: layerType(l.mediaType) })),
+    platform,
+    added: new Date().toISOString(),
+    size: state.layers.reduce((n, l) => n + (readLayerInfo(l.chainId)?.size ?? 0), 0),
+    created,
+  };
+  await recordImage(rec);
+  return configDigest;
+}
