@@ -7,8 +7,8 @@
  * left through a symlink.
  */
 import assert from "node:assert/strict";
-import { busyboxRootfs, busyboxSkip, exists, scratch, sh, test } from "./_helpers.ts";
-import { freshStore, listTree, nookT, registrySkip, startRegistry } from "./_oci.ts";
+import { busyboxRootfs, busyboxSkip, exists, scratch, sh, test } from "../_helpers.ts";
+import { freshStore, listTree, nookT, registrySkip, startRegistry } from "../_oci.ts";
 
 /** A store with the busybox image `bb` imported. */
 async function storeWithBase(): Promise<ReturnType<typeof freshStore>> {

@@ -5,11 +5,11 @@
  * each case reports the guest's verdict (or is skipped with the reason the
  * guest cannot run here).
  */
-import { assert, busyboxRootfs, isolatedEnv, NOOK, nook, sh } from "./_helpers.ts";
-import { guestTests, IN_GUEST } from "./guest/guest.ts";
-import { assertAgree, verdicts } from "./_network_verdicts.ts";
+import { assert, busyboxRootfs, isolatedEnv, NOOK, nook, sh } from "../_helpers.ts";
+import { guestTests, IN_GUEST } from "./guest.ts";
+import { assertAgree, verdicts } from "../_network_verdicts.ts";
 
-const FILE = "tests/network_guest_test.ts";
+const FILE = "tests/guest/network_guest_test.ts";
 const SHOW = "ip -o addr | grep -v ' lo ' | grep -o 'inet [0-9./]*'; cat /sys/fs/cgroup/memory.max; echo done";
 
 const cases: [string, () => Promise<void>][] = [

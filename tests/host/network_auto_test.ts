@@ -15,11 +15,11 @@ import {
   rememberPastaFailure,
   resolveDefault,
   resolveMode,
-} from "../src/network/mod.ts";
-import { assert, isolatedEnv, NOOK, type Result, scratch, sh, test } from "./_helpers.ts";
-import { helperSkip } from "./_network.ts";
-import { busyboxRootfs } from "./_helpers.ts";
-import { assertAgree, verdicts } from "./_network_verdicts.ts";
+} from "../../src/network/mod.ts";
+import { assert, isolatedEnv, NOOK, type Result, scratch, sh, test } from "../_helpers.ts";
+import { helperSkip } from "../_network.ts";
+import { busyboxRootfs } from "../_helpers.ts";
+import { assertAgree, verdicts } from "../_network_verdicts.ts";
 
 const ROUTE_HEAD = "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n";
 const ROUTE_ONLINE = ROUTE_HEAD + "eth0\t00000000\t010200C0\t0003\t0\t0\t0\t00000000\t0\t0\t0\n" +
