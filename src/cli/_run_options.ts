@@ -120,8 +120,9 @@ export const NETWORK_RUN_OPTIONS: readonly OptionSpec[] = [
     name: "network",
     type: "string",
     value: "MODE",
-    help: "none, host, pasta[:OPT,…] or slirp4netns[:KEY=VAL,…] (default auto: pasta, else slirp4netns, else none — what works here)",
+    help: "none, host, pasta[:OPT,…], slirp4netns[:KEY=VAL,…] or the name of a user network (default auto: pasta, else slirp4netns, else none — what works here)",
   },
+  { name: "network-alias", type: "list", value: "NAME", help: "Another name the container answers to on its user network" },
   {
     name: "publish",
     short: "p",
@@ -192,6 +193,7 @@ export function runRequestFromArgs(a: ParsedArgs, env: readonly string[]): RunRe
       publishAll: bool(a, "publish-all"),
       dns: list(a, "dns"),
       addHosts: list(a, "add-host"),
+      aliases: list(a, "network-alias"),
     },
     lifecycle: {
       detach: bool(a, "detach"),

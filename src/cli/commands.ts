@@ -77,6 +77,11 @@ export const COMMANDS: Record<string, { summary: string; load: () => Promise<Com
   "volume inspect": { summary: "Show volumes as JSON", load: lazy("volume_inspect") },
   "volume rm": { summary: "Remove volumes", load: lazy("volume_rm") },
   "volume prune": { summary: "Remove unused volumes", load: lazy("volume_prune") },
+  "network create": { summary: "Create a user network", load: lazy("network_create") },
+  "network ls": { summary: "List user networks", load: lazy("network_ls") },
+  "network inspect": { summary: "Show user networks as JSON", load: lazy("network_inspect") },
+  "network rm": { summary: "Remove user networks", load: lazy("network_rm") },
+  "network prune": { summary: "Remove unused user networks", load: lazy("network_prune") },
   unshare: { summary: "Run a command in nook's user namespace", load: lazy("unshare") },
   "system check": {
     summary: "Find (and with --repair remove) what killed nooks left behind",

@@ -13,6 +13,9 @@ import {
 import { UsageError } from "../errors/mod.ts";
 import { applyRootfsSetup } from "../overlay/setup_plan.ts";
 
+/** The SYNC tag at which a container on a user network is wired (its namespaces exist, nothing runs yet). */
+export const USER_NETWORK_SYNC = 0x6e6574;
+
 /** The seven namespaces of a default container (net only when not sharing the host's). */
 export const NAMESPACES = ["user", "mnt", "pid", "uts", "ipc", "net", "cgroup"] as const;
 
@@ -46,12 +49,23 @@ export function buildPlan(spec: ContainerSpec, mapping: IdMapping): Plan {
   if (spec.network !== "host") flags |= CLONE.NEWNET;
   // cgroup: a namespace made at clone would be rooted at nook's cgroup, not the container's
   if (spec.privateCgroup) flags &= ~CLONE.NEWCGROUP;
-  const p = new Plan(flags);
+  // A container on a user network is made inside the shared user namespace (its owner can wire
+  // network namespaces together): join it, unshare the rest there, stop while nook makes the
+  // veth, and fork so the new pid namespace applies.
+  const shared = spec.joinUserns;
+  const p = new Plan(shared ? 0 : flags);
   const r = spec.rootfs;
   const nosuidNodevNoexec = MS.NOSUID | MS.NODEV | MS.NOEXEC;
 
   // If nook dies before the container starts, the half-made container goes too.
   p.pdeathsig(SIGNALS.SIGKILL!);
+  if (shared) {
+    p.setns(shared, CLONE.NEWUSER);
+    p.unshare(flags & ~CLONE.NEWUSER);
+    p.sync(USER_NETWORK_SYNC);
+    p.fork();
+    p.pdeathsig(SIGNALS.SIGKILL!);
+  }
   // cgroup: after GO the process is in its own cgroup: root its cgroup namespace there.
   if (spec.privateCgroup) p.unshare(CLONE.NEWCGROUP);
   // Nothing we mount may propagate back to the host's mount namespace.

@@ -11,6 +11,7 @@ import { releaseRecordedCgroup } from "./cgroup.ts";
 import { currentStatus, isActive } from "./status.ts";
 import { type ContainerRecord, containerDir, mustRecord, readRecord } from "./store.ts";
 import { stopContainer } from "./stop.ts";
+import { leaveNetworks } from "./networks.ts";
 
 /**
  * Remove a container. A running one is refused unless `force`, which kills
@@ -51,6 +52,8 @@ export async function removeContainer(id: string, force: boolean): Promise<void>
     await releaseRecordedCgroup(rec);
     // storage and volumes, runtime directory, name, and the record directory last
     await removeOwned(id, () => crashPoint("rm.storage"));
+    // off its user network: the others' /etc/hosts forget it (a removal killed before this is caught up by the networks' gc)
+    await leaveNetworks(id);
   } finally {
     lock.close();
   }

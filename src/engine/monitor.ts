@@ -9,6 +9,7 @@
  * container's network helper at every start (src/network/detached.ts).
  */
 import { buildPlan } from "./build_plan.ts";
+import { userNetworkSync } from "./networks.ts";
 import type { ContainerSpec, RunHooks } from "../model/container.ts";
 import { closeFd, monitorSpawn, recv, ShimError, type Spawned } from "../ffi/mod.ts";
 import { launch } from "../launch/mod.ts";
@@ -144,8 +145,12 @@ export async function startDetached(
   const argv = await monitorArgs(rec, mapping, { ...extras, args: [...extras.args ?? [], ...net.args] });
   const started = await launch(plan, {
     beforeGo: async (pid) => {
-      await applyIdMapping(pid, mapping);
+      if (!spec.joinUserns) await applyIdMapping(pid, mapping); // else the shared user namespace's maps hold
       for (const step of hooks.beforeGo ?? []) await step(pid);
+    },
+    onSync: async (tag, pid) => {
+      await userNetworkSync(spec)?.(tag, pid);
+      for (const step of hooks.onSync ?? []) await step(tag, pid);
     },
     explainError: (msg) => net.explain(msg),
   }, (bytes) => viaMonitor(argv, bytes));

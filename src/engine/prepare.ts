@@ -12,7 +12,8 @@ import { NookError } from "../errors/mod.ts";
 import type { ContainerSpec, MountSpec, RunHooks } from "../model/mod.ts";
 import { ensureHelloRootfs, HELLO_NAMES } from "../image/builtin_hello.ts";
 import { lazyImport } from "../lazy/mod.ts";
-import { networkHooks, prepareNetwork } from "../network/mod.ts";
+import { type NetworkFlags, networkHooks, prepareNetwork } from "../network/mod.ts";
+import { joinNetwork, networkExists } from "./networks.ts";
 import { dataDir, runtimeDir } from "../paths/mod.ts";
 import { RLIM_INFINITY, RLIMIT } from "../plan/mod.ts";
 import { decideSecurity, type SecuritySpec } from "../security/mod.ts";
@@ -100,6 +101,12 @@ export async function runRequest(req: RunRequest, mapping: IdMapping = detectIdM
     // cgroup first (the container's process must be in it before GO), then the network helper;
     // detached, the container's monitor starts its network helper (src/network/detached.ts), not this short-lived process
     const network: RunHooks = detached ? {} : networkHooks(container);
+    const userNet = userNetworkName(req.network ?? DEFAULT_NETWORK);
+    if (userNet) {
+      const joined = await joinNetwork(userNet, container.id, req.name ?? "", req.network?.aliases ?? []);
+      container.joinUserns = joined.userns;
+      container.userNetwork = joined.attachment;
+    }
     const hooks = mergeHooks(await resourceHooks(req.resources ?? {}, container, detached), network);
     mark("cgroup");
     return await runWithLifecycle(req.lifecycle ?? {}, req.source, req.name, container, mapping, hooks);
@@ -107,6 +114,19 @@ export async function runRequest(req: RunRequest, mapping: IdMapping = detectIdM
     await cleanup();
     mark("cleanup");
   }
+}
+
+/** The user network `--network` names (not a mode), checked: publishing through it is not there yet. */
+function userNetworkName(flags: NetworkFlags): string | undefined {
+  const v = flags.network;
+  if (v === undefined || /^(none|host|pasta|slirp4netns|private|auto|default)(:|$)/.test(v) || v === "") return undefined;
+  if (!networkExists(v)) return undefined; // parseNetworkFlag says what is wrong with it
+  if (flags.publish.length || flags.publishAll) {
+    throw new UsageError(`Ports cannot be published on the user network "${v}" yet`, {
+      hint: "reach the container from another container on the network, or run it with the default network and -p",
+    });
+  }
+  return v;
 }
 
 /** A container's name becomes a file name in the store: a filesystem's 255-byte limit must never be what refuses it. */
@@ -175,7 +195,10 @@ function prepareFrom(req: RunRequest, mapping: IdMapping, id: string, source: So
     abandonCreate(id); // no record was made: its directory (and intent) go too
   };
   try {
-    const net = prepareNetwork(req.network ?? DEFAULT_NETWORK, { id, name, hostname, runDir: dir, exposedPorts: source.exposedPorts });
+    const flags = req.network ?? DEFAULT_NETWORK;
+    const userNet = userNetworkName(flags);
+    // a user network: the container's own namespace, wired to the bridge at its plan's SYNC (networks.ts)
+    const net = prepareNetwork(userNet ? { ...flags, network: "none" } : flags, { id, name, hostname, runDir: dir, exposedPorts: source.exposedPorts });
     if (net.notice) noticeOnce(net.notice, net.noticeTopic ?? "network");
     const etcFiles = writeEtcFiles(dir, hostname, net.etc);
     volumes = impl ? impl.runMounts(req.volumes ?? [], req.mounts ?? [], id, source.store) : undefined;

@@ -119,6 +119,24 @@ export interface ContainerSpec {
    * that subtree is mounted on /sys/fs/cgroup (podman's cgroupns=private).
    */
   privateCgroup?: boolean;
+  /**
+   * The user namespace to create the container in (`/proc/PID/ns/user` of the shared network
+   * namespace's holder): containers on a user network share it, so their network namespaces
+   * can be wired together. Its id maps are the holder's, written once.
+   */
+  joinUserns?: string;
+  /** The user network the container is on, and its place there. */
+  userNetwork?: UserNetworkAttachment;
+}
+
+/** A container's place on a user network. */
+export interface UserNetworkAttachment {
+  /** The network's name. */
+  network: string;
+  /** Its IPv4 address. */
+  ip: string;
+  /** Names it answers to besides its own. */
+  aliases: string[];
 }
 
 /** Parent-side steps other concerns add to a run (cgroups, network helpers…). */
@@ -129,4 +147,6 @@ export interface RunHooks {
   duringIdMapping?: ((pid: number) => Promise<void>)[];
   /** Run after the container's process has ended (whatever the outcome). */
   afterExit?: (() => Promise<void>)[];
+  /** Run when the child reaches a SYNC op of its plan (a user network's veth is made there). */
+  onSync?: ((tag: number, pid: number) => Promise<void>)[];
 }
