@@ -62,7 +62,11 @@ export function buildPlan(spec: ContainerSpec, mapping: IdMapping): Plan {
   if (shared) {
     p.setns(shared, CLONE.NEWUSER);
     p.unshare(flags & ~CLONE.NEWUSER);
+    // nook opens this process's /proc/PID/ns/net to configure its interface: dumpable only for
+    // that stop, while it is still in nook's pid namespace, where no container process sees it
+    p.dumpable(true);
     p.sync(USER_NETWORK_SYNC);
+    p.dumpable(false);
     p.fork();
     p.pdeathsig(SIGNALS.SIGKILL!);
   }

@@ -58,8 +58,12 @@ async function run(argv: string[], input?: string): Promise<{ ok: boolean; err: 
     else {
       const child = cmd.spawn();
       const w = child.stdin.getWriter();
-      await w.write(new TextEncoder().encode(input));
-      await w.close();
+      try {
+        await w.write(new TextEncoder().encode(input));
+        await w.close();
+      } catch {
+        // it exited before reading: its status and stderr say why
+      }
       out = await child.output();
     }
   } catch (err) {
