@@ -42,7 +42,17 @@ export interface BridgeConfig {
 
 /** Whether the recorded holder still runs. */
 export function holderAlive(h: HolderState | undefined): h is HolderState {
-  return !!h && processStartTime(h.pid) === h.started;
+  return !!h && processStartTime(h.pid) === h.started && !isZombie(h.pid);
+}
+
+/** An ended process its parent (init, for a holder whose nook exited) has not collected yet. */
+function isZombie(pid: number): boolean {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) === "Z";
+  } catch {
+    return true;
+  }
 }
 
 async function run(argv: string[], input?: string): Promise<{ ok: boolean; err: string }> {

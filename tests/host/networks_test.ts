@@ -1,0 +1,125 @@
+/**
+ * User networks: a bridge in the per-user shared network namespace, held by a sleeping holder
+ * process; containers on it get their own address and reach each other by name and alias
+ * through /etc/hosts kept current in place. Real containers (busybox roots), real iproute2 and
+ * nsenter; every address is on the private bridge inside the shared namespace: nothing leaves
+ * the machine, and no host port is used.
+ */
+import { assert, busyboxRootfs, busyboxSkip, sh, test } from "../_helpers.ts";
+import { freshStore } from "../_lifecycle.ts";
+
+type Store = ReturnType<typeof freshStore>;
+
+function holderOf(s: Store): { pid: number; started: string } | undefined {
+  try {
+    return JSON.parse(Deno.readTextFileSync(`${s.dataDir}/networks/holder.json`));
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether a process runs (a zombie has ended: init here collects orphans slowly). */
+function alive(pid: number): boolean {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+  } catch {
+    return false;
+  }
+}
+
+/** An interface in the shared namespace (the holder's), as `ip link` there sees it. */
+async function linkInShared(holder: number, name: string): Promise<boolean> {
+  const r = await sh("nsenter", [`--user=/proc/${holder}/ns/user`, `--net=/proc/${holder}/ns/net`, "ip", "link", "show", name]);
+  return r.code === 0;
+}
+
+async function ok(s: Store, args: string[]): Promise<string> {
+  const r = await s.run(args);
+  assert.equal(r.code, 0, `nook ${args.join(" ")}: ${r.stderr}`);
+  return r.stdout;
+}
+
+const skip = busyboxSkip();
+
+test("network create, ls, inspect, rm and prune; the last network takes its namespace holder along", async () => {
+  const s = freshStore();
+  assert.equal((await ok(s, ["network", "create", "app"])).trim(), "app");
+  await ok(s, ["network", "create", "--subnet", "10.89.77.0/24", "other"]);
+  const h = holderOf(s);
+  assert.ok(h && alive(h.pid), "a holder runs once a network exists");
+  assert.ok(await linkInShared(h.pid, "nook0"), "the first network's bridge is in the shared namespace");
+  assert.deepEqual((await ok(s, ["network", "ls", "-q"])).trim().split("\n"), ["app", "other"]);
+  const info = JSON.parse(await ok(s, ["network", "inspect", "other"]));
+  assert.equal(info[0].subnet, "10.89.77.0/24");
+  assert.equal(info[0].gateway, "10.89.77.1");
+
+  const dup = await s.run(["network", "create", "app"]);
+  assert.equal(dup.code, 125);
+  assert.match(dup.stderr, /A network named "app" exists already/);
+  const reserved = await s.run(["network", "create", "host"]);
+  assert.match(reserved.stderr, /The network name "host" is reserved/);
+  const badSubnet = await s.run(["network", "create", "--subnet", "10.1.2.3/8", "x"]);
+  assert.match(badSubnet.stderr, /Invalid subnet "10.1.2.3\/8"/);
+  const clash = await s.run(["network", "create", "--subnet", "10.89.77.0/24", "y"]);
+  assert.match(clash.stderr, /taken by the network "other"/);
+  const unknown = await s.run(["network", "rm", "nope"]);
+  assert.match(unknown.stderr, /No network named "nope"/);
+
+  await ok(s, ["network", "rm", "app"]);
+  assert.ok(!(await linkInShared(h.pid, "nook0")), "rm takes the bridge away");
+  assert.equal((await ok(s, ["network", "prune"])).trim(), "other");
+  assert.equal((await ok(s, ["network", "ls", "-q"])).trim(), "");
+  assert.ok(!alive(h.pid) || holderOf(s) === undefined, "no holder is left");
+  assert.equal(holderOf(s), undefined);
+  for (let i = 0; i < 50 && alive(h.pid); i++) await new Promise((r) => setTimeout(r, 20));
+  assert.ok(!alive(h.pid), "the holder process ended");
+}, { skip });
+
+test("two containers on one network reach each other by name and alias; rm -f detaches, network rm refuses while in use", async () => {
+  const s = freshStore();
+  await ok(s, ["network", "create", "app"]);
+  const srvRoot = busyboxRootfs(true);
+  Deno.mkdirSync(`${srvRoot}/www`);
+  Deno.writeTextFileSync(`${srvRoot}/www/index.html`, "hello from srv\n");
+  const srv = (await ok(s, [
+    "run", "-d", "--name", "srv", "--network", "app", "--network-alias", "web",
+    "--rootfs", srvRoot, "httpd", "-f", "-p", "8080", "-h", "/www",
+  ])).trim();
+  const client = (name: string) =>
+    s.run([
+      "run", "--rm", "--network", "app", "--rootfs", busyboxRootfs(), "sh", "-c",
+      `for i in $(seq 100); do wget -qO- http://${name}:8080/ 2>/dev/null && exit 0; sleep 0.05; done; cat /etc/hosts; exit 7`,
+    ]);
+  for (const name of ["srv", "web"]) {
+    const r = await client(name);
+    assert.equal(r.code, 0, `by ${name}: ${r.stdout} ${r.stderr}`);
+    assert.equal(r.stdout, "hello from srv\n");
+  }
+  const info = JSON.parse(await ok(s, ["network", "inspect", "app"]))[0];
+  assert.equal(info.members[srv].ip, "10.89.0.2");
+  assert.deepEqual(info.members[srv].aliases, ["web"]);
+  assert.equal(Object.keys(info.members).length, 1, "the --rm clients left the network");
+
+  const inUse = await s.run(["network", "rm", "app"]);
+  assert.equal(inUse.code, 125);
+  assert.match(inUse.stderr, /The network "app" is in use by "srv"/);
+
+  const h = holderOf(s)!;
+  assert.ok(await linkInShared(h.pid, info.members[srv].veth), "the server's veth is on the bridge");
+  await ok(s, ["rm", "-f", "srv"]);
+  assert.ok(!(await linkInShared(h.pid, info.members[srv].veth)), "rm -f leaves no veth");
+  assert.deepEqual(JSON.parse(await ok(s, ["network", "inspect", "app"]))[0].members, {});
+  await ok(s, ["network", "rm", "app"]);
+  for (let i = 0; i < 50 && alive(h.pid); i++) await new Promise((r) => setTimeout(r, 20));
+  assert.ok(!alive(h.pid), "no holder is left");
+  Deno.removeSync(srvRoot, { recursive: true });
+}, { skip });
+
+test("--network NAME of a network that does not exist says what is wrong", async () => {
+  const s = freshStore();
+  const r = await s.run(["run", "--rm", "--network", "nosuch", "--rootfs", busyboxRootfs(), "true"]);
+  assert.equal(r.code, 125);
+  assert.match(r.stderr, /Unknown network mode "nosuch"/);
+  assert.match(r.stderr, /nook network ls/);
+}, { skip });
