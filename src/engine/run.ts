@@ -15,6 +15,7 @@ export function mergeHooks(...all: RunHooks[]): RunHooks {
     duringIdMapping: all.flatMap((h) => h.duringIdMapping ?? []),
     afterExit: all.flatMap((h) => h.afterExit ?? []),
     onSync: all.flatMap((h) => h.onSync ?? []),
+    started: all.flatMap((h) => h.started ?? []),
   };
 }
 
@@ -57,5 +58,6 @@ export async function runContainer(spec: ContainerSpec, mapping: IdMapping, hook
     for (const step of hooks.afterExit ?? []) await step().catch(() => {});
     throw err;
   }
+  for (const step of hooks.started ?? []) await step(started.pid);
   return await attachForeground(started, spec.process.stdin, hooks, signals);
 }

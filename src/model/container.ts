@@ -149,4 +149,6 @@ export interface RunHooks {
   afterExit?: (() => Promise<void>)[];
   /** Run when the child reaches a SYNC op of its plan (a user network's veth is made there). */
   onSync?: ((tag: number, pid: number) => Promise<void>)[];
+  /** Run once the container's program runs, with its pid (a plan that forks ends in another process than the one cloned). */
+  started?: ((pid: number) => Promise<void>)[];
 }
