@@ -123,6 +123,8 @@ export const NETWORK_RUN_OPTIONS: readonly OptionSpec[] = [
     help: "none, host, pasta[:OPT,…], slirp4netns[:KEY=VAL,…] or the name of a user network (default auto: pasta, else slirp4netns, else none — what works here)",
   },
   { name: "network-alias", type: "list", value: "NAME", help: "Another name the container answers to on its user network" },
+  { name: "pid", type: "string", value: "container:NAME", help: "Share a running container's pid namespace" },
+  { name: "ipc", type: "string", value: "container:NAME", help: "Share a running container's IPC namespace" },
   {
     name: "publish",
     short: "p",
@@ -195,6 +197,7 @@ export function runRequestFromArgs(a: ParsedArgs, env: readonly string[]): RunRe
       addHosts: list(a, "add-host"),
       aliases: list(a, "network-alias"),
     },
+    share: { pid: str(a, "pid"), ipc: str(a, "ipc") },
     lifecycle: {
       detach: bool(a, "detach"),
       autoRemove: bool(a, "rm"),

@@ -60,13 +60,25 @@ export function buildPlan(spec: ContainerSpec, mapping: IdMapping): Plan {
   // If nook dies before the container starts, the half-made container goes too.
   p.pdeathsig(SIGNALS.SIGKILL!);
   if (shared) {
+    // the user namespace first (it grants the right to join the others), then what is shared
+    // with another container (JOIN_ORDER), then the rest made anew
     p.setns(shared, CLONE.NEWUSER);
-    p.unshare(flags & ~CLONE.NEWUSER);
-    // nook opens this process's /proc/PID/ns/net to configure its interface: dumpable only for
-    // that stop, while it is still in nook's pid namespace, where no container process sees it
-    p.dumpable(true);
-    p.sync(USER_NETWORK_SYNC);
-    p.dumpable(false);
+    let fresh = flags & ~CLONE.NEWUSER;
+    const join = spec.joinNamespaces ?? {};
+    for (const [path, flag] of [[join.ipc, CLONE.NEWIPC], [join.network, CLONE.NEWNET], [join.pid, CLONE.NEWPID]] as const) {
+      if (path === undefined) continue;
+      p.setns(path, flag);
+      fresh &= ~flag;
+    }
+    p.unshare(fresh);
+    if (spec.userNetwork) {
+      // nook opens this process's /proc/PID/ns/net to configure its interface: dumpable only for
+      // that stop, while it is still in nook's pid namespace, where no container process sees it
+      p.dumpable(true);
+      p.sync(USER_NETWORK_SYNC);
+      p.dumpable(false);
+    }
+    // the fork enters the new (or joined) pid namespace; its child is non-dumpable until it execs
     p.fork();
     p.pdeathsig(SIGNALS.SIGKILL!);
   }

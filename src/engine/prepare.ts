@@ -27,7 +27,9 @@ import { type RunOutcome, runWithLifecycle } from "./lifecycle.ts";
 import { resourceHooks } from "./resources.ts";
 import { mergeHooks } from "./run.ts";
 import { DEFAULT_NETWORK, type RunRequest, type SecurityRequestFlags } from "./run_request.ts";
-import { containerDir } from "./store.ts";
+import { containerDir, readRecord } from "./store.ts";
+import { resolveContainer } from "./names.ts";
+import { currentStatus } from "./status.ts";
 import { parseTmpfs, tmpfsMounts } from "./tmpfs.ts";
 import { resolveUser } from "./user.ts";
 import type { StoreParts, StoreSource } from "./image_source.ts";
@@ -119,7 +121,7 @@ export async function runRequest(req: RunRequest, mapping: IdMapping = detectIdM
 /** The user network `--network` names (not a mode), checked: publishing through it is not there yet. */
 function userNetworkName(flags: NetworkFlags, restart: string | undefined): string | undefined {
   const v = flags.network;
-  if (v === undefined || /^(none|host|pasta|slirp4netns|private|auto|default)(:|$)/.test(v) || v === "") return undefined;
+  if (v === undefined || /^(none|host|pasta|slirp4netns|private|auto|default|container)(:|$)/.test(v) || v === "") return undefined;
   if (!networkExists(v)) return undefined; // parseNetworkFlag says what is wrong with it
   if (flags.publish.length || flags.publishAll) {
     throw new UsageError(`Ports cannot be published on the user network "${v}" yet`, {
@@ -133,6 +135,55 @@ function userNetworkName(flags: NetworkFlags, restart: string | undefined): stri
     });
   }
   return v;
+}
+
+/** A running container named by `container:NAME` (of --network, --pid, --ipc): its pid and /etc files. */
+interface JoinTarget {
+  pid: number;
+  etc: { hosts: string; resolvConf: string };
+}
+
+function containerRef(value: string | undefined, flag: string): JoinTarget | undefined {
+  if (value === undefined || !value.startsWith("container:")) {
+    if (value !== undefined && flag !== "--network") {
+      throw new UsageError(`Invalid ${flag} "${value}"`, { hint: `use ${flag} container:NAME (a running container's)` });
+    }
+    return undefined;
+  }
+  const ref = value.slice("container:".length);
+  const id = resolveContainer(ref);
+  const s = currentStatus(id);
+  if (s.state !== "running" || !s.pid) {
+    throw new UsageError(`Cannot share the namespaces of container "${ref}": it is ${s.state}`, { hint: `start it first: nook start ${ref}` });
+  }
+  const rec = readRecord(id)!;
+  return { pid: s.pid, etc: { hosts: rec.spec.etcFiles.hosts, resolvConf: rec.spec.etcFiles.resolvConf } };
+}
+
+/**
+ * The spec's share of other containers' namespaces. Why their user namespace too: joining a
+ * namespace needs CAP_SYS_ADMIN in the user namespace that owns it, so the container is made
+ * inside the owner's (all joined containers must share one: refused otherwise).
+ */
+function joinedNamespaces(
+  net: JoinTarget | undefined,
+  pid: JoinTarget | undefined,
+  ipc: JoinTarget | undefined,
+): Pick<ContainerSpec, "joinUserns" | "joinNamespaces"> {
+  const targets = [net, pid, ipc].filter((t) => t !== undefined);
+  if (!targets.length) return {};
+  const userns = (t: JoinTarget) => Deno.readLinkSync(`/proc/${t.pid}/ns/user`);
+  if (new Set(targets.map(userns)).size > 1) {
+    throw new UsageError("The containers whose namespaces are shared are in different user namespaces", {
+      hint: "share namespaces of one container, or of containers on one user network",
+    });
+  }
+  const ns = (t: JoinTarget | undefined, file: string) => t ? `/proc/${t.pid}/ns/${file}` : undefined;
+  const join = { network: ns(net, "net"), pid: ns(pid, "pid"), ipc: ns(ipc, "ipc") };
+  return {
+    joinUserns: `/proc/${targets[0]!.pid}/ns/user`,
+    joinNamespaces: Object.fromEntries(Object.entries(join).filter(([, v]) => v !== undefined)),
+  };
 }
 
 /** A container's name becomes a file name in the store: a filesystem's 255-byte limit must never be what refuses it. */
@@ -203,10 +254,19 @@ function prepareFrom(req: RunRequest, mapping: IdMapping, id: string, source: So
   try {
     const flags = req.network ?? DEFAULT_NETWORK;
     const userNet = userNetworkName(flags, req.lifecycle?.restart);
+    const joinNet = containerRef(flags.network, "--network");
     // a user network: the container's own namespace, wired to the bridge at its plan's SYNC (networks.ts)
-    const net = prepareNetwork(userNet ? { ...flags, network: "none" } : flags, { id, name, hostname, runDir: dir, exposedPorts: source.exposedPorts });
+    if (joinNet && (flags.publish.length || flags.publishAll)) {
+      throw new UsageError("Ports cannot be published with --network container:NAME", {
+        hint: "publish them on the container whose network is shared",
+      });
+    }
+    const net = prepareNetwork(userNet || joinNet ? { ...flags, network: "none" } : flags, { id, name, hostname, runDir: dir, exposedPorts: source.exposedPorts });
     if (net.notice) noticeOnce(net.notice, net.noticeTopic ?? "network");
     const etcFiles = writeEtcFiles(dir, hostname, net.etc);
+    const joined = joinedNamespaces(joinNet, containerRef(req.share?.pid, "--pid"), containerRef(req.share?.ipc, "--ipc"));
+    // the network's names and resolver are the shared network's
+    if (joinNet) Object.assign(etcFiles, { hosts: joinNet.etc.hosts, resolvConf: joinNet.etc.resolvConf });
     volumes = impl ? impl.runMounts(req.volumes ?? [], req.mounts ?? [], id, source.store) : undefined;
     const readonlyRootfs = source.readonly || (req.readonly ?? false);
     const mounts: MountSpec[] = [...(volumes?.mounts ?? [])];
@@ -218,6 +278,7 @@ function prepareFrom(req: RunRequest, mapping: IdMapping, id: string, source: So
       hostname,
       network: net.mode,
       networkSetup: net.setup,
+      ...joined,
       ...(source.exposedPorts ? { exposedPorts: source.exposedPorts } : {}),
       mounts,
       etcFiles,

@@ -116,6 +116,8 @@ export interface RunRequest {
   network?: NetworkFlags;
   /** Detach, removal, restarts, stop, logs. */
   lifecycle?: LifecycleRequest;
+  /** `--pid container:NAME`, `--ipc container:NAME`: namespaces shared with a running container. */
+  share?: { pid?: string | undefined; ipc?: string | undefined };
 }
 
 /** The network of a request that names none: the default mode, nothing published. */

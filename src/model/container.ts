@@ -125,6 +125,8 @@ export interface ContainerSpec {
    * can be wired together. Its id maps are the holder's, written once.
    */
   joinUserns?: string;
+  /** Namespaces of a running container to join (`/proc/PID/ns/…`; its user namespace is {@link joinUserns}). */
+  joinNamespaces?: { network?: string; pid?: string; ipc?: string };
   /** The user network the container is on, and its place there. */
   userNetwork?: UserNetworkAttachment;
 }

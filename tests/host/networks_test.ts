@@ -123,3 +123,29 @@ test("--network NAME of a network that does not exist says what is wrong", async
   assert.match(r.stderr, /Unknown network mode "nosuch"/);
   assert.match(r.stderr, /nook network ls/);
 }, { skip });
+
+test("--network, --pid and --ipc container:NAME share a running container's namespaces (in its user namespace)", async () => {
+  const s = freshStore();
+  await ok(s, ["network", "create", "app"]);
+  const srvRoot = busyboxRootfs(true);
+  Deno.mkdirSync(`${srvRoot}/www`);
+  Deno.writeTextFileSync(`${srvRoot}/www/index.html`, "hello over loopback\n");
+  for (const [name, net] of [["solo", "none"], ["member", "app"]]) {
+    await ok(s, ["run", "-d", "--name", name!, "--network", net!, "--rootfs", srvRoot, "httpd", "-f", "-p", "127.0.0.1:8080", "-h", "/www"]);
+    const r = await s.run([
+      "run", "--rm", "--network", `container:${name}`, "--pid", `container:${name}`, "--ipc", `container:${name}`,
+      "--rootfs", busyboxRootfs(), "sh", "-c",
+      "for i in $(seq 100); do wget -qO- http://127.0.0.1:8080/ 2>/dev/null && break; sleep 0.05; done; ps -o comm | grep -c httpd",
+    ]);
+    assert.equal(r.code, 0, `${name}: ${r.stderr}`);
+    assert.equal(r.stdout, "hello over loopback\n1\n", `${name}: the server is reached on loopback and seen in the shared pid namespace`);
+  }
+  const stopped = await s.run(["run", "--rm", "--network", "container:nosuch", "--rootfs", busyboxRootfs(), "true"]);
+  assert.equal(stopped.code, 125);
+  assert.match(stopped.stderr, /No such container: nosuch/);
+  const bad = await s.run(["run", "--rm", "--pid", "host", "--rootfs", busyboxRootfs(), "true"]);
+  assert.match(bad.stderr, /Invalid --pid "host"/);
+  await ok(s, ["rm", "-f", "solo", "member"]);
+  await ok(s, ["network", "rm", "app"]);
+  Deno.removeSync(srvRoot, { recursive: true });
+}, { skip });
