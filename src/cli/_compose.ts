@@ -66,9 +66,27 @@ export interface ComposeProject {
 }
 
 const SERVICE_KEYS = [
-  "image", "command", "entrypoint", "environment", "env_file", "ports", "volumes", "networks", "depends_on",
-  "restart", "user", "working_dir", "labels", "cap_add", "cap_drop", "read_only", "tmpfs", "init", "hostname",
-  "container_name", "expose",
+  "image",
+  "command",
+  "entrypoint",
+  "environment",
+  "env_file",
+  "ports",
+  "volumes",
+  "networks",
+  "depends_on",
+  "restart",
+  "user",
+  "working_dir",
+  "labels",
+  "cap_add",
+  "cap_drop",
+  "read_only",
+  "tmpfs",
+  "init",
+  "hostname",
+  "container_name",
+  "expose",
 ];
 const TOP_KEYS = ["version", "name", "services", "networks", "volumes"];
 
@@ -93,23 +111,30 @@ export function parseDotEnv(text: string): Record<string, string> {
 }
 
 /** Fill `${…}` and `$VAR` in one value; `fail` reports a `${VAR:?msg}` that is unset. */
-export function interpolate(text: string, vars: Record<string, string | undefined>, fail: (msg: string) => never): string {
-  return text.replace(/\$\$|\$\{([^}]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)/g, (all, braced: string | undefined, bare: string | undefined) => {
-    if (all === "$$") return "$";
-    if (bare !== undefined) return vars[bare] ?? "";
-    const m = /^([A-Za-z_][A-Za-z0-9_]*)(?:(:?)([-?+])(.*))?$/.exec(braced!);
-    if (!m) fail(`"\${${braced}}" is not a valid substitution`);
-    const [, name, colon, op, arg = ""] = m!;
-    const v = vars[name!];
-    const unset = colon ? v === undefined || v === "" : v === undefined;
-    if (op === "-") return unset ? arg : v!;
-    if (op === "?") {
-      if (unset) fail(`the variable "${name}" is required${arg ? `: ${arg}` : ""}`);
-      return v!;
-    }
-    if (op === "+") return unset ? "" : arg;
-    return v ?? "";
-  });
+export function interpolate(
+  text: string,
+  vars: Record<string, string | undefined>,
+  fail: (msg: string) => never,
+): string {
+  return text.replace(
+    /\$\$|\$\{([^}]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)/g,
+    (all, braced: string | undefined, bare: string | undefined) => {
+      if (all === "$$") return "$";
+      if (bare !== undefined) return vars[bare] ?? "";
+      const m = /^([A-Za-z_][A-Za-z0-9_]*)(?:(:?)([-?+])(.*))?$/.exec(braced!);
+      if (!m) fail(`"\${${braced}}" is not a valid substitution`);
+      const [, name, colon, op, arg = ""] = m!;
+      const v = vars[name!];
+      const unset = colon ? v === undefined || v === "" : v === undefined;
+      if (op === "-") return unset ? arg : v!;
+      if (op === "?") {
+        if (unset) fail(`the variable "${name}" is required${arg ? `: ${arg}` : ""}`);
+        return v!;
+      }
+      if (op === "+") return unset ? "" : arg;
+      return v ?? "";
+    },
+  );
 }
 
 /** Turn a file name or project directory name into a project name (lower case, [a-z0-9_-]). */
@@ -151,14 +176,18 @@ export async function loadCompose(file: string, opts: { project?: string | undef
     for (let p = path; p.length; p = p.slice(0, -1)) {
       const node = doc.getIn(p, true) as { range?: [number, number, number] } | undefined;
       if (node?.range) return lc.linePos(node.range[0]).line;
-      const parent = doc.getIn(p.slice(0, -1), true) as { items?: { key?: { value?: unknown; range?: [number] } }[] } | undefined;
+      const parent = doc.getIn(p.slice(0, -1), true) as
+        | { items?: { key?: { value?: unknown; range?: [number] } }[] }
+        | undefined;
       const key = parent?.items?.find((i) => i.key?.value === p[p.length - 1])?.key;
       if (key?.range) return lc.linePos(key.range[0]).line;
     }
     return 1;
   };
   const bad = (path: (string | number)[], what: string): never => {
-    throw new ComposeError(`${file}:${lineOf(path)}: ${path.join(".")} ${what}`, { hint: "see the compose specification for this key" });
+    throw new ComposeError(`${file}:${lineOf(path)}: ${path.join(".")} ${what}`, {
+      hint: "see the compose specification for this key",
+    });
   };
   const raw = doc.toJS() as unknown;
   if (!isMap(raw)) bad([], "must be a mapping with a services key");
@@ -191,11 +220,16 @@ export async function loadCompose(file: string, opts: { project?: string | undef
     if (v === undefined || v === null) return [];
     if (Array.isArray(v)) return strList(v, path);
     if (!isMap(v)) bad(path, "must be a list or a mapping");
-    return Object.entries(v as Record<string, unknown>).map(([k, x]) => x === null || x === undefined ? (vars[k] !== undefined ? `${k}=${vars[k]}` : k) : `${k}=${fill(x, [...path, k])}`);
+    return Object.entries(v as Record<string, unknown>).map(([k, x]) =>
+      x === null || x === undefined ? (vars[k] !== undefined ? `${k}=${vars[k]}` : k) : `${k}=${fill(x, [...path, k])}`
+    );
   };
 
-  const name = opts.project ?? (typeof top.name === "string" ? fill(top.name, ["name"]) : projectName(basename(realDir(dir))));
-  if (!/^[a-z0-9][a-z0-9_-]*$/.test(name)) bad(["name"], `"${name}" is not a valid project name: use [a-z0-9][a-z0-9_-]*`);
+  const name = opts.project ??
+    (typeof top.name === "string" ? fill(top.name, ["name"]) : projectName(basename(realDir(dir))));
+  if (!/^[a-z0-9][a-z0-9_-]*$/.test(name)) {
+    bad(["name"], `"${name}" is not a valid project name: use [a-z0-9][a-z0-9_-]*`);
+  }
 
   const topNets = top.networks ?? {};
   if (!isMap(topNets)) bad(["networks"], "must be a mapping");
@@ -223,7 +257,9 @@ export async function loadCompose(file: string, opts: { project?: string | undef
   }
 
   const svcs = top.services;
-  if (!isMap(svcs) || !Object.keys(svcs as object).length) bad(["services"], "must be a mapping of at least one service");
+  if (!isMap(svcs) || !Object.keys(svcs as object).length) {
+    bad(["services"], "must be a mapping of at least one service");
+  }
   const services: ComposeService[] = [];
   let usesDefault = false;
   for (const [sname, def] of Object.entries(svcs as Record<string, unknown>)) {
@@ -234,10 +270,17 @@ export async function loadCompose(file: string, opts: { project?: string | undef
     for (const k of Object.keys(d)) if (!SERVICE_KEYS.includes(k) && !k.startsWith("x-")) unknown(p, k);
     if (d.image === undefined) bad(p, "has no image (building images from compose is not supported yet)");
     const env: string[] = [];
-    for (const [i, f] of (typeof d.env_file === "string" ? [d.env_file] : strList(d.env_file, [...p, "env_file"])).entries()) {
+    for (
+      const [i, f] of (typeof d.env_file === "string" ? [d.env_file] : strList(d.env_file, [...p, "env_file"]))
+        .entries()
+    ) {
       try {
         const path = fill(f, [...p, "env_file", i]);
-        env.push(...Object.entries(parseDotEnv(Deno.readTextFileSync(path.startsWith("/") ? path : `${dir}/${path}`))).map(([k, v]) => `${k}=${v}`));
+        env.push(
+          ...Object.entries(parseDotEnv(Deno.readTextFileSync(path.startsWith("/") ? path : `${dir}/${path}`))).map((
+            [k, v],
+          ) => `${k}=${v}`),
+        );
       } catch (err) {
         if (err instanceof ComposeError) throw err;
         bad([...p, "env_file"], `cannot be read: ${(err as Error).message}`);
@@ -249,14 +292,18 @@ export async function loadCompose(file: string, opts: { project?: string | undef
       if (src.startsWith("/") || src.startsWith(".") || src.startsWith("~") || !v.includes(":")) {
         return src.startsWith(".") ? `${realDir(dir)}/${v}` : v;
       }
-      if (!(src in volName)) bad([...p, "volumes", i], `names the volume "${src}", which the top-level volumes do not declare`);
+      if (!(src in volName)) {
+        bad([...p, "volumes", i], `names the volume "${src}", which the top-level volumes do not declare`);
+      }
       return `${volName[src]}${v.slice(src.length)}`;
     });
     const nets: ComposeService["networks"] = [];
     if (d.networks === undefined) usesDefault = true;
     else if (Array.isArray(d.networks)) {
       for (const [i, n] of strList(d.networks, [...p, "networks"]).entries()) {
-        if (!(n in netName)) bad([...p, "networks", i], `names the network "${n}", which the top-level networks do not declare`);
+        if (!(n in netName)) {
+          bad([...p, "networks", i], `names the network "${n}", which the top-level networks do not declare`);
+        }
         nets.push({ name: netName[n]!, aliases: [] });
       }
     } else if (isMap(d.networks)) {
@@ -266,7 +313,9 @@ export async function loadCompose(file: string, opts: { project?: string | undef
         nets.push({ name: netName[n]!, aliases });
       }
     } else bad([...p, "networks"], "must be a list or a mapping");
-    if (nets.length > 1) bad([...p, "networks"], "names several networks: a container on more than one network is not supported yet");
+    if (nets.length > 1) {
+      bad([...p, "networks"], "names several networks: a container on more than one network is not supported yet");
+    }
     let dependsOn: string[];
     if (isMap(d.depends_on)) {
       dependsOn = Object.keys(d.depends_on as object);
@@ -302,7 +351,12 @@ export async function loadCompose(file: string, opts: { project?: string | undef
     if (command) svc.command = command;
     const entrypoint = words(d.entrypoint, [...p, "entrypoint"]);
     if (entrypoint) svc.entrypoint = entrypoint;
-    for (const [k, field] of [["restart", "restart"], ["user", "user"], ["working_dir", "workingDir"], ["hostname", "hostname"]] as const) {
+    for (
+      const [k, field] of [["restart", "restart"], ["user", "user"], ["working_dir", "workingDir"], [
+        "hostname",
+        "hostname",
+      ]] as const
+    ) {
       const v = opt(k);
       if (v !== undefined) svc[field] = v;
     }
@@ -318,7 +372,9 @@ export async function loadCompose(file: string, opts: { project?: string | undef
   const state = new Map<string, "visiting" | "done">();
   const visit = (s: ComposeService, chain: string[]) => {
     if (state.get(s.name) === "done") return;
-    if (state.get(s.name) === "visiting") bad(["services", s.name, "depends_on"], `makes a cycle: ${[...chain, s.name].join(" → ")}`);
+    if (state.get(s.name) === "visiting") {
+      bad(["services", s.name, "depends_on"], `makes a cycle: ${[...chain, s.name].join(" → ")}`);
+    }
     state.set(s.name, "visiting");
     for (const dep of s.dependsOn) {
       const t = byName.get(dep);

@@ -5,7 +5,12 @@ import type { CommandSpec } from "./commands.ts";
 import { write } from "./_io.ts";
 
 const OPTIONS: readonly OptionSpec[] = [
-  { name: "subnet", type: "string", value: "CIDR", help: "The network's IPv4 /24 (default: the next free 10.89.N.0/24)" },
+  {
+    name: "subnet",
+    type: "string",
+    value: "CIDR",
+    help: "The network's IPv4 /24 (default: the next free 10.89.N.0/24)",
+  },
   { name: "help", type: "bool", help: "Show this help" },
 ];
 
@@ -22,7 +27,9 @@ export const spec: CommandSpec = {
 export async function main(argv: string[]): Promise<number> {
   const a = await parseCommand(argv, spec);
   if (!a) return 0;
-  if (a.rest.length !== 1) throw new UsageError("nook network create needs one name", { hint: "nook network create NAME" });
+  if (a.rest.length !== 1) {
+    throw new UsageError("nook network create needs one name", { hint: "nook network create NAME" });
+  }
   const n = await createNetwork(a.rest[0]!, { subnet: str(a, "subnet") });
   await write(n.name + "\n");
   return 0;

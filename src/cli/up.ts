@@ -1,4 +1,4 @@
-import { networkExists, createNetwork } from "../engine/networks.ts";
+import { createNetwork, networkExists } from "../engine/networks.ts";
 import { removeContainer, resolveContainer } from "../engine/mod.ts";
 import { runRequest } from "../engine/prepare.ts";
 import type { RunRequest } from "../engine/run_request.ts";
@@ -10,9 +10,26 @@ import type { CommandSpec } from "./commands.ts";
 import { write } from "./_io.ts";
 
 const OPTIONS: readonly OptionSpec[] = [
-  { name: "file", short: "f", type: "string", value: "FILE", help: "The compose file (default: compose.yaml, else docker-compose.yml)" },
-  { name: "project-name", short: "p", type: "string", value: "NAME", help: "Project name (default: the file's name: key, else its directory's name)" },
-  { name: "detach", short: "d", type: "bool", help: "Start the services and return (without -d: wait until they all exit)" },
+  {
+    name: "file",
+    short: "f",
+    type: "string",
+    value: "FILE",
+    help: "The compose file (default: compose.yaml, else docker-compose.yml)",
+  },
+  {
+    name: "project-name",
+    short: "p",
+    type: "string",
+    value: "NAME",
+    help: "Project name (default: the file's name: key, else its directory's name)",
+  },
+  {
+    name: "detach",
+    short: "d",
+    type: "bool",
+    help: "Start the services and return (without -d: wait until they all exit)",
+  },
   { name: "help", type: "bool", help: "Show this help" },
 ];
 
@@ -50,7 +67,11 @@ function request(project: string, s: ComposeService): RunRequest {
   return {
     source: { image: s.image },
     name: containerName(project, s.name),
-    ...(s.entrypoint ? { entrypoint: entry ?? "", command: [...entryRest, ...(s.command ?? [])] } : s.command ? { command: s.command } : {}),
+    ...(s.entrypoint
+      ? { entrypoint: entry ?? "", command: [...entryRest, ...(s.command ?? [])] }
+      : s.command
+      ? { command: s.command }
+      : {}),
     env: s.env,
     ...(s.workingDir ? { workdir: s.workingDir } : {}),
     ...(s.user ? { user: s.user } : {}),
@@ -60,7 +81,14 @@ function request(project: string, s: ComposeService): RunRequest {
     tmpfs: s.tmpfs,
     volumes: s.volumes,
     security: { capAdd: s.capAdd, capDrop: s.capDrop },
-    network: { network: net.name, publish: s.ports, publishAll: false, dns: [], addHosts: [], aliases: [s.name, ...net.aliases] },
+    network: {
+      network: net.name,
+      publish: s.ports,
+      publishAll: false,
+      dns: [],
+      addHosts: [],
+      aliases: [s.name, ...net.aliases],
+    },
     lifecycle: { detach: true },
   };
 }
@@ -99,9 +127,14 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (existing) await removeContainer(existing, true);
     if (s.restart && s.restart !== "no") {
-      await write(`Warning: ${s.name}: restart "${s.restart}" is not carried out on a user network yet; it is ignored\n`, true);
+      await write(
+        `Warning: ${s.name}: restart "${s.restart}" is not carried out on a user network yet; it is ignored\n`,
+        true,
+      );
     }
-    if (!state.containers.some((c) => c.name === name)) state.containers.push({ service: s.name, name, labels: s.labels });
+    if (!state.containers.some((c) => c.name === name)) {
+      state.containers.push({ service: s.name, name, labels: s.labels });
+    }
     saveProject(state);
     const out = await runRequest(request(proj.name, s));
     ids.push(out.id);
@@ -109,7 +142,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (bool(a, "detach")) return 0;
   // in the foreground: wait until every service's container has ended
-  for (let i = 0; ; i++) {
+  for (let i = 0;; i++) {
     if (ids.every((id) => currentStatus(id).state !== "running")) return 0;
     await new Promise((r) => setTimeout(r, Math.min(50 + i * 10, 500)));
   }

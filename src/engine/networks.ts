@@ -31,7 +31,6 @@ import { withLockAsync } from "./lock.ts";
 import { USER_NETWORK_SYNC } from "./build_plan.ts";
 import { containerDir, fromJson, readRecord, toJson, writeAtomic } from "./store.ts";
 
-
 /** A container's entry in a network record. */
 export interface NetworkMember {
   /** Container name ("" when it has none). */
@@ -165,7 +164,9 @@ function checkName(name: string): void {
     });
   }
   if (RESERVED.includes(name)) {
-    throw new NetworkError(`The network name "${name}" is reserved`, { hint: "it names a --network mode: pick another name" });
+    throw new NetworkError(`The network name "${name}" is reserved`, {
+      hint: "it names a --network mode: pick another name",
+    });
   }
 }
 
@@ -174,7 +175,9 @@ function parseSubnet(text: string): { base: number[]; prefix: number } {
   const base = m ? m.slice(1, 5).map(Number) : [];
   const prefix = m ? Number(m[5]) : -1;
   if (!m || base.some((x) => x > 255) || prefix !== 24 || base[3] !== 0) {
-    throw new NetworkError(`Invalid subnet "${text}"`, { hint: "give an IPv4 /24 network, e.g. --subnet 10.89.5.0/24" });
+    throw new NetworkError(`Invalid subnet "${text}"`, {
+      hint: "give an IPv4 /24 network, e.g. --subnet 10.89.5.0/24",
+    });
   }
   return { base, prefix };
 }
@@ -185,17 +188,27 @@ export async function createNetwork(name: string, opts: { subnet?: string | unde
   return await locked(async () => {
     const nets = await recover();
     if (nets.some((n) => n.name === name)) {
-      throw new NetworkError(`A network named "${name}" exists already`, { hint: `use it, or remove it first: nook network rm ${name}` });
+      throw new NetworkError(`A network named "${name}" exists already`, {
+        hint: `use it, or remove it first: nook network rm ${name}`,
+      });
     }
     let subnet = opts.subnet;
     if (subnet !== undefined) {
       parseSubnet(subnet);
       const clash = nets.find((n) => n.subnet === subnet);
-      if (clash) throw new NetworkError(`The subnet "${subnet}" is taken by the network "${clash.name}"`, { hint: "pick another --subnet" });
+      if (clash) {
+        throw new NetworkError(`The subnet "${subnet}" is taken by the network "${clash.name}"`, {
+          hint: "pick another --subnet",
+        });
+      }
     } else {
       const used = new Set(nets.map((n) => n.subnet));
-      for (let i = 0; i < 256 && subnet === undefined; i++) if (!used.has(`10.89.${i}.0/24`)) subnet = `10.89.${i}.0/24`;
-      if (subnet === undefined) throw new NetworkError("No free subnet is left in 10.89.0.0/16", { hint: "give one with --subnet" });
+      for (let i = 0; i < 256 && subnet === undefined; i++) {
+        if (!used.has(`10.89.${i}.0/24`)) subnet = `10.89.${i}.0/24`;
+      }
+      if (subnet === undefined) {
+        throw new NetworkError("No free subnet is left in 10.89.0.0/16", { hint: "give one with --subnet" });
+      }
     }
     const { base } = parseSubnet(subnet);
     const usedBridges = new Set(nets.map((n) => n.bridge));
@@ -233,7 +246,9 @@ export async function inspectNetwork(name: string): Promise<NetworkRecord> {
 }
 
 function missing(name: string): NetworkError {
-  return new NetworkError(`No network named "${name}"`, { hint: "nook network ls lists them; nook network create NAME makes one" });
+  return new NetworkError(`No network named "${name}"`, {
+    hint: "nook network ls lists them; nook network create NAME makes one",
+  });
 }
 
 /** Whether a network of that name exists (`--network NAME` versus a mode). */
@@ -302,7 +317,11 @@ export async function joinNetwork(
     const prefix = n.gateway.slice(0, n.gateway.lastIndexOf(".") + 1);
     let ip: string | undefined;
     for (let i = 2; i < 255 && ip === undefined; i++) if (!taken.has(prefix + i)) ip = prefix + i;
-    if (!ip) throw new NetworkError(`The network "${network}" has no free address left`, { hint: "remove containers from it" });
+    if (!ip) {
+      throw new NetworkError(`The network "${network}" has no free address left`, {
+        hint: "remove containers from it",
+      });
+    }
     n.members[id] = { name, ip, aliases: [...aliases], veth: `nkv${id.slice(0, 11)}` };
     writeNet(n);
     return { attachment: { network, ip, aliases: [...aliases] }, userns: `/proc/${h.pid}/ns/user` };
@@ -323,7 +342,9 @@ export function userNetworkSync(spec: ContainerSpec): ((tag: number, pid: number
       const h = readHolder();
       const m = n?.members[spec.id];
       if (!n || !m || !holderAlive(h)) {
-        throw new NetworkError(`The network "${att.network}" is gone`, { hint: "create it again (nook network create) and run the container again" });
+        throw new NetworkError(`The network "${att.network}" is gone`, {
+          hint: "create it again (nook network create) and run the container again",
+        });
       }
       await connectVeth(h, pid, n as BridgeConfig, m.veth, m.ip);
       refreshHosts(n);
@@ -334,13 +355,14 @@ export function userNetworkSync(spec: ContainerSpec): ((tag: number, pid: number
 /** The container leaves every network it is on (after `rm`); the others' hosts files forget it. */
 export async function leaveNetworks(id: string): Promise<void> {
   if (!allNets().some((n) => n.members[id])) return;
-  await locked(async () => {
+  await locked(() => {
     for (const n of allNets()) {
       if (!n.members[id]) continue;
       delete n.members[id];
       writeNet(n);
       refreshHosts(n);
     }
+    return Promise.resolve();
   });
 }
 

@@ -155,7 +155,20 @@ export async function startHolder(mapping: IdMapping): Promise<HolderState> {
 
 /** Attach one pasta to the shared namespace for egress; where pasta cannot (an offline host), say why and go on. */
 async function startEgress(h: HolderState): Promise<void> {
-  const r = await run(["pasta", "--config-net", "--quiet", "-t", "none", "-u", "none", "-T", "none", "-U", "none", String(h.pid)]);
+  const r = await run([
+    "pasta",
+    "--config-net",
+    "--quiet",
+    "-t",
+    "none",
+    "-u",
+    "none",
+    "-T",
+    "none",
+    "-U",
+    "none",
+    String(h.pid),
+  ]);
   if (!r.ok) {
     h.egress = r.err.split("\n").slice(-1)[0] || "pasta failed";
     return;

@@ -48,71 +48,99 @@ volumes:
   data: {}
 `;
 
-test("nook up starts a server and a client that reaches it by service name and alias; down removes all of it", async () => {
-  const s = freshStore();
-  const dir = scratch("nook-compose-");
-  const tar = `${dir}/bb.tar`;
-  const root = busyboxRootfs(true);
-  const t = await sh("tar", ["--owner=0", "--group=0", "--numeric-owner", "-C", root, "-cf", tar, "."]);
-  Deno.removeSync(root, { recursive: true });
-  assert.equal(t.code, 0, t.stderr);
-  const imp = await s.run(["import", tar, "bbtest"]);
-  assert.equal(imp.code, 0, imp.stderr);
-  Deno.mkdirSync(`${dir}/www`);
-  Deno.writeTextFileSync(`${dir}/www/index.html`, "served\n");
-  Deno.writeTextFileSync(`${dir}/.env`, "GREETING=from-dotenv\n");
-  // the client joins the server's network (a container is on one network here)
-  Deno.writeTextFileSync(`${dir}/compose.yaml`, COMPOSE.replace("    depends_on:", "    networks: [back]\n    depends_on:"));
+test(
+  "nook up starts a server and a client that reaches it by service name and alias; down removes all of it",
+  async () => {
+    const s = freshStore();
+    const dir = scratch("nook-compose-");
+    const tar = `${dir}/bb.tar`;
+    const root = busyboxRootfs(true);
+    const t = await sh("tar", ["--owner=0", "--group=0", "--numeric-owner", "-C", root, "-cf", tar, "."]);
+    Deno.removeSync(root, { recursive: true });
+    assert.equal(t.code, 0, t.stderr);
+    const imp = await s.run(["import", tar, "bbtest"]);
+    assert.equal(imp.code, 0, imp.stderr);
+    Deno.mkdirSync(`${dir}/www`);
+    Deno.writeTextFileSync(`${dir}/www/index.html`, "served\n");
+    Deno.writeTextFileSync(`${dir}/.env`, "GREETING=from-dotenv\n");
+    // the client joins the server's network (a container is on one network here)
+    Deno.writeTextFileSync(
+      `${dir}/compose.yaml`,
+      COMPOSE.replace("    depends_on:", "    networks: [back]\n    depends_on:"),
+    );
 
-  const up = await s.run(["up", "-d", "-f", `${dir}/compose.yaml`]);
-  assert.equal(up.code, 0, up.stderr);
-  assert.equal(up.stderr.match(/the key "healthcheck" is not supported by nook and is ignored/g)?.length, 1, up.stderr);
-  assert.match(up.stderr, /compose\.yaml:\d+: the key "healthcheck"/);
-  await waitFor("the client to finish", async () => {
-    const ps = await s.run(["compose", "ps", "-p", "demo"]);
-    return /demo-client-1\s+client\s+exited/.test(ps.stdout);
-  }, 20_000);
-  const ps = await s.run(["compose", "ps", "-f", `${dir}/compose.yaml`]);
-  assert.match(ps.stdout, /demo-server-1\s+server\s+running/);
-  const logs = await s.run(["logs", "demo-client-1"]);
-  assert.equal(logs.stdout, "served\nserved\n", logs.stderr);
-  const env = await s.run(["exec", "demo-server-1", "sh", "-c", "echo $GREETING; ls -d /data"]);
-  assert.equal(env.stdout, "from-dotenv\n/data\n", env.stderr);
-  const holder = JSON.parse(Deno.readTextFileSync(`${s.dataDir}/networks/holder.json`)).pid as number;
-  assert.equal((await s.run(["network", "ls", "-q"])).stdout, "demo_back\n");
-  assert.equal((await s.run(["volume", "ls", "-q"])).stdout, "demo_data\n");
+    const up = await s.run(["up", "-d", "-f", `${dir}/compose.yaml`]);
+    assert.equal(up.code, 0, up.stderr);
+    assert.equal(
+      up.stderr.match(/the key "healthcheck" is not supported by nook and is ignored/g)?.length,
+      1,
+      up.stderr,
+    );
+    assert.match(up.stderr, /compose\.yaml:\d+: the key "healthcheck"/);
+    await waitFor("the client to finish", async () => {
+      const ps = await s.run(["compose", "ps", "-p", "demo"]);
+      return /demo-client-1\s+client\s+exited/.test(ps.stdout);
+    }, 20_000);
+    const ps = await s.run(["compose", "ps", "-f", `${dir}/compose.yaml`]);
+    assert.match(ps.stdout, /demo-server-1\s+server\s+running/);
+    const logs = await s.run(["logs", "demo-client-1"]);
+    assert.equal(logs.stdout, "served\nserved\n", logs.stderr);
+    const env = await s.run(["exec", "demo-server-1", "sh", "-c", "echo $GREETING; ls -d /data"]);
+    assert.equal(env.stdout, "from-dotenv\n/data\n", env.stderr);
+    const holder = JSON.parse(Deno.readTextFileSync(`${s.dataDir}/networks/holder.json`)).pid as number;
+    assert.equal((await s.run(["network", "ls", "-q"])).stdout, "demo_back\n");
+    assert.equal((await s.run(["volume", "ls", "-q"])).stdout, "demo_data\n");
 
-  const down = await s.run(["down", "-v", "-p", "demo"]);
-  assert.equal(down.code, 0, down.stderr);
-  assert.equal((await s.run(["ps", "-a", "-q"])).stdout, "", "no container is left");
-  assert.equal((await s.run(["network", "ls", "-q"])).stdout, "", "no network is left");
-  assert.equal((await s.run(["volume", "ls", "-q"])).stdout, "", "down -v removed the project's volume");
-  for (let i = 0; i < 50 && alive(holder); i++) await new Promise((r) => setTimeout(r, 20));
-  assert.ok(!alive(holder), "the namespace holder ended (its bridge and veths with its namespace)");
-  assert.deepEqual(storeProcesses(s.dataDir), [], "no process of the store is left");
-  assert.deepEqual([...Deno.readDirSync(`${s.dataDir}/compose`)], [], "no project record is left");
-  assert.deepEqual([...Deno.readDirSync(`${s.dataDir}/networks`)].map((e) => e.name), ["lock"], "only the (unheld) lock file of the networks stays");
-  const again = await s.run(["down", "-p", "demo"]);
-  assert.equal(again.code, 0);
-  assert.match(again.stderr, /the project "demo" is not up/);
-}, { skip });
+    const down = await s.run(["down", "-v", "-p", "demo"]);
+    assert.equal(down.code, 0, down.stderr);
+    assert.equal((await s.run(["ps", "-a", "-q"])).stdout, "", "no container is left");
+    assert.equal((await s.run(["network", "ls", "-q"])).stdout, "", "no network is left");
+    assert.equal((await s.run(["volume", "ls", "-q"])).stdout, "", "down -v removed the project's volume");
+    for (let i = 0; i < 50 && alive(holder); i++) await new Promise((r) => setTimeout(r, 20));
+    assert.ok(!alive(holder), "the namespace holder ended (its bridge and veths with its namespace)");
+    assert.deepEqual(storeProcesses(s.dataDir), [], "no process of the store is left");
+    assert.deepEqual([...Deno.readDirSync(`${s.dataDir}/compose`)], [], "no project record is left");
+    assert.deepEqual(
+      [...Deno.readDirSync(`${s.dataDir}/networks`)].map((e) => e.name),
+      ["lock"],
+      "only the (unheld) lock file of the networks stays",
+    );
+    const again = await s.run(["down", "-p", "demo"]);
+    assert.equal(again.code, 0);
+    assert.match(again.stderr, /the project "demo" is not up/);
+  },
+  { skip },
+);
 
-test("an invalid compose file gets its line and what is wrong; a cycle and an unknown dependency are named", async () => {
-  const s = freshStore();
-  const dir = scratch("nook-compose-");
-  const cases: [string, RegExp][] = [
-    ["services:\n  a:\n    image: x\n    ports: 80\n", /compose\.yaml:4: services\.a\.ports must be a list/],
-    ["services:\n  a:\n    image: [x\n", /compose\.yaml:\d+: Flow sequence/],
-    ["services:\n  a:\n    image: x\n    depends_on: [b]\n  b:\n    image: x\n    depends_on: [a]\n", /makes a cycle: a → b → a/],
-    ["services:\n  a:\n    image: x\n    depends_on: [nope]\n", /names the service "nope", which the file does not have/],
-    ["services:\n  a:\n    image: ${IMG:?set IMG}\n", /compose\.yaml:3: .*the variable "IMG" is required: set IMG/],
-    ["services:\n  a:\n    image: x\n    networks: [nope]\n", /compose\.yaml:4: .*the network "nope", which the top-level networks do not declare/],
-  ];
-  for (const [text, want] of cases) {
-    Deno.writeTextFileSync(`${dir}/compose.yaml`, text);
-    const r = await s.run(["up", "-d", "-f", `${dir}/compose.yaml`]);
-    assert.equal(r.code, 125, `${text}: ${r.stderr}`);
-    assert.match(r.stderr, want);
-  }
-  assert.equal((await s.run(["network", "ls", "-q"])).stdout, "", "nothing was made");
-}, { skip });
+test(
+  "an invalid compose file gets its line and what is wrong; a cycle and an unknown dependency are named",
+  async () => {
+    const s = freshStore();
+    const dir = scratch("nook-compose-");
+    const cases: [string, RegExp][] = [
+      ["services:\n  a:\n    image: x\n    ports: 80\n", /compose\.yaml:4: services\.a\.ports must be a list/],
+      ["services:\n  a:\n    image: [x\n", /compose\.yaml:\d+: Flow sequence/],
+      [
+        "services:\n  a:\n    image: x\n    depends_on: [b]\n  b:\n    image: x\n    depends_on: [a]\n",
+        /makes a cycle: a → b → a/,
+      ],
+      [
+        "services:\n  a:\n    image: x\n    depends_on: [nope]\n",
+        /names the service "nope", which the file does not have/,
+      ],
+      ["services:\n  a:\n    image: ${IMG:?set IMG}\n", /compose\.yaml:3: .*the variable "IMG" is required: set IMG/],
+      [
+        "services:\n  a:\n    image: x\n    networks: [nope]\n",
+        /compose\.yaml:4: .*the network "nope", which the top-level networks do not declare/,
+      ],
+    ];
+    for (const [text, want] of cases) {
+      Deno.writeTextFileSync(`${dir}/compose.yaml`, text);
+      const r = await s.run(["up", "-d", "-f", `${dir}/compose.yaml`]);
+      assert.equal(r.code, 125, `${text}: ${r.stderr}`);
+      assert.match(r.stderr, want);
+    }
+    assert.equal((await s.run(["network", "ls", "-q"])).stdout, "", "nothing was made");
+  },
+  { skip },
+);

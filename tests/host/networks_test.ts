@@ -30,7 +30,14 @@ function alive(pid: number): boolean {
 
 /** An interface in the shared namespace (the holder's), as `ip link` there sees it. */
 async function linkInShared(holder: number, name: string): Promise<boolean> {
-  const r = await sh("nsenter", [`--user=/proc/${holder}/ns/user`, `--net=/proc/${holder}/ns/net`, "ip", "link", "show", name]);
+  const r = await sh("nsenter", [
+    `--user=/proc/${holder}/ns/user`,
+    `--net=/proc/${holder}/ns/net`,
+    "ip",
+    "link",
+    "show",
+    name,
+  ]);
   return r.code === 0;
 }
 
@@ -76,45 +83,70 @@ test("network create, ls, inspect, rm and prune; the last network takes its name
   assert.ok(!alive(h.pid), "the holder process ended");
 }, { skip });
 
-test("two containers on one network reach each other by name and alias; rm -f detaches, network rm refuses while in use", async () => {
-  const s = freshStore();
-  await ok(s, ["network", "create", "app"]);
-  const srvRoot = busyboxRootfs(true);
-  Deno.mkdirSync(`${srvRoot}/www`);
-  Deno.writeTextFileSync(`${srvRoot}/www/index.html`, "hello from srv\n");
-  const srv = (await ok(s, [
-    "run", "-d", "--name", "srv", "--network", "app", "--network-alias", "web",
-    "--rootfs", srvRoot, "httpd", "-f", "-p", "8080", "-h", "/www",
-  ])).trim();
-  const client = (name: string) =>
-    s.run([
-      "run", "--rm", "--network", "app", "--rootfs", busyboxRootfs(), "sh", "-c",
-      `for i in $(seq 100); do wget -qO- http://${name}:8080/ 2>/dev/null && exit 0; sleep 0.05; done; cat /etc/hosts; exit 7`,
-    ]);
-  for (const name of ["srv", "web"]) {
-    const r = await client(name);
-    assert.equal(r.code, 0, `by ${name}: ${r.stdout} ${r.stderr}`);
-    assert.equal(r.stdout, "hello from srv\n");
-  }
-  const info = JSON.parse(await ok(s, ["network", "inspect", "app"]))[0];
-  assert.equal(info.members[srv].ip, "10.89.0.2");
-  assert.deepEqual(info.members[srv].aliases, ["web"]);
-  assert.equal(Object.keys(info.members).length, 1, "the --rm clients left the network");
+test(
+  "two containers on one network reach each other by name and alias; rm -f detaches, network rm refuses while in use",
+  async () => {
+    const s = freshStore();
+    await ok(s, ["network", "create", "app"]);
+    const srvRoot = busyboxRootfs(true);
+    Deno.mkdirSync(`${srvRoot}/www`);
+    Deno.writeTextFileSync(`${srvRoot}/www/index.html`, "hello from srv\n");
+    const srv = (await ok(s, [
+      "run",
+      "-d",
+      "--name",
+      "srv",
+      "--network",
+      "app",
+      "--network-alias",
+      "web",
+      "--rootfs",
+      srvRoot,
+      "httpd",
+      "-f",
+      "-p",
+      "8080",
+      "-h",
+      "/www",
+    ])).trim();
+    const client = (name: string) =>
+      s.run([
+        "run",
+        "--rm",
+        "--network",
+        "app",
+        "--rootfs",
+        busyboxRootfs(),
+        "sh",
+        "-c",
+        `for i in $(seq 100); do wget -qO- http://${name}:8080/ 2>/dev/null && exit 0; sleep 0.05; done; cat /etc/hosts; exit 7`,
+      ]);
+    for (const name of ["srv", "web"]) {
+      const r = await client(name);
+      assert.equal(r.code, 0, `by ${name}: ${r.stdout} ${r.stderr}`);
+      assert.equal(r.stdout, "hello from srv\n");
+    }
+    const info = JSON.parse(await ok(s, ["network", "inspect", "app"]))[0];
+    assert.equal(info.members[srv].ip, "10.89.0.2");
+    assert.deepEqual(info.members[srv].aliases, ["web"]);
+    assert.equal(Object.keys(info.members).length, 1, "the --rm clients left the network");
 
-  const inUse = await s.run(["network", "rm", "app"]);
-  assert.equal(inUse.code, 125);
-  assert.match(inUse.stderr, /The network "app" is in use by "srv"/);
+    const inUse = await s.run(["network", "rm", "app"]);
+    assert.equal(inUse.code, 125);
+    assert.match(inUse.stderr, /The network "app" is in use by "srv"/);
 
-  const h = holderOf(s)!;
-  assert.ok(await linkInShared(h.pid, info.members[srv].veth), "the server's veth is on the bridge");
-  await ok(s, ["rm", "-f", "srv"]);
-  assert.ok(!(await linkInShared(h.pid, info.members[srv].veth)), "rm -f leaves no veth");
-  assert.deepEqual(JSON.parse(await ok(s, ["network", "inspect", "app"]))[0].members, {});
-  await ok(s, ["network", "rm", "app"]);
-  for (let i = 0; i < 50 && alive(h.pid); i++) await new Promise((r) => setTimeout(r, 20));
-  assert.ok(!alive(h.pid), "no holder is left");
-  Deno.removeSync(srvRoot, { recursive: true });
-}, { skip });
+    const h = holderOf(s)!;
+    assert.ok(await linkInShared(h.pid, info.members[srv].veth), "the server's veth is on the bridge");
+    await ok(s, ["rm", "-f", "srv"]);
+    assert.ok(!(await linkInShared(h.pid, info.members[srv].veth)), "rm -f leaves no veth");
+    assert.deepEqual(JSON.parse(await ok(s, ["network", "inspect", "app"]))[0].members, {});
+    await ok(s, ["network", "rm", "app"]);
+    for (let i = 0; i < 50 && alive(h.pid); i++) await new Promise((r) => setTimeout(r, 20));
+    assert.ok(!alive(h.pid), "no holder is left");
+    Deno.removeSync(srvRoot, { recursive: true });
+  },
+  { skip },
+);
 
 test("--network NAME of a network that does not exist says what is wrong", async () => {
   const s = freshStore();
@@ -124,28 +156,61 @@ test("--network NAME of a network that does not exist says what is wrong", async
   assert.match(r.stderr, /nook network ls/);
 }, { skip });
 
-test("--network, --pid and --ipc container:NAME share a running container's namespaces (in its user namespace)", async () => {
-  const s = freshStore();
-  await ok(s, ["network", "create", "app"]);
-  const srvRoot = busyboxRootfs(true);
-  Deno.mkdirSync(`${srvRoot}/www`);
-  Deno.writeTextFileSync(`${srvRoot}/www/index.html`, "hello over loopback\n");
-  for (const [name, net] of [["solo", "none"], ["member", "app"]]) {
-    await ok(s, ["run", "-d", "--name", name!, "--network", net!, "--rootfs", srvRoot, "httpd", "-f", "-p", "127.0.0.1:8080", "-h", "/www"]);
-    const r = await s.run([
-      "run", "--rm", "--network", `container:${name}`, "--pid", `container:${name}`, "--ipc", `container:${name}`,
-      "--rootfs", busyboxRootfs(), "sh", "-c",
-      "for i in $(seq 100); do wget -qO- http://127.0.0.1:8080/ 2>/dev/null && break; sleep 0.05; done; ps -o comm | grep -c httpd",
-    ]);
-    assert.equal(r.code, 0, `${name}: ${r.stderr}`);
-    assert.equal(r.stdout, "hello over loopback\n1\n", `${name}: the server is reached on loopback and seen in the shared pid namespace`);
-  }
-  const stopped = await s.run(["run", "--rm", "--network", "container:nosuch", "--rootfs", busyboxRootfs(), "true"]);
-  assert.equal(stopped.code, 125);
-  assert.match(stopped.stderr, /No such container: nosuch/);
-  const bad = await s.run(["run", "--rm", "--pid", "host", "--rootfs", busyboxRootfs(), "true"]);
-  assert.match(bad.stderr, /Invalid --pid "host"/);
-  await ok(s, ["rm", "-f", "solo", "member"]);
-  await ok(s, ["network", "rm", "app"]);
-  Deno.removeSync(srvRoot, { recursive: true });
-}, { skip });
+test(
+  "--network, --pid and --ipc container:NAME share a running container's namespaces (in its user namespace)",
+  async () => {
+    const s = freshStore();
+    await ok(s, ["network", "create", "app"]);
+    const srvRoot = busyboxRootfs(true);
+    Deno.mkdirSync(`${srvRoot}/www`);
+    Deno.writeTextFileSync(`${srvRoot}/www/index.html`, "hello over loopback\n");
+    for (const [name, net] of [["solo", "none"], ["member", "app"]]) {
+      await ok(s, [
+        "run",
+        "-d",
+        "--name",
+        name!,
+        "--network",
+        net!,
+        "--rootfs",
+        srvRoot,
+        "httpd",
+        "-f",
+        "-p",
+        "127.0.0.1:8080",
+        "-h",
+        "/www",
+      ]);
+      const r = await s.run([
+        "run",
+        "--rm",
+        "--network",
+        `container:${name}`,
+        "--pid",
+        `container:${name}`,
+        "--ipc",
+        `container:${name}`,
+        "--rootfs",
+        busyboxRootfs(),
+        "sh",
+        "-c",
+        "for i in $(seq 100); do wget -qO- http://127.0.0.1:8080/ 2>/dev/null && break; sleep 0.05; done; ps -o comm | grep -c httpd",
+      ]);
+      assert.equal(r.code, 0, `${name}: ${r.stderr}`);
+      assert.equal(
+        r.stdout,
+        "hello over loopback\n1\n",
+        `${name}: the server is reached on loopback and seen in the shared pid namespace`,
+      );
+    }
+    const stopped = await s.run(["run", "--rm", "--network", "container:nosuch", "--rootfs", busyboxRootfs(), "true"]);
+    assert.equal(stopped.code, 125);
+    assert.match(stopped.stderr, /No such container: nosuch/);
+    const bad = await s.run(["run", "--rm", "--pid", "host", "--rootfs", busyboxRootfs(), "true"]);
+    assert.match(bad.stderr, /Invalid --pid "host"/);
+    await ok(s, ["rm", "-f", "solo", "member"]);
+    await ok(s, ["network", "rm", "app"]);
+    Deno.removeSync(srvRoot, { recursive: true });
+  },
+  { skip },
+);
