@@ -21,6 +21,7 @@ import {
   type HolderState,
   NetworkError,
   removeBridge,
+  removeLink,
   startHolder,
   stopHolder,
   writeHostsBlock,
@@ -355,14 +356,17 @@ export function userNetworkSync(spec: ContainerSpec): ((tag: number, pid: number
 /** The container leaves every network it is on (after `rm`); the others' hosts files forget it. */
 export async function leaveNetworks(id: string): Promise<void> {
   if (!allNets().some((n) => n.members[id])) return;
-  await locked(() => {
+  await locked(async () => {
+    const h = readHolder();
     for (const n of allNets()) {
-      if (!n.members[id]) continue;
+      const m = n.members[id];
+      if (!m) continue;
+      // the kernel drops a veth whose namespace ended only later, in its cleanup work: drop it now
+      if (holderAlive(h)) await removeLink(h, m.veth);
       delete n.members[id];
       writeNet(n);
       refreshHosts(n);
     }
-    return Promise.resolve();
   });
 }
 

@@ -103,6 +103,7 @@ export {
   type HolderState,
   linkExists,
   removeBridge,
+  removeLink,
   startHolder,
   stopHolder,
   writeHostsBlock,

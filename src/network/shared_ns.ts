@@ -210,6 +210,11 @@ export async function addBridge(h: HolderState, b: BridgeConfig): Promise<void> 
   }
 }
 
+/** Delete an interface of the shared namespace (a veth end: its peer goes with it); absent is fine. */
+export async function removeLink(h: HolderState, name: string): Promise<void> {
+  await ipIn(h.pid, h.pid, [`link del ${name}`], `remove the interface "${name}"`).catch(() => {});
+}
+
 /** Delete a network's bridge (its veths are gone with their containers' namespaces). */
 export async function removeBridge(h: HolderState, bridge: string): Promise<void> {
   await ipIn(h.pid, h.pid, [`link del ${bridge}`], `remove the bridge "${bridge}"`).catch(() => {});

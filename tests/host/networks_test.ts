@@ -214,3 +214,25 @@ test(
   },
   { skip },
 );
+
+test("a container on a user network keeps its address across stop and start, and a foreground one shows as running", async () => {
+  const s = freshStore();
+  await ok(s, ["network", "create", "app"]);
+  await ok(s, ["run", "-d", "--name", "srv", "--network", "app", "--rootfs", busyboxRootfs(), "sleep", "100"]);
+  await ok(s, ["stop", "-t", "0", "srv"]);
+  await ok(s, ["start", "srv"]);
+  const addr = await ok(s, ["exec", "srv", "sh", "-c", "ip -4 -o addr show eth0"]);
+  assert.match(addr, /inet 10\.89\.0\.2\/24/, "wired again at start, same address");
+  const fg = s.run(["run", "--name", "fg", "--network", "app", "--rootfs", busyboxRootfs(), "sleep", "2"]);
+  let seen = "";
+  for (let i = 0; i < 100 && !/fg Up/.test(seen); i++) {
+    seen = await ok(s, ["ps", "--format", "{{.Names}} {{.Status}}"]);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  assert.match(seen, /fg Up/, "the forked program is the one the record names");
+  assert.equal((await fg).code, 0);
+  const hosts = await ok(s, ["exec", "srv", "cat", "/etc/hosts"]);
+  assert.match(hosts, /10\.89\.0\.3\tfg /, "the newcomer was written into the running member's /etc/hosts");
+  await ok(s, ["rm", "-f", "srv", "fg"]);
+  await ok(s, ["network", "rm", "app"]);
+}, { skip });
