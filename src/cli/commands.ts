@@ -92,6 +92,7 @@ export const COMMANDS: Record<string, { summary: string; load: () => Promise<Com
   },
   "system reset": { summary: "Remove all images, volumes and storage", load: lazy("system_reset") },
   _storage: { summary: "(internal) storage work inside the user namespace", load: lazy("internal_storage") },
+  _network: { summary: "(internal) wire a restarted container to its user network", load: lazy("internal_network") },
   port: { summary: "List a container's published ports", load: lazy("port") },
   runtime: {
     summary: "Be the OCI runtime of podman, containerd or CRI-O (runc's command line)",

@@ -89,7 +89,7 @@ function request(project: string, s: ComposeService): RunRequest {
       addHosts: [],
       aliases: [s.name, ...net.aliases],
     },
-    lifecycle: { detach: true },
+    lifecycle: { detach: true, ...(s.restart ? { restart: s.restart } : {}) },
   };
 }
 
@@ -126,12 +126,6 @@ export async function main(argv: string[]): Promise<number> {
       continue;
     }
     if (existing) await removeContainer(existing, true);
-    if (s.restart && s.restart !== "no") {
-      await write(
-        `Warning: ${s.name}: restart "${s.restart}" is not carried out on a user network yet; it is ignored\n`,
-        true,
-      );
-    }
     if (!state.containers.some((c) => c.name === name)) {
       state.containers.push({ service: s.name, name, labels: s.labels });
     }

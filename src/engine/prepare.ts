@@ -103,7 +103,7 @@ export async function runRequest(req: RunRequest, mapping: IdMapping = detectIdM
     // cgroup first (the container's process must be in it before GO), then the network helper;
     // detached, the container's monitor starts its network helper (src/network/detached.ts), not this short-lived process
     const network: RunHooks = detached ? {} : networkHooks(container);
-    const userNet = userNetworkName(req.network ?? DEFAULT_NETWORK, req.lifecycle?.restart);
+    const userNet = userNetworkName(req.network ?? DEFAULT_NETWORK);
     if (userNet) {
       const joined = await joinNetwork(userNet, container.id, req.name ?? "", req.network?.aliases ?? []);
       container.joinUserns = joined.userns;
@@ -119,19 +119,13 @@ export async function runRequest(req: RunRequest, mapping: IdMapping = detectIdM
 }
 
 /** The user network `--network` names (not a mode), checked: publishing through it is not there yet. */
-function userNetworkName(flags: NetworkFlags, restart: string | undefined): string | undefined {
+function userNetworkName(flags: NetworkFlags): string | undefined {
   const v = flags.network;
   if (v === undefined || /^(none|host|pasta|slirp4netns|private|auto|default|container)(:|$)/.test(v) || v === "") return undefined;
   if (!networkExists(v)) return undefined; // parseNetworkFlag says what is wrong with it
   if (flags.publish.length || flags.publishAll) {
     throw new UsageError(`Ports cannot be published on the user network "${v}" yet`, {
       hint: "reach the container from another container on the network, or run it with the default network and -p",
-    });
-  }
-  if (restart !== undefined && restart !== "no") {
-    // the monitor restarts a container without nook, and nook wires it to the bridge
-    throw new UsageError(`--restart ${restart} cannot be used on the user network "${v}" yet`, {
-      hint: "leave --restart out, and start the container again with nook start",
     });
   }
   return v;
@@ -253,7 +247,7 @@ function prepareFrom(req: RunRequest, mapping: IdMapping, id: string, source: So
   };
   try {
     const flags = req.network ?? DEFAULT_NETWORK;
-    const userNet = userNetworkName(flags, req.lifecycle?.restart);
+    const userNet = userNetworkName(flags);
     const joinNet = containerRef(flags.network, "--network");
     // a user network: the container's own namespace, wired to the bridge at its plan's SYNC (networks.ts)
     if (joinNet && (flags.publish.length || flags.publishAll)) {

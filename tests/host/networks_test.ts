@@ -5,7 +5,7 @@
  * nsenter; every address is on the private bridge inside the shared namespace: nothing leaves
  * the machine, and no host port is used.
  */
-import { assert, busyboxRootfs, busyboxSkip, sh, test } from "../_helpers.ts";
+import { assert, busyboxRootfs, busyboxSkip, sh, test, waitFor } from "../_helpers.ts";
 import { freshStore } from "../_lifecycle.ts";
 
 type Store = ReturnType<typeof freshStore>;
@@ -235,4 +235,27 @@ test("a container on a user network keeps its address across stop and start, and
   assert.match(hosts, /10\.89\.0\.3\tfg /, "the newcomer was written into the running member's /etc/hosts");
   await ok(s, ["rm", "-f", "srv", "fg"]);
   await ok(s, ["network", "rm", "app"]);
+}, { skip });
+
+test("the monitor wires a container on a user network again at each restart (--restart always)", async () => {
+  const s = freshStore();
+  await ok(s, ["network", "create", "app"]);
+  const root = busyboxRootfs(true);
+  // each run records its address and the others it can resolve, then ends: the monitor restarts it
+  const id = (await ok(s, [
+    "run", "-d", "--name", "again", "--network", "app", "--restart", "always", "-v", `${root}/tmp:/out`,
+    "--rootfs", root, "sh", "-c", "ip -4 -o addr show eth0 >> /out/runs; sleep 0.2",
+  ])).trim();
+  await waitFor("three runs", () => {
+    try {
+      return Deno.readTextFileSync(`${root}/tmp/runs`).trim().split("\n").length >= 3;
+    } catch {
+      return false;
+    }
+  }, 20_000);
+  const runs = Deno.readTextFileSync(`${root}/tmp/runs`).trim().split("\n");
+  for (const r of runs.slice(0, 3)) assert.match(r, /inet 10\.89\.0\.2\/24/, `every run has its address: ${runs.join(" | ")}`);
+  await ok(s, ["rm", "-f", id]);
+  await ok(s, ["network", "rm", "app"]);
+  Deno.removeSync(root, { recursive: true });
 }, { skip });
