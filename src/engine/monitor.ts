@@ -9,7 +9,7 @@
  * container's network helper at every start (src/network/detached.ts).
  */
 import { buildPlan } from "./build_plan.ts";
-import { userNetworkSync } from "./networks.ts";
+import { publishUserNetworkPorts, userNetworkSync } from "./networks.ts";
 import type { ContainerSpec, RunHooks } from "../model/container.ts";
 import { closeFd, monitorSpawn, recv, ShimError, type Spawned } from "../ffi/mod.ts";
 import { launch } from "../launch/mod.ts";
@@ -169,4 +169,5 @@ export async function startDetached(
   await closeFd(started.pidfd);
   await closeFd(started.ptyMaster);
   net.publish();
+  await publishUserNetworkPorts(spec, started.pid);
 }

@@ -20,6 +20,11 @@ import {
   holderAlive,
   type HolderState,
   NetworkError,
+  publishPorts,
+  assignHostPorts,
+  processStartTime,
+  writeNetworkState,
+  type PortMapping,
   removeBridge,
   removeLink,
   startHolder,
@@ -303,6 +308,7 @@ export async function joinNetwork(
   id: string,
   name: string,
   aliases: readonly string[],
+  ports: readonly PortMapping[] = [],
 ): Promise<{ attachment: UserNetworkAttachment; userns: string }> {
   for (const a of aliases) {
     if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(a)) {
@@ -325,7 +331,10 @@ export async function joinNetwork(
     }
     n.members[id] = { name, ip, aliases: [...aliases], veth: `nkv${id.slice(0, 11)}` };
     writeNet(n);
-    return { attachment: { network, ip, aliases: [...aliases] }, userns: `/proc/${h.pid}/ns/user` };
+    return {
+      attachment: { network, ip, aliases: [...aliases], ...(ports.length ? { ports: [...ports] } : {}) },
+      userns: `/proc/${h.pid}/ns/user`,
+    };
   });
 }
 
@@ -382,4 +391,33 @@ function refreshHosts(n: NetworkRecord): void {
     files.push(rec.spec.etcFiles.hosts);
   }
   for (const f of files) writeHostsBlock(f, lines);
+}
+
+/**
+ * Once a user-network container's program runs (`pid`): publish its ports (host ports picked
+ * now for `-p 80`), and record them where `nook port`, `ps` and `inspect` read them. A container
+ * whose ports cannot be published is ended: it would run unreachable.
+ */
+export async function publishUserNetworkPorts(spec: ContainerSpec, pid: number): Promise<void> {
+  const wanted = spec.userNetwork?.ports;
+  if (!wanted?.length) return;
+  try {
+    const ports = await assignHostPorts(wanted);
+    await publishPorts(pid, ports, `${containerDir(spec.id)}/ports-pasta.pid`);
+    const started = processStartTime(pid);
+    writeNetworkState(containerDir(spec.id), {
+      id: spec.id,
+      mode: spec.network,
+      ports,
+      pid,
+      ...(started ? { started } : {}),
+    });
+  } catch (err) {
+    try {
+      Deno.kill(pid, "SIGKILL");
+    } catch {
+      // ended already
+    }
+    throw err;
+  }
 }

@@ -12,7 +12,15 @@ import { NookError } from "../errors/mod.ts";
 import type { ContainerSpec, MountSpec, RunHooks } from "../model/mod.ts";
 import { ensureHelloRootfs, HELLO_NAMES } from "../image/builtin_hello.ts";
 import { lazyImport } from "../lazy/mod.ts";
-import { type NetworkFlags, networkHooks, prepareNetwork } from "../network/mod.ts";
+import {
+  checkPublications,
+  exposedToPublish,
+  type NetworkFlags,
+  networkHooks,
+  parsePublish,
+  prepareNetwork,
+  unprivilegedPortStart,
+} from "../network/mod.ts";
 import { joinNetwork, networkExists } from "./networks.ts";
 import { dataDir, runtimeDir } from "../paths/mod.ts";
 import { RLIM_INFINITY, RLIMIT } from "../plan/mod.ts";
@@ -105,7 +113,18 @@ export async function runRequest(req: RunRequest, mapping: IdMapping = detectIdM
     const network: RunHooks = detached ? {} : networkHooks(container);
     const userNet = userNetworkName(req.network ?? DEFAULT_NETWORK);
     if (userNet) {
-      const joined = await joinNetwork(userNet, container.id, req.name ?? "", req.network?.aliases ?? []);
+      const flags = req.network ?? DEFAULT_NETWORK;
+      const ports = [...flags.publish.flatMap(parsePublish), ...(flags.publishAll ? exposedToPublish(container.exposedPorts ?? []) : [])];
+      if (ports.length) {
+        checkPublications(ports, unprivilegedPortStart());
+        if ((req.lifecycle?.restart ?? "no") !== "no") {
+          // its pasta follows the first run's process; the monitor's restarts would run unreachable
+          throw new UsageError(`Ports cannot be published with --restart on the user network "${userNet}" yet`, {
+            hint: "leave --restart out (start it again with nook start), or publish no ports",
+          });
+        }
+      }
+      const joined = await joinNetwork(userNet, container.id, req.name ?? "", req.network?.aliases ?? [], ports);
       container.joinUserns = joined.userns;
       container.userNetwork = joined.attachment;
     }
@@ -123,11 +142,6 @@ function userNetworkName(flags: NetworkFlags): string | undefined {
   const v = flags.network;
   if (v === undefined || /^(none|host|pasta|slirp4netns|private|auto|default|container)(:|$)/.test(v) || v === "") return undefined;
   if (!networkExists(v)) return undefined; // parseNetworkFlag says what is wrong with it
-  if (flags.publish.length || flags.publishAll) {
-    throw new UsageError(`Ports cannot be published on the user network "${v}" yet`, {
-      hint: "reach the container from another container on the network, or run it with the default network and -p",
-    });
-  }
   return v;
 }
 
@@ -255,7 +269,8 @@ function prepareFrom(req: RunRequest, mapping: IdMapping, id: string, source: So
         hint: "publish them on the container whose network is shared",
       });
     }
-    const net = prepareNetwork(userNet || joinNet ? { ...flags, network: "none" } : flags, { id, name, hostname, runDir: dir, exposedPorts: source.exposedPorts });
+    // (a user network's ports are published by a pasta of the container's own: networks.ts)
+    const net = prepareNetwork(userNet || joinNet ? { ...flags, network: "none", publish: [], publishAll: false } : flags, { id, name, hostname, runDir: dir, exposedPorts: source.exposedPorts });
     if (net.notice) noticeOnce(net.notice, net.noticeTopic ?? "network");
     const etcFiles = writeEtcFiles(dir, hostname, net.etc);
     const joined = joinedNamespaces(joinNet, containerRef(req.share?.pid, "--pid"), containerRef(req.share?.ipc, "--ipc"));

@@ -1,7 +1,7 @@
 import { launch } from "../launch/mod.ts";
 import { applyIdMapping, type IdMapping } from "../userns/mod.ts";
 import { buildPlan } from "./build_plan.ts";
-import { userNetworkSync } from "./networks.ts";
+import { publishUserNetworkPorts, userNetworkSync } from "./networks.ts";
 import type { ContainerSpec, RunHooks } from "../model/container.ts";
 export type { RunHooks } from "../model/container.ts";
 import { mark } from "../trace/mod.ts";
@@ -56,6 +56,12 @@ export async function runContainer(spec: ContainerSpec, mapping: IdMapping, hook
   } catch (err) {
     signals.close();
     for (const step of hooks.afterExit ?? []) await step().catch(() => {});
+    throw err;
+  }
+  try {
+    await publishUserNetworkPorts(spec, started.pid);
+  } catch (err) {
+    await attachForeground(started, false, hooks, signals).catch(() => {}); // it was ended: collect it
     throw err;
   }
   for (const step of hooks.started ?? []) await step(started.pid);

@@ -1,3 +1,4 @@
+import type { PortMapping } from "./network.ts";
 /**
  * A container as nook decides it before anything runs: the root, the process, mounts, network,
  * security and image, fully resolved (policy that depends on the host is decided before this is
@@ -139,6 +140,8 @@ export interface UserNetworkAttachment {
   ip: string;
   /** Names it answers to besides its own. */
   aliases: string[];
+  /** Published ports (host port 0: any free one, picked at each start), reached through the host's loopback. */
+  ports?: PortMapping[];
 }
 
 /** Parent-side steps other concerns add to a run (cgroups, network helpers…). */

@@ -102,6 +102,7 @@ export {
   holderAlive,
   type HolderState,
   linkExists,
+  publishPorts,
   removeBridge,
   removeLink,
   startHolder,

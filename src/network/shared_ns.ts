@@ -17,6 +17,8 @@
 import { applyIdMapping, type IdMapping } from "../userns/mod.ts";
 import { NetworkError } from "./network_error.ts";
 import { processStartTime } from "./state.ts";
+import { pastaPortSpec } from "./pasta.ts";
+import type { PortMapping } from "./ports.ts";
 
 /** The holder of the shared namespaces, as recorded. */
 export interface HolderState {
@@ -178,7 +180,7 @@ async function startEgress(h: HolderState): Promise<void> {
     if (!/^\d+$/.test(e.name)) continue;
     try {
       const cmd = Deno.readTextFileSync(`/proc/${e.name}/cmdline`).split("\0");
-      if (cmd[0]?.endsWith("pasta") && cmd.includes(String(h.pid))) h.pastaPid = Number(e.name);
+      if (/pasta(\.avx2)?$/.test(cmd[0] ?? "") && cmd.includes(String(h.pid))) h.pastaPid = Number(e.name);
     } catch {
       // ended meanwhile
     }
@@ -277,4 +279,44 @@ export function writeHostsBlock(path: string, lines: string[]): void {
   } finally {
     f.close();
   }
+}
+
+/**
+ * Publish a user-network container's ports: one pasta of its own, attached to the container's
+ * network namespace only to listen on the host's ports and splice connections to the
+ * container's loopback (no --config-net: its tap, `nookfwd0`, gets no address or route, so the
+ * bridge stays the container's way out). pasta puts itself in the background once it listens,
+ * and quits when the container's process ends. Clients reach the ports through the host's
+ * loopback, which is where nook's tests and a workstation's browser are.
+ */
+export async function publishPorts(pid: number, ports: readonly PortMapping[], pidFile: string): Promise<void> {
+  const argv = ["pasta", "--quiet", "-I", "nookfwd0", "-P", pidFile];
+  for (const p of ports) argv.push(p.protocol === "tcp" ? "-t" : "-u", pastaPortSpec(p));
+  if (!ports.some((p) => p.protocol === "tcp")) argv.push("-t", "none");
+  if (!ports.some((p) => p.protocol === "udp")) argv.push("-u", "none");
+  argv.push("-T", "none", "-U", "none", String(pid));
+  const r = await run(argv);
+  if (!r.ok) {
+    const why = r.err.split("\n").filter((l) => l && !/syslog/.test(l)).slice(-2).join("; ");
+    throw new NetworkError(`pasta cannot publish the ports of the container: ${why || "it failed"}`, {
+      op: "pasta",
+      hint: "check that the host ports are free and not privileged, and that pasta is installed (Debian: passt)",
+    });
+  }
+  // pasta holds the namespace itself, so it does not see the container end: a watcher (sh and
+  // coreutils' tail --pid, in a session of their own) ends it when the container's process does
+  const pastaPid = Number(Deno.readTextFileSync(pidFile).trim());
+  try {
+    Deno.removeSync(pidFile);
+  } catch {
+    // it is only read once
+  }
+  if (!(pastaPid > 0)) return;
+  const watcher = new Deno.Command("setsid", {
+    args: ["sh", "-c", 'tail --pid="$1" -f /dev/null; kill "$2"', "nook-port-watch", String(pid), String(pastaPid)],
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  watcher.unref();
 }

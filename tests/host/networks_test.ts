@@ -259,3 +259,42 @@ test("the monitor wires a container on a user network again at each restart (--r
   await ok(s, ["network", "rm", "app"]);
   Deno.removeSync(root, { recursive: true });
 }, { skip });
+
+test("-p on a user network publishes through a pasta of the container's own, on the host's loopback", async () => {
+  const s = freshStore();
+  await ok(s, ["network", "create", "app"]);
+  const root = busyboxRootfs(true);
+  Deno.mkdirSync(`${root}/www`);
+  Deno.writeTextFileSync(`${root}/www/index.html`, "published\n");
+  await ok(s, ["run", "-d", "--name", "web", "--network", "app", "-p", "127.0.0.1::8080", "--rootfs", root, "httpd", "-f", "-p", "8080", "-h", "/www"]);
+  const port = (await ok(s, ["port", "web", "8080"])).trim();
+  assert.match(port, /^127\.0\.0\.1:\d+$/);
+  let body = "";
+  for (let i = 0; i < 100 && body !== "published\n"; i++) {
+    try {
+      body = await (await fetch(`http://${port}/`)).text();
+    } catch {
+      await new Promise((r) => setTimeout(r, 30));
+    }
+  }
+  assert.equal(body, "published\n");
+  const restart = await s.run(["run", "-d", "--network", "app", "-p", "127.0.0.1::80", "--restart", "always", "--rootfs", root, "true"]);
+  assert.equal(restart.code, 125);
+  assert.match(restart.stderr, /Ports cannot be published with --restart on the user network "app" yet/);
+  const pid = JSON.parse(await ok(s, ["inspect", "web"]))[0].State.Pid as number;
+  const forwarders = () =>
+    [...Deno.readDirSync("/proc")].filter((e) => /^\d+$/.test(e.name)).filter((e) => {
+      try {
+        const cmd = Deno.readTextFileSync(`/proc/${e.name}/cmdline`).split("\0");
+        return cmd.includes("nookfwd0") && cmd.includes(String(pid)) && alive(Number(e.name));
+      } catch {
+        return false;
+      }
+    });
+  assert.equal(forwarders().length, 1, "one pasta publishes the container's ports");
+  await ok(s, ["rm", "-f", "web"]);
+  for (let i = 0; i < 100 && forwarders().length; i++) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(forwarders().length, 0, "its pasta ended with the container");
+  await ok(s, ["network", "rm", "app"]);
+  Deno.removeSync(root, { recursive: true });
+}, { skip });
