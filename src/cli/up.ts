@@ -1,6 +1,7 @@
 import { createNetwork, networkExists } from "../engine/networks.ts";
 import { removeContainer, resolveContainer } from "../engine/mod.ts";
 import { runRequest } from "../engine/prepare.ts";
+import { crashPoint } from "../engine/intent.ts";
 import type { RunRequest } from "../engine/run_request.ts";
 import { currentStatus } from "../engine/status.ts";
 import { bool, type OptionSpec, parseCommand, str } from "./_args.ts";
@@ -133,6 +134,7 @@ export async function main(argv: string[]): Promise<number> {
     const out = await runRequest(request(proj.name, s));
     ids.push(out.id);
     await write(`${name} started\n`, true);
+    crashPoint("up.service");
   }
   if (bool(a, "detach")) return 0;
   // in the foreground: wait until every service's container has ended

@@ -15,25 +15,26 @@
 import { dataDir } from "../paths/mod.ts";
 import {
   addBridge,
+  assignHostPorts,
   type BridgeConfig,
   connectVeth,
   holderAlive,
   type HolderState,
   NetworkError,
-  publishPorts,
-  assignHostPorts,
-  processStartTime,
-  writeNetworkState,
   type PortMapping,
+  processStartTime,
+  publishPorts,
   removeBridge,
   removeLink,
   startHolder,
   stopHolder,
   writeHostsBlock,
+  writeNetworkState,
 } from "../network/mod.ts";
 import type { ContainerSpec, UserNetworkAttachment } from "../model/mod.ts";
 import { detectIdMapping } from "../userns/mod.ts";
 import { withLockAsync } from "./lock.ts";
+import { crashPoint } from "./intent.ts";
 import { USER_NETWORK_SYNC } from "./build_plan.ts";
 import { containerDir, fromJson, readRecord, toJson, writeAtomic } from "./store.ts";
 
@@ -231,6 +232,7 @@ export async function createNetwork(name: string, opts: { subnet?: string | unde
       members: {},
     };
     writeNet(rec); // the intent first: a command killed from here on leaves it for the next to roll back
+    crashPoint("network.create");
     const h = await ensureHolder(nets);
     await addBridge(h, rec);
     rec.state = "ready";

@@ -4,7 +4,7 @@
  * store); `down` leaves no container, process, network, namespace holder or project record.
  * Also the file's checks: an invalid file names its line, an unknown key warns once.
  */
-import { assert, busyboxRootfs, busyboxSkip, scratch, sh, test, waitFor } from "../_helpers.ts";
+import { assert, busyboxRootfs, busyboxSkip, nook, scratch, sh, test, waitFor } from "../_helpers.ts";
 import { freshStore, storeProcesses } from "../_lifecycle.ts";
 
 const skip = busyboxSkip();
@@ -141,6 +141,48 @@ test(
       assert.match(r.stderr, want);
     }
     assert.equal((await s.run(["network", "ls", "-q"])).stdout, "", "nothing was made");
+  },
+  { skip },
+);
+
+test(
+  "an up killed after its first service is cleaned by the next down; a network create killed halfway is rolled back",
+  async () => {
+    const s = freshStore();
+    const dir = scratch("nook-compose-");
+    const tar = `${dir}/bb.tar`;
+    const root = busyboxRootfs(true);
+    assert.equal((await sh("tar", ["--owner=0", "--group=0", "--numeric-owner", "-C", root, "-cf", tar, "."])).code, 0);
+    Deno.removeSync(root, { recursive: true });
+    assert.equal((await s.run(["import", tar, "bbtest"])).code, 0);
+    Deno.writeTextFileSync(
+      `${dir}/compose.yaml`,
+      "services:\n  a:\n    image: bbtest\n    command: sleep 100\n  b:\n    image: bbtest\n    command: sleep 100\n    depends_on: [a]\n",
+    );
+    const crashEnv = { ...s.env, NOOK_CRASH_AT: "up.service", NOOK_TEST_CI: "1" };
+    const killed = await nook(["up", "-d", "-p", "half", "-f", `${dir}/compose.yaml`], { env: crashEnv });
+    assert.notEqual(killed.code, 0, "up was killed");
+    assert.match((await s.run(["ps", "-q"])).stdout, /^[0-9a-f]{12}\n$/, "one service runs");
+    const holder = JSON.parse(Deno.readTextFileSync(`${s.dataDir}/networks/holder.json`)).pid as number;
+    const down = await s.run(["down", "-p", "half"]);
+    assert.equal(down.code, 0, down.stderr);
+    assert.equal((await s.run(["ps", "-a", "-q"])).stdout, "");
+    assert.equal((await s.run(["network", "ls", "-q"])).stdout, "");
+    for (let i = 0; i < 50 && alive(holder); i++) await new Promise((r) => setTimeout(r, 20));
+    assert.ok(!alive(holder));
+    assert.deepEqual(storeProcesses(s.dataDir), []);
+
+    const half = await nook(["network", "create", "torn"], {
+      env: { ...s.env, NOOK_CRASH_AT: "network.create", NOOK_TEST_CI: "1" },
+    });
+    assert.notEqual(half.code, 0);
+    assert.equal(
+      (await s.run(["network", "ls", "-q"])).stdout,
+      "",
+      "the next command rolled the half-made network back",
+    );
+    assert.equal((await s.run(["network", "create", "torn"])).code, 0, "and the name is free again");
+    assert.equal((await s.run(["network", "rm", "torn"])).code, 0);
   },
   { skip },
 );

@@ -215,27 +215,31 @@ test(
   { skip },
 );
 
-test("a container on a user network keeps its address across stop and start, and a foreground one shows as running", async () => {
-  const s = freshStore();
-  await ok(s, ["network", "create", "app"]);
-  await ok(s, ["run", "-d", "--name", "srv", "--network", "app", "--rootfs", busyboxRootfs(), "sleep", "100"]);
-  await ok(s, ["stop", "-t", "0", "srv"]);
-  await ok(s, ["start", "srv"]);
-  const addr = await ok(s, ["exec", "srv", "sh", "-c", "ip -4 -o addr show eth0"]);
-  assert.match(addr, /inet 10\.89\.0\.2\/24/, "wired again at start, same address");
-  const fg = s.run(["run", "--name", "fg", "--network", "app", "--rootfs", busyboxRootfs(), "sleep", "2"]);
-  let seen = "";
-  for (let i = 0; i < 100 && !/fg Up/.test(seen); i++) {
-    seen = await ok(s, ["ps", "--format", "{{.Names}} {{.Status}}"]);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  assert.match(seen, /fg Up/, "the forked program is the one the record names");
-  assert.equal((await fg).code, 0);
-  const hosts = await ok(s, ["exec", "srv", "cat", "/etc/hosts"]);
-  assert.match(hosts, /10\.89\.0\.3\tfg /, "the newcomer was written into the running member's /etc/hosts");
-  await ok(s, ["rm", "-f", "srv", "fg"]);
-  await ok(s, ["network", "rm", "app"]);
-}, { skip });
+test(
+  "a container on a user network keeps its address across stop and start, and a foreground one shows as running",
+  async () => {
+    const s = freshStore();
+    await ok(s, ["network", "create", "app"]);
+    await ok(s, ["run", "-d", "--name", "srv", "--network", "app", "--rootfs", busyboxRootfs(), "sleep", "100"]);
+    await ok(s, ["stop", "-t", "0", "srv"]);
+    await ok(s, ["start", "srv"]);
+    const addr = await ok(s, ["exec", "srv", "sh", "-c", "ip -4 -o addr show eth0"]);
+    assert.match(addr, /inet 10\.89\.0\.2\/24/, "wired again at start, same address");
+    const fg = s.run(["run", "--name", "fg", "--network", "app", "--rootfs", busyboxRootfs(), "sleep", "2"]);
+    let seen = "";
+    for (let i = 0; i < 100 && !/fg Up/.test(seen); i++) {
+      seen = await ok(s, ["ps", "--format", "{{.Names}} {{.Status}}"]);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.match(seen, /fg Up/, "the forked program is the one the record names");
+    assert.equal((await fg).code, 0);
+    const hosts = await ok(s, ["exec", "srv", "cat", "/etc/hosts"]);
+    assert.match(hosts, /10\.89\.0\.3\tfg /, "the newcomer was written into the running member's /etc/hosts");
+    await ok(s, ["rm", "-f", "srv", "fg"]);
+    await ok(s, ["network", "rm", "app"]);
+  },
+  { skip },
+);
 
 test("the monitor wires a container on a user network again at each restart (--restart always)", async () => {
   const s = freshStore();
@@ -243,8 +247,21 @@ test("the monitor wires a container on a user network again at each restart (--r
   const root = busyboxRootfs(true);
   // each run records its address and the others it can resolve, then ends: the monitor restarts it
   const id = (await ok(s, [
-    "run", "-d", "--name", "again", "--network", "app", "--restart", "always", "-v", `${root}/tmp:/out`,
-    "--rootfs", root, "sh", "-c", "ip -4 -o addr show eth0 >> /out/runs; sleep 0.2",
+    "run",
+    "-d",
+    "--name",
+    "again",
+    "--network",
+    "app",
+    "--restart",
+    "always",
+    "-v",
+    `${root}/tmp:/out`,
+    "--rootfs",
+    root,
+    "sh",
+    "-c",
+    "ip -4 -o addr show eth0 >> /out/runs; sleep 0.2",
   ])).trim();
   await waitFor("three runs", () => {
     try {
@@ -254,7 +271,9 @@ test("the monitor wires a container on a user network again at each restart (--r
     }
   }, 20_000);
   const runs = Deno.readTextFileSync(`${root}/tmp/runs`).trim().split("\n");
-  for (const r of runs.slice(0, 3)) assert.match(r, /inet 10\.89\.0\.2\/24/, `every run has its address: ${runs.join(" | ")}`);
+  for (const r of runs.slice(0, 3)) {
+    assert.match(r, /inet 10\.89\.0\.2\/24/, `every run has its address: ${runs.join(" | ")}`);
+  }
   await ok(s, ["rm", "-f", id]);
   await ok(s, ["network", "rm", "app"]);
   Deno.removeSync(root, { recursive: true });
@@ -266,7 +285,24 @@ test("-p on a user network publishes through a pasta of the container's own, on 
   const root = busyboxRootfs(true);
   Deno.mkdirSync(`${root}/www`);
   Deno.writeTextFileSync(`${root}/www/index.html`, "published\n");
-  await ok(s, ["run", "-d", "--name", "web", "--network", "app", "-p", "127.0.0.1::8080", "--rootfs", root, "httpd", "-f", "-p", "8080", "-h", "/www"]);
+  await ok(s, [
+    "run",
+    "-d",
+    "--name",
+    "web",
+    "--network",
+    "app",
+    "-p",
+    "127.0.0.1::8080",
+    "--rootfs",
+    root,
+    "httpd",
+    "-f",
+    "-p",
+    "8080",
+    "-h",
+    "/www",
+  ]);
   const port = (await ok(s, ["port", "web", "8080"])).trim();
   assert.match(port, /^127\.0\.0\.1:\d+$/);
   let body = "";
@@ -278,7 +314,19 @@ test("-p on a user network publishes through a pasta of the container's own, on 
     }
   }
   assert.equal(body, "published\n");
-  const restart = await s.run(["run", "-d", "--network", "app", "-p", "127.0.0.1::80", "--restart", "always", "--rootfs", root, "true"]);
+  const restart = await s.run([
+    "run",
+    "-d",
+    "--network",
+    "app",
+    "-p",
+    "127.0.0.1::80",
+    "--restart",
+    "always",
+    "--rootfs",
+    root,
+    "true",
+  ]);
   assert.equal(restart.code, 125);
   assert.match(restart.stderr, /Ports cannot be published with --restart on the user network "app" yet/);
   const pid = JSON.parse(await ok(s, ["inspect", "web"]))[0].State.Pid as number;
