@@ -50,3 +50,43 @@ test("create makes a container that ps lists as Created, and start -a runs it wi
     await s.reset();
   }
 }, { skip });
+
+const CHANGE = "echo new > /new; echo extra >> /etc/passwd; rm /etc/group; mkdir /d; echo f > /d/f; chmod 640 /d/f";
+
+function lines(out: string): string[] {
+  return out.split("\n").filter((l) => l);
+}
+
+for (const backend of ["overlay", "copy"]) {
+  test(`diff lists what a container added, changed and deleted (${backend} backend)`, async () => {
+    const s = await storeWithBusybox();
+    const env = { ...s.env, NOOK_STORAGE_BACKEND: backend };
+    try {
+      const r = await nookT(["run", "--name", "ch", "--network", "none", "bb", "sh", "-c", CHANGE], env);
+      assert.equal(r.code, 0, r.stderr);
+      const d = await nookT(["diff", "ch"], env);
+      assert.equal(d.code, 0, d.stderr);
+      const got = lines(d.stdout);
+      for (const want of ["A /new", "C /etc", "C /etc/passwd", "D /etc/group", "A /d", "A /d/f"]) {
+        assert.ok(got.includes(want), `"${want}" missing from:\n${d.stdout}`);
+      }
+      assert.ok(!got.some((l) => / \/bin\//.test(l)), `untouched files listed:\n${d.stdout}`);
+      const j = await nookT(["diff", "--format", "json", "ch"], env);
+      assert.equal(j.code, 0, j.stderr);
+      const doc = JSON.parse(j.stdout) as { changed: string[]; added: string[]; deleted: string[] };
+      assert.ok(doc.added.includes("/new") && doc.changed.includes("/etc/passwd") && doc.deleted.includes("/etc/group"), j.stdout);
+      // a running container: its changes so far
+      const bg = await nookT(["run", "-d", "--name", "bg", "--network", "none", "bb", "sh", "-c", "touch /live; sleep 60"], env);
+      assert.equal(bg.code, 0, bg.stderr);
+      let live = "";
+      for (let i = 0; i < 50 && !live.includes("A /live"); i++) {
+        live = (await nookT(["diff", "bg"], env)).stdout;
+        if (!live.includes("A /live")) await new Promise((res) => setTimeout(res, 100));
+      }
+      assert.match(live, /^A \/live$/m);
+      await nookT(["rm", "-f", "bg"], env);
+    } finally {
+      await s.reset();
+    }
+  }, { skip });
+}
