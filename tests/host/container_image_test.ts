@@ -90,3 +90,52 @@ for (const backend of ["overlay", "copy"]) {
     }
   }, { skip });
 }
+
+function layerCount(data: string): number {
+  try {
+    return [...Deno.readDirSync(`${data}/layers`)].length;
+  } catch {
+    return 0;
+  }
+}
+
+for (const backend of ["overlay", "copy"]) {
+  test(`commit makes an image of a container's changes that a new container sees, deletions included (${backend} backend)`, async () => {
+    const s = await storeWithBusybox();
+    const env = { ...s.env, NOOK_STORAGE_BACKEND: backend, NOOK_TEST_CI: "1" };
+    try {
+      const r = await nookT(["run", "--name", "ch", "--network", "none", "bb", "sh", "-c", CHANGE], env);
+      assert.equal(r.code, 0, r.stderr);
+      const layersBefore = layerCount(s.data);
+      assert.ok(layersBefore > 0);
+      const imagesBefore = (await nookT(["images", "-q", "--no-trunc"], env)).stdout;
+      // killed before anything is in place: nothing is left behind
+      const killed = await nookT(["commit", "ch", "snap:0"], { ...env, NOOK_CRASH_AT: "commit.layer" });
+      assert.notEqual(killed.code, 0, "the crash point did not fire");
+      assert.equal(layerCount(s.data), layersBefore);
+      assert.equal((await nookT(["images", "-q", "--no-trunc"], env)).stdout, imagesBefore);
+
+      const c = await nookT(["commit", "-m", "my change", "-a", "Ann", "-c", 'CMD ["cat", "/new"]', "ch", "snap:1"], env);
+      assert.equal(c.code, 0, c.stderr);
+      assert.match(c.stdout.trim(), /^sha256:[0-9a-f]{64}$/);
+      const tmpLeft = [...Deno.readDirSync(`${s.data}/tmp`)].map((e) => e.name).filter((n) => n.startsWith("commit-"));
+      assert.deepEqual(tmpLeft, [], "the killed commit's temporary directory was not swept");
+      const def = await nookT(["run", "--rm", "--network", "none", "snap:1"], env);
+      assert.equal(def.code, 0, def.stderr);
+      assert.equal(def.stdout, "new\n");
+      const seen = await nookT(
+        ["run", "--rm", "--network", "none", "snap:1", "sh", "-c", "test ! -e /etc/group && echo gone; cat /d/f; stat -c %a /d/f; tail -n 1 /etc/passwd"],
+        env,
+      );
+      assert.equal(seen.code, 0, seen.stderr);
+      assert.equal(seen.stdout, "gone\nf\n640\nextra\n");
+      const h = await nookT(["history", "--no-trunc", "snap:1"], env);
+      assert.equal(h.code, 0, h.stderr);
+      assert.match(h.stdout, /my change/);
+      const insp = await nookT(["image", "inspect", "snap:1"], env);
+      assert.match(insp.stdout, /"Author": "Ann"|"author": "Ann"/);
+    } finally {
+      await s.reset();
+    }
+  }, { skip });
+}
