@@ -4,7 +4,7 @@
  * containers — real containers from a busybox image, in a fresh store, as the test user.
  */
 import assert from "node:assert/strict";
-import { busyboxRootfs, busyboxSkip, scratch, sh, subidSkip, test } from "../_helpers.ts";
+import { busyboxRootfs, busyboxSkip, exists, scratch, sh, subidSkip, test } from "../_helpers.ts";
 import { freshStore, nookT } from "../_oci.ts";
 
 const skip = busyboxSkip() ?? subidSkip();
@@ -139,3 +139,105 @@ for (const backend of ["overlay", "copy"]) {
     }
   }, { skip });
 }
+
+function stat(path: string): Deno.FileInfo {
+  return Deno.lstatSync(path);
+}
+
+test("cp copies files and directories out of and into stopped, created and running containers, keeping modes", async () => {
+  const s = await storeWithBusybox();
+  const env = s.env;
+  const host = scratch("nook-cp-");
+  try {
+    const r = await nookT(["run", "--name", "ch", "--network", "none", "bb", "sh", "-c", CHANGE], env);
+    assert.equal(r.code, 0, r.stderr);
+    // out of a stopped container: a file, then a directory
+    let o = await nookT(["cp", "ch:/d/f", `${host}/f`], env);
+    assert.equal(o.code, 0, o.stderr);
+    assert.equal(Deno.readTextFileSync(`${host}/f`), "f\n");
+    assert.equal(stat(`${host}/f`).mode! & 0o777, 0o640);
+    o = await nookT(["cp", "ch:/d", host], env);
+    assert.equal(o.code, 0, o.stderr);
+    assert.equal(Deno.readTextFileSync(`${host}/d/f`), "f\n");
+    // into a created container: a file and a directory, seen when it starts
+    Deno.writeTextFileSync(`${host}/in`, "into the container\n");
+    Deno.chmodSync(`${host}/in`, 0o751);
+    Deno.mkdirSync(`${host}/tree/sub`, { recursive: true });
+    Deno.writeTextFileSync(`${host}/tree/sub/leaf`, "leaf\n");
+    const k = await nookT(
+      ["create", "--name", "k", "--network", "none", "bb", "sh", "-c", "cat /tmp/in; stat -c '%a %u' /tmp/in; cat /root/tree/sub/leaf"],
+      env,
+    );
+    assert.equal(k.code, 0, k.stderr);
+    let i = await nookT(["cp", `${host}/in`, "k:/tmp/in"], env);
+    assert.equal(i.code, 0, i.stderr);
+    i = await nookT(["cp", `${host}/tree`, "k:/root/"], env);
+    assert.equal(i.code, 0, i.stderr);
+    const st = await nookT(["start", "-a", "k"], env);
+    assert.equal(st.code, 0, st.stderr);
+    assert.equal(st.stdout, "into the container\n751 0\nleaf\n");
+    // a running container, both ways
+    const bg = await nookT(["run", "-d", "--name", "bg", "--network", "none", "bb", "sh", "-c", "echo running > /tmp/live; sleep 60"], env);
+    assert.equal(bg.code, 0, bg.stderr);
+    let got = "";
+    for (let n = 0; n < 50 && got !== "running\n"; n++) {
+      const out = await nookT(["cp", "bg:/tmp/live", `${host}/live`], env);
+      got = out.code === 0 ? Deno.readTextFileSync(`${host}/live`) : "";
+      if (got !== "running\n") await new Promise((res) => setTimeout(res, 100));
+    }
+    assert.equal(got, "running\n");
+    i = await nookT(["cp", `${host}/in`, "bg:/tmp/"], env);
+    assert.equal(i.code, 0, i.stderr);
+    const e = await nookT(["exec", "bg", "sh", "-c", "cat /tmp/in; stat -c %a /tmp/in"], env);
+    assert.equal(e.stdout, "into the container\n751\n", e.stderr);
+    await nookT(["rm", "-f", "bg"], env);
+  } finally {
+    await s.reset();
+    Deno.removeSync(host, { recursive: true });
+  }
+}, { skip });
+
+test("cp resolves symlinks inside the container's root: nothing outside it is read or written", async () => {
+  const s = await storeWithBusybox();
+  const env = s.env;
+  const outside = scratch("nook-cp-outside-");
+  const host = scratch("nook-cp-host-");
+  try {
+    Deno.writeTextFileSync(`${outside}/secret`, "host secret\n");
+    Deno.writeTextFileSync(`${host}/payload`, "payload\n");
+    const links = `ln -s ${outside} /esc; ln -s ../../../../../../../..${outside} /up; ln -s ${outside}/secret /sec`;
+    for (const running of [false, true]) {
+      const name = running ? "lr" : "ls";
+      const args = running
+        ? ["run", "-d", "--name", name, "--network", "none", "bb", "sh", "-c", `${links}; sleep 60`]
+        : ["run", "--name", name, "--network", "none", "bb", "sh", "-c", links];
+      const r = await nookT(args, env);
+      assert.equal(r.code, 0, r.stderr);
+      if (running) {
+        for (let n = 0; n < 50; n++) {
+          if ((await nookT(["exec", name, "test", "-L", "/sec"], env)).code === 0) break;
+          await new Promise((res) => setTimeout(res, 100));
+        }
+      }
+      for (const p of ["/esc/secret", "/up/secret"]) {
+        const o = await nookT(["cp", `${name}:${p}`, `${host}/got`], env);
+        assert.notEqual(o.code, 0, `${p} was read (running: ${running})`);
+        assert.ok(!exists(`${host}/got`), `${p} was read (running: ${running})`);
+      }
+      // the link itself is copied, never what it points at
+      const l = await nookT(["cp", `${name}:/sec`, `${host}/sec-${name}`], env);
+      assert.equal(l.code, 0, l.stderr);
+      assert.ok(stat(`${host}/sec-${name}`).isSymlink);
+      for (const p of ["/esc/", "/up/", "/esc/new", "/sec"]) {
+        await nookT(["cp", `${host}/payload`, `${name}:${p}`], env);
+      }
+      assert.deepEqual([...Deno.readDirSync(outside)].map((e) => e.name), ["secret"], `written outside (running: ${running})`);
+      assert.equal(Deno.readTextFileSync(`${outside}/secret`), "host secret\n");
+    }
+    await nookT(["rm", "-f", "lr"], env);
+  } finally {
+    await s.reset();
+    Deno.removeSync(outside, { recursive: true });
+    Deno.removeSync(host, { recursive: true });
+  }
+}, { skip });

@@ -1,0 +1,268 @@
+/**
+ * `cp` between the host and a container's root, file by file like tar (modes and times kept,
+ * symlinks copied as links, never followed): every path inside the container is resolved with
+ * openat2(RESOLVE_IN_ROOT) against a descriptor of the container's root, and every entry below it
+ * is opened relative to its directory's descriptor with O_NOFOLLOW — so a symlink in the
+ * container (absolute, or full of `..`) resolves inside the root, and nothing outside it is read
+ * or written.
+ *
+ * The root is the running container's `/proc/PID/root`, or, for a container that does not run,
+ * its storage assembled in a mount namespace of nook's user namespace (see src/cli/cp.ts).
+ *
+ * @module
+ */
+import * as c from "../libc/mod.ts";
+import { F } from "../libc/mod.ts";
+import { ContainerError } from "./errors.ts";
+import { closeFd, wait } from "../ffi/mod.ts";
+import { launch } from "../launch/mod.ts";
+import { applyRootfsSetup } from "../overlay/setup_plan.ts";
+import { selfCommand } from "../paths/project.ts";
+import { CLONE, MS, Plan, SIGNALS } from "../plan/mod.ts";
+import { USERNS_ENV } from "../unshare/mod.ts";
+import { applyIdMapping, detectIdMapping } from "../userns/mod.ts";
+import type { ContainerRecord } from "./store.ts";
+
+const BUF = 1 << 20;
+
+/** Owner given to what is copied into the container (undefined: the copying process's own ids). */
+export type Owner = { uid: number; gid: number } | undefined;
+
+/** An O_PATH descriptor of a container's root directory. */
+export function openRoot(path: string): number {
+  try {
+    return c.openat(F.AT_FDCWD, path, F.O_PATH | F.O_DIRECTORY);
+  } catch (err) {
+    throw new ContainerError(`Cannot open the container's root "${path}": ${(err as Error).message}`, { path, cause: err });
+  }
+}
+
+function split(path: string): [string, string] {
+  const clean = path.replace(/\/+$/, "");
+  const i = clean.lastIndexOf("/");
+  return i < 0 ? [".", clean] : [clean.slice(0, i) || "/", clean.slice(i + 1)];
+}
+
+/** A directory inside the root (RESOLVE_IN_ROOT), as an O_PATH descriptor; undefined when it is not there. */
+function openDirInRoot(root: number, path: string): number | undefined {
+  try {
+    return c.openat2(root, path || "/", F.O_PATH | F.O_DIRECTORY, 0, F.RESOLVE_IN_ROOT | F.RESOLVE_NO_MAGICLINKS);
+  } catch (err) {
+    if (err instanceof c.LibcError && (err.code === "ENOENT" || err.code === "ENOTDIR")) return undefined;
+    throw err;
+  }
+}
+
+const fdPath = (fd: number) => `/proc/self/fd/${fd}`;
+
+function notFound(path: string): ContainerError {
+  return new ContainerError(`"${path}" does not exist in the container`, { path, hint: "symlinks are resolved inside the container's root" });
+}
+
+/**
+ * Copy `inPath` out of the container to `dest` on the host: into `dest` when it is a directory,
+ * else as `dest` (whose parent must exist).
+ */
+export function copyOut(root: number, inPath: string, dest: string): void {
+  const [parent, base] = split(inPath);
+  const pfd = openDirInRoot(root, parent);
+  if (pfd === undefined) throw notFound(inPath);
+  try {
+    let name = base;
+    let dirFd = pfd;
+    let owned: number | undefined;
+    if (base === "" || base === "." || base === "..") {
+      // the root itself, or a path ending in . or ..: resolved as a directory
+      owned = openDirInRoot(root, inPath);
+      if (owned === undefined) throw notFound(inPath);
+      dirFd = owned;
+      name = "";
+    }
+    try {
+      const st = c.lstatat(dirFd, name);
+      if (!st) throw notFound(inPath);
+      let target = dest;
+      try {
+        if (Deno.statSync(dest).isDirectory) target = `${dest.replace(/\/+$/, "")}/${name || baseName(inPath)}`;
+      } catch {
+        // a new name
+      }
+      outEntry(dirFd, name, st, target);
+    } finally {
+      if (owned !== undefined) c.close(owned);
+    }
+  } finally {
+    c.close(pfd);
+  }
+}
+
+function baseName(p: string): string {
+  const parts = p.split("/").filter((s) => s && s !== "." && s !== "..");
+  return parts[parts.length - 1] ?? "root";
+}
+
+function outEntry(dirFd: number, name: string, st: c.Stat, target: string): void {
+  const type = st.mode & F.S_IFMT;
+  const mode = st.mode & 0o7777;
+  if (type === F.S_IFDIR) {
+    const fd = name === "" ? c.openat(dirFd, ".", F.O_RDONLY | F.O_DIRECTORY) : c.openat(dirFd, name, F.O_RDONLY | F.O_DIRECTORY | F.O_NOFOLLOW);
+    try {
+      try {
+        Deno.mkdirSync(target, { mode: 0o700 });
+      } catch (err) {
+        if (!(err instanceof Deno.errors.AlreadyExists) || !Deno.lstatSync(target).isDirectory) throw err;
+      }
+      for (const e of Deno.readDirSync(fdPath(fd))) {
+        const est = c.lstatat(fd, e.name);
+        if (est) outEntry(fd, e.name, est, `${target}/${e.name}`);
+      }
+      Deno.chmodSync(target, mode);
+      Deno.utimeSync(target, st.mtime[0], st.mtime[0]);
+    } finally {
+      c.close(fd);
+    }
+  } else if (type === F.S_IFLNK) {
+    const link = Deno.readLinkSync(`${fdPath(dirFd)}/${name}`);
+    try {
+      Deno.removeSync(target);
+    } catch {
+      // none
+    }
+    Deno.symlinkSync(link, target);
+  } else if (type === F.S_IFREG) {
+    const fd = c.openat(dirFd, name, F.O_RDONLY | F.O_NOFOLLOW | F.O_NOCTTY);
+    try {
+      using out = Deno.openSync(target, { write: true, create: true, truncate: true, mode });
+      const buf = new Uint8Array(BUF);
+      for (;;) {
+        const n = c.read(fd, buf, name);
+        if (n === 0) break;
+        let off = 0;
+        while (off < n) off += out.writeSync(buf.subarray(off, n));
+      }
+    } finally {
+      c.close(fd);
+    }
+    Deno.chmodSync(target, mode);
+    Deno.utimeSync(target, st.mtime[0], st.mtime[0]);
+  }
+  // devices, fifos and sockets are not copied
+}
+
+/**
+ * Copy `src` from the host into the container at `inPath`: into it when it is a directory
+ * there, else as it (its parent must exist in the container).
+ */
+export function copyIn(src: string, root: number, inPath: string, owner: Owner): void {
+  let st: Deno.FileInfo;
+  try {
+    st = Deno.lstatSync(src);
+  } catch (err) {
+    throw new ContainerError(`Cannot read "${src}": ${(err as Error).message}`, { path: src, cause: err });
+  }
+  const into = openDirInRoot(root, inPath);
+  if (into !== undefined) {
+    try {
+      inEntry(src, st, into, baseName(src), owner);
+    } finally {
+      c.close(into);
+    }
+    return;
+  }
+  if (inPath.endsWith("/")) {
+    throw new ContainerError(`The directory "${inPath}" does not exist in the container`, { path: inPath, hint: "create it first, or leave out the trailing / to copy to that name" });
+  }
+  const [parent, base] = split(inPath);
+  const pfd = openDirInRoot(root, parent);
+  if (pfd === undefined) {
+    throw new ContainerError(`The directory "${parent}" does not exist in the container`, { path: parent, hint: "symlinks are resolved inside the container's root" });
+  }
+  try {
+    inEntry(src, st, pfd, base, owner);
+  } finally {
+    c.close(pfd);
+  }
+}
+
+function removeAt(dirFd: number, name: string): void {
+  const st = c.lstatat(dirFd, name);
+  if (st && (st.mode & F.S_IFMT) !== F.S_IFDIR) c.unlinkat(dirFd, name);
+}
+
+function inEntry(src: string, st: Deno.FileInfo, dirPathFd: number, name: string, owner: Owner): void {
+  const mode = (st.mode ?? 0o644) & 0o7777;
+  // a directory descriptor that can be written through (the O_PATH one cannot)
+  const dirFd = c.openat(dirPathFd, ".", F.O_RDONLY | F.O_DIRECTORY);
+  try {
+    if (st.isDirectory) {
+      const existing = c.lstatat(dirFd, name);
+      if (existing && (existing.mode & F.S_IFMT) !== F.S_IFDIR) c.unlinkat(dirFd, name);
+      if (!existing || (existing.mode & F.S_IFMT) !== F.S_IFDIR) c.mkdirat(dirFd, name, 0o700);
+      const fd = c.openat(dirFd, name, F.O_RDONLY | F.O_DIRECTORY | F.O_NOFOLLOW);
+      try {
+        for (const e of Deno.readDirSync(src)) inEntry(`${src}/${e.name}`, Deno.lstatSync(`${src}/${e.name}`), fd, e.name, owner);
+        if (owner) c.fchown(fd, owner.uid, owner.gid, name);
+        c.fchmod(fd, mode, name);
+        if (st.mtime) c.futimes(fd, Math.floor(st.mtime.getTime() / 1000));
+      } finally {
+        c.close(fd);
+      }
+    } else if (st.isSymlink) {
+      removeAt(dirFd, name);
+      c.symlinkat(Deno.readLinkSync(src), dirFd, name);
+      if (owner) c.lchownat(dirFd, name, owner.uid, owner.gid);
+    } else if (st.isFile) {
+      // a symlink (or anything but a file) at the name is replaced, never written through
+      removeAt(dirFd, name);
+      const fd = c.openat(dirFd, name, F.O_WRONLY | F.O_CREAT | F.O_EXCL | F.O_NOFOLLOW, 0o600);
+      try {
+        using f = Deno.openSync(src, { read: true });
+        const buf = new Uint8Array(BUF);
+        for (;;) {
+          const n = f.readSync(buf);
+          if (n === null || n === 0) break;
+          c.writeAll(fd, buf.subarray(0, n), name);
+        }
+        if (owner) c.fchown(fd, owner.uid, owner.gid, name);
+        c.fchmod(fd, mode, name);
+        if (st.mtime) c.futimes(fd, Math.floor(st.mtime.getTime() / 1000));
+      } finally {
+        c.close(fd);
+      }
+    }
+    // devices, fifos and sockets are not copied
+  } finally {
+    c.close(dirFd);
+  }
+}
+
+/** Set in the environment of the nook that copies inside a stopped container's assembled storage. */
+export const IN_STORAGE_ENV = "NOOK_CP_IN_STORAGE";
+
+/**
+ * Run `nook ARGS…` in nook's user namespace with container `rec`'s storage assembled (its overlay
+ * mounted on `merged/`) in a mount namespace of its own, which goes away with it; resolves with
+ * its exit code. Why a namespace: the overlay of a container that does not run is mounted only
+ * while it is used, where no other process sees it, and only root of nook's namespace may mount
+ * it and touch files of subordinate ids.
+ */
+export async function runInStorage(rec: ContainerRecord, args: readonly string[]): Promise<number> {
+  const mapping = detectIdMapping();
+  const self = selfCommand();
+  const env = Object.entries({ ...Deno.env.toObject(), [USERNS_ENV]: "1", [IN_STORAGE_ENV]: "1" }).map(([k, v]) => `${k}=${v}`);
+  const p = new Plan(CLONE.NEWUSER | CLONE.NEWNS);
+  p.pdeathsig(SIGNALS.SIGKILL!);
+  p.mount("", "/", "", MS.REC | MS.PRIVATE);
+  if (mapping.mode === "subid") p.setid(0, 0, [], 0);
+  const setup = rec.spec.rootfsSetup;
+  // the copy backend's root is a plain directory already (its setup would copy the layers again)
+  if (setup && rec.rootfs.backend !== "copy") applyRootfsSetup(p, setup);
+  p.exec([self[0]!], [...self, ...args], env);
+  const started = await launch(p, { beforeGo: (pid) => applyIdMapping(pid, mapping) });
+  try {
+    const status = await wait(started.pid);
+    return status.exited ? status.code : 128 + status.signal;
+  } finally {
+    await closeFd(started.pidfd);
+  }
+}
