@@ -144,10 +144,16 @@ export async function commitContainer(rec: ContainerRecord, opts: CommitOptions)
     const ids = currentIdPolicy();
     {
       using f = await Deno.open(blobTmp, { read: true });
-      await unpackLayer(f.readable, `${layerTmp}/diff`, { squashOwners: ids.squashOwners, idLimit: ids.idLimit, label: "the container's changes" });
+      await unpackLayer(f.readable, `${layerTmp}/diff`, {
+        squashOwners: ids.squashOwners,
+        idLimit: ids.idLimit,
+        label: "the container's changes",
+      });
     }
     const parent = base.layers[base.layers.length - 1]?.chainId;
-    const chainId = parent === undefined ? blob.diffId : await sha256(new TextEncoder().encode(`${parent} ${blob.diffId}`));
+    const chainId = parent === undefined
+      ? blob.diffId
+      : await sha256(new TextEncoder().encode(`${parent} ${blob.diffId}`));
     crashPoint("commit.layer");
 
     const now = new Date().toISOString();
@@ -179,7 +185,13 @@ export async function commitContainer(rec: ContainerRecord, opts: CommitOptions)
     const configDigest = await writeBlob(configBytes);
     const docker = base.manifestMediaType === MT.DOCKER_MANIFEST;
     const layerType = docker ? MT.DOCKER_LAYER_GZIP : MT.OCI_LAYER_GZIP;
-    const layers = [...base.layers, { digest: blob.digest, mediaType: layerType, size: blob.size, diffId: blob.diffId, chainId }];
+    const layers = [...base.layers, {
+      digest: blob.digest,
+      mediaType: layerType,
+      size: blob.size,
+      diffId: blob.diffId,
+      chainId,
+    }];
     const manifest: Manifest = {
       schemaVersion: 2,
       mediaType: docker ? MT.DOCKER_MANIFEST : MT.OCI_MANIFEST,
@@ -230,6 +242,8 @@ async function freeze(rec: ContainerRecord, say: (text: string) => void): Promis
       // below
     }
   }
-  say(`note: container "${rec.name}" is not paused while it is committed: it has no cgroup freezer here (a delegated cgroup v2 subtree gives it one)`);
+  say(
+    `note: container "${rec.name}" is not paused while it is committed: it has no cgroup freezer here (a delegated cgroup v2 subtree gives it one)`,
+  );
   return undefined;
 }

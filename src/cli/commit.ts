@@ -18,7 +18,12 @@ const OPTIONS: readonly OptionSpec[] = [
     value: "INSTRUCTION",
     help: 'Set config: "CMD …", "ENTRYPOINT …", "ENV K=V", "WORKDIR …", "USER …", "EXPOSE …", "VOLUME …"',
   },
-  { name: "pause", short: "p", type: "bool", help: "Freeze a running container while committing (default; --pause=false to not)" },
+  {
+    name: "pause",
+    short: "p",
+    type: "bool",
+    help: "Freeze a running container while committing (default; --pause=false to not)",
+  },
   { name: "quiet", short: "q", type: "bool", help: "Print only the image ID (the default output)" },
   { name: "help", type: "bool", help: "Show this help" },
 ];
@@ -42,7 +47,9 @@ export async function main(argv: string[]): Promise<number> {
   const a = await parseCommand(argv, spec);
   if (!a) return 0;
   const [ref, name, extra] = a.rest;
-  if (ref === undefined || extra !== undefined) throw new UsageError("nook commit takes a container and an optional image name", { hint: spec.usage });
+  if (ref === undefined || extra !== undefined) {
+    throw new UsageError("nook commit takes a container and an optional image name", { hint: spec.usage });
+  }
   if (name !== undefined) parseReference(name, "localhost");
   const id = resolveContainer(ref);
   // the layer is written from files of subordinate ids and unpacked into the store as them

@@ -36,7 +36,9 @@ export async function main(argv: string[]): Promise<number> {
   const a = await parseCommand(argv, spec);
   if (!a) return 0;
   const [src, dest, extra] = a.rest;
-  if (src === undefined || dest === undefined || extra !== undefined) throw new UsageError("nook cp takes a source and a destination", { hint: spec.usage });
+  if (src === undefined || dest === undefined || extra !== undefined) {
+    throw new UsageError("nook cp takes a source and a destination", { hint: spec.usage });
+  }
   const from = containerSide(src);
   const to = containerSide(dest);
   if ((from === undefined) === (to === undefined)) {

@@ -8,7 +8,7 @@ import { write } from "./_io.ts";
 import { inUserns } from "./_userns.ts";
 
 const OPTIONS: readonly OptionSpec[] = [
-  { name: "format", type: "string", value: "FORMAT", help: "json: {\"changed\":[…],\"added\":[…],\"deleted\":[…]}" },
+  { name: "format", type: "string", value: "FORMAT", help: 'json: {"changed":[…],"added":[…],"deleted":[…]}' },
   { name: "help", type: "bool", help: "Show this help" },
 ];
 

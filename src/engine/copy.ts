@@ -33,7 +33,10 @@ export function openRoot(path: string): number {
   try {
     return c.openat(F.AT_FDCWD, path, F.O_PATH | F.O_DIRECTORY);
   } catch (err) {
-    throw new ContainerError(`Cannot open the container's root "${path}": ${(err as Error).message}`, { path, cause: err });
+    throw new ContainerError(`Cannot open the container's root "${path}": ${(err as Error).message}`, {
+      path,
+      cause: err,
+    });
   }
 }
 
@@ -56,7 +59,10 @@ function openDirInRoot(root: number, path: string): number | undefined {
 const fdPath = (fd: number) => `/proc/self/fd/${fd}`;
 
 function notFound(path: string): ContainerError {
-  return new ContainerError(`"${path}" does not exist in the container`, { path, hint: "symlinks are resolved inside the container's root" });
+  return new ContainerError(`"${path}" does not exist in the container`, {
+    path,
+    hint: "symlinks are resolved inside the container's root",
+  });
 }
 
 /**
@@ -105,7 +111,9 @@ function outEntry(dirFd: number, name: string, st: c.Stat, target: string): void
   const type = st.mode & F.S_IFMT;
   const mode = st.mode & 0o7777;
   if (type === F.S_IFDIR) {
-    const fd = name === "" ? c.openat(dirFd, ".", F.O_RDONLY | F.O_DIRECTORY) : c.openat(dirFd, name, F.O_RDONLY | F.O_DIRECTORY | F.O_NOFOLLOW);
+    const fd = name === ""
+      ? c.openat(dirFd, ".", F.O_RDONLY | F.O_DIRECTORY)
+      : c.openat(dirFd, name, F.O_RDONLY | F.O_DIRECTORY | F.O_NOFOLLOW);
     try {
       try {
         Deno.mkdirSync(target, { mode: 0o700 });
@@ -170,12 +178,18 @@ export function copyIn(src: string, root: number, inPath: string, owner: Owner):
     return;
   }
   if (inPath.endsWith("/")) {
-    throw new ContainerError(`The directory "${inPath}" does not exist in the container`, { path: inPath, hint: "create it first, or leave out the trailing / to copy to that name" });
+    throw new ContainerError(`The directory "${inPath}" does not exist in the container`, {
+      path: inPath,
+      hint: "create it first, or leave out the trailing / to copy to that name",
+    });
   }
   const [parent, base] = split(inPath);
   const pfd = openDirInRoot(root, parent);
   if (pfd === undefined) {
-    throw new ContainerError(`The directory "${parent}" does not exist in the container`, { path: parent, hint: "symlinks are resolved inside the container's root" });
+    throw new ContainerError(`The directory "${parent}" does not exist in the container`, {
+      path: parent,
+      hint: "symlinks are resolved inside the container's root",
+    });
   }
   try {
     inEntry(src, st, pfd, base, owner);
@@ -200,7 +214,9 @@ function inEntry(src: string, st: Deno.FileInfo, dirPathFd: number, name: string
       if (!existing || (existing.mode & F.S_IFMT) !== F.S_IFDIR) c.mkdirat(dirFd, name, 0o700);
       const fd = c.openat(dirFd, name, F.O_RDONLY | F.O_DIRECTORY | F.O_NOFOLLOW);
       try {
-        for (const e of Deno.readDirSync(src)) inEntry(`${src}/${e.name}`, Deno.lstatSync(`${src}/${e.name}`), fd, e.name, owner);
+        for (const e of Deno.readDirSync(src)) {
+          inEntry(`${src}/${e.name}`, Deno.lstatSync(`${src}/${e.name}`), fd, e.name, owner);
+        }
         if (owner) c.fchown(fd, owner.uid, owner.gid, name);
         c.fchmod(fd, mode, name);
         if (st.mtime) c.futimes(fd, Math.floor(st.mtime.getTime() / 1000));
@@ -249,7 +265,9 @@ export const IN_STORAGE_ENV = "NOOK_CP_IN_STORAGE";
 export async function runInStorage(rec: ContainerRecord, args: readonly string[]): Promise<number> {
   const mapping = detectIdMapping();
   const self = selfCommand();
-  const env = Object.entries({ ...Deno.env.toObject(), [USERNS_ENV]: "1", [IN_STORAGE_ENV]: "1" }).map(([k, v]) => `${k}=${v}`);
+  const env = Object.entries({ ...Deno.env.toObject(), [USERNS_ENV]: "1", [IN_STORAGE_ENV]: "1" }).map(([k, v]) =>
+    `${k}=${v}`
+  );
   const p = new Plan(CLONE.NEWUSER | CLONE.NEWNS);
   p.pdeathsig(SIGNALS.SIGKILL!);
   p.mount("", "/", "", MS.REC | MS.PRIVATE);

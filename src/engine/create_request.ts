@@ -29,7 +29,12 @@ export async function createRequest(req: RunRequest, mapping: IdMapping = detect
   const { spec, cleanup } = prepareContainer({ ...req, lifecycle }, mapping);
   try {
     const host = hostSettings(lifecycle, spec.image?.stopSignal);
-    const rec = createContainer(spec, { name: req.name, ...describeSource(req.source, spec), host, keepEtcFiles: true });
+    const rec = createContainer(spec, {
+      name: req.name,
+      ...describeSource(req.source, spec),
+      host,
+      keepEtcFiles: true,
+    });
     // the limits it is started with: start reads them from the record, as after a restart
     rec.resources = resourcesFrom(req.resources ?? {});
     writeRecord(rec);

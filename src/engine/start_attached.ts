@@ -8,7 +8,7 @@
  */
 import { networkHooks } from "../network/mod.ts";
 import { detectIdMapping } from "../userns/mod.ts";
-import { releaseRecordedCgroup, recordedCgroupHooks } from "./cgroup.ts";
+import { recordedCgroupHooks, releaseRecordedCgroup } from "./cgroup.ts";
 import { ContainerError } from "./errors.ts";
 import { runForeground } from "./foreground.ts";
 import { withLockAsync } from "./lock.ts";
@@ -16,7 +16,7 @@ import { mergeHooks } from "./run.ts";
 import { prepareRootfs } from "./start.ts";
 import { currentStatus, isActive } from "./status.ts";
 import { containerRunDir } from "./intent.ts";
-import { type ContainerRecord, containerDir, readRecord, writeRecord } from "./store.ts";
+import { containerDir, type ContainerRecord, readRecord, writeRecord } from "./store.ts";
 
 /** Start container `id` attached; resolves with its exit code (128+n for a signal). */
 export async function startAttached(id: string): Promise<number> {
