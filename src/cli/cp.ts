@@ -2,7 +2,17 @@ import { UsageError } from "../errors/mod.ts";
 import { resolveContainer } from "../engine/names.ts";
 import { currentStatus } from "../engine/status.ts";
 import { mustRecord } from "../engine/store.ts";
-import { copyIn, copyOut, IN_STORAGE_ENV, openRoot, runInStorage } from "../engine/copy.ts";
+import {
+  copyIn,
+  copyOut,
+  IN_CONTAINER_ENV,
+  IN_STORAGE_ENV,
+  openRoot,
+  runInContainerUserns,
+  runInStorage,
+} from "../engine/copy.ts";
+import { containerStorage, copySources } from "../overlay/container_rootfs.ts";
+import { copyLayers } from "../overlay/copy.ts";
 import { rootfsDir } from "../store/container_storage.ts";
 import { inNookUserns } from "../unshare/mod.ts";
 import * as c from "../libc/mod.ts";
@@ -31,6 +41,13 @@ function containerSide(arg: string): [string, string] | undefined {
   return [arg.slice(0, i), arg.slice(i + 1) || "/"];
 }
 
+/** The copy backend makes a container's copy at its first start: a created one gets it now. */
+function ensureCopy(id: string, merged: string): void {
+  if ([...Deno.readDirSync(merged)].length > 0) return;
+  const rec = containerStorage(id);
+  if (rec) copyLayers(merged, copySources(rec));
+}
+
 /** Copy. */
 export async function main(argv: string[]): Promise<number> {
   const a = await parseCommand(argv, spec);
@@ -50,18 +67,23 @@ export async function main(argv: string[]): Promise<number> {
   const status = currentStatus(id);
   let root: string;
   let owner: { uid: number; gid: number } | undefined;
-  if (status.state === "running" && status.pid > 0) {
-    // the running container's own view of its root (mounts included)
+  // the storage's setup changes directory: host paths go in absolute
+  const abs = (p: string) => (p.startsWith("/") ? p : `${Deno.cwd()}/${p}`);
+  const inner = ["cp", from ? src : abs(src), to ? dest : abs(dest)];
+  if (Deno.env.get(IN_CONTAINER_ENV) === String(status.pid) && status.pid > 0) {
+    // the running container's own view of its root (mounts included), from its user namespace
     root = `/proc/${status.pid}/root`;
+    owner = { uid: 0, gid: 0 };
+  } else if (status.state === "running" && status.pid > 0) {
+    return await runInContainerUserns(status.pid, inner);
   } else if (rec.rootfs.backend === "dir" || rec.rootfs.backend === "builtin") {
     root = rec.spec.rootfs;
   } else if (Deno.env.get(IN_STORAGE_ENV) === "1" && inNookUserns()) {
     root = `${rootfsDir(id)}/merged`;
     owner = { uid: 0, gid: 0 };
+    if (rec.rootfs.backend === "copy") ensureCopy(id, root);
   } else {
-    // the storage's setup changes directory: host paths go in absolute
-    const abs = (p: string) => (p.startsWith("/") ? p : `${Deno.cwd()}/${p}`);
-    return await runInStorage(rec, ["cp", from ? src : abs(src), to ? dest : abs(dest)]);
+    return await runInStorage(rec, inner);
   }
   const fd = openRoot(root);
   try {

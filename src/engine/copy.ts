@@ -22,6 +22,7 @@ import { CLONE, MS, Plan, SIGNALS } from "../plan/mod.ts";
 import { USERNS_ENV } from "../unshare/mod.ts";
 import { applyIdMapping, detectIdMapping } from "../userns/mod.ts";
 import type { ContainerRecord } from "./store.ts";
+import { CLONE_FLAG, nsFile } from "./namespaces.ts";
 
 const BUF = 1 << 20;
 
@@ -255,6 +256,35 @@ function inEntry(src: string, st: Deno.FileInfo, dirPathFd: number, name: string
 /** Set in the environment of the nook that copies inside a stopped container's assembled storage. */
 export const IN_STORAGE_ENV = "NOOK_CP_IN_STORAGE";
 
+/** Set in the environment of the nook that copies from inside a running container's user namespace. */
+export const IN_CONTAINER_ENV = "NOOK_CP_IN_CONTAINER";
+
+async function runPlan(p: Plan, mapping?: ReturnType<typeof detectIdMapping>): Promise<number> {
+  const started = await launch(p, mapping ? { beforeGo: (pid) => applyIdMapping(pid, mapping) } : {});
+  try {
+    const status = await wait(started.pid);
+    return status.exited ? status.code : 128 + status.signal;
+  } finally {
+    await closeFd(started.pidfd);
+  }
+}
+
+/**
+ * Run `nook ARGS…` inside the user namespace of the running container whose pid 1 is `pid`;
+ * resolves with its exit code. Why: its root (`/proc/PID/root`) is reached there as the
+ * container's root reaches it — files of every mapped id, and a fuse-overlayfs root, which lets
+ * in only processes of the namespace that mounted it.
+ */
+export async function runInContainerUserns(pid: number, args: readonly string[]): Promise<number> {
+  const self = selfCommand();
+  const env = Object.entries({ ...Deno.env.toObject(), [IN_CONTAINER_ENV]: String(pid) }).map(([k, v]) => `${k}=${v}`);
+  const p = new Plan(0);
+  p.setns(nsFile(pid, "user"), CLONE_FLAG.user);
+  p.pdeathsig(SIGNALS.SIGKILL!);
+  p.exec([self[0]!], [...self, ...args], env);
+  return await runPlan(p);
+}
+
 /**
  * Run `nook ARGS…` in nook's user namespace with container `rec`'s storage assembled (its overlay
  * mounted on `merged/`) in a mount namespace of its own, which goes away with it; resolves with
@@ -268,7 +298,9 @@ export async function runInStorage(rec: ContainerRecord, args: readonly string[]
   const env = Object.entries({ ...Deno.env.toObject(), [USERNS_ENV]: "1", [IN_STORAGE_ENV]: "1" }).map(([k, v]) =>
     `${k}=${v}`
   );
-  const p = new Plan(CLONE.NEWUSER | CLONE.NEWNS);
+  // fuse-overlayfs stays as a daemon: in a pid namespace of its own, it ends when this nook (its pid 1) does
+  const fuse = rec.rootfs.backend === "fuse-overlayfs";
+  const p = new Plan(CLONE.NEWUSER | CLONE.NEWNS | (fuse ? CLONE.NEWPID : 0));
   p.pdeathsig(SIGNALS.SIGKILL!);
   p.mount("", "/", "", MS.REC | MS.PRIVATE);
   if (mapping.mode === "subid") p.setid(0, 0, [], 0);
@@ -276,11 +308,5 @@ export async function runInStorage(rec: ContainerRecord, args: readonly string[]
   // the copy backend's root is a plain directory already (its setup would copy the layers again)
   if (setup && rec.rootfs.backend !== "copy") applyRootfsSetup(p, setup);
   p.exec([self[0]!], [...self, ...args], env);
-  const started = await launch(p, { beforeGo: (pid) => applyIdMapping(pid, mapping) });
-  try {
-    const status = await wait(started.pid);
-    return status.exited ? status.code : 128 + status.signal;
-  } finally {
-    await closeFd(started.pidfd);
-  }
+  return await runPlan(p, mapping);
 }
