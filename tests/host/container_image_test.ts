@@ -9,6 +9,16 @@ import { freshStore, nookT } from "../_oci.ts";
 
 const skip = busyboxSkip() ?? subidSkip();
 
+function fuseSkip(): string | undefined {
+  if (!exists("/usr/bin/fuse-overlayfs")) return "fuse-overlayfs is not installed (apt install fuse-overlayfs)";
+  try {
+    Deno.openSync("/dev/fuse", { read: true, write: true }).close();
+  } catch {
+    return "/dev/fuse is not usable by this user (tests/run makes it 0666 as root)";
+  }
+  return undefined;
+}
+
 /** A store with the busybox image `bb` imported. */
 async function storeWithBusybox(): Promise<ReturnType<typeof freshStore>> {
   const s = freshStore();
@@ -71,7 +81,7 @@ function lines(out: string): string[] {
   return out.split("\n").filter((l) => l);
 }
 
-for (const backend of ["overlay", "copy"]) {
+for (const backend of ["overlay", "fuse-overlayfs", "copy"]) {
   test(`diff lists what a container added, changed and deleted (${backend} backend)`, async () => {
     const s = await storeWithBusybox();
     const env = { ...s.env, NOOK_STORAGE_BACKEND: backend };
@@ -116,7 +126,7 @@ for (const backend of ["overlay", "copy"]) {
     } finally {
       await s.reset();
     }
-  }, { skip });
+  }, { skip: skip ?? (backend === "fuse-overlayfs" ? fuseSkip() : undefined) });
 }
 
 function layerCount(data: string): number {
@@ -127,7 +137,7 @@ function layerCount(data: string): number {
   }
 }
 
-for (const backend of ["overlay", "copy"]) {
+for (const backend of ["overlay", "fuse-overlayfs", "copy"]) {
   test(
     `commit makes an image of a container's changes that a new container sees, deletions included (${backend} backend)`,
     async () => {
@@ -182,22 +192,12 @@ for (const backend of ["overlay", "copy"]) {
         await s.reset();
       }
     },
-    { skip },
+    { skip: skip ?? (backend === "fuse-overlayfs" ? fuseSkip() : undefined) },
   );
 }
 
 function stat(path: string): Deno.FileInfo {
   return Deno.lstatSync(path);
-}
-
-function fuseSkip(): string | undefined {
-  if (!exists("/usr/bin/fuse-overlayfs")) return "fuse-overlayfs is not installed (apt install fuse-overlayfs)";
-  try {
-    Deno.openSync("/dev/fuse", { read: true, write: true }).close();
-  } catch {
-    return "/dev/fuse is not usable by this user (tests/run makes it 0666 as root)";
-  }
-  return undefined;
 }
 
 for (const backend of ["overlay", "fuse-overlayfs", "copy"]) {
