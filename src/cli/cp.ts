@@ -4,7 +4,9 @@ import { currentStatus } from "../engine/status.ts";
 import { mustRecord } from "../engine/store.ts";
 import {
   copyIn,
+  copyInTar,
   copyOut,
+  copyOutTar,
   IN_CONTAINER_ENV,
   IN_STORAGE_ENV,
   openRoot,
@@ -24,18 +26,23 @@ const OPTIONS: readonly OptionSpec[] = [{ name: "help", type: "bool", help: "Sho
 /** `nook cp`. */
 export const spec: CommandSpec = {
   name: "cp",
-  usage: "cp CONTAINER:PATH HOSTPATH\n       nook cp HOSTPATH CONTAINER:PATH",
+  usage: "cp CONTAINER:PATH HOSTPATH|-\n       nook cp HOSTPATH|- CONTAINER:PATH",
   summary: "Copy files and directories out of a container or into it, running or stopped, keeping modes " +
     "(what is copied in belongs to the container's root). Paths in the container resolve inside its root: " +
     "a symlink never leads out of it.",
   options: OPTIONS,
-  examples: ["nook cp w:/etc/hosts .", "nook cp ./conf w:/etc/app/", "nook cp w:/var/log ./logs"],
+  examples: [
+    "nook cp w:/etc/hosts .",
+    "nook cp ./conf w:/etc/app/",
+    "nook cp w:/var/log - | tar -t   # a tar stream on stdout",
+    "tar -c conf | nook cp - w:/etc/app   # unpacked into an existing directory",
+  ],
   positional: "container",
 };
 
 /** `NAME:/path` → [name, path]; a host path (absolute, relative with ./, or without a colon) → undefined. */
 function containerSide(arg: string): [string, string] | undefined {
-  if (arg.startsWith("/") || arg.startsWith(".")) return undefined;
+  if (arg === "-" || arg.startsWith("/") || arg.startsWith(".")) return undefined;
   const i = arg.indexOf(":");
   if (i <= 0) return undefined;
   return [arg.slice(0, i), arg.slice(i + 1) || "/"];
@@ -68,7 +75,7 @@ export async function main(argv: string[]): Promise<number> {
   let root: string;
   let owner: { uid: number; gid: number } | undefined;
   // the storage's setup changes directory: host paths go in absolute
-  const abs = (p: string) => (p.startsWith("/") ? p : `${Deno.cwd()}/${p}`);
+  const abs = (p: string) => (p === "-" || p.startsWith("/") ? p : `${Deno.cwd()}/${p}`);
   const inner = ["cp", from ? src : abs(src), to ? dest : abs(dest)];
   if (Deno.env.get(IN_CONTAINER_ENV) === String(status.pid) && status.pid > 0) {
     // the running container's own view of its root (mounts included), from its user namespace
@@ -87,8 +94,20 @@ export async function main(argv: string[]): Promise<number> {
   }
   const fd = openRoot(root);
   try {
-    if (from) copyOut(fd, inPath, dest);
-    else copyIn(src, fd, inPath, owner);
+    if (from && dest === "-") {
+      copyOutTar(fd, inPath, (b) => {
+        let off = 0;
+        while (off < b.length) off += Deno.stdout.writeSync(b.subarray(off));
+      });
+    } else if (from) copyOut(fd, inPath, dest);
+    else if (src === "-") {
+      const { closeUnpackWorkers } = await import("../image/unpack.ts");
+      try {
+        await copyInTar(Deno.stdin.readable, fd, inPath);
+      } finally {
+        closeUnpackWorkers();
+      }
+    } else copyIn(src, fd, inPath, owner);
   } finally {
     c.close(fd);
   }

@@ -20,7 +20,7 @@ import { applyRootfsSetup } from "../overlay/setup_plan.ts";
 import { selfCommand } from "../paths/project.ts";
 import { CLONE, MS, Plan, SIGNALS } from "../plan/mod.ts";
 import { USERNS_ENV } from "../unshare/mod.ts";
-import { applyIdMapping, detectIdMapping } from "../userns/mod.ts";
+import { applyIdMapping, detectIdMapping, readIdMap } from "../userns/mod.ts";
 import type { ContainerRecord } from "./store.ts";
 import { CLONE_FLAG, nsFile } from "./namespaces.ts";
 
@@ -309,4 +309,159 @@ export async function runInStorage(rec: ContainerRecord, args: readonly string[]
   if (setup && rec.rootfs.backend !== "copy") applyRootfsSetup(p, setup);
   p.exec([self[0]!], [...self, ...args], env);
   return await runPlan(p, mapping);
+}
+
+const enc = new TextEncoder();
+
+function octal(b: Uint8Array, off: number, len: number, v: number): void {
+  b.set(enc.encode(v.toString(8).padStart(len - 1, "0").slice(-(len - 1))), off);
+}
+
+function paxRecord(key: string, value: string): Uint8Array {
+  const body = ` ${key}=${value}\n`;
+  const rest = enc.encode(body).length;
+  let n = rest + String(rest).length;
+  if (String(n).length !== String(rest).length) n = rest + String(n).length;
+  return enc.encode(`${n}${body}`);
+}
+
+interface TarHead {
+  name: string;
+  type: "0" | "2" | "5";
+  mode: number;
+  uid: number;
+  gid: number;
+  size: number;
+  mtime: number;
+  link?: string;
+}
+
+function tarHeader(h: TarHead): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  const block = (e: TarHead, type: string, size: number): Uint8Array => {
+    const b = new Uint8Array(512);
+    b.set(enc.encode(e.name).subarray(0, 100), 0);
+    octal(b, 100, 8, e.mode & 0o7777);
+    octal(b, 108, 8, Math.min(e.uid, 0o7777777));
+    octal(b, 116, 8, Math.min(e.gid, 0o7777777));
+    octal(b, 124, 12, size);
+    octal(b, 136, 12, Math.max(0, e.mtime));
+    b.fill(0x20, 148, 156);
+    b[156] = type.charCodeAt(0);
+    if (e.link) b.set(enc.encode(e.link).subarray(0, 100), 157);
+    b.set(enc.encode("ustar\x0000"), 257);
+    let sum = 0;
+    for (const x of b) sum += x;
+    octal(b, 148, 7, sum);
+    return b;
+  };
+  const pax: Uint8Array[] = [];
+  if (enc.encode(h.name).length > 100) pax.push(paxRecord("path", h.name));
+  if (h.link && enc.encode(h.link).length > 100) pax.push(paxRecord("linkpath", h.link));
+  if (h.uid > 0o7777777) pax.push(paxRecord("uid", String(h.uid)));
+  if (h.gid > 0o7777777) pax.push(paxRecord("gid", String(h.gid)));
+  if (pax.length) {
+    const len = pax.reduce((n, p) => n + p.length, 0);
+    const body = new Uint8Array(Math.ceil(len / 512) * 512);
+    let off = 0;
+    for (const p of pax) {
+      body.set(p, off);
+      off += p.length;
+    }
+    out.push(block({ ...h, name: `PaxHeaders/${h.name.slice(-80)}`, uid: 0, gid: 0, mode: 0o644 }, "x", len), body);
+  }
+  out.push(block(h, h.type, h.type === "0" ? h.size : 0));
+  return out;
+}
+
+/**
+ * Write `inPath` of the container as a tar stream to `write` (`cp NAME:PATH -`): entries named
+ * from its last component down, owners and modes as the container has them, symlinks as links.
+ */
+export function copyOutTar(root: number, inPath: string, write: (b: Uint8Array) => void): void {
+  const [parent, base] = split(inPath);
+  const special = base === "" || base === "." || base === "..";
+  const dirFd = openDirInRoot(root, special ? inPath : parent);
+  if (dirFd === undefined) throw notFound(inPath);
+  try {
+    const name = special ? "" : base;
+    const st = c.lstatat(dirFd, name);
+    if (!st) throw notFound(inPath);
+    tarEntry(dirFd, name, st, special ? baseName(inPath) : base, write);
+    write(new Uint8Array(1024));
+  } finally {
+    c.close(dirFd);
+  }
+}
+
+function tarEntry(dirFd: number, name: string, st: c.Stat, rel: string, write: (b: Uint8Array) => void): void {
+  const type = st.mode & F.S_IFMT;
+  const head = { mode: st.mode, uid: st.uid, gid: st.gid, mtime: st.mtime[0], size: 0 };
+  if (type === F.S_IFDIR) {
+    for (const b of tarHeader({ ...head, name: `${rel}/`, type: "5" })) write(b);
+    const fd = name === ""
+      ? c.openat(dirFd, ".", F.O_RDONLY | F.O_DIRECTORY)
+      : c.openat(dirFd, name, F.O_RDONLY | F.O_DIRECTORY | F.O_NOFOLLOW);
+    try {
+      const names = [...Deno.readDirSync(fdPath(fd))].map((e) => e.name).sort();
+      for (const n of names) {
+        const est = c.lstatat(fd, n);
+        if (est) tarEntry(fd, n, est, `${rel}/${n}`, write);
+      }
+    } finally {
+      c.close(fd);
+    }
+  } else if (type === F.S_IFLNK) {
+    for (const b of tarHeader({ ...head, name: rel, type: "2", link: Deno.readLinkSync(`${fdPath(dirFd)}/${name}`) })) {
+      write(b);
+    }
+  } else if (type === F.S_IFREG) {
+    const fd = c.openat(dirFd, name, F.O_RDONLY | F.O_NOFOLLOW | F.O_NOCTTY);
+    try {
+      for (const b of tarHeader({ ...head, name: rel, type: "0", size: st.size })) write(b);
+      const buf = new Uint8Array(BUF);
+      let left = st.size;
+      while (left > 0) {
+        const n = c.read(fd, buf.subarray(0, Math.min(buf.length, left)), name);
+        if (n === 0) break;
+        write(buf.slice(0, n));
+        left -= n;
+      }
+      // a file that shrank meanwhile is padded to the size its header gave
+      if (left > 0) write(new Uint8Array(left));
+      const pad = (512 - (st.size % 512)) % 512;
+      if (pad) write(new Uint8Array(pad));
+    } finally {
+      c.close(fd);
+    }
+  }
+  // devices, fifos and sockets are left out
+}
+
+/**
+ * Unpack a tar stream (`cp - NAME:DIR`) into directory `inPath` of the container, which must
+ * exist: with the unpacker of image layers, confined to that directory (nothing it makes or
+ * follows leaves it).
+ */
+export async function copyInTar(input: AsyncIterable<Uint8Array>, root: number, inPath: string): Promise<void> {
+  const dirFd = openDirInRoot(root, inPath);
+  if (dirFd === undefined) {
+    throw new ContainerError(`The directory "${inPath}" does not exist in the container`, {
+      path: inPath,
+      hint: "a tar stream is unpacked into an existing directory",
+    });
+  }
+  try {
+    const { unpackLayer } = await import("../image/unpack.ts");
+    const map = readIdMap("self", "uid");
+    const limit = map?.length ? Math.max(...map.map((r) => r.inside + r.count)) : 0x1_0000_0000;
+    // "/." follows the descriptor's magic link to the directory itself
+    await unpackLayer(input, `${fdPath(dirFd)}/.`, {
+      squashOwners: limit <= 1,
+      idLimit: limit,
+      label: "the tar stream",
+    });
+  } finally {
+    c.close(dirFd);
+  }
 }

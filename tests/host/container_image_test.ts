@@ -4,7 +4,7 @@
  * containers — real containers from a busybox image, in a fresh store, as the test user.
  */
 import assert from "node:assert/strict";
-import { busyboxRootfs, busyboxSkip, exists, scratch, sh, subidSkip, test } from "../_helpers.ts";
+import { busyboxRootfs, busyboxSkip, exists, isolatedEnv, NOOK, scratch, sh, subidSkip, test } from "../_helpers.ts";
 import { freshStore, nookT } from "../_oci.ts";
 
 const skip = busyboxSkip() ?? subidSkip();
@@ -383,5 +383,55 @@ test("commit of a running container says whether it was paused, and keeps it run
     await nookT(["rm", "-f", "bg"], env);
   } finally {
     await s.reset();
+  }
+}, { skip });
+
+test("cp with - writes a tar stream of a container's files and unpacks one into a container", async () => {
+  const s = await storeWithBusybox();
+  const env = s.env;
+  const host = scratch("nook-cp-tar-");
+  try {
+    const r = await nookT(["run", "--name", "ch", "--network", "none", "bb", "sh", "-c", CHANGE], env);
+    assert.equal(r.code, 0, r.stderr);
+    const child = new Deno.Command(NOOK, {
+      args: ["cp", "ch:/d", "-"],
+      env: { ...isolatedEnv(), ...env },
+      stdout: "piped",
+      stderr: "piped",
+    });
+    const out = await child.output();
+    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+    Deno.writeFileSync(`${host}/d.tar`, out.stdout);
+    const list = await sh("tar", ["-tvf", `${host}/d.tar`]);
+    assert.equal(list.code, 0, list.stderr);
+    assert.match(list.stdout, /^drwx.* d\/$/m);
+    assert.match(list.stdout, /^-rw-r----- .* d\/f$/m);
+    const k = await nookT([
+      "create",
+      "--name",
+      "k",
+      "--network",
+      "none",
+      "bb",
+      "sh",
+      "-c",
+      "cat /root/d/f; stat -c %a /root/d/f",
+    ], env);
+    assert.equal(k.code, 0, k.stderr);
+    const i = await nookT(["cp", "-", "k:/root"], env, 60_000, out.stdout);
+    assert.equal(i.code, 0, i.stderr);
+    const st = await nookT(["start", "-a", "k"], env);
+    assert.equal(st.stdout, "f\n640\n", st.stderr);
+    // a running container, through its user namespace
+    const bg = await nookT(["run", "-d", "--name", "bg", "--network", "none", "bb", "sleep", "60"], env);
+    assert.equal(bg.code, 0, bg.stderr);
+    const j = await nookT(["cp", "-", "bg:/tmp"], env, 60_000, out.stdout);
+    assert.equal(j.code, 0, j.stderr);
+    const e = await nookT(["exec", "bg", "cat", "/tmp/d/f"], env);
+    assert.equal(e.stdout, "f\n", e.stderr);
+    await nookT(["rm", "-f", "bg"], env);
+  } finally {
+    await s.reset();
+    Deno.removeSync(host, { recursive: true });
   }
 }, { skip });
