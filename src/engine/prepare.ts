@@ -17,7 +17,8 @@ import { dataDir, runtimeDir } from "../paths/mod.ts";
 import { RLIM_INFINITY, RLIMIT } from "../plan/mod.ts";
 import { decideSecurity, type SecuritySpec } from "../security/mod.ts";
 import { mark } from "../trace/mod.ts";
-import { detectIdMapping, type IdMapping } from "../userns/mod.ts";
+import { detectIdMapping, type IdMapping, type ModeMapping } from "../userns/mod.ts";
+import { keepIdEtc, parseDevice, resolveUserns } from "./userns.ts";
 import { DEFAULT_PATH, NAMESPACES } from "./build_plan.ts";
 import { writeEtcFiles } from "./etc_files.ts";
 import { readTextInRoot } from "./in_root.ts";
@@ -71,15 +72,15 @@ export async function prepareSource(req: RunRequest): Promise<void> {
  * The container a request describes (after {@link prepareSource}): its record directory and
  * intent come first, then its storage, run directory, network setup and spec.
  */
-export function prepareContainer(req: RunRequest, mapping: IdMapping): Prepared {
+export function prepareContainer(req: RunRequest, mapping: IdMapping, mode: ModeMapping = resolveUserns(req, mapping)): Prepared {
   const id = newId();
   // the record directory and its intent come first: whatever follows is named by it (src/engine/intent.ts)
   beginCreate(id);
   let source: Source | undefined;
   try {
-    source = req.source.rootfs !== undefined ? rootfsSource(req.source.rootfs) : imageSource(req, req.source.image, id);
+    source = req.source.rootfs !== undefined ? rootfsSource(req.source.rootfs) : imageSource(req, req.source.image, id, mode);
     crashPoint("create.storage");
-    return prepareFrom(req, mapping, id, source);
+    return prepareFrom(req, mapping, id, source, mode);
   } catch (err) {
     void source?.store?.cleanup().finally(() => abandonCreate(id));
     if (!source?.store) abandonCreate(id);
@@ -93,7 +94,8 @@ export function prepareContainer(req: RunRequest, mapping: IdMapping): Prepared 
  */
 export async function runRequest(req: RunRequest, mapping: IdMapping = detectIdMapping()): Promise<RunOutcome> {
   await prepareSource(req);
-  const { spec: container, cleanup } = prepareContainer(req, mapping);
+  const mode = resolveUserns(req, mapping);
+  const { spec: container, cleanup } = prepareContainer(req, mapping, mode);
   mark("spec");
   try {
     const detached = req.lifecycle?.detach ?? false;
@@ -121,7 +123,7 @@ export function checkName(name: string): void {
   }
 }
 
-function prepareFrom(req: RunRequest, mapping: IdMapping, id: string, source: Source): Prepared {
+function prepareFrom(req: RunRequest, mapping: IdMapping, id: string, source: Source, mode: ModeMapping): Prepared {
   const name = req.name;
   if (name !== undefined) checkName(name);
   (req.tmpfs ?? []).forEach(parseTmpfs); // a bad tmpfs option fails before anything is made
@@ -138,7 +140,26 @@ function prepareFrom(req: RunRequest, mapping: IdMapping, id: string, source: So
   }
 
   const readFile = source.store?.readFile ?? ((p: string) => readTextInRoot(source.rootfs, p));
-  const user = resolveUser(req.user ?? source.user, readFile("/etc/passwd"), readFile("/etc/group"));
+  const dir = `${runtimeDir()}/containers/${id}`;
+  Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  // keep-id: the caller's own ids inside, with an entry in the image's passwd and group
+  const kept = mode.keep ? keepIdEtc(dir, mode.keep, readFile) : undefined;
+  const user = kept
+    ? resolveUser(req.user ?? `${kept.user.uid}:${kept.user.gid}`, Deno.readTextFileSync(`${dir}/passwd`), Deno.readTextFileSync(`${dir}/group`))
+    : resolveUser(req.user ?? source.user, readFile("/etc/passwd"), readFile("/etc/group"));
+  if (kept && user.uid === kept.user.uid) {
+    user.home = kept.user.home;
+    if (source.store && user.home !== "/") {
+      // the home directory, made by the caller's id inside when the image has none
+      const sh = "/bin/sh";
+      (source.store.rootfsSetup.run ??= []).push({
+        path: sh,
+        args: ["sh", "-c", '[ -e "$0$1" ] || { mkdir -p "$0$1" && chown "$2" "$0$1"; }', source.rootfs, user.home, `${user.uid}:${user.gid}`],
+        env: ["PATH=/usr/bin:/bin"],
+      });
+    }
+  }
+  const devices = (req.devices ?? []).map(parseDevice);
   const workdir = req.workdir ?? source.workdir;
   if (!workdir.startsWith("/")) {
     throw new UsageError(`The working directory "${workdir}" is not an absolute path`, { hint: "use -w /path" });
@@ -156,10 +177,8 @@ function prepareFrom(req: RunRequest, mapping: IdMapping, id: string, source: So
     ...(req.env ?? []),
   ]);
 
-  if (mapping.mode === "single" && mapping.notice) noticeOnce(mapping.notice);
+  if (mapping.mode === "single" && mapping.notice && !req.userns) noticeOnce(mapping.notice);
 
-  const dir = `${runtimeDir()}/containers/${id}`;
-  Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
   let volumes: { mounts: MountSpec[]; cleanup: () => Promise<void> } | undefined;
   const cleanup = async () => {
     try {
@@ -180,7 +199,7 @@ function prepareFrom(req: RunRequest, mapping: IdMapping, id: string, source: So
     const etcFiles = writeEtcFiles(dir, hostname, net.etc);
     volumes = impl ? impl.runMounts(req.volumes ?? [], req.mounts ?? [], id, source.store) : undefined;
     const readonlyRootfs = source.readonly || (req.readonly ?? false);
-    const mounts: MountSpec[] = [...(volumes?.mounts ?? [])];
+    const mounts: MountSpec[] = [...(kept?.mounts ?? []), ...(volumes?.mounts ?? [])];
     mounts.push(...tmpfsMounts(req.tmpfs ?? [], req.readOnlyTmpfs ?? false, readonlyRootfs));
     const spec: ContainerSpec = {
       id,
@@ -207,6 +226,8 @@ function prepareFrom(req: RunRequest, mapping: IdMapping, id: string, source: So
       },
       security: securityFrom(req.security ?? {}, user.uid),
       ...(source.store ? { rootfsSetup: source.store.rootfsSetup, image: source.store.image } : {}),
+      ...(mode.mapping !== mapping ? { idMap: { uidMap: mode.mapping.uidMap, gidMap: mode.mapping.gidMap } } : {}),
+      ...(devices.length ? { devices } : {}),
     };
     return { spec, cleanup };
   } catch (err) {
@@ -236,7 +257,7 @@ function rootfsSource(path: string): Source {
   return { rootfs: real, readonly: false, env: [], entrypoint: [], cmd: [], workdir: "/" };
 }
 
-function imageSource(req: RunRequest, image: string | undefined, id: string): Source {
+function imageSource(req: RunRequest, image: string | undefined, id: string, mode: ModeMapping): Source {
   if (image === undefined || image === "") {
     throw new UsageError("No image given", { hint: "nook run [OPTIONS] IMAGE [COMMAND], or --rootfs DIR COMMAND" });
   }
@@ -254,7 +275,7 @@ function imageSource(req: RunRequest, image: string | undefined, id: string): So
   // Only a foreground container removed at exit has storage that counts as garbage once its
   // process is gone (`image prune` removes it); any other is removed by its rm.
   const autoRemove = (req.lifecycle?.autoRemove ?? false) && !(req.lifecycle?.detach ?? false);
-  const src: Source = impl.storeImageSource(image, id, autoRemove);
+  const src: Source = impl.storeImageSource(image, id, autoRemove, mode.layerShift);
   const ports = src.store?.image.exposedPorts;
   return ports?.length ? { ...src, exposedPorts: ports } : src;
 }

@@ -18,3 +18,13 @@ export {
   userName,
 } from "./id_map.ts";
 export { explainCloneFailure, type SysctlReader } from "./diagnose.ts";
+export {
+  composeRanges,
+  layerView,
+  mapId,
+  type ModeMapping,
+  modeMapping,
+  parseUsernsMode,
+  sameRanges,
+  type UsernsMode,
+} from "./modes.ts";

@@ -1,0 +1,120 @@
+/**
+ * The container's user namespace and devices: the mode a request asks for
+ * (`--userns`, `--uidmap`/`--gidmap`, `--subuidname`), the caller's own
+ * entry in /etc/passwd and /etc/group under keep-id, and `--device` nodes.
+ *
+ * @module
+ */
+import { UsageError } from "../errors/mod.ts";
+import type { ContainerSpec, DeviceSpec, MountSpec } from "../model/mod.ts";
+import { MS } from "../plan/mod.ts";
+import { detectIdMapping, type IdMapping, type ModeMapping, modeMapping, parseUsernsMode, userName } from "../userns/mod.ts";
+import type { RunRequest } from "./run_request.ts";
+
+/** The mapping a request asks for, from the caller's base mapping. */
+export function resolveUserns(req: RunRequest, base: IdMapping): ModeMapping {
+  if (req.subuidName || req.subgidName) {
+    // podman: the ranges of another name in /etc/subuid and /etc/subgid (newuidmap checks they are the caller's)
+    const u = req.subuidName ? detectIdMapping({ user: req.subuidName }) : base;
+    const g = req.subgidName ? detectIdMapping({ user: req.subgidName }) : base;
+    base = { ...u, gidMap: g.gidMap };
+  }
+  return modeMapping(parseUsernsMode(req.userns, req.uidmap, req.gidmap), base, Deno.uid()!, Deno.gid()!);
+}
+
+/** The mapping a recorded container runs with: its own, else the caller's. */
+export function specMapping(spec: ContainerSpec, base: IdMapping): IdMapping {
+  return spec.idMap ? { ...base, mode: "subid", uidMap: spec.idMap.uidMap, gidMap: spec.idMap.gidMap } : base;
+}
+
+/** The caller as keep-id shows them inside: name, home, shell from the host's passwd. */
+export interface KeptUser {
+  /** uid inside. */
+  uid: number;
+  /** gid inside. */
+  gid: number;
+  /** The caller's name. */
+  name: string;
+  /** Home directory inside. */
+  home: string;
+}
+
+/**
+ * keep-id: the image's /etc/passwd and /etc/group with the caller's entry
+ * added (when the id is not there yet), written next to the container's other
+ * /etc files and bound over the image's.
+ */
+export function keepIdEtc(
+  dir: string,
+  keep: { uid: number; gid: number },
+  readFile: (p: string) => string | undefined,
+): { user: KeptUser; mounts: MountSpec[] } {
+  const name = userName(Deno.uid()!) ?? "user";
+  let home = Deno.env.get("HOME") || `/home/${name}`;
+  let shell = "/bin/sh";
+  for (const line of readText("/etc/passwd").split("\n")) {
+    const f = line.split(":");
+    if (f[0] === name && f.length >= 7) {
+      home = f[5] || home;
+      shell = f[6] || shell;
+    }
+  }
+  const passwd = readFile("/etc/passwd") ?? "";
+  const group = readFile("/etc/group") ?? "";
+  const hasUid = passwd.split("\n").some((l) => l.split(":")[2] === String(keep.uid));
+  const hasGid = group.split("\n").some((l) => l.split(":")[2] === String(keep.gid));
+  const nl = (t: string) => (t === "" || t.endsWith("\n") ? t : t + "\n");
+  const passwdOut = hasUid ? passwd : nl(passwd) + `${name}:*:${keep.uid}:${keep.gid}:${name}:${home}:${shell}\n`;
+  const groupOut = hasGid ? group : nl(group) + `${name}:x:${keep.gid}:\n`;
+  Deno.writeTextFileSync(`${dir}/passwd`, passwdOut, { mode: 0o644 });
+  Deno.writeTextFileSync(`${dir}/group`, groupOut, { mode: 0o644 });
+  const bind = (f: string): MountSpec => ({ source: `${dir}/${f}`, target: `/etc/${f}`, fstype: "", flags: MS.BIND, file: true });
+  const entry = passwd.split("\n").find((l) => l.split(":")[2] === String(keep.uid))?.split(":");
+  return {
+    user: { uid: keep.uid, gid: keep.gid, name: entry?.[0] ?? name, home: entry?.[5] || home },
+    mounts: [bind("passwd"), bind("group")],
+  };
+}
+
+/** `--device HOST[:CONTAINER][:PERMS]` (PERMS of r, w, m) → a node to bind. */
+export function parseDevice(value: string): DeviceSpec {
+  const parts = value.split(":");
+  const host = parts[0] ?? "";
+  let container = host;
+  let perms = "rwm";
+  if (parts.length === 2) {
+    if (/^[rwm]+$/.test(parts[1]!)) perms = parts[1]!;
+    else container = parts[1]!;
+  } else if (parts.length === 3) {
+    container = parts[1]!;
+    perms = parts[2]!;
+  } else if (parts.length > 3) {
+    throw new UsageError(`Invalid --device "${value}"`, { hint: "use --device HOST[:CONTAINER][:PERMS], e.g. /dev/snd:/dev/snd:rw" });
+  }
+  if (!host.startsWith("/") || !container.startsWith("/") || !/^[rwm]+$/.test(perms)) {
+    throw new UsageError(`Invalid --device "${value}"`, {
+      hint: "use --device HOST[:CONTAINER][:PERMS] with absolute paths and PERMS of r, w and m",
+    });
+  }
+  let st: Deno.FileInfo;
+  try {
+    st = Deno.statSync(host);
+  } catch (err) {
+    throw new UsageError(`Cannot use the device "${host}": ${err instanceof Deno.errors.NotFound ? "no such file" : (err as Error).message}`, {
+      path: host,
+      hint: "name a device node that exists on this host",
+    });
+  }
+  if (!st.isCharDevice && !st.isBlockDevice) {
+    throw new UsageError(`Cannot use the device "${host}": it is not a device node`, { path: host, hint: "use -v to bind files and directories" });
+  }
+  return { host, container, writable: perms.includes("w") };
+}
+
+function readText(p: string): string {
+  try {
+    return Deno.readTextFileSync(p);
+  } catch {
+    return "";
+  }
+}

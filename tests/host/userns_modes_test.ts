@@ -1,0 +1,202 @@
+/**
+ * User namespace modes and devices with real containers: keep-id (the
+ * caller's ids inside, the image's owners kept, no layer copied), nomap,
+ * --uidmap, host refused, and --device nodes usable inside.
+ */
+import { assert, busyboxSkip, scratch, subidRange, subidSkip, test } from "../_helpers.ts";
+import { busyboxEntries, freshStore, image, layer, nookT, ociArchive, type TarEntry } from "../_oci.ts";
+
+const skip = busyboxSkip() ?? subidSkip() ?? fuseSkip();
+
+/** keep-id shows the layers through fuse-overlayfs (id mapping at mount time). */
+function fuseSkip(): string | undefined {
+  for (const d of ["/usr/bin", "/bin"]) {
+    try {
+      Deno.statSync(`${d}/fuse-overlayfs`);
+      try {
+        Deno.openSync("/dev/fuse", { read: true, write: true }).close();
+        return undefined;
+      } catch (err) {
+        return `/dev/fuse cannot be opened by this user (${(err as Error).message})`;
+      }
+    } catch {
+      // next
+    }
+  }
+  return "fuse-overlayfs is not installed (apt install fuse-overlayfs)";
+}
+
+const BIG = new Uint8Array(1 << 20).map((_, i) => (i * 2654435761) >>> 24);
+
+async function loadImage(env: Record<string, string>): Promise<void> {
+  const entries: TarEntry[] = [
+    ...busyboxEntries(),
+    { name: "owned4242", content: "x", uid: 4242, gid: 4343 },
+    { name: "big", content: BIG },
+  ];
+  const dir = scratch();
+  Deno.writeFileSync(`${dir}/in.tar`, ociArchive(image([layer(entries)], { Cmd: ["sh"] }), "localhost/uns:1"));
+  const r = await nookT(["load", "-q", "-i", `${dir}/in.tar`], env);
+  assert.equal(r.code, 0, r.stderr);
+}
+
+function treeBytes(dir: string): { files: number; bytes: number } {
+  let files = 0, bytes = 0;
+  const walk = (d: string) => {
+    let list: Deno.DirEntry[];
+    try {
+      list = [...Deno.readDirSync(d)];
+    } catch {
+      return;
+    }
+    for (const e of list) {
+      const p = `${d}/${e.name}`;
+      if (e.isDirectory) walk(p);
+      else if (e.isFile) {
+        files++;
+        try {
+          bytes += Deno.lstatSync(p).size;
+        } catch {
+          // unreadable (a file of a subordinate id)
+        }
+      }
+    }
+  };
+  walk(dir);
+  return { files, bytes };
+}
+
+function userName(): string {
+  for (const line of Deno.readTextFileSync("/etc/passwd").split("\n")) {
+    const f = line.split(":");
+    if (f[2] === String(Deno.uid())) return f[0]!;
+  }
+  return Deno.env.get("USER") ?? "";
+}
+
+test("keep-id: the caller's uid, gid and name inside, files in a bind mount stay the caller's, the image's owners are kept, no layer copied", async () => {
+  const store = freshStore();
+  try {
+    await loadImage(store.env);
+    const src = scratch("nook-keepid-");
+    Deno.chmodSync(src, 0o755);
+    const before = treeBytes(store.data);
+    const script = [
+      "id -u; id -g; id -un",
+      "stat -c %u:%g /bin/busybox /owned4242",
+      "touch /src/made && echo made",
+      'echo "$HOME"; stat -c %u "$HOME"',
+      "stat -c %i /big",
+      "sleep 1",
+    ].join("; echo ---; ");
+    const run = nookT(["run", "--name", "keepid", "--userns=keep-id", "-v", `${src}:/src`, "-w", "/src", "localhost/uns:1", "sh", "-c", script], store.env);
+    const r = await run;
+    assert.equal(r.code, 0, r.stderr);
+    const parts = r.stdout.split("---\n").map((s) => s.trim());
+    assert.deepEqual(parts[0]!.split("\n"), [String(Deno.uid()), String(Deno.gid()), userName()], r.stdout);
+    assert.deepEqual(parts[1]!.split("\n"), ["0:0", "4242:4343"], "the image's files keep their owners");
+    assert.equal(parts[2], "made");
+    const st = Deno.statSync(`${src}/made`);
+    assert.equal(st.uid, Deno.uid(), "a file made inside belongs to the caller outside");
+    assert.equal(st.gid, Deno.gid());
+    const [home, homeOwner] = parts[3]!.split("\n");
+    assert.ok(home && home !== "/", `a home directory: ${parts[3]}`);
+    assert.equal(homeOwner, String(Deno.uid()), "the home directory is the caller's inside");
+    const after = treeBytes(store.data);
+    // the 1 MiB file lives once in the layer: the container's storage holds no copy of it
+    assert.ok(after.bytes - before.bytes < BIG.length / 2, `the store grew by ${after.bytes - before.bytes} bytes`);
+    // and the file seen inside is the layer's own inode
+    const layerBig = treeFind(`${store.data}`, "big");
+    assert.ok(layerBig, "the layer's file is found in the store");
+    assert.equal(parts[4], String(Deno.statSync(layerBig).ino), "the container reads the layer's inode, not a copy");
+    assert.equal((await nookT(["rm", "keepid"], store.env)).code, 0);
+  } finally {
+    await store.reset();
+  }
+}, { skip });
+
+function treeFind(dir: string, name: string): string | undefined {
+  const walk = (d: string): string | undefined => {
+    let list: Deno.DirEntry[];
+    try {
+      list = [...Deno.readDirSync(d)];
+    } catch {
+      return undefined;
+    }
+    for (const e of list) {
+      const p = `${d}/${e.name}`;
+      if (e.name === name && e.isFile && d.endsWith("/diff")) return p;
+      if (e.isDirectory) {
+        const f = walk(p);
+        if (f) return f;
+      }
+    }
+    return undefined;
+  };
+  return walk(dir);
+}
+
+test("keep-id:uid=,gid= gives those ids to the caller inside", async () => {
+  const store = freshStore();
+  try {
+    await loadImage(store.env);
+    const src = scratch("nook-keepid-");
+    Deno.chmodSync(src, 0o755);
+    const r = await nookT(["run", "--rm", "--userns=keep-id:uid=1234,gid=2345", "-v", `${src}:/src`, "localhost/uns:1", "sh", "-c", "id -u; id -g; stat -c %u:%g /bin/busybox; touch /src/f"], store.env);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(r.stdout.trim().split("\n"), ["1234", "2345", "0:0"]);
+    assert.equal(Deno.statSync(`${src}/f`).uid, Deno.uid());
+  } finally {
+    await store.reset();
+  }
+}, { skip });
+
+test("nomap and --uidmap: the container's ids are subordinate ids read from /etc/subuid", async () => {
+  const sub = subidRange("uid")!;
+  const store = freshStore();
+  try {
+    await loadImage(store.env);
+    const nomap = await nookT(["run", "--rm", "--userns=nomap", "localhost/uns:1", "sh", "-c", "head -1 /proc/self/uid_map; stat -c %u /bin/busybox"], store.env);
+    assert.equal(nomap.code, 0, nomap.stderr);
+    const [line, owner] = nomap.stdout.trim().split("\n");
+    assert.deepEqual(line!.trim().split(/\s+/).slice(0, 2), ["0", String(sub.start)], "nomap: 0 is the first subordinate id");
+    assert.equal(owner, "0", "nomap: the image's root files are root's");
+    const custom = await nookT(["run", "--rm", "--uidmap", "0:1:1000", "--gidmap", "0:1:1000", "localhost/uns:1", "cat", "/proc/self/uid_map"], store.env);
+    assert.equal(custom.code, 0, custom.stderr);
+    assert.deepEqual(custom.stdout.trim().split(/\s+/), ["0", String(sub.start), "1000"]);
+  } finally {
+    await store.reset();
+  }
+}, { skip });
+
+test("--userns=host is refused rootless with what is lost; bad modes and maps are clear errors", async () => {
+  const store = freshStore();
+  try {
+    const host = await nookT(["run", "--rm", "--userns=host", "hello"], store.env);
+    assert.equal(host.code, 125, host.stderr);
+    assert.match(host.stderr, /--userns=host needs root/);
+    const bad = await nookT(["run", "--rm", "--userns=keep-id:uid=x", "hello"], store.env);
+    assert.equal(bad.code, 125);
+    assert.match(bad.stderr, /Invalid --userns option "uid=x"/);
+    const far = await nookT(["run", "--rm", "--uidmap", "0:1:4294967000", "hello"], store.env);
+    assert.equal(far.code, 125);
+    assert.match(far.stderr, /which your user cannot map/);
+  } finally {
+    await store.reset();
+  }
+}, { skip: subidSkip() });
+
+test("--device binds a host node, writable with w, under another name", async () => {
+  const store = freshStore();
+  try {
+    await loadImage(store.env);
+    const r = await nookT(["run", "--rm", "--device", "/dev/null:/dev/mynull:rw", "--device", "/dev/zero:/dev/sub/z", "localhost/uns:1", "sh", "-c", "echo hi > /dev/mynull && echo wrote; head -c 4 /dev/sub/z | wc -c; stat -c %t:%T /dev/mynull"], store.env);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(r.stdout.trim().split("\n"), ["wrote", "4", "1:3"]);
+    const missing = await nookT(["run", "--rm", "--device", "/dev/nonexistent-nook", "hello"], store.env);
+    assert.equal(missing.code, 125);
+    assert.match(missing.stderr, /Cannot use the device "\/dev\/nonexistent-nook": no such file/);
+  } finally {
+    await store.reset();
+  }
+}, { skip: busyboxSkip() ?? subidSkip() });
