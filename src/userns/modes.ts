@@ -135,6 +135,8 @@ export interface ModeMapping {
   keep?: { uid: number; gid: number };
   /** fuse-overlayfs `uidmapping=`/`gidmapping=` values when the layers must be shown through a shift. */
   layerShift?: { uid: string; gid: string };
+  /** The caller's own uid or gid is not mapped inside: the store's files (the caller's) cannot be reached from there. */
+  callerUnmapped?: boolean;
 }
 
 /**
@@ -180,6 +182,8 @@ export function modeMapping(mode: UsernsMode, base: IdMapping, hostUid: number, 
   const mapping: IdMapping = { ...base, mode: "subid", uidMap, gidMap };
   const out: ModeMapping = { mapping };
   if (keep) out.keep = keep;
+  const own = (r: IdRange[], id: number) => r.some((x) => id >= x.outside && id < x.outside + x.count);
+  if (!own(uidMap, base.uidMap[0]!.outside) || !own(gidMap, base.gidMap[0]!.outside)) out.callerUnmapped = true;
   if (!sameRanges(uidMap, base.uidMap) || !sameRanges(gidMap, base.gidMap)) {
     // fuse-overlayfs reads each triple as ID-ON-DISK:ID-SHOWN:COUNT (ids on disk as its namespace sees them)
     const fmt = (r: IdRange[]) => r.map((x) => `${x.outside}:${x.inside}:${x.count}`).join(":");

@@ -151,19 +151,22 @@ test("keep-id:uid=,gid= gives those ids to the caller inside", async () => {
   }
 }, { skip });
 
-test("nomap and --uidmap: the container's ids are subordinate ids read from /etc/subuid", async () => {
+test("--uidmap/--gidmap: HOST ids relative to the caller's own mapping, read from /etc/subuid; the image's owners kept", async () => {
   const sub = subidRange("uid")!;
   const store = freshStore();
   try {
     await loadImage(store.env);
-    const nomap = await nookT(["run", "--rm", "--userns=nomap", "localhost/uns:1", "sh", "-c", "head -1 /proc/self/uid_map; stat -c %u /bin/busybox"], store.env);
-    assert.equal(nomap.code, 0, nomap.stderr);
-    const [line, owner] = nomap.stdout.trim().split("\n");
-    assert.deepEqual(line!.trim().split(/\s+/).slice(0, 2), ["0", String(sub.start)], "nomap: 0 is the first subordinate id");
-    assert.equal(owner, "0", "nomap: the image's root files are root's");
-    const custom = await nookT(["run", "--rm", "--uidmap", "0:1:1000", "--gidmap", "0:1:1000", "localhost/uns:1", "cat", "/proc/self/uid_map"], store.env);
-    assert.equal(custom.code, 0, custom.stderr);
-    assert.deepEqual(custom.stdout.trim().split(/\s+/), ["0", String(sub.start), "1000"]);
+    const maps = ["--uidmap", "0:1:10", "--uidmap", "10:0:1", "--uidmap", "11:11:5000", "--gidmap", "0:0:1", "--gidmap", "1:1:5000"];
+    const r = await nookT(["run", "--rm", ...maps, "localhost/uns:1", "sh", "-c", "cat /proc/self/uid_map; stat -c %u:%g /bin/busybox /owned4242"], store.env);
+    assert.equal(r.code, 0, r.stderr);
+    const lines = r.stdout.trim().split("\n").map((l) => l.trim().split(/\s+/).join(" "));
+    assert.deepEqual(lines, [`0 ${sub.start} 10`, `10 ${Deno.uid()} 1`, `11 ${sub.start + 10} 5000`, "0:0", "4242:4343"]);
+    // nomap and maps without the caller are refused with the reason
+    for (const bad of [["--userns=nomap"], ["--uidmap", "0:1:1000"]]) {
+      const x = await nookT(["run", "--rm", ...bad, "localhost/uns:1", "true"], store.env);
+      assert.equal(x.code, 125, x.stderr);
+      assert.match(x.stderr, /leaves out your own id/);
+    }
   } finally {
     await store.reset();
   }
