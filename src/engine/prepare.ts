@@ -95,6 +95,20 @@ export function prepareContainer(req: RunRequest, mapping: IdMapping, mode: Mode
 export async function runRequest(req: RunRequest, mapping: IdMapping = detectIdMapping()): Promise<RunOutcome> {
   await prepareSource(req);
   const mode = resolveUserns(req, mapping);
+  // CDI names (vendor.com/class=name) among --device: their specs are read only then
+  const cdiNames = (req.devices ?? []).filter((d) => !d.startsWith("/"));
+  let cdiHooks: RunHooks = {};
+  if (cdiNames.length) {
+    const cdi = await lazyImport<typeof import("./cdi.ts")>("engine/cdi.ts");
+    const bad = cdiNames.find((n) => !cdi.isCdiName(n));
+    if (bad) {
+      throw new UsageError(`Invalid --device "${bad}"`, { hint: "use a host path (/dev/…) or a CDI name vendor.com/class=name" });
+    }
+    const edits = await cdi.cdiEdits(cdiNames);
+    req = { ...req, devices: (req.devices ?? []).filter((d) => d.startsWith("/")), env: [...edits.env, ...(req.env ?? [])] };
+    mode.cdi = { devices: edits.devices, mounts: edits.mounts };
+    if (edits.hooks.length) cdiHooks = { beforeGo: [(pid) => Promise.all(edits.hooks.map((h) => cdi.runCdiHook(h, container.id, pid))).then(() => {})] };
+  }
   const { spec: container, cleanup } = prepareContainer(req, mapping, mode);
   mark("spec");
   try {
@@ -102,7 +116,7 @@ export async function runRequest(req: RunRequest, mapping: IdMapping = detectIdM
     // cgroup first (the container's process must be in it before GO), then the network helper;
     // detached, the container's monitor starts its network helper (src/network/detached.ts), not this short-lived process
     const network: RunHooks = detached ? {} : networkHooks(container);
-    const hooks = mergeHooks(await resourceHooks(req.resources ?? {}, container, detached), network);
+    const hooks = mergeHooks(await resourceHooks(req.resources ?? {}, container, detached), network, cdiHooks);
     mark("cgroup");
     return await runWithLifecycle(req.lifecycle ?? {}, req.source, req.name, container, mapping, hooks);
   } finally {
@@ -159,7 +173,7 @@ function prepareFrom(req: RunRequest, mapping: IdMapping, id: string, source: So
       });
     }
   }
-  const devices = (req.devices ?? []).map(parseDevice);
+  const devices = [...(req.devices ?? []).map(parseDevice), ...(mode.cdi?.devices ?? [])];
   const workdir = req.workdir ?? source.workdir;
   if (!workdir.startsWith("/")) {
     throw new UsageError(`The working directory "${workdir}" is not an absolute path`, { hint: "use -w /path" });
@@ -199,7 +213,7 @@ function prepareFrom(req: RunRequest, mapping: IdMapping, id: string, source: So
     const etcFiles = writeEtcFiles(dir, hostname, net.etc);
     volumes = impl ? impl.runMounts(req.volumes ?? [], req.mounts ?? [], id, source.store) : undefined;
     const readonlyRootfs = source.readonly || (req.readonly ?? false);
-    const mounts: MountSpec[] = [...(kept?.mounts ?? []), ...(volumes?.mounts ?? [])];
+    const mounts: MountSpec[] = [...(kept?.mounts ?? []), ...(mode.cdi?.mounts ?? []), ...(volumes?.mounts ?? [])];
     mounts.push(...tmpfsMounts(req.tmpfs ?? [], req.readOnlyTmpfs ?? false, readonlyRootfs));
     const spec: ContainerSpec = {
       id,

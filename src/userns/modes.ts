@@ -135,6 +135,8 @@ export interface ModeMapping {
   keep?: { uid: number; gid: number };
   /** fuse-overlayfs `uidmapping=`/`gidmapping=` values when the layers must be shown through a shift. */
   layerShift?: { uid: string; gid: string };
+  /** Devices and mounts CDI names add (filled in by the engine). */
+  cdi?: { devices: { host: string; container: string; writable: boolean }[]; mounts: import("../model/mod.ts").MountSpec[] };
   /** The caller's own uid or gid is not mapped inside: the store's files (the caller's) cannot be reached from there. */
   callerUnmapped?: boolean;
 }

@@ -203,3 +203,60 @@ test("--device binds a host node, writable with w, under another name", async ()
     await store.reset();
   }
 }, { skip: busyboxSkip() ?? subidSkip() });
+
+test("CDI: a device from a spec written here (JSON and YAML) is usable inside, with its env, mount and hook; nook info lists it", async () => {
+  const cdiDir = scratch("nook-cdi-");
+  const yamlDir = scratch("nook-cdi-");
+  const share = scratch("nook-cdi-share-");
+  Deno.chmodSync(share, 0o755);
+  Deno.writeTextFileSync(`${share}/lib.txt`, "from-cdi\n");
+  const hookOut = `${cdiDir}/hook.out`;
+  Deno.writeTextFileSync(
+    `${cdiDir}/test.json`,
+    JSON.stringify({
+      cdiVersion: "0.6.0",
+      kind: "nook.test/null",
+      devices: [{
+        name: "one",
+        containerEdits: {
+          deviceNodes: [{ path: "/dev/nook-null", hostPath: "/dev/null", permissions: "rw" }],
+          env: ["NOOK_CDI=one"],
+        },
+      }],
+      containerEdits: {
+        mounts: [{ hostPath: share, containerPath: "/opt/cdi", options: ["ro", "bind"] }],
+        hooks: [{ hookName: "createRuntime", path: "/bin/sh", args: ["sh", "-c", `cat > ${hookOut}`] }],
+      },
+    }),
+  );
+  Deno.writeTextFileSync(
+    `${yamlDir}/zero.yaml`,
+    "cdiVersion: 0.6.0\nkind: nook.test/zero\ndevices:\n  - name: z\n    containerEdits:\n      deviceNodes:\n        - path: /dev/nook-zero\n          hostPath: /dev/zero\n",
+  );
+  const store = freshStore({ NOOK_CDI_DIRS: `${cdiDir}:${yamlDir}` });
+  try {
+    await loadImage(store.env);
+    const r = await nookT([
+      "run", "--rm", "--device", "nook.test/null=one", "--device", "nook.test/zero=z", "localhost/uns:1", "sh", "-c",
+      "echo x > /dev/nook-null && echo wrote; head -c 3 /dev/nook-zero | wc -c; echo $NOOK_CDI; cat /opt/cdi/lib.txt; touch /opt/cdi/x 2>/dev/null || echo ro",
+    ], store.env);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(r.stdout.trim().split("\n"), ["wrote", "3", "one", "from-cdi", "ro"]);
+    const state = JSON.parse(Deno.readTextFileSync(hookOut));
+    assert.ok(state.pid > 0 && /^[0-9a-f]{64}$/.test(state.id), "the hook got the container's state");
+    const info = await nookT(["info", "--format", "json"], store.env);
+    assert.equal(info.code, 0, info.stderr);
+    assert.deepEqual(JSON.parse(info.stdout).cdi.devices, ["nook.test/null=one", "nook.test/zero=z"]);
+    const unknown = await nookT(["run", "--rm", "--device", "nook.test/null=two", "localhost/uns:1", "true"], store.env);
+    assert.equal(unknown.code, 125);
+    assert.match(unknown.stderr, /Unknown CDI device "nook.test\/null=two"/);
+    assert.match(unknown.stderr, /known: nook.test\/null=one, nook.test\/zero=z/);
+    // a bad spec: the error names the file and the field
+    Deno.writeTextFileSync(`${yamlDir}/bad.json`, JSON.stringify({ cdiVersion: "0.6.0", kind: "nook.test/bad", devices: [{ name: "b", containerEdits: { deviceNodes: [{ path: "dev/rel" }] } }] }));
+    const bad = await nookT(["run", "--rm", "--device", "nook.test/null=one", "localhost/uns:1", "true"], store.env);
+    assert.equal(bad.code, 125);
+    assert.match(bad.stderr, new RegExp(`The CDI spec "${yamlDir}/bad.json" is invalid: "devices\\[0\\]\\.containerEdits\\.deviceNodes\\[0\\]\\.path" is missing or not absolute`));
+  } finally {
+    await store.reset();
+  }
+}, { skip: busyboxSkip() ?? subidSkip() });
