@@ -18,7 +18,7 @@ import { RLIM_INFINITY, RLIMIT } from "../plan/mod.ts";
 import { decideSecurity, type SecuritySpec } from "../security/mod.ts";
 import { mark } from "../trace/mod.ts";
 import { detectIdMapping, type IdMapping, type ModeMapping } from "../userns/mod.ts";
-import { keepIdEtc, parseDevice, resolveUserns } from "./userns.ts";
+import { applyGroupAdd, keepIdEtc, parseDevice, resolveUserns } from "./userns.ts";
 import { DEFAULT_PATH, NAMESPACES } from "./build_plan.ts";
 import { writeEtcFiles } from "./etc_files.ts";
 import { readTextInRoot } from "./in_root.ts";
@@ -173,6 +173,7 @@ function prepareFrom(req: RunRequest, mapping: IdMapping, id: string, source: So
       });
     }
   }
+  const keepGroups = applyGroupAdd(req.groupAdd ?? [], user, readFile);
   const devices = [...(req.devices ?? []).map(parseDevice), ...(mode.cdi?.devices ?? [])];
   const workdir = req.workdir ?? source.workdir;
   if (!workdir.startsWith("/")) {
@@ -232,6 +233,7 @@ function prepareFrom(req: RunRequest, mapping: IdMapping, id: string, source: So
         uid: user.uid,
         gid: user.gid,
         groups: user.groups,
+        ...(keepGroups ? { keepGroups } : {}),
         terminal,
         stdin: req.interactive ?? false,
         init: req.init ?? false,

@@ -119,6 +119,39 @@ export function parseDevice(value: string): DeviceSpec {
   return { host, container, writable: perms.includes("w") };
 }
 
+/**
+ * `--group-add`: gids or group names of the image added to the process's
+ * groups; `keep-groups` keeps the caller's own supplementary groups instead
+ * (as crun's run.oci.keep_original_groups), so devices owned by video,
+ * render or audio open. Returns whether groups are kept.
+ */
+export function applyGroupAdd(values: readonly string[], user: { groups: number[] }, readFile: (p: string) => string | undefined): boolean {
+  let keep = false;
+  for (const v of values) {
+    if (v === "keep-groups") {
+      keep = true;
+      continue;
+    }
+    let gid = /^\d{1,10}$/.test(v) ? Number(v) : undefined;
+    if (gid === undefined) {
+      const line = (readFile("/etc/group") ?? "").split("\n").find((l) => l.split(":")[0] === v);
+      if (!line) {
+        throw new UsageError(`Unable to find group "${v}": no matching entries in the container's /etc/group`, {
+          hint: "use a numeric gid, a group of the image, or keep-groups",
+        });
+      }
+      gid = Number(line.split(":")[2]);
+    }
+    if (!user.groups.includes(gid)) user.groups.push(gid);
+  }
+  if (keep && values.length > 1) {
+    throw new UsageError("--group-add keep-groups cannot be combined with other groups", {
+      hint: "the caller's own groups are kept as they are; setgroups is never called",
+    });
+  }
+  return keep;
+}
+
 function readText(p: string): string {
   try {
     return Deno.readTextFileSync(p);

@@ -71,6 +71,8 @@ export interface ProcessSpec {
   gid: number;
   /** Supplementary groups. */
   groups: number[];
+  /** Keep the caller's own supplementary groups (`--group-add keep-groups`): setgroups is never called. */
+  keepGroups?: boolean;
   /** Allocate a pty (-t). */
   terminal: boolean;
   /** Keep stdin attached (-i); without it the container reads /dev/null. */

@@ -260,3 +260,28 @@ test("CDI: a device from a spec written here (JSON and YAML) is usable inside, w
     await store.reset();
   }
 }, { skip: busyboxSkip() ?? subidSkip() });
+
+function supplementaryGroups(): number[] {
+  const status = Deno.readTextFileSync("/proc/self/status");
+  const groups = (/^Groups:\s*(.*)$/m.exec(status)?.[1] ?? "").trim().split(/\s+/).filter(Boolean).map(Number);
+  return groups.filter((g) => g !== Deno.gid());
+}
+
+test("--group-add keep-groups: the caller's supplementary groups stay (devices of video/render/audio open)", async () => {
+  const store = freshStore();
+  try {
+    await loadImage(store.env);
+    const r = await nookT(["run", "--rm", "--userns=keep-id", "--group-add", "keep-groups", "localhost/uns:1", "sh", "-c", "grep ^Groups: /proc/self/status"], store.env);
+    assert.equal(r.code, 0, r.stderr);
+    const inside = r.stdout.replace("Groups:", "").trim().split(/\s+/).filter(Boolean).map(Number);
+    // each of the caller's groups is there: mapped ones by their id, the others as the overflow gid
+    const overflow = Number(Deno.readTextFileSync("/proc/sys/kernel/overflowgid").trim());
+    const expect = [Deno.gid()!, ...supplementaryGroups().map(() => overflow)].sort((a, b) => a - b);
+    assert.deepEqual(inside.sort((a, b) => a - b), expect);
+    const both = await nookT(["run", "--rm", "--group-add", "keep-groups", "--group-add", "10", "localhost/uns:1", "true"], store.env);
+    assert.equal(both.code, 125);
+    assert.match(both.stderr, /keep-groups cannot be combined/);
+  } finally {
+    await store.reset();
+  }
+}, { skip: skip ?? (supplementaryGroups().length ? undefined : "the test user has no supplementary group to keep") });
