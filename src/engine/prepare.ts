@@ -72,8 +72,8 @@ export async function prepareSource(req: RunRequest): Promise<void> {
  * The container a request describes (after {@link prepareSource}): its record directory and
  * intent come first, then its storage, run directory, network setup and spec.
  */
-export function prepareContainer(req: RunRequest, mapping: IdMapping, mode: ModeMapping = resolveUserns(req, mapping)): Prepared {
-  const id = newId();
+export function prepareContainer(req: RunRequest, mapping: IdMapping, mode?: ModeMapping, id: string = newId()): Prepared {
+  mode ??= resolveUserns(req, mapping, id);
   // the record directory and its intent come first: whatever follows is named by it (src/engine/intent.ts)
   beginCreate(id);
   let source: Source | undefined;
@@ -94,7 +94,8 @@ export function prepareContainer(req: RunRequest, mapping: IdMapping, mode: Mode
  */
 export async function runRequest(req: RunRequest, mapping: IdMapping = detectIdMapping()): Promise<RunOutcome> {
   await prepareSource(req);
-  const mode = resolveUserns(req, mapping);
+  const id = newId();
+  const mode = resolveUserns(req, mapping, id);
   // CDI names (vendor.com/class=name) among --device: their specs are read only then
   const cdiNames = (req.devices ?? []).filter((d) => !d.startsWith("/"));
   let cdiHooks: RunHooks = {};
@@ -109,7 +110,7 @@ export async function runRequest(req: RunRequest, mapping: IdMapping = detectIdM
     mode.cdi = { devices: edits.devices, mounts: edits.mounts };
     if (edits.hooks.length) cdiHooks = { beforeGo: [(pid) => Promise.all(edits.hooks.map((h) => cdi.runCdiHook(h, container.id, pid))).then(() => {})] };
   }
-  const { spec: container, cleanup } = prepareContainer(req, mapping, mode);
+  const { spec: container, cleanup } = prepareContainer(req, mapping, mode, id);
   mark("spec");
   try {
     const detached = req.lifecycle?.detach ?? false;
@@ -291,6 +292,13 @@ function imageSource(req: RunRequest, image: string | undefined, id: string, mod
   // Only a foreground container removed at exit has storage that counts as garbage once its
   // process is gone (`image prune` removes it); any other is removed by its rm.
   const autoRemove = (req.lifecycle?.autoRemove ?? false) && !(req.lifecycle?.detach ?? false);
+  if (mode.autoSlice && mode.layerShift) {
+    // The layers' files of users other than root belong to the subordinate ids they were unpacked
+    // with; a slice elsewhere in the range cannot see them, so the image would show them as nobody.
+    throw new UsageError("--userns=auto cannot run an image from the store yet: its files owned by users other than root would show as nobody", {
+      hint: "use --userns=keep-id or the default mapping for images; --userns=auto works with --rootfs DIR",
+    });
+  }
   const src: Source = impl.storeImageSource(image, id, autoRemove, mode.layerShift);
   const ports = src.store?.image.exposedPorts;
   return ports?.length ? { ...src, exposedPorts: ports } : src;

@@ -8,18 +8,32 @@
 import { UsageError } from "../errors/mod.ts";
 import type { ContainerSpec, DeviceSpec, MountSpec } from "../model/mod.ts";
 import { MS } from "../plan/mod.ts";
-import { detectIdMapping, type IdMapping, type ModeMapping, modeMapping, parseUsernsMode, userName } from "../userns/mod.ts";
+import { autoRanges, detectIdMapping, type IdMapping, mappedCount, type ModeMapping, modeMapping, parseUsernsMode, userName } from "../userns/mod.ts";
+import { containerDir } from "../paths/mod.ts";
+import { storeLayout } from "../store/layout.ts";
 import type { RunRequest } from "./run_request.ts";
 
-/** The mapping a request asks for, from the caller's base mapping. */
-export function resolveUserns(req: RunRequest, base: IdMapping): ModeMapping {
+/** The mapping a request asks for, from the caller's base mapping; `id` is the new container's (auto records its slice by it). */
+export function resolveUserns(req: RunRequest, base: IdMapping, id?: string): ModeMapping {
   if (req.subuidName || req.subgidName) {
     // podman: the ranges of another name in /etc/subuid and /etc/subgid (newuidmap checks they are the caller's)
     const u = req.subuidName ? detectIdMapping({ user: req.subuidName }) : base;
     const g = req.subgidName ? detectIdMapping({ user: req.subgidName }) : base;
     base = { ...u, gidMap: g.gidMap };
   }
-  const mode = modeMapping(parseUsernsMode(req.userns, req.uidmap, req.gidmap), base, Deno.uid()!, Deno.gid()!);
+  let parsed = parseUsernsMode(req.userns, req.uidmap, req.gidmap);
+  if (parsed.kind === "auto") {
+    if (base.mode !== "subid") {
+      throw new UsageError(`--userns=auto needs subordinate ids: ${base.notice ?? "only your own id is mapped"}`, {
+        hint: "install uidmap and give your user a range in /etc/subuid and /etc/subgid",
+      });
+    }
+    const available = Math.min(mappedCount(base.uidMap), mappedCount(base.gidMap)) - 1;
+    const start = allocateAuto(id ?? "", parsed.size - 1, available);
+    parsed = { kind: "custom", uidmap: autoRanges(start, parsed.size), gidmap: autoRanges(start, parsed.size) };
+  }
+  const mode = modeMapping(parsed, base, Deno.uid()!, Deno.gid()!);
+  if (req.userns?.startsWith("auto")) mode.autoSlice = true;
   if (mode.callerUnmapped) {
     // What nook makes for a container (its storage, the layers, its /etc files) belongs to the caller,
     // and the container's own setup runs inside its namespace: without the caller's id, none of it is reachable.
@@ -150,6 +164,76 @@ export function applyGroupAdd(values: readonly string[], user: { groups: number[
     });
   }
   return keep;
+}
+
+interface AutoSlice {
+  /** First id, relative to the caller's mapping (1 = the first subordinate id). */
+  start: number;
+  /** Number of ids. */
+  count: number;
+  /** When it was given (a slice whose container record is not made yet is kept a while). */
+  at: number;
+  /** The process that took it (its record comes next, made by that process). */
+  pid: number;
+}
+
+/** Where `--userns=auto` records the slices it gave: the store, next to its lock. */
+export function autoSlicesPath(): string {
+  return `${storeLayout().root}/userns-auto.json`;
+}
+
+/**
+ * Give a container a slice of the subordinate range no other container of
+ * this store holds, recorded under the store lock (exclusive, held briefly).
+ * A slice is free again once its container's record is gone.
+ */
+export function allocateAuto(id: string, count: number, available: number): number {
+  const layout = storeLayout();
+  Deno.mkdirSync(layout.root, { recursive: true, mode: 0o700 });
+  using lock = Deno.openSync(layout.lock, { read: true, write: true, create: true, mode: 0o600 });
+  lock.lockSync(true);
+  let slices: Record<string, AutoSlice> = {};
+  try {
+    slices = JSON.parse(Deno.readTextFileSync(autoSlicesPath()));
+  } catch {
+    // none yet
+  }
+  const now = Date.now();
+  for (const [owner, s] of Object.entries(slices)) {
+    let alive = now - s.at < 60_000 && existsPath(`/proc/${s.pid}`);
+    try {
+      Deno.statSync(containerDir(owner));
+      alive = true;
+    } catch {
+      // record gone
+    }
+    if (!alive) delete slices[owner];
+  }
+  const taken = Object.values(slices).sort((a, b) => a.start - b.start);
+  let start = 1;
+  for (const s of taken) {
+    if (start + count <= s.start) break;
+    start = Math.max(start, s.start + s.count);
+  }
+  if (start + count - 1 > available) {
+    throw new UsageError(`No free ${count + 1} ids are left in your subordinate range for --userns=auto (${taken.length} containers hold slices)`, {
+      hint: "remove containers that ran with --userns=auto, ask for a smaller one with --userns=auto:size=N, or ask an admin for a larger range in /etc/subuid",
+    });
+  }
+  slices[id] = { start, count, at: now, pid: Deno.pid };
+  const tmp = `${autoSlicesPath()}.${Deno.pid}`;
+  Deno.writeTextFileSync(tmp, JSON.stringify(slices) + "\n");
+  Deno.renameSync(tmp, autoSlicesPath());
+  return start;
+}
+
+function existsPath(p: string): boolean {
+  try {
+    Deno.statSync(p);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function readText(p: string): string {

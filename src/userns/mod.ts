@@ -19,6 +19,8 @@ export {
 } from "./id_map.ts";
 export { explainCloneFailure, type SysctlReader } from "./diagnose.ts";
 export {
+  AUTO_SIZE,
+  autoRanges,
   composeRanges,
   layerView,
   mapId,

@@ -13,10 +13,24 @@ export type UsernsMode =
   | { kind: "default" }
   | { kind: "keep-id"; uid?: number; gid?: number }
   | { kind: "nomap" }
+  | { kind: "auto"; size: number }
   | { kind: "host" }
   | { kind: "custom"; uidmap: IdRange[]; gidmap: IdRange[] };
 
-const HINT = "use --userns=keep-id[:uid=N,gid=N], --userns=nomap or --userns=host";
+const HINT = "use --userns=keep-id[:uid=N,gid=N], --userns=auto[:size=N], --userns=nomap or --userns=host";
+
+/** Ids a container gets from `--userns=auto` without size=. */
+export const AUTO_SIZE = 1024;
+
+/**
+ * `auto`: container 0 stays the caller (nook's files for the container are the caller's and must be
+ * reachable inside), and 1..size-1 are a slice of the subordinate range given to this container
+ * alone — `start` is that slice's first id relative to the caller's own mapping (1 = the first
+ * subordinate id).
+ */
+export function autoRanges(start: number, size: number): IdRange[] {
+  return [{ inside: 0, outside: 0, count: 1 }, { inside: 1, outside: start, count: size - 1 }];
+}
 
 /** Parse `--userns` and `--uidmap`/`--gidmap` (CONTAINER:HOST:SIZE, HOST relative to the caller's own mapping). */
 export function parseUsernsMode(text: string | undefined, uidmap: readonly string[] = [], gidmap: readonly string[] = []): UsernsMode {
@@ -45,9 +59,13 @@ export function parseUsernsMode(text: string | undefined, uidmap: readonly strin
     return out;
   }
   if (kind === "auto") {
-    throw new UsageError(`--userns=auto is not supported yet`, {
-      hint: "give the ids explicitly with --uidmap/--gidmap, or use --userns=keep-id",
-    });
+    let size = AUTO_SIZE;
+    for (const o of opts.split(",").filter(Boolean)) {
+      const m = /^size=(\d{1,10})$/.exec(o);
+      if (!m || Number(m[1]) < 2) throw new UsageError(`Invalid --userns option "${o}" in "${text}"`, { hint: "auto takes size=N (N ≥ 2)" });
+      size = Number(m[1]);
+    }
+    return { kind: "auto", size };
   }
   throw new UsageError(`Unknown user namespace mode "${text}"`, { hint: HINT });
 }
@@ -137,6 +155,8 @@ export interface ModeMapping {
   layerShift?: { uid: string; gid: string };
   /** Devices and mounts CDI names add (filled in by the engine). */
   cdi?: { devices: { host: string; container: string; writable: boolean }[]; mounts: import("../model/mod.ts").MountSpec[] };
+  /** `auto`: a slice of the subordinate range that need not hold the ids the store's layers were unpacked with. */
+  autoSlice?: boolean;
   /** The caller's own uid or gid is not mapped inside: the store's files (the caller's) cannot be reached from there. */
   callerUnmapped?: boolean;
 }
@@ -147,6 +167,7 @@ export interface ModeMapping {
  */
 export function modeMapping(mode: UsernsMode, base: IdMapping, hostUid: number, hostGid: number): ModeMapping {
   if (mode.kind === "default") return { mapping: base };
+  if (mode.kind === "auto") throw new UsageError("internal: --userns=auto needs its slice first (autoRanges)");
   if (mode.kind === "host") {
     throw new UsageError("--userns=host needs root: a rootless container always has a user namespace of its own", {
       hint: "without one, the container's root would have to be the real root; nook runs as your user, so it keeps " +

@@ -3,7 +3,7 @@
  * caller's ids inside, the image's owners kept, no layer copied), nomap,
  * --uidmap, host refused, and --device nodes usable inside.
  */
-import { assert, busyboxSkip, scratch, subidRange, subidSkip, test } from "../_helpers.ts";
+import { assert, busyboxRootfs, busyboxSkip, scratch, subidRange, subidSkip, test } from "../_helpers.ts";
 import { busyboxEntries, freshStore, image, layer, nookT, ociArchive, type TarEntry } from "../_oci.ts";
 
 const skip = busyboxSkip() ?? subidSkip() ?? fuseSkip();
@@ -285,3 +285,41 @@ test("--group-add keep-groups: the caller's supplementary groups stay (devices o
     await store.reset();
   }
 }, { skip: skip ?? (supplementaryGroups().length ? undefined : "the test user has no supplementary group to keep") });
+
+test("auto: two concurrent containers get disjoint slices of the subordinate range, recorded in the store", async () => {
+  const sub = subidRange("uid")!;
+  const store = freshStore();
+  const rootfs = busyboxRootfs();
+  try {
+    await loadImage(store.env);
+    const run = (name: string) =>
+      nookT(["run", "--name", name, "--userns=auto:size=5000", "--rootfs", rootfs, "sh", "-c", "cat /proc/self/uid_map; sleep 1"], store.env);
+    const [a, b] = await Promise.all([run("auto-a"), run("auto-b")]);
+    assert.equal(a.code, 0, a.stderr);
+    assert.equal(b.code, 0, b.stderr);
+    const slice = (out: string) => {
+      const maps = out.trim().split("\n").map((l) => l.trim().split(/\s+/).map(Number));
+      assert.deepEqual(maps[0], [0, Deno.uid(), 1], "root inside stays the caller");
+      const [inside, outside, count] = maps[1]!;
+      assert.equal(inside, 1);
+      assert.equal(count, 4999);
+      assert.ok(outside! >= sub.start && outside! + count! <= sub.start + sub.count, `inside the subordinate range: ${out}`);
+      return [outside!, outside! + count!] as const;
+    };
+    const [sa, sb] = [slice(a.stdout), slice(b.stdout)];
+    assert.ok(sa[1] <= sb[0] || sb[1] <= sa[0], `disjoint: ${sa} and ${sb}`);
+    // removed containers give their slices back
+    assert.equal((await nookT(["rm", "auto-a", "auto-b"], store.env)).code, 0);
+    const c = await nookT(["run", "--rm", "--userns=auto:size=65000", "--rootfs", rootfs, "true"], store.env);
+    assert.equal(c.code, 0, c.stderr);
+    const full = await Promise.all([0, 1].map((i) => nookT(["run", "--name", `full${i}`, "--userns=auto:size=40000", "--rootfs", rootfs, "true"], store.env)));
+    assert.equal(full.filter((r) => r.code === 0).length, 1, "only one of two 40000-id slices fits");
+    assert.match(full.find((r) => r.code !== 0)!.stderr, /No free 40000 ids are left/);
+    // an image of the store cannot be shown in a slice elsewhere: refused with the reason
+    const img = await nookT(["run", "--rm", "--userns=auto", "localhost/uns:1", "true"], store.env);
+    assert.equal(img.code, 125);
+    assert.match(img.stderr, /--userns=auto cannot run an image from the store yet/);
+  } finally {
+    await store.reset();
+  }
+}, { skip });
