@@ -175,7 +175,7 @@ function prepareFrom(req: RunRequest, mapping: IdMapping, id: string, source: So
     }
   }
   const keepGroups = applyGroupAdd(req.groupAdd ?? [], user, readFile);
-  const devices = [...(req.devices ?? []).map(parseDevice), ...(mode.cdi?.devices ?? [])];
+  const devices = [...(req.devices ?? []).flatMap(parseDevice), ...(mode.cdi?.devices ?? [])];
   const workdir = req.workdir ?? source.workdir;
   if (!workdir.startsWith("/")) {
     throw new UsageError(`The working directory "${workdir}" is not an absolute path`, { hint: "use -w /path" });

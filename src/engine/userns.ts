@@ -98,8 +98,8 @@ export function keepIdEtc(
   };
 }
 
-/** `--device HOST[:CONTAINER][:PERMS]` (PERMS of r, w, m) → a node to bind. */
-export function parseDevice(value: string): DeviceSpec {
+/** `--device HOST[:CONTAINER][:PERMS]` (PERMS of r, w, m) → the nodes to bind: one, or every node under a directory (/dev/snd). */
+export function parseDevice(value: string): DeviceSpec[] {
   const parts = value.split(":");
   const host = parts[0] ?? "";
   let container = host;
@@ -127,10 +127,28 @@ export function parseDevice(value: string): DeviceSpec {
       hint: "name a device node that exists on this host",
     });
   }
-  if (!st.isCharDevice && !st.isBlockDevice) {
-    throw new UsageError(`Cannot use the device "${host}": it is not a device node`, { path: host, hint: "use -v to bind files and directories" });
+  const writable = perms.includes("w");
+  if (st.isDirectory) {
+    const out: DeviceSpec[] = [];
+    const walk = (dir: string, depth: number) => {
+      if (depth > 8) return;
+      for (const e of Deno.readDirSync(dir)) {
+        const p = `${dir}/${e.name}`;
+        if (e.isDirectory) walk(p, depth + 1);
+        else if (!e.isSymlink) {
+          const s = Deno.statSync(p);
+          if (s.isCharDevice || s.isBlockDevice) out.push({ host: p, container: container + p.slice(host.length), writable });
+        }
+      }
+    };
+    walk(host, 0);
+    if (out.length === 0) throw new UsageError(`Cannot use the device "${host}": the directory holds no device node`, { path: host });
+    return out;
   }
-  return { host, container, writable: perms.includes("w") };
+  if (!st.isCharDevice && !st.isBlockDevice) {
+    throw new UsageError(`Cannot use the device "${host}": it is not a device node`, { path: host, hint: "use -v to bind files" });
+  }
+  return [{ host, container, writable }];
 }
 
 /**

@@ -50,9 +50,12 @@ Deno.test("layerView skips host ids the container cannot see", () => {
 });
 
 Deno.test("--device values and CDI names", () => {
-  assert.deepEqual(parseDevice("/dev/null"), { host: "/dev/null", container: "/dev/null", writable: true });
-  assert.deepEqual(parseDevice("/dev/null:r"), { host: "/dev/null", container: "/dev/null", writable: false });
-  assert.deepEqual(parseDevice("/dev/null:/dev/x:rw"), { host: "/dev/null", container: "/dev/x", writable: true });
+  assert.deepEqual(parseDevice("/dev/null"), [{ host: "/dev/null", container: "/dev/null", writable: true }]);
+  assert.deepEqual(parseDevice("/dev/null:r"), [{ host: "/dev/null", container: "/dev/null", writable: false }]);
+  assert.deepEqual(parseDevice("/dev/null:/dev/x:rw"), [{ host: "/dev/null", container: "/dev/x", writable: true }]);
+  const dir = Deno.makeTempDirSync();
+  assert.throws(() => parseDevice(dir), /holds no device node/);
+  Deno.removeSync(dir);
   assert.throws(() => parseDevice("/etc/passwd"), /it is not a device node/);
   assert.throws(() => parseDevice("dev/null"), /Invalid --device/);
   assert.ok(isCdiName("nvidia.com/gpu=all"));
