@@ -31,7 +31,7 @@ import { CLONE_FLAG, JOIN_ORDER } from "./namespaces.ts";
 import { invalid, unsupported } from "./errors.ts";
 import type { RuntimeLog } from "./log.ts";
 import { addDevices, addMount, rootPropagation, sysctlNamespace } from "./mounts.ts";
-import { compileSeccomp, processSecurity } from "./security.ts";
+import { compileSeccomp, fitCapabilities, processSecurity } from "./security.ts";
 import { ociIdMapping, type UsernsView, usernsView } from "./userns.ts";
 
 /** SYNC tags of the runtime's plans. */
@@ -129,6 +129,7 @@ export function buildCreatePlan(cfg: OciConfig, opts: CreateOptions): CreatePlan
     maskedPaths: cfg.linux.maskedPaths,
     readonlyPaths: cfg.linux.readonlyPaths,
   };
+  fitCapabilities(security, !(newFlags & CLONE.NEWUSER) && !userJoin, "process", opts.log);
   const filter = compileSeccomp(cfg.linux.seccomp, security.capabilities.bounding, opts.log);
   if (filter) security.seccomp = filter;
 
