@@ -22,7 +22,7 @@
  *
  * @module
  */
-import { CLONE, MS, Plan, SetIdFlag } from "../plan/mod.ts";
+import { CLONE, MOUNT_ATTR, MS, Plan, SetIdFlag } from "../plan/mod.ts";
 import { addBeforeExec, addBeforeSetid, addPathProtections, type SecuritySpec } from "../security/mod.ts";
 import type { IdMapping, IdRange } from "../userns/mod.ts";
 import { execCandidates } from "../engine/build_plan.ts";
@@ -70,6 +70,24 @@ export interface CreatePlan {
   hooksSync: boolean;
   /** The security decision (for exec to reuse the filter's rules). */
   security: SecuritySpec;
+}
+
+/**
+ * `linux.resources.devices` grants every device (a privileged container's
+ * `{"allow": true, "access": "rwm"}` with no later deny): nothing to enforce.
+ */
+export function devicesAllowAll(resources: Record<string, unknown> | undefined): boolean {
+  const rules = resources?.devices;
+  if (!Array.isArray(rules)) return false;
+  let all = false;
+  for (const r of rules as Record<string, unknown>[]) {
+    const any = (v: unknown) => v === undefined || v === null || v === -1;
+    const wide = (r.type === undefined || r.type === "a") && any(r.major) && any(r.minor);
+    const access = typeof r.access === "string" ? r.access : "rwm";
+    if (r.allow === true && wide && ["r", "w", "m"].every((c) => access.includes(c))) all = true;
+    else if (r.allow !== true) all = false;
+  }
+  return all;
 }
 
 /** Check the namespace list and split it into new ones and ones to join. */
@@ -170,8 +188,16 @@ export function buildCreatePlan(cfg: OciConfig, opts: CreateOptions): CreatePlan
     p.mount("", rootfs, "", MS.PRIVATE);
     p.mount(rootfs, rootfs, "", MS.BIND | MS.REC);
   }
+  // Without a user namespace of the container's, the kernel lets root open
+  // any device node it finds or makes (CAP_MKNOD); runc's device cgroup
+  // enforces linux.resources.devices then. nook has no device cgroup, so the
+  // container's mounts are nodev instead: only the nodes bound into /dev
+  // below (the defaults and linux.devices) open, as in a user namespace.
+  const nodev = !has("user") && !devicesAllowAll(cfg.linux.resources);
+  if (nodev) p.setattr(rootfs, MOUNT_ATTR.NODEV, 0, 0, true);
   p.root(rootfs);
   const ctx = {
+    nodev,
     gid5Mapped: view.gidMap ? view.gidMap.some((r) => 5 >= r.inside && 5 < r.inside + r.count) : undefined,
     hostCgroup2: opts.hostCgroup2,
     debug: (msg: string) => opts.log.debug(msg),
