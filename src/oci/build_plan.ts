@@ -170,6 +170,13 @@ export function buildCreatePlan(cfg: OciConfig, opts: CreateOptions): CreatePlan
       mapsAtSync = true;
     }
   }
+  if (newFlags & CLONE.NEWUSER && idMapped(view.uidMap, 0) && idMapped(view.gidMap, 0)) {
+    // Become root of the new namespace, as runc does once the maps are written:
+    // the process keeps the ids it had (real root's 0, or the user's) until it
+    // sets them, and where those are not mapped (a container's 0 on subordinate
+    // ids) the kernel refuses every file it would create (EOVERFLOW).
+    p.setid(0, 0, [], (view.setgroups ? 0 : SetIdFlag.SKIP_SETGROUPS) | SetIdFlag.KEEP_CAPS);
+  }
   const pidJoined = joins.some((j) => j.type === "pid");
   if (pidJoined || (joinFirst && early & CLONE.NEWPID)) p.fork();
   if (newFlags & CLONE.NEWCGROUP) p.unshare(CLONE.NEWCGROUP);
@@ -303,6 +310,9 @@ export function addProcess(
   p.setid(proc.user.uid, proc.user.gid, proc.user.additionalGids, flags);
   addBeforeExec(p, security);
 }
+
+const idMapped = (ranges: IdRange[] | undefined, id: number) =>
+  ranges !== undefined && ranges.some((r) => id >= r.inside && id < r.inside + r.count);
 
 /** Refuse a user or group the container's user namespace does not have. */
 export function checkIds(proc: OciProcess, view: UsernsView, field: string): void {
