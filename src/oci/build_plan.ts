@@ -72,6 +72,15 @@ export interface CreatePlan {
   security: SecuritySpec;
 }
 
+/** This process is in the host's own user namespace (real root), where device nodes are not refused by the kernel. */
+export function initialUserns(): boolean {
+  try {
+    return /^\s*0\s+0\s+4294967295\s*$/.test(Deno.readTextFileSync("/proc/self/uid_map"));
+  } catch {
+    return false;
+  }
+}
+
 /**
  * `linux.resources.devices` grants every device (a privileged container's
  * `{"allow": true, "access": "rwm"}` with no later deny): nothing to enforce.
@@ -200,7 +209,9 @@ export function buildCreatePlan(cfg: OciConfig, opts: CreateOptions): CreatePlan
   // enforces linux.resources.devices then. nook has no device cgroup, so the
   // container's mounts are nodev instead: only the nodes bound into /dev
   // below (the defaults and linux.devices) open, as in a user namespace.
-  const nodev = !has("user") && !devicesAllowAll(cfg.linux.resources);
+  // In a user namespace other than the host's (under podman, rootlesskit) the
+  // kernel already refuses such nodes: there is nothing to add.
+  const nodev = !has("user") && initialUserns() && !devicesAllowAll(cfg.linux.resources);
   if (nodev) p.setattr(rootfs, MOUNT_ATTR.NODEV, 0, 0, true);
   p.root(rootfs);
   const ctx = {

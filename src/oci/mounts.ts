@@ -109,6 +109,16 @@ export function parentOf(path: string): string {
   return i <= 0 ? "/" : path.slice(0, i);
 }
 
+/** A bind of one device node (an engine's way to pass a device, like linux.devices). */
+function isDevice(hostPath: string): boolean {
+  try {
+    const st = Deno.statSync(hostPath);
+    return st.isCharDevice === true || st.isBlockDevice === true;
+  } catch {
+    return false;
+  }
+}
+
 function isFile(hostPath: string): boolean {
   try {
     return !Deno.statSync(hostPath).isDirectory;
@@ -143,7 +153,7 @@ export function addMount(p: Plan, m: OciMount, field: string, ctx: MountContext)
       data.push(opt);
     }
   }
-  if (ctx.nodev && m.type !== "devpts" && !m.options.includes("dev")) {
+  if (ctx.nodev && m.type !== "devpts" && !m.options.includes("dev") && !isDevice(m.source)) {
     // Why: a node made with CAP_MKNOD, or shipped in a volume, would reach the host's device.
     if (bind) recursiveAttrs |= MOUNT_ATTR.NODEV;
     else set |= MS.NODEV;
