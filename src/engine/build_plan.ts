@@ -57,6 +57,11 @@ export function buildPlan(spec: ContainerSpec, mapping: IdMapping): Plan {
   const r = spec.rootfs;
   const nosuidNodevNoexec = MS.NOSUID | MS.NODEV | MS.NOEXEC;
 
+  // Why: with its own id maps (--userns) the caller may not be root inside; the child holds every
+  // capability of its namespace, but the helpers it runs (fuse-overlayfs) keep them only as root.
+  // Before pdeathsig: a change of credentials clears it.
+  const keepGroups = spec.process.keepGroups ? SetIdFlag.SKIP_SETGROUPS : 0;
+  if (spec.idMap && isMapped(mapping.uidMap, 0) && isMapped(mapping.gidMap, 0)) p.setid(0, 0, [], SetIdFlag.KEEP_CAPS | keepGroups);
   // If nook dies before the container starts, the half-made container goes too.
   p.pdeathsig(SIGNALS.SIGKILL!);
   if (shared) {
@@ -101,6 +106,13 @@ export function buildPlan(spec: ContainerSpec, mapping: IdMapping): Plan {
     p.mkfile(`/dev/${dev}`, 0o666);
     // Why bind and not mknod: device nodes cannot be created in a user namespace.
     p.mount(`/dev/${dev}`, `/dev/${dev}`, "", MS.BIND);
+  }
+  for (const dev of spec.devices ?? []) {
+    // --device: bound like the default set; read-only unless asked writable
+    p.mkdirAll(parentOf(dev.container));
+    p.mkfile(dev.container, 0o666);
+    p.mount(dev.host, dev.container, "", MS.BIND);
+    if (!dev.writable) p.setattr(dev.container, MOUNT_ATTR.RDONLY, 0, 0, false);
   }
   p.symlink("/proc/self/fd", "/dev/fd");
   p.symlink("/proc/self/fd/0", "/dev/stdin");
@@ -177,7 +189,8 @@ export function buildPlan(spec: ContainerSpec, mapping: IdMapping): Plan {
   p.umask(proc.umask);
   addBeforeSetid(p, security);
   if (proc.uid !== 0 || proc.gid !== 0 || proc.groups.length > 0 || mapping.mode === "subid") {
-    p.setid(proc.uid, proc.gid, proc.groups, (mapping.mode === "single" ? SetIdFlag.SKIP_SETGROUPS : 0) | SetIdFlag.KEEP_CAPS);
+    // keep-groups: the caller's groups came with the clone (unmapped ones show as the overflow id) and stay
+    p.setid(proc.uid, proc.gid, proc.groups, (mapping.mode === "single" ? SetIdFlag.SKIP_SETGROUPS : 0) | keepGroups | SetIdFlag.KEEP_CAPS);
   }
   addBeforeExec(p, security);
   p.exec(execCandidates(proc.args[0]!, proc.env), proc.args, proc.env);

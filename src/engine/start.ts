@@ -14,7 +14,7 @@ import { type ContainerRecord, containerDir, readRecord, writeRecord } from "./s
  * a reboot, or a clean-up of the data directory). An image's
  * storage backend is prepared again by its own start step.
  */
-function prepareRootfs(rec: ContainerRecord): void {
+export function prepareRootfs(rec: ContainerRecord): void {
   if (rec.rootfs.backend === "builtin") {
     const path = ensureHelloRootfs(dataDir());
     rec.spec.rootfs = rec.rootfs.path = path;
