@@ -294,6 +294,12 @@ static int run_op(struct ctx *c, uint16_t opcode, struct rd *r) {
     const char *target = s2;
     if (child_mount_target(c, s2, fbuf, sizeof fbuf, &fd) < 0) child_fail(c, errno, "resolve mount target", s2);
     if (fd >= 0) target = fbuf;
+    /* Why check the filesystem: a target named outside /proc (the console's
+     * /dev/console) must not reach a procfs file through a symlink of the
+     * rootfs, where the mount would cover what the read-only paths protect. */
+    struct statfs tfs;
+    if (fd >= 0 && strncmp(s2, "/proc", 5) && fstatfs(fd, &tfs) == 0 && tfs.f_type == PROC_SUPER_MAGIC)
+      child_fail(c, EXDEV, "mount onto procfs through a path outside /proc", s2);
     if (mount(*s1 ? s1 : NULL, target, *s3 ? s3 : NULL, (unsigned long)a, *s4 ? s4 : NULL) < 0)
       child_fail(c, errno, "mount on", s2);
     if (fd >= 0) close(fd);
@@ -809,6 +815,12 @@ static int run_op(struct ctx *c, uint16_t opcode, struct rd *r) {
     const char *target = s2;
     if (child_mount_target(c, s2, fbuf, sizeof fbuf, &fd) < 0) child_fail(c, errno, "resolve mount target", s2);
     if (fd >= 0) target = fbuf;
+    /* Why check the filesystem: a target named outside /proc (the console's
+     * /dev/console) must not reach a procfs file through a symlink of the
+     * rootfs, where the mount would cover what the read-only paths protect. */
+    struct statfs tfs;
+    if (fd >= 0 && strncmp(s2, "/proc", 5) && fstatfs(fd, &tfs) == 0 && tfs.f_type == PROC_SUPER_MAGIC)
+      child_fail(c, EXDEV, "mount onto procfs through a path outside /proc", s2);
     if (mount(*s1 ? s1 : NULL, target, *s3 ? s3 : NULL, (unsigned long)a, *s4 ? s4 : NULL) == 0) {
       if (fd >= 0) close(fd);
       return 0;

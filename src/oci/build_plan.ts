@@ -309,8 +309,11 @@ export function addProcess(
 ): void {
   if (proc.terminal) {
     p.pty("/dev/pts/ptmx", proc.consoleSize?.height ?? 0, proc.consoleSize?.width ?? 0);
-    // the spec's /dev/console is the terminal (fd 0 is its slave now)
-    if (console) p.mount("/proc/self/fd/0", "/dev/console", "", MS.BIND);
+    // the spec's /dev/console is the terminal (fd 0 is its slave now). Why ROOT
+    // around it: after pivot_root the target would resolve as a plain path;
+    // resolved in the root, libshim refuses a /dev/console that a symlink of
+    // the rootfs turns into a procfs file (the bind would cover a read-only path).
+    if (console) p.root("/").mount("/proc/self/fd/0", "/dev/console", "", MS.BIND).root("");
   }
   if (preserveFds > 0) p.keepFds(3, preserveFds);
   p.chdir(proc.cwd);

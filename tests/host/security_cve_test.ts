@@ -8,7 +8,7 @@
  * (CVE-2019-5736, nook's own executable reachable through /proc/PID/exe, has
  * its own attack test next to the fix.)
  */
-import { assert, busyboxRootfs, busyboxSkip, exists, nook, scratch, subidSkip, test } from "../_helpers.ts";
+import { assert, busyboxRootfs, busyboxSkip, exists, nook, scratch, subidSkip, test, waitFor } from "../_helpers.ts";
 import { buildTestProgram } from "../_seccomp_bpf.ts";
 import { type Config, makeBundle, runtime, stateRootDir } from "../_oci_runtime.ts";
 
@@ -559,7 +559,7 @@ test(
 
 // CVE-2025-52881 (runc: writes meant for procfs — LSM labels in
 // /proc/self/attr, sysctls — redirected through racing mounts to other
-// files) and CVE-2025-52565 (/dev/console bind races). nook refuses any
+// files) and CVE-2025-52565 (/dev/console bind races, tested below). nook refuses any
 // mount over /proc but procfs (and lxcfs files), checks that each of its
 // procfs writes lands on procfs, and binds the console from the pty fd.
 test(
@@ -596,3 +596,116 @@ test(
   },
   { skip },
 );
+
+// CVE-2025-52565 (runc: the pty was bind-mounted onto whatever /dev/console
+// resolved to — a symlink planted in the rootfs, or raced in, to a procfs
+// file such as /proc/sysrq-trigger or /proc/sys/kernel/core_pattern — and
+// before the masked and read-only paths, so such a file ended up writable or
+// covered). nook binds the console from the pty's own fd; its target must be
+// the console itself, never a file the rootfs's symlinks lead to.
+const CONSOLE_REPORT = [
+  // mounts of the pty's filesystem anywhere under /proc
+  'awk \'$9 == "devpts" && $5 ~ /^\\/proc\\// { print "pty-over-proc: " $5 }\' /proc/self/mountinfo',
+  // each procfs file the attack names: what it is, and whether its last mount is read-only
+  "for f in /proc/sysrq-trigger /proc/sys/kernel/core_pattern; do [ -e $f ] || continue; " +
+  'echo "$f: $(stat -f -c %T $f) $(awk -v f=$f \'$5 == f || $5 == "/proc/sys" { o = $6 } END { print o }\' /proc/self/mountinfo | cut -d, -f1)"; done',
+  '[ -e /dev/console ] && echo "console-is-pty: $([ "$(stat -L -c %d:%i /dev/console)" = "$(stat -L -c %d:%i /proc/self/fd/0)" ] && echo yes || echo no)"',
+  "echo console-link: $(readlink /dev/console)",
+  "echo done",
+].join("; ");
+
+async function consoleRun(dir: string, edit: (c: Config) => void) {
+  const receiver = await buildTestProgram("oci_console_receiver.c");
+  const sock = `${scratch("nook-console-")}/console.sock`;
+  const child = new Deno.Command(receiver, { args: [sock, ""], stdout: "piped", stderr: "piped" }).spawn();
+  await waitFor("the console socket", () => exists(sock));
+  const bundle = makeBundle((c: Config) => {
+    c.process.terminal = true;
+    c.process.args = ["sh", "-c", CONSOLE_REPORT];
+    edit(c);
+  }, dir);
+  const r = await runtime(stateRootDir(), [
+    "run",
+    "--bundle",
+    bundle,
+    "--console-socket",
+    sock,
+    `con-${crypto.randomUUID().slice(0, 8)}`,
+  ]);
+  if (r.code !== 0) {
+    try {
+      child.kill();
+    } catch { /* it has ended */ }
+  }
+  const out = await child.output();
+  return { run: r, seen: new TextDecoder().decode(out.stdout).replaceAll("\r", "") };
+}
+
+test(
+  "CVE-2025-52565: a /dev/console symlink to a procfs file never gets the pty bound over procfs",
+  async () => {
+    const hostCore = Deno.readTextFileSync("/proc/sys/kernel/core_pattern");
+    // a kernel without magic SysRq has no /proc/sysrq-trigger: the absolute link names core_pattern then
+    const sysrq = exists("/proc/sysrq-trigger");
+    const cases: [string, string, (c: Config) => void][] = [
+      // the spec's own tmpfs /dev hides the rootfs's link: the console is the pty
+      ["absolute link under a tmpfs /dev", "/proc/sys/kernel/core_pattern", () => {}],
+      // the rootfs's own /dev (no /dev mount in the config)
+      ["absolute link, rootfs /dev", sysrq ? "/proc/sysrq-trigger" : "/proc/sys/kernel/core_pattern", (c) => {
+        c.mounts = c.mounts.filter((m: Config) => m.destination !== "/dev");
+      }],
+      ["relative link, rootfs /dev", "../proc/sys/kernel/core_pattern", (c) => {
+        c.mounts = c.mounts.filter((m: Config) => m.destination !== "/dev");
+      }],
+    ];
+    for (const [what, link, edit] of cases) {
+      const dir = await rootfs(["/dev"]);
+      Deno.symlinkSync(link, `${dir}/dev/console`);
+      // a /dev bound from the rootfs itself
+      const bound = (c: Config) => {
+        const i = c.mounts.findIndex((m: Config) => m.destination === "/dev");
+        c.mounts[i] = { destination: "/dev", type: "bind", source: `${dir}/dev`, options: ["rbind"] };
+        // that /dev has no null device to bind as masks (CVE-2025-31133's test covers that refusal)
+        c.linux.maskedPaths = [];
+      };
+      for (const [w, e] of [[what, edit], [`${link}, /dev bound from the rootfs`, bound]] as const) {
+        const { run, seen } = await consoleRun(dir, e);
+        if (run.code !== 0) {
+          assert.equal(run.code, 125, run.stderr);
+          assert.match(
+            run.stderr,
+            /procfs.*"\/dev\/console"/,
+            `${w}: a refusal names /dev/console and procfs\n${run.stderr}`,
+          );
+        } else {
+          assert.match(seen, /^done$/m, `${w}: the report came through the pty\n${seen}`);
+          assert.doesNotMatch(seen, /pty-over-proc/, `${w}: the pty is bound over a procfs file\n${seen}`);
+          if (sysrq) assert.match(seen, /^\/proc\/sysrq-trigger: proc ro$/m, `${w}\n${seen}`);
+          assert.match(seen, /^\/proc\/sys\/kernel\/core_pattern: proc ro$/m, `${w}\n${seen}`);
+          // either nook's own console (the pty), or the rootfs's link left as it was (no console asked for there)
+          if (!/console-link: \S/.test(seen)) assert.match(seen, /^console-is-pty: yes$/m, `${w}\n${seen}`);
+        }
+        assert.equal(Deno.readLinkSync(`${dir}/dev/console`), link, `${w}: the rootfs's link is untouched`);
+      }
+    }
+    assert.equal(
+      Deno.readTextFileSync("/proc/sys/kernel/core_pattern"),
+      hostCore,
+      "the host's core_pattern is unchanged",
+    );
+  },
+  { skip },
+);
+
+test("CVE-2025-52565: `nook run -t` has its own /dev, whose console is never a path into procfs", async () => {
+  const dir = await rootfs(["/dev"]);
+  Deno.symlinkSync("/proc/sys/kernel/core_pattern", `${dir}/dev/console`);
+  const r = await nook(["run", "--rm", "-t", "--rootfs", dir, "sh", "-c", CONSOLE_REPORT]);
+  assert.equal(r.code, 0, r.stderr);
+  const seen = r.stdout.replaceAll("\r", "");
+  assert.match(seen, /^done$/m, seen);
+  assert.doesNotMatch(seen, /pty-over-proc/, seen);
+  assert.match(seen, /^\/proc\/sys\/kernel\/core_pattern: proc ro$/m, seen);
+  assert.doesNotMatch(seen, /console-link: \S/, `/dev/console is not the rootfs's link\n${seen}`);
+  assert.equal(Deno.readLinkSync(`${dir}/dev/console`), "/proc/sys/kernel/core_pattern");
+}, { skip });
