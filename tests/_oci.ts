@@ -268,6 +268,37 @@ export function registrySkip(): string | undefined {
     : "docker-registry is not installed (apt install docker-registry)";
 }
 
+/** A bcrypt hash of `password` for a registry's htpasswd file (the registry reads `$2a$`). */
+export function bcrypt(password: string): string {
+  const out = new Deno.Command("python3", {
+    args: [
+      "-W",
+      "ignore",
+      "-c",
+      "import crypt,sys; print(crypt.crypt(sys.argv[1], crypt.mksalt(crypt.METHOD_BLOWFISH)))",
+      password,
+    ],
+    stdout: "piped",
+    stderr: "null",
+  }).outputSync();
+  return new TextDecoder().decode(out.stdout).trim().replace(/^\$2b\$/, "$2a$");
+}
+
+/** Why an htpasswd file cannot be written here (bcrypt needs python3's crypt module). */
+export function htpasswdSkip(): string | undefined {
+  try {
+    return bcrypt("x").startsWith("$2") ? undefined : "python3's crypt module cannot make bcrypt hashes for htpasswd";
+  } catch {
+    return "python3 is not installed (needed to write an htpasswd file)";
+  }
+}
+
+/** Start a registry that asks for basic auth: user `alice`, password `s3cret` (htpasswd written into `dir`). */
+export function startAuthRegistry(dir: string): Promise<TestRegistry> {
+  Deno.writeTextFileSync(`${dir}/htpasswd`, `alice:${bcrypt("s3cret")}\n`);
+  return startRegistry(`auth:\n  htpasswd:\n    realm: nook-test\n    path: ${dir}/htpasswd\n`);
+}
+
 /** A free TCP port on 127.0.0.1 (bound and released; the registry binds it right after). */
 export function freePort(): number {
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });

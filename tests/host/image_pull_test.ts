@@ -12,6 +12,7 @@ import {
   freePort,
   freshStore,
   hostArch,
+  htpasswdSkip,
   image,
   layer,
   listTree,
@@ -21,6 +22,7 @@ import {
   randomBytes,
   registryBlobPath,
   registrySkip,
+  startAuthRegistry,
   startProxy,
   startRegistry,
   tar,
@@ -318,36 +320,15 @@ test(
   { skip },
 );
 
-function bcrypt(password: string): string {
-  const out = new Deno.Command("python3", {
-    args: [
-      "-W",
-      "ignore",
-      "-c",
-      "import crypt,sys; print(crypt.crypt(sys.argv[1], crypt.mksalt(crypt.METHOD_BLOWFISH)))",
-      password,
-    ],
-    stdout: "piped",
-    stderr: "null",
-  }).outputSync();
-  return new TextDecoder().decode(out.stdout).trim().replace(/^\$2b\$/, "$2a$");
-}
-
 function authSkip(): string | undefined {
-  if (skip) return skip;
-  try {
-    return bcrypt("x").startsWith("$2") ? undefined : "python3's crypt module cannot make bcrypt hashes for htpasswd";
-  } catch {
-    return "python3 is not installed (needed to write an htpasswd file)";
-  }
+  return skip ?? htpasswdSkip();
 }
 
 test(
   "a registry with basic auth: pull says to log in, nook login checks and keeps the credentials, docker's config.json works too",
   async () => {
     const dir = scratch();
-    Deno.writeTextFileSync(`${dir}/htpasswd`, `alice:${bcrypt("s3cret")}\n`);
-    const reg = await startRegistry(`auth:\n  htpasswd:\n    realm: nook-test\n    path: ${dir}/htpasswd\n`);
+    const reg = await startAuthRegistry(dir);
     const s = freshStore({
       NOOK_AUTH_FILE: `${dir}/nook-auth.json`,
       DOCKER_CONFIG: `${dir}/docker`,

@@ -13,6 +13,7 @@ import {
   freePort,
   freshStore,
   hostArch,
+  htpasswdSkip,
   image,
   type Layer,
   layer,
@@ -21,6 +22,7 @@ import {
   pushIndex,
   randomBytes,
   registrySkip,
+  startAuthRegistry,
   startRegistry,
   type TestImage,
   type TestRegistry,
@@ -283,35 +285,14 @@ test(
   { skip: skopeoSkip() },
 );
 
-function bcrypt(password: string): string {
-  const out = new Deno.Command("python3", {
-    args: [
-      "-W",
-      "ignore",
-      "-c",
-      "import crypt,sys; print(crypt.crypt(sys.argv[1], crypt.mksalt(crypt.METHOD_BLOWFISH)))",
-      password,
-    ],
-    stdout: "piped",
-    stderr: "null",
-  }).outputSync();
-  return new TextDecoder().decode(out.stdout).trim().replace(/^\$2b\$/, "$2a$");
-}
-
 function authSkip(): string | undefined {
-  if (skip) return skip;
-  try {
-    return bcrypt("x").startsWith("$2") ? undefined : "python3's crypt module cannot make bcrypt hashes for htpasswd";
-  } catch {
-    return "python3 is not installed (needed to write an htpasswd file)";
-  }
+  return skip ?? htpasswdSkip();
 }
 
 test("push and pull get credentials from a docker-credential helper (credHelpers and credsStore)", async () => {
   const src = await registry(0);
   const dir = scratch();
-  Deno.writeTextFileSync(`${dir}/htpasswd`, `alice:${bcrypt("s3cret")}\n`);
-  const reg = await startRegistry(`auth:\n  htpasswd:\n    realm: nook-test\n    path: ${dir}/htpasswd\n`);
+  const reg = await startAuthRegistry(dir);
   Deno.mkdirSync(`${dir}/bin`);
   Deno.mkdirSync(`${dir}/docker`);
   // the helper's protocol: "get" as argument, the server on stdin, JSON on stdout
