@@ -596,14 +596,43 @@ export interface TestProxy {
   stop(): Promise<void>;
 }
 
-/** Start a proxy to `target` ("127.0.0.1:PORT"); `act` decides per request (n = how many times this path was asked). */
-export function startProxy(target: string, act: (req: Request, n: number) => ProxyAction): TestProxy {
-  const counts = new Map<string, number>();
-  const seen: TestProxy["seen"] = [];
+/** A test's HTTP server on 127.0.0.1 and a free port, stopped by `stop`; `handle` gets each request and the port. */
+export interface LocalServer {
+  /** The port (0 until the server listens). */
+  readonly port: number;
+  /** "127.0.0.1:PORT". */
+  readonly host: string;
+  /** Stop it. */
+  stop(): Promise<void>;
+}
+
+/** Serve `handle` on 127.0.0.1 and a port the kernel picks (see {@link LocalServer}). */
+export function serveLocal(handle: (req: Request, port: number) => Response | Promise<Response>): LocalServer {
   const ac = new AbortController();
   let port = 0;
   const server = Deno.serve(
     { hostname: "127.0.0.1", port: 0, signal: ac.signal, onListen: (a) => (port = a.port) },
+    (req) => handle(req, port),
+  );
+  return {
+    get port() {
+      return port;
+    },
+    get host() {
+      return `127.0.0.1:${port}`;
+    },
+    stop: async () => {
+      ac.abort();
+      await server.finished;
+    },
+  };
+}
+
+/** Start a proxy to `target` ("127.0.0.1:PORT"); `act` decides per request (n = how many times this path was asked). */
+export function startProxy(target: string, act: (req: Request, n: number) => ProxyAction): TestProxy {
+  const counts = new Map<string, number>();
+  const seen: TestProxy["seen"] = [];
+  const server = serveLocal(
     async (req) => {
       const url = new URL(req.url);
       const n = (counts.get(url.pathname) ?? 0) + 1;
@@ -656,13 +685,10 @@ export function startProxy(target: string, act: (req: Request, n: number) => Pro
   );
   return {
     get host() {
-      return `127.0.0.1:${port}`;
+      return server.host;
     },
     seen,
-    stop: async () => {
-      ac.abort();
-      await server.finished;
-    },
+    stop: server.stop,
   };
 }
 

@@ -22,6 +22,7 @@ import {
   randomBytes,
   registryBlobPath,
   registrySkip,
+  serveLocal,
   startAuthRegistry,
   startProxy,
   startRegistry,
@@ -413,10 +414,7 @@ async function tokenService(dir: string, users: Record<string, string>) {
       "",
     );
   const issued: { user: string; scope: string }[] = [];
-  let port = 0;
-  const ac = new AbortController();
-  const server = Deno.serve(
-    { hostname: "127.0.0.1", port: 0, signal: ac.signal, onListen: (a) => (port = a.port) },
+  const server = serveLocal(
     async (req) => {
       const url = new URL(req.url);
       const basic = req.headers.get("authorization")?.replace(/^Basic /, "");
@@ -448,20 +446,17 @@ async function tokenService(dir: string, users: Record<string, string>) {
       return Response.json({ token: `${head}.${body}.${b64u(sig)}` });
     },
   );
-  await waitFor("the token service", () => port !== 0);
+  await waitFor("the token service", () => server.port !== 0);
   return {
-    realm: `http://127.0.0.1:${port}/token`,
+    realm: `http://${server.host}/token`,
     issued,
     token: async (scope: string, user: string, password: string) => {
-      const r = await fetch(`http://127.0.0.1:${port}/token?service=nook-test-registry&scope=${scope}`, {
+      const r = await fetch(`http://${server.host}/token?service=nook-test-registry&scope=${scope}`, {
         headers: { Authorization: `Basic ${btoa(`${user}:${password}`)}` },
       });
       return (await r.json()).token as string;
     },
-    stop: async () => {
-      ac.abort();
-      await server.finished;
-    },
+    stop: server.stop,
   };
 }
 

@@ -22,6 +22,7 @@ import {
   pushIndex,
   randomBytes,
   registrySkip,
+  serveLocal,
   startAuthRegistry,
   startRegistry,
   type TestImage,
@@ -53,11 +54,8 @@ interface Seen {
  */
 function countingProxy(target: string, fail?: (req: Request, seen: Seen[]) => Response | undefined) {
   const seen: Seen[] = [];
-  const ac = new AbortController();
-  let port = 0;
-  const server = Deno.serve(
-    { hostname: "127.0.0.1", port: 0, signal: ac.signal, onListen: (a) => (port = a.port) },
-    async (req) => {
+  const server = serveLocal(
+    async (req, port) => {
       const url = new URL(req.url);
       seen.push({ method: req.method, path: url.pathname, search: url.search });
       const bad = fail?.(req, seen);
@@ -81,13 +79,10 @@ function countingProxy(target: string, fail?: (req: Request, seen: Seen[]) => Re
   );
   return {
     get host() {
-      return `127.0.0.1:${port}`;
+      return server.host;
     },
     seen,
-    stop: async () => {
-      ac.abort();
-      await server.finished;
-    },
+    stop: server.stop,
   };
 }
 
