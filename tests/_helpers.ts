@@ -187,6 +187,17 @@ export function busyboxSkip(): string | undefined {
     (staticBusybox() ? undefined : "busybox-static is not installed (apt install busybox-static)");
 }
 
+/** Why the fuse-overlayfs storage backend cannot be tried here. */
+export function fuseSkip(): string | undefined {
+  if (!exists("/usr/bin/fuse-overlayfs")) return "fuse-overlayfs is not installed (apt install fuse-overlayfs)";
+  try {
+    Deno.openSync("/dev/fuse", { read: true, write: true }).close();
+  } catch {
+    return "/dev/fuse is not usable by this user (tests/run makes it 0666 as root)";
+  }
+  return undefined;
+}
+
 /**
  * A busybox root filesystem (one static binary + applet links + passwd/group
  * with users 1000 and 65534), built once per user and shared by the tests.

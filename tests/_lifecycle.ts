@@ -142,3 +142,33 @@ export function storeTest(name: string, fn: (store: ReturnType<typeof freshStore
     }
   }, opts);
 }
+
+/** Whether a process runs (a zombie has ended: init here collects orphans slowly). */
+export function alive(pid: number): boolean {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Run a test body on a fresh store, and end whatever it left running even when it fails:
+ * containers, and the user networks' namespace holder with its pasta.
+ */
+export async function withStore(fn: (s: ReturnType<typeof freshStore>) => Promise<void>): Promise<void> {
+  const s = freshStore();
+  try {
+    await fn(s);
+  } finally {
+    const ids = (await s.run(["ps", "-a", "-q"])).stdout.split("\n").filter((x) => x);
+    if (ids.length) await s.run(["rm", "-f", ...ids]);
+    try {
+      const h = JSON.parse(Deno.readTextFileSync(`${s.dataDir}/networks/holder.json`));
+      for (const pid of [h.pid, h.pastaPid]) if (pid && alive(pid)) Deno.kill(pid, "SIGKILL");
+    } catch {
+      // no network was made, or the test removed them all
+    }
+  }
+}

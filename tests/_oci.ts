@@ -268,6 +268,37 @@ export function registrySkip(): string | undefined {
     : "docker-registry is not installed (apt install docker-registry)";
 }
 
+/** A bcrypt hash of `password` for a registry's htpasswd file (the registry reads `$2a$`). */
+export function bcrypt(password: string): string {
+  const out = new Deno.Command("python3", {
+    args: [
+      "-W",
+      "ignore",
+      "-c",
+      "import crypt,sys; print(crypt.crypt(sys.argv[1], crypt.mksalt(crypt.METHOD_BLOWFISH)))",
+      password,
+    ],
+    stdout: "piped",
+    stderr: "null",
+  }).outputSync();
+  return new TextDecoder().decode(out.stdout).trim().replace(/^\$2b\$/, "$2a$");
+}
+
+/** Why an htpasswd file cannot be written here (bcrypt needs python3's crypt module). */
+export function htpasswdSkip(): string | undefined {
+  try {
+    return bcrypt("x").startsWith("$2") ? undefined : "python3's crypt module cannot make bcrypt hashes for htpasswd";
+  } catch {
+    return "python3 is not installed (needed to write an htpasswd file)";
+  }
+}
+
+/** Start a registry that asks for basic auth: user `alice`, password `s3cret` (htpasswd written into `dir`). */
+export function startAuthRegistry(dir: string): Promise<TestRegistry> {
+  Deno.writeTextFileSync(`${dir}/htpasswd`, `alice:${bcrypt("s3cret")}\n`);
+  return startRegistry(`auth:\n  htpasswd:\n    realm: nook-test\n    path: ${dir}/htpasswd\n`);
+}
+
 /** A free TCP port on 127.0.0.1 (bound and released; the registry binds it right after). */
 export function freePort(): number {
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -565,14 +596,43 @@ export interface TestProxy {
   stop(): Promise<void>;
 }
 
-/** Start a proxy to `target` ("127.0.0.1:PORT"); `act` decides per request (n = how many times this path was asked). */
-export function startProxy(target: string, act: (req: Request, n: number) => ProxyAction): TestProxy {
-  const counts = new Map<string, number>();
-  const seen: TestProxy["seen"] = [];
+/** A test's HTTP server on 127.0.0.1 and a free port, stopped by `stop`; `handle` gets each request and the port. */
+export interface LocalServer {
+  /** The port (0 until the server listens). */
+  readonly port: number;
+  /** "127.0.0.1:PORT". */
+  readonly host: string;
+  /** Stop it. */
+  stop(): Promise<void>;
+}
+
+/** Serve `handle` on 127.0.0.1 and a port the kernel picks (see {@link LocalServer}). */
+export function serveLocal(handle: (req: Request, port: number) => Response | Promise<Response>): LocalServer {
   const ac = new AbortController();
   let port = 0;
   const server = Deno.serve(
     { hostname: "127.0.0.1", port: 0, signal: ac.signal, onListen: (a) => (port = a.port) },
+    (req) => handle(req, port),
+  );
+  return {
+    get port() {
+      return port;
+    },
+    get host() {
+      return `127.0.0.1:${port}`;
+    },
+    stop: async () => {
+      ac.abort();
+      await server.finished;
+    },
+  };
+}
+
+/** Start a proxy to `target` ("127.0.0.1:PORT"); `act` decides per request (n = how many times this path was asked). */
+export function startProxy(target: string, act: (req: Request, n: number) => ProxyAction): TestProxy {
+  const counts = new Map<string, number>();
+  const seen: TestProxy["seen"] = [];
+  const server = serveLocal(
     async (req) => {
       const url = new URL(req.url);
       const n = (counts.get(url.pathname) ?? 0) + 1;
@@ -625,13 +685,10 @@ export function startProxy(target: string, act: (req: Request, n: number) => Pro
   );
   return {
     get host() {
-      return `127.0.0.1:${port}`;
+      return server.host;
     },
     seen,
-    stop: async () => {
-      ac.abort();
-      await server.finished;
-    },
+    stop: server.stop,
   };
 }
 

@@ -14,6 +14,7 @@
  */
 import * as c from "../libc/mod.ts";
 import { F } from "../libc/mod.ts";
+import { paxBody, paxRecord } from "../image/tar_pax.ts";
 import { BuildError } from "./containerfile.ts";
 
 /** What writing a layer produced. */
@@ -48,22 +49,6 @@ function octal(buf: Uint8Array, off: number, len: number, v: number): void {
   buf[off + len - 1] = 0;
 }
 
-function paxRecord(key: string, value: Uint8Array): Uint8Array {
-  const body = enc.encode(` ${key}=`);
-  // the length counts itself: "LEN key=value\n"
-  const rest = body.length + value.length + 1;
-  let digits = String(rest).length;
-  while (String(rest + digits).length !== digits) digits++;
-  const n = rest + digits;
-  const head = enc.encode(String(n));
-  const out = new Uint8Array(n);
-  out.set(head, 0);
-  out.set(body, head.length);
-  out.set(value, head.length + body.length);
-  out[n - 1] = 0x0a;
-  return out;
-}
-
 interface Entry {
   name: string;
   type: "0" | "1" | "2" | "5";
@@ -88,13 +73,7 @@ function header(e: Entry): Uint8Array[] {
   if (e.size > 0o77777777777) pax.push(paxRecord("size", enc.encode(String(e.size))));
   for (const [k, v] of e.xattrs ?? []) pax.push(paxRecord(`SCHILY.xattr.${k}`, v));
   if (pax.length) {
-    const len = pax.reduce((n, p) => n + p.length, 0);
-    const body = new Uint8Array(Math.ceil(len / 512) * 512);
-    let off = 0;
-    for (const p of pax) {
-      body.set(p, off);
-      off += p.length;
-    }
+    const { size: len, body } = paxBody(pax);
     out.push(block({ name: "PaxHeaders/" + e.name.slice(0, 80), type: "x" as "0", mode: 0o644, uid: 0, gid: 0, size: len, mtime: e.mtime }, true), body);
   }
   out.push(block(e, false));

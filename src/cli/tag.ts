@@ -1,7 +1,8 @@
-import { NookError, UsageError } from "../errors/mod.ts";
+import { UsageError } from "../errors/mod.ts";
 import { parseReference } from "../image/reference.ts";
 import { type OptionSpec, parseCommand } from "./_args.ts";
 import type { CommandSpec } from "./commands.ts";
+import { changeImageNames } from "./_image_names.ts";
 
 const OPTIONS: readonly OptionSpec[] = [{ name: "help", type: "bool", help: "Show this help" }];
 
@@ -42,20 +43,10 @@ export async function main(argv: string[]): Promise<number> {
   }
   const [image, ...rest] = a.rest as [string, ...string[]];
   const names = rest.map(storedName); // every name is checked before anything changes
-  const { findImage } = await import("../image/lookup.ts");
-  const { lockStore } = await import("../store/lock.ts");
-  const { readImages, updateImages } = await import("../store/images.ts");
-  using _lock = await lockStore("shared");
-  const rec = findImage(image, readImages());
-  if (!rec) throw new NookError(`No such image: "${image}"`, { hint: "see nook images" });
-  await updateImages((all) => {
-    // one transaction: the image is looked for again under the records' own lock
-    if (!all.some((i) => i.id === rec.id)) {
-      throw new NookError(`The image "${image}" was removed meanwhile`, { hint: "see nook images" });
-    }
+  await changeImageNames(image, (cur, all) => {
     const moved = new Set(names);
     return all.map((i) =>
-      i.id === rec.id
+      i.id === cur.id
         ? { ...i, names: [...new Set([...i.names, ...names])] }
         : { ...i, names: i.names.filter((n) => !moved.has(n)) }
     );

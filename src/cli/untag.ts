@@ -2,6 +2,7 @@ import { NookError, UsageError } from "../errors/mod.ts";
 import { candidates, repoName } from "../image/reference.ts";
 import { type OptionSpec, parseCommand } from "./_args.ts";
 import type { CommandSpec } from "./commands.ts";
+import { changeImageNames } from "./_image_names.ts";
 
 const OPTIONS: readonly OptionSpec[] = [{ name: "help", type: "bool", help: "Show this help" }];
 
@@ -30,15 +31,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   const [image, ...given] = a.rest as [string, ...string[]];
   const wanted = given.map((g) => ({ text: g, forms: forms(g) }));
-  const { findImage } = await import("../image/lookup.ts");
-  const { lockStore } = await import("../store/lock.ts");
-  const { readImages, updateImages } = await import("../store/images.ts");
-  using _lock = await lockStore("shared");
-  const rec = findImage(image, readImages());
-  if (!rec) throw new NookError(`No such image: "${image}"`, { hint: "see nook images" });
-  await updateImages((all) => {
-    const cur = all.find((i) => i.id === rec.id);
-    if (!cur) throw new NookError(`The image "${image}" was removed meanwhile`, { hint: "see nook images" });
+  await changeImageNames(image, (cur, all) => {
     let drop: Set<string>;
     if (wanted.length === 0) drop = new Set(cur.names);
     else {
@@ -53,7 +46,7 @@ export async function main(argv: string[]): Promise<number> {
         drop.add(hit);
       }
     }
-    return all.map((i) => (i.id === rec.id ? { ...i, names: i.names.filter((n) => !drop.has(n)) } : i));
+    return all.map((i) => (i.id === cur.id ? { ...i, names: i.names.filter((n) => !drop.has(n)) } : i));
   });
   return 0;
 }

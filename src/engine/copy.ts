@@ -16,6 +16,7 @@ import { F } from "../libc/mod.ts";
 import { ContainerError } from "./errors.ts";
 import { closeFd, wait } from "../ffi/mod.ts";
 import { launch } from "../launch/mod.ts";
+import { paxBody, paxRecord } from "../image/tar_pax.ts";
 import { applyRootfsSetup } from "../overlay/setup_plan.ts";
 import { selfCommand } from "../paths/project.ts";
 import { CLONE, MS, Plan, SIGNALS } from "../plan/mod.ts";
@@ -317,14 +318,6 @@ function octal(b: Uint8Array, off: number, len: number, v: number): void {
   b.set(enc.encode(v.toString(8).padStart(len - 1, "0").slice(-(len - 1))), off);
 }
 
-function paxRecord(key: string, value: string): Uint8Array {
-  const body = ` ${key}=${value}\n`;
-  const rest = enc.encode(body).length;
-  let n = rest + String(rest).length;
-  if (String(n).length !== String(rest).length) n = rest + String(n).length;
-  return enc.encode(`${n}${body}`);
-}
-
 interface TarHead {
   name: string;
   type: "0" | "2" | "5";
@@ -361,13 +354,7 @@ function tarHeader(h: TarHead): Uint8Array[] {
   if (h.uid > 0o7777777) pax.push(paxRecord("uid", String(h.uid)));
   if (h.gid > 0o7777777) pax.push(paxRecord("gid", String(h.gid)));
   if (pax.length) {
-    const len = pax.reduce((n, p) => n + p.length, 0);
-    const body = new Uint8Array(Math.ceil(len / 512) * 512);
-    let off = 0;
-    for (const p of pax) {
-      body.set(p, off);
-      off += p.length;
-    }
+    const { size: len, body } = paxBody(pax);
     out.push(block({ ...h, name: `PaxHeaders/${h.name.slice(-80)}`, uid: 0, gid: 0, mode: 0o644 }, "x", len), body);
   }
   out.push(block(h, h.type, h.type === "0" ? h.size : 0));

@@ -5,37 +5,11 @@
  * Also the file's checks: an invalid file names its line, an unknown key warns once.
  */
 import { assert, busyboxRootfs, busyboxSkip, nook, scratch, sh, test, waitFor } from "../_helpers.ts";
-import { freshStore, storeProcesses } from "../_lifecycle.ts";
+import { alive, freshStore, storeProcesses, withStore } from "../_lifecycle.ts";
 
 type Store = ReturnType<typeof freshStore>;
 
 const skip = busyboxSkip();
-
-/** Run a test body on a fresh store, and end whatever it left running even when it fails: containers, and the namespace holder with its pasta. */
-async function withStore(fn: (s: Store) => Promise<void>): Promise<void> {
-  const s = freshStore();
-  try {
-    await fn(s);
-  } finally {
-    const ids = (await s.run(["ps", "-a", "-q"])).stdout.split("\n").filter((x) => x);
-    if (ids.length) await s.run(["rm", "-f", ...ids]);
-    try {
-      const h = JSON.parse(Deno.readTextFileSync(`${s.dataDir}/networks/holder.json`));
-      for (const pid of [h.pid, h.pastaPid]) if (pid && alive(pid)) Deno.kill(pid, "SIGKILL");
-    } catch {
-      // no network was made, or the test removed them all
-    }
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
-  } catch {
-    return false;
-  }
-}
 
 const COMPOSE = `
 name: demo

@@ -4,19 +4,15 @@
  * containers — real containers from a busybox image, in a fresh store, as the test user.
  */
 import assert from "node:assert/strict";
-import { busyboxRootfs, busyboxSkip, exists, isolatedEnv, NOOK, scratch, sh, subidSkip, test } from "../_helpers.ts";
+import { busyboxRootfs, busyboxSkip, exists, fuseSkip, isolatedEnv, NOOK, scratch, sh, subidSkip, test } from "../_helpers.ts";
 import { freshStore, nookT } from "../_oci.ts";
 
 const skip = busyboxSkip() ?? subidSkip();
 
-function fuseSkip(): string | undefined {
-  if (!exists("/usr/bin/fuse-overlayfs")) return "fuse-overlayfs is not installed (apt install fuse-overlayfs)";
-  try {
-    Deno.openSync("/dev/fuse", { read: true, write: true }).close();
-  } catch {
-    return "/dev/fuse is not usable by this user (tests/run makes it 0666 as root)";
-  }
-  return undefined;
+/** Start `script` in the detached container `bg` of the busybox image (no network). */
+async function runBg(env: Record<string, string>, script: string): Promise<void> {
+  const bg = await nookT(["run", "-d", "--name", "bg", "--network", "none", "bb", "sh", "-c", script], env);
+  assert.equal(bg.code, 0, bg.stderr);
 }
 
 /** A store with the busybox image `bb` imported. */
@@ -103,19 +99,7 @@ for (const backend of ["overlay", "fuse-overlayfs", "copy"]) {
         j.stdout,
       );
       // a running container: its changes so far
-      const bg = await nookT([
-        "run",
-        "-d",
-        "--name",
-        "bg",
-        "--network",
-        "none",
-        "bb",
-        "sh",
-        "-c",
-        "touch /live; sleep 60",
-      ], env);
-      assert.equal(bg.code, 0, bg.stderr);
+      await runBg(env, "touch /live; sleep 60");
       let live = "";
       for (let i = 0; i < 50 && !live.includes("A /live"); i++) {
         live = (await nookT(["diff", "bg"], env)).stdout;
@@ -246,19 +230,7 @@ for (const backend of ["overlay", "fuse-overlayfs", "copy"]) {
         assert.equal(st.code, 0, st.stderr);
         assert.equal(st.stdout, "into the container\n751 0\nleaf\n");
         // a running container, both ways
-        const bg = await nookT([
-          "run",
-          "-d",
-          "--name",
-          "bg",
-          "--network",
-          "none",
-          "bb",
-          "sh",
-          "-c",
-          "echo running > /tmp/live; sleep 60",
-        ], env);
-        assert.equal(bg.code, 0, bg.stderr);
+        await runBg(env, "echo running > /tmp/live; sleep 60");
         let got = "";
         for (let n = 0; n < 50 && got !== "running\n"; n++) {
           const out = await nookT(["cp", "bg:/tmp/live", `${host}/live`], env);
@@ -356,19 +328,7 @@ test("commit of a running container says whether it was paused, and keeps it run
   const s = await storeWithBusybox();
   const env = s.env;
   try {
-    const bg = await nookT([
-      "run",
-      "-d",
-      "--name",
-      "bg",
-      "--network",
-      "none",
-      "bb",
-      "sh",
-      "-c",
-      "echo hot > /hot; sleep 60",
-    ], env);
-    assert.equal(bg.code, 0, bg.stderr);
+    await runBg(env, "echo hot > /hot; sleep 60");
     for (let n = 0; n < 50; n++) {
       if ((await nookT(["diff", "bg"], env)).stdout.includes("A /hot")) break;
       await new Promise((res) => setTimeout(res, 100));

@@ -12,6 +12,7 @@ import {
   freePort,
   freshStore,
   hostArch,
+  htpasswdSkip,
   image,
   layer,
   listTree,
@@ -21,6 +22,8 @@ import {
   randomBytes,
   registryBlobPath,
   registrySkip,
+  serveLocal,
+  startAuthRegistry,
   startProxy,
   startRegistry,
   tar,
@@ -318,36 +321,15 @@ test(
   { skip },
 );
 
-function bcrypt(password: string): string {
-  const out = new Deno.Command("python3", {
-    args: [
-      "-W",
-      "ignore",
-      "-c",
-      "import crypt,sys; print(crypt.crypt(sys.argv[1], crypt.mksalt(crypt.METHOD_BLOWFISH)))",
-      password,
-    ],
-    stdout: "piped",
-    stderr: "null",
-  }).outputSync();
-  return new TextDecoder().decode(out.stdout).trim().replace(/^\$2b\$/, "$2a$");
-}
-
 function authSkip(): string | undefined {
-  if (skip) return skip;
-  try {
-    return bcrypt("x").startsWith("$2") ? undefined : "python3's crypt module cannot make bcrypt hashes for htpasswd";
-  } catch {
-    return "python3 is not installed (needed to write an htpasswd file)";
-  }
+  return skip ?? htpasswdSkip();
 }
 
 test(
   "a registry with basic auth: pull says to log in, nook login checks and keeps the credentials, docker's config.json works too",
   async () => {
     const dir = scratch();
-    Deno.writeTextFileSync(`${dir}/htpasswd`, `alice:${bcrypt("s3cret")}\n`);
-    const reg = await startRegistry(`auth:\n  htpasswd:\n    realm: nook-test\n    path: ${dir}/htpasswd\n`);
+    const reg = await startAuthRegistry(dir);
     const s = freshStore({
       NOOK_AUTH_FILE: `${dir}/nook-auth.json`,
       DOCKER_CONFIG: `${dir}/docker`,
@@ -432,10 +414,7 @@ async function tokenService(dir: string, users: Record<string, string>) {
       "",
     );
   const issued: { user: string; scope: string }[] = [];
-  let port = 0;
-  const ac = new AbortController();
-  const server = Deno.serve(
-    { hostname: "127.0.0.1", port: 0, signal: ac.signal, onListen: (a) => (port = a.port) },
+  const server = serveLocal(
     async (req) => {
       const url = new URL(req.url);
       const basic = req.headers.get("authorization")?.replace(/^Basic /, "");
@@ -467,20 +446,17 @@ async function tokenService(dir: string, users: Record<string, string>) {
       return Response.json({ token: `${head}.${body}.${b64u(sig)}` });
     },
   );
-  await waitFor("the token service", () => port !== 0);
+  await waitFor("the token service", () => server.port !== 0);
   return {
-    realm: `http://127.0.0.1:${port}/token`,
+    realm: `http://${server.host}/token`,
     issued,
     token: async (scope: string, user: string, password: string) => {
-      const r = await fetch(`http://127.0.0.1:${port}/token?service=nook-test-registry&scope=${scope}`, {
+      const r = await fetch(`http://${server.host}/token?service=nook-test-registry&scope=${scope}`, {
         headers: { Authorization: `Basic ${btoa(`${user}:${password}`)}` },
       });
       return (await r.json()).token as string;
     },
-    stop: async () => {
-      ac.abort();
-      await server.finished;
-    },
+    stop: server.stop,
   };
 }
 

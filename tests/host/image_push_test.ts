@@ -13,6 +13,7 @@ import {
   freePort,
   freshStore,
   hostArch,
+  htpasswdSkip,
   image,
   type Layer,
   layer,
@@ -21,6 +22,8 @@ import {
   pushIndex,
   randomBytes,
   registrySkip,
+  serveLocal,
+  startAuthRegistry,
   startRegistry,
   type TestImage,
   type TestRegistry,
@@ -51,11 +54,8 @@ interface Seen {
  */
 function countingProxy(target: string, fail?: (req: Request, seen: Seen[]) => Response | undefined) {
   const seen: Seen[] = [];
-  const ac = new AbortController();
-  let port = 0;
-  const server = Deno.serve(
-    { hostname: "127.0.0.1", port: 0, signal: ac.signal, onListen: (a) => (port = a.port) },
-    async (req) => {
+  const server = serveLocal(
+    async (req, port) => {
       const url = new URL(req.url);
       seen.push({ method: req.method, path: url.pathname, search: url.search });
       const bad = fail?.(req, seen);
@@ -79,13 +79,10 @@ function countingProxy(target: string, fail?: (req: Request, seen: Seen[]) => Re
   );
   return {
     get host() {
-      return `127.0.0.1:${port}`;
+      return server.host;
     },
     seen,
-    stop: async () => {
-      ac.abort();
-      await server.finished;
-    },
+    stop: server.stop,
   };
 }
 
@@ -283,35 +280,14 @@ test(
   { skip: skopeoSkip() },
 );
 
-function bcrypt(password: string): string {
-  const out = new Deno.Command("python3", {
-    args: [
-      "-W",
-      "ignore",
-      "-c",
-      "import crypt,sys; print(crypt.crypt(sys.argv[1], crypt.mksalt(crypt.METHOD_BLOWFISH)))",
-      password,
-    ],
-    stdout: "piped",
-    stderr: "null",
-  }).outputSync();
-  return new TextDecoder().decode(out.stdout).trim().replace(/^\$2b\$/, "$2a$");
-}
-
 function authSkip(): string | undefined {
-  if (skip) return skip;
-  try {
-    return bcrypt("x").startsWith("$2") ? undefined : "python3's crypt module cannot make bcrypt hashes for htpasswd";
-  } catch {
-    return "python3 is not installed (needed to write an htpasswd file)";
-  }
+  return skip ?? htpasswdSkip();
 }
 
 test("push and pull get credentials from a docker-credential helper (credHelpers and credsStore)", async () => {
   const src = await registry(0);
   const dir = scratch();
-  Deno.writeTextFileSync(`${dir}/htpasswd`, `alice:${bcrypt("s3cret")}\n`);
-  const reg = await startRegistry(`auth:\n  htpasswd:\n    realm: nook-test\n    path: ${dir}/htpasswd\n`);
+  const reg = await startAuthRegistry(dir);
   Deno.mkdirSync(`${dir}/bin`);
   Deno.mkdirSync(`${dir}/docker`);
   // the helper's protocol: "get" as argument, the server on stdin, JSON on stdout

@@ -4,7 +4,7 @@
  * (whiteouts, opaque directories, owners, setuid, hard links) in every
  * storage backend, volumes, and removal with reference counting.
  */
-import { assert, busyboxSkip, exists, NOOK, scratch, sh, subidSkip, test, waitFor } from "../_helpers.ts";
+import { assert, busyboxSkip, exists, fuseSkip, NOOK, scratch, sh, subidSkip, test, waitFor } from "../_helpers.ts";
 import {
   busyboxEntries,
   digestOf,
@@ -193,16 +193,6 @@ for (const backend of ["overlay", "fuse-overlayfs", "copy"] as const) {
       await s.reset();
     }
   }, { skip: skip ?? why });
-}
-
-function fuseSkip(): string | undefined {
-  if (!exists("/usr/bin/fuse-overlayfs")) return "fuse-overlayfs is not installed (apt install fuse-overlayfs)";
-  try {
-    Deno.openSync("/dev/fuse", { read: true, write: true }).close();
-  } catch {
-    return "/dev/fuse is not usable by this user (tests/run makes it 0666 as root)";
-  }
-  return undefined;
 }
 
 test("import makes a one-layer image under localhost/ from a root filesystem tarball, with --change", async () => {

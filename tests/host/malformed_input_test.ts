@@ -19,6 +19,7 @@ import {
   ociArchive,
   randomBytes,
   tar,
+  type TarEntry,
 } from "../_oci.ts";
 import zlib from "node:zlib";
 
@@ -69,30 +70,24 @@ function fixtures(): string {
   const oci = ociArchive(img, "1");
   w("docker-ok.tar", docker);
   // an oci-archive without the layer's blob, and one whose layer blob was altered
-  const ociNoBlob = tar([
-    { name: "oci-layout", content: '{"imageLayoutVersion":"1.0.0"}' },
-    {
-      name: "index.json",
-      content: JSON.stringify({
-        schemaVersion: 2,
-        manifests: [{ mediaType: img.mediaType, digest: img.digest, size: img.manifest.length }],
-      }),
-    },
-    { name: `blobs/sha256/${img.digest.slice(7)}`, content: img.manifest },
-    { name: `blobs/sha256/${img.id.slice(7)}`, content: img.config },
-  ]);
+  // the layout, index, manifest and config of img, with the layer blobs given
+  const ociWithLayers = (layers: TarEntry[]) =>
+    tar([
+      { name: "oci-layout", content: '{"imageLayoutVersion":"1.0.0"}' },
+      {
+        name: "index.json",
+        content: JSON.stringify({
+          schemaVersion: 2,
+          manifests: [{ mediaType: img.mediaType, digest: img.digest, size: img.manifest.length }],
+        }),
+      },
+      { name: `blobs/sha256/${img.digest.slice(7)}`, content: img.manifest },
+      { name: `blobs/sha256/${img.id.slice(7)}`, content: img.config },
+      ...layers,
+    ]);
+  const ociNoBlob = ociWithLayers([]);
   w("oci-missing-blob.tar", ociNoBlob);
-  const altered = tar([
-    { name: "oci-layout", content: '{"imageLayoutVersion":"1.0.0"}' },
-    {
-      name: "index.json",
-      content: JSON.stringify({
-        schemaVersion: 2,
-        manifests: [{ mediaType: img.mediaType, digest: img.digest, size: img.manifest.length }],
-      }),
-    },
-    { name: `blobs/sha256/${img.digest.slice(7)}`, content: img.manifest },
-    { name: `blobs/sha256/${img.id.slice(7)}`, content: img.config },
+  const altered = ociWithLayers([
     { name: `blobs/sha256/${good.digest.slice(7)}`, content: randomBytes(good.blob.length) },
   ]);
   w("oci-altered-blob.tar", altered);

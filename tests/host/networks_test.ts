@@ -6,7 +6,7 @@
  * the machine, and no host port is used.
  */
 import { assert, busyboxRootfs, busyboxSkip, sh, test, waitFor } from "../_helpers.ts";
-import { freshStore } from "../_lifecycle.ts";
+import { alive, freshStore, withStore } from "../_lifecycle.ts";
 
 type Store = ReturnType<typeof freshStore>;
 
@@ -15,16 +15,6 @@ function holderOf(s: Store): { pid: number; started: string } | undefined {
     return JSON.parse(Deno.readTextFileSync(`${s.dataDir}/networks/holder.json`));
   } catch {
     return undefined;
-  }
-}
-
-/** Whether a process runs (a zombie has ended: init here collects orphans slowly). */
-function alive(pid: number): boolean {
-  try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
-  } catch {
-    return false;
   }
 }
 
@@ -41,6 +31,19 @@ async function linkInShared(holder: number, name: string): Promise<boolean> {
   return r.code === 0;
 }
 
+/** A busybox root whose /www/index.html holds `page` (for {@link httpd}). */
+function webRoot(page: string): string {
+  const root = busyboxRootfs(true);
+  Deno.mkdirSync(`${root}/www`);
+  Deno.writeTextFileSync(`${root}/www/index.html`, page);
+  return root;
+}
+
+/** busybox httpd in the foreground, serving /www on `listen` (a port, or address:port). */
+function httpd(listen: string): string[] {
+  return ["httpd", "-f", "-p", listen, "-h", "/www"];
+}
+
 async function ok(s: Store, args: string[]): Promise<string> {
   const r = await s.run(args);
   assert.equal(r.code, 0, `nook ${args.join(" ")}: ${r.stderr}`);
@@ -48,23 +51,6 @@ async function ok(s: Store, args: string[]): Promise<string> {
 }
 
 const skip = busyboxSkip();
-
-/** Run a test body on a fresh store, and end whatever it left running even when it fails: containers, and the namespace holder with its pasta. */
-async function withStore(fn: (s: Store) => Promise<void>): Promise<void> {
-  const s = freshStore();
-  try {
-    await fn(s);
-  } finally {
-    const ids = (await s.run(["ps", "-a", "-q"])).stdout.split("\n").filter((x) => x);
-    if (ids.length) await s.run(["rm", "-f", ...ids]);
-    try {
-      const h = JSON.parse(Deno.readTextFileSync(`${s.dataDir}/networks/holder.json`));
-      for (const pid of [h.pid, h.pastaPid]) if (pid && alive(pid)) Deno.kill(pid, "SIGKILL");
-    } catch {
-      // no network was made, or the test removed them all
-    }
-  }
-}
 
 test(
   "network create, ls, inspect, rm and prune; the last network takes its namespace holder along",
@@ -109,9 +95,7 @@ test(
   () =>
     withStore(async (s) => {
       await ok(s, ["network", "create", "app"]);
-      const srvRoot = busyboxRootfs(true);
-      Deno.mkdirSync(`${srvRoot}/www`);
-      Deno.writeTextFileSync(`${srvRoot}/www/index.html`, "hello from srv\n");
+      const srvRoot = webRoot("hello from srv\n");
       const srv = (await ok(s, [
         "run",
         "-d",
@@ -123,12 +107,7 @@ test(
         "web",
         "--rootfs",
         srvRoot,
-        "httpd",
-        "-f",
-        "-p",
-        "8080",
-        "-h",
-        "/www",
+        ...httpd("8080"),
       ])).trim();
       const client = (name: string) =>
         s.run([
@@ -182,9 +161,7 @@ test(
   () =>
     withStore(async (s) => {
       await ok(s, ["network", "create", "app"]);
-      const srvRoot = busyboxRootfs(true);
-      Deno.mkdirSync(`${srvRoot}/www`);
-      Deno.writeTextFileSync(`${srvRoot}/www/index.html`, "hello over loopback\n");
+      const srvRoot = webRoot("hello over loopback\n");
       for (const [name, net] of [["solo", "none"], ["member", "app"]]) {
         await ok(s, [
           "run",
@@ -195,12 +172,7 @@ test(
           net!,
           "--rootfs",
           srvRoot,
-          "httpd",
-          "-f",
-          "-p",
-          "127.0.0.1:8080",
-          "-h",
-          "/www",
+          ...httpd("127.0.0.1:8080"),
         ]);
         const r = await s.run([
           "run",
@@ -317,9 +289,7 @@ test(
   () =>
     withStore(async (s) => {
       await ok(s, ["network", "create", "app"]);
-      const root = busyboxRootfs(true);
-      Deno.mkdirSync(`${root}/www`);
-      Deno.writeTextFileSync(`${root}/www/index.html`, "published\n");
+      const root = webRoot("published\n");
       await ok(s, [
         "run",
         "-d",
@@ -331,12 +301,7 @@ test(
         "127.0.0.1::8080",
         "--rootfs",
         root,
-        "httpd",
-        "-f",
-        "-p",
-        "8080",
-        "-h",
-        "/www",
+        ...httpd("8080"),
       ]);
       const port = (await ok(s, ["port", "web", "8080"])).trim();
       assert.match(port, /^127\.0\.0\.1:\d+$/);
