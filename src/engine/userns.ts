@@ -9,8 +9,7 @@ import { UsageError } from "../errors/mod.ts";
 import type { ContainerSpec, DeviceSpec, MountSpec } from "../model/mod.ts";
 import { MS } from "../plan/mod.ts";
 import { autoRanges, detectIdMapping, type IdMapping, mappedCount, type ModeMapping, modeMapping, parseUsernsMode, userName } from "../userns/mod.ts";
-import { containerDir } from "../paths/mod.ts";
-import { storeLayout } from "../store/layout.ts";
+import { containerDir, dataDir, storeLockPath } from "../paths/mod.ts";
 import type { RunRequest } from "./run_request.ts";
 
 /** The mapping a request asks for, from the caller's base mapping; `id` is the new container's (auto records its slice by it). */
@@ -197,7 +196,7 @@ interface AutoSlice {
 
 /** Where `--userns=auto` records the slices it gave: the store, next to its lock. */
 export function autoSlicesPath(): string {
-  return `${storeLayout().root}/userns-auto.json`;
+  return `${dataDir()}/userns-auto.json`;
 }
 
 /**
@@ -206,9 +205,8 @@ export function autoSlicesPath(): string {
  * A slice is free again once its container's record is gone.
  */
 export function allocateAuto(id: string, count: number, available: number): number {
-  const layout = storeLayout();
-  Deno.mkdirSync(layout.root, { recursive: true, mode: 0o700 });
-  using lock = Deno.openSync(layout.lock, { read: true, write: true, create: true, mode: 0o600 });
+  Deno.mkdirSync(dataDir(), { recursive: true, mode: 0o700 });
+  using lock = Deno.openSync(storeLockPath(), { read: true, write: true, create: true, mode: 0o600 });
   lock.lockSync(true);
   let slices: Record<string, AutoSlice> = {};
   try {

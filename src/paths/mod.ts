@@ -14,6 +14,11 @@ export function dataDir(): string {
   return `${home()}/.local/share/nook`;
 }
 
+/** The store's lock file (here, not in store/, so the run path can take it without loading the store's modules). */
+export function storeLockPath(root: string = dataDir()): string {
+  return `${root}/store.lock`;
+}
+
 /** The containers' records: `dataDir()/containers` (one directory per container id, and `names/`). */
 export function containersDir(): string {
   return `${dataDir()}/containers`;

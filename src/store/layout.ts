@@ -1,4 +1,4 @@
-import { dataDir } from "../paths/mod.ts";
+import { dataDir, storeLockPath } from "../paths/mod.ts";
 
 /** Where each part of the image store lives (DESIGN.md "Where things live"). */
 export interface StoreLayout {
@@ -30,7 +30,7 @@ export function storeLayout(root: string = dataDir()): StoreLayout {
     tmp: `${root}/tmp`,
     layers: `${root}/layers`,
     images: `${root}/images.json`,
-    lock: `${root}/store.lock`,
+    lock: storeLockPath(root),
     locks: `${root}/locks`,
     rootfs: `${root}/rootfs`,
     volumes: `${root}/volumes`,
