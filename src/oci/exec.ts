@@ -17,7 +17,8 @@ import { addProcess, checkIds } from "./build_plan.ts";
 import { OciError } from "./errors.ts";
 import { type RuntimeContext, writePidFile } from "./lifecycle.ts";
 import { compileSeccomp, processSecurity } from "./security.ts";
-import { checkId, loadRecord, statusOf } from "./state.ts";
+import { checkId, loadRecord } from "./state.ts";
+import { runtimeStatus } from "../engine/state.ts";
 import { usernsView } from "./userns.ts";
 import { sendFd } from "./_shim.ts";
 
@@ -41,7 +42,7 @@ export interface ExecRequest {
 export async function execProcess(ctx: RuntimeContext, req: ExecRequest): Promise<number> {
   const id = checkId(req.id);
   const rec = loadRecord(ctx.root, id);
-  const status = statusOf(ctx.root, rec);
+  const status = runtimeStatus(ctx.root, rec);
   if (status !== "running" && status !== "created") {
     throw new OciError(`cannot exec in container "${id}": it is ${status}`, { hint: "exec needs a running container" });
   }
