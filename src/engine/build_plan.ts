@@ -1,7 +1,8 @@
 import type { IdMapping } from "../userns/mod.ts";
 import { DEFAULT_DEVICES } from "../model/oci.ts";
+import { DEFAULT_MOUNTS, type DefaultMount, DEVPTS_TTY_GID } from "../model/mounts.ts";
 import { isMapped } from "../userns/mod.ts";
-import { CLONE, MOUNT_ATTR, MS, O, Plan, SetIdFlag, SIGNALS } from "../plan/mod.ts";
+import { CLONE, MOUNT_ATTR, MOUNT_OPTION_FLAGS, MS, O, Plan, SetIdFlag, SIGNALS } from "../plan/mod.ts";
 import type { ContainerSpec } from "../model/container.ts";
 import {
   addBeforeExec,
@@ -49,6 +50,7 @@ export function buildPlan(spec: ContainerSpec, mapping: IdMapping): Plan {
   const p = new Plan(flags);
   const r = spec.rootfs;
   const nosuidNodevNoexec = MS.NOSUID | MS.NODEV | MS.NOEXEC;
+  const d = DEFAULT_MOUNTS;
 
   // If nook dies before the container starts, the half-made container goes too.
   p.pdeathsig(SIGNALS.SIGKILL!);
@@ -62,11 +64,8 @@ export function buildPlan(spec: ContainerSpec, mapping: IdMapping): Plan {
   p.mount(r, r, "", MS.BIND | MS.REC);
   p.root(r);
 
-  p.mkdir("/proc", 0o555);
-  p.mount("proc", "/proc", "proc", nosuidNodevNoexec);
-
-  p.mkdir("/dev");
-  p.mount("tmpfs", "/dev", "tmpfs", MS.NOSUID | MS.STRICTATIME, "mode=755,size=65536k");
+  mountDefault(p, d.proc);
+  mountDefault(p, d.dev);
   for (const dev of DEVICES) {
     p.mkfile(`/dev/${dev}`, 0o666);
     // Why bind and not mknod: device nodes cannot be created in a user namespace.
@@ -78,20 +77,16 @@ export function buildPlan(spec: ContainerSpec, mapping: IdMapping): Plan {
   p.symlink("/proc/self/fd/2", "/dev/stderr");
   p.symlink("/proc/kcore", "/dev/core");
   p.symlink("pts/ptmx", "/dev/ptmx");
-  p.mkdir("/dev/pts");
   // gid=5 (tty) only exists when more than our own gid is mapped.
-  const ptsGid = isMapped(mapping.gidMap, 5) ? ",gid=5" : "";
-  p.mount("devpts", "/dev/pts", "devpts", MS.NOSUID | MS.NOEXEC, `newinstance,ptmxmode=0666,mode=0620${ptsGid}`);
-  p.mkdir("/dev/shm", 0o1777);
-  p.mount("shm", "/dev/shm", "tmpfs", nosuidNodevNoexec, "mode=1777,size=65536k");
-  p.mkdir("/dev/mqueue");
-  p.mount("mqueue", "/dev/mqueue", "mqueue", nosuidNodevNoexec);
+  mountDefault(p, d.devpts, isMapped(mapping.gidMap, 5) ? [DEVPTS_TTY_GID] : []);
+  mountDefault(p, d.shm);
+  mountDefault(p, d.mqueue);
 
-  p.mkdir("/sys", 0o555);
   if (spec.network !== "host") {
     // sysfs may be mounted by the owner of the network namespace: we own ours.
-    p.mount("sysfs", "/sys", "sysfs", nosuidNodevNoexec | MS.RDONLY);
+    mountDefault(p, d.sys);
   } else {
+    p.mkdir("/sys", d.sysBind.mode);
     // With the host's network, sysfs cannot be mounted anew: bind the host's, read-only.
     p.mount("/sys", "/sys", "", MS.BIND | MS.REC);
     p.setattr("/sys", MOUNT_ATTR.RDONLY | MOUNT_ATTR.NOSUID | MOUNT_ATTR.NODEV | MOUNT_ATTR.NOEXEC, 0, 0, true);
@@ -157,4 +152,17 @@ export function buildPlan(spec: ContainerSpec, mapping: IdMapping): Plan {
 function parentOf(path: string): string {
   const i = path.replace(/\/+$/, "").lastIndexOf("/");
   return i <= 0 ? "/" : path.slice(0, i);
+}
+
+/** One of the model's default mounts as ops: its mount point, then the mount with its options split into flags and data. */
+function mountDefault(p: Plan, m: DefaultMount, extra: readonly string[] = []): void {
+  let flags = 0;
+  const data: string[] = [];
+  for (const o of [...m.options, ...extra]) {
+    const f = MOUNT_OPTION_FLAGS[o];
+    if (f) flags = (flags | f[0]) & ~f[1];
+    else data.push(o);
+  }
+  p.mkdir(m.destination, m.mode);
+  p.mount(m.source, m.destination, m.type, flags, data.join(","));
 }
