@@ -1,19 +1,19 @@
 /**
  * `exec`: run another process in a container. The engine's exec verb
- * (src/engine/exec.ts) joins the container's namespaces in its one order and
- * forks when the pid namespace is joined, launches in the container's cgroup
- * and attaches; this front door adds the process set up as `create` does —
- * terminal, cwd, rlimits, capabilities, the container's seccomp filter, the
- * user — and runc's pid file and console socket.
+ * (src/engine/exec.ts) builds the plan — the container's namespaces joined in
+ * its one order, a fork when the pid namespace is joined, the one process
+ * setup — launches it in the container's cgroup and attaches; this front door
+ * translates the OCI process (its capabilities, the container's seccomp
+ * filter, the user) as `create` does, and keeps runc's pid file and console
+ * socket.
  *
  * @module
  */
 import { closeFd } from "../ffi/mod.ts";
-import { execCandidates } from "../engine/build_plan.ts";
-import { joinContainerPlan, launchExec } from "../engine/exec.ts";
+import { buildExecPlan, launchExec } from "../engine/exec.ts";
 import type { SecuritySpec } from "../security/mod.ts";
 import { absolute, type OciProcess } from "./config.ts";
-import { addProcess, checkIds } from "./build_plan.ts";
+import { checkIds, processOptions, processSetup } from "./build_plan.ts";
 import { OciError } from "./errors.ts";
 import { type RuntimeContext, writePidFile } from "./lifecycle.ts";
 import { compileSeccomp, processSecurity } from "./security.ts";
@@ -51,14 +51,15 @@ export async function execProcess(ctx: RuntimeContext, req: ExecRequest): Promis
     throw new OciError("exec --tty --detach needs --console-socket to receive the terminal");
   }
   const pid = rec.pid;
-  const p = joinContainerPlan(pid);
   const view = usernsView(pid);
   checkIds(proc, view, "process");
   const security: SecuritySpec = { ...processSecurity(proc, "process", ctx.log), maskedPaths: [], readonlyPaths: [] };
   const filter = compileSeccomp(rec.seccomp, security.capabilities.bounding, ctx.log);
   if (filter) security.seccomp = filter;
-  addProcess(p, proc, security, view, req.preserveFds, false);
-  p.exec(execCandidates(proc.args[0]!, proc.env), proc.args, proc.env);
+  const p = buildExecPlan(pid, processSetup(proc), {
+    ...processOptions(security, view, req.preserveFds, false),
+    detach: req.detach,
+  });
   return await launchExec(p, {
     cgroup: rec.cgroup,
     detach: req.detach,
