@@ -2,16 +2,11 @@ import type { IdMapping } from "../userns/mod.ts";
 import { DEFAULT_DEVICES } from "../model/oci.ts";
 import { DEFAULT_MOUNTS, type DefaultMount, DEVPTS_TTY_GID } from "../model/mounts.ts";
 import { isMapped } from "../userns/mod.ts";
-import { CLONE, MOUNT_ATTR, MOUNT_OPTION_FLAGS, MS, O, Plan, SetIdFlag, SIGNALS } from "../plan/mod.ts";
+import { CLONE, MOUNT_ATTR, MOUNT_OPTION_FLAGS, MS, Plan, SIGNALS } from "../plan/mod.ts";
 import type { ContainerSpec } from "../model/container.ts";
-import {
-  addBeforeExec,
-  addBeforeSetid,
-  addPathProtections,
-  decideSecurity,
-  procMountRefusal,
-} from "../security/mod.ts";
+import { addPathProtections, decideSecurity, procMountRefusal } from "../security/mod.ts";
 import { UsageError } from "../errors/mod.ts";
+import { addProcessSetup } from "./process_setup.ts";
 import { applyRootfsSetup } from "../overlay/setup_plan.ts";
 
 /** The seven namespaces of a default container (net only when not sharing the host's). */
@@ -133,18 +128,12 @@ export function buildPlan(spec: ContainerSpec, mapping: IdMapping): Plan {
   if (spec.network !== "host") p.loopbackUp();
 
   const proc = spec.process;
-  if (proc.init) p.init();
-  if (proc.terminal) p.pty("/dev/pts/ptmx", proc.consoleSize?.[0] ?? 0, proc.consoleSize?.[1] ?? 0);
   // Without -i the container reads nothing (docker); with -t its stdin stays the terminal.
-  if (!proc.stdin && !proc.terminal) p.openFd("/dev/null", O.RDONLY, 0, 0);
-  p.chdir(proc.cwd);
-  for (const [res, soft, hard] of proc.rlimits) p.setrlimit(res, soft, hard);
-  p.umask(proc.umask);
-  addBeforeSetid(p, security);
-  if (proc.uid !== 0 || proc.gid !== 0 || proc.groups.length > 0 || mapping.mode === "subid") {
-    p.setid(proc.uid, proc.gid, proc.groups, (mapping.mode === "single" ? SetIdFlag.SKIP_SETGROUPS : 0) | SetIdFlag.KEEP_CAPS);
-  }
-  addBeforeExec(p, security);
+  addProcessSetup(p, { ...proc, stdin: proc.stdin || proc.terminal }, {
+    security,
+    skipSetgroups: mapping.mode === "single",
+    rootKeepsIds: true,
+  });
   p.exec(execCandidates(proc.args[0]!, proc.env), proc.args, proc.env);
   return p;
 }

@@ -3,12 +3,11 @@
  * the one join order, and a fork so that a joined pid namespace applies), launched inside the
  * container's cgroup, then attached to in the foreground or left running. Both `nook exec` and
  * `nook runtime exec` build it with {@link buildExecPlan}; the process setup in it
- * ({@link addProcessSetup}) is also the end of `nook runtime create`'s plan. The runtime front
+ * ({@link addProcessSetup}, process_setup.ts) is also the end of `nook runtime create`'s plan. The runtime front
  * door translates config.json's process into the same {@link ProcessSetup} and SecuritySpec.
  *
  * @module
  */
-import { addBeforeExec, addBeforeSetid, type SecuritySpec } from "../security/mod.ts";
 import { execCandidates } from "./build_plan.ts";
 import type { ProcessSpec } from "../model/container.ts";
 import type { CgroupRef } from "../cgroupv2/container_cgroup.ts";
@@ -17,7 +16,9 @@ import { launch, type Launched } from "../launch/mod.ts";
 import { lazyImport } from "../lazy/mod.ts";
 import { readTextInRoot } from "./in_root.ts";
 import { resolveUser } from "./user.ts";
-import { MS, O, Plan, SetIdFlag, SIGNALS } from "../plan/mod.ts";
+import { Plan } from "../plan/mod.ts";
+import { addProcessSetup, type ExecPlanOptions, type ProcessSetup } from "./process_setup.ts";
+export { addProcessSetup, type ExecPlanOptions, type ProcessSetup } from "./process_setup.ts";
 import { ContainerError } from "./errors.ts";
 import { CLONE_FLAG, differingNamespaces, nsFile } from "./namespaces.ts";
 import type { ContainerRecord } from "./store.ts";
@@ -25,27 +26,6 @@ import { attachForeground, SignalForwarder } from "./attach.ts";
 
 /** The process to start in the container: run's process, without --init (it joins the container's own pid 1). */
 export type ExecProcess = Omit<ProcessSpec, "init">;
-
-/** A process to set up in a plan: an exec's process, whose umask may be left as inherited (config.json may name none). */
-export type ProcessSetup = Omit<ExecProcess, "umask"> & { umask?: number };
-
-/** How to set up a process in a plan ({@link addProcessSetup}) and build an exec plan ({@link buildExecPlan}). */
-export interface ExecPlanOptions {
-  /** -d: nobody waits; the process outlives nook. */
-  detach: boolean;
-  /** With detach: stdio goes to /dev/null (`nook exec -d`; an OCI engine hands its own stdio and keeps it). */
-  detachedStdioNull?: boolean;
-  /** The process dies with nook unless detached (`nook exec`; runc's exec leaves it be). */
-  dieWithNook?: boolean;
-  /** The container's user namespace denies setgroups (single-id mapping). */
-  skipSetgroups: boolean;
-  /** The container's security settings for this process (see execSecurity); none for an unconfined container. */
-  security?: SecuritySpec;
-  /** Pass fds 3..3+N-1 to the process (`--preserve-fds`). */
-  preserveFds?: number;
-  /** Bind the process's terminal onto /dev/console (a container's first process, when /dev is its own). */
-  consoleBind?: boolean;
-}
 
 /**
  * The first half of every exec plan: join the namespaces in which the container's process `pid`
@@ -58,36 +38,6 @@ export function joinContainerPlan(pid: number): Plan {
   for (const type of join) p.setns(nsFile(pid, type), CLONE_FLAG[type]);
   if (join.includes("pid")) p.fork();
   return p;
-}
-
-/**
- * The one process setup, for an exec and for a runtime container's first process: terminal
- * (and /dev/console), stdin and stdio, kept fds, cwd, rlimits, umask, then the security ops
- * around the switch to the user (the order of src/security/plan_ops.ts). Everything but exec.
- */
-export function addProcessSetup(p: Plan, proc: ProcessSetup, opts: Omit<ExecPlanOptions, "detach"> & { detach?: boolean }): void {
-  if (opts.dieWithNook && !opts.detach) p.pdeathsig(SIGNALS.SIGKILL!);
-  if (proc.terminal) {
-    p.pty("/dev/pts/ptmx", proc.consoleSize?.[0] ?? 0, proc.consoleSize?.[1] ?? 0);
-    // the spec's /dev/console is the terminal (fd 0 is its slave now)
-    if (opts.consoleBind) p.mount("/proc/self/fd/0", "/dev/console", "", MS.BIND);
-  }
-  if (!proc.stdin) p.openFd("/dev/null", O.RDONLY, 0, 0);
-  if (opts.detach && opts.detachedStdioNull && !proc.terminal) {
-    p.openFd("/dev/null", O.WRONLY, 0, 1);
-    p.openFd("/dev/null", O.WRONLY, 0, 2);
-  }
-  if (opts.preserveFds && opts.preserveFds > 0) p.keepFds(3, opts.preserveFds);
-  p.chdir(proc.cwd);
-  for (const [res, soft, hard] of proc.rlimits) p.setrlimit(res, soft, hard);
-  if (proc.umask !== undefined) p.umask(proc.umask);
-  // the same order as a container's own process (src/engine/build_plan.ts)
-  if (opts.security) addBeforeSetid(p, opts.security);
-  const keepCaps = opts.security ? SetIdFlag.KEEP_CAPS : 0;
-  if (proc.uid !== 0 || proc.gid !== 0 || proc.groups.length > 0 || !opts.skipSetgroups || opts.security) {
-    p.setid(proc.uid, proc.gid, proc.groups, (opts.skipSetgroups ? SetIdFlag.SKIP_SETGROUPS : 0) | keepCaps);
-  }
-  if (opts.security) addBeforeExec(p, opts.security);
 }
 
 /** The plan of an exec into the container whose pid 1 is `pid`: join it, set the process up, exec. */
