@@ -34,7 +34,7 @@ if [ "$(id -u)" = 0 ]; then
   chown -R "$user:" "$work"
   chmod 755 "$work"
   exec runuser -u "$user" -- env -i HOME="$(getent passwd "$user" | cut -d: -f6)" USER="$user" PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin \
-    NOOK_BENCH_CACHE="$cache" "$work/bench/pull.sh" "$@"
+    NOOK_BENCH_CACHE="$cache" NOOK_BENCH_COMPARE="${NOOK_BENCH_COMPARE:-}" NOOK_BENCH_TOOLS="${NOOK_BENCH_TOOLS:-}" "$work/bench/pull.sh" "$@"
 fi
 
 [ -e "$cache/layer.tar.gz" ] || { echo "bench: no Debian image in $cache; run bench/pull.sh as root once to build it" >&2; exit 1; }

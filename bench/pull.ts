@@ -7,6 +7,9 @@
  *   skopeo    skopeo copy to an OCI layout + umoci unpack --rootless
  *   tar       tar -xzf of the same layer (the floor)
  * and prints the medians and nook's ratio to tar.
+ * NOOK_BENCH_COMPARE=/path/to/other/nook adds a row "nook (other)" for another
+ * checkout's nook (before/after a change, in one run); NOOK_BENCH_TOOLS=nook,tar
+ * keeps only the named rows.
  */
 import { createHash } from "node:crypto";
 import { image, push, startRegistry } from "../tests/_oci.ts";
@@ -100,14 +103,16 @@ console.error(
 );
 
 const scratch = Deno.makeTempDirSync({ prefix: "nook-bench-" });
+/** A nook pull into a fresh store, then the store removed. */
+const nookPull = (bin: string) => async () => {
+  const env = { ...Deno.env.toObject(), NOOK_DATA_DIR: `${scratch}/nook-data`, XDG_RUNTIME_DIR: `${scratch}/run` };
+  Deno.mkdirSync(`${scratch}/run`, { recursive: true, mode: 0o700 });
+  const t = await timed([bin, "pull", "-q", ref], env);
+  await run([bin, "system", "reset", "-f"], env);
+  return t;
+};
 const tools: Record<string, () => Promise<number>> = {
-  nook: async () => {
-    const env = { ...Deno.env.toObject(), NOOK_DATA_DIR: `${scratch}/nook-data`, XDG_RUNTIME_DIR: `${scratch}/run` };
-    Deno.mkdirSync(`${scratch}/run`, { recursive: true, mode: 0o700 });
-    const t = await timed([nook, "pull", "-q", ref], env);
-    await run([nook, "system", "reset", "-f"], env);
-    return t;
-  },
+  nook: nookPull(nook),
   tar: async () => {
     const d = `${scratch}/tar`;
     Deno.mkdirSync(d, { recursive: true });
@@ -155,6 +160,11 @@ if (which("skopeo") && which("umoci")) {
   };
 }
 
+const other = Deno.env.get("NOOK_BENCH_COMPARE") || undefined;
+if (other) tools["nook (other)"] = nookPull(other);
+const only = (Deno.env.get("NOOK_BENCH_TOOLS") ?? "").split(",").filter(Boolean);
+for (const name of Object.keys(tools)) if (only.length && !only.includes(name) && name !== "tar") delete tools[name];
+
 const results: Record<string, number[]> = {};
 const names = Object.keys(tools);
 try {
@@ -178,7 +188,7 @@ console.log(
     (Deno.statSync(`${cache}/layer.tar`).size / 1e6).toFixed(0)
   } MB), median of ${rounds}:`,
 );
-for (const name of ["nook", "podman", "skopeo+umoci", "tar"]) {
+for (const name of ["nook", ...(other ? ["nook (other)"] : []), "podman", "skopeo+umoci", "tar"]) {
   const xs = results[name];
   if (!xs) {
     console.log(`  ${name.padEnd(14)} not installed`);

@@ -41,6 +41,7 @@ set -- -N --warmup 5 --runs "$runs" --export-json "$tmp/result.json" \
   -n "nook --network none" "$nook" \
   -n "nook, default network" "$root/nook run --rm --rootfs $rootfs true" \
   -n "nook, image from the store (overlay)" "$root/nook run --rm --network none bench-busybox true" \
+  -n "nook, image from the store, --userns=keep-id (fuse-overlayfs id mapping)" "$root/nook run --rm --network none --userns=keep-id bench-busybox true" \
   -n "nook --network none, bundle by deno run (no launcher)" "$bundle run --rm --network none --rootfs $rootfs true" \
   -n "nook --network none, single-id mapping" "env NOOK_IDMAP=single $nook" \
   -n "nook --network none, from the sources" "env NOOK_FROM_SOURCE=1 $nook" \

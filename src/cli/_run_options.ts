@@ -54,6 +54,13 @@ export const SECURITY_RUN_OPTIONS: readonly OptionSpec[] = [
   },
   { name: "tmpfs", type: "list", value: "PATH[:OPTS]", help: "Mount a tmpfs, e.g. --tmpfs /run:size=64m,mode=755" },
   { name: "read-only-tmpfs", type: "bool", help: "With --read-only: writable tmpfs on /tmp, /var/tmp and /run" },
+  { name: "userns", type: "string", value: "MODE", help: "User namespace: keep-id[:uid=N,gid=N] (your ids inside), nomap, host" },
+  { name: "uidmap", type: "list", value: "CONTAINER:HOST:SIZE", help: "Map uids (HOST relative to your own mapping: 0 is you)" },
+  { name: "gidmap", type: "list", value: "CONTAINER:HOST:SIZE", help: "Map gids (HOST relative to your own mapping)" },
+  { name: "subuidname", type: "string", value: "NAME", help: "Take subordinate uids of NAME in /etc/subuid" },
+  { name: "subgidname", type: "string", value: "NAME", help: "Take subordinate gids of NAME in /etc/subgid" },
+  { name: "device", type: "list", value: "HOST[:CTR][:PERMS]", help: "Bind a host device (read-only unless PERMS has w), or a CDI name" },
+  { name: "group-add", type: "list", value: "keep-groups", help: "keep-groups: keep your supplementary groups (device access)" },
 ];
 
 /** Options of `nook run` for resource limits. */
@@ -193,6 +200,13 @@ export function runRequestFromArgs(a: ParsedArgs, env: readonly string[]): RunRe
       dns: list(a, "dns"),
       addHosts: list(a, "add-host"),
     },
+    userns: str(a, "userns"),
+    uidmap: list(a, "uidmap"),
+    gidmap: list(a, "gidmap"),
+    subuidName: str(a, "subuidname"),
+    subgidName: str(a, "subgidname"),
+    devices: list(a, "device"),
+    groupAdd: list(a, "group-add"),
     lifecycle: {
       detach: bool(a, "detach"),
       autoRemove: bool(a, "rm"),

@@ -300,6 +300,83 @@ const SUBCOMMANDS: Record<string, Sub> = {
       return 0;
     },
   },
+  update: {
+    usage: "update [OPTIONS] ID",
+    summary: "Change the resources of a running container (its cgroup)",
+    options: [
+      {
+        name: "resources",
+        short: "r",
+        type: "string",
+        value: "FILE",
+        help: 'linux.resources as JSON ("-": stdin); the flags below win over it',
+        complete: "file",
+      },
+      { name: "blkio-weight", type: "string", value: "N", help: "I/O weight, 10 to 1000" },
+      { name: "cpu-period", type: "string", value: "US", help: "CFS period" },
+      { name: "cpu-quota", type: "string", value: "US", help: "CFS quota per period (-1: none)" },
+      { name: "cpu-share", type: "string", value: "N", help: "CPU shares (a weight)" },
+      { name: "cpu-rt-period", type: "string", value: "US", help: "Real-time period" },
+      { name: "cpu-rt-runtime", type: "string", value: "US", help: "Real-time runtime" },
+      { name: "cpuset-cpus", type: "string", value: "LIST", help: "CPUs allowed (0-3,5)" },
+      { name: "cpuset-mems", type: "string", value: "LIST", help: "Memory nodes allowed" },
+      { name: "memory", type: "string", value: "SIZE", help: "Memory limit (512m, 1g)" },
+      { name: "memory-reservation", type: "string", value: "SIZE", help: "Memory soft limit" },
+      { name: "memory-swap", type: "string", value: "SIZE", help: "Memory plus swap limit" },
+      { name: "pids-limit", type: "string", value: "N", help: "Most processes" },
+      HELP,
+    ],
+    run: async (a, ctx) => {
+      const u = await lazyImport<typeof import("../oci/update.ts")>("oci/update.ts");
+      const res = u.updateResources({
+        resources: str(a, "resources"),
+        blkioWeight: str(a, "blkio-weight"),
+        cpuPeriod: str(a, "cpu-period"),
+        cpuQuota: str(a, "cpu-quota"),
+        cpuShare: str(a, "cpu-share"),
+        cpuRtPeriod: str(a, "cpu-rt-period"),
+        cpuRtRuntime: str(a, "cpu-rt-runtime"),
+        cpusetCpus: str(a, "cpuset-cpus"),
+        cpusetMems: str(a, "cpuset-mems"),
+        memory: str(a, "memory"),
+        memoryReservation: str(a, "memory-reservation"),
+        memorySwap: str(a, "memory-swap"),
+        pidsLimit: str(a, "pids-limit"),
+      }, readStdin);
+      await u.updateContainer(ctx, a.rest[0], res);
+      return 0;
+    },
+  },
+  events: {
+    usage: "events [--stats] [--interval DURATION] ID",
+    summary: "Print a container's statistics as JSON (runc's), once or every interval",
+    options: [
+      { name: "stats", type: "bool", help: "Print the statistics once and exit" },
+      { name: "interval", type: "string", value: "DURATION", help: "How often (default 5s)" },
+      HELP,
+    ],
+    run: async (a, ctx) => {
+      const e = await lazyImport<typeof import("../oci/events.ts")>("oci/events.ts");
+      await e.containerEvents(ctx, a.rest[0], {
+        once: bool(a, "stats"),
+        intervalMs: e.parseInterval(str(a, "interval") ?? "5s"),
+        emit: (ev) => write(JSON.stringify(ev) + "\n"),
+      });
+      return 0;
+    },
+  },
+  checkpoint: {
+    usage: "checkpoint ID",
+    summary: "Not supported: nook cannot checkpoint a container",
+    options: [HELP],
+    run: () => Promise.reject(notSupported("checkpoint")),
+  },
+  restore: {
+    usage: "restore ID",
+    summary: "Not supported: nook cannot restore a checkpoint",
+    options: [HELP],
+    run: () => Promise.reject(notSupported("restore")),
+  },
   features: {
     usage: "features",
     summary: "Print what this runtime supports (runtime-spec features JSON)",
@@ -330,6 +407,25 @@ const SUBCOMMANDS: Record<string, Sub> = {
     },
   },
 };
+
+/** checkpoint and restore: refused whatever the flags (runc's take many; none matters here). */
+function notSupported(verb: string): OciError {
+  return new OciError(`${verb} is not supported: nook cannot checkpoint or restore containers (it has no CRIU support)`, {
+    hint: "stop and start the container instead, or use runc for containers that must be checkpointed",
+  });
+}
+
+function readStdin(): string {
+  const chunks: Uint8Array[] = [];
+  const buf = new Uint8Array(65536);
+  for (let total = 0; total < 16 << 20;) {
+    const n = Deno.stdin.readSync(buf);
+    if (n === null) break;
+    chunks.push(buf.slice(0, n));
+    total += n;
+  }
+  return new TextDecoder().decode(new Uint8Array(chunks.flatMap((c) => [...c])));
+}
 
 function format(a: ParsedArgs): "table" | "json" {
   const f = str(a, "format") ?? "table";
@@ -392,6 +488,10 @@ export async function main(argv: string[]): Promise<number> {
       throw new UsageError(`Unknown runtime command "${name}"`, {
         hint: `use one of ${Object.keys(SUBCOMMANDS).join(", ")}`,
       });
+    }
+    // runc's checkpoint and restore flags are many; none changes the answer
+    if ((name === "checkpoint" || name === "restore") && !rest.includes("--help") && !rest.includes("-h")) {
+      throw notSupported(name);
     }
     const a = parseArgs(rest, sub.options);
     if (bool(a, "help")) {

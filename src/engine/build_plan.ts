@@ -2,7 +2,7 @@ import type { IdMapping } from "../userns/mod.ts";
 import { DEFAULT_DEVICES } from "../model/oci.ts";
 import { DEFAULT_MOUNTS, type DefaultMount, DEVPTS_TTY_GID } from "../model/mounts.ts";
 import { isMapped } from "../userns/mod.ts";
-import { CLONE, MOUNT_ATTR, MOUNT_OPTION_FLAGS, MS, Plan, SIGNALS } from "../plan/mod.ts";
+import { CLONE, MOUNT_ATTR, MOUNT_OPTION_FLAGS, MS, Plan, SetIdFlag, SIGNALS } from "../plan/mod.ts";
 import type { ContainerSpec } from "../model/container.ts";
 import { addPathProtections, decideSecurity, procMountRefusal } from "../security/mod.ts";
 import { UsageError } from "../errors/mod.ts";
@@ -47,6 +47,11 @@ export function buildPlan(spec: ContainerSpec, mapping: IdMapping): Plan {
   const nosuidNodevNoexec = MS.NOSUID | MS.NODEV | MS.NOEXEC;
   const d = DEFAULT_MOUNTS;
 
+  // Why: with its own id maps (--userns) the caller may not be root inside; the child holds every
+  // capability of its namespace, but the helpers it runs (fuse-overlayfs) keep them only as root.
+  // Before pdeathsig: a change of credentials clears it.
+  const keepGroups = spec.process.keepGroups ? SetIdFlag.SKIP_SETGROUPS : 0;
+  if (spec.idMap && isMapped(mapping.uidMap, 0) && isMapped(mapping.gidMap, 0)) p.setid(0, 0, [], SetIdFlag.KEEP_CAPS | keepGroups);
   // If nook dies before the container starts, the half-made container goes too.
   p.pdeathsig(SIGNALS.SIGKILL!);
   // cgroup: after GO the process is in its own cgroup: root its cgroup namespace there.
@@ -65,6 +70,13 @@ export function buildPlan(spec: ContainerSpec, mapping: IdMapping): Plan {
     p.mkfile(`/dev/${dev}`, 0o666);
     // Why bind and not mknod: device nodes cannot be created in a user namespace.
     p.mount(`/dev/${dev}`, `/dev/${dev}`, "", MS.BIND);
+  }
+  for (const dev of spec.devices ?? []) {
+    // --device: bound like the default set; read-only unless asked writable
+    p.mkdirAll(parentOf(dev.container));
+    p.mkfile(dev.container, 0o666);
+    p.mount(dev.host, dev.container, "", MS.BIND);
+    if (!dev.writable) p.setattr(dev.container, MOUNT_ATTR.RDONLY, 0, 0, false);
   }
   p.symlink("/proc/self/fd", "/dev/fd");
   p.symlink("/proc/self/fd/0", "/dev/stdin");

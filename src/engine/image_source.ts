@@ -97,7 +97,12 @@ function lockShared(): Deno.FsFile {
 }
 
 /** An image from the store as the source of a new container (call {@link prepareImage} first). */
-export function storeImageSource(image: string, id: string, autoRemove: boolean): StoreSource {
+export function storeImageSource(
+  image: string,
+  id: string,
+  autoRemove: boolean,
+  layerShift?: { uid: string; gid: string },
+): StoreSource {
   const choice = backend;
   if (!choice) throw new NookError("internal: prepareImage was not called before storeImageSource");
   const lock = lockShared();
@@ -111,7 +116,7 @@ export function storeImageSource(image: string, id: string, autoRemove: boolean)
     }
     config = JSON.parse(readBlobText(rec.id)) as ImageConfig;
     // pinned under the lock: no rmi can remove its layers from here on
-    prepared = createContainerRootfs(id, rec, image, choice, { autoRemove });
+    prepared = createContainerRootfs(id, rec, image, choice, { autoRemove, ...(layerShift ? { layerShift } : {}) });
   } finally {
     lock.close();
   }

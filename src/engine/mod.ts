@@ -101,3 +101,7 @@ export { describeSource, hostSettings, parseRestart, type RunOutcome, runWithLif
 export { deviceNumbers, parseBytes, resourceHooks, resourcesFrom } from "./resources.ts";
 export { parseTmpfs, tmpfsMounts, tmpfsOptions } from "./tmpfs.ts";
 export { insideIdMapping, runStep, type StepRoot, stepRootfsSetup } from "./step.ts";
+export { createRequest } from "./create_request.ts";
+export { startAttached } from "./start_attached.ts";
+export { type Change, containerChanges } from "./diff.ts";
+export { copyIn, copyOut, openRoot } from "./copy.ts";

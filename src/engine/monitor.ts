@@ -8,6 +8,7 @@
  * the container when the restart policy says so. It also starts the
  * container's network helper at every start (src/network/detached.ts).
  */
+import { specMapping } from "./userns.ts";
 import { buildPlan } from "./build_plan.ts";
 import type { ContainerSpec, RunHooks } from "../model/container.ts";
 import { closeFd, monitorSpawn, recv, ShimError, type Spawned } from "../ffi/mod.ts";
@@ -140,6 +141,7 @@ export async function startDetached(
   const spec: ContainerSpec = rec.spec;
   if (spec.process.terminal && !spec.process.consoleSize) spec.process.consoleSize = [24, 80];
   const net = await detachedNetwork(spec, containerDir(rec.id), rec.name);
+  mapping = specMapping(spec, mapping); // --userns: the container's own maps
   const plan = buildPlan(spec, mapping);
   const argv = await monitorArgs(rec, mapping, { ...extras, args: [...extras.args ?? [], ...net.args] });
   const started = await launch(plan, {

@@ -17,7 +17,8 @@ import { dataDir, runtimeDir } from "../paths/mod.ts";
 import { RLIM_INFINITY, RLIMIT } from "../plan/mod.ts";
 import { decideSecurity, type SecuritySpec } from "../security/mod.ts";
 import { mark } from "../trace/mod.ts";
-import { detectIdMapping, type IdMapping } from "../userns/mod.ts";
+import { detectIdMapping, type IdMapping, type ModeMapping } from "../userns/mod.ts";
+import { applyGroupAdd, keepIdEtc, parseDevice, resolveUserns } from "./userns.ts";
 import { DEFAULT_PATH, NAMESPACES } from "./build_plan.ts";
 import { writeEtcFiles } from "./etc_files.ts";
 import { readTextInRoot } from "./in_root.ts";
@@ -71,15 +72,15 @@ export async function prepareSource(req: RunRequest): Promise<void> {
  * The container a request describes (after {@link prepareSource}): its record directory and
  * intent come first, then its storage, run directory, network setup and spec.
  */
-export function prepareContainer(req: RunRequest, mapping: IdMapping): Prepared {
-  const id = newId();
+export function prepareContainer(req: RunRequest, mapping: IdMapping, mode?: ModeMapping, id: string = newId()): Prepared {
+  mode ??= resolveUserns(req, mapping, id);
   // the record directory and its intent come first: whatever follows is named by it (src/engine/intent.ts)
   beginCreate(id);
   let source: Source | undefined;
   try {
-    source = req.source.rootfs !== undefined ? rootfsSource(req.source.rootfs) : imageSource(req, req.source.image, id);
+    source = req.source.rootfs !== undefined ? rootfsSource(req.source.rootfs) : imageSource(req, req.source.image, id, mode);
     crashPoint("create.storage");
-    return prepareFrom(req, mapping, id, source);
+    return prepareFrom(req, mapping, id, source, mode);
   } catch (err) {
     void source?.store?.cleanup().finally(() => abandonCreate(id));
     if (!source?.store) abandonCreate(id);
@@ -93,14 +94,30 @@ export function prepareContainer(req: RunRequest, mapping: IdMapping): Prepared 
  */
 export async function runRequest(req: RunRequest, mapping: IdMapping = detectIdMapping()): Promise<RunOutcome> {
   await prepareSource(req);
-  const { spec: container, cleanup } = prepareContainer(req, mapping);
+  const id = newId();
+  const mode = resolveUserns(req, mapping, id);
+  // CDI names (vendor.com/class=name) among --device: their specs are read only then
+  const cdiNames = (req.devices ?? []).filter((d) => !d.startsWith("/"));
+  let cdiHooks: RunHooks = {};
+  if (cdiNames.length) {
+    const cdi = await lazyImport<typeof import("./cdi.ts")>("engine/cdi.ts");
+    const bad = cdiNames.find((n) => !cdi.isCdiName(n));
+    if (bad) {
+      throw new UsageError(`Invalid --device "${bad}"`, { hint: "use a host path (/dev/…) or a CDI name vendor.com/class=name" });
+    }
+    const edits = await cdi.cdiEdits(cdiNames);
+    req = { ...req, devices: (req.devices ?? []).filter((d) => d.startsWith("/")), env: [...edits.env, ...(req.env ?? [])] };
+    mode.cdi = { devices: edits.devices, mounts: edits.mounts };
+    if (edits.hooks.length) cdiHooks = { beforeGo: [(pid) => Promise.all(edits.hooks.map((h) => cdi.runCdiHook(h, container.id, pid))).then(() => {})] };
+  }
+  const { spec: container, cleanup } = prepareContainer(req, mapping, mode, id);
   mark("spec");
   try {
     const detached = req.lifecycle?.detach ?? false;
     // cgroup first (the container's process must be in it before GO), then the network helper;
     // detached, the container's monitor starts its network helper (src/network/detached.ts), not this short-lived process
     const network: RunHooks = detached ? {} : networkHooks(container);
-    const hooks = mergeHooks(await resourceHooks(req.resources ?? {}, container, detached), network);
+    const hooks = mergeHooks(await resourceHooks(req.resources ?? {}, container, detached), network, cdiHooks);
     mark("cgroup");
     return await runWithLifecycle(req.lifecycle ?? {}, req.source, req.name, container, mapping, hooks);
   } finally {
@@ -121,7 +138,7 @@ export function checkName(name: string): void {
   }
 }
 
-function prepareFrom(req: RunRequest, mapping: IdMapping, id: string, source: Source): Prepared {
+function prepareFrom(req: RunRequest, mapping: IdMapping, id: string, source: Source, mode: ModeMapping): Prepared {
   const name = req.name;
   if (name !== undefined) checkName(name);
   (req.tmpfs ?? []).forEach(parseTmpfs); // a bad tmpfs option fails before anything is made
@@ -138,7 +155,27 @@ function prepareFrom(req: RunRequest, mapping: IdMapping, id: string, source: So
   }
 
   const readFile = source.store?.readFile ?? ((p: string) => readTextInRoot(source.rootfs, p));
-  const user = resolveUser(req.user ?? source.user, readFile("/etc/passwd"), readFile("/etc/group"));
+  const dir = `${runtimeDir()}/containers/${id}`;
+  Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  // keep-id: the caller's own ids inside, with an entry in the image's passwd and group
+  const kept = mode.keep ? keepIdEtc(dir, mode.keep, readFile) : undefined;
+  const user = kept
+    ? resolveUser(req.user ?? `${kept.user.uid}:${kept.user.gid}`, Deno.readTextFileSync(`${dir}/passwd`), Deno.readTextFileSync(`${dir}/group`))
+    : resolveUser(req.user ?? source.user, readFile("/etc/passwd"), readFile("/etc/group"));
+  if (kept && user.uid === kept.user.uid) {
+    user.home = kept.user.home;
+    if (source.store && user.home !== "/") {
+      // the home directory, made by the caller's id inside when the image has none
+      const sh = "/bin/sh";
+      (source.store.rootfsSetup.run ??= []).push({
+        path: sh,
+        args: ["sh", "-c", '[ -e "$0$1" ] || { mkdir -p "$0$1" && chown "$2" "$0$1"; }', source.rootfs, user.home, `${user.uid}:${user.gid}`],
+        env: ["PATH=/usr/bin:/bin"],
+      });
+    }
+  }
+  const keepGroups = applyGroupAdd(req.groupAdd ?? [], user, readFile);
+  const devices = [...(req.devices ?? []).flatMap(parseDevice), ...(mode.cdi?.devices ?? [])];
   const workdir = req.workdir ?? source.workdir;
   if (!workdir.startsWith("/")) {
     throw new UsageError(`The working directory "${workdir}" is not an absolute path`, { hint: "use -w /path" });
@@ -156,10 +193,8 @@ function prepareFrom(req: RunRequest, mapping: IdMapping, id: string, source: So
     ...(req.env ?? []),
   ]);
 
-  if (mapping.mode === "single" && mapping.notice) noticeOnce(mapping.notice);
+  if (mapping.mode === "single" && mapping.notice && !req.userns) noticeOnce(mapping.notice);
 
-  const dir = `${runtimeDir()}/containers/${id}`;
-  Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
   let volumes: { mounts: MountSpec[]; cleanup: () => Promise<void> } | undefined;
   const cleanup = async () => {
     try {
@@ -180,7 +215,7 @@ function prepareFrom(req: RunRequest, mapping: IdMapping, id: string, source: So
     const etcFiles = writeEtcFiles(dir, hostname, net.etc);
     volumes = impl ? impl.runMounts(req.volumes ?? [], req.mounts ?? [], id, source.store) : undefined;
     const readonlyRootfs = source.readonly || (req.readonly ?? false);
-    const mounts: MountSpec[] = [...(volumes?.mounts ?? [])];
+    const mounts: MountSpec[] = [...(kept?.mounts ?? []), ...(mode.cdi?.mounts ?? []), ...(volumes?.mounts ?? [])];
     mounts.push(...tmpfsMounts(req.tmpfs ?? [], req.readOnlyTmpfs ?? false, readonlyRootfs));
     const spec: ContainerSpec = {
       id,
@@ -199,6 +234,7 @@ function prepareFrom(req: RunRequest, mapping: IdMapping, id: string, source: So
         uid: user.uid,
         gid: user.gid,
         groups: user.groups,
+        ...(keepGroups ? { keepGroups } : {}),
         terminal,
         stdin: req.interactive ?? false,
         init: req.init ?? false,
@@ -207,6 +243,8 @@ function prepareFrom(req: RunRequest, mapping: IdMapping, id: string, source: So
       },
       security: securityFrom(req.security ?? {}, user.uid),
       ...(source.store ? { rootfsSetup: source.store.rootfsSetup, image: source.store.image } : {}),
+      ...(mode.mapping !== mapping ? { idMap: { uidMap: mode.mapping.uidMap, gidMap: mode.mapping.gidMap } } : {}),
+      ...(devices.length ? { devices } : {}),
     };
     return { spec, cleanup };
   } catch (err) {
@@ -236,7 +274,7 @@ function rootfsSource(path: string): Source {
   return { rootfs: real, readonly: false, env: [], entrypoint: [], cmd: [], workdir: "/" };
 }
 
-function imageSource(req: RunRequest, image: string | undefined, id: string): Source {
+function imageSource(req: RunRequest, image: string | undefined, id: string, mode: ModeMapping): Source {
   if (image === undefined || image === "") {
     throw new UsageError("No image given", { hint: "nook run [OPTIONS] IMAGE [COMMAND], or --rootfs DIR COMMAND" });
   }
@@ -254,7 +292,14 @@ function imageSource(req: RunRequest, image: string | undefined, id: string): So
   // Only a foreground container removed at exit has storage that counts as garbage once its
   // process is gone (`image prune` removes it); any other is removed by its rm.
   const autoRemove = (req.lifecycle?.autoRemove ?? false) && !(req.lifecycle?.detach ?? false);
-  const src: Source = impl.storeImageSource(image, id, autoRemove);
+  if (mode.autoSlice && mode.layerShift) {
+    // The layers' files of users other than root belong to the subordinate ids they were unpacked
+    // with; a slice elsewhere in the range cannot see them, so the image would show them as nobody.
+    throw new UsageError("--userns=auto cannot run an image from the store yet: its files owned by users other than root would show as nobody", {
+      hint: "use --userns=keep-id or the default mapping for images; --userns=auto works with --rootfs DIR",
+    });
+  }
+  const src: Source = impl.storeImageSource(image, id, autoRemove, mode.layerShift);
   const ports = src.store?.image.exposedPorts;
   return ports?.length ? { ...src, exposedPorts: ports } : src;
 }

@@ -70,7 +70,9 @@ export function addProcessSetup(
   const keepCaps = opts.security ? SetIdFlag.KEEP_CAPS : 0;
   const confined = opts.security !== undefined && !opts.rootKeepsIds;
   if (proc.uid !== 0 || proc.gid !== 0 || proc.groups.length > 0 || !opts.skipSetgroups || confined) {
-    p.setid(proc.uid, proc.gid, proc.groups, (opts.skipSetgroups ? SetIdFlag.SKIP_SETGROUPS : 0) | keepCaps);
+    // keep-groups: the caller's groups came with the clone (unmapped ones show as the overflow id) and stay
+    const keepGroups = opts.skipSetgroups || proc.keepGroups ? SetIdFlag.SKIP_SETGROUPS : 0;
+    p.setid(proc.uid, proc.gid, proc.groups, keepGroups | keepCaps);
   }
   if (opts.security) addBeforeExec(p, opts.security);
 }

@@ -4,6 +4,7 @@ import { buildPlan } from "./build_plan.ts";
 import type { ContainerSpec, RunHooks } from "../model/container.ts";
 export type { RunHooks } from "../model/container.ts";
 import { mark } from "../trace/mod.ts";
+import { specMapping } from "./userns.ts";
 import { attachForeground, SignalForwarder } from "./attach.ts";
 export { attachForeground, exitCode, FORWARDED_SIGNALS, SignalForwarder } from "./attach.ts";
 
@@ -31,6 +32,7 @@ export async function runContainer(spec: ContainerSpec, mapping: IdMapping, hook
       // not a terminal: the pty keeps its default size
     }
   }
+  mapping = specMapping(spec, mapping); // --userns: the container's own maps
   const plan = buildPlan(spec, mapping);
   mark("plan");
   const signals = new SignalForwarder();

@@ -116,6 +116,20 @@ export interface RunRequest {
   network?: NetworkFlags;
   /** Detach, removal, restarts, stop, logs. */
   lifecycle?: LifecycleRequest;
+  /** `--userns` mode: keep-id[:uid=N,gid=N], nomap, host (default: root inside is the caller). */
+  userns?: string | undefined;
+  /** `--uidmap` CONTAINER:HOST:SIZE values, HOST relative to the caller's own mapping. */
+  uidmap?: readonly string[];
+  /** `--gidmap` values. */
+  gidmap?: readonly string[];
+  /** `--subuidname`: take the subordinate uids of this name in /etc/subuid. */
+  subuidName?: string | undefined;
+  /** `--subgidname`. */
+  subgidName?: string | undefined;
+  /** `--device` values: HOST[:CONTAINER][:PERMS], or a CDI name vendor.com/class=name. */
+  devices?: readonly string[];
+  /** `--group-add` values (only keep-groups: keep the caller's supplementary groups). */
+  groupAdd?: readonly string[];
 }
 
 /** The network of a request that names none: the default mode, nothing published. */

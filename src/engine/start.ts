@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { ensureHelloRootfs } from "../image/builtin_hello.ts";
 import { lazyImport } from "../lazy/mod.ts";
 import { dataDir } from "../paths/mod.ts";
 import { SIGNALS } from "../plan/linux.ts";
@@ -22,11 +23,8 @@ import { execFifoPath, type RuntimeRecord } from "./runtime_record.ts";
  * a reboot, or a clean-up of the data directory). An image's
  * storage backend is prepared again by its own start step.
  */
-async function prepareRootfs(rec: ContainerRecord): Promise<void> {
+export function prepareRootfs(rec: ContainerRecord): void {
   if (rec.rootfs.backend === "builtin") {
-    const { ensureHelloRootfs } = await lazyImport<typeof import("../image/builtin_hello.ts")>(
-      "image/builtin_hello.ts",
-    );
     const path = ensureHelloRootfs(dataDir());
     rec.spec.rootfs = rec.rootfs.path = path;
   }
@@ -50,7 +48,7 @@ export async function startContainer(id: string): Promise<void> {
     const rec = readRecord(id);
     if (!rec) throw new ContainerError(`No such container: ${id}`);
     if (isActive(currentStatus(id))) return;
-    await prepareRootfs(rec);
+    prepareRootfs(rec);
     try {
       // a cgroup of its own again, with the limits it was run with
       await releaseRecordedCgroup(rec);

@@ -37,6 +37,7 @@ export const INFO_PROVIDERS: InfoProvider[] = [
   { section: "security", collect: () => builtin().then((m) => m.securityInfo()) },
   { section: "config", collect: () => builtin().then((m) => m.configInfo()) },
   { section: "paths", collect: () => builtin().then((m) => m.pathsInfo()) },
+  { section: "cdi", collect: () => import("../engine/cdi.ts").then((m) => m.cdiInfo()) },
 ];
 
 /** Collect every section; a provider that fails shows its error instead of stopping the rest. */

@@ -71,6 +71,8 @@ export interface ProcessSpec {
   gid: number;
   /** Supplementary groups. */
   groups: number[];
+  /** Keep the caller's own supplementary groups (`--group-add keep-groups`): setgroups is never called. */
+  keepGroups?: boolean;
   /** Allocate a pty (-t). */
   terminal: boolean;
   /** Keep stdin attached (-i); without it the container reads /dev/null. */
@@ -119,6 +121,30 @@ export interface ContainerSpec {
    * that subtree is mounted on /sys/fs/cgroup (podman's cgroupns=private).
    */
   privateCgroup?: boolean;
+  /** The container's own id maps (`--userns`, `--uidmap`): absent, the caller's default mapping. */
+  idMap?: { uidMap: IdMapLine[]; gidMap: IdMapLine[] };
+  /** Host device nodes bound into the container (`--device`, CDI), after the default set. */
+  devices?: DeviceSpec[];
+}
+
+/** One line of a uid_map/gid_map: `inside outside count`. */
+export interface IdMapLine {
+  /** First id inside. */
+  inside: number;
+  /** First id outside. */
+  outside: number;
+  /** Length of the range. */
+  count: number;
+}
+
+/** A host device node bound into the container. */
+export interface DeviceSpec {
+  /** The node on the host. */
+  host: string;
+  /** Its path inside. */
+  container: string;
+  /** Writable (`w` among the permissions); otherwise bound read-only. */
+  writable: boolean;
 }
 
 /** Parent-side steps other concerns add to a run (cgroups, network helpers…). */

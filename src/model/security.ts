@@ -33,6 +33,13 @@ export interface SecuritySpec {
   capabilities: CapabilitySets;
   /** Highest capability of the kernel (the shim drops 0..lastCap from the bounding set). */
   lastCap: number;
+  /**
+   * The permitted set the process holds when its capabilities are set up;
+   * absent: all of them (a user namespace it made or joined gives it all).
+   * A runtime started as real root with a narrower set (a host or an engine
+   * that dropped some) shares its own: asking capset for more is refused.
+   */
+  heldCapabilities?: bigint;
   /** prctl(PR_SET_NO_NEW_PRIVS): setuid binaries and file capabilities stop granting anything. */
   noNewPrivileges: boolean;
   /** The compiled filter, or undefined for unconfined. */

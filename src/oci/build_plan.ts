@@ -12,7 +12,7 @@
  *     → devices → sysctl → mkdir cwd
  *   [SYNC hooks: prestart, createRuntime (runtime namespaces), createContainer (container's)]
  *   pivot_root (chroot with --no-pivot) → read-only root → read-only and masked paths → root propagation
- *   hostname, domainname, personality → the process setup (the engine's, src/engine/exec.ts):
+ *   hostname, domainname, personality → the process setup (the engine's, src/engine/process_setup.ts):
  *     [PTY, /dev/console] → [KEEP_FDS] → cwd, rlimits, umask
  *     → LSM labels, no_new_privs, bounding set → SETID → seccomp, final capabilities
  *   SYNC created   (`create` writes the pid file and exits here; `run` starts at once)
@@ -23,9 +23,9 @@
  *
  * @module
  */
-import { CLONE, MS, Plan } from "../plan/mod.ts";
+import { CLONE, MOUNT_ATTR, MS, Plan, SetIdFlag } from "../plan/mod.ts";
 import { addPathProtections, type SecuritySpec } from "../security/mod.ts";
-import { addProcessSetup, type ExecPlanOptions, type ProcessSetup } from "../engine/exec.ts";
+import { addProcessSetup, type ExecPlanOptions, type ProcessSetup } from "../engine/process_setup.ts";
 import type { IdMapping, IdRange } from "../userns/mod.ts";
 import { execCandidates } from "../engine/build_plan.ts";
 import type { NsType, OciConfig, OciProcess } from "./config.ts";
@@ -33,7 +33,7 @@ import { CLONE_FLAG, JOIN_ORDER } from "./namespaces.ts";
 import { invalid, unsupported } from "./errors.ts";
 import type { RuntimeLog } from "./log.ts";
 import { addDevices, addMount, rootPropagation, sysctlNamespace } from "./mounts.ts";
-import { compileSeccomp, processSecurity } from "./security.ts";
+import { compileSeccomp, fitCapabilities, processSecurity } from "./security.ts";
 import { ociIdMapping, type UsernsView, usernsView } from "./userns.ts";
 
 /** SYNC tags of the runtime's plans. */
@@ -72,6 +72,33 @@ export interface CreatePlan {
   hooksSync: boolean;
   /** The security decision (for exec to reuse the filter's rules). */
   security: SecuritySpec;
+}
+
+/** This process is in the host's own user namespace (real root), where device nodes are not refused by the kernel. */
+export function initialUserns(): boolean {
+  try {
+    return /^\s*0\s+0\s+4294967295\s*$/.test(Deno.readTextFileSync("/proc/self/uid_map"));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * `linux.resources.devices` grants every device (a privileged container's
+ * `{"allow": true, "access": "rwm"}` with no later deny): nothing to enforce.
+ */
+export function devicesAllowAll(resources: Record<string, unknown> | undefined): boolean {
+  const rules = resources?.devices;
+  if (!Array.isArray(rules)) return false;
+  let all = false;
+  for (const r of rules as Record<string, unknown>[]) {
+    const any = (v: unknown) => v === undefined || v === null || v === -1;
+    const wide = (r.type === undefined || r.type === "a") && any(r.major) && any(r.minor);
+    const access = typeof r.access === "string" ? r.access : "rwm";
+    if (r.allow === true && wide && ["r", "w", "m"].every((c) => access.includes(c))) all = true;
+    else if (r.allow !== true) all = false;
+  }
+  return all;
 }
 
 /** Check the namespace list and split it into new ones and ones to join. */
@@ -131,6 +158,7 @@ export function buildCreatePlan(cfg: OciConfig, opts: CreateOptions): CreatePlan
     maskedPaths: cfg.linux.maskedPaths,
     readonlyPaths: cfg.linux.readonlyPaths,
   };
+  fitCapabilities(security, !(newFlags & CLONE.NEWUSER) && !userJoin, "process", opts.log);
   const filter = compileSeccomp(cfg.linux.seccomp, security.capabilities.bounding, opts.log);
   if (filter) security.seccomp = filter;
 
@@ -153,6 +181,13 @@ export function buildCreatePlan(cfg: OciConfig, opts: CreateOptions): CreatePlan
       mapsAtSync = true;
     }
   }
+  if (newFlags & CLONE.NEWUSER && idMapped(view.uidMap, 0) && idMapped(view.gidMap, 0)) {
+    // Become root of the new namespace, as runc does once the maps are written:
+    // the process keeps the ids it had (real root's 0, or the user's) until it
+    // sets them, and where those are not mapped (a container's 0 on subordinate
+    // ids) the kernel refuses every file it would create (EOVERFLOW).
+    p.setid(0, 0, [], (view.setgroups ? 0 : SetIdFlag.SKIP_SETGROUPS) | SetIdFlag.KEEP_CAPS);
+  }
   const pidJoined = joins.some((j) => j.type === "pid");
   if (pidJoined || (joinFirst && early & CLONE.NEWPID)) p.fork();
   if (newFlags & CLONE.NEWCGROUP) p.unshare(CLONE.NEWCGROUP);
@@ -171,8 +206,18 @@ export function buildCreatePlan(cfg: OciConfig, opts: CreateOptions): CreatePlan
     p.mount("", rootfs, "", MS.PRIVATE);
     p.mount(rootfs, rootfs, "", MS.BIND | MS.REC);
   }
+  // Without a user namespace of the container's, the kernel lets root open
+  // any device node it finds or makes (CAP_MKNOD); runc's device cgroup
+  // enforces linux.resources.devices then. nook has no device cgroup, so the
+  // container's mounts are nodev instead: only the nodes bound into /dev
+  // below (the defaults and linux.devices) open, as in a user namespace.
+  // In a user namespace other than the host's (under podman, rootlesskit) the
+  // kernel already refuses such nodes: there is nothing to add.
+  const nodev = !has("user") && initialUserns() && !devicesAllowAll(cfg.linux.resources);
+  if (nodev) p.setattr(rootfs, MOUNT_ATTR.NODEV, 0, 0, true);
   p.root(rootfs);
   const ctx = {
+    nodev,
     gid5Mapped: view.gidMap ? view.gidMap.some((r) => 5 >= r.inside && 5 < r.inside + r.count) : undefined,
     hostCgroup2: opts.hostCgroup2,
     debug: (msg: string) => opts.log.debug(msg),
@@ -253,7 +298,7 @@ export function buildCreatePlan(cfg: OciConfig, opts: CreateOptions): CreatePlan
 }
 
 /**
- * config.json's process in the engine's form: the one process setup (src/engine/exec.ts) then
+ * config.json's process in the engine's form: the one process setup (src/engine/process_setup.ts) then
  * makes the process part of `create`'s plan and of `exec`'s. Its stdin is what the engine handed
  * over, and its umask stays inherited unless config.json names one.
  */
@@ -283,6 +328,9 @@ export function processOptions(
 ): Omit<ExecPlanOptions, "detach"> {
   return { security, skipSetgroups: !view.setgroups, preserveFds, consoleBind };
 }
+
+const idMapped = (ranges: IdRange[] | undefined, id: number) =>
+  ranges !== undefined && ranges.some((r) => id >= r.inside && id < r.inside + r.count);
 
 /** Refuse a user or group the container's user namespace does not have. */
 export function checkIds(proc: OciProcess, view: UsernsView, field: string): void {

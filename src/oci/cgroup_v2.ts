@@ -37,7 +37,7 @@ import {
 } from "../cgroupv2/mod.ts";
 import { CgroupError } from "../cgroupv2/errors.ts";
 import { exists } from "../cgroupv2/detect.ts";
-import { type CgroupProvider, type CgroupRequest, noCgroup, type OciCgroup, requestedResources } from "./cgroups.ts";
+import { type CgroupProvider, type CgroupRequest, noCgroup, type OciCgroup, requestedLimits, requestedResources, warnIgnoredWeights } from "./cgroups.ts";
 import { invalid, unsupported } from "./errors.ts";
 import type { RuntimeLog } from "./log.ts";
 
@@ -279,7 +279,7 @@ export const cgroupV2Provider: CgroupProvider = (req: CgroupRequest, log: Runtim
   const { resources, labels } = ociResources(req.resources);
   const { choice, opts, explicit } = placement(req);
   if (choice.kind === "none") return Promise.resolve(noCgroup(req, log, choice.reason ?? "there is no cgroup manager"));
-  const limited = requestedResources(req.resources).length > 0;
+  const limited = requestedLimits(req.resources).length > 0;
   const cg = createContainerCgroup(req.id, resources, choice, { ...opts, labels });
   let joined = false;
   const cgroup: OciCgroup = {
@@ -297,6 +297,7 @@ export const cgroupV2Provider: CgroupProvider = (req: CgroupRequest, log: Runtim
         }
         // runc's rootless rule: no limit asked for, so a cgroup that cannot be made is no reason to fail
         log.warn(`the container runs without a cgroup of its own: ${err.message}`);
+        warnIgnoredWeights(req.resources, log, "its cgroup could not be made");
         await cg.release().catch(() => {});
       }
     },

@@ -93,6 +93,32 @@ export function requestedResources(res: Record<string, unknown> | undefined, at 
   return out;
 }
 
+/**
+ * Relative weights: engines send them on every container (ctr's
+ * `cpu.shares` 1024, the kernel's own default), and they limit nothing —
+ * they only share the CPU or disk among sibling cgroups, which a container
+ * without a cgroup of its own does not have. runc's rootless cgroup
+ * managers pass over them the same way when they can make no cgroup.
+ */
+export const RELATIVE_WEIGHTS: readonly string[] = [
+  "linux.resources.cpu.shares",
+  "linux.resources.blockIO.weight",
+  "linux.resources.blockIO.leafWeight",
+];
+
+/** The requested fields that are limits (not {@link RELATIVE_WEIGHTS}). */
+export function requestedLimits(res: Record<string, unknown> | undefined): string[] {
+  return requestedResources(res).filter((f) => !RELATIVE_WEIGHTS.includes(f));
+}
+
+/** One warning for the weights a container without a cgroup cannot have. */
+export function warnIgnoredWeights(res: Record<string, unknown> | undefined, log: RuntimeLog, reason: string): void {
+  const weights = requestedResources(res).filter((f) => RELATIVE_WEIGHTS.includes(f));
+  if (weights.length) {
+    log.warn(`${weights.join(", ")}: ignored, the container has no cgroup of its own (${reason}); a weight limits nothing without one`);
+  }
+}
+
 /** True when /sys/fs/cgroup is a cgroup2 mount (not v1 or hybrid). */
 export function hostCgroup2(): boolean {
   try {
@@ -110,7 +136,7 @@ export function hostCgroup2(): boolean {
  * asks for no limit, an error naming the first limit when it does.
  */
 export function noCgroup(req: CgroupRequest, log: RuntimeLog, reason: string): undefined {
-  const asked = requestedResources(req.resources);
+  const asked = requestedLimits(req.resources);
   if (asked.length) {
     throw unsupported(
       asked[0]!,
@@ -118,6 +144,7 @@ export function noCgroup(req: CgroupRequest, log: RuntimeLog, reason: string): u
       `remove the limits from linux.resources, or give your user cgroup v2: ${DELEGATION_FIX}`,
     );
   }
+  warnIgnoredWeights(req.resources, log, reason);
   const devices = req.resources?.devices;
   if (Array.isArray(devices) && devices.length) {
     log.warn(

@@ -16,7 +16,7 @@ import { absolute, type OciProcess } from "./config.ts";
 import { checkIds, processOptions, processSetup } from "./build_plan.ts";
 import { OciError } from "./errors.ts";
 import { type RuntimeContext, writePidFile } from "./lifecycle.ts";
-import { compileSeccomp, processSecurity } from "./security.ts";
+import { compileSeccomp, fitCapabilities, processSecurity, sameUserns } from "./security.ts";
 import { checkId, loadRecord } from "./state.ts";
 import { runtimeStatus } from "../engine/state.ts";
 import { usernsView } from "./userns.ts";
@@ -54,6 +54,7 @@ export async function execProcess(ctx: RuntimeContext, req: ExecRequest): Promis
   const view = usernsView(pid);
   checkIds(proc, view, "process");
   const security: SecuritySpec = { ...processSecurity(proc, "process", ctx.log), maskedPaths: [], readonlyPaths: [] };
+  fitCapabilities(security, sameUserns(pid), "process", ctx.log);
   const filter = compileSeccomp(rec.seccomp, security.capabilities.bounding, ctx.log);
   if (filter) security.seccomp = filter;
   const p = buildExecPlan(pid, processSetup(proc), {

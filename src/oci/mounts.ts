@@ -89,6 +89,13 @@ export interface MountContext {
   gid5Mapped: boolean | undefined;
   /** /sys/fs/cgroup on the host is cgroup v2 (not v1 or hybrid). */
   hostCgroup2: boolean;
+  /**
+   * Device nodes on the container's mounts must not open (MS_NODEV on each,
+   * but devpts and mounts whose options say "dev"): the container has no
+   * user namespace of its own, where the kernel would refuse them, and no
+   * device cgroup enforces `linux.resources.devices` (nook has none).
+   */
+  nodev?: boolean;
 }
 
 function attrsOf(flags: number): number {
@@ -100,6 +107,16 @@ function attrsOf(flags: number): number {
 export function parentOf(path: string): string {
   const i = path.replace(/\/+$/, "").lastIndexOf("/");
   return i <= 0 ? "/" : path.slice(0, i);
+}
+
+/** A bind of one device node (an engine's way to pass a device, like linux.devices). */
+function isDevice(hostPath: string): boolean {
+  try {
+    const st = Deno.statSync(hostPath);
+    return st.isCharDevice === true || st.isBlockDevice === true;
+  } catch {
+    return false;
+  }
 }
 
 function isFile(hostPath: string): boolean {
@@ -135,6 +152,11 @@ export function addMount(p: Plan, m: OciMount, field: string, ctx: MountContext)
     } else {
       data.push(opt);
     }
+  }
+  if (ctx.nodev && m.type !== "devpts" && !m.options.includes("dev") && !isDevice(m.source)) {
+    // Why: a node made with CAP_MKNOD, or shipped in a volume, would reach the host's device.
+    if (bind) recursiveAttrs |= MOUNT_ATTR.NODEV;
+    else set |= MS.NODEV;
   }
   const flags = set & ~clear;
   const target = m.destination;

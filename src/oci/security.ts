@@ -105,3 +105,64 @@ export function compileSeccomp(
     throw err;
   }
 }
+
+/** The permitted capability set of this process (CapPrm), or undefined when /proc cannot tell. */
+export function ownPermitted(): bigint | undefined {
+  try {
+    const m = /^CapPrm:\s*([0-9a-f]+)$/m.exec(Deno.readTextFileSync("/proc/self/status"));
+    return m ? BigInt(`0x${m[1]}`) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const capNames = (mask: bigint) => CAPABILITIES.filter((_, i) => (mask >> BigInt(i)) & 1n).map((c) => `CAP_${c}`);
+
+/**
+ * Fit the process's capability sets to what the kernel will grant, as runc
+ * does: in a user namespace the runtime shares (real root on a node, or
+ * root of a namespace rootlesskit made) the process starts from the
+ * runtime's own permitted set, not from a full one, so the plan raises only
+ * that before the user switch. A set that asks for more than that is
+ * refused here with the names — capset would refuse it later with only
+ * EPERM. Ambient capabilities the kernel cannot raise (not in both the
+ * permitted and the inheritable set) are dropped with a warning, as runc
+ * drops them: that grants less, never more.
+ */
+export function fitCapabilities(sec: SecuritySpec, sharesUserns: boolean, field: string, log: RuntimeLog): void {
+  const c = sec.capabilities;
+  if (sharesUserns) {
+    const held = ownPermitted();
+    if (held !== undefined) {
+      sec.heldCapabilities = held;
+      for (const k of ["permitted", "effective", "inheritable"] as const) {
+        const missing = c[k] & ~held;
+        if (missing) {
+          throw unsupported(
+            `${field}.capabilities.${k}`,
+            `asks for ${capNames(missing).join(", ")}, which the runtime itself does not hold (it runs without a user namespace of the container's, so the container can have only the capabilities it has)`,
+            "drop them from the spec, or start the runtime with them",
+          );
+        }
+      }
+    }
+  }
+  const notRaisable = c.ambient & ~(c.permitted & c.inheritable);
+  if (notRaisable) {
+    log.warn(
+      `${field}.capabilities.ambient: ${
+        capNames(notRaisable).join(", ")
+      } not in both the permitted and the inheritable set; the kernel cannot raise them, so they are left out`,
+    );
+    c.ambient &= ~notRaisable;
+  }
+}
+
+/** The process `pid` is in this process's user namespace (a container without one of its own). */
+export function sameUserns(pid: number): boolean {
+  try {
+    return Deno.readLinkSync(`/proc/${pid}/ns/user`) === Deno.readLinkSync("/proc/self/ns/user");
+  } catch {
+    return false;
+  }
+}

@@ -94,11 +94,13 @@ export function processInUserns(path: string): number | undefined {
  */
 export function usernsView(kind: "new" | "shared" | { path: string } | number, mapping?: IdMapping): UsernsView {
   if (kind === "new") {
-    // applyIdMapping denies setgroups when it writes the maps itself as a normal user
+    // applyIdMapping denies setgroups when it writes the maps itself as a normal user;
+    // a namespace made inside one that denies it (root of `unshare -r`, of
+    // rootlesskit without subordinate ids) inherits the denial.
     return {
       uidMap: mapping!.uidMap,
       gidMap: mapping!.gidMap,
-      setgroups: mapping!.mode === "subid" || Deno.uid() === 0,
+      setgroups: (mapping!.mode === "subid" || Deno.uid() === 0) && readOr("/proc/self/setgroups")?.trim() !== "deny",
     };
   }
   if (typeof kind === "object") {

@@ -43,8 +43,9 @@ export function createContainerRootfs(
   image: ImageRecord,
   imageName: string,
   choice: BackendChoice,
-  opts: { autoRemove: boolean },
+  opts: { autoRemove: boolean; layerShift?: { uid: string; gid: string } },
 ): PreparedRootfs {
+  if (opts.layerShift) choice = shiftingBackend(choice);
   const layout = storeLayout();
   for (const l of image.layers) {
     if (!readLayerInfo(l.chainId)) {
@@ -103,17 +104,20 @@ export function createContainerRootfs(
     } else {
       const abs = lowers.map((l) => `${layout.root}/${l}`);
       const fuse = choice.fuseOverlayfs ?? "/usr/bin/fuse-overlayfs";
-      const opts = `lowerdir=${abs.join(":")},upperdir=${dir}/upper,workdir=${dir}/work,allow_other`;
+      // another user namespace than the store's: the layers are shown with their image owners at
+      // mount time (fuse-overlayfs maps ids per request), never copied or chowned
+      const shift = opts.layerShift ? `,uidmapping=${opts.layerShift.uid},gidmapping=${opts.layerShift.gid}` : "";
+      const mountOpts = `lowerdir=${abs.join(":")},upperdir=${dir}/upper,workdir=${dir}/work,allow_other${shift}`;
       // the daemon keeps its stderr for life: into a log next to the upper
       // layer, not into the container's output
       const sh = findExecutable("sh", "/usr/bin:/bin");
       const run = sh
         ? {
           path: sh,
-          args: ["sh", "-c", 'exec "$0" "$@" 2>>"$LOG"', fuse, "-o", opts, merged],
+          args: ["sh", "-c", 'exec "$0" "$@" 2>>"$LOG"', fuse, "-o", mountOpts, merged],
           env: ["PATH=/usr/sbin:/usr/bin:/sbin:/bin", `LOG=${dir}/fuse-overlayfs.log`],
         }
-        : { path: fuse, args: ["fuse-overlayfs", "-o", opts, merged], env: ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"] };
+        : { path: fuse, args: ["fuse-overlayfs", "-o", mountOpts, merged], env: ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"] };
       setup = { run: [run], leaveHelpersBehind: true };
     }
   }
@@ -142,4 +146,21 @@ export async function removeContainerStorage(id: string, lock?: Deno.FsFile): Pr
   }
   const anonymous = releaseContainerVolumes(id);
   await removeTrees([rootfsDir(id), ...anonymous.map((n) => volumeDir(n))]);
+}
+
+/**
+ * The backend for a container whose user namespace differs from the
+ * store's: kernel overlayfs cannot shift ids here (an id-mapped mount of the
+ * layers needs privilege over their filesystem, which a user namespace does
+ * not have), fuse-overlayfs can.
+ */
+function shiftingBackend(choice: BackendChoice): BackendChoice {
+  if (choice.backend === "fuse-overlayfs") return choice;
+  const fuse = choice.fuseOverlayfs ?? findExecutable("fuse-overlayfs", `${Deno.env.get("PATH") ?? ""}:/usr/bin:/bin`);
+  if (!fuse) {
+    throw new StoreError("This user namespace mode needs fuse-overlayfs to show the image's files with their owners", {
+      hint: "install it (Debian/Ubuntu: apt install fuse-overlayfs); the layers are never copied for a mapping",
+    });
+  }
+  return { ...choice, backend: "fuse-overlayfs", fuseOverlayfs: fuse };
 }

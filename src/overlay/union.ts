@@ -53,6 +53,33 @@ function lookup(layers: readonly UnionLayer[], rel: string): [string, Deno.FileI
   return undefined;
 }
 
+/** Host path and info of `rel` (a path without symlinks, relative to the root) in the merged view, or undefined when it is not there. */
+export function lstatInLayers(layers: readonly UnionLayer[], rel: string): [string, Deno.FileInfo] | undefined {
+  return lookup(layers, rel);
+}
+
+/**
+ * The names in directory `rel` (no symlinks in it) of the merged view: each layer's entries from
+ * the top down to the first that is opaque there, whiteouts removing names of the layers below.
+ */
+export function listInLayers(layers: readonly UnionLayer[], rel: string): string[] {
+  const seen = new Map<string, boolean>();
+  for (const layer of layers) {
+    const host = rel ? `${layer.dir}/${rel}` : layer.dir;
+    const st = lstat(host);
+    if (st && !st.isDirectory) break;
+    if (st) {
+      for (const e of Deno.readDirSync(host)) {
+        if (seen.has(e.name)) continue;
+        const est = lstat(`${host}/${e.name}`);
+        seen.set(e.name, est !== undefined && !isWhiteout(est));
+      }
+      if (layer.opaque.has(rel)) break;
+    }
+  }
+  return [...seen].filter(([, present]) => present).map(([name]) => name).sort();
+}
+
 /** Host path of `path` in the image's merged view, symlinks resolved inside the root; undefined if missing. */
 export function resolveInLayers(layers: readonly UnionLayer[], path: string): string | undefined {
   return resolve(layers, path)?.[0];

@@ -38,11 +38,11 @@ export function addPathProtections(p: Plan, sec: SecuritySpec): void {
   for (const path of sec.maskedPaths) p.protectPath(path, "mask");
 }
 
-/** Right before SETID: LSM labels, no_new_privs, the bounding set (effective and permitted still full). */
+/** Right before SETID: LSM labels, no_new_privs, the bounding set (effective = permitted = what the process holds). */
 export function addBeforeSetid(p: Plan, sec: SecuritySpec): void {
   for (const l of sec.execLabels) p.write(l.path, l.value);
   if (sec.noNewPrivileges) p.noNewPrivs();
-  const all = allCapabilities(sec.lastCap);
+  const all = sec.heldCapabilities ?? allCapabilities(sec.lastCap);
   p.caps(
     { bounding: sec.capabilities.bounding, effective: all, permitted: all, inheritable: 0n, ambient: 0n },
     sec.lastCap,
@@ -70,7 +70,7 @@ export function addBeforeExec(p: Plan, sec: SecuritySpec): void {
     p.seccomp(sec.seccomp.program, sec.seccomp.flags);
   } else {
     // CAP_SYS_ADMIN effective again (the user switch cleared the effective set) to load the filter
-    const all = allCapabilities(sec.lastCap);
+    const all = sec.heldCapabilities ?? allCapabilities(sec.lastCap);
     p.caps({ bounding: KEEP_BOUNDING, effective: all, permitted: all, inheritable: 0n, ambient: 0n }, sec.lastCap);
     p.seccomp(sec.seccomp.program, sec.seccomp.flags);
     final();

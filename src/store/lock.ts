@@ -56,7 +56,7 @@ export async function lockStore(mode: "shared" | "exclusive", root?: string, qui
  * (see tempPath in blobs.ts). Resumable downloads
  * (`<hex>.partial`) and unpacks that the per-blob lock guards are not here.
  */
-const OWNED_TEMP = /^(?:load|import|blob|layer-import|build)-(\d+)-/;
+const OWNED_TEMP = /^(?:load|import|blob|layer-import|build|commit)-(\d+)-/;
 
 /**
  * Remove what a killed or failed load, import, pull or build left in tmp/: with the

@@ -18,3 +18,15 @@ export {
   userName,
 } from "./id_map.ts";
 export { explainCloneFailure, type SysctlReader } from "./diagnose.ts";
+export {
+  AUTO_SIZE,
+  autoRanges,
+  composeRanges,
+  layerView,
+  mapId,
+  type ModeMapping,
+  modeMapping,
+  parseUsernsMode,
+  sameRanges,
+  type UsernsMode,
+} from "./modes.ts";

@@ -48,7 +48,9 @@ test("a rootless bundle becomes: barrier, mounts, pivot_root, process set-up, SY
   assert.equal(p.plan.ops[0]!.path, "/state/x/exec.fifo");
   assert.deepEqual(n.slice(-3), ["SYNC", "BARRIER_WAIT", "EXEC"]);
   assert.deepEqual(p.plan.ops.at(-3)!.fields, [{ t: "u64", v: SYNC_TAG.CREATED }]);
-  assert.ok(n.indexOf("PIVOT_ROOT") < n.indexOf("SETID") && n.indexOf("SETID") < n.indexOf("SYNC"));
+  // the process's user is set after pivot_root; a first SETID makes it root of the new namespace
+  assert.ok(n.indexOf("PIVOT_ROOT") < n.lastIndexOf("SETID") && n.lastIndexOf("SETID") < n.indexOf("SYNC"));
+  assert.equal(n.indexOf("SETID"), 1, "root of the new user namespace before anything is made in it");
   assert.ok(!n.includes("PDEATHSIG"), "the process outlives `create`: no parent-death signal");
   assert.equal(p.plan.cloneFlags & CLONE.NEWUSER, CLONE.NEWUSER);
   assert.equal(p.plan.cloneFlags & CLONE.NEWNET, 0, "the rootless spec keeps the host's network");

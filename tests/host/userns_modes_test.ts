@@ -1,0 +1,325 @@
+/**
+ * User namespace modes and devices with real containers: keep-id (the
+ * caller's ids inside, the image's owners kept, no layer copied), nomap,
+ * --uidmap, host refused, and --device nodes usable inside.
+ */
+import { assert, busyboxRootfs, busyboxSkip, scratch, subidRange, subidSkip, test } from "../_helpers.ts";
+import { busyboxEntries, freshStore, image, layer, nookT, ociArchive, type TarEntry } from "../_oci.ts";
+
+const skip = busyboxSkip() ?? subidSkip() ?? fuseSkip();
+
+/** keep-id shows the layers through fuse-overlayfs (id mapping at mount time). */
+function fuseSkip(): string | undefined {
+  for (const d of ["/usr/bin", "/bin"]) {
+    try {
+      Deno.statSync(`${d}/fuse-overlayfs`);
+      try {
+        Deno.openSync("/dev/fuse", { read: true, write: true }).close();
+        return undefined;
+      } catch (err) {
+        return `/dev/fuse cannot be opened by this user (${(err as Error).message})`;
+      }
+    } catch {
+      // next
+    }
+  }
+  return "fuse-overlayfs is not installed (apt install fuse-overlayfs)";
+}
+
+const BIG = new Uint8Array(1 << 20).map((_, i) => (i * 2654435761) >>> 24);
+
+async function loadImage(env: Record<string, string>): Promise<void> {
+  const entries: TarEntry[] = [
+    ...busyboxEntries(),
+    { name: "owned4242", content: "x", uid: 4242, gid: 4343 },
+    { name: "big", content: BIG },
+  ];
+  const dir = scratch();
+  Deno.writeFileSync(`${dir}/in.tar`, ociArchive(image([layer(entries)], { Cmd: ["sh"] }), "localhost/uns:1"));
+  const r = await nookT(["load", "-q", "-i", `${dir}/in.tar`], env);
+  assert.equal(r.code, 0, r.stderr);
+}
+
+function treeBytes(dir: string): { files: number; bytes: number } {
+  let files = 0, bytes = 0;
+  const walk = (d: string) => {
+    let list: Deno.DirEntry[];
+    try {
+      list = [...Deno.readDirSync(d)];
+    } catch {
+      return;
+    }
+    for (const e of list) {
+      const p = `${d}/${e.name}`;
+      if (e.isDirectory) walk(p);
+      else if (e.isFile) {
+        files++;
+        try {
+          bytes += Deno.lstatSync(p).size;
+        } catch {
+          // unreadable (a file of a subordinate id)
+        }
+      }
+    }
+  };
+  walk(dir);
+  return { files, bytes };
+}
+
+function userName(): string {
+  for (const line of Deno.readTextFileSync("/etc/passwd").split("\n")) {
+    const f = line.split(":");
+    if (f[2] === String(Deno.uid())) return f[0]!;
+  }
+  return Deno.env.get("USER") ?? "";
+}
+
+test("keep-id: the caller's uid, gid and name inside, files in a bind mount stay the caller's, the image's owners are kept, no layer copied", async () => {
+  const store = freshStore();
+  try {
+    await loadImage(store.env);
+    const src = scratch("nook-keepid-");
+    Deno.chmodSync(src, 0o755);
+    const before = treeBytes(store.data);
+    const script = [
+      "id -u; id -g; id -un",
+      "stat -c %u:%g /bin/busybox /owned4242",
+      "touch /src/made && echo made",
+      'echo "$HOME"; stat -c %u "$HOME"',
+      "stat -c %i /big",
+      "sleep 1",
+    ].join("; echo ---; ");
+    const run = nookT(["run", "--name", "keepid", "--userns=keep-id", "-v", `${src}:/src`, "-w", "/src", "localhost/uns:1", "sh", "-c", script], store.env);
+    const r = await run;
+    assert.equal(r.code, 0, r.stderr);
+    const parts = r.stdout.split("---\n").map((s) => s.trim());
+    assert.deepEqual(parts[0]!.split("\n"), [String(Deno.uid()), String(Deno.gid()), userName()], r.stdout);
+    assert.deepEqual(parts[1]!.split("\n"), ["0:0", "4242:4343"], "the image's files keep their owners");
+    assert.equal(parts[2], "made");
+    const st = Deno.statSync(`${src}/made`);
+    assert.equal(st.uid, Deno.uid(), "a file made inside belongs to the caller outside");
+    assert.equal(st.gid, Deno.gid());
+    const [home, homeOwner] = parts[3]!.split("\n");
+    assert.ok(home && home !== "/", `a home directory: ${parts[3]}`);
+    assert.equal(homeOwner, String(Deno.uid()), "the home directory is the caller's inside");
+    const after = treeBytes(store.data);
+    // the 1 MiB file lives once in the layer: the container's storage holds no copy of it
+    assert.ok(after.bytes - before.bytes < BIG.length / 2, `the store grew by ${after.bytes - before.bytes} bytes`);
+    // and the file seen inside is the layer's own inode
+    const layerBig = treeFind(`${store.data}`, "big");
+    assert.ok(layerBig, "the layer's file is found in the store");
+    assert.equal(parts[4], String(Deno.statSync(layerBig).ino), "the container reads the layer's inode, not a copy");
+    assert.equal((await nookT(["rm", "keepid"], store.env)).code, 0);
+  } finally {
+    await store.reset();
+  }
+}, { skip });
+
+function treeFind(dir: string, name: string): string | undefined {
+  const walk = (d: string): string | undefined => {
+    let list: Deno.DirEntry[];
+    try {
+      list = [...Deno.readDirSync(d)];
+    } catch {
+      return undefined;
+    }
+    for (const e of list) {
+      const p = `${d}/${e.name}`;
+      if (e.name === name && e.isFile && d.endsWith("/diff")) return p;
+      if (e.isDirectory) {
+        const f = walk(p);
+        if (f) return f;
+      }
+    }
+    return undefined;
+  };
+  return walk(dir);
+}
+
+test("keep-id:uid=,gid= gives those ids to the caller inside", async () => {
+  const store = freshStore();
+  try {
+    await loadImage(store.env);
+    const src = scratch("nook-keepid-");
+    Deno.chmodSync(src, 0o755);
+    const r = await nookT(["run", "--rm", "--userns=keep-id:uid=1234,gid=2345", "-v", `${src}:/src`, "localhost/uns:1", "sh", "-c", "id -u; id -g; stat -c %u:%g /bin/busybox; touch /src/f"], store.env);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(r.stdout.trim().split("\n"), ["1234", "2345", "0:0"]);
+    assert.equal(Deno.statSync(`${src}/f`).uid, Deno.uid());
+  } finally {
+    await store.reset();
+  }
+}, { skip });
+
+test("--uidmap/--gidmap: HOST ids relative to the caller's own mapping, read from /etc/subuid; the image's owners kept", async () => {
+  const sub = subidRange("uid")!;
+  const store = freshStore();
+  try {
+    await loadImage(store.env);
+    const maps = ["--uidmap", "0:1:10", "--uidmap", "10:0:1", "--uidmap", "11:11:5000", "--gidmap", "0:0:1", "--gidmap", "1:1:5000"];
+    const r = await nookT(["run", "--rm", ...maps, "localhost/uns:1", "sh", "-c", "cat /proc/self/uid_map; stat -c %u:%g /bin/busybox /owned4242"], store.env);
+    assert.equal(r.code, 0, r.stderr);
+    const lines = r.stdout.trim().split("\n").map((l) => l.trim().split(/\s+/).join(" "));
+    assert.deepEqual(lines, [`0 ${sub.start} 10`, `10 ${Deno.uid()} 1`, `11 ${sub.start + 10} 5000`, "0:0", "4242:4343"]);
+    // nomap and maps without the caller are refused with the reason
+    for (const bad of [["--userns=nomap"], ["--uidmap", "0:1:1000"]]) {
+      const x = await nookT(["run", "--rm", ...bad, "localhost/uns:1", "true"], store.env);
+      assert.equal(x.code, 125, x.stderr);
+      assert.match(x.stderr, /leaves out your own id/);
+    }
+  } finally {
+    await store.reset();
+  }
+}, { skip });
+
+test("--userns=host is refused rootless with what is lost; bad modes and maps are clear errors", async () => {
+  const store = freshStore();
+  try {
+    const host = await nookT(["run", "--rm", "--userns=host", "hello"], store.env);
+    assert.equal(host.code, 125, host.stderr);
+    assert.match(host.stderr, /--userns=host needs root/);
+    const bad = await nookT(["run", "--rm", "--userns=keep-id:uid=x", "hello"], store.env);
+    assert.equal(bad.code, 125);
+    assert.match(bad.stderr, /Invalid --userns option "uid=x"/);
+    const far = await nookT(["run", "--rm", "--uidmap", "0:1:4294967000", "hello"], store.env);
+    assert.equal(far.code, 125);
+    assert.match(far.stderr, /which your user cannot map/);
+  } finally {
+    await store.reset();
+  }
+}, { skip: subidSkip() });
+
+test("--device binds a host node, writable with w, under another name", async () => {
+  const store = freshStore();
+  try {
+    await loadImage(store.env);
+    const r = await nookT(["run", "--rm", "--device", "/dev/null:/dev/mynull:rw", "--device", "/dev/zero:/dev/sub/z", "localhost/uns:1", "sh", "-c", "echo hi > /dev/mynull && echo wrote; head -c 4 /dev/sub/z | wc -c; stat -c %t:%T /dev/mynull"], store.env);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(r.stdout.trim().split("\n"), ["wrote", "4", "1:3"]);
+    const missing = await nookT(["run", "--rm", "--device", "/dev/nonexistent-nook", "hello"], store.env);
+    assert.equal(missing.code, 125);
+    assert.match(missing.stderr, /Cannot use the device "\/dev\/nonexistent-nook": no such file/);
+  } finally {
+    await store.reset();
+  }
+}, { skip: busyboxSkip() ?? subidSkip() });
+
+test("CDI: a device from a spec written here (JSON and YAML) is usable inside, with its env, mount and hook; nook info lists it", async () => {
+  const cdiDir = scratch("nook-cdi-");
+  const yamlDir = scratch("nook-cdi-");
+  const share = scratch("nook-cdi-share-");
+  Deno.chmodSync(share, 0o755);
+  Deno.writeTextFileSync(`${share}/lib.txt`, "from-cdi\n");
+  const hookOut = `${cdiDir}/hook.out`;
+  Deno.writeTextFileSync(
+    `${cdiDir}/test.json`,
+    JSON.stringify({
+      cdiVersion: "0.6.0",
+      kind: "nook.test/null",
+      devices: [{
+        name: "one",
+        containerEdits: {
+          deviceNodes: [{ path: "/dev/nook-null", hostPath: "/dev/null", permissions: "rw" }],
+          env: ["NOOK_CDI=one"],
+        },
+      }],
+      containerEdits: {
+        mounts: [{ hostPath: share, containerPath: "/opt/cdi", options: ["ro", "bind"] }],
+        hooks: [{ hookName: "createRuntime", path: "/bin/sh", args: ["sh", "-c", `cat > ${hookOut}`] }],
+      },
+    }),
+  );
+  Deno.writeTextFileSync(
+    `${yamlDir}/zero.yaml`,
+    "cdiVersion: 0.6.0\nkind: nook.test/zero\ndevices:\n  - name: z\n    containerEdits:\n      deviceNodes:\n        - path: /dev/nook-zero\n          hostPath: /dev/zero\n",
+  );
+  const store = freshStore({ NOOK_CDI_DIRS: `${cdiDir}:${yamlDir}` });
+  try {
+    await loadImage(store.env);
+    const r = await nookT([
+      "run", "--rm", "--device", "nook.test/null=one", "--device", "nook.test/zero=z", "localhost/uns:1", "sh", "-c",
+      "echo x > /dev/nook-null && echo wrote; head -c 3 /dev/nook-zero | wc -c; echo $NOOK_CDI; cat /opt/cdi/lib.txt; touch /opt/cdi/x 2>/dev/null || echo ro",
+    ], store.env);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(r.stdout.trim().split("\n"), ["wrote", "3", "one", "from-cdi", "ro"]);
+    const state = JSON.parse(Deno.readTextFileSync(hookOut));
+    assert.ok(state.pid > 0 && /^[0-9a-f]{64}$/.test(state.id), "the hook got the container's state");
+    const info = await nookT(["info", "--format", "json"], store.env);
+    assert.equal(info.code, 0, info.stderr);
+    assert.deepEqual(JSON.parse(info.stdout).cdi.devices, ["nook.test/null=one", "nook.test/zero=z"]);
+    const unknown = await nookT(["run", "--rm", "--device", "nook.test/null=two", "localhost/uns:1", "true"], store.env);
+    assert.equal(unknown.code, 125);
+    assert.match(unknown.stderr, /Unknown CDI device "nook.test\/null=two"/);
+    assert.match(unknown.stderr, /known: nook.test\/null=one, nook.test\/zero=z/);
+    // a bad spec: the error names the file and the field
+    Deno.writeTextFileSync(`${yamlDir}/bad.json`, JSON.stringify({ cdiVersion: "0.6.0", kind: "nook.test/bad", devices: [{ name: "b", containerEdits: { deviceNodes: [{ path: "dev/rel" }] } }] }));
+    const bad = await nookT(["run", "--rm", "--device", "nook.test/null=one", "localhost/uns:1", "true"], store.env);
+    assert.equal(bad.code, 125);
+    assert.match(bad.stderr, new RegExp(`The CDI spec "${yamlDir}/bad.json" is invalid: "devices\\[0\\]\\.containerEdits\\.deviceNodes\\[0\\]\\.path" is missing or not absolute`));
+  } finally {
+    await store.reset();
+  }
+}, { skip: busyboxSkip() ?? subidSkip() });
+
+function supplementaryGroups(): number[] {
+  const status = Deno.readTextFileSync("/proc/self/status");
+  const groups = (/^Groups:\s*(.*)$/m.exec(status)?.[1] ?? "").trim().split(/\s+/).filter(Boolean).map(Number);
+  return groups.filter((g) => g !== Deno.gid());
+}
+
+test("--group-add keep-groups: the caller's supplementary groups stay (devices of video/render/audio open)", async () => {
+  const store = freshStore();
+  try {
+    await loadImage(store.env);
+    const r = await nookT(["run", "--rm", "--userns=keep-id", "--group-add", "keep-groups", "localhost/uns:1", "sh", "-c", "grep ^Groups: /proc/self/status"], store.env);
+    assert.equal(r.code, 0, r.stderr);
+    const inside = r.stdout.replace("Groups:", "").trim().split(/\s+/).filter(Boolean).map(Number);
+    // each of the caller's groups is there: mapped ones by their id, the others as the overflow gid
+    const overflow = Number(Deno.readTextFileSync("/proc/sys/kernel/overflowgid").trim());
+    const expect = [Deno.gid()!, ...supplementaryGroups().map(() => overflow)].sort((a, b) => a - b);
+    assert.deepEqual(inside.sort((a, b) => a - b), expect);
+    const both = await nookT(["run", "--rm", "--group-add", "keep-groups", "--group-add", "10", "localhost/uns:1", "true"], store.env);
+    assert.equal(both.code, 125);
+    assert.match(both.stderr, /keep-groups cannot be combined/);
+  } finally {
+    await store.reset();
+  }
+}, { skip: skip ?? (supplementaryGroups().length ? undefined : "the test user has no supplementary group to keep") });
+
+test("auto: two concurrent containers get disjoint slices of the subordinate range, recorded in the store", async () => {
+  const sub = subidRange("uid")!;
+  const store = freshStore();
+  const rootfs = busyboxRootfs();
+  try {
+    await loadImage(store.env);
+    const run = (name: string) =>
+      nookT(["run", "--name", name, "--userns=auto:size=5000", "--rootfs", rootfs, "sh", "-c", "cat /proc/self/uid_map; sleep 1"], store.env);
+    const [a, b] = await Promise.all([run("auto-a"), run("auto-b")]);
+    assert.equal(a.code, 0, a.stderr);
+    assert.equal(b.code, 0, b.stderr);
+    const slice = (out: string) => {
+      const maps = out.trim().split("\n").map((l) => l.trim().split(/\s+/).map(Number));
+      assert.deepEqual(maps[0], [0, Deno.uid(), 1], "root inside stays the caller");
+      const [inside, outside, count] = maps[1]!;
+      assert.equal(inside, 1);
+      assert.equal(count, 4999);
+      assert.ok(outside! >= sub.start && outside! + count! <= sub.start + sub.count, `inside the subordinate range: ${out}`);
+      return [outside!, outside! + count!] as const;
+    };
+    const [sa, sb] = [slice(a.stdout), slice(b.stdout)];
+    assert.ok(sa[1] <= sb[0] || sb[1] <= sa[0], `disjoint: ${sa} and ${sb}`);
+    // removed containers give their slices back
+    assert.equal((await nookT(["rm", "auto-a", "auto-b"], store.env)).code, 0);
+    const c = await nookT(["run", "--rm", "--userns=auto:size=65000", "--rootfs", rootfs, "true"], store.env);
+    assert.equal(c.code, 0, c.stderr);
+    const full = await Promise.all([0, 1].map((i) => nookT(["run", "--name", `full${i}`, "--userns=auto:size=40000", "--rootfs", rootfs, "true"], store.env)));
+    assert.equal(full.filter((r) => r.code === 0).length, 1, "only one of two 40000-id slices fits");
+    assert.match(full.find((r) => r.code !== 0)!.stderr, /No free 40000 ids are left/);
+    // an image of the store cannot be shown in a slice elsewhere: refused with the reason
+    const img = await nookT(["run", "--rm", "--userns=auto", "localhost/uns:1", "true"], store.env);
+    assert.equal(img.code, 125);
+    assert.match(img.stderr, /--userns=auto cannot run an image from the store yet/);
+  } finally {
+    await store.reset();
+  }
+}, { skip });
