@@ -14,7 +14,8 @@
  *     nook writes the id maps, runs its hooks and gets typed errors exactly as
  *     in the foreground; on a restart (nook is gone) it runs the pre-GO steps
  *     nook listed (newuidmap/newgidmap commands, writes to /proc/PID/uid_map and gid_map)
- *     itself;
+ *     itself, and at a SYNC of the plan runs the command nook gave (--sync-run N ARGV…,
+ *     "%PID%" replaced) before it lets the child continue;
  *   - starts the container's network helper (pasta, slirp4netns: whatever
  *     argv nook gave) as its own child at each start, waits until it is
  *     ready, makes the calls nook listed on the helper's API socket, and only
@@ -132,6 +133,7 @@ static struct {
   struct step steps[MAX_STEPS];
   int nsteps;
   char **exit_argv;
+  char **sync_argv; /* run at a plan's SYNC on restarts (nook is not there to answer it) */
   const char *cgroup_file; /* --cgroup-file */
   struct helper helper;
 
@@ -455,6 +457,33 @@ static uint32_t ctl_reply(void) {
   return rc == 1 ? m.type : 0;
 }
 
+/* Run a command nook listed ("%PID%" replaced by the child's pid) and wait for it; an error names it. */
+static int run_step(char **argv, const char *pidtxt) {
+  uint8_t block[8192];
+  size_t n = 0;
+  for (char **a = argv; *a; a++) {
+    const char *v = strcmp(*a, "%PID%") == 0 ? pidtxt : *a;
+    size_t l = strlen(v) + 1;
+    if (n + l > sizeof block) return set_error("command line too long: ", argv[0]), -1;
+    memcpy(block + n, v, l);
+    n += l;
+  }
+  char err[512];
+  int32_t ignored[2];
+  int32_t rc = shim_helper(block, (uint32_t)n, "", NULL, 0, 0, SHIM_HELPER_WAIT, ignored, err, sizeof err);
+  if (rc != 0) {
+    char msg[SHIM_MSG_TEXT];
+    struct text t = {msg, sizeof msg, 0};
+    text_add(&t, argv[0]);
+    text_add(&t, rc < 0 ? " could not be run: errno " : " failed with status ");
+    text_num(&t, rc < 0 ? -rc : rc);
+    text_add(&t, ": ");
+    set_error(msg, err);
+    return -1;
+  }
+  return 0;
+}
+
 /* The pre-GO steps nook listed, for a restart (nook is not there to do them). */
 static int pre_go(pid_t pid) {
   char pidtxt[16];
@@ -478,28 +507,7 @@ static int pre_go(pid_t pid) {
       close(fd);
       continue;
     }
-    uint8_t block[8192];
-    size_t n = 0;
-    for (char **a = s->argv; *a; a++) {
-      const char *v = strcmp(*a, "%PID%") == 0 ? pidtxt : *a;
-      size_t l = strlen(v) + 1;
-      if (n + l > sizeof block) return set_error("command line too long: ", s->argv[0]), -1;
-      memcpy(block + n, v, l);
-      n += l;
-    }
-    char err[512];
-    int32_t ignored[2];
-    int32_t rc = shim_helper(block, (uint32_t)n, "", NULL, 0, 0, SHIM_HELPER_WAIT, ignored, err, sizeof err);
-    if (rc != 0) {
-      char msg[SHIM_MSG_TEXT];
-      struct text t = {msg, sizeof msg, 0};
-      text_add(&t, s->argv[0]);
-      text_add(&t, rc < 0 ? " could not be run: errno " : " failed with status ");
-      text_num(&t, rc < 0 ? -rc : rc);
-      text_add(&t, ": ");
-      set_error(msg, err);
-      return -1;
-    }
+    if (run_step(s->argv, pidtxt) < 0) return -1;
   }
   return 0;
 }
@@ -823,6 +831,12 @@ static int start_container(void) {
       goto abort;
     case SHIM_MSG_SYNC:
       if (first && (forward(&m, -1) < 0 || ctl_reply() != SHIM_MSG_CONTINUE)) goto abort;
+      if (!first && M.sync_argv) {
+        char pidtxt[16];
+        struct text pt = {pidtxt, sizeof pidtxt, 0};
+        text_num(&pt, pid);
+        if (run_step(M.sync_argv, pidtxt) < 0) goto abort;
+      }
       if (send_msg(sock, SHIM_MSG_CONTINUE, -1, 0, 0, NULL, -1) < 0) goto abort;
       break;
     case SHIM_MSG_FD: /* the pty master: ours to read, nook does not need it */
@@ -994,7 +1008,7 @@ static void parse_args(int argc, char **argv) {
       if (M.nsteps == MAX_STEPS) usage("too many steps at", a);
       const char *file = VALUE(), *data = VALUE();
       M.steps[M.nsteps++] = (struct step){1, file, data, NULL};
-    } else if (!strcmp(a, "--pre-go-run") || !strcmp(a, "--exit-command")) {
+    } else if (!strcmp(a, "--pre-go-run") || !strcmp(a, "--exit-command") || !strcmp(a, "--sync-run")) {
       /* N, then N arguments: copied into a NULL-terminated vector of their own */
       long long n = parse_ll(VALUE(), &ok);
       if (!ok || n < 1 || n > argc - i - 1) usage("bad argument count after", a);
@@ -1003,6 +1017,8 @@ static void parse_args(int argc, char **argv) {
       for (long long k = 0; k < n; k++) cmd[k] = argv[++i];
       if (!strcmp(a, "--exit-command")) {
         M.exit_argv = cmd;
+      } else if (!strcmp(a, "--sync-run")) {
+        M.sync_argv = cmd;
       } else {
         if (M.nsteps == MAX_STEPS) usage("too many steps at", a);
         M.steps[M.nsteps++] = (struct step){0, NULL, NULL, cmd};

@@ -127,8 +127,11 @@ export const NETWORK_RUN_OPTIONS: readonly OptionSpec[] = [
     name: "network",
     type: "string",
     value: "MODE",
-    help: "none, host, pasta[:OPT,…] or slirp4netns[:KEY=VAL,…] (default auto: pasta, else slirp4netns, else none — what works here)",
+    help: "none, host, pasta[:OPT,…], slirp4netns[:KEY=VAL,…] or the name of a user network (default auto: pasta, else slirp4netns, else none — what works here)",
   },
+  { name: "network-alias", type: "list", value: "NAME", help: "Another name the container answers to on its user network" },
+  { name: "pid", type: "string", value: "container:NAME", help: "Share a running container's pid namespace" },
+  { name: "ipc", type: "string", value: "container:NAME", help: "Share a running container's IPC namespace" },
   {
     name: "publish",
     short: "p",
@@ -199,6 +202,7 @@ export function runRequestFromArgs(a: ParsedArgs, env: readonly string[]): RunRe
       publishAll: bool(a, "publish-all"),
       dns: list(a, "dns"),
       addHosts: list(a, "add-host"),
+      aliases: list(a, "network-alias"),
     },
     userns: str(a, "userns"),
     uidmap: list(a, "uidmap"),
@@ -207,6 +211,7 @@ export function runRequestFromArgs(a: ParsedArgs, env: readonly string[]): RunRe
     subgidName: str(a, "subgidname"),
     devices: list(a, "device"),
     groupAdd: list(a, "group-add"),
+    share: { pid: str(a, "pid"), ipc: str(a, "ipc") },
     lifecycle: {
       detach: bool(a, "detach"),
       autoRemove: bool(a, "rm"),

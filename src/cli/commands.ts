@@ -81,6 +81,14 @@ export const COMMANDS: Record<string, { summary: string; load: () => Promise<Com
   "volume inspect": { summary: "Show volumes as JSON", load: lazy("volume_inspect") },
   "volume rm": { summary: "Remove volumes", load: lazy("volume_rm") },
   "volume prune": { summary: "Remove unused volumes", load: lazy("volume_prune") },
+  up: { summary: "Start the services of a compose file", load: lazy("up") },
+  down: { summary: "Remove what nook up made for a project", load: lazy("down") },
+  "compose ps": { summary: "List a compose project's containers", load: lazy("compose_ps") },
+  "network create": { summary: "Create a user network", load: lazy("network_create") },
+  "network ls": { summary: "List user networks", load: lazy("network_ls") },
+  "network inspect": { summary: "Show user networks as JSON", load: lazy("network_inspect") },
+  "network rm": { summary: "Remove user networks", load: lazy("network_rm") },
+  "network prune": { summary: "Remove unused user networks", load: lazy("network_prune") },
   unshare: { summary: "Run a command in nook's user namespace", load: lazy("unshare") },
   "system check": {
     summary: "Find (and with --repair remove) what killed nooks left behind",
@@ -88,6 +96,7 @@ export const COMMANDS: Record<string, { summary: string; load: () => Promise<Com
   },
   "system reset": { summary: "Remove all images, volumes and storage", load: lazy("system_reset") },
   _storage: { summary: "(internal) storage work inside the user namespace", load: lazy("internal_storage") },
+  _network: { summary: "(internal) wire a restarted container to its user network", load: lazy("internal_network") },
   port: { summary: "List a container's published ports", load: lazy("port") },
   runtime: {
     summary: "Be the OCI runtime of podman, containerd or CRI-O (runc's command line)",

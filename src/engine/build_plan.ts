@@ -9,6 +9,9 @@ import { UsageError } from "../errors/mod.ts";
 import { addProcessSetup } from "./process_setup.ts";
 import { applyRootfsSetup } from "../overlay/setup_plan.ts";
 
+/** The SYNC tag at which a container on a user network is wired (its namespaces exist, nothing runs yet). */
+export const USER_NETWORK_SYNC = 0x6e6574;
+
 /** The seven namespaces of a default container (net only when not sharing the host's). */
 export const NAMESPACES = ["user", "mnt", "pid", "uts", "ipc", "net", "cgroup"] as const;
 
@@ -42,7 +45,11 @@ export function buildPlan(spec: ContainerSpec, mapping: IdMapping): Plan {
   if (spec.network !== "host") flags |= CLONE.NEWNET;
   // cgroup: a namespace made at clone would be rooted at nook's cgroup, not the container's
   if (spec.privateCgroup) flags &= ~CLONE.NEWCGROUP;
-  const p = new Plan(flags);
+  // A container on a user network is made inside the shared user namespace (its owner can wire
+  // network namespaces together): join it, unshare the rest there, stop while nook makes the
+  // veth, and fork so the new pid namespace applies.
+  const shared = spec.joinUserns;
+  const p = new Plan(shared ? 0 : flags);
   const r = spec.rootfs;
   const nosuidNodevNoexec = MS.NOSUID | MS.NODEV | MS.NOEXEC;
   const d = DEFAULT_MOUNTS;
@@ -54,6 +61,29 @@ export function buildPlan(spec: ContainerSpec, mapping: IdMapping): Plan {
   if (spec.idMap && isMapped(mapping.uidMap, 0) && isMapped(mapping.gidMap, 0)) p.setid(0, 0, [], SetIdFlag.KEEP_CAPS | keepGroups);
   // If nook dies before the container starts, the half-made container goes too.
   p.pdeathsig(SIGNALS.SIGKILL!);
+  if (shared) {
+    // the user namespace first (it grants the right to join the others), then what is shared
+    // with another container (JOIN_ORDER), then the rest made anew
+    p.setns(shared, CLONE.NEWUSER);
+    let fresh = flags & ~CLONE.NEWUSER;
+    const join = spec.joinNamespaces ?? {};
+    for (const [path, flag] of [[join.ipc, CLONE.NEWIPC], [join.network, CLONE.NEWNET], [join.pid, CLONE.NEWPID]] as const) {
+      if (path === undefined) continue;
+      p.setns(path, flag);
+      fresh &= ~flag;
+    }
+    p.unshare(fresh);
+    if (spec.userNetwork) {
+      // nook opens this process's /proc/PID/ns/net to configure its interface: dumpable only for
+      // that stop, while it is still in nook's pid namespace, where no container process sees it
+      p.dumpable(true);
+      p.sync(USER_NETWORK_SYNC);
+      p.dumpable(false);
+    }
+    // the fork enters the new (or joined) pid namespace; its child is non-dumpable until it execs
+    p.fork();
+    p.pdeathsig(SIGNALS.SIGKILL!);
+  }
   // cgroup: after GO the process is in its own cgroup: root its cgroup namespace there.
   if (spec.privateCgroup) p.unshare(CLONE.NEWCGROUP);
   // Nothing we mount may propagate back to the host's mount namespace.

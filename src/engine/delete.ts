@@ -17,6 +17,7 @@ import type { OciState, OciStatus } from "../model/oci.ts";
 import { signalProcess, waitProcessGone } from "./proc.ts";
 import { removeRuntimeContainerDir, type RuntimeRecord } from "./runtime_record.ts";
 import { containerProcesses, ociState } from "./state.ts";
+import { leaveNetworks } from "./networks.ts";
 
 /**
  * Remove a container. A running one is refused unless `force`, which kills
@@ -57,6 +58,8 @@ export async function removeContainer(id: string, force: boolean): Promise<void>
     await releaseRecordedCgroup(rec);
     // storage and volumes, runtime directory, name, and the record directory last
     await removeOwned(id, () => crashPoint("rm.storage"));
+    // off its user network: the others' /etc/hosts forget it (a removal killed before this is caught up by the networks' gc)
+    await leaveNetworks(id);
   } finally {
     lock.close();
   }

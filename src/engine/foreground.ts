@@ -29,6 +29,11 @@ export async function runForeground(rec: ContainerRecord, mapping: IdMapping, ho
         (pid) => Promise.resolve(writeStatus(rec.id, foregroundRunning(readStatusFile(rec.id), pid))),
         ...(hooks.beforeGo ?? []),
       ],
+      // a plan that joins a shared user namespace forks: the program runs in the second process
+      started: [
+        ...(rec.spec.joinUserns ? [(pid: number) => Promise.resolve(writeStatus(rec.id, foregroundRunning(readStatusFile(rec.id), pid)))] : []),
+        ...(hooks.started ?? []),
+      ],
     });
     if (!rec.host.autoRemove) {
       // the cgroup's afterExit step marked an OOM kill of this run (foregroundRunning cleared the mark)

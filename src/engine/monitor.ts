@@ -10,6 +10,7 @@
  */
 import { specMapping } from "./userns.ts";
 import { buildPlan } from "./build_plan.ts";
+import { publishUserNetworkPorts, userNetworkSync } from "./networks.ts";
 import type { ContainerSpec, RunHooks } from "../model/container.ts";
 import { closeFd, monitorSpawn, recv, ShimError, type Spawned } from "../ffi/mod.ts";
 import { launch } from "../launch/mod.ts";
@@ -21,6 +22,7 @@ import { detachedNetwork } from "../network/detached.ts";
 import { MonitorError } from "./errors.ts";
 import { monitorPath } from "./monitor_path.ts";
 import { selfCommand } from "../paths/project.ts";
+import { dataDir } from "../paths/mod.ts";
 
 /** Back-off between restarts (docker's: 100 ms, doubled each time, at most a minute). */
 const RESTART_DELAY_MS = 100;
@@ -83,8 +85,19 @@ export async function monitorArgs(rec: ContainerRecord, mapping: IdMapping, extr
   }
   if (h.restart.name !== "no") {
     argv.push("--restart-delay-ms", String(RESTART_DELAY_MS), "--restart-delay-max-ms", String(RESTART_DELAY_MAX_MS));
-    argv.push(...idMapSteps(mapping));
+    // a container in a shared user namespace has its maps (the namespace's); one on a user network
+    // is wired at its plan's SYNC, where nook is not there on a restart: the monitor asks a short nook
+    if (!rec.spec.joinUserns) argv.push(...idMapSteps(mapping));
     for (const cmd of extras.preGo ?? []) argv.push("--pre-go-run", String(cmd.length), ...cmd);
+    if (rec.spec.userNetwork) {
+      // the monitor runs it with PATH only: the store's location is passed on
+      const env = ["NOOK_DATA_DIR", "HOME", "XDG_DATA_HOME"].flatMap((k) => {
+        const v = k === "NOOK_DATA_DIR" ? dataDir() : Deno.env.get(k);
+        return v === undefined ? [] : [`${k}=${v}`];
+      });
+      const wire = ["/usr/bin/env", ...env, ...selfCommand(), "_network", "wire", rec.id, "%PID%"];
+      argv.push("--sync-run", String(wire.length), ...wire);
+    }
   }
   argv.push(...extras.args ?? []);
   if (h.autoRemove) {
@@ -146,12 +159,17 @@ export async function startDetached(
   const argv = await monitorArgs(rec, mapping, { ...extras, args: [...extras.args ?? [], ...net.args] });
   const started = await launch(plan, {
     beforeGo: async (pid) => {
-      await applyIdMapping(pid, mapping);
+      if (!spec.joinUserns) await applyIdMapping(pid, mapping); // else the shared user namespace's maps hold
       for (const step of hooks.beforeGo ?? []) await step(pid);
+    },
+    onSync: async (tag, pid) => {
+      await userNetworkSync(spec)?.(tag, pid);
+      for (const step of hooks.onSync ?? []) await step(tag, pid);
     },
     explainError: (msg) => net.explain(msg),
   }, (bytes) => viaMonitor(argv, bytes));
   await closeFd(started.pidfd);
   await closeFd(started.ptyMaster);
   net.publish();
+  await publishUserNetworkPorts(spec, started.pid);
 }

@@ -12,7 +12,16 @@ import { NookError } from "../errors/mod.ts";
 import type { ContainerSpec, MountSpec, RunHooks } from "../model/mod.ts";
 import { ensureHelloRootfs, HELLO_NAMES } from "../image/builtin_hello.ts";
 import { lazyImport } from "../lazy/mod.ts";
-import { networkHooks, prepareNetwork } from "../network/mod.ts";
+import {
+  checkPublications,
+  exposedToPublish,
+  type NetworkFlags,
+  networkHooks,
+  parsePublish,
+  prepareNetwork,
+  unprivilegedPortStart,
+} from "../network/mod.ts";
+import { joinNetwork, networkExists } from "./networks.ts";
 import { dataDir, runtimeDir } from "../paths/mod.ts";
 import { RLIM_INFINITY, RLIMIT } from "../plan/mod.ts";
 import { decideSecurity, type SecuritySpec } from "../security/mod.ts";
@@ -27,7 +36,9 @@ import { type RunOutcome, runWithLifecycle } from "./lifecycle.ts";
 import { resourceHooks } from "./resources.ts";
 import { mergeHooks } from "./run.ts";
 import { DEFAULT_NETWORK, type RunRequest, type SecurityRequestFlags } from "./run_request.ts";
-import { containerDir } from "./store.ts";
+import { containerDir, readRecord } from "./store.ts";
+import { resolveContainer } from "./names.ts";
+import { currentStatus } from "./status.ts";
 import { parseTmpfs, tmpfsMounts } from "./tmpfs.ts";
 import { resolveUser } from "./user.ts";
 import type { StoreParts, StoreSource } from "./image_source.ts";
@@ -117,6 +128,23 @@ export async function runRequest(req: RunRequest, mapping: IdMapping = detectIdM
     // cgroup first (the container's process must be in it before GO), then the network helper;
     // detached, the container's monitor starts its network helper (src/network/detached.ts), not this short-lived process
     const network: RunHooks = detached ? {} : networkHooks(container);
+    const userNet = userNetworkName(req.network ?? DEFAULT_NETWORK);
+    if (userNet) {
+      const flags = req.network ?? DEFAULT_NETWORK;
+      const ports = [...flags.publish.flatMap(parsePublish), ...(flags.publishAll ? exposedToPublish(container.exposedPorts ?? []) : [])];
+      if (ports.length) {
+        checkPublications(ports, unprivilegedPortStart());
+        if ((req.lifecycle?.restart ?? "no") !== "no") {
+          // its pasta follows the first run's process; the monitor's restarts would run unreachable
+          throw new UsageError(`Ports cannot be published with --restart on the user network "${userNet}" yet`, {
+            hint: "leave --restart out (start it again with nook start), or publish no ports",
+          });
+        }
+      }
+      const joined = await joinNetwork(userNet, container.id, req.name ?? "", req.network?.aliases ?? [], ports);
+      container.joinUserns = joined.userns;
+      container.userNetwork = joined.attachment;
+    }
     const hooks = mergeHooks(await resourceHooks(req.resources ?? {}, container, detached), network, cdiHooks);
     mark("cgroup");
     return await runWithLifecycle(req.lifecycle ?? {}, req.source, req.name, container, mapping, hooks);
@@ -124,6 +152,63 @@ export async function runRequest(req: RunRequest, mapping: IdMapping = detectIdM
     await cleanup();
     mark("cleanup");
   }
+}
+
+/** The user network `--network` names (not a mode), checked: publishing through it is not there yet. */
+function userNetworkName(flags: NetworkFlags): string | undefined {
+  const v = flags.network;
+  if (v === undefined || /^(none|host|pasta|slirp4netns|private|auto|default|container)(:|$)/.test(v) || v === "") return undefined;
+  if (!networkExists(v)) return undefined; // parseNetworkFlag says what is wrong with it
+  return v;
+}
+
+/** A running container named by `container:NAME` (of --network, --pid, --ipc): its pid and /etc files. */
+interface JoinTarget {
+  pid: number;
+  etc: { hosts: string; resolvConf: string };
+}
+
+function containerRef(value: string | undefined, flag: string): JoinTarget | undefined {
+  if (value === undefined || !value.startsWith("container:")) {
+    if (value !== undefined && flag !== "--network") {
+      throw new UsageError(`Invalid ${flag} "${value}"`, { hint: `use ${flag} container:NAME (a running container's)` });
+    }
+    return undefined;
+  }
+  const ref = value.slice("container:".length);
+  const id = resolveContainer(ref);
+  const s = currentStatus(id);
+  if (s.state !== "running" || !s.pid) {
+    throw new UsageError(`Cannot share the namespaces of container "${ref}": it is ${s.state}`, { hint: `start it first: nook start ${ref}` });
+  }
+  const rec = readRecord(id)!;
+  return { pid: s.pid, etc: { hosts: rec.spec.etcFiles.hosts, resolvConf: rec.spec.etcFiles.resolvConf } };
+}
+
+/**
+ * The spec's share of other containers' namespaces. Why their user namespace too: joining a
+ * namespace needs CAP_SYS_ADMIN in the user namespace that owns it, so the container is made
+ * inside the owner's (all joined containers must share one: refused otherwise).
+ */
+function joinedNamespaces(
+  net: JoinTarget | undefined,
+  pid: JoinTarget | undefined,
+  ipc: JoinTarget | undefined,
+): Pick<ContainerSpec, "joinUserns" | "joinNamespaces"> {
+  const targets = [net, pid, ipc].filter((t) => t !== undefined);
+  if (!targets.length) return {};
+  const userns = (t: JoinTarget) => Deno.readLinkSync(`/proc/${t.pid}/ns/user`);
+  if (new Set(targets.map(userns)).size > 1) {
+    throw new UsageError("The containers whose namespaces are shared are in different user namespaces", {
+      hint: "share namespaces of one container, or of containers on one user network",
+    });
+  }
+  const ns = (t: JoinTarget | undefined, file: string) => t ? `/proc/${t.pid}/ns/${file}` : undefined;
+  const join = { network: ns(net, "net"), pid: ns(pid, "pid"), ipc: ns(ipc, "ipc") };
+  return {
+    joinUserns: `/proc/${targets[0]!.pid}/ns/user`,
+    joinNamespaces: Object.fromEntries(Object.entries(join).filter(([, v]) => v !== undefined)),
+  };
 }
 
 /** A container's name becomes a file name in the store: a filesystem's 255-byte limit must never be what refuses it. */
@@ -210,9 +295,28 @@ function prepareFrom(req: RunRequest, mapping: IdMapping, id: string, source: So
     abandonCreate(id); // no record was made: its directory (and intent) go too
   };
   try {
-    const net = prepareNetwork(req.network ?? DEFAULT_NETWORK, { id, name, hostname, runDir: dir, exposedPorts: source.exposedPorts });
+    const flags = req.network ?? DEFAULT_NETWORK;
+    const userNet = userNetworkName(flags);
+    const joinNet = containerRef(flags.network, "--network");
+    // a user network: the container's own namespace, wired to the bridge at its plan's SYNC (networks.ts)
+    if (joinNet && (flags.publish.length || flags.publishAll)) {
+      throw new UsageError("Ports cannot be published with --network container:NAME", {
+        hint: "publish them on the container whose network is shared",
+      });
+    }
+    // (a user network's ports are published by a pasta of the container's own: networks.ts)
+    const net = prepareNetwork(userNet || joinNet ? { ...flags, network: "none", publish: [], publishAll: false } : flags, { id, name, hostname, runDir: dir, exposedPorts: source.exposedPorts });
     if (net.notice) noticeOnce(net.notice, net.noticeTopic ?? "network");
     const etcFiles = writeEtcFiles(dir, hostname, net.etc);
+    const joined = joinedNamespaces(joinNet, containerRef(req.share?.pid, "--pid"), containerRef(req.share?.ipc, "--ipc"));
+    if ((userNet || joined.joinUserns) && mode.mapping !== mapping) {
+      // such a container lives in a user namespace made before it, whose id maps are set
+      throw new UsageError("--userns, --uidmap and --gidmap cannot be combined with a user network or container:NAME", {
+        hint: "leave the id mapping out: the container gets the shared user namespace's (root inside is you)",
+      });
+    }
+    // the network's names and resolver are the shared network's
+    if (joinNet) Object.assign(etcFiles, { hosts: joinNet.etc.hosts, resolvConf: joinNet.etc.resolvConf });
     volumes = impl ? impl.runMounts(req.volumes ?? [], req.mounts ?? [], id, source.store) : undefined;
     const readonlyRootfs = source.readonly || (req.readonly ?? false);
     const mounts: MountSpec[] = [...(kept?.mounts ?? []), ...(mode.cdi?.mounts ?? []), ...(volumes?.mounts ?? [])];
@@ -224,6 +328,7 @@ function prepareFrom(req: RunRequest, mapping: IdMapping, id: string, source: So
       hostname,
       network: net.mode,
       networkSetup: net.setup,
+      ...joined,
       ...(source.exposedPorts ? { exposedPorts: source.exposedPorts } : {}),
       mounts,
       etcFiles,

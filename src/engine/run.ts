@@ -1,6 +1,7 @@
 import { launch } from "../launch/mod.ts";
 import { applyIdMapping, type IdMapping } from "../userns/mod.ts";
 import { buildPlan } from "./build_plan.ts";
+import { publishUserNetworkPorts, userNetworkSync } from "./networks.ts";
 import type { ContainerSpec, RunHooks } from "../model/container.ts";
 export type { RunHooks } from "../model/container.ts";
 import { mark } from "../trace/mod.ts";
@@ -14,6 +15,8 @@ export function mergeHooks(...all: RunHooks[]): RunHooks {
     beforeGo: all.flatMap((h) => h.beforeGo ?? []),
     duringIdMapping: all.flatMap((h) => h.duringIdMapping ?? []),
     afterExit: all.flatMap((h) => h.afterExit ?? []),
+    onSync: all.flatMap((h) => h.onSync ?? []),
+    started: all.flatMap((h) => h.started ?? []),
   };
 }
 
@@ -41,10 +44,15 @@ export async function runContainer(spec: ContainerSpec, mapping: IdMapping, hook
     started = await launch(plan, {
       beforeGo: async (pid) => {
         // newuidmap/newgidmap and a slow helper (pasta) need not wait for each other.
-        await Promise.all([applyIdMapping(pid, mapping).then(() => mark("id maps")), ...(hooks.duringIdMapping ?? []).map((step) => step(pid))]);
+        // a container in the shared user namespace has its maps already (the holder's)
+        await Promise.all([spec.joinUserns ? Promise.resolve() : applyIdMapping(pid, mapping).then(() => mark("id maps")), ...(hooks.duringIdMapping ?? []).map((step) => step(pid))]);
         mark("network");
         for (const step of hooks.beforeGo ?? []) await step(pid);
         mark("before go");
+      },
+      onSync: async (tag, pid) => {
+        await userNetworkSync(spec)?.(tag, pid);
+        for (const step of hooks.onSync ?? []) await step(tag, pid);
       },
     });
   } catch (err) {
@@ -52,5 +60,12 @@ export async function runContainer(spec: ContainerSpec, mapping: IdMapping, hook
     for (const step of hooks.afterExit ?? []) await step().catch(() => {});
     throw err;
   }
+  try {
+    await publishUserNetworkPorts(spec, started.pid);
+  } catch (err) {
+    await attachForeground(started, false, hooks, signals).catch(() => {}); // it was ended: collect it
+    throw err;
+  }
+  for (const step of hooks.started ?? []) await step(started.pid);
   return await attachForeground(started, spec.process.stdin, hooks, signals);
 }

@@ -130,6 +130,8 @@ export interface RunRequest {
   devices?: readonly string[];
   /** `--group-add` values (only keep-groups: keep the caller's supplementary groups). */
   groupAdd?: readonly string[];
+  /** `--pid container:NAME`, `--ipc container:NAME`: namespaces shared with a running container. */
+  share?: { pid?: string | undefined; ipc?: string | undefined };
 }
 
 /** The network of a request that names none: the default mode, nothing published. */

@@ -1,3 +1,4 @@
+import type { PortMapping } from "./network.ts";
 /**
  * A container as nook decides it before anything runs: the root, the process, mounts, network,
  * security and image, fully resolved (policy that depends on the host is decided before this is
@@ -125,6 +126,16 @@ export interface ContainerSpec {
   idMap?: { uidMap: IdMapLine[]; gidMap: IdMapLine[] };
   /** Host device nodes bound into the container (`--device`, CDI), after the default set. */
   devices?: DeviceSpec[];
+  /**
+   * The user namespace to create the container in (`/proc/PID/ns/user` of the shared network
+   * namespace's holder): containers on a user network share it, so their network namespaces
+   * can be wired together. Its id maps are the holder's, written once.
+   */
+  joinUserns?: string;
+  /** Namespaces of a running container to join (`/proc/PID/ns/…`; its user namespace is {@link joinUserns}). */
+  joinNamespaces?: { network?: string; pid?: string; ipc?: string };
+  /** The user network the container is on, and its place there. */
+  userNetwork?: UserNetworkAttachment;
 }
 
 /** One line of a uid_map/gid_map: `inside outside count`. */
@@ -147,6 +158,18 @@ export interface DeviceSpec {
   writable: boolean;
 }
 
+/** A container's place on a user network. */
+export interface UserNetworkAttachment {
+  /** The network's name. */
+  network: string;
+  /** Its IPv4 address. */
+  ip: string;
+  /** Names it answers to besides its own. */
+  aliases: string[];
+  /** Published ports (host port 0: any free one, picked at each start), reached through the host's loopback. */
+  ports?: PortMapping[];
+}
+
 /** Parent-side steps other concerns add to a run (cgroups, network helpers…). */
 export interface RunHooks {
   /** Run while the child waits in its fresh namespaces, after the id maps are written. */
@@ -155,4 +178,8 @@ export interface RunHooks {
   duringIdMapping?: ((pid: number) => Promise<void>)[];
   /** Run after the container's process has ended (whatever the outcome). */
   afterExit?: (() => Promise<void>)[];
+  /** Run when the child reaches a SYNC op of its plan (a user network's veth is made there). */
+  onSync?: ((tag: number, pid: number) => Promise<void>)[];
+  /** Run once the container's program runs, with its pid (a plan that forks ends in another process than the one cloned). */
+  started?: ((pid: number) => Promise<void>)[];
 }

@@ -11,7 +11,17 @@
  *
  * @module
  */
-export type { ContainerSpec, DeviceSpec, IdMapLine, ImageInfo, MountSpec, ProcessSpec, RootfsSetup, RunHooks } from "./container.ts";
+export type {
+  ContainerSpec,
+  DeviceSpec,
+  IdMapLine,
+  ImageInfo,
+  MountSpec,
+  ProcessSpec,
+  RootfsSetup,
+  RunHooks,
+  UserNetworkAttachment,
+} from "./container.ts";
 export type { HelperMode, NetworkMode, NetworkSetup, PortMapping, Protocol, SlirpOptions } from "./network.ts";
 export { type CapabilitySets, DEFAULT_CAPABILITIES, type ExecLabel, type SecuritySpec } from "./security.ts";
 export {

@@ -95,3 +95,17 @@ export {
 } from "./state.ts";
 export { attachNetwork, helperNeedsIdMaps, type NetworkAttachment, networkHooks, slirpApiSocket } from "./attach.ts";
 export { type DetachedNetwork, detachedNetwork } from "./detached.ts";
+export {
+  addBridge,
+  type BridgeConfig,
+  connectVeth,
+  holderAlive,
+  type HolderState,
+  linkExists,
+  publishPorts,
+  removeBridge,
+  removeLink,
+  startHolder,
+  stopHolder,
+  writeHostsBlock,
+} from "./shared_ns.ts";

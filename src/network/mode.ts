@@ -22,7 +22,7 @@ export const SLIRP_DEFAULTS: Readonly<SlirpOptions> = {
   mtu: 65520,
 };
 
-const MODE_HINT = "use --network none, host, pasta[:OPTIONS] or slirp4netns[:OPTIONS]";
+const MODE_HINT = "use --network none, host, pasta[:OPTIONS], slirp4netns[:OPTIONS] or a network's name (nook network ls)";
 
 /**
  * Parse a `--network` value: `none`, `host`, `pasta`, `pasta:ARG,ARG…` (each

@@ -16,6 +16,8 @@ export interface NetworkFlags {
   dns: readonly string[];
   /** `--add-host` values. */
   addHosts: readonly string[];
+  /** `--network-alias` values: other names on a user network. */
+  aliases?: readonly string[];
 }
 
 /** The container the network is for. */

@@ -7,7 +7,8 @@
  *
  * The watcher (tests/exe_watch.c) runs in a detached container while nook
  * execs into it, while `nook runtime` execs into a runtime container, and
- * while containers with hooks join that container's pid namespace. It must
+ * while containers with hooks join that container's pid namespace, and while `nook run --pid
+ * container:NAME` containers join a detached one's. It must
  * glimpse those processes (so it was watching) and never open an executable
  * outside the container, nor write to the memfd nook execs through.
  */
@@ -144,6 +145,33 @@ test("CVE-2019-5736: `nook runtime exec` and hooks of containers joining the pid
     assert.ok(v.glimpsed > 0, `the watcher glimpsed processes:\n${v.log}`);
   } finally {
     await runtime(root, ["delete", "--force", id]);
+  }
+}, { skip });
+
+test("CVE-2019-5736: containers run with --pid container:NAME never expose nook's executable to the one they join", async () => {
+  // Each joiner's plan forks into the watcher's pid namespace: that process is nook's until it
+  // execs, and must stay non-dumpable (its /proc/PID/exe closed to the watcher) until then.
+  const store = freshStore();
+  const { rootfs, out } = await watcherRoot();
+  const r = await store.run([
+    "run", "-d", "--name", "watched", "--network", "none", "-v", `${out}:/out`, "--rootfs", rootfs, "/watch", "/out", "300",
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  const id = r.stdout.trim();
+  try {
+    await waitFor("the watcher to start", () => exists(`${out}/ready`), 20_000);
+    for (let i = 0; i < 30; i++) {
+      const j = await store.run([
+        // the watcher's own root: what the joiners exec is inside it, so anything outside is nook's
+        "run", "--rm", "--pid", "container:watched", "--network", "container:watched", "--rootfs", rootfs, "true",
+      ]);
+      assert.equal(j.code, 0, j.stderr);
+    }
+    const v = await verdict(out);
+    assertNoWayOut(v, "containers joining the pid namespace");
+    assert.ok(v.glimpsed > 0, `the watcher glimpsed the joiners:\n${v.log}`);
+  } finally {
+    await store.run(["rm", "-f", id]);
   }
 }, { skip });
 

@@ -1,0 +1,425 @@
+/**
+ * User networks: `nook network create|ls|inspect|rm|prune`, and the attachment of containers to
+ * them. A network is a record in the store (`DATA/networks/NAME.json`) and a bridge in the
+ * per-user shared network namespace (src/network/shared_ns.ts), whose holder is recorded in
+ * `DATA/networks/holder.json`. Every change happens under one lock (`DATA/networks/lock`), and
+ * a record is written with its intent ("creating", "removing") before the bridge is touched: a
+ * command killed halfway leaves a record the next one finishes or rolls back.
+ *
+ * Names resolve through /etc/hosts: each member's hosts file (bind-mounted into it) holds a
+ * block with every member's address, name and aliases, rewritten in place whenever a container
+ * joins or leaves. That is the simplest correct choice without a DNS server on the bridge.
+ *
+ * @module
+ */
+import { dataDir } from "../paths/mod.ts";
+import {
+  addBridge,
+  assignHostPorts,
+  type BridgeConfig,
+  connectVeth,
+  holderAlive,
+  type HolderState,
+  NetworkError,
+  type PortMapping,
+  processStartTime,
+  publishPorts,
+  removeBridge,
+  removeLink,
+  startHolder,
+  stopHolder,
+  writeHostsBlock,
+  writeNetworkState,
+} from "../network/mod.ts";
+import type { ContainerSpec, UserNetworkAttachment } from "../model/mod.ts";
+import { detectIdMapping } from "../userns/mod.ts";
+import { withLockAsync } from "./lock.ts";
+import { crashPoint } from "./intent.ts";
+import { USER_NETWORK_SYNC } from "./build_plan.ts";
+import { containerDir, fromJson, readRecord, toJson, writeAtomic } from "./store.ts";
+
+/** A container's entry in a network record. */
+export interface NetworkMember {
+  /** Container name ("" when it has none). */
+  name: string;
+  /** Its address. */
+  ip: string;
+  /** Its other names on this network. */
+  aliases: string[];
+  /** The veth end on the bridge (in the shared namespace). */
+  veth: string;
+}
+
+/** A user network as recorded. */
+export interface NetworkRecord {
+  /** Name. */
+  name: string;
+  /** Random id (hex). */
+  id: string;
+  /** IPv4 subnet (a /24). */
+  subnet: string;
+  /** The bridge's address: the members' default route. */
+  gateway: string;
+  /** The bridge's interface name in the shared namespace. */
+  bridge: string;
+  /** ISO creation time. */
+  created: string;
+  /** "ready", or the intent of a command that has not finished. */
+  state: "creating" | "ready" | "removing";
+  /** Members by container id. */
+  members: Record<string, NetworkMember>;
+}
+
+/** Names nook takes for `--network` modes: a network cannot have one. */
+const RESERVED = ["none", "host", "pasta", "slirp4netns", "bridge", "private", "auto", "default", "container"];
+
+function dir(): string {
+  return `${dataDir()}/networks`;
+}
+
+function recordPath(name: string): string {
+  return `${dir()}/${name}.json`;
+}
+
+async function locked<T>(fn: () => Promise<T>): Promise<T> {
+  Deno.mkdirSync(dir(), { recursive: true, mode: 0o700 });
+  return await withLockAsync(`${dir()}/lock`, fn);
+}
+
+function readHolder(): HolderState | undefined {
+  try {
+    return fromJson<HolderState>(Deno.readTextFileSync(`${dir()}/holder.json`));
+  } catch {
+    return undefined;
+  }
+}
+
+function readNet(name: string): NetworkRecord | undefined {
+  try {
+    return fromJson<NetworkRecord>(Deno.readTextFileSync(recordPath(name)));
+  } catch {
+    return undefined;
+  }
+}
+
+function writeNet(n: NetworkRecord): void {
+  writeAtomic(recordPath(n.name), toJson(n));
+}
+
+function allNets(): NetworkRecord[] {
+  const out: NetworkRecord[] = [];
+  try {
+    for (const e of Deno.readDirSync(dir())) {
+      if (!e.name.endsWith(".json") || e.name === "holder.json") continue;
+      const n = readNet(e.name.slice(0, -5));
+      if (n) out.push(n);
+    }
+  } catch {
+    // no networks yet
+  }
+  return out.sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/** Members whose container no longer exists leave (a run killed before its record, a removal that did not get here). */
+function gc(n: NetworkRecord): boolean {
+  let changed = false;
+  for (const id of Object.keys(n.members)) {
+    try {
+      Deno.statSync(containerDir(id));
+    } catch {
+      delete n.members[id];
+      changed = true;
+    }
+  }
+  return changed;
+}
+
+/** Under the lock: finish or roll back what a killed command left, drop gone members. */
+async function recover(): Promise<NetworkRecord[]> {
+  const nets: NetworkRecord[] = [];
+  const h = readHolder();
+  for (const n of allNets()) {
+    if (n.state !== "ready") {
+      if (holderAlive(h)) await removeBridge(h, n.bridge);
+      Deno.removeSync(recordPath(n.name));
+      continue;
+    }
+    if (gc(n)) writeNet(n);
+    nets.push(n);
+  }
+  if (!nets.length && h) {
+    stopHolder(h);
+    Deno.removeSync(`${dir()}/holder.json`);
+  }
+  return nets;
+}
+
+/** The running holder; started (and every recorded network's bridge made again) when it is not. */
+async function ensureHolder(nets: NetworkRecord[]): Promise<HolderState> {
+  const h = readHolder();
+  if (holderAlive(h)) return h;
+  const fresh = await startHolder(detectIdMapping());
+  writeAtomic(`${dir()}/holder.json`, toJson(fresh));
+  for (const n of nets) await addBridge(fresh, n);
+  return fresh;
+}
+
+function checkName(name: string): void {
+  if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$/.test(name)) {
+    throw new NetworkError(`Invalid network name "${name}"`, {
+      hint: "names match [a-zA-Z0-9][a-zA-Z0-9_.-]* and have at most 64 characters",
+    });
+  }
+  if (RESERVED.includes(name)) {
+    throw new NetworkError(`The network name "${name}" is reserved`, {
+      hint: "it names a --network mode: pick another name",
+    });
+  }
+}
+
+function parseSubnet(text: string): { base: number[]; prefix: number } {
+  const m = /^(\d+)\.(\d+)\.(\d+)\.(\d+)\/(\d+)$/.exec(text);
+  const base = m ? m.slice(1, 5).map(Number) : [];
+  const prefix = m ? Number(m[5]) : -1;
+  if (!m || base.some((x) => x > 255) || prefix !== 24 || base[3] !== 0) {
+    throw new NetworkError(`Invalid subnet "${text}"`, {
+      hint: "give an IPv4 /24 network, e.g. --subnet 10.89.5.0/24",
+    });
+  }
+  return { base, prefix };
+}
+
+/** Create a user network: its record, then its bridge (and the shared namespace, for the first one). */
+export async function createNetwork(name: string, opts: { subnet?: string | undefined } = {}): Promise<NetworkRecord> {
+  checkName(name);
+  return await locked(async () => {
+    const nets = await recover();
+    if (nets.some((n) => n.name === name)) {
+      throw new NetworkError(`A network named "${name}" exists already`, {
+        hint: `use it, or remove it first: nook network rm ${name}`,
+      });
+    }
+    let subnet = opts.subnet;
+    if (subnet !== undefined) {
+      parseSubnet(subnet);
+      const clash = nets.find((n) => n.subnet === subnet);
+      if (clash) {
+        throw new NetworkError(`The subnet "${subnet}" is taken by the network "${clash.name}"`, {
+          hint: "pick another --subnet",
+        });
+      }
+    } else {
+      const used = new Set(nets.map((n) => n.subnet));
+      for (let i = 0; i < 256 && subnet === undefined; i++) {
+        if (!used.has(`10.89.${i}.0/24`)) subnet = `10.89.${i}.0/24`;
+      }
+      if (subnet === undefined) {
+        throw new NetworkError("No free subnet is left in 10.89.0.0/16", { hint: "give one with --subnet" });
+      }
+    }
+    const { base } = parseSubnet(subnet);
+    const usedBridges = new Set(nets.map((n) => n.bridge));
+    let k = 0;
+    while (usedBridges.has(`nook${k}`)) k++;
+    const rec: NetworkRecord = {
+      name,
+      id: crypto.randomUUID().replaceAll("-", ""),
+      subnet,
+      gateway: `${base[0]}.${base[1]}.${base[2]}.1`,
+      bridge: `nook${k}`,
+      created: new Date().toISOString(),
+      state: "creating",
+      members: {},
+    };
+    writeNet(rec); // the intent first: a command killed from here on leaves it for the next to roll back
+    crashPoint("network.create");
+    const h = await ensureHolder(nets);
+    await addBridge(h, rec);
+    rec.state = "ready";
+    writeNet(rec);
+    return rec;
+  });
+}
+
+/** Every network (members whose container is gone dropped). */
+export async function listNetworks(): Promise<NetworkRecord[]> {
+  return await locked(recover);
+}
+
+/** One network, or an error naming it. */
+export async function inspectNetwork(name: string): Promise<NetworkRecord> {
+  const n = (await listNetworks()).find((x) => x.name === name);
+  if (!n) throw missing(name);
+  return n;
+}
+
+function missing(name: string): NetworkError {
+  return new NetworkError(`No network named "${name}"`, {
+    hint: "nook network ls lists them; nook network create NAME makes one",
+  });
+}
+
+/** Whether a network of that name exists (`--network NAME` versus a mode). */
+export function networkExists(name: string): boolean {
+  const n = readNet(name);
+  return n !== undefined;
+}
+
+/** Remove networks: refused while a container is on one. The last one takes the shared namespace with it. */
+export async function removeNetwork(name: string): Promise<void> {
+  await locked(async () => {
+    const n = (await recover()).find((x) => x.name === name);
+    if (!n) throw missing(name);
+    const users = Object.entries(n.members).map(([id, m]) => m.name || id.slice(0, 12));
+    if (users.length) {
+      throw new NetworkError(`The network "${name}" is in use by ${users.map((u) => `"${u}"`).join(", ")}`, {
+        hint: `remove those containers first (nook rm -f ${users.join(" ")})`,
+      });
+    }
+    n.state = "removing";
+    writeNet(n);
+    const h = readHolder();
+    if (holderAlive(h)) await removeBridge(h, n.bridge);
+    Deno.removeSync(recordPath(name));
+    await recover(); // the last network ends the holder
+  });
+}
+
+/** Remove every network no container is on; returns their names. */
+export async function pruneNetworks(): Promise<string[]> {
+  const unused = (await listNetworks()).filter((n) => Object.keys(n.members).length === 0).map((n) => n.name);
+  const done: string[] = [];
+  for (const name of unused) {
+    try {
+      await removeNetwork(name);
+      done.push(name);
+    } catch {
+      // joined meanwhile, or removed by another command
+    }
+  }
+  return done;
+}
+
+/**
+ * Reserve a container's place on a network (before its record exists: a run killed later
+ * leaves a member whose container directory the sweep removes, and gc drops it). Returns the
+ * attachment for the spec and the user namespace to create the container in.
+ */
+export async function joinNetwork(
+  network: string,
+  id: string,
+  name: string,
+  aliases: readonly string[],
+  ports: readonly PortMapping[] = [],
+): Promise<{ attachment: UserNetworkAttachment; userns: string }> {
+  for (const a of aliases) {
+    if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(a)) {
+      throw new NetworkError(`Invalid network alias "${a}"`, { hint: "aliases match [a-zA-Z0-9][a-zA-Z0-9_.-]*" });
+    }
+  }
+  return await locked(async () => {
+    const nets = await recover();
+    const n = nets.find((x) => x.name === network);
+    if (!n) throw missing(network);
+    const h = await ensureHolder(nets);
+    const taken = new Set([n.gateway, ...Object.values(n.members).map((m) => m.ip)]);
+    const prefix = n.gateway.slice(0, n.gateway.lastIndexOf(".") + 1);
+    let ip: string | undefined;
+    for (let i = 2; i < 255 && ip === undefined; i++) if (!taken.has(prefix + i)) ip = prefix + i;
+    if (!ip) {
+      throw new NetworkError(`The network "${network}" has no free address left`, {
+        hint: "remove containers from it",
+      });
+    }
+    n.members[id] = { name, ip, aliases: [...aliases], veth: `nkv${id.slice(0, 11)}` };
+    writeNet(n);
+    return {
+      attachment: { network, ip, aliases: [...aliases], ...(ports.length ? { ports: [...ports] } : {}) },
+      userns: `/proc/${h.pid}/ns/user`,
+    };
+  });
+}
+
+/**
+ * The plan's SYNC step for a container on a user network: its network namespace exists (owned
+ * by the shared user namespace), so make its veth, and tell every member the new address.
+ */
+export function userNetworkSync(spec: ContainerSpec): ((tag: number, pid: number) => Promise<void>) | undefined {
+  const att = spec.userNetwork;
+  if (!att) return undefined;
+  return async (tag, pid) => {
+    if (tag !== USER_NETWORK_SYNC) return;
+    await locked(async () => {
+      const n = readNet(att.network);
+      const h = readHolder();
+      const m = n?.members[spec.id];
+      if (!n || !m || !holderAlive(h)) {
+        throw new NetworkError(`The network "${att.network}" is gone`, {
+          hint: "create it again (nook network create) and run the container again",
+        });
+      }
+      await connectVeth(h, pid, n as BridgeConfig, m.veth, m.ip);
+      refreshHosts(n);
+    });
+  };
+}
+
+/** The container leaves every network it is on (after `rm`); the others' hosts files forget it. */
+export async function leaveNetworks(id: string): Promise<void> {
+  if (!allNets().some((n) => n.members[id])) return;
+  await locked(async () => {
+    const h = readHolder();
+    for (const n of allNets()) {
+      const m = n.members[id];
+      if (!m) continue;
+      // the kernel drops a veth whose namespace ended only later, in its cleanup work: drop it now
+      if (holderAlive(h)) await removeLink(h, m.veth);
+      delete n.members[id];
+      writeNet(n);
+      refreshHosts(n);
+    }
+  });
+}
+
+/** Write the network's names into each member's /etc/hosts, in place. */
+function refreshHosts(n: NetworkRecord): void {
+  const lines: string[] = [];
+  const files: string[] = [];
+  for (const [id, m] of Object.entries(n.members)) {
+    const rec = readRecord(id);
+    if (!rec) continue;
+    const names = [...new Set([m.name, ...m.aliases, rec.spec.hostname].filter((x) => x))];
+    lines.push(`${m.ip}\t${names.join(" ")}`);
+    files.push(rec.spec.etcFiles.hosts);
+  }
+  for (const f of files) writeHostsBlock(f, lines);
+}
+
+/**
+ * Once a user-network container's program runs (`pid`): publish its ports (host ports picked
+ * now for `-p 80`), and record them where `nook port`, `ps` and `inspect` read them. A container
+ * whose ports cannot be published is ended: it would run unreachable.
+ */
+export async function publishUserNetworkPorts(spec: ContainerSpec, pid: number): Promise<void> {
+  const wanted = spec.userNetwork?.ports;
+  if (!wanted?.length) return;
+  try {
+    const ports = await assignHostPorts(wanted);
+    await publishPorts(pid, ports, `${containerDir(spec.id)}/ports-pasta.pid`);
+    const started = processStartTime(pid);
+    writeNetworkState(containerDir(spec.id), {
+      id: spec.id,
+      mode: spec.network,
+      ports,
+      pid,
+      ...(started ? { started } : {}),
+    });
+  } catch (err) {
+    try {
+      Deno.kill(pid, "SIGKILL");
+    } catch {
+      // ended already
+    }
+    throw err;
+  }
+}
