@@ -78,6 +78,8 @@ export async function main(argv: string[]): Promise<number> {
   const sec = rec.spec.security;
   const plan = buildExecPlan(s.pid, proc, {
     detach,
+    detachedStdioNull: true,
+    dieWithNook: true,
     skipSetgroups,
     ...(sec ? { security: execSecurity(sec, rec.spec.process.uid, proc.uid) } : {}),
   });

@@ -249,7 +249,7 @@ const SUBCOMMANDS: Record<string, Sub> = {
     run: async (a, ctx) => {
       const [id, ...psArgs] = a.rest;
       const rec = loadRecord(ctx.root, id ?? "");
-      const pids = (await lifecycle()).containerProcesses(rec).map((p) => p.pid);
+      const pids = (await lifecycle()).containerProcesses(rec.pid, rec.pidStart).map((p) => p.pid);
       if (format(a) === "json") return (await json(pids), 0);
       const out = await new Deno.Command("ps", {
         args: psArgs.length ? psArgs : ["-ef"],

@@ -1,16 +1,12 @@
 import type { IdMapping } from "../userns/mod.ts";
 import { DEFAULT_DEVICES } from "../model/oci.ts";
+import { DEFAULT_MOUNTS, type DefaultMount, DEVPTS_TTY_GID } from "../model/mounts.ts";
 import { isMapped } from "../userns/mod.ts";
-import { CLONE, MOUNT_ATTR, MS, O, Plan, SetIdFlag, SIGNALS } from "../plan/mod.ts";
+import { CLONE, MOUNT_ATTR, MOUNT_OPTION_FLAGS, MS, Plan, SetIdFlag, SIGNALS } from "../plan/mod.ts";
 import type { ContainerSpec } from "../model/container.ts";
-import {
-  addBeforeExec,
-  addBeforeSetid,
-  addPathProtections,
-  decideSecurity,
-  procMountRefusal,
-} from "../security/mod.ts";
+import { addPathProtections, decideSecurity, procMountRefusal } from "../security/mod.ts";
 import { UsageError } from "../errors/mod.ts";
+import { addProcessSetup } from "./process_setup.ts";
 import { applyRootfsSetup } from "../overlay/setup_plan.ts";
 
 /** The SYNC tag at which a container on a user network is wired (its namespaces exist, nothing runs yet). */
@@ -56,6 +52,7 @@ export function buildPlan(spec: ContainerSpec, mapping: IdMapping): Plan {
   const p = new Plan(shared ? 0 : flags);
   const r = spec.rootfs;
   const nosuidNodevNoexec = MS.NOSUID | MS.NODEV | MS.NOEXEC;
+  const d = DEFAULT_MOUNTS;
 
   // Why: with its own id maps (--userns) the caller may not be root inside; the child holds every
   // capability of its namespace, but the helpers it runs (fuse-overlayfs) keep them only as root.
@@ -97,11 +94,8 @@ export function buildPlan(spec: ContainerSpec, mapping: IdMapping): Plan {
   p.mount(r, r, "", MS.BIND | MS.REC);
   p.root(r);
 
-  p.mkdir("/proc", 0o555);
-  p.mount("proc", "/proc", "proc", nosuidNodevNoexec);
-
-  p.mkdir("/dev");
-  p.mount("tmpfs", "/dev", "tmpfs", MS.NOSUID | MS.STRICTATIME, "mode=755,size=65536k");
+  mountDefault(p, d.proc);
+  mountDefault(p, d.dev);
   for (const dev of DEVICES) {
     p.mkfile(`/dev/${dev}`, 0o666);
     // Why bind and not mknod: device nodes cannot be created in a user namespace.
@@ -120,20 +114,16 @@ export function buildPlan(spec: ContainerSpec, mapping: IdMapping): Plan {
   p.symlink("/proc/self/fd/2", "/dev/stderr");
   p.symlink("/proc/kcore", "/dev/core");
   p.symlink("pts/ptmx", "/dev/ptmx");
-  p.mkdir("/dev/pts");
   // gid=5 (tty) only exists when more than our own gid is mapped.
-  const ptsGid = isMapped(mapping.gidMap, 5) ? ",gid=5" : "";
-  p.mount("devpts", "/dev/pts", "devpts", MS.NOSUID | MS.NOEXEC, `newinstance,ptmxmode=0666,mode=0620${ptsGid}`);
-  p.mkdir("/dev/shm", 0o1777);
-  p.mount("shm", "/dev/shm", "tmpfs", nosuidNodevNoexec, "mode=1777,size=65536k");
-  p.mkdir("/dev/mqueue");
-  p.mount("mqueue", "/dev/mqueue", "mqueue", nosuidNodevNoexec);
+  mountDefault(p, d.devpts, isMapped(mapping.gidMap, 5) ? [DEVPTS_TTY_GID] : []);
+  mountDefault(p, d.shm);
+  mountDefault(p, d.mqueue);
 
-  p.mkdir("/sys", 0o555);
   if (spec.network !== "host") {
     // sysfs may be mounted by the owner of the network namespace: we own ours.
-    p.mount("sysfs", "/sys", "sysfs", nosuidNodevNoexec | MS.RDONLY);
+    mountDefault(p, d.sys);
   } else {
+    p.mkdir("/sys", d.sysBind.mode);
     // With the host's network, sysfs cannot be mounted anew: bind the host's, read-only.
     p.mount("/sys", "/sys", "", MS.BIND | MS.REC);
     p.setattr("/sys", MOUNT_ATTR.RDONLY | MOUNT_ATTR.NOSUID | MOUNT_ATTR.NODEV | MOUNT_ATTR.NOEXEC, 0, 0, true);
@@ -180,19 +170,12 @@ export function buildPlan(spec: ContainerSpec, mapping: IdMapping): Plan {
   if (spec.network !== "host") p.loopbackUp();
 
   const proc = spec.process;
-  if (proc.init) p.init();
-  if (proc.terminal) p.pty("/dev/pts/ptmx", proc.consoleSize?.[0] ?? 0, proc.consoleSize?.[1] ?? 0);
   // Without -i the container reads nothing (docker); with -t its stdin stays the terminal.
-  if (!proc.stdin && !proc.terminal) p.openFd("/dev/null", O.RDONLY, 0, 0);
-  p.chdir(proc.cwd);
-  for (const [res, soft, hard] of proc.rlimits) p.setrlimit(res, soft, hard);
-  p.umask(proc.umask);
-  addBeforeSetid(p, security);
-  if (proc.uid !== 0 || proc.gid !== 0 || proc.groups.length > 0 || mapping.mode === "subid") {
-    // keep-groups: the caller's groups came with the clone (unmapped ones show as the overflow id) and stay
-    p.setid(proc.uid, proc.gid, proc.groups, (mapping.mode === "single" ? SetIdFlag.SKIP_SETGROUPS : 0) | keepGroups | SetIdFlag.KEEP_CAPS);
-  }
-  addBeforeExec(p, security);
+  addProcessSetup(p, { ...proc, stdin: proc.stdin || proc.terminal }, {
+    security,
+    skipSetgroups: mapping.mode === "single",
+    rootKeepsIds: true,
+  });
   p.exec(execCandidates(proc.args[0]!, proc.env), proc.args, proc.env);
   return p;
 }
@@ -200,4 +183,17 @@ export function buildPlan(spec: ContainerSpec, mapping: IdMapping): Plan {
 function parentOf(path: string): string {
   const i = path.replace(/\/+$/, "").lastIndexOf("/");
   return i <= 0 ? "/" : path.slice(0, i);
+}
+
+/** One of the model's default mounts as ops: its mount point, then the mount with its options split into flags and data. */
+function mountDefault(p: Plan, m: DefaultMount, extra: readonly string[] = []): void {
+  let flags = 0;
+  const data: string[] = [];
+  for (const o of [...m.options, ...extra]) {
+    const f = MOUNT_OPTION_FLAGS[o];
+    if (f) flags = (flags | f[0]) & ~f[1];
+    else data.push(o);
+  }
+  p.mkdir(m.destination, m.mode);
+  p.mount(m.source, m.destination, m.type, flags, data.join(","));
 }

@@ -1,16 +1,22 @@
 /**
  * `rm`: remove a container, as one transaction recorded in its intent (intent.ts): a command
- * killed halfway leaves the removal for the next command to finish.
+ * killed halfway leaves the removal for the next command to finish. A runtime container
+ * (`nook runtime delete`) is removed by {@link deleteRuntimeContainer}.
  *
  * @module
  */
-import { SIGNALS } from "../plan/mod.ts";
+import { SIGNALS } from "../plan/linux.ts";
 import { ContainerError } from "./errors.ts";
 import { crashPoint, isAbandoned, readIntent, recordIntent, removeOwned } from "./intent.ts";
 import { releaseRecordedCgroup } from "./cgroup.ts";
 import { currentStatus, isActive } from "./status.ts";
-import { type ContainerRecord, containerDir, mustRecord, readRecord } from "./store.ts";
+import { containerDir, type ContainerRecord, mustRecord, readRecord } from "./store.ts";
 import { stopContainer } from "./stop.ts";
+import { lazyImport } from "../lazy/mod.ts";
+import type { OciState, OciStatus } from "../model/oci.ts";
+import { signalProcess, waitProcessGone } from "./proc.ts";
+import { removeRuntimeContainerDir, type RuntimeRecord } from "./runtime_record.ts";
+import { containerProcesses, ociState } from "./state.ts";
 import { leaveNetworks } from "./networks.ts";
 
 /**
@@ -63,4 +69,39 @@ function alreadyRemoved(rec: ContainerRecord): ContainerError {
   return new ContainerError(`Container ${rec.name || rec.id.slice(0, 12)} was already removed (by another command)`, {
     hint: "nook ps -a lists the containers",
   });
+}
+
+/**
+ * Remove a runtime container (`nook runtime delete`) found in `status`: a created, running or
+ * paused one is thawed and its processes killed first (a created container never ran its
+ * program: runc deletes it without --force too), an abandoned create has its creator killed;
+ * then its cgroup and directory go, and `removed` hears its final state (the poststop hooks).
+ * The front door decides whether the status allows it. False when its process did not end
+ * within 10 s of SIGKILL: nothing is removed then.
+ */
+export async function deleteRuntimeContainer(
+  root: string,
+  rec: RuntimeRecord,
+  status: OciStatus,
+  removed: (state: OciState) => Promise<void>,
+): Promise<boolean> {
+  const cg = rec.cgroup
+    ? await lazyImport<typeof import("../cgroupv2/container_cgroup.ts")>("cgroupv2/container_cgroup.ts")
+    : undefined;
+  if (status === "paused") await cg?.freezeCgroup(rec.cgroup!.path, false); // frozen processes die only once thawed
+  if (status === "created" || status === "running" || status === "paused") {
+    const start = Number(rec.pidStart);
+    for (const p of containerProcesses(rec.pid, rec.pidStart)) {
+      await signalProcess(p.pid, Number(p.start), SIGNALS.SIGKILL!);
+    }
+    await signalProcess(rec.pid, start, SIGNALS.SIGKILL!);
+    if (!(await waitProcessGone(rec.pid, start, 10_000))) return false;
+  } else if (status === "creating") {
+    await signalProcess(rec.creator.pid, Number(rec.creator.start), SIGNALS.SIGKILL!);
+  }
+  const state: OciState = { ...ociState(root, rec), status: "stopped", pid: 0 };
+  if (rec.cgroup) await cg?.removeCgroup(rec.cgroup);
+  removeRuntimeContainerDir(root, rec.id);
+  await removed(state);
+  return true;
 }

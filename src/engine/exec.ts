@@ -1,13 +1,13 @@
 /**
  * The exec verb, for both front doors: a plan that joins a running container (its namespaces in
  * the one join order, and a fork so that a joined pid namespace applies), launched inside the
- * container's cgroup, then attached to in the foreground or left running. `nook exec` adds its
- * process setup with {@link buildExecPlan}; `nook runtime exec` adds an OCI process's setup to
- * {@link joinContainerPlan}'s plan the same way.
+ * container's cgroup, then attached to in the foreground or left running. Both `nook exec` and
+ * `nook runtime exec` build it with {@link buildExecPlan}; the process setup in it
+ * ({@link addProcessSetup}, process_setup.ts) is also the end of `nook runtime create`'s plan. The runtime front
+ * door translates config.json's process into the same {@link ProcessSetup} and SecuritySpec.
  *
  * @module
  */
-import { addBeforeExec, addBeforeSetid, type SecuritySpec } from "../security/mod.ts";
 import { execCandidates } from "./build_plan.ts";
 import type { ProcessSpec } from "../model/container.ts";
 import type { CgroupRef } from "../cgroupv2/container_cgroup.ts";
@@ -16,7 +16,9 @@ import { launch, type Launched } from "../launch/mod.ts";
 import { lazyImport } from "../lazy/mod.ts";
 import { readTextInRoot } from "./in_root.ts";
 import { resolveUser } from "./user.ts";
-import { O, Plan, SetIdFlag, SIGNALS } from "../plan/mod.ts";
+import { Plan } from "../plan/mod.ts";
+import { addProcessSetup, type ExecPlanOptions, type ProcessSetup } from "./process_setup.ts";
+export { addProcessSetup, type ExecPlanOptions, type ProcessSetup } from "./process_setup.ts";
 import { ContainerError } from "./errors.ts";
 import { CLONE_FLAG, differingNamespaces, nsFile } from "./namespaces.ts";
 import type { ContainerRecord } from "./store.ts";
@@ -24,16 +26,6 @@ import { attachForeground, SignalForwarder } from "./attach.ts";
 
 /** The process to start in the container: run's process, without --init (it joins the container's own pid 1). */
 export type ExecProcess = Omit<ProcessSpec, "init">;
-
-/** How to build the exec plan. */
-export interface ExecPlanOptions {
-  /** -d: nobody waits; stdio goes to /dev/null and the process outlives nook. */
-  detach: boolean;
-  /** The container's user namespace denies setgroups (single-id mapping). */
-  skipSetgroups: boolean;
-  /** The container's security settings for this process (see execSecurity); none for an unconfined container. */
-  security?: SecuritySpec;
-}
 
 /**
  * The first half of every exec plan: join the namespaces in which the container's process `pid`
@@ -48,26 +40,10 @@ export function joinContainerPlan(pid: number): Plan {
   return p;
 }
 
-/** The plan of `nook exec` into the container whose pid 1 is `pid`. */
-export function buildExecPlan(pid: number, proc: ExecProcess, opts: ExecPlanOptions): Plan {
+/** The plan of an exec into the container whose pid 1 is `pid`: join it, set the process up, exec. */
+export function buildExecPlan(pid: number, proc: ProcessSetup, opts: ExecPlanOptions): Plan {
   const p = joinContainerPlan(pid);
-  if (!opts.detach) p.pdeathsig(SIGNALS.SIGKILL!);
-  if (proc.terminal) p.pty("/dev/pts/ptmx", proc.consoleSize?.[0] ?? 0, proc.consoleSize?.[1] ?? 0);
-  if (!proc.stdin) p.openFd("/dev/null", O.RDONLY, 0, 0);
-  if (opts.detach && !proc.terminal) {
-    p.openFd("/dev/null", O.WRONLY, 0, 1);
-    p.openFd("/dev/null", O.WRONLY, 0, 2);
-  }
-  p.chdir(proc.cwd);
-  for (const [res, soft, hard] of proc.rlimits) p.setrlimit(res, soft, hard);
-  p.umask(proc.umask);
-  // the same order as a container's own process (src/engine/build_plan.ts)
-  if (opts.security) addBeforeSetid(p, opts.security);
-  const keepCaps = opts.security ? SetIdFlag.KEEP_CAPS : 0;
-  if (proc.uid !== 0 || proc.gid !== 0 || proc.groups.length > 0 || !opts.skipSetgroups || opts.security) {
-    p.setid(proc.uid, proc.gid, proc.groups, (opts.skipSetgroups ? SetIdFlag.SKIP_SETGROUPS : 0) | keepCaps);
-  }
-  if (opts.security) addBeforeExec(p, opts.security);
+  addProcessSetup(p, proc, opts);
   p.exec(execCandidates(proc.args[0]!, proc.env), proc.args, proc.env);
   return p;
 }

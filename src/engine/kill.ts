@@ -4,10 +4,12 @@
  *
  * @module
  */
-import { SIGNALS } from "../plan/mod.ts";
+import { SIGNALS } from "../plan/linux.ts";
 import { signalProcess } from "./proc.ts";
 import { currentStatus, type Status } from "./status.ts";
 import type { ContainerRecord } from "./store.ts";
+import type { RuntimeRecord } from "./runtime_record.ts";
+import { containerProcesses } from "./state.ts";
 
 /** Was a C monitor started for this status (and not the foreground nook)? It takes SIGUSR1 as "stopped by the user". */
 function hasMonitor(rec: ContainerRecord, s: Status): boolean {
@@ -29,3 +31,12 @@ export async function signalContainer(id: string, signal: number): Promise<boole
   return await signalProcess(s.pid, s.pidStart, signal);
 }
 
+/**
+ * Signal a runtime container (`nook runtime kill`): its first process, or with `all` every
+ * process of it. False when its first process is gone (nothing was signalled).
+ */
+export async function killRuntimeContainer(rec: RuntimeRecord, signal: number, all: boolean): Promise<boolean> {
+  if (!all) return await signalProcess(rec.pid, Number(rec.pidStart), signal);
+  for (const p of containerProcesses(rec.pid, rec.pidStart)) await signalProcess(p.pid, Number(p.start), signal);
+  return true;
+}

@@ -2,7 +2,9 @@
  * The engine: containers as things that last, and the verbs on them. Records in the store
  * (store.ts, status.ts, names.ts, lock.ts), the plan a container runs (build_plan.ts) and how it
  * is run in the foreground (run.ts, foreground.ts, attach.ts) or under the monitor (monitor.ts), and
- * the verbs (create.ts, start.ts, exec.ts, attach.ts, kill.ts, stop.ts, wait.ts, delete.ts: one file per verb). A new container starts
+ * the verbs (create.ts, start.ts, exec.ts, attach.ts, kill.ts, stop.ts, wait.ts, delete.ts, pause.ts, state.ts: one
+ * file per verb). Containers kept for an OCI engine (`nook runtime`) have their records under the runtime root
+ * (runtime_record.ts) and go through the same verb files. A new container starts
  * as a request of plain values (run_request.ts) that the resolvers (prepare.ts with image_source.ts,
  * resources.ts, lifecycle.ts, tmpfs.ts) turn into a spec, a record and a run. Front doors (src/cli for
  * `nook`, src/oci for `nook runtime`) turn their input into a request or a spec (src/model) and call these.
@@ -50,10 +52,21 @@ export {
 export { type CreateOptions, createContainer, removeContainerFiles } from "./create.ts";
 export { recordStartFailure, runForeground } from "./foreground.ts";
 export { mustRecord } from "./store.ts";
-export { holdRestarts, signalContainer } from "./kill.ts";
+export { holdRestarts, killRuntimeContainer, signalContainer } from "./kill.ts";
 export { waitStopped } from "./wait.ts";
 export { stopContainer } from "./stop.ts";
-export { removeContainer } from "./delete.ts";
+export { deleteRuntimeContainer, removeContainer } from "./delete.ts";
+export { freezeContainer } from "./pause.ts";
+export {
+  execFifoPath,
+  listRuntimeRecords,
+  readRuntimeRecord,
+  removeRuntimeContainerDir,
+  runtimeContainerDir,
+  type RuntimeRecord,
+  writeRuntimeRecord,
+} from "./runtime_record.ts";
+export { containerProcesses, isAlive, isFrozen, ociState, runtimeStatus } from "./state.ts";
 export { parseSignal } from "./signals.ts";
 export { humanDuration, isoNs, parseSize, ZERO_TIME } from "./units.ts";
 export { type LogRecord, LogPrinter, logFiles, parseLogLine, parseLogText, readLogRecords, tailRecords } from "./logs.ts";
@@ -69,7 +82,7 @@ export {
   launchExec,
   type LaunchExecOptions,
 } from "./exec.ts";
-export { startContainer } from "./start.ts";
+export { releaseRuntimeContainer, startContainer } from "./start.ts";
 export { recordCgroup, recordedCgroupHooks, recordOomKill, releaseRecordedCgroup } from "./cgroup.ts";
 export type { ContainerSpec, ImageInfo, MountSpec, ProcessSpec, RootfsSetup } from "../model/container.ts";
 export { buildPlan, DEVICES, execCandidates, NAMESPACES } from "./build_plan.ts";

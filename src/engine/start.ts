@@ -1,13 +1,22 @@
+/**
+ * `start`: a recorded container runs again, detached under its monitor (`nook start`); a created
+ * runtime container's process is let go to exec its program (`nook runtime start`).
+ *
+ * @module
+ */
 import { ensureHelloRootfs } from "../image/builtin_hello.ts";
-import { startDetached } from "./monitor.ts";
+import { lazyImport } from "../lazy/mod.ts";
 import { dataDir } from "../paths/mod.ts";
+import { SIGNALS } from "../plan/linux.ts";
 import { detectIdMapping } from "../userns/mod.ts";
 import { ContainerError } from "./errors.ts";
 import { recordStartFailure } from "./foreground.ts";
 import { recordedCgroupHooks, releaseRecordedCgroup } from "./cgroup.ts";
 import { withLockAsync } from "./lock.ts";
 import { currentStatus, isActive } from "./status.ts";
-import { type ContainerRecord, containerDir, readRecord, writeRecord } from "./store.ts";
+import { containerDir, type ContainerRecord, readRecord, writeRecord } from "./store.ts";
+import { signalProcess } from "./proc.ts";
+import { execFifoPath, type RuntimeRecord } from "./runtime_record.ts";
 
 /**
  * Make sure the root filesystem of a recorded container is there again (after
@@ -45,10 +54,41 @@ export async function startContainer(id: string): Promise<void> {
       await releaseRecordedCgroup(rec);
       const hooks = await recordedCgroupHooks(id, rec.spec, rec.resources ?? {}, { detached: true });
       writeRecord(rec);
+      // the monitor and what it launches (plans, seccomp, networks) load only here: `nook runtime start` needs none of it
+      const { startDetached } = await lazyImport<typeof import("./monitor.ts")>("engine/monitor.ts");
       await startDetached(rec, detectIdMapping(), hooks);
     } catch (err) {
       recordStartFailure(rec, err);
       throw err;
     }
   });
+}
+
+/**
+ * Let a created runtime container's process (pid) exec its program: `beforeRelease` first (the
+ * startContainer hooks, which the front door runs; when it throws, the process is killed — the
+ * runtime spec's rule), then one byte into exec.fifo, which then goes (the container reads as
+ * running from then on).
+ */
+export async function releaseRuntimeContainer(
+  root: string,
+  rec: RuntimeRecord,
+  pid: number,
+  beforeRelease: () => Promise<void>,
+): Promise<void> {
+  try {
+    await beforeRelease();
+  } catch (err) {
+    await signalProcess(pid, Number(rec.pidStart), SIGNALS.SIGKILL!);
+    throw err;
+  }
+  const fifo = execFifoPath(root, rec.id);
+  // read-write: never blocks, even if the process just died (then the byte is simply dropped)
+  const f = Deno.openSync(fifo, { read: true, write: true });
+  try {
+    f.writeSync(new Uint8Array([0x30]));
+  } finally {
+    f.close();
+  }
+  Deno.removeSync(fifo);
 }

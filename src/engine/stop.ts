@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { SIGNALS } from "../plan/mod.ts";
+import { SIGNALS } from "../plan/linux.ts";
 import { parseSignal } from "./signals.ts";
 import { ContainerError } from "./errors.ts";
 import { holdRestarts } from "./kill.ts";
@@ -37,4 +37,3 @@ export async function stopContainer(id: string, opts: { timeoutSec?: number; sig
   }
   return done;
 }
-

@@ -29,6 +29,7 @@ export {
   HOOK_KINDS,
   NAMESPACE_FILES,
   type NsType,
+  OCI_VERSION,
   type OciCapabilities,
   type OciConfig,
   type OciDevice,
@@ -39,5 +40,8 @@ export {
   type OciMount,
   type OciNamespace,
   type OciProcess,
+  type OciState,
+  type OciStatus,
 } from "./oci.ts";
+export { DEFAULT_MOUNTS, type DefaultMount, DEVPTS_TTY_GID } from "./mounts.ts";
 export { FLOORS } from "./floors.ts";

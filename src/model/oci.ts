@@ -204,3 +204,31 @@ export interface OciConfig {
   /** Properties the spec does not define (ignored), as dotted paths. */
   unknown: string[];
 }
+
+/** The runtime-spec version nook implements. */
+export const OCI_VERSION = "1.1.0";
+
+/** A runtime container's status, as the runtime spec names it (plus runc's `paused`). */
+export type OciStatus = "creating" | "created" | "running" | "paused" | "stopped";
+
+/** The runtime-spec state of a container (what `nook runtime state` prints, and what hooks read). */
+export interface OciState {
+  /** Spec version of the state. */
+  ociVersion: string;
+  /** Container id. */
+  id: string;
+  /** creating, created, running, paused or stopped. */
+  status: OciStatus;
+  /** Process id (0 when stopped). */
+  pid: number;
+  /** Absolute bundle path. */
+  bundle: string;
+  /** Root filesystem (runc's extension). */
+  rootfs: string;
+  /** Creation time (runc's extension). */
+  created: string;
+  /** Owner (runc's extension). */
+  owner: string;
+  /** Annotations from config.json. */
+  annotations: Record<string, string>;
+}

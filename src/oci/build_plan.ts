@@ -12,8 +12,9 @@
  *     → devices → sysctl → mkdir cwd
  *   [SYNC hooks: prestart, createRuntime (runtime namespaces), createContainer (container's)]
  *   pivot_root (chroot with --no-pivot) → read-only root → read-only and masked paths → root propagation
- *   hostname, domainname, personality → [PTY, /dev/console] → [KEEP_FDS] → cwd, rlimits, umask
- *   LSM labels, no_new_privs, bounding set → SETID → seccomp, final capabilities
+ *   hostname, domainname, personality → the process setup (the engine's, src/engine/process_setup.ts):
+ *     [PTY, /dev/console] → [KEEP_FDS] → cwd, rlimits, umask
+ *     → LSM labels, no_new_privs, bounding set → SETID → seccomp, final capabilities
  *   SYNC created   (`create` writes the pid file and exits here; `run` starts at once)
  *   BARRIER_WAIT   (`start` writes one byte into exec.fifo)
  *   EXEC
@@ -23,7 +24,8 @@
  * @module
  */
 import { CLONE, MOUNT_ATTR, MS, Plan, SetIdFlag } from "../plan/mod.ts";
-import { addBeforeExec, addBeforeSetid, addPathProtections, type SecuritySpec } from "../security/mod.ts";
+import { addPathProtections, type SecuritySpec } from "../security/mod.ts";
+import { addProcessSetup, type ExecPlanOptions, type ProcessSetup } from "../engine/process_setup.ts";
 import type { IdMapping, IdRange } from "../userns/mod.ts";
 import { execCandidates } from "../engine/build_plan.ts";
 import type { NsType, OciConfig, OciProcess } from "./config.ts";
@@ -286,7 +288,7 @@ export function buildCreatePlan(cfg: OciConfig, opts: CreateOptions): CreatePlan
     if (domain === undefined) throw invalid("linux.personality.domain", `is "${pers.domain}"; use LINUX or LINUX32`);
     p.personality(domain);
   }
-  addProcess(p, proc, security, view, opts.preserveFds, !devBound);
+  addProcessSetup(p, processSetup(proc), processOptions(security, view, opts.preserveFds, !devBound));
   p.sync(SYNC_TAG.CREATED);
   p.barrierWait();
   p.exec(execCandidates(proc.args[0]!, proc.env), proc.args, proc.env);
@@ -296,33 +298,35 @@ export function buildCreatePlan(cfg: OciConfig, opts: CreateOptions): CreatePlan
 }
 
 /**
- * The process part of a plan (also `exec`'s): terminal, kept fds, cwd,
- * rlimits, umask, then the security ops around the switch to the user.
+ * config.json's process in the engine's form: the one process setup (src/engine/process_setup.ts) then
+ * makes the process part of `create`'s plan and of `exec`'s. Its stdin is what the engine handed
+ * over, and its umask stays inherited unless config.json names one.
  */
-export function addProcess(
-  p: Plan,
-  proc: OciProcess,
+export function processSetup(proc: OciProcess): ProcessSetup {
+  const out: ProcessSetup = {
+    args: proc.args,
+    env: proc.env,
+    cwd: proc.cwd,
+    uid: proc.user.uid,
+    gid: proc.user.gid,
+    groups: proc.user.additionalGids,
+    terminal: proc.terminal,
+    stdin: true,
+    rlimits: proc.rlimits,
+  };
+  if (proc.user.umask !== undefined) out.umask = proc.user.umask;
+  if (proc.consoleSize) out.consoleSize = [proc.consoleSize.height, proc.consoleSize.width];
+  return out;
+}
+
+/** How the process part of a runtime plan is set up: the security ops, setgroups as the user namespace allows, kept fds. */
+export function processOptions(
   security: SecuritySpec,
   view: UsernsView,
   preserveFds: number,
-  console: boolean,
-): void {
-  if (proc.terminal) {
-    p.pty("/dev/pts/ptmx", proc.consoleSize?.height ?? 0, proc.consoleSize?.width ?? 0);
-    // the spec's /dev/console is the terminal (fd 0 is its slave now). Why ROOT
-    // around it: after pivot_root the target would resolve as a plain path;
-    // resolved in the root, libshim refuses a /dev/console that a symlink of
-    // the rootfs turns into a procfs file (the bind would cover a read-only path).
-    if (console) p.root("/").mount("/proc/self/fd/0", "/dev/console", "", MS.BIND).root("");
-  }
-  if (preserveFds > 0) p.keepFds(3, preserveFds);
-  p.chdir(proc.cwd);
-  for (const [res, soft, hard] of proc.rlimits) p.setrlimit(res, soft, hard);
-  if (proc.user.umask !== undefined) p.umask(proc.user.umask);
-  addBeforeSetid(p, security);
-  const flags = (view.setgroups ? 0 : SetIdFlag.SKIP_SETGROUPS) | SetIdFlag.KEEP_CAPS;
-  p.setid(proc.user.uid, proc.user.gid, proc.user.additionalGids, flags);
-  addBeforeExec(p, security);
+  consoleBind: boolean,
+): Omit<ExecPlanOptions, "detach"> {
+  return { security, skipSetgroups: !view.setgroups, preserveFds, consoleBind };
 }
 
 const idMapped = (ranges: IdRange[] | undefined, id: number) =>

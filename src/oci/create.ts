@@ -17,8 +17,18 @@ import { buildCreatePlan, SYNC_TAG } from "./build_plan.ts";
 import { type CgroupRequest, containerCgroup, hostCgroup2, type OciCgroup, parseCgroupsPath } from "./cgroups.ts";
 import { OciError } from "./errors.ts";
 import { runHooks } from "./hooks.ts";
-import { deleteContainer, releaseProcess, removeDir, type RuntimeContext, writePidFile } from "./lifecycle.ts";
-import { checkId, containerDir, type ContainerRecord, type OciState, ociState, procStat, saveRecord } from "./state.ts";
+import { deleteContainer, releaseProcess, type RuntimeContext, writePidFile } from "./lifecycle.ts";
+import { checkId } from "./state.ts";
+import {
+  execFifoPath,
+  removeRuntimeContainerDir,
+  runtimeContainerDir,
+  type RuntimeRecord,
+  writeRuntimeRecord,
+} from "../engine/runtime_record.ts";
+import { ociState } from "../engine/state.ts";
+import type { OciState } from "../model/oci.ts";
+import { procStat } from "../proc/mod.ts";
 import { mkfifo, sendFd } from "./_shim.ts";
 import { attachForeground, SignalForwarder } from "../engine/attach.ts";
 
@@ -76,7 +86,7 @@ function checkProgram(cfg: OciConfig, candidates: readonly string[]): void {
 /** What `createContainer` hands back. */
 export interface Created {
   /** The record. */
-  record: ContainerRecord;
+  record: RuntimeRecord;
   /** The launched process (its pidfd is open; ptyMaster when it has a terminal and no console socket). */
   launched: Launched;
 }
@@ -99,8 +109,8 @@ export async function createContainer(ctx: RuntimeContext, req: CreateRequest, s
         "give --console-socket PATH (an AF_UNIX socket that receives the pty master), or set process.terminal false",
     });
   }
-  const dir = containerDir(ctx.root, id);
-  const fifo = `${dir}/exec.fifo`;
+  const dir = runtimeContainerDir(ctx.root, id);
+  const fifo = execFifoPath(ctx.root, id);
   const built = buildCreatePlan(config, {
     fifo,
     noPivot: req.noPivot ?? false,
@@ -123,7 +133,7 @@ export async function createContainer(ctx: RuntimeContext, req: CreateRequest, s
     throw err;
   }
   const self = procStat(Deno.pid)!;
-  const rec: ContainerRecord = {
+  const rec: RuntimeRecord = {
     id,
     bundle,
     rootfs: config.root.path,
@@ -148,7 +158,7 @@ export async function createContainer(ctx: RuntimeContext, req: CreateRequest, s
   let launched: Launched | undefined;
   let cgroup: OciCgroup | undefined;
   try {
-    saveRecord(ctx.root, rec);
+    writeRuntimeRecord(ctx.root, rec);
     cgroup = await containerCgroup(cgroupReq, ctx.log);
     await mkfifo(fifo, 0o600);
     const state = (status: OciState["status"], pid: number): OciState => ({
@@ -163,7 +173,7 @@ export async function createContainer(ctx: RuntimeContext, req: CreateRequest, s
         const ref = cgroup?.ref();
         if (ref) {
           rec.cgroup = ref;
-          saveRecord(ctx.root, rec);
+          writeRuntimeRecord(ctx.root, rec);
         }
         if (proc!.oomScoreAdj !== undefined) writeOomScoreAdj(pid, proc!.oomScoreAdj);
       },
@@ -182,7 +192,7 @@ export async function createContainer(ctx: RuntimeContext, req: CreateRequest, s
           rec.phase = "created";
           rec.pid = pid;
           rec.pidStart = st.start;
-          saveRecord(ctx.root, rec);
+          writeRuntimeRecord(ctx.root, rec);
           if (req.pidFile) writePidFile(req.pidFile, pid);
           if (startNow) await releaseProcess(ctx, rec, pid);
         }
@@ -202,7 +212,7 @@ export async function createContainer(ctx: RuntimeContext, req: CreateRequest, s
       await closeFd(launched.ptyMaster);
     }
     await cgroup?.remove().catch(() => {});
-    removeDir(dir);
+    removeRuntimeContainerDir(ctx.root, id);
     if (hooksRan) {
       // the spec: a failed create hook ends in the poststop hooks
       await runHooks("poststop", config.hooks.poststop, { ...ociState(ctx.root, rec), status: "stopped", pid: 0 }, {

@@ -7,44 +7,28 @@
  * @module
  */
 import { DEFAULT_CAPABILITIES, DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS } from "../security/mod.ts";
-import { OCI_VERSION } from "./state.ts";
+import { OCI_VERSION } from "../model/oci.ts";
+import { DEFAULT_MOUNTS, type DefaultMount, DEVPTS_TTY_GID } from "../model/mounts.ts";
 
 /** A default config.json (as an object). */
 export function defaultSpec(rootless: boolean): Record<string, unknown> {
   const caps = DEFAULT_CAPABILITIES.map((c) => `CAP_${c}`);
+  const row = (m: DefaultMount, extra: readonly string[] = []) => ({
+    destination: m.destination,
+    type: m.type,
+    source: m.source,
+    options: [...m.options, ...extra],
+  });
+  const d = DEFAULT_MOUNTS;
   const mounts: Record<string, unknown>[] = [
-    { destination: "/proc", type: "proc", source: "proc" },
-    {
-      destination: "/dev",
-      type: "tmpfs",
-      source: "tmpfs",
-      options: ["nosuid", "strictatime", "mode=755", "size=65536k"],
-    },
-    {
-      destination: "/dev/pts",
-      type: "devpts",
-      source: "devpts",
-      options: ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", ...(rootless ? [] : ["gid=5"])],
-    },
-    {
-      destination: "/dev/shm",
-      type: "tmpfs",
-      source: "shm",
-      options: ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"],
-    },
-    { destination: "/dev/mqueue", type: "mqueue", source: "mqueue", options: ["nosuid", "noexec", "nodev"] },
-    rootless
-      ? { destination: "/sys", type: "none", source: "/sys", options: ["rbind", "nosuid", "noexec", "nodev", "ro"] }
-      : { destination: "/sys", type: "sysfs", source: "sysfs", options: ["nosuid", "noexec", "nodev", "ro"] },
+    row(d.proc),
+    row(d.dev),
+    row(d.devpts, rootless ? [] : [DEVPTS_TTY_GID]),
+    row(d.shm),
+    row(d.mqueue),
+    row(rootless ? d.sysBind : d.sys),
   ];
-  if (!rootless) {
-    mounts.push({
-      destination: "/sys/fs/cgroup",
-      type: "cgroup",
-      source: "cgroup",
-      options: ["nosuid", "noexec", "nodev", "relatime", "ro"],
-    });
-  }
+  if (!rootless) mounts.push(row(d.cgroup));
   const namespaces: Record<string, string>[] = [{ type: "pid" }, { type: "ipc" }, { type: "uts" }, { type: "mount" }];
   if (rootless) namespaces.push({ type: "user" });
   else namespaces.push({ type: "network" }, { type: "cgroup" });

@@ -11,7 +11,8 @@ import { lazyImport } from "../lazy/mod.ts";
 import type { CgroupStats } from "../cgroupv2/stats.ts";
 import type { RuntimeContext } from "./lifecycle.ts";
 import { OciError } from "./errors.ts";
-import { checkId, loadRecord, statusOf } from "./state.ts";
+import { checkId, loadRecord } from "./state.ts";
+import { runtimeStatus } from "../engine/state.ts";
 
 /** One line of `events`: runc's event object. */
 export interface RuntimeEvent {
@@ -78,7 +79,7 @@ export async function containerEvents(
 ): Promise<void> {
   const id = checkId(idArg);
   const rec = loadRecord(ctx.root, id);
-  const status = statusOf(ctx.root, rec);
+  const status = runtimeStatus(ctx.root, rec);
   if (status === "stopped") throw new OciError(`container "${id}" is stopped: it has no statistics`);
   if (!rec.cgroup) {
     throw new OciError(`container "${id}" has no cgroup of its own: there are no statistics to read`, {
@@ -99,7 +100,7 @@ export async function containerEvents(
     if (opts.once) return;
     await new Promise((r) => setTimeout(r, opts.intervalMs));
     try {
-      if (statusOf(ctx.root, loadRecord(ctx.root, id)) === "stopped") return;
+      if (runtimeStatus(ctx.root, loadRecord(ctx.root, id)) === "stopped") return;
     } catch {
       return; // deleted meanwhile
     }

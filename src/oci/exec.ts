@@ -1,23 +1,24 @@
 /**
  * `exec`: run another process in a container. The engine's exec verb
- * (src/engine/exec.ts) joins the container's namespaces in its one order and
- * forks when the pid namespace is joined, launches in the container's cgroup
- * and attaches; this front door adds the process set up as `create` does —
- * terminal, cwd, rlimits, capabilities, the container's seccomp filter, the
- * user — and runc's pid file and console socket.
+ * (src/engine/exec.ts) builds the plan — the container's namespaces joined in
+ * its one order, a fork when the pid namespace is joined, the one process
+ * setup — launches it in the container's cgroup and attaches; this front door
+ * translates the OCI process (its capabilities, the container's seccomp
+ * filter, the user) as `create` does, and keeps runc's pid file and console
+ * socket.
  *
  * @module
  */
 import { closeFd } from "../ffi/mod.ts";
-import { execCandidates } from "../engine/build_plan.ts";
-import { joinContainerPlan, launchExec } from "../engine/exec.ts";
+import { buildExecPlan, launchExec } from "../engine/exec.ts";
 import type { SecuritySpec } from "../security/mod.ts";
 import { absolute, type OciProcess } from "./config.ts";
-import { addProcess, checkIds } from "./build_plan.ts";
+import { checkIds, processOptions, processSetup } from "./build_plan.ts";
 import { OciError } from "./errors.ts";
 import { type RuntimeContext, writePidFile } from "./lifecycle.ts";
 import { compileSeccomp, fitCapabilities, processSecurity, sameUserns } from "./security.ts";
-import { checkId, loadRecord, statusOf } from "./state.ts";
+import { checkId, loadRecord } from "./state.ts";
+import { runtimeStatus } from "../engine/state.ts";
 import { usernsView } from "./userns.ts";
 import { sendFd } from "./_shim.ts";
 
@@ -41,7 +42,7 @@ export interface ExecRequest {
 export async function execProcess(ctx: RuntimeContext, req: ExecRequest): Promise<number> {
   const id = checkId(req.id);
   const rec = loadRecord(ctx.root, id);
-  const status = statusOf(ctx.root, rec);
+  const status = runtimeStatus(ctx.root, rec);
   if (status !== "running" && status !== "created") {
     throw new OciError(`cannot exec in container "${id}": it is ${status}`, { hint: "exec needs a running container" });
   }
@@ -50,15 +51,16 @@ export async function execProcess(ctx: RuntimeContext, req: ExecRequest): Promis
     throw new OciError("exec --tty --detach needs --console-socket to receive the terminal");
   }
   const pid = rec.pid;
-  const p = joinContainerPlan(pid);
   const view = usernsView(pid);
   checkIds(proc, view, "process");
   const security: SecuritySpec = { ...processSecurity(proc, "process", ctx.log), maskedPaths: [], readonlyPaths: [] };
   fitCapabilities(security, sameUserns(pid), "process", ctx.log);
   const filter = compileSeccomp(rec.seccomp, security.capabilities.bounding, ctx.log);
   if (filter) security.seccomp = filter;
-  addProcess(p, proc, security, view, req.preserveFds, false);
-  p.exec(execCandidates(proc.args[0]!, proc.env), proc.args, proc.env);
+  const p = buildExecPlan(pid, processSetup(proc), {
+    ...processOptions(security, view, req.preserveFds, false),
+    detach: req.detach,
+  });
   return await launchExec(p, {
     cgroup: rec.cgroup,
     detach: req.detach,

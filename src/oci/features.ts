@@ -10,7 +10,7 @@ import { ACTIONS, ARCHES, COMPARISONS, FILTER_FLAGS, nativeArch } from "../secco
 import { CAPABILITIES } from "../security/mod.ts";
 import { NOOK_VERSION } from "../version.ts";
 import { HOOK_KINDS, NAMESPACE_FILES } from "./config.ts";
-import { OCI_VERSION } from "./state.ts";
+import { OCI_VERSION } from "../model/oci.ts";
 
 const MOUNT_OPTIONS = [
   "async",

@@ -13,7 +13,7 @@ import type { OciHook } from "./config.ts";
 import { OciError } from "./errors.ts";
 import { differingNamespaces, nsFile } from "./namespaces.ts";
 import type { RuntimeLog } from "./log.ts";
-import type { OciState } from "./state.ts";
+import type { OciState } from "../model/oci.ts";
 import { runHook } from "./_shim.ts";
 
 /** The namespace files of `pid` that differ from nook's own, user first (what a hook must join). */

@@ -10,7 +10,8 @@
 import { lazyImport } from "../lazy/mod.ts";
 import type { RuntimeContext } from "./lifecycle.ts";
 import { OciError } from "./errors.ts";
-import { checkId, loadRecord, statusOf } from "./state.ts";
+import { checkId, loadRecord } from "./state.ts";
+import { runtimeStatus } from "../engine/state.ts";
 
 type Json = Record<string, unknown>;
 
@@ -102,7 +103,7 @@ export function updateResources(flags: UpdateFlags, stdin: () => string): Json {
 export async function updateContainer(ctx: RuntimeContext, idArg: string | undefined, res: Json): Promise<void> {
   const id = checkId(idArg);
   const rec = loadRecord(ctx.root, id);
-  const status = statusOf(ctx.root, rec);
+  const status = runtimeStatus(ctx.root, rec);
   if (status === "stopped") {
     throw new OciError(`cannot update container "${id}": it is stopped`, { hint: "update a running container" });
   }
