@@ -5,11 +5,11 @@ import { PLAN_VERSION } from "../../src/plan/ops.ts";
 import { collectInfo, formatInfo, INFO_PROVIDERS } from "../../src/info/mod.ts";
 import { assert, exists, isolatedEnv, nook, scratch, test } from "../_helpers.ts";
 
-test("nook info --format json has versions, kernel, id mapping, storage, cgroups, network, security, config and paths", async () => {
+test("nook info --format json has versions, kernel, id mapping, storage, cgroups, network, security, config, paths and CDI devices", async () => {
   const r = await nook(["info", "--format", "json"]);
   assert.equal(r.code, 0, r.stderr);
   const info = JSON.parse(r.stdout);
-  assert.deepEqual(Object.keys(info), ["nook", "host", "idmap", "storage", "cgroups", "network", "security", "config", "paths"]);
+  assert.deepEqual(Object.keys(info), ["nook", "host", "idmap", "storage", "cgroups", "network", "security", "config", "paths", "cdi"]);
   assert.match(info.nook.deno, /^2\.9\./);
   assert.equal(info.nook.libshim, `plan v${PLAN_VERSION}`);
   assert.equal(info.host.kernel, Deno.readTextFileSync("/proc/sys/kernel/osrelease").trim());
