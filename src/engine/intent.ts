@@ -172,7 +172,24 @@ export async function removeOwned(id: string, afterStorage?: () => void): Promis
   afterStorage?.();
   removeQuietly(containerRunDir(id));
   releaseNamesOf(id);
-  removeQuietly(containerDir(id));
+  removeRecordDir(id);
+}
+
+/**
+ * Remove a record directory for good. Why more than once: a concurrent command on the same
+ * container (a losing `rm -f`) may create its lock file in the directory while it is being
+ * removed; once the directory is gone, such a command finds nothing to lock and says so.
+ */
+function removeRecordDir(id: string): void {
+  const dir = containerDir(id);
+  for (let i = 0; i < 20; i++) {
+    removeQuietly(dir);
+    try {
+      Deno.statSync(dir);
+    } catch {
+      return;
+    }
+  }
 }
 
 /**
