@@ -16,7 +16,7 @@ name: demo
 services:
   client:
     image: bbtest
-    command: ["sh", "-c", "for i in $$(seq 100); do wget -qO- http://server:8080/ && wget -qO- http://web:8080/ && exit 0; sleep 0.05; done; exit 7"]
+    command: ["sh", "-c", "for i in $$(seq 600); do wget -qO- http://server:8080/ && wget -qO- http://web:8080/ && exit 0; sleep 0.05; done; exit 7"]
     depends_on:
       server:
         condition: service_started

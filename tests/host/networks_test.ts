@@ -119,7 +119,7 @@ test(
           busyboxRootfs(),
           "sh",
           "-c",
-          `for i in $(seq 100); do wget -qO- http://${name}:8080/ 2>/dev/null && exit 0; sleep 0.05; done; cat /etc/hosts; exit 7`,
+          `for i in $(seq 600); do wget -qO- http://${name}:8080/ 2>/dev/null && exit 0; sleep 0.05; done; cat /etc/hosts; exit 7`,
         ]);
       for (const name of ["srv", "web"]) {
         const r = await client(name);
@@ -187,7 +187,7 @@ test(
           busyboxRootfs(),
           "sh",
           "-c",
-          "for i in $(seq 100); do wget -qO- http://127.0.0.1:8080/ 2>/dev/null && break; sleep 0.05; done; ps -o comm | grep -c httpd",
+          "for i in $(seq 600); do wget -qO- http://127.0.0.1:8080/ 2>/dev/null && break; sleep 0.05; done; ps -o comm | grep -c httpd",
         ]);
         assert.equal(r.code, 0, `${name}: ${r.stderr}`);
         assert.equal(
