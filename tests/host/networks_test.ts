@@ -187,12 +187,12 @@ test(
           busyboxRootfs(),
           "sh",
           "-c",
-          "for i in $(seq 600); do wget -qO- http://127.0.0.1:8080/ 2>/dev/null && break; sleep 0.05; done; ps -o comm | grep -c httpd",
+          "for i in $(seq 600); do wget -qO- http://127.0.0.1:8080/ 2>/dev/null && break; sleep 0.05; done; ps -o comm | grep -q httpd && echo seen",
         ]);
         assert.equal(r.code, 0, `${name}: ${r.stderr}`);
         assert.equal(
           r.stdout,
-          "hello over loopback\n1\n",
+          "hello over loopback\nseen\n",
           `${name}: the server is reached on loopback and seen in the shared pid namespace`,
         );
       }
