@@ -206,6 +206,16 @@ static char **strv_array(struct rd items, uint32_t count) {
   return v;
 }
 
+/* Why check the filesystem of a resolved mount target: a target named outside
+ * /proc (the console's /dev/console) must not reach a procfs file through a
+ * symlink of the rootfs, where the mount would cover what the read-only paths
+ * protect. fd is the target resolved in the root (-1: a plain lookup). */
+static void refuse_procfs_detour(struct ctx *c, const char *name, int fd) {
+  struct statfs tfs;
+  if (fd >= 0 && strncmp(name, "/proc", 5) && fstatfs(fd, &tfs) == 0 && tfs.f_type == PROC_SUPER_MAGIC)
+    child_fail(c, EXDEV, "mount onto procfs through a path outside /proc", name);
+}
+
 static int child_mount_target(struct ctx *c, const char *target, char *buf, size_t n, int *fd_out) {
   *fd_out = -1;
   if (c->root_fd < 0) return 0;
@@ -294,12 +304,7 @@ static int run_op(struct ctx *c, uint16_t opcode, struct rd *r) {
     const char *target = s2;
     if (child_mount_target(c, s2, fbuf, sizeof fbuf, &fd) < 0) child_fail(c, errno, "resolve mount target", s2);
     if (fd >= 0) target = fbuf;
-    /* Why check the filesystem: a target named outside /proc (the console's
-     * /dev/console) must not reach a procfs file through a symlink of the
-     * rootfs, where the mount would cover what the read-only paths protect. */
-    struct statfs tfs;
-    if (fd >= 0 && strncmp(s2, "/proc", 5) && fstatfs(fd, &tfs) == 0 && tfs.f_type == PROC_SUPER_MAGIC)
-      child_fail(c, EXDEV, "mount onto procfs through a path outside /proc", s2);
+    refuse_procfs_detour(c, s2, fd);
     if (mount(*s1 ? s1 : NULL, target, *s3 ? s3 : NULL, (unsigned long)a, *s4 ? s4 : NULL) < 0)
       child_fail(c, errno, "mount on", s2);
     if (fd >= 0) close(fd);
@@ -815,12 +820,7 @@ static int run_op(struct ctx *c, uint16_t opcode, struct rd *r) {
     const char *target = s2;
     if (child_mount_target(c, s2, fbuf, sizeof fbuf, &fd) < 0) child_fail(c, errno, "resolve mount target", s2);
     if (fd >= 0) target = fbuf;
-    /* Why check the filesystem: a target named outside /proc (the console's
-     * /dev/console) must not reach a procfs file through a symlink of the
-     * rootfs, where the mount would cover what the read-only paths protect. */
-    struct statfs tfs;
-    if (fd >= 0 && strncmp(s2, "/proc", 5) && fstatfs(fd, &tfs) == 0 && tfs.f_type == PROC_SUPER_MAGIC)
-      child_fail(c, EXDEV, "mount onto procfs through a path outside /proc", s2);
+    refuse_procfs_detour(c, s2, fd);
     if (mount(*s1 ? s1 : NULL, target, *s3 ? s3 : NULL, (unsigned long)a, *s4 ? s4 : NULL) == 0) {
       if (fd >= 0) close(fd);
       return 0;
