@@ -24,6 +24,8 @@
  *     them to a k8s-file log ("TIMESTAMP STREAM F|P text"), rotated at a size;
  *   - waits for the exit status, writes it to the status file (temp + rename),
  *     restarts the container when told to, and exits with it.
+ *   - runs the container's healthcheck, an exec plan nook made (--health-plan), every
+ *     interval, and writes the results to the health file (its section below says how).
  *
  * No policy lives here: which statuses restart, how often, how long to back
  * off, where to log and how much, what to run before GO or after the end,
@@ -39,7 +41,7 @@
  * put back there before GO, and at each exit memory.events' oom_kill count,
  * compared with its count at GO, says whether the OOM killer ended the run.
  *
- * Signals: SIGUSR1 = "stopped by the user: do not restart"; SIGTERM, SIGINT,
+ * Signals: SIGUSR2 = "run a healthcheck now"; SIGUSR1 = "stopped by the user: do not restart"; SIGTERM, SIGINT,
  * SIGHUP = the same, and SIGTERM is passed on to the container.
  *
  * The status file is "key=value" lines (src/containers/status.ts reads it):
@@ -161,6 +163,8 @@ static struct {
   struct stream out, err, tty; /* tty: the pty master (-t); a terminal merges both streams, logged as stdout */
   int stdin_w;
 } M;
+
+static void health_reset(void); /* the healthcheck (its section is below the container's start) */
 
 /* ---- small helpers ---------------------------------------------------------- */
 
@@ -866,6 +870,7 @@ static int start_container(void) {
   M.oom_killed = 0;
   M.state = 1;
   write_status();
+  health_reset();
   if (first) { /* EOF tells nook the container runs; from now on we are on our own */
     close(M.ctl);
     M.ctl = -1;
@@ -886,6 +891,302 @@ abort:
     send_msg(M.ctl, SHIM_MSG_ERROR, SHIM_OP_INDEX_HELPER, hf.err, (hf.call << 8) | hf.step, hf.text, -1);
   if (!M.error[0]) set_error("the container's setup was aborted", "");
   return -1;
+}
+
+/* ---- the healthcheck ---------------------------------------------------------------- */
+
+/*
+ * nook hands over an exec plan (--health-plan FILE: the same plan `nook exec` would build,
+ * except that its namespace paths are relative, "ns/net"…) and the numbers of docker's
+ * healthcheck; the monitor runs the plan every interval in a child whose working directory is
+ * /proc/PID of the current run, so the plan joins whichever run is current, without nook.
+ * What a result means is docker's rule, kept to counting: a success makes the container
+ * healthy and clears the failing streak; a failure after the start period (or after a first
+ * success) adds to the streak, and the streak reaching --health-retries makes it unhealthy,
+ * at which point the action nook chose runs: a signal, a SIGKILL after a delay, a restart.
+ *
+ * The health file (--health-file), rewritten through a temporary name after every result:
+ *   status=starting|healthy|unhealthy  failing_streak=N
+ *   then per result, oldest first: "log=START_NS END_NS EXIT_CODE LEN\n" + LEN bytes of output + "\n"
+ */
+#define HEALTH_LOG 5
+#define HEALTH_OUT 4096
+
+struct health_result {
+  long long start, end;
+  int code;
+  size_t len;
+  char out[HEALTH_OUT];
+};
+
+static struct {
+  uint8_t *plan;
+  uint32_t plan_len;
+  const char *file;
+  long long interval_ms, timeout_ms, start_period_ms, retries;
+  int action_signal;     /* sent to the container when it turns unhealthy (0: nothing) */
+  long long kill_after_ms; /* then SIGKILL after this long (0: never) */
+  int action_restart;    /* 1: restart it after it ends, whatever the restart policy; else no restart */
+
+  int status; /* 0 starting, 1 healthy, 2 unhealthy */
+  long long streak;
+  struct health_result log[HEALTH_LOG];
+  int nlog;
+  long long run_start_ms; /* monotonic: when the current run started */
+  long long next_ms;      /* monotonic: when the next check is due */
+  int now;                /* asked for a check now (SIGUSR2) */
+  /* the check that runs */
+  pid_t pid;
+  int out_fd, timed_out;
+  long long start_ns, deadline_ms;
+  size_t len;
+  char buf[HEALTH_OUT];
+  long long kill_at_ms; /* monotonic deadline of the action's SIGKILL (0: none) */
+  int force_restart;
+} H;
+
+static long long mono_ms(void) { return now_ns(CLOCK_MONOTONIC) / 1000000; }
+
+static void health_write(void) {
+  if (!H.file) return;
+  static const char *names[] = {"starting", "healthy", "unhealthy"};
+  static char buf[HEALTH_LOG * (HEALTH_OUT + 128) + 256];
+  struct text t = {buf, sizeof buf, 0};
+  text_add(&t, "status=");
+  text_add(&t, names[H.status]);
+  text_add(&t, "\n");
+  kv(&t, "failing_streak", H.streak);
+  for (int i = 0; i < H.nlog; i++) {
+    struct health_result *r = &H.log[i];
+    text_add(&t, "log=");
+    text_num(&t, r->start);
+    text_add(&t, " ");
+    text_num(&t, r->end);
+    text_add(&t, " ");
+    text_num(&t, r->code);
+    text_add(&t, " ");
+    text_num(&t, (long long)r->len);
+    text_add(&t, "\n");
+    /* the output may hold any byte, NUL too: copied, not text_add'ed */
+    if (t.len + r->len + 2 >= t.cap) break;
+    memcpy(t.buf + t.len, r->out, r->len);
+    t.len += r->len;
+    text_add(&t, "\n");
+  }
+  char tmp[4096];
+  struct text tt = {tmp, sizeof tmp, 0};
+  text_add(&tt, H.file);
+  text_add(&tt, ".tmp");
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return;
+  int ok = write_all(fd, buf, (ssize_t)t.len) == 0;
+  close(fd);
+  if (!ok || rename(tmp, H.file) < 0) unlink(tmp);
+}
+
+/* One result: into the log (the last HEALTH_LOG kept), counted, written; the action when it turns unhealthy. */
+static void health_record(int code, const char *out, size_t len) {
+  if (H.nlog == HEALTH_LOG) {
+    memmove(&H.log[0], &H.log[1], sizeof H.log[0] * (HEALTH_LOG - 1));
+    H.nlog--;
+  }
+  struct health_result *r = &H.log[H.nlog++];
+  r->start = H.start_ns;
+  r->end = now_ns(CLOCK_REALTIME);
+  r->code = code;
+  r->len = len > HEALTH_OUT ? HEALTH_OUT : len;
+  memcpy(r->out, out, r->len);
+  H.next_ms = mono_ms() + H.interval_ms;
+  if (M.state != 1) { /* the container ended meanwhile: the result says nothing of it */
+    health_write();
+    return;
+  }
+  if (code == 0) {
+    H.status = 1;
+    H.streak = 0;
+  } else if (H.status != 0 || mono_ms() - H.run_start_ms >= H.start_period_ms) {
+    if (++H.streak >= H.retries && H.status != 2) {
+      H.status = 2;
+      if (H.action_signal && M.pid > 0) {
+        if (H.action_restart) H.force_restart = 1;
+        else M.no_restart = 1;
+        kill(M.pid, H.action_signal);
+        if (H.kill_after_ms > 0) H.kill_at_ms = mono_ms() + H.kill_after_ms;
+      }
+    }
+  }
+  health_write();
+}
+
+static void health_fail(const char *why, const char *detail) {
+  char msg[SHIM_MSG_TEXT + 64];
+  struct text t = {msg, sizeof msg, 0};
+  text_add(&t, why);
+  text_add(&t, detail);
+  health_record(-1, msg, t.len);
+}
+
+/* A new run of the container: its health starts over (the log stays). */
+static void health_reset(void) {
+  if (!H.plan) return;
+  H.status = 0;
+  H.streak = 0;
+  H.run_start_ms = mono_ms();
+  H.next_ms = H.run_start_ms + H.interval_ms;
+  H.kill_at_ms = 0;
+  health_write();
+}
+
+/* Start a check: clone a child in /proc/PID of the container, hand it the plan, answer its handshake. */
+static void health_start(void) {
+  if (!H.plan || M.state != 1 || H.pid || M.pid <= 0) return;
+  H.now = 0;
+  H.start_ns = now_ns(CLOCK_REALTIME);
+  char dir[64];
+  struct text dt = {dir, sizeof dir, 0};
+  text_add(&dt, "/proc/");
+  text_num(&dt, M.pid);
+  int sv[2] = {-1, -1}, out[2] = {-1, -1};
+  int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (devnull < 0 || socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0 || pipe2(out, O_CLOEXEC) < 0) {
+    int e = errno;
+    if (devnull >= 0) close(devnull);
+    if (sv[0] >= 0) close(sv[0]), close(sv[1]);
+    char num[12];
+    health_fail("cannot start the health check: errno ", decimal(num, e));
+    return;
+  }
+  pid_t c = raw_clone(SIGCHLD, NULL);
+  if (c == 0) {
+    dup2(devnull, 0);
+    dup2(out[1], 1);
+    dup2(out[1], 2);
+    if (dup3(sv[1], 3, O_CLOEXEC) < 0) _exit(CHILD_FAIL_EXIT);
+    syscall(SYS_close_range, 4u, ~0u, 0u);
+    /* Why /proc/PID as the working directory: the plan's namespace paths are relative to it,
+     * and a directory held open names this run's process for good, never a recycled pid. */
+    if (chdir(dir) < 0) _exit(CHILD_FAIL_EXIT);
+    child_main(H.plan, H.plan_len, 3);
+  }
+  close(devnull), close(sv[1]), close(out[1]);
+  if (c < 0) {
+    char num[12];
+    close(sv[0]), close(out[0]);
+    health_fail("cannot start the health check: errno ", decimal(num, errno));
+    return;
+  }
+  int sock = sv[0];
+  long long deadline = mono_ms() + H.timeout_ms;
+  const char *why = NULL;
+  char detail[SHIM_MSG_TEXT + 32] = "";
+  for (;;) {
+    struct shim_msg m;
+    int fd = -1;
+    long long left = deadline - mono_ms();
+    int32_t n = left > 0 ? shim_recv(sock, (uint8_t *)&m, &fd, (int32_t)left) : -ETIMEDOUT;
+    if (fd >= 0) close(fd);
+    if (n == 0) break; /* EOF: the check's program runs */
+    if (n != (int32_t)sizeof m) {
+      why = n == -ETIMEDOUT ? "Health check exceeded timeout" : "the health check's setup ended early";
+      break;
+    }
+    m.text[SHIM_MSG_TEXT - 1] = 0;
+    if (m.type == SHIM_MSG_READY) {
+      char path[4096 + 32], num[24];
+      if (cgroup_dir(path, 4096)) { /* under the container's limits, as `nook exec` */
+        struct text t = {path, sizeof path, strlen(path)};
+        text_add(&t, "/cgroup.procs");
+        struct text nt = {num, sizeof num, 0};
+        text_num(&nt, c);
+        int cf = open(path, O_WRONLY | O_CLOEXEC);
+        if (cf >= 0) write_all(cf, num, (ssize_t)nt.len), close(cf);
+      }
+      if (send_msg(sock, SHIM_MSG_GO, -1, 0, 0, NULL, -1) < 0) why = "the health check's setup ended early";
+    } else if (m.type == SHIM_MSG_PID) { /* op FORK: the joined pid namespace applies to the new one */
+      reap(c);
+      c = m.value;
+      if (send_msg(sock, SHIM_MSG_CONTINUE, -1, 0, 0, NULL, -1) < 0) why = "the health check's setup ended early";
+    } else if (m.type == SHIM_MSG_ERROR) {
+      struct text t = {detail, sizeof detail, 0};
+      text_add(&t, ": ");
+      text_add(&t, m.text);
+      text_add(&t, " (errno ");
+      text_num(&t, m.err);
+      text_add(&t, ")");
+      why = "the health check could not be started";
+    } else {
+      why = "the health check's setup sent an unexpected message";
+    }
+    if (why) break;
+  }
+  close(sock);
+  if (why) {
+    kill(c, SIGKILL);
+    reap(c);
+    close(out[0]);
+    health_fail(why, detail);
+    return;
+  }
+  fcntl(out[0], F_SETFL, O_NONBLOCK);
+  H.pid = c;
+  H.out_fd = out[0];
+  H.len = 0;
+  H.timed_out = 0;
+  H.deadline_ms = deadline;
+}
+
+/* Read what the check wrote: the first HEALTH_OUT bytes are kept, the rest drained. */
+static void health_pump(void) {
+  char buf[4096];
+  while (H.out_fd >= 0) {
+    ssize_t n = read(H.out_fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      if (n < 0 && errno == EAGAIN) return;
+      close(H.out_fd);
+      H.out_fd = -1;
+      return;
+    }
+    size_t k = (size_t)n < HEALTH_OUT - H.len ? (size_t)n : HEALTH_OUT - H.len;
+    memcpy(H.buf + H.len, buf, k);
+    H.len += k;
+  }
+}
+
+static void health_exited(int st) {
+  health_pump();
+  if (H.out_fd >= 0) close(H.out_fd); /* a background child of the check may hold it: not waited for */
+  H.out_fd = -1;
+  H.pid = 0;
+  if (H.timed_out) {
+    health_fail("Health check exceeded timeout", "");
+    return;
+  }
+  health_record(WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st), H.buf, H.len);
+}
+
+/* Due work: a check to start, a check past its timeout, the action's SIGKILL. Returns ms until the next. */
+static long long health_tick(void) {
+  if (!H.plan) return -1;
+  long long now = mono_ms();
+  if (H.kill_at_ms && now >= H.kill_at_ms) {
+    if (M.pid > 0) kill(M.pid, SIGKILL);
+    H.kill_at_ms = 0;
+  }
+  if (H.pid && !H.timed_out && now >= H.deadline_ms) {
+    H.timed_out = 1;
+    kill(H.pid, SIGKILL); /* our child, not yet reaped: the pid is still its own */
+  }
+  if (!H.pid && M.state == 1 && (H.now || now >= H.next_ms)) health_start();
+  now = mono_ms();
+  long long wait = -1;
+  long long due[3] = {H.kill_at_ms, H.pid && !H.timed_out ? H.deadline_ms : 0, !H.pid && M.state == 1 ? H.next_ms : 0};
+  for (int i = 0; i < 3; i++) {
+    if (!due[i]) continue;
+    long long left = due[i] - now < 0 ? 0 : due[i] - now;
+    if (wait < 0 || left < wait) wait = left;
+  }
+  return wait;
 }
 
 /* ---- the end ----------------------------------------------------------------------- */
@@ -927,7 +1228,10 @@ static void container_exited(int st) {
   M.oom_killed = M.oom_base >= 0 && kills > M.oom_base;
   M.pid = 0;
   int want = M.exit_code == 0 ? M.on_success : M.on_failure;
-  if (M.no_restart || !want || (M.restart_max >= 0 && M.restarts >= M.restart_max)) finish(M.exit_code);
+  int forced = H.force_restart; /* the healthcheck's restart action, whatever the policy */
+  H.force_restart = 0;
+  H.kill_at_ms = 0;
+  if (M.no_restart || (!forced && (!want || (M.restart_max >= 0 && M.restarts >= M.restart_max)))) finish(M.exit_code);
   /* docker's back-off: doubled after each restart, back to the start after a run of 10 s */
   if (M.finished_ns - M.started_ns >= 10000000000LL) M.delay_cur = M.delay_ms;
   M.restart_at_ms = now_ns(CLOCK_MONOTONIC) / 1000000 + M.delay_cur;
@@ -945,12 +1249,18 @@ static void on_signal(void) {
       while ((w = waitpid(-1, &st, WNOHANG | __WALL)) > 0) {
         if (w == M.pid) {
           container_exited(st);
+        } else if (H.pid && w == H.pid) {
+          health_exited(st);
         } else if (M.helper.pid && w == M.helper.pid) { /* it died on its own: the container runs on without network */
           M.helper.reaped = 1;
           helper_stop();
           if (M.state == 1) write_status();
         }
       }
+      continue;
+    }
+    if (si.ssi_signo == SIGUSR2) { /* `nook healthcheck run`: a check now */
+      H.now = 1;
       continue;
     }
     /* SIGUSR1, SIGTERM, SIGINT, SIGHUP: stopped by the user, no more restarts */
@@ -980,8 +1290,13 @@ static void __attribute__((noreturn)) usage(const char *what, const char *arg) {
   _exit(125);
 }
 
+static const char *health_plan_file;
+
 static void parse_args(int argc, char **argv) {
   M.log_files = 1;
+  H.interval_ms = H.timeout_ms = 30000;
+  H.retries = 3;
+  H.out_fd = -1;
   M.restart_max = -1;
   M.delay_ms = 100;
   M.delay_max_ms = 60000;
@@ -1044,7 +1359,16 @@ static void parse_args(int argc, char **argv) {
     else if (!strcmp(a, "--helper-remove")) {
       if (M.helper.nremove == MAX_REMOVE) usage("too many paths at", a);
       M.helper.remove[M.helper.nremove++] = VALUE();
-    } else usage("unknown argument", a);
+    } else if (!strcmp(a, "--health-plan")) health_plan_file = VALUE();
+    else if (!strcmp(a, "--health-file")) H.file = VALUE();
+    else if (!strcmp(a, "--health-interval-ms")) H.interval_ms = parse_ll(VALUE(), &ok);
+    else if (!strcmp(a, "--health-timeout-ms")) H.timeout_ms = parse_ll(VALUE(), &ok);
+    else if (!strcmp(a, "--health-start-period-ms")) H.start_period_ms = parse_ll(VALUE(), &ok);
+    else if (!strcmp(a, "--health-retries")) H.retries = parse_ll(VALUE(), &ok);
+    else if (!strcmp(a, "--health-action-signal")) H.action_signal = (int)parse_ll(VALUE(), &ok);
+    else if (!strcmp(a, "--health-action-kill-after-ms")) H.kill_after_ms = parse_ll(VALUE(), &ok);
+    else if (!strcmp(a, "--health-action-restart")) H.action_restart = 1;
+    else usage("unknown argument", a);
     if (!ok) usage("bad number after", a);
 #undef VALUE
   }
@@ -1055,6 +1379,24 @@ static void parse_args(int argc, char **argv) {
   if (M.helper.ready_ms < 1 || M.helper.ready_ms > 600000) usage("--helper-ready-ms out of range", NULL);
   if (M.helper.stop_ms < 0 || M.helper.stop_ms > 600000) usage("--helper-stop-ms out of range", NULL);
   if (M.helper.stop_signal < 0 || M.helper.stop_signal > 64) usage("bad --helper-stop-signal", NULL);
+  if (H.interval_ms < 1 || H.timeout_ms < 1 || H.start_period_ms < 0 || H.retries < 1) usage("bad healthcheck numbers", NULL);
+  if (H.action_signal < 0 || H.action_signal > 64 || H.kill_after_ms < 0) usage("bad healthcheck action", NULL);
+}
+
+/* The healthcheck's exec plan (--health-plan), read once and kept like the container's. */
+static void health_load(void) {
+  if (!health_plan_file) return;
+  int fd = open(health_plan_file, O_RDONLY | O_CLOEXEC);
+  struct stat st;
+  if (fd < 0 || fstat(fd, &st) < 0 || st.st_size < SHIM_PLAN_HEADER_LEN || st.st_size > SHIM_PLAN_MAX_LEN)
+    usage("cannot read the health plan", health_plan_file);
+  H.plan_len = (uint32_t)st.st_size;
+  H.plan = malloc(H.plan_len);
+  if (!H.plan || pread(fd, H.plan, H.plan_len, 0) != (ssize_t)H.plan_len) usage("cannot read the health plan", health_plan_file);
+  close(fd);
+  char verr[256];
+  if (shim_validate(H.plan, H.plan_len, verr, sizeof verr) < 0) usage("invalid health plan:", verr);
+  if (plan_clone_flags(H.plan) != 0) usage("the health plan must make no namespaces", NULL);
 }
 
 int main(int argc, char **argv) {
@@ -1072,6 +1414,7 @@ int main(int argc, char **argv) {
   if (shim_validate(M.plan, M.plan_len, verr, sizeof verr) < 0) usage("invalid plan:", verr);
   if (plan_clone_flags(M.plan) & 0xff) usage("clone flags carry an exit signal", NULL);
   M.ctl = CTL_FD;
+  health_load();
 
   /* Second fork: the process nook started exits now (nook reaps it), so the
    * monitor is re-parented away from nook and lives in a session of its own. */
@@ -1088,7 +1431,7 @@ int main(int argc, char **argv) {
 
   sigset_t set;
   sigemptyset(&set);
-  int sigs[] = {SIGCHLD, SIGUSR1, SIGTERM, SIGINT, SIGHUP};
+  int sigs[] = {SIGCHLD, SIGUSR1, SIGUSR2, SIGTERM, SIGINT, SIGHUP};
   for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++) sigaddset(&set, sigs[i]);
   sigprocmask(SIG_BLOCK, &set, NULL);
   signal(SIGPIPE, SIG_IGN);
@@ -1117,18 +1460,22 @@ int main(int argc, char **argv) {
   }
 
   for (;;) {
-    struct pollfd pf[4] = {{M.sigfd, POLLIN, 0}, {M.out.fd, POLLIN, 0}, {M.err.fd, POLLIN, 0}, {M.tty.fd, POLLIN, 0}};
-    int timeout = -1;
+    long long hwait = health_tick();
+    struct pollfd pf[5] = {{M.sigfd, POLLIN, 0}, {M.out.fd, POLLIN, 0}, {M.err.fd, POLLIN, 0}, {M.tty.fd, POLLIN, 0},
+                           {H.out_fd, POLLIN, 0}};
+    long long timeout = hwait;
     if (M.state == 2) {
       long long left = M.restart_at_ms - now_ns(CLOCK_MONOTONIC) / 1000000;
-      timeout = left < 0 ? 0 : (int)left;
+      if (left < 0) left = 0;
+      if (timeout < 0 || left < timeout) timeout = left;
     }
-    int pr = poll(pf, 4, timeout);
+    int pr = poll(pf, 5, timeout > 86400000 ? 86400000 : (int)timeout);
     if (pr < 0 && errno != EINTR) finish(M.exit_code);
     if (pr > 0) {
       if (pf[1].revents) pump(&M.out, 0);
       if (pf[2].revents) pump(&M.err, 0);
       if (pf[3].revents) pump(&M.tty, 0);
+      if (pf[4].revents) health_pump();
       if (pf[0].revents) on_signal();
     }
     if (M.state == 2 && now_ns(CLOCK_MONOTONIC) / 1000000 >= M.restart_at_ms) {

@@ -20,6 +20,7 @@ import { runStep, stepRootfsSetup } from "../engine/step.ts";
 import { DEFAULT_PATH } from "../engine/build_plan.ts";
 import { mergeHooks } from "../engine/run.ts";
 import { writeEtcFiles } from "../engine/etc_files.ts";
+import { parseDuration } from "../engine/health.ts";
 import { resolveUser } from "../engine/user.ts";
 import type { ContainerSpec } from "../model/container.ts";
 import { type NetworkFlags, networkHooks, prepareNetwork } from "../network/mod.ts";
@@ -75,7 +76,7 @@ export interface BuildOptions {
   progress: Progress;
 }
 
-type Config = ContainerConfig & { Shell?: string[]; Healthcheck?: unknown; OnBuild?: string[] };
+type Config = ContainerConfig & { Shell?: string[]; OnBuild?: string[] };
 type History = NonNullable<ImageConfig["history"]>[number];
 
 interface Stage {
@@ -458,7 +459,26 @@ async function applyInstruction(i: Instruction, state: State, ctx: Ctx): Promise
         } catch {
           test = ["CMD-SHELL", cmd];
         }
-        cfg.Healthcheck = { Test: test };
+        // its options, as docker's config holds them: durations in ns, retries a count
+        const hc: NonNullable<ContainerConfig["Healthcheck"]> = { Test: test };
+        for (const opt of m[1]!.trim().split(/\s+/).filter(Boolean)) {
+          const o = /^--(interval|timeout|start-period|retries)=(\S+)$/.exec(opt);
+          if (!o) throw lineError(ctx.fileLabel, i.line, "HEALTHCHECK", `unknown option "${opt}"`, "use --interval, --timeout, --start-period or --retries");
+          try {
+            if (o[1] === "retries") {
+              if (!/^\d+$/.test(o[2]!)) throw new Error("not a count");
+              hc.Retries = Number(o[2]);
+            } else {
+              const ns = parseDuration(o[2]!, `--${o[1]}`) * 1e6;
+              if (o[1] === "interval") hc.Interval = ns;
+              else if (o[1] === "timeout") hc.Timeout = ns;
+              else hc.StartPeriod = ns;
+            }
+          } catch {
+            throw lineError(ctx.fileLabel, i.line, "HEALTHCHECK", `invalid value in "${opt}"`, "durations take a unit (30s, 1m30s), retries a whole number");
+          }
+        }
+        cfg.Healthcheck = hc;
       }
       meta();
       return;

@@ -35,6 +35,13 @@ export const LIFECYCLE_RUN_OPTIONS: readonly OptionSpec[] = [
   { name: "stop-timeout", type: "string", value: "SECONDS", help: "Seconds nook stop waits before SIGKILL (default 10)" },
   { name: "log-driver", type: "string", value: "DRIVER", help: "k8s-file (default: log a detached container's output) or none" },
   { name: "log-opt", type: "list", value: "KEY=VALUE", help: "Log options: max-size=SIZE (e.g. 10m), max-file=N" },
+  { name: "health-cmd", type: "string", value: "COMMAND", help: "Healthcheck: a shell command (or a JSON array) the monitor runs in the container" },
+  { name: "health-interval", type: "string", value: "DURATION", help: "Time between healthchecks (default 30s)" },
+  { name: "health-timeout", type: "string", value: "DURATION", help: "A healthcheck running longer fails (default 30s)" },
+  { name: "health-retries", type: "string", value: "N", help: "Failures in a row that make the container unhealthy (default 3)" },
+  { name: "health-start-period", type: "string", value: "DURATION", help: "Failures this soon after a start do not count (default 0s)" },
+  { name: "health-on-failure", type: "string", value: "ACTION", help: "When unhealthy: none (default), kill, restart or stop" },
+  { name: "no-healthcheck", type: "bool", help: "No healthcheck, not even the image's" },
 ];
 
 /** Options of `nook run` for confinement (capabilities, seccomp, read-only root, tmpfs). */
@@ -220,6 +227,15 @@ export function runRequestFromArgs(a: ParsedArgs, env: readonly string[]): RunRe
       stopTimeout: str(a, "stop-timeout"),
       logDriver: str(a, "log-driver"),
       logOpts: list(a, "log-opt"),
+      health: {
+        cmd: str(a, "health-cmd"),
+        interval: str(a, "health-interval"),
+        timeout: str(a, "health-timeout"),
+        retries: str(a, "health-retries"),
+        startPeriod: str(a, "health-start-period"),
+        onFailure: str(a, "health-on-failure"),
+        none: bool(a, "no-healthcheck"),
+      },
     },
   };
 }

@@ -53,6 +53,7 @@ export const COMMANDS: Record<string, { summary: string; load: () => Promise<Com
   inspect: { summary: "Show the configuration and state of containers", load: lazy("inspect") },
   top: { summary: "Show the processes of a container", load: lazy("top") },
   "container prune": { summary: "Remove all stopped containers", load: lazy("container_prune") },
+  "healthcheck run": { summary: "Run a container's healthcheck now", load: lazy("healthcheck_run") },
   // the first minute: checking the host
   doctor: { summary: "Check this host for rootless containers, with the fix for each problem", load: lazy("doctor") },
   info: { summary: "Show versions, kernel, id mapping, storage, cgroups, network and paths", load: lazy("info") },

@@ -28,7 +28,7 @@ export async function createRequest(req: RunRequest, mapping: IdMapping = detect
   await prepareSource(req);
   const { spec, cleanup } = prepareContainer({ ...req, lifecycle }, mapping);
   try {
-    const host = hostSettings(lifecycle, spec.image?.stopSignal);
+    const host = hostSettings(lifecycle, spec.image?.stopSignal, spec.image?.healthcheck);
     const rec = createContainer(spec, {
       name: req.name,
       ...describeSource(req.source, spec),

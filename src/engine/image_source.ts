@@ -134,6 +134,7 @@ export function storeImageSource(
       exposedPorts: Object.keys(cfg.ExposedPorts ?? {}),
       storage: choice.backend,
       ...(cfg.StopSignal ? { stopSignal: cfg.StopSignal } : {}),
+      ...(cfg.Healthcheck ? { healthcheck: cfg.Healthcheck } : {}),
     },
     volumes: Object.keys(cfg.Volumes ?? {}),
     populate: (path, dir) => {

@@ -16,6 +16,7 @@ import { parseSignal } from "./signals.ts";
 import { clearIntent, crashPoint } from "./intent.ts";
 import type { HostSettings, LogConfig, RestartPolicy, RootfsInfo } from "./store.ts";
 import { parseSize } from "./units.ts";
+import { healthSettings, type ImageHealthcheck } from "./health.ts";
 import type { LifecycleRequest, RunSource } from "./run_request.ts";
 import { mark } from "../trace/mod.ts";
 
@@ -33,7 +34,7 @@ export function parseRestart(value: string | undefined): RestartPolicy {
 }
 
 /** HostConfig-like settings from the request (image defaults such as StopSignal come from the image). */
-export function hostSettings(req: LifecycleRequest, imageStopSignal?: string): HostSettings {
+export function hostSettings(req: LifecycleRequest, imageStopSignal?: string, image?: ImageHealthcheck): HostSettings {
   const restart = parseRestart(req.restart);
   const autoRemove = req.autoRemove ?? false;
   if (restart.name !== "no" && autoRemove) {
@@ -47,6 +48,12 @@ export function hostSettings(req: LifecycleRequest, imageStopSignal?: string): H
   const timeoutText = req.stopTimeout;
   if (timeoutText !== undefined && !/^\d+$/.test(timeoutText)) {
     throw new UsageError(`Invalid stop timeout "${timeoutText}"`, { hint: "give whole seconds, e.g. --stop-timeout 30" });
+  }
+  const health = healthSettings(req.health ?? {}, image);
+  if (health?.onFailure === "restart" && restart.name !== "no") {
+    throw new UsageError("Conflicting options: --health-on-failure restart and --restart", {
+      hint: "the healthcheck's restart already restarts the container; leave --restart out",
+    });
   }
   const driver = req.logDriver ?? "k8s-file";
   if (driver !== "k8s-file" && driver !== "none") {
@@ -65,6 +72,7 @@ export function hostSettings(req: LifecycleRequest, imageStopSignal?: string): H
     stopSignal: /^\d+$/.test(stopSignal) ? String(n) : `SIG${stopSignal.toUpperCase().replace(/^SIG/, "")}`,
     stopTimeout: timeoutText !== undefined ? Number(timeoutText) : DEFAULT_STOP_TIMEOUT,
     log,
+    ...(health ? { health } : {}),
   };
 }
 
@@ -99,7 +107,7 @@ export async function runWithLifecycle(
   mapping: IdMapping,
   hooks: RunHooks = {},
 ): Promise<RunOutcome> {
-  const host = hostSettings(req, spec.image?.stopSignal);
+  const host = hostSettings(req, spec.image?.stopSignal, spec.image?.healthcheck);
   const detach = req.detach ?? false;
   const keepEtcFiles = detach || !host.autoRemove;
   const rec = createContainer(spec, { name, ...describeSource(source, spec), host, keepEtcFiles });

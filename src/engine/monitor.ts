@@ -23,6 +23,7 @@ import { MonitorError } from "./errors.ts";
 import { monitorPath } from "./monitor_path.ts";
 import { selfCommand } from "../paths/project.ts";
 import { dataDir } from "../paths/mod.ts";
+import { healthMonitorArgs } from "./health.ts";
 
 /** Back-off between restarts (docker's: 100 ms, doubled each time, at most a minute). */
 const RESTART_DELAY_MS = 100;
@@ -83,7 +84,8 @@ export async function monitorArgs(rec: ContainerRecord, mapping: IdMapping, extr
       argv.push("--restart-on-success", "--restart-on-failure");
       break;
   }
-  if (h.restart.name !== "no") {
+  // the healthcheck's restart action restarts whatever the policy: the monitor needs the same steps
+  if (h.restart.name !== "no" || h.health?.onFailure === "restart") {
     argv.push("--restart-delay-ms", String(RESTART_DELAY_MS), "--restart-delay-max-ms", String(RESTART_DELAY_MAX_MS));
     // a container in a shared user namespace has its maps (the namespace's); one on a user network
     // is wired at its plan's SYNC, where nook is not there on a restart: the monitor asks a short nook
@@ -99,6 +101,7 @@ export async function monitorArgs(rec: ContainerRecord, mapping: IdMapping, extr
       argv.push("--sync-run", String(wire.length), ...wire);
     }
   }
+  argv.push(...healthMonitorArgs(rec, mapping));
   argv.push(...extras.args ?? []);
   if (h.autoRemove) {
     const rm = [...selfCommand(), "rm", rec.id];

@@ -9,6 +9,7 @@
  */
 import type { NetworkFlags } from "../network/mod.ts";
 import type { SecurityRequest } from "../security/mod.ts";
+import type { HealthRequest } from "./health.ts";
 
 /** Where the root comes from: a host directory, or an image (a name in the store, or `hello`). */
 export type RunSource = { rootfs: string; image?: undefined } | { image: string; rootfs?: undefined };
@@ -66,6 +67,8 @@ export interface LifecycleRequest {
   logDriver?: string | undefined;
   /** `--log-opt` values (KEY=VALUE). */
   logOpts?: readonly string[];
+  /** `--health-*`, `--no-healthcheck`. */
+  health?: HealthRequest;
 }
 
 /** A new container, as plain values (absent fields take docker's defaults). */

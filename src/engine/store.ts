@@ -57,6 +57,24 @@ export interface HostSettings {
   stopTimeout: number;
   /** Logging of detached runs. */
   log: LogConfig;
+  /** The healthcheck the monitor runs (detached runs only); absent: none. */
+  health?: HealthSettings;
+}
+
+/** A healthcheck, resolved (src/engine/health.ts): what to run, how often, what an unhealthy container gets. */
+export interface HealthSettings {
+  /** docker's test: ["CMD", argv…] or ["CMD-SHELL", "command"]. */
+  test: string[];
+  /** Between checks. */
+  intervalMs: number;
+  /** A check running longer fails. */
+  timeoutMs: number;
+  /** Failures in this time after a start do not count (until a first success). */
+  startPeriodMs: number;
+  /** Failures in a row that make it unhealthy. */
+  retries: number;
+  /** What an unhealthy container gets. */
+  onFailure: "none" | "kill" | "restart" | "stop";
 }
 
 /** The record of one container (`config.json`). */

@@ -8,6 +8,7 @@ import { type Status } from "./status.ts";
 import type { ContainerRecord } from "./store.ts";
 import { containerDir, logPath } from "./store.ts";
 import { humanDuration, isoNs, ZERO_TIME } from "./units.ts";
+import { healthDocument, healthSuffix, readHealth } from "./health.ts";
 
 /** One container as commands see it: its record and its status now. */
 export interface ContainerView {
@@ -59,6 +60,7 @@ export function inspectDocument(v: ContainerView): Record<string, unknown> {
   const p = spec.process;
   const running = s.state === "running";
   const net = networkOf(v);
+  const health = readHealth(rec);
   return {
     Id: rec.id,
     Created: rec.created,
@@ -76,6 +78,7 @@ export function inspectDocument(v: ContainerView): Record<string, unknown> {
       Error: s.error,
       StartedAt: isoNs(s.startedAt),
       FinishedAt: isoNs(s.finishedAt),
+      ...(health ? { Health: healthDocument(health) } : {}),
     },
     Image: rec.imageId ?? rec.image,
     ImageName: rec.image,
@@ -110,6 +113,17 @@ export function inspectDocument(v: ContainerView): Record<string, unknown> {
       Labels: {},
       StopSignal: rec.host.stopSignal,
       StopTimeout: rec.host.stopTimeout,
+      ...(rec.host.health
+        ? {
+          Healthcheck: {
+            Test: rec.host.health.test,
+            Interval: rec.host.health.intervalMs * 1e6,
+            Timeout: rec.host.health.timeoutMs * 1e6,
+            StartPeriod: rec.host.health.startPeriodMs * 1e6,
+            Retries: rec.host.health.retries,
+          },
+        }
+        : {}),
     },
     HostConfig: {
       AutoRemove: rec.host.autoRemove,
@@ -151,7 +165,7 @@ export function psFields(v: ContainerView, now = Date.now()): Record<string, unk
     RunningFor: `${humanDuration(now - created)} ago`,
     Ports: formatPsPorts(networkOf(v)?.ports ?? []),
     State: shownState(s),
-    Status: statusText(s, now),
+    Status: statusText(s, now) + (s.state === "running" ? healthSuffix(readHealth(rec)) : ""),
     Pid: s.state === "running" ? s.pid : 0,
     ExitCode: s.exitCode,
     Restarts: s.restarts,

@@ -99,6 +99,8 @@ export interface ContainerConfig {
   Labels?: Record<string, string>;
   /** Signal that stops the container. */
   StopSignal?: string;
+  /** docker's HEALTHCHECK: the test and its durations (ns). */
+  Healthcheck?: { Test?: string[]; Interval?: number; Timeout?: number; StartPeriod?: number; Retries?: number };
 }
 
 /** An image config (OCI / docker). */

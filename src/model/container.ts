@@ -52,6 +52,8 @@ export interface ImageInfo {
   id: string;
   /** StopSignal of the image config, if any. */
   stopSignal?: string;
+  /** Healthcheck of the image config (docker's form: Test, and durations in ns), if any. */
+  healthcheck?: { Test?: string[]; Interval?: number; Timeout?: number; StartPeriod?: number; Retries?: number };
   /** ExposedPorts keys ("80/tcp"). */
   exposedPorts: string[];
   /** Copy-on-write backend of the root: "overlay", "fuse-overlayfs" or "copy". */
