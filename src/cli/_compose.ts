@@ -8,6 +8,7 @@
  * @module
  */
 import { UsageError } from "../errors/mod.ts";
+import { type HealthRequest, parseDuration } from "../engine/health.ts";
 
 /** One service, as `up` runs it. */
 export interface ComposeService {
@@ -29,6 +30,14 @@ export interface ComposeService {
   networks: { name: string; aliases: string[] }[];
   /** Services that must be started first. */
   dependsOn: string[];
+  /** What `up` waits for of each of them before it starts this one (absent: service_started). */
+  conditions: Record<string, DependCondition>;
+  /** `healthcheck`, as the run flags take it. */
+  healthcheck?: HealthRequest;
+  /** `build`: the image is built from this context when it is missing (or with `up --build`). */
+  build?: { context: string; dockerfile?: string; args: string[]; target?: string };
+  /** `profiles`: started only when one of them is asked for (none: always). */
+  profiles: string[];
   /** `restart`. */
   restart?: string;
   /** `user`. */
@@ -50,6 +59,11 @@ export interface ComposeService {
   /** `hostname`. */
   hostname?: string;
 }
+
+/** What a dependent service waits for (compose's depends_on conditions). */
+export type DependCondition = "service_started" | "service_healthy" | "service_completed_successfully";
+
+const CONDITIONS: readonly DependCondition[] = ["service_started", "service_healthy", "service_completed_successfully"];
 
 /** A project: its name, services in start order, networks and volumes to make. */
 export interface ComposeProject {
@@ -87,6 +101,9 @@ const SERVICE_KEYS = [
   "hostname",
   "container_name",
   "expose",
+  "healthcheck",
+  "build",
+  "profiles",
 ];
 const TOP_KEYS = ["version", "name", "services", "networks", "volumes"];
 
@@ -147,7 +164,10 @@ export function projectName(text: string): string {
  * Load a compose file: parse, fill variables, check every key and value, order the services
  * by depends_on. `project` overrides the file's `name:` and the directory's name.
  */
-export async function loadCompose(file: string, opts: { project?: string | undefined } = {}): Promise<ComposeProject> {
+export async function loadCompose(
+  file: string,
+  opts: { project?: string | undefined; profiles?: readonly string[] } = {},
+): Promise<ComposeProject> {
   let text: string;
   try {
     text = await Deno.readTextFile(file);
@@ -225,6 +245,38 @@ export async function loadCompose(file: string, opts: { project?: string | undef
     );
   };
 
+  const composeHealth = (v: unknown, path: (string | number)[]): HealthRequest => {
+    if (!isMap(v)) bad(path, "must be a mapping");
+    const h = v as Record<string, unknown>;
+    for (const k of Object.keys(h)) {
+      if (!["test", "interval", "timeout", "retries", "start_period", "disable"].includes(k)) unknown(path, k);
+    }
+    if (h.disable === true) return { none: true };
+    const req: HealthRequest = {};
+    if (h.test !== undefined) {
+      const t = typeof h.test === "string" ? ["CMD-SHELL", fill(h.test, [...path, "test"])] : strList(h.test, [...path, "test"]);
+      if (t[0] === "NONE") return { none: true };
+      if (t[0] === "CMD-SHELL" && t.length === 2) req.cmd = t[1];
+      else if (t[0] === "CMD" && t.length > 1) req.cmd = JSON.stringify(t.slice(1));
+      else bad([...path, "test"], `must be a command, or a list starting with CMD, CMD-SHELL or NONE`);
+    }
+    for (const [k, field] of [["interval", "interval"], ["timeout", "timeout"], ["start_period", "startPeriod"]] as const) {
+      if (h[k] === undefined) continue;
+      const text = fill(h[k], [...path, k]);
+      try {
+        parseDuration(text, k);
+      } catch {
+        bad([...path, k], `"${text}" is not a duration: use a number with a unit (5s, 1m30s)`);
+      }
+      req[field] = text;
+    }
+    if (h.retries !== undefined) {
+      if (typeof h.retries !== "number" || !Number.isInteger(h.retries) || h.retries < 1) bad([...path, "retries"], "must be a whole number of at least 1");
+      req.retries = String(h.retries);
+    }
+    return req;
+  };
+
   const name = opts.project ??
     (typeof top.name === "string" ? fill(top.name, ["name"]) : projectName(basename(realDir(dir))));
   if (!/^[a-z0-9][a-z0-9_-]*$/.test(name)) {
@@ -268,7 +320,25 @@ export async function loadCompose(file: string, opts: { project?: string | undef
     if (!isMap(def)) bad(p, "must be a mapping");
     const d = def as Record<string, unknown>;
     for (const k of Object.keys(d)) if (!SERVICE_KEYS.includes(k) && !k.startsWith("x-")) unknown(p, k);
-    if (d.image === undefined) bad(p, "has no image (building images from compose is not supported yet)");
+    if (d.image === undefined && d.build === undefined) bad(p, "has neither an image nor a build");
+    let build: ComposeService["build"];
+    if (typeof d.build === "string") build = { context: fill(d.build, [...p, "build"]), args: [] };
+    else if (isMap(d.build)) {
+      const b = d.build as Record<string, unknown>;
+      for (const k of Object.keys(b)) if (!["context", "dockerfile", "args", "target"].includes(k)) unknown([...p, "build"], k);
+      build = {
+        context: b.context === undefined ? "." : fill(b.context, [...p, "build", "context"]),
+        args: keyValues(b.args, [...p, "build", "args"]),
+        ...(b.dockerfile !== undefined ? { dockerfile: fill(b.dockerfile, [...p, "build", "dockerfile"]) } : {}),
+        ...(b.target !== undefined ? { target: fill(b.target, [...p, "build", "target"]) } : {}),
+      };
+    } else if (d.build !== undefined) bad([...p, "build"], "must be a path or a mapping");
+    if (build) {
+      // relative to the compose file, as compose reads it
+      if (!build.context.startsWith("/")) build.context = `${realDir(dir)}/${build.context}`;
+      if (build.dockerfile && !build.dockerfile.startsWith("/")) build.dockerfile = `${build.context}/${build.dockerfile}`;
+    }
+    const healthcheck = d.healthcheck === undefined ? undefined : composeHealth(d.healthcheck, [...p, "healthcheck"]);
     const env: string[] = [];
     for (
       const [i, f] of (typeof d.env_file === "string" ? [d.env_file] : strList(d.env_file, [...p, "env_file"]))
@@ -317,13 +387,16 @@ export async function loadCompose(file: string, opts: { project?: string | undef
       bad([...p, "networks"], "names several networks: a container on more than one network is not supported yet");
     }
     let dependsOn: string[];
+    const conditions: Record<string, DependCondition> = {};
     if (isMap(d.depends_on)) {
       dependsOn = Object.keys(d.depends_on as object);
       for (const [dep, cond] of Object.entries(d.depends_on as Record<string, unknown>)) {
         const c = (cond as Record<string, unknown> | null)?.condition;
-        if (c !== undefined && c !== "service_started") {
-          bad([...p, "depends_on", dep, "condition"], `"${c}" is not supported yet: use service_started`);
+        if (c === undefined) continue;
+        if (!(CONDITIONS as readonly unknown[]).includes(c)) {
+          bad([...p, "depends_on", dep, "condition"], `"${c}" is not a condition: use ${CONDITIONS.join(", ")}`);
         }
+        conditions[dep] = c as DependCondition;
       }
     } else dependsOn = strList(d.depends_on, [...p, "depends_on"]);
     const bool = (k: string): boolean => {
@@ -334,7 +407,12 @@ export async function loadCompose(file: string, opts: { project?: string | undef
     const opt = (k: string): string | undefined => d[k] === undefined ? undefined : fill(d[k], [...p, k]);
     const svc: ComposeService = {
       name: sname,
-      image: fill(d.image, [...p, "image"]),
+      // a built image without a name is named as compose names it
+      image: d.image !== undefined ? fill(d.image, [...p, "image"]) : `${name}-${sname.toLowerCase()}`,
+      conditions,
+      profiles: strList(d.profiles, [...p, "profiles"]),
+      ...(build ? { build } : {}),
+      ...(healthcheck ? { healthcheck } : {}),
       env,
       ports: strList(d.ports, [...p, "ports"]),
       volumes: vols,
@@ -362,7 +440,20 @@ export async function loadCompose(file: string, opts: { project?: string | undef
     }
     services.push(svc);
   }
-  if (usesDefault) {
+  // profiles: a service with none always runs; one with profiles only when one of them is asked for
+  const wanted = new Set(opts.profiles ?? []);
+  const active = (s: ComposeService) => !s.profiles.length || wanted.has("*") || s.profiles.some((x) => wanted.has(x));
+  for (const s of services.filter(active)) {
+    for (const dep of s.dependsOn) {
+      const t = services.find((x) => x.name === dep);
+      if (t && !active(t)) {
+        bad(["services", s.name, "depends_on"], `names the service "${dep}", whose profiles (${t.profiles.join(", ")}) are not enabled: add --profile ${t.profiles[0]}`);
+      }
+    }
+  }
+  services.splice(0, services.length, ...services.filter(active));
+  if (!services.length) bad(["services"], "has no service without a profile: name one with --profile");
+  if (usesDefault && services.some((s) => !s.networks.length)) {
     networks.push({ name: `${name}_default`, external: false });
     for (const s of services) if (!s.networks.length) s.networks.push({ name: `${name}_default`, aliases: [] });
   }

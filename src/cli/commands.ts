@@ -85,6 +85,8 @@ export const COMMANDS: Record<string, { summary: string; load: () => Promise<Com
   up: { summary: "Start the services of a compose file", load: lazy("up") },
   down: { summary: "Remove what nook up made for a project", load: lazy("down") },
   "compose ps": { summary: "List a compose project's containers", load: lazy("compose_ps") },
+  "compose logs": { summary: "Print the output of a compose project's containers", load: lazy("compose_logs") },
+  "compose exec": { summary: "Run a command in a compose service's container", load: lazy("compose_exec") },
   "network create": { summary: "Create a user network", load: lazy("network_create") },
   "network ls": { summary: "List user networks", load: lazy("network_ls") },
   "network inspect": { summary: "Show user networks as JSON", load: lazy("network_inspect") },
