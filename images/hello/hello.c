@@ -2,6 +2,7 @@
  * The program of nook's built-in `hello` image: prints what the container
  * sees, and exits 1 if it does not look like a container.
  * nook passes the host's namespace inodes in NOOK_HOST_NS ("user=4026531837 mnt=…").
+ * With the argument "pause" it is the idle process of a pod's infra container instead.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,7 +21,11 @@ static unsigned long host_inode(const char *name) {
   return 0;
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+  /* "pause": the process a pod's infra container runs under nook-init (its pid 1): it only
+   * holds the pod's namespaces open, and ends with SIGTERM (which nook-init passes on). */
+  if (argc > 1 && strcmp(argv[1], "pause") == 0)
+    for (;;) pause();
   int ok = 1;
   char host[256] = "?", map[256] = "?", link[128], path[64];
   gethostname(host, sizeof host);

@@ -139,6 +139,7 @@ export const NETWORK_RUN_OPTIONS: readonly OptionSpec[] = [
   { name: "network-alias", type: "list", value: "NAME", help: "Another name the container answers to on its user network" },
   { name: "pid", type: "string", value: "container:NAME", help: "Share a running container's pid namespace" },
   { name: "ipc", type: "string", value: "container:NAME", help: "Share a running container's IPC namespace" },
+  { name: "pod", type: "string", value: "NAME", help: "Run in a pod: its network, ipc and uts namespaces (and pid with pod create --share pid)" },
   {
     name: "publish",
     short: "p",
@@ -219,6 +220,7 @@ export function runRequestFromArgs(a: ParsedArgs, env: readonly string[]): RunRe
     devices: list(a, "device"),
     groupAdd: list(a, "group-add"),
     share: { pid: str(a, "pid"), ipc: str(a, "ipc") },
+    pod: str(a, "pod"),
     lifecycle: {
       detach: bool(a, "detach"),
       autoRemove: bool(a, "rm"),

@@ -67,7 +67,7 @@ export function buildPlan(spec: ContainerSpec, mapping: IdMapping): Plan {
     p.setns(shared, CLONE.NEWUSER);
     let fresh = flags & ~CLONE.NEWUSER;
     const join = spec.joinNamespaces ?? {};
-    for (const [path, flag] of [[join.ipc, CLONE.NEWIPC], [join.network, CLONE.NEWNET], [join.pid, CLONE.NEWPID]] as const) {
+    for (const [path, flag] of [[join.ipc, CLONE.NEWIPC], [join.uts, CLONE.NEWUTS], [join.network, CLONE.NEWNET], [join.pid, CLONE.NEWPID]] as const) {
       if (path === undefined) continue;
       p.setns(path, flag);
       fresh &= ~flag;
@@ -166,7 +166,7 @@ export function buildPlan(spec: ContainerSpec, mapping: IdMapping): Plan {
   if (spec.readonlyRootfs) p.setattr("/", MOUNT_ATTR.RDONLY);
   const security = spec.security ?? decideSecurity({ uid: spec.process.uid }).security;
   addPathProtections(p, security);
-  p.sethostname(spec.hostname);
+  if (!spec.joinNamespaces?.uts) p.sethostname(spec.hostname); // a joined uts namespace keeps its owner's
   if (spec.network !== "host") p.loopbackUp();
 
   const proc = spec.process;

@@ -37,6 +37,7 @@ import { resourceHooks } from "./resources.ts";
 import { mergeHooks } from "./run.ts";
 import { DEFAULT_NETWORK, type RunRequest, type SecurityRequestFlags } from "./run_request.ts";
 import { containerDir, readRecord } from "./store.ts";
+import { readPod } from "./pod_store.ts";
 import { resolveContainer } from "./names.ts";
 import { currentStatus } from "./status.ts";
 import { parseTmpfs, tmpfsMounts } from "./tmpfs.ts";
@@ -194,8 +195,9 @@ function joinedNamespaces(
   net: JoinTarget | undefined,
   pid: JoinTarget | undefined,
   ipc: JoinTarget | undefined,
+  uts?: JoinTarget | undefined,
 ): Pick<ContainerSpec, "joinUserns" | "joinNamespaces"> {
-  const targets = [net, pid, ipc].filter((t) => t !== undefined);
+  const targets = [net, pid, ipc, uts].filter((t) => t !== undefined);
   if (!targets.length) return {};
   const userns = (t: JoinTarget) => Deno.readLinkSync(`/proc/${t.pid}/ns/user`);
   if (new Set(targets.map(userns)).size > 1) {
@@ -204,7 +206,7 @@ function joinedNamespaces(
     });
   }
   const ns = (t: JoinTarget | undefined, file: string) => t ? `/proc/${t.pid}/ns/${file}` : undefined;
-  const join = { network: ns(net, "net"), pid: ns(pid, "pid"), ipc: ns(ipc, "ipc") };
+  const join = { network: ns(net, "net"), pid: ns(pid, "pid"), ipc: ns(ipc, "ipc"), uts: ns(uts, "uts") };
   return {
     joinUserns: `/proc/${targets[0]!.pid}/ns/user`,
     joinNamespaces: Object.fromEntries(Object.entries(join).filter(([, v]) => v !== undefined)),
@@ -223,7 +225,32 @@ export function checkName(name: string): void {
   }
 }
 
+/**
+ * A member of a pod (`--pod NAME`) is a container that shares the pod's infra container's
+ * namespaces: the request becomes `--network/--ipc/--uts [--pid] container:INFRA`, with the
+ * pod's name as hostname. What the pod decides (ports, network) cannot be asked per member.
+ */
+function podRequest(req: RunRequest): RunRequest {
+  if (req.pod === undefined) return req;
+  const pod = readPod(req.pod);
+  if (!pod) throw new UsageError(`No such pod: "${req.pod}"`, { hint: `create it first: nook pod create --name ${req.pod}` });
+  const net = req.network ?? DEFAULT_NETWORK;
+  if (net.network !== undefined || net.publish.length || net.publishAll || req.share?.pid || req.share?.ipc) {
+    throw new UsageError("A pod's members share its network, ipc and pid settings: --network, -p, -P, --pid and --ipc cannot be given with --pod", {
+      hint: `publish ports on the pod: nook pod create --name ${pod.name} -p HOST:CONTAINER`,
+    });
+  }
+  const infra = `container:${pod.infra}`;
+  return {
+    ...req,
+    hostname: pod.name,
+    network: { ...net, network: infra },
+    share: { ipc: infra, uts: infra, ...(pod.share.includes("pid") ? { pid: infra } : {}) },
+  };
+}
+
 function prepareFrom(req: RunRequest, mapping: IdMapping, id: string, source: Source, mode: ModeMapping): Prepared {
+  req = podRequest(req);
   const name = req.name;
   if (name !== undefined) checkName(name);
   (req.tmpfs ?? []).forEach(parseTmpfs); // a bad tmpfs option fails before anything is made
@@ -308,7 +335,12 @@ function prepareFrom(req: RunRequest, mapping: IdMapping, id: string, source: So
     const net = prepareNetwork(userNet || joinNet ? { ...flags, network: "none", publish: [], publishAll: false } : flags, { id, name, hostname, runDir: dir, exposedPorts: source.exposedPorts });
     if (net.notice) noticeOnce(net.notice, net.noticeTopic ?? "network");
     const etcFiles = writeEtcFiles(dir, hostname, net.etc);
-    const joined = joinedNamespaces(joinNet, containerRef(req.share?.pid, "--pid"), containerRef(req.share?.ipc, "--ipc"));
+    const joined = joinedNamespaces(
+      joinNet,
+      containerRef(req.share?.pid, "--pid"),
+      containerRef(req.share?.ipc, "--ipc"),
+      containerRef(req.share?.uts, "--uts"),
+    );
     if ((userNet || joined.joinUserns) && mode.mapping !== mapping) {
       // such a container lives in a user namespace made before it, whose id maps are set
       throw new UsageError("--userns, --uidmap and --gidmap cannot be combined with a user network or container:NAME", {
@@ -350,6 +382,7 @@ function prepareFrom(req: RunRequest, mapping: IdMapping, id: string, source: So
       ...(source.store ? { rootfsSetup: source.store.rootfsSetup, image: source.store.image } : {}),
       ...(mode.mapping !== mapping ? { idMap: { uidMap: mode.mapping.uidMap, gidMap: mode.mapping.gidMap } } : {}),
       ...(devices.length ? { devices } : {}),
+      ...(req.pod !== undefined ? { pod: req.pod } : {}),
     };
     return { spec, cleanup };
   } catch (err) {

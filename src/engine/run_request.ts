@@ -134,7 +134,9 @@ export interface RunRequest {
   /** `--group-add` values (only keep-groups: keep the caller's supplementary groups). */
   groupAdd?: readonly string[];
   /** `--pid container:NAME`, `--ipc container:NAME`: namespaces shared with a running container. */
-  share?: { pid?: string | undefined; ipc?: string | undefined };
+  share?: { pid?: string | undefined; ipc?: string | undefined; uts?: string | undefined };
+  /** `--pod NAME`: a member of the pod, in the namespaces of its infra container. */
+  pod?: string | undefined;
 }
 
 /** The network of a request that names none: the default mode, nothing published. */

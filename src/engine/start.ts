@@ -17,6 +17,7 @@ import { currentStatus, isActive } from "./status.ts";
 import { containerDir, type ContainerRecord, readRecord, writeRecord } from "./store.ts";
 import { signalProcess } from "./proc.ts";
 import { execFifoPath, type RuntimeRecord } from "./runtime_record.ts";
+import { rejoinPod } from "./pod_store.ts";
 
 /**
  * Make sure the root filesystem of a recorded container is there again (after
@@ -49,6 +50,7 @@ export async function startContainer(id: string): Promise<void> {
     if (!rec) throw new ContainerError(`No such container: ${id}`);
     if (isActive(currentStatus(id))) return;
     prepareRootfs(rec);
+    rejoinPod(rec); // a pod's member joins its infra container's current process
     try {
       // a cgroup of its own again, with the limits it was run with
       await releaseRecordedCgroup(rec);

@@ -135,7 +135,9 @@ export interface ContainerSpec {
    */
   joinUserns?: string;
   /** Namespaces of a running container to join (`/proc/PID/ns/…`; its user namespace is {@link joinUserns}). */
-  joinNamespaces?: { network?: string; pid?: string; ipc?: string };
+  joinNamespaces?: { network?: string; pid?: string; ipc?: string; uts?: string };
+  /** The pod the container is a member of (its namespaces are the pod's infra container's). */
+  pod?: string;
   /** The user network the container is on, and its place there. */
   userNetwork?: UserNetworkAttachment;
 }
