@@ -1,5 +1,6 @@
 import { sweepAbandoned } from "../engine/intent.ts";
 import { currentStatus, isActive, listIds, removeContainer } from "../engine/mod.ts";
+import { infraId, listPods } from "../engine/pod_store.ts";
 import { bool, HELP, type OptionSpec, parseCommand } from "./_args.ts";
 import { write } from "./_io.ts";
 import type { CommandSpec } from "./commands.ts";
@@ -29,9 +30,11 @@ export async function main(argv: string[]): Promise<number> {
     if (!/^y(es)?$/i.test(answer ?? "")) return 0;
   }
   const removed: string[] = [];
+  // a stopped pod's infra container is the pod's: it goes with pod rm, not with a prune
+  const infras = new Set(listPods().flatMap((p) => infraId(p) ?? []));
   for (const id of listIds()) {
     try {
-      if (isActive(currentStatus(id))) continue;
+      if (infras.has(id) || isActive(currentStatus(id))) continue;
       await removeContainer(id, false);
       removed.push(id);
     } catch {

@@ -84,6 +84,7 @@ export function inspectDocument(v: ContainerView): Record<string, unknown> {
     ImageName: rec.image,
     Rootfs: rec.rootfs.backend === "dir" ? rec.rootfs.path : "",
     Name: rec.name,
+    Pod: spec.pod ?? "",
     RestartCount: s.restarts,
     Driver: rec.rootfs.backend,
     LogPath: rec.host.log.driver === "none" ? "" : logPath(rec.id),

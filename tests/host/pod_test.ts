@@ -97,6 +97,13 @@ storeTest("with --share pid members see each other's processes, and pod stop the
   const infra = await inspect(s, "p2-infra");
   assert.equal(a.State.Status, "running");
   for (const ns of ["pid", "net", "ipc", "uts"]) assert.equal(nsOf(a.State.Pid, ns), nsOf(infra.State.Pid, ns), ns);
+  assert.equal(a.Pod, "p2");
+  // a prune takes stopped members, never the pod's own infra container
+  await ok(s, ["pod", "stop", "-t", "2", "p2"]);
+  await ok(s, ["container", "prune", "-f"]);
+  assert.equal(await ok(s, ["ps", "-a", "--format", "{{.Names}}"]), "p2-infra\n");
+  await ok(s, ["pod", "start", "p2"]);
+  assert.match(await ok(s, ["pod", "ps"]), /p2\s+Running\s+.*\s0\s+p2-infra/);
   await ok(s, ["pod", "rm", "-f", "p2"]);
   assert.deepEqual(storeProcesses(s.dataDir), []);
 }, { skip: busyboxSkip() });
