@@ -1,5 +1,7 @@
 import { sweepAbandoned } from "../engine/intent.ts";
 import { removeContainer } from "../engine/mod.ts";
+import { infraId, listPods } from "../engine/pod_store.ts";
+import { UsageError } from "../errors/mod.ts";
 import { bool, HELP, type OptionSpec, parseCommand } from "./_args.ts";
 import { eachContainer } from "./_containers.ts";
 import type { CommandSpec } from "./commands.ts";
@@ -26,7 +28,15 @@ export async function main(argv: string[]): Promise<number> {
   if (!a) return 0;
   await sweepAbandoned(); // what killed nooks left: finished or rolled back before anything is listed
   const force = bool(a, "force");
+  const pods = listPods();
   return await eachContainer(a.rest, "rm", async (id) => {
+    // a pod's infra container holds its members' namespaces: it goes with the pod
+    const pod = pods.find((p) => infraId(p) === id);
+    if (pod) {
+      throw new UsageError(`The container "${pod.infra}" is the infra container of the pod "${pod.name}"`, {
+        hint: `remove the pod: nook pod rm -f ${pod.name}`,
+      });
+    }
     await removeContainer(id, force);
   }, true);
 }

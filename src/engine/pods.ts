@@ -11,7 +11,6 @@
  */
 import { UsageError } from "../errors/mod.ts";
 import { removeContainer } from "./delete.ts";
-import { resolveContainer } from "./names.ts";
 import { infraId, type PodRecord, readPod, removePodRecord, writePod } from "./pod_store.ts";
 import { startContainer } from "./start.ts";
 import { currentStatus, type Status } from "./status.ts";

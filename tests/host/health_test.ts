@@ -3,7 +3,7 @@
  * inspect's State.Health), the action on an unhealthy container, `nook healthcheck run`, and
  * the image's HEALTHCHECK with the flags that override it. No Deno process stays behind.
  */
-import { assert, busyboxRootfs, busyboxSkip, scratch, sh, waitFor } from "../_helpers.ts";
+import { assert, busyboxRootfs, busyboxSkip, isolatedEnv, NOOK, ROOT, scratch, sh, test, waitFor } from "../_helpers.ts";
 import { alive, type freshStore, inspect, runDetached, storeProcesses, storeTest } from "../_lifecycle.ts";
 
 type Store = ReturnType<typeof freshStore>;
@@ -26,6 +26,7 @@ function noDenoBehind(s: Store): void {
 
 storeTest("a healthcheck that starts to pass makes the container healthy, in ps, inspect and healthcheck run", async (s) => {
   const id = await runDetached(s, [
+    "--tmpfs", "/tmp", // the busybox root is shared between tests: the marker must be this run's
     ...["--health-cmd", "echo check-said-hi; test -e /tmp/ready", "--health-interval", "200ms"],
     ...["--health-retries", "2", "--health-start-period", "60s"],
   ], ["sh", "-c", "sleep 2; touch /tmp/ready; exec sleep 300"]);
@@ -137,6 +138,7 @@ storeTest("the image's HEALTHCHECK runs, --health-cmd replaces it, --no-healthch
 
 storeTest("health-on-failure restart restarts an unhealthy container, whose health starts over", async (s) => {
   const id = await runDetached(s, [
+    "--tmpfs", "/tmp", // each run's own /tmp: the marker made in one run is not in the next
     ...["--health-cmd", "test -e /tmp/ok", "--health-interval", "200ms", "--health-retries", "2"],
     ...["--health-on-failure", "restart", "--stop-timeout", "1"],
   ], ["sleep", "300"]);
@@ -150,3 +152,20 @@ storeTest("health-on-failure restart restarts an unhealthy container, whose heal
   await waitHealth(s, id, "healthy");
   noDenoBehind(s);
 }, { skip: busyboxSkip() });
+
+test("the monitor refuses healthcheck numbers it cannot use, naming them", async () => {
+  const monitor = `${ROOT}/build/nook-monitor`;
+  for (const bad of [["--health-retries", "0"], ["--health-interval-ms", "0"], ["--health-action-signal", "99"]]) {
+    const r = await sh(monitor, ["--status", "/nonexistent/status", ...bad]);
+    assert.equal(r.code, 125, bad.join(" "));
+    assert.match(r.stderr, /nook-monitor: bad healthcheck (numbers|action)/);
+  }
+  const run = await new Deno.Command(NOOK, {
+    args: ["run", "--rm", "--health-interval", "5", "--health-cmd", "true", "--rootfs", "/", "true"],
+    stdout: "piped",
+    stderr: "piped",
+    env: isolatedEnv(),
+  }).output();
+  assert.equal(run.code, 125);
+  assert.match(new TextDecoder().decode(run.stderr), /Invalid duration "5" for --health-interval/);
+});

@@ -64,6 +64,10 @@ storeTest("two members of a pod talk over localhost and share its hostname and i
   assert.deepEqual(doc.SharedNamespaces, ["net", "ipc", "uts"]);
   assert.deepEqual(doc.Containers.map((c: { Name: string; State: string }) => `${c.Name} ${c.State}`), ["srv running"]);
 
+  const infraRm = await s.run(["rm", "-f", "p1-infra"]);
+  assert.notEqual(infraRm.code, 0);
+  assert.match(infraRm.stderr, /is the infra container of the pod "p1"/);
+  assert.equal((await inspect(s, "srv")).State.Running, true);
   const refused = await s.run(["pod", "rm", "p1"]);
   assert.equal(refused.code, 125);
   assert.match(refused.stderr, /The pod "p1" has running containers: srv/);
