@@ -1061,7 +1061,7 @@ static void health_start(void) {
     dup2(devnull, 0);
     dup2(out[1], 1);
     dup2(out[1], 2);
-    if (dup3(sv[1], 3, O_CLOEXEC) < 0) _exit(CHILD_FAIL_EXIT);
+    if (sv[1] != 3 && dup3(sv[1], 3, O_CLOEXEC) < 0) _exit(CHILD_FAIL_EXIT);
     syscall(SYS_close_range, 4u, ~0u, 0u);
     /* Why /proc/PID as the working directory: the plan's namespace paths are relative to it,
      * and a directory held open names this run's process for good, never a recycled pid. */

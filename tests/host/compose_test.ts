@@ -234,6 +234,7 @@ services:
       test: ["CMD-SHELL", "wget -qO- http://localhost:8080/ >/dev/null"]
       interval: 300ms
       timeout: 5s
+      start_period: 30s
       retries: 30
   debug:
     image: bbtest
@@ -370,6 +371,39 @@ test(
         assert.match(r.stderr, want);
       }
       assert.equal((await s.run(["network", "ls", "-q"])).stdout, "", "nothing was made");
+    }),
+  { skip },
+);
+
+test(
+  "up stops at a dependency that turns unhealthy or exits non-zero, saying which, and down still removes what it made",
+  () =>
+    withStore(async (s) => {
+      const dir = scratch("nook-compose-");
+      await importBusybox(s, dir);
+      const file = (cond: string, dep: string) =>
+        `services:\n  web:\n    image: bbtest\n    command: sleep 300\n    depends_on:\n      dep:\n        condition: ${cond}\n` +
+        `  dep:\n    image: bbtest\n${dep}`;
+      const cases: [string, string, RegExp][] = [
+        [
+          "service_healthy",
+          "    command: sleep 300\n    healthcheck:\n      test: echo sick; exit 1\n      interval: 200ms\n      retries: 2\n",
+          /The service "dep" is unhealthy: "web" waits for it to be healthy/,
+        ],
+        ["service_healthy", "    command: sleep 300\n", /"dep" has no healthcheck/],
+        ["service_completed_successfully", "    command: sh -c 'exit 4'\n", /The service "dep" exited with 4/],
+      ];
+      for (const [cond, dep, want] of cases) {
+        Deno.writeTextFileSync(`${dir}/compose.yaml`, file(cond, dep));
+        const up = await s.run(["up", "-d", "-p", "deps", "-f", `${dir}/compose.yaml`]);
+        assert.equal(up.code, 125, up.stderr);
+        assert.match(up.stderr, want);
+        assert.doesNotMatch((await s.run(["ps", "-a", "--format", "{{.Names}}"])).stdout, /deps-web-1/, "the dependent was not started");
+        const down = await s.run(["down", "-p", "deps"]);
+        assert.equal(down.code, 0, down.stderr);
+        assert.equal((await s.run(["ps", "-a", "-q"])).stdout, "");
+      }
+      assert.deepEqual(storeProcesses(s.dataDir), []);
     }),
   { skip },
 );
