@@ -11,6 +11,7 @@
  */
 import { UsageError } from "../errors/mod.ts";
 import { removeContainer } from "./delete.ts";
+import { resolveContainer } from "./names.ts";
 import { infraId, type PodRecord, readPod, removePodRecord, writePod } from "./pod_store.ts";
 import { startContainer } from "./start.ts";
 import { currentStatus, type Status } from "./status.ts";
@@ -38,6 +39,12 @@ export function infraName(pod: string): string {
 export async function createPod(req: PodRequest, mapping?: IdMapping): Promise<PodRecord> {
   checkName(req.name);
   if (readPod(req.name)) throw new UsageError(`The pod "${req.name}" exists already`, { hint: `remove it first: nook pod rm -f ${req.name}` });
+  if (nameTaken(infraName(req.name))) {
+    // the pod's clean-up would take that container for its own infra container
+    throw new UsageError(`A container named "${infraName(req.name)}" exists already`, {
+      hint: "rename or remove it, or choose another pod name",
+    });
+  }
   const pod: PodRecord = {
     name: req.name,
     id: newId(),
@@ -62,6 +69,15 @@ export async function createPod(req: PodRequest, mapping?: IdMapping): Promise<P
     throw err;
   }
   return pod;
+}
+
+function nameTaken(name: string): boolean {
+  try {
+    resolveContainer(name);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** The members of a pod (its infra container not included), oldest first. */

@@ -71,6 +71,15 @@ storeTest("two members of a pod talk over localhost and share its hostname and i
   const refused = await s.run(["pod", "rm", "p1"]);
   assert.equal(refused.code, 125);
   assert.match(refused.stderr, /The pod "p1" has running containers: srv/);
+  const again = await s.run(["pod", "create", "--name", "p1"]);
+  assert.equal(again.code, 125);
+  assert.match(again.stderr, /The pod "p1" exists already/);
+  await ok(s, ["run", "-d", "--name", "p9-infra", "--rootfs", busyboxRootfs(), "sleep", "300"]);
+  const taken = await s.run(["pod", "create", "--name", "p9"]);
+  assert.equal(taken.code, 125);
+  assert.match(taken.stderr, /A container named "p9-infra" exists already/);
+  assert.equal((await inspect(s, "p9-infra")).State.Running, true, "the other container was left alone");
+  await ok(s, ["rm", "-f", "p9-infra"]);
   const conflict = await s.run(["run", "--rm", "--pod", "p1", "-p", "8081:80", "--rootfs", busyboxRootfs(), "true"]);
   assert.equal(conflict.code, 125);
   assert.match(conflict.stderr, /cannot be given with --pod/);
