@@ -11,6 +11,7 @@
  */
 import { UsageError } from "../errors/mod.ts";
 import { removeContainer } from "./delete.ts";
+import { crashPoint } from "./intent.ts";
 import { resolveContainer } from "./names.ts";
 import { infraId, type PodRecord, readPod, removePodRecord, writePod } from "./pod_store.ts";
 import { startContainer } from "./start.ts";
@@ -54,6 +55,7 @@ export async function createPod(req: PodRequest, mapping?: IdMapping): Promise<P
     ports: req.publish,
   };
   writePod(pod); // the record first: a create killed now leaves a pod that pod rm -f removes
+  crashPoint("pod.create");
   try {
     await runRequest({
       source: { image: "hello" },

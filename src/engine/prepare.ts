@@ -37,7 +37,7 @@ import { resourceHooks } from "./resources.ts";
 import { mergeHooks } from "./run.ts";
 import { DEFAULT_NETWORK, type RunRequest, type SecurityRequestFlags } from "./run_request.ts";
 import { containerDir, readRecord } from "./store.ts";
-import { readPod } from "./pod_store.ts";
+import { infraId, readPod } from "./pod_store.ts";
 import { resolveContainer } from "./names.ts";
 import { currentStatus } from "./status.ts";
 import { parseTmpfs, tmpfsMounts } from "./tmpfs.ts";
@@ -239,6 +239,13 @@ function podRequest(req: RunRequest): RunRequest {
     throw new UsageError("A pod's members share its network, ipc and pid settings: --network, -p, -P, --pid and --ipc cannot be given with --pod", {
       hint: `publish ports on the pod: nook pod create --name ${pod.name} -p HOST:CONTAINER`,
     });
+  }
+  const infraRef = infraId(pod);
+  if (!infraRef) {
+    throw new UsageError(`The infra container of the pod "${pod.name}" is gone`, { hint: `remove the pod (nook pod rm -f ${pod.name}) and create it again` });
+  }
+  if (currentStatus(infraRef).state !== "running") {
+    throw new UsageError(`The pod "${pod.name}" is not running`, { hint: `start it: nook pod start ${pod.name}` });
   }
   const infra = `container:${pod.infra}`;
   return {

@@ -4,7 +4,7 @@
  * (no Deno process stays); pod-level -p; pod stop/start rejoin the members; pod rm -f leaves
  * no process, record or file.
  */
-import { assert, busyboxRootfs, busyboxSkip, waitFor } from "../_helpers.ts";
+import { assert, busyboxRootfs, busyboxSkip, nook, waitFor } from "../_helpers.ts";
 import { type freshStore, inspect, storeProcesses, storeTest } from "../_lifecycle.ts";
 import { helperSkip, httpGet } from "../_network.ts";
 import { freePort } from "../_oci.ts";
@@ -138,3 +138,18 @@ storeTest("a pod's -p publishes a member's port on the host", async (s) => {
   });
   assert.deepEqual(storeProcesses(s.dataDir), []);
 }, { skip: helperSkip("pasta", "passt") });
+
+storeTest("a pod create killed after its record shows as Dead and is removed by pod rm -f; the name is free again", async (s) => {
+  const killed = await nook(["pod", "create", "--name", "torn"], { env: { ...s.env, NOOK_CRASH_AT: "pod.create", NOOK_TEST_CI: "1" } });
+  assert.notEqual(killed.code, 0, "pod create was killed");
+  assert.match(await ok(s, ["pod", "ps"]), /torn\s+Dead\s/);
+  const run = await s.run(["run", "--rm", "--pod", "torn", "--rootfs", busyboxRootfs(), "true"]);
+  assert.equal(run.code, 125);
+  assert.match(run.stderr, /The infra container of the pod "torn" is gone/);
+  assert.equal(await ok(s, ["pod", "rm", "-f", "torn"]), "torn\n");
+  assert.deepEqual(tree(`${s.dataDir}/pods`), []);
+  await ok(s, ["pod", "create", "--name", "torn"]);
+  assert.match(await ok(s, ["pod", "ps"]), /torn\s+Running\s/);
+  await ok(s, ["pod", "rm", "-f", "torn"]);
+  assert.deepEqual(storeProcesses(s.dataDir), []);
+}, { skip: busyboxSkip() });
