@@ -125,9 +125,9 @@ export const RESOURCES_RUN_OPTIONS: readonly OptionSpec[] = [
 export const NETWORK_RUN_OPTIONS: readonly OptionSpec[] = [
   {
     name: "network",
-    type: "string",
+    type: "list",
     value: "MODE",
-    help: "none, host, pasta[:OPT,…], slirp4netns[:KEY=VAL,…] or the name of a user network (default auto: pasta, else slirp4netns, else none — what works here)",
+    help: "none, host, pasta[:OPT,…], slirp4netns[:KEY=VAL,…] or the name of a user network, given again for more user networks (default auto: pasta, else slirp4netns, else none — what works here)",
   },
   { name: "network-alias", type: "list", value: "NAME", help: "Another name the container answers to on its user network" },
   { name: "pid", type: "string", value: "container:NAME", help: "Share a running container's pid namespace" },
@@ -197,7 +197,8 @@ export function runRequestFromArgs(a: ParsedArgs, env: readonly string[]): RunRe
       deviceWriteIops: list(a, "device-write-iops"),
     },
     network: {
-      network: str(a, "network"),
+      network: list(a, "network")[0],
+      ...(list(a, "network").length > 1 ? { more: list(a, "network").slice(1) } : {}),
       publish: list(a, "publish"),
       publishAll: bool(a, "publish-all"),
       dns: list(a, "dns"),

@@ -20,6 +20,7 @@ import {
   connectVeth,
   holderAlive,
   type HolderState,
+  isolateBridges,
   NetworkError,
   type PortMapping,
   processStartTime,
@@ -37,6 +38,9 @@ import { withLockAsync } from "./lock.ts";
 import { crashPoint } from "./intent.ts";
 import { USER_NETWORK_SYNC } from "./build_plan.ts";
 import { containerDir, fromJson, readRecord, toJson, writeAtomic } from "./store.ts";
+import { ContainerError } from "./errors.ts";
+import { resolveContainer } from "./names.ts";
+import { currentStatus } from "./status.ts";
 
 /** A container's entry in a network record. */
 export interface NetworkMember {
@@ -48,6 +52,8 @@ export interface NetworkMember {
   aliases: string[];
   /** The veth end on the bridge (in the shared namespace). */
   veth: string;
+  /** The interface's name inside the container (absent: `eth0`, the one with the default route). */
+  ifname?: string;
 }
 
 /** A user network as recorded. */
@@ -161,6 +167,7 @@ async function ensureHolder(nets: NetworkRecord[]): Promise<HolderState> {
   const fresh = await startHolder(detectIdMapping());
   writeAtomic(`${dir()}/holder.json`, toJson(fresh));
   for (const n of nets) await addBridge(fresh, n);
+  await isolateBridges(fresh, nets);
   return fresh;
 }
 
@@ -235,6 +242,7 @@ export async function createNetwork(name: string, opts: { subnet?: string | unde
     crashPoint("network.create");
     const h = await ensureHolder(nets);
     await addBridge(h, rec);
+    await isolateBridges(h, [...nets, rec]);
     rec.state = "ready";
     writeNet(rec);
     return rec;
@@ -281,7 +289,8 @@ export async function removeNetwork(name: string): Promise<void> {
     const h = readHolder();
     if (holderAlive(h)) await removeBridge(h, n.bridge);
     Deno.removeSync(recordPath(name));
-    await recover(); // the last network ends the holder
+    const left = await recover(); // the last network ends the holder
+    if (left.length && holderAlive(h)) await isolateBridges(h, left);
   });
 }
 
@@ -300,10 +309,42 @@ export async function pruneNetworks(): Promise<string[]> {
   return done;
 }
 
+function checkAliases(aliases: readonly string[]): void {
+  for (const a of aliases) {
+    if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(a)) {
+      throw new NetworkError(`Invalid network alias "${a}"`, { hint: "aliases match [a-zA-Z0-9][a-zA-Z0-9_.-]*" });
+    }
+  }
+}
+
+/**
+ * Under the lock: give the container a free address on `n`, and an interface name and veth of
+ * its own (its first network is `eth0`, with the default route; the next ones `eth1`, `eth2`…).
+ */
+function reserve(n: NetworkRecord, nets: readonly NetworkRecord[], id: string, name: string, aliases: readonly string[]): NetworkMember {
+  const taken = new Set([n.gateway, ...Object.values(n.members).map((m) => m.ip)]);
+  const prefix = n.gateway.slice(0, n.gateway.lastIndexOf(".") + 1);
+  let ip: string | undefined;
+  for (let i = 2; i < 255 && ip === undefined; i++) if (!taken.has(prefix + i)) ip = prefix + i;
+  if (!ip) {
+    throw new NetworkError(`The network "${n.name}" has no free address left`, {
+      hint: "remove containers from it",
+    });
+  }
+  const used = new Set(nets.flatMap((x) => x.members[id] ? [x.members[id]!.ifname ?? "eth0"] : []));
+  let k = 0;
+  while (used.has(`eth${k}`) && k < 64) k++;
+  if (k === 64) throw new NetworkError("A container can be on at most 64 networks", { hint: "disconnect it from one first" });
+  // interface names have at most 15 bytes: the id's start names the container, the digit the interface
+  const veth = k === 0 ? `nkv${id.slice(0, 11)}` : `nkv${id.slice(0, 9)}e${k}`;
+  return { name, ip, aliases: [...aliases], veth, ...(k === 0 ? {} : { ifname: `eth${k}` }) };
+}
+
 /**
  * Reserve a container's place on a network (before its record exists: a run killed later
  * leaves a member whose container directory the sweep removes, and gc drops it). Returns the
- * attachment for the spec and the user namespace to create the container in.
+ * attachment for the spec and the user namespace to create the container in. A second and
+ * further network of the same container gets the next interface (`eth1`…).
  */
 export async function joinNetwork(
   network: string,
@@ -312,56 +353,132 @@ export async function joinNetwork(
   aliases: readonly string[],
   ports: readonly PortMapping[] = [],
 ): Promise<{ attachment: UserNetworkAttachment; userns: string }> {
-  for (const a of aliases) {
-    if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(a)) {
-      throw new NetworkError(`Invalid network alias "${a}"`, { hint: "aliases match [a-zA-Z0-9][a-zA-Z0-9_.-]*" });
-    }
-  }
+  checkAliases(aliases);
   return await locked(async () => {
     const nets = await recover();
     const n = nets.find((x) => x.name === network);
     if (!n) throw missing(network);
-    const h = await ensureHolder(nets);
-    const taken = new Set([n.gateway, ...Object.values(n.members).map((m) => m.ip)]);
-    const prefix = n.gateway.slice(0, n.gateway.lastIndexOf(".") + 1);
-    let ip: string | undefined;
-    for (let i = 2; i < 255 && ip === undefined; i++) if (!taken.has(prefix + i)) ip = prefix + i;
-    if (!ip) {
-      throw new NetworkError(`The network "${network}" has no free address left`, {
-        hint: "remove containers from it",
-      });
+    if (n.members[id]) {
+      throw new NetworkError(`The network "${network}" is named twice`, { hint: "give each --network once" });
     }
-    n.members[id] = { name, ip, aliases: [...aliases], veth: `nkv${id.slice(0, 11)}` };
+    const h = await ensureHolder(nets);
+    const m = reserve(n, nets, id, name, aliases);
+    n.members[id] = m;
     writeNet(n);
     return {
-      attachment: { network, ip, aliases: [...aliases], ...(ports.length ? { ports: [...ports] } : {}) },
+      attachment: { network, ip: m.ip, aliases: [...aliases], ...(ports.length ? { ports: [...ports] } : {}) },
       userns: `/proc/${h.pid}/ns/user`,
     };
   });
 }
 
 /**
+ * Wire a container whose network namespace `pid` holds to every network it is a member of, as
+ * recorded (at its start: the run's first network and those it was connected to since).
+ * Under the lock.
+ */
+async function wireAll(id: string, pid: number, first: string): Promise<void> {
+  const h = readHolder();
+  const mine = allNets().filter((n) => n.state === "ready" && n.members[id]);
+  if (!holderAlive(h)) {
+    throw new NetworkError(`The network "${mine[0]?.name ?? first}" is gone`, {
+      hint: "create it again (nook network create) and run the container again",
+    });
+  }
+  // eth0 first: the default route goes through it
+  mine.sort((a, b) => (a.members[id]!.ifname ?? "eth0").localeCompare(b.members[id]!.ifname ?? "eth0"));
+  for (const n of mine) {
+    const m = n.members[id]!;
+    await connectVeth(h, pid, n as BridgeConfig, m.veth, m.ip, m.ifname ?? "eth0");
+  }
+  refreshHosts(mine);
+}
+
+/**
  * The plan's SYNC step for a container on a user network: its network namespace exists (owned
- * by the shared user namespace), so make its veth, and tell every member the new address.
+ * by the shared user namespace), so make its veths, and tell every member the new address.
  */
 export function userNetworkSync(spec: ContainerSpec): ((tag: number, pid: number) => Promise<void>) | undefined {
   const att = spec.userNetwork;
   if (!att) return undefined;
   return async (tag, pid) => {
     if (tag !== USER_NETWORK_SYNC) return;
-    await locked(async () => {
-      const n = readNet(att.network);
-      const h = readHolder();
-      const m = n?.members[spec.id];
-      if (!n || !m || !holderAlive(h)) {
-        throw new NetworkError(`The network "${att.network}" is gone`, {
-          hint: "create it again (nook network create) and run the container again",
-        });
-      }
-      await connectVeth(h, pid, n as BridgeConfig, m.veth, m.ip);
-      refreshHosts(n);
-    });
+    await locked(() => wireAll(spec.id, pid, att.network));
   };
+}
+
+/** A container as `network connect|disconnect` needs it: in the shared user namespace, with its pid when it runs. */
+function connectable(ref: string): { id: string; name: string; pid?: number } {
+  const id = resolveContainer(ref);
+  const rec = readRecord(id);
+  if (!rec) throw new ContainerError(`No such container: ${ref}`, { hint: "nook ps -a lists the containers" });
+  if (!rec.spec.userNetwork) {
+    // its network namespace is owned by a user namespace of its own: the shared one has no rights over it
+    throw new NetworkError(`The container "${ref}" is not on a user network, so it cannot be connected to one`, {
+      hint: "create it on one (nook run --network NAME …); connect then adds further networks",
+    });
+  }
+  const s = currentStatus(id);
+  const name = rec.name ?? "";
+  return s.state === "running" && s.pid > 0 ? { id, name, pid: s.pid } : { id, name };
+}
+
+/**
+ * `network connect`: put a container on one more network. A running container gets its veth
+ * (the next `ethN`) at once and every member of the network learns its name; a stopped one is
+ * wired at its next start.
+ */
+export async function connectNetwork(network: string, ref: string, aliases: readonly string[] = []): Promise<NetworkMember> {
+  checkAliases(aliases);
+  const c = connectable(ref);
+  return await locked(async () => {
+    const nets = await recover();
+    const n = nets.find((x) => x.name === network);
+    if (!n) throw missing(network);
+    if (n.members[c.id]) {
+      throw new NetworkError(`The container "${ref}" is on the network "${network}" already`, {
+        hint: `disconnect it first to change its aliases: nook network disconnect ${network} ${ref}`,
+      });
+    }
+    const h = await ensureHolder(nets);
+    const m = reserve(n, nets, c.id, c.name, aliases);
+    n.members[c.id] = m;
+    writeNet(n);
+    if (c.pid !== undefined) {
+      try {
+        await connectVeth(h, c.pid, n as BridgeConfig, m.veth, m.ip, m.ifname ?? "eth0");
+      } catch (err) {
+        delete n.members[c.id];
+        writeNet(n);
+        await removeLink(h, m.veth);
+        throw err;
+      }
+    }
+    refreshHosts(nets.filter((x) => x.members[c.id]));
+    return m;
+  });
+}
+
+/** `network disconnect`: take a container off a network; its interface there goes, and the members forget its name. */
+export async function disconnectNetwork(network: string, ref: string): Promise<void> {
+  const id = resolveContainer(ref);
+  await locked(async () => {
+    const nets = await recover();
+    const n = nets.find((x) => x.name === network);
+    if (!n) throw missing(network);
+    const m = n.members[id];
+    if (!m) {
+      throw new NetworkError(`The container "${ref}" is not on the network "${network}"`, {
+        hint: `nook network inspect ${network} lists its members`,
+      });
+    }
+    const h = readHolder();
+    // deleting the bridge's end takes the container's end (in its namespace) with it
+    if (holderAlive(h)) await removeLink(h, m.veth);
+    delete n.members[id];
+    writeNet(n);
+    refreshHosts([...nets.filter((x) => x.members[id]), n], [id]);
+  });
 }
 
 /** The container leaves every network it is on (after `rm`); the others' hosts files forget it. */
@@ -369,6 +486,7 @@ export async function leaveNetworks(id: string): Promise<void> {
   if (!allNets().some((n) => n.members[id])) return;
   await locked(async () => {
     const h = readHolder();
+    const left: NetworkRecord[] = [];
     for (const n of allNets()) {
       const m = n.members[id];
       if (!m) continue;
@@ -376,23 +494,41 @@ export async function leaveNetworks(id: string): Promise<void> {
       if (holderAlive(h)) await removeLink(h, m.veth);
       delete n.members[id];
       writeNet(n);
-      refreshHosts(n);
+      left.push(n);
     }
+    refreshHosts(left);
   });
 }
 
-/** Write the network's names into each member's /etc/hosts, in place. */
-function refreshHosts(n: NetworkRecord): void {
-  const lines: string[] = [];
-  const files: string[] = [];
-  for (const [id, m] of Object.entries(n.members)) {
-    const rec = readRecord(id);
-    if (!rec) continue;
-    const names = [...new Set([m.name, ...m.aliases, rec.spec.hostname].filter((x) => x))];
-    lines.push(`${m.ip}\t${names.join(" ")}`);
-    files.push(rec.spec.etcFiles.hosts);
+/**
+ * Write the names each member of `changed` networks can reach into its /etc/hosts, in place:
+ * the members of every network it is on, and no one else's (a container sees no name of a
+ * network it is not on). `extra` containers (one just disconnected) are rewritten too.
+ */
+function refreshHosts(changed: readonly NetworkRecord[], extra: readonly string[] = []): void {
+  const nets = allNets().filter((n) => n.state === "ready");
+  const ids = new Set([...changed.flatMap((n) => Object.keys(readNet(n.name)?.members ?? n.members)), ...extra]);
+  const records = new Map<string, ReturnType<typeof readRecord>>();
+  const rec = (id: string) => {
+    if (!records.has(id)) records.set(id, readRecord(id));
+    return records.get(id);
+  };
+  for (const id of ids) {
+    const r = rec(id);
+    if (!r) continue;
+    const lines: string[] = [];
+    for (const n of nets) {
+      if (!n.members[id]) continue;
+      for (const [other, m] of Object.entries(n.members)) {
+        const o = rec(other);
+        if (!o) continue;
+        const names = [...new Set([m.name, ...m.aliases, o.spec.hostname].filter((x) => x))];
+        const line = `${m.ip}\t${names.join(" ")}`;
+        if (!lines.includes(line)) lines.push(line);
+      }
+    }
+    writeHostsBlock(r.spec.etcFiles.hosts, lines);
   }
-  for (const f of files) writeHostsBlock(f, lines);
 }
 
 /**

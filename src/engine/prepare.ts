@@ -141,9 +141,17 @@ export async function runRequest(req: RunRequest, mapping: IdMapping = detectIdM
           });
         }
       }
+      const more = flags.more ?? [];
+      for (const m of more) if (!networkExists(m)) throw new UsageError(`No network named "${m}"`, { hint: "nook network ls lists them" });
       const joined = await joinNetwork(userNet, container.id, req.name ?? "", req.network?.aliases ?? [], ports);
       container.joinUserns = joined.userns;
       container.userNetwork = joined.attachment;
+      // further networks: their interfaces (eth1…) are made at the same SYNC as the first's
+      for (const m of more) await joinNetwork(m, container.id, req.name ?? "", req.network?.aliases ?? []);
+    } else if (req.network?.more?.length) {
+      throw new UsageError("Only user networks can be given together in several --network flags", {
+        hint: "name user networks only (nook network ls), e.g. --network a --network b",
+      });
     }
     const hooks = mergeHooks(await resourceHooks(req.resources ?? {}, container, detached), network, cdiHooks);
     mark("cgroup");

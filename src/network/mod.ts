@@ -101,6 +101,7 @@ export {
   connectVeth,
   holderAlive,
   type HolderState,
+  isolateBridges,
   linkExists,
   publishPorts,
   removeBridge,

@@ -18,6 +18,8 @@ export interface NetworkFlags {
   addHosts: readonly string[];
   /** `--network-alias` values: other names on a user network. */
   aliases?: readonly string[];
+  /** Further user networks (a second and later `--network`): the container gets `eth1`, `eth2`… on them. */
+  more?: readonly string[];
 }
 
 /** The container the network is for. */

@@ -212,6 +212,37 @@ export async function addBridge(h: HolderState, b: BridgeConfig): Promise<void> 
   }
 }
 
+/** The priority of nook's isolation rules in the shared namespace's routing policy. */
+const ISOLATION_PREF = 100;
+
+/**
+ * Keep user networks apart: the shared namespace routes between its bridges (it forwards for
+ * egress), so a member of one network could reach another network's members through it. One
+ * `prohibit` policy rule per ordered pair of bridges (in on one, to the other's subnet) makes
+ * such a connection fail at once (EHOSTUNREACH), with iproute2 alone: no firewall tool is
+ * needed in the user namespace. The rules are rebuilt whole from the networks that exist.
+ */
+export async function isolateBridges(h: HolderState, bridges: readonly BridgeConfig[]): Promise<void> {
+  const rules: string[] = [];
+  for (const a of bridges) {
+    for (const b of bridges) {
+      if (a.bridge !== b.bridge) rules.push(`rule add pref ${ISOLATION_PREF} iif ${a.bridge} to ${b.subnet} prohibit`);
+    }
+  }
+  // flush ours (bounded: at most one per pair of 256 networks), then add the current set
+  const flushed = await shIn(
+    h.pid,
+    `i=0; while [ $i -lt 70000 ] && ip rule del pref ${ISOLATION_PREF} 2>/dev/null; do i=$((i+1)); done; true`,
+  );
+  if (!flushed) {
+    throw new NetworkError("Cannot reset the rules that keep user networks apart", {
+      op: "ip rule",
+      hint: "check that iproute2 is installed and that user namespaces work here (nook doctor)",
+    });
+  }
+  if (rules.length) await ipIn(h.pid, h.pid, rules, "keep the user networks apart");
+}
+
 /** Delete an interface of the shared namespace (a veth end: its peer goes with it); absent is fine. */
 export async function removeLink(h: HolderState, name: string): Promise<void> {
   await ipIn(h.pid, h.pid, [`link del ${name}`], `remove the interface "${name}"`).catch(() => {});

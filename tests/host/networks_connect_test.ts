@@ -1,0 +1,186 @@
+/**
+ * Several user networks per container, `network connect|disconnect` on running containers, and
+ * the isolation of one network from another: every assertion is about what crossed (or could
+ * not cross) the bridges in the shared namespace — an HTTP answer, a refused TCP connect, an
+ * interface and an /etc/hosts line seen from inside the container. Real containers (busybox
+ * roots), real iproute2 and nsenter; nothing leaves the machine and no host port is used.
+ */
+import { assert, busyboxRootfs, busyboxSkip, test } from "../_helpers.ts";
+import { alive, freshStore, withStore } from "../_lifecycle.ts";
+
+type Store = ReturnType<typeof freshStore>;
+
+/** A busybox root whose /www/index.html holds `page`, served by `httpd -f -p 8080`. */
+function webRoot(page: string): string {
+  const root = busyboxRootfs(true);
+  Deno.mkdirSync(`${root}/www`);
+  Deno.writeTextFileSync(`${root}/www/index.html`, page);
+  return root;
+}
+
+const HTTPD = ["httpd", "-f", "-p", "8080", "-h", "/www"];
+
+async function ok(s: Store, args: string[]): Promise<string> {
+  const r = await s.run(args);
+  assert.equal(r.code, 0, `nook ${args.join(" ")}: ${r.stderr}`);
+  return r.stdout;
+}
+
+/** GET http://TARGET:8080/ from inside a running container, retried until its server answers (bounded). */
+async function fetchFrom(s: Store, from: string, target: string): Promise<{ code: number; body: string }> {
+  const r = await s.run([
+    "exec",
+    from,
+    "sh",
+    "-c",
+    `for i in $(seq 300); do timeout 5 wget -qO- http://${target}:8080/ 2>/dev/null && exit 0; sleep 0.1; done; exit 7`,
+  ]);
+  return { code: r.code, body: r.stdout };
+}
+
+/** One TCP connect from inside a container to IP:8080 (busybox nc, 3 s at most): its exit code and what it said. */
+async function tcpConnect(s: Store, from: string, ip: string): Promise<{ code: number; err: string }> {
+  const r = await s.run(["exec", from, "sh", "-c", `nc -w 3 ${ip} 8080 </dev/null; echo "nc=$?"`]);
+  const m = /nc=(\d+)/.exec(r.stdout);
+  return { code: m ? Number(m[1]) : -1, err: r.stderr + r.stdout };
+}
+
+function member(info: { members: Record<string, { name: string; ip: string }> }, name: string) {
+  const m = Object.values(info.members).find((x) => x.name === name);
+  assert.ok(m, `${name} is a member: ${JSON.stringify(info.members)}`);
+  return m;
+}
+
+async function inspectNet(s: Store, name: string) {
+  return JSON.parse(await ok(s, ["network", "inspect", name]))[0];
+}
+
+function holderPid(s: Store): number {
+  return JSON.parse(Deno.readTextFileSync(`${s.dataDir}/networks/holder.json`)).pid;
+}
+
+const skip = busyboxSkip();
+
+test(
+  "a container on two networks reaches the members of both by name; members of different networks cannot connect to each other",
+  () =>
+    withStore(async (s) => {
+      await ok(s, ["network", "create", "front"]);
+      await ok(s, ["network", "create", "back"]);
+      const root = webRoot("page\n");
+      for (const [name, net] of [["fa", "front"], ["ba", "back"]]) {
+        await ok(s, ["run", "-d", "--name", name!, "--network", net!, "--rootfs", root, ...HTTPD]);
+      }
+      // started after the others: they must resolve its name all the same
+      await ok(s, ["run", "-d", "--name", "both", "--network", "front", "--network", "back", "--rootfs", root, ...HTTPD]);
+      const addrs = await ok(s, ["exec", "both", "ip", "-4", "-o", "addr"]);
+      assert.match(addrs, /eth0\s+inet 10\.89\.0\.3\/24/, addrs);
+      assert.match(addrs, /eth1\s+inet 10\.89\.1\.3\/24/, addrs);
+
+      for (const [from, to] of [["both", "fa"], ["both", "ba"], ["fa", "both"], ["ba", "both"]]) {
+        const r = await fetchFrom(s, from!, to!);
+        assert.equal(r.code, 0, `${from} reaches ${to} by name`);
+        assert.equal(r.body, "page\n");
+      }
+      // each sees only the names of its own networks, and `both` under the address it can reach
+      const faHosts = await ok(s, ["exec", "fa", "cat", "/etc/hosts"]);
+      assert.match(faHosts, /10\.89\.0\.3\tboth/);
+      assert.doesNotMatch(faHosts, /\bba\b/);
+      const baHosts = await ok(s, ["exec", "ba", "cat", "/etc/hosts"]);
+      assert.match(baHosts, /10\.89\.1\.3\tboth/);
+      assert.doesNotMatch(baHosts, /\bfa\b/);
+
+      // isolation: a real TCP connect across networks fails, while the same port answers from its own network
+      const fa = member(await inspectNet(s, "front"), "fa");
+      const ba = member(await inspectNet(s, "back"), "ba");
+      for (const [from, ip] of [["fa", ba.ip], ["ba", fa.ip]] as const) {
+        const across = await tcpConnect(s, from!, ip);
+        assert.notEqual(across.code, 0, `${from} must not connect to ${ip}: ${across.err}`);
+      }
+      for (const [from, ip] of [["both", ba.ip], ["both", fa.ip]] as const) {
+        const same = await tcpConnect(s, from!, ip);
+        assert.equal(same.code, 0, `${from} connects to ${ip} on its own network: ${same.err}`);
+      }
+
+      const bad = await s.run(["run", "--rm", "--network", "front", "--network", "nosuch", "--rootfs", busyboxRootfs(), "true"]);
+      assert.equal(bad.code, 125);
+      assert.match(bad.stderr, /No network named "nosuch"/);
+      const mixed = await s.run(["run", "--rm", "--network", "none", "--network", "back", "--rootfs", busyboxRootfs(), "true"]);
+      assert.equal(mixed.code, 125);
+      assert.match(mixed.stderr, /Only user networks can be given together/);
+
+      const h = holderPid(s);
+      await ok(s, ["rm", "-f", "fa", "ba", "both"]);
+      assert.deepEqual((await inspectNet(s, "front")).members, {});
+      assert.deepEqual((await inspectNet(s, "back")).members, {});
+      await ok(s, ["network", "rm", "front", "back"]);
+      for (let i = 0; i < 50 && alive(h); i++) await new Promise((r) => setTimeout(r, 20));
+      assert.ok(!alive(h), "no holder is left");
+      Deno.removeSync(root, { recursive: true });
+    }),
+  { skip },
+);
+
+test(
+  "network connect gives a running container an interface and a name on one more network; disconnect takes both away",
+  () =>
+    withStore(async (s) => {
+      await ok(s, ["network", "create", "a"]);
+      await ok(s, ["network", "create", "b"]);
+      const root = webRoot("from srv\n");
+      await ok(s, ["run", "-d", "--name", "srv", "--network", "a", "--rootfs", root, ...HTTPD]);
+      await ok(s, ["run", "-d", "--name", "cli", "--network", "b", "--rootfs", root, ...HTTPD]);
+      const srvIp = member(await inspectNet(s, "a"), "srv").ip;
+
+      const before = await tcpConnect(s, "cli", srvIp);
+      assert.notEqual(before.code, 0, `not connected yet, cli cannot reach ${srvIp}: ${before.err}`);
+
+      assert.equal((await ok(s, ["network", "connect", "--alias", "api", "a", "cli"])).trim(), "10.89.0.3");
+      const eth1 = await ok(s, ["exec", "cli", "ip", "-4", "-o", "addr", "show", "eth1"]);
+      assert.match(eth1, /inet 10\.89\.0\.3\/24/);
+      const r = await fetchFrom(s, "cli", "srv");
+      assert.equal(r.code, 0, "connected, cli reaches srv by name");
+      assert.equal(r.body, "from srv\n");
+      const back = await fetchFrom(s, "srv", "api");
+      assert.equal(back.code, 0, "srv reaches cli by the alias given at connect");
+      assert.match(await ok(s, ["exec", "srv", "cat", "/etc/hosts"]), /10\.89\.0\.3\tcli api/);
+
+      const twice = await s.run(["network", "connect", "a", "cli"]);
+      assert.equal(twice.code, 125);
+      assert.match(twice.stderr, /The container "cli" is on the network "a" already/);
+      await ok(s, ["run", "-d", "--name", "lone", "--network", "none", "--rootfs", busyboxRootfs(), "sleep", "60"]);
+      const lone = await s.run(["network", "connect", "a", "lone"]);
+      assert.equal(lone.code, 125);
+      assert.match(lone.stderr, /The container "lone" is not on a user network/);
+      const nosuch = await s.run(["network", "connect", "nosuch", "cli"]);
+      assert.match(nosuch.stderr, /No network named "nosuch"/);
+
+      const veth = (await inspectNet(s, "a")).members;
+      const cliId = Object.keys(veth).find((id) => veth[id].name === "cli")!;
+      await ok(s, ["network", "disconnect", "a", "cli"]);
+      const gone = await s.run(["exec", "cli", "ip", "link", "show", "eth1"]);
+      assert.notEqual(gone.code, 0, "eth1 is gone from the container");
+      const after = await tcpConnect(s, "cli", srvIp);
+      assert.notEqual(after.code, 0, `disconnected, cli cannot reach ${srvIp}: ${after.err}`);
+      assert.doesNotMatch(await ok(s, ["exec", "srv", "cat", "/etc/hosts"]), /\bcli\b/);
+      assert.doesNotMatch(await ok(s, ["exec", "cli", "cat", "/etc/hosts"]), /\bsrv\b/);
+      assert.equal((await inspectNet(s, "a")).members[cliId], undefined);
+      const notOn = await s.run(["network", "disconnect", "a", "cli"]);
+      assert.equal(notOn.code, 125);
+      assert.match(notOn.stderr, /The container "cli" is not on the network "a"/);
+
+      // connected while stopped: wired at its next start, after its first network
+      await ok(s, ["stop", "-t", "0", "cli"]);
+      await ok(s, ["network", "connect", "a", "cli"]);
+      await ok(s, ["start", "cli"]);
+      const wired = await ok(s, ["exec", "cli", "ip", "-4", "-o", "addr"]);
+      assert.match(wired, /eth0\s+inet 10\.89\.1\.2\/24/, wired);
+      assert.match(wired, /eth1\s+inet 10\.89\.0\.3\/24/, wired);
+      assert.equal((await fetchFrom(s, "cli", "srv")).code, 0, "reaches srv after its start");
+
+      await ok(s, ["rm", "-f", "srv", "cli", "lone"]);
+      await ok(s, ["network", "rm", "a", "b"]);
+      Deno.removeSync(root, { recursive: true });
+    }),
+  { skip },
+);
