@@ -6,9 +6,11 @@
  * a record is written with its intent ("creating", "removing") before the bridge is touched: a
  * command killed halfway leaves a record the next one finishes or rolls back.
  *
- * Names resolve through /etc/hosts: each member's hosts file (bind-mounted into it) holds a
- * block with every member's address, name and aliases, rewritten in place whenever a container
- * joins or leaves. That is the simplest correct choice without a DNS server on the bridge.
+ * Names resolve two ways, both kept current whenever a container joins or leaves: each member's
+ * /etc/hosts (bind-mounted into it) holds a block with the address, name and aliases of every
+ * member of its networks, rewritten in place; and, where aardvark-dns is installed, one name
+ * server in the shared namespace answers on each bridge's gateway (what DNS-only clients such
+ * as `nslookup`, or a proxy's resolver, need), and each member's resolv.conf names it first.
  *
  * @module
  */
@@ -22,6 +24,9 @@ import {
   type HolderState,
   isolateBridges,
   NetworkError,
+  preferNameserver,
+  stopDns,
+  syncDns,
   type PortMapping,
   processStartTime,
   publishPorts,
@@ -81,6 +86,11 @@ const RESERVED = ["none", "host", "pasta", "slirp4netns", "bridge", "private", "
 
 function dir(): string {
   return `${dataDir()}/networks`;
+}
+
+/** The name server's configuration: one file per network (src/network/shared_ns.ts, syncDns). */
+function dnsDir(): string {
+  return `${dir()}/dns`;
 }
 
 function recordPath(name: string): string {
@@ -154,6 +164,7 @@ async function recover(): Promise<NetworkRecord[]> {
     nets.push(n);
   }
   if (!nets.length && h) {
+    stopDns(dnsDir());
     stopHolder(h);
     Deno.removeSync(`${dir()}/holder.json`);
   }
@@ -164,6 +175,7 @@ async function recover(): Promise<NetworkRecord[]> {
 async function ensureHolder(nets: NetworkRecord[]): Promise<HolderState> {
   const h = readHolder();
   if (holderAlive(h)) return h;
+  stopDns(dnsDir()); // one that served a holder now gone
   const fresh = await startHolder(detectIdMapping());
   writeAtomic(`${dir()}/holder.json`, toJson(fresh));
   for (const n of nets) await addBridge(fresh, n);
@@ -290,7 +302,10 @@ export async function removeNetwork(name: string): Promise<void> {
     if (holderAlive(h)) await removeBridge(h, n.bridge);
     Deno.removeSync(recordPath(name));
     const left = await recover(); // the last network ends the holder
-    if (left.length && holderAlive(h)) await isolateBridges(h, left);
+    if (left.length && holderAlive(h)) {
+      await isolateBridges(h, left);
+      await refreshNames([]);
+    }
   });
 }
 
@@ -391,7 +406,7 @@ async function wireAll(id: string, pid: number, first: string): Promise<void> {
     const m = n.members[id]!;
     await connectVeth(h, pid, n as BridgeConfig, m.veth, m.ip, m.ifname ?? "eth0");
   }
-  refreshHosts(mine);
+  await refreshNames(mine);
 }
 
 /**
@@ -454,7 +469,7 @@ export async function connectNetwork(network: string, ref: string, aliases: read
         throw err;
       }
     }
-    refreshHosts(nets.filter((x) => x.members[c.id]));
+    await refreshNames(nets.filter((x) => x.members[c.id]));
     return m;
   });
 }
@@ -477,7 +492,7 @@ export async function disconnectNetwork(network: string, ref: string): Promise<v
     if (holderAlive(h)) await removeLink(h, m.veth);
     delete n.members[id];
     writeNet(n);
-    refreshHosts([...nets.filter((x) => x.members[id]), n], [id]);
+    await refreshNames([...nets.filter((x) => x.members[id]), n], [id]);
   });
 }
 
@@ -496,16 +511,43 @@ export async function leaveNetworks(id: string): Promise<void> {
       writeNet(n);
       left.push(n);
     }
-    refreshHosts(left);
+    await refreshNames(left);
   });
+}
+
+/**
+ * After a change of membership: the name server's files (every network: it reads them all),
+ * then the /etc files of the members of the `changed` networks ({@link refreshHosts}).
+ */
+async function refreshNames(changed: readonly NetworkRecord[], extra: readonly string[] = []): Promise<void> {
+  const nets = allNets().filter((n) => n.state === "ready");
+  const h = readHolder();
+  let dns = false;
+  if (holderAlive(h)) {
+    const records = new Map(nets.flatMap((n) => Object.keys(n.members)).map((id) => [id, readRecord(id)]));
+    dns = await syncDns(
+      h,
+      dnsDir(),
+      nets.map((n) => ({
+        name: n.name,
+        gateway: n.gateway,
+        entries: Object.entries(n.members).flatMap(([id, m]) => {
+          const r = records.get(id);
+          return r ? [{ id, ip: m.ip, names: [...new Set([m.name, ...m.aliases, r.spec.hostname].filter((x) => x))] }] : [];
+        }),
+      })),
+    );
+  }
+  refreshHosts(changed, extra, dns);
 }
 
 /**
  * Write the names each member of `changed` networks can reach into its /etc/hosts, in place:
  * the members of every network it is on, and no one else's (a container sees no name of a
- * network it is not on). `extra` containers (one just disconnected) are rewritten too.
+ * network it is not on). `extra` containers (one just disconnected) are rewritten too. With a
+ * name server (`dns`), each one's resolv.conf names its first network's gateway first.
  */
-function refreshHosts(changed: readonly NetworkRecord[], extra: readonly string[] = []): void {
+function refreshHosts(changed: readonly NetworkRecord[], extra: readonly string[] = [], dns = false): void {
   const nets = allNets().filter((n) => n.state === "ready");
   const ids = new Set([...changed.flatMap((n) => Object.keys(readNet(n.name)?.members ?? n.members)), ...extra]);
   const records = new Map<string, ReturnType<typeof readRecord>>();
@@ -528,6 +570,8 @@ function refreshHosts(changed: readonly NetworkRecord[], extra: readonly string[
       }
     }
     writeHostsBlock(r.spec.etcFiles.hosts, lines);
+    const first = nets.find((n) => n.members[id] && !n.members[id]!.ifname) ?? nets.find((n) => n.members[id]);
+    if (dns && first) preferNameserver(r.spec.etcFiles.resolvConf, first.gateway);
   }
 }
 

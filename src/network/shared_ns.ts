@@ -312,6 +312,148 @@ export function writeHostsBlock(path: string, lines: string[]): void {
   }
 }
 
+/** One name-server entry: a container's addresses on a network and the names it answers to there. */
+export interface DnsEntry {
+  /** Container id. */
+  id: string;
+  /** IPv4 address on the network. */
+  ip: string;
+  /** IPv6 address on the network, when it has one. */
+  ip6?: string | undefined;
+  /** Name, aliases, hostname. */
+  names: string[];
+}
+
+/** Where Debian (and Fedora) put netavark's name server; PATH is looked at last. */
+const AARDVARK_PATHS = ["/usr/lib/podman/aardvark-dns", "/usr/libexec/podman/aardvark-dns"];
+
+/** The aardvark-dns binary, or undefined when it is not installed. */
+export function aardvarkPath(): string | undefined {
+  const path = (Deno.env.get("PATH") ?? "/usr/bin:/bin").split(":").map((d) => `${d}/aardvark-dns`);
+  for (const p of [...AARDVARK_PATHS, ...path]) {
+    try {
+      if (Deno.statSync(p).isFile) return p;
+    } catch {
+      // not there
+    }
+  }
+  return undefined;
+}
+
+/** The pid of the name server serving `dir`, when one runs (its pid file, and a command line that names the dir). */
+function dnsPid(dir: string): number | undefined {
+  try {
+    const pid = Number(Deno.readTextFileSync(`${dir}/aardvark.pid`).trim());
+    if (!(pid > 0)) return undefined;
+    const cmd = Deno.readTextFileSync(`/proc/${pid}/cmdline`).split("\0");
+    return cmd.includes(dir) && !isZombie(pid) ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Keep the name server of the shared namespace current: one aardvark-dns (Debian's, the one
+ * netavark runs; a static program, so no Deno process stays behind) serves every network on
+ * its bridge's gateway address, port 53, answering for the members of the networks the asking
+ * container is on and forwarding other names to the host's resolvers. Its configuration is one
+ * file per network in `dir`, rewritten here (each through a rename: it reads them whole), then
+ * SIGHUP makes it read them again. It is started in the holder's user and network namespaces,
+ * where binding port 53 of the bridge needs the rights nook has there.
+ *
+ * Returns whether a name server serves the networks; false when aardvark-dns is not installed
+ * (names then resolve through /etc/hosts alone).
+ */
+export async function syncDns(
+  h: HolderState,
+  dir: string,
+  networks: readonly { name: string; gateway: string; gateway6?: string | undefined; entries: DnsEntry[] }[],
+): Promise<boolean> {
+  const bin = aardvarkPath();
+  if (!bin) return false;
+  Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const want = new Set<string>();
+  for (const n of networks) {
+    const lines = [[n.gateway, ...(n.gateway6 ? [n.gateway6] : [])].join(",")];
+    for (const e of n.entries) {
+      const names = e.names.filter((x) => /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(x));
+      if (names.length) lines.push(`${e.id} ${e.ip} ${e.ip6 ?? ""} ${names.join(",")}`);
+    }
+    const text = lines.join("\n") + "\n";
+    want.add(n.name);
+    let old = "";
+    try {
+      old = Deno.readTextFileSync(`${dir}/${n.name}`);
+    } catch {
+      // new
+    }
+    if (old !== text) {
+      Deno.writeTextFileSync(`${dir}/.${n.name}.tmp`, text);
+      Deno.renameSync(`${dir}/.${n.name}.tmp`, `${dir}/${n.name}`);
+    }
+  }
+  for (const e of Deno.readDirSync(dir)) {
+    if (e.isFile && !e.name.startsWith(".") && e.name !== "aardvark.pid" && !want.has(e.name)) Deno.removeSync(`${dir}/${e.name}`);
+  }
+  const pid = dnsPid(dir);
+  if (!networks.length) {
+    if (pid !== undefined) Deno.kill(pid, "SIGKILL");
+    return true;
+  }
+  if (pid !== undefined) {
+    Deno.kill(pid, "SIGHUP");
+    return true;
+  }
+  // it forks into the background once it listens, and writes its pid file
+  const r = await run(["nsenter", `--user=/proc/${h.pid}/ns/user`, `--net=/proc/${h.pid}/ns/net`, bin, "--config", dir, "-p", "53", "run"]);
+  if (!r.ok || dnsPid(dir) === undefined) {
+    throw new NetworkError(`The name server of the user networks did not start: ${r.err.split("\n").slice(-1)[0] || "aardvark-dns failed"}`, {
+      op: "aardvark-dns",
+      hint: "check that aardvark-dns works here, or remove it to resolve names through /etc/hosts alone",
+    });
+  }
+  return true;
+}
+
+/** End the name server of the shared namespace (with its holder). */
+export function stopDns(dir: string): void {
+  const pid = dnsPid(dir);
+  if (pid !== undefined) {
+    try {
+      Deno.kill(pid, "SIGKILL");
+    } catch {
+      // gone already
+    }
+  }
+}
+
+/**
+ * Put `ip` first among a running container's nameservers, in place (the file is bind-mounted
+ * into it): the other servers stay after it, for names the network's server cannot forward.
+ */
+export function preferNameserver(path: string, ip: string): void {
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(path);
+  } catch {
+    return;
+  }
+  const line = `nameserver ${ip}`;
+  const rest = text.split("\n").filter((l) => l.trim() !== line);
+  const at = rest.findIndex((l) => /^\s*nameserver\s/.test(l));
+  rest.splice(at < 0 ? rest.length : at, 0, line);
+  const next = rest.join("\n").replace(/\n*$/, "\n");
+  if (next === text) return;
+  const f = Deno.openSync(path, { write: true, truncate: true });
+  try {
+    const bytes = new TextEncoder().encode(next);
+    let off = 0;
+    while (off < bytes.length) off += f.writeSync(bytes.subarray(off));
+  } finally {
+    f.close();
+  }
+}
+
 /**
  * Publish a user-network container's ports: one pasta of its own, attached to the container's
  * network namespace only to listen on the host's ports and splice connections to the
