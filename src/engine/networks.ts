@@ -53,6 +53,8 @@ export interface NetworkMember {
   name: string;
   /** Its address. */
   ip: string;
+  /** Its IPv6 address, on a network that has an IPv6 subnet. */
+  ip6?: string;
   /** Its other names on this network. */
   aliases: string[];
   /** The veth end on the bridge (in the shared namespace). */
@@ -71,6 +73,10 @@ export interface NetworkRecord {
   subnet: string;
   /** The bridge's address: the members' default route. */
   gateway: string;
+  /** IPv6 subnet: a unique local /64 (`fdXX:XXXX:XXXX:N::/64`), absent on networks made before IPv6. */
+  subnet6?: string;
+  /** The bridge's IPv6 address (`…::1`). */
+  gateway6?: string;
   /** The bridge's interface name in the shared namespace. */
   bridge: string;
   /** ISO creation time. */
@@ -183,6 +189,38 @@ async function ensureHolder(nets: NetworkRecord[]): Promise<HolderState> {
   return fresh;
 }
 
+/** The eight groups of an IPv6 address in text. */
+function ip6Groups(text: string): number[] {
+  const [head, tail] = text.split("::") as [string, string | undefined];
+  const h = head ? head.split(":").map((x) => parseInt(x, 16)) : [];
+  const t = tail ? tail.split(":").map((x) => parseInt(x, 16)) : [];
+  return [...h, ...Array(8 - h.length - t.length).fill(0), ...t];
+}
+
+/** An IPv6 address in the kernel's (RFC 5952) text: the longest run of two or more zero groups as `::`. */
+function ip6Text(groups: number[]): string {
+  let best = -1, len = 0;
+  for (let i = 0; i < 8;) {
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > len && j - i >= 2) [best, len] = [i, j - i];
+    i = j === i ? i + 1 : j;
+  }
+  const hex = groups.map((x) => x.toString(16));
+  if (best < 0) return hex.join(":");
+  return `${hex.slice(0, best).join(":")}::${hex.slice(best + len).join(":")}`;
+}
+
+/** Whether this kernel has IPv6 (a network namespace gets it unless it is off at boot: ipv6.disable=1, or no module). */
+function ipv6Available(): boolean {
+  try {
+    Deno.statSync("/proc/sys/net/ipv6/conf/default/disable_ipv6");
+    return Deno.readTextFileSync("/proc/sys/net/ipv6/conf/default/disable_ipv6").trim() === "0";
+  } catch {
+    return false;
+  }
+}
+
 function checkName(name: string): void {
   if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$/.test(name)) {
     throw new NetworkError(`Invalid network name "${name}"`, {
@@ -240,10 +278,15 @@ export async function createNetwork(name: string, opts: { subnet?: string | unde
     const usedBridges = new Set(nets.map((n) => n.bridge));
     let k = 0;
     while (usedBridges.has(`nook${k}`)) k++;
+    const id = crypto.randomUUID().replaceAll("-", "");
+    // a unique local IPv6 /64 (RFC 4193: fd + a random 40-bit global id), when the kernel has IPv6
+    const g = [0xfd00 + parseInt(id.slice(0, 2), 16), parseInt(id.slice(2, 6), 16), parseInt(id.slice(6, 10), 16), base[2]!];
+    const v6 = ipv6Available() ? { subnet6: `${ip6Text([...g, 0, 0, 0, 0])}/64`, gateway6: ip6Text([...g, 0, 0, 0, 1]) } : {};
     const rec: NetworkRecord = {
       name,
-      id: crypto.randomUUID().replaceAll("-", ""),
+      id,
       subnet,
+      ...v6,
       gateway: `${base[0]}.${base[1]}.${base[2]}.1`,
       bridge: `nook${k}`,
       created: new Date().toISOString(),
@@ -352,7 +395,9 @@ function reserve(n: NetworkRecord, nets: readonly NetworkRecord[], id: string, n
   if (k === 64) throw new NetworkError("A container can be on at most 64 networks", { hint: "disconnect it from one first" });
   // interface names have at most 15 bytes: the id's start names the container, the digit the interface
   const veth = k === 0 ? `nkv${id.slice(0, 11)}` : `nkv${id.slice(0, 9)}e${k}`;
-  return { name, ip, aliases: [...aliases], veth, ...(k === 0 ? {} : { ifname: `eth${k}` }) };
+  // the same host number in the IPv6 /64: 10.89.0.5 is …::5
+  const ip6 = n.subnet6 ? ip6Text([...ip6Groups(n.subnet6.split("/")[0]!).slice(0, 4), 0, 0, 0, Number(ip.split(".")[3])]) : undefined;
+  return { name, ip, ...(ip6 ? { ip6 } : {}), aliases: [...aliases], veth, ...(k === 0 ? {} : { ifname: `eth${k}` }) };
 }
 
 /**
@@ -404,7 +449,7 @@ async function wireAll(id: string, pid: number, first: string): Promise<void> {
   mine.sort((a, b) => (a.members[id]!.ifname ?? "eth0").localeCompare(b.members[id]!.ifname ?? "eth0"));
   for (const n of mine) {
     const m = n.members[id]!;
-    await connectVeth(h, pid, n as BridgeConfig, m.veth, m.ip, m.ifname ?? "eth0");
+    await connectVeth(h, pid, n as BridgeConfig, m.veth, m.ip, m.ifname ?? "eth0", m.ip6);
   }
   await refreshNames(mine);
 }
@@ -461,7 +506,7 @@ export async function connectNetwork(network: string, ref: string, aliases: read
     writeNet(n);
     if (c.pid !== undefined) {
       try {
-        await connectVeth(h, c.pid, n as BridgeConfig, m.veth, m.ip, m.ifname ?? "eth0");
+        await connectVeth(h, c.pid, n as BridgeConfig, m.veth, m.ip, m.ifname ?? "eth0", m.ip6);
       } catch (err) {
         delete n.members[c.id];
         writeNet(n);
@@ -531,9 +576,10 @@ async function refreshNames(changed: readonly NetworkRecord[], extra: readonly s
       nets.map((n) => ({
         name: n.name,
         gateway: n.gateway,
+        gateway6: n.gateway6,
         entries: Object.entries(n.members).flatMap(([id, m]) => {
           const r = records.get(id);
-          return r ? [{ id, ip: m.ip, names: [...new Set([m.name, ...m.aliases, r.spec.hostname].filter((x) => x))] }] : [];
+          return r ? [{ id, ip: m.ip, ip6: m.ip6, names: [...new Set([m.name, ...m.aliases, r.spec.hostname].filter((x) => x))] }] : [];
         }),
       })),
     );
@@ -565,8 +611,10 @@ function refreshHosts(changed: readonly NetworkRecord[], extra: readonly string[
         const o = rec(other);
         if (!o) continue;
         const names = [...new Set([m.name, ...m.aliases, o.spec.hostname].filter((x) => x))];
-        const line = `${m.ip}\t${names.join(" ")}`;
-        if (!lines.includes(line)) lines.push(line);
+        for (const addr of [m.ip, ...(m.ip6 ? [m.ip6] : [])]) {
+          const line = `${addr}\t${names.join(" ")}`;
+          if (!lines.includes(line)) lines.push(line);
+        }
       }
     }
     writeHostsBlock(r.spec.etcFiles.hosts, lines);

@@ -40,6 +40,10 @@ export interface BridgeConfig {
   subnet: string;
   /** The bridge's (gateway) address. */
   gateway: string;
+  /** IPv6 subnet (a ULA /64), when the network has one. */
+  subnet6?: string | undefined;
+  /** The bridge's IPv6 address. */
+  gateway6?: string | undefined;
 }
 
 /** Whether the recorded holder still runs. */
@@ -88,9 +92,9 @@ async function run(argv: string[], input?: string): Promise<{ ok: boolean; err: 
 }
 
 /** Run `ip -batch -` with the commands, inside the user namespace of `userPid` and the network namespace of `netPid`. */
-export async function ipIn(userPid: number, netPid: number, commands: string[], what: string): Promise<void> {
+export async function ipIn(userPid: number, netPid: number, commands: string[], what: string, family: "-4" | "-6" = "-4"): Promise<void> {
   const r = await run(
-    ["nsenter", `--user=/proc/${userPid}/ns/user`, `--net=/proc/${netPid}/ns/net`, "ip", "-batch", "-"],
+    ["nsenter", `--user=/proc/${userPid}/ns/user`, `--net=/proc/${netPid}/ns/net`, "ip", ...(family === "-6" ? ["-6"] : []), "-batch", "-"],
     commands.join("\n") + "\n",
   );
   if (!r.ok) {
@@ -205,6 +209,8 @@ export async function addBridge(h: HolderState, b: BridgeConfig): Promise<void> 
   await ipIn(h.pid, h.pid, [
     `link add ${b.bridge} type bridge`,
     `addr add ${b.gateway}/${prefix} dev ${b.bridge}`,
+    // no duplicate address detection: the /64 is ours alone, and DAD would hold the address back
+    ...(b.gateway6 ? [`addr add ${b.gateway6}/64 dev ${b.bridge} nodad`] : []),
     `link set ${b.bridge} up`,
   ], `create the bridge "${b.bridge}"`);
   if (h.pastaPid !== undefined) {
@@ -224,15 +230,18 @@ const ISOLATION_PREF = 100;
  */
 export async function isolateBridges(h: HolderState, bridges: readonly BridgeConfig[]): Promise<void> {
   const rules: string[] = [];
+  const rules6: string[] = [];
   for (const a of bridges) {
     for (const b of bridges) {
-      if (a.bridge !== b.bridge) rules.push(`rule add pref ${ISOLATION_PREF} iif ${a.bridge} to ${b.subnet} prohibit`);
+      if (a.bridge === b.bridge) continue;
+      rules.push(`rule add pref ${ISOLATION_PREF} iif ${a.bridge} to ${b.subnet} prohibit`);
+      if (b.subnet6) rules6.push(`rule add pref ${ISOLATION_PREF} iif ${a.bridge} to ${b.subnet6} prohibit`);
     }
   }
   // flush ours (bounded: at most one per pair of 256 networks), then add the current set
   const flushed = await shIn(
     h.pid,
-    `i=0; while [ $i -lt 70000 ] && ip rule del pref ${ISOLATION_PREF} 2>/dev/null; do i=$((i+1)); done; true`,
+    `for f in -4 -6; do i=0; while [ $i -lt 70000 ] && ip $f rule del pref ${ISOLATION_PREF} 2>/dev/null; do i=$((i+1)); done; done; true`,
   );
   if (!flushed) {
     throw new NetworkError("Cannot reset the rules that keep user networks apart", {
@@ -241,6 +250,7 @@ export async function isolateBridges(h: HolderState, bridges: readonly BridgeCon
     });
   }
   if (rules.length) await ipIn(h.pid, h.pid, rules, "keep the user networks apart");
+  if (rules6.length) await ipIn(h.pid, h.pid, rules6, "keep the user networks apart (IPv6)", "-6");
 }
 
 /** Delete an interface of the shared namespace (a veth end: its peer goes with it); absent is fine. */
@@ -265,6 +275,7 @@ export async function connectVeth(
   veth: string,
   ip: string,
   ifname = "eth0",
+  ip6?: string,
 ): Promise<void> {
   const prefix = b.subnet.split("/")[1];
   await ipIn(h.pid, h.pid, [
@@ -273,8 +284,10 @@ export async function connectVeth(
   ], `connect the container to the bridge "${b.bridge}"`);
   await ipIn(h.pid, pid, [
     `addr add ${ip}/${prefix} dev ${ifname}`,
+    ...(ip6 ? [`addr add ${ip6}/64 dev ${ifname} nodad`] : []),
     `link set ${ifname} up`,
     ...(ifname === "eth0" ? [`route add default via ${b.gateway}`] : []),
+    ...(ifname === "eth0" && ip6 && b.gateway6 ? [`route add default via ${b.gateway6}`] : []),
   ], `configure the container's interface ${ifname}`);
 }
 

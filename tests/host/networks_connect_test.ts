@@ -204,6 +204,11 @@ async function lookup(s: Store, from: string, name: string): Promise<string[]> {
   return [...r.stdout.matchAll(/^Address:\s+([0-9a-f.:]+)\s*$/gm)].map((m) => m[1]!).filter((a) => !a.endsWith(":53"));
 }
 
+/** The IPv4 answers of {@link lookup}. */
+async function lookup4(s: Store, from: string, name: string): Promise<string[]> {
+  return (await lookup(s, from, name)).filter((a) => !a.includes(":"));
+}
+
 test(
   "the network's name server answers nslookup for containers started later, and follows connect and disconnect",
   () =>
@@ -216,17 +221,17 @@ test(
       assert.match(conf, /^nameserver 10\.89\.0\.1$/m, conf);
       assert.equal(/^nameserver (\S+)$/m.exec(conf)?.[1], "10.89.0.1", "the network's server comes first");
       await ok(s, ["run", "-d", "--name", "late", "--network", "a", "--network-alias", "db", "--rootfs", root, "sleep", "120"]);
-      assert.deepEqual(await lookup(s, "asker", "late"), ["10.89.0.3"], "a container started after the asker resolves");
-      assert.deepEqual(await lookup(s, "asker", "db"), ["10.89.0.3"], "and so does its alias");
+      assert.deepEqual(await lookup4(s, "asker", "late"), ["10.89.0.3"], "a container started after the asker resolves");
+      assert.deepEqual(await lookup4(s, "asker", "db"), ["10.89.0.3"], "and so does its alias");
 
       await ok(s, ["run", "-d", "--name", "other", "--network", "b", "--rootfs", root, "sleep", "120"]);
-      assert.deepEqual(await lookup(s, "asker", "other"), [], "a container of another network is not named");
+      assert.deepEqual(await lookup4(s, "asker", "other"), [], "a container of another network is not named");
       await ok(s, ["network", "connect", "--alias", "peer", "b", "late"]);
-      assert.deepEqual(await lookup(s, "other", "peer"), ["10.89.1.3"], "connected: named on the new network by its alias");
-      assert.deepEqual(await lookup(s, "other", "late"), ["10.89.1.3"]);
+      assert.deepEqual(await lookup4(s, "other", "peer"), ["10.89.1.3"], "connected: named on the new network by its alias");
+      assert.deepEqual(await lookup4(s, "other", "late"), ["10.89.1.3"]);
       await ok(s, ["network", "disconnect", "b", "late"]);
-      assert.deepEqual(await lookup(s, "other", "late"), [], "disconnected: no longer named there");
-      assert.deepEqual(await lookup(s, "asker", "late"), ["10.89.0.3"], "still named on the network it stays on");
+      assert.deepEqual(await lookup4(s, "other", "late"), [], "disconnected: no longer named there");
+      assert.deepEqual(await lookup4(s, "asker", "late"), ["10.89.0.3"], "still named on the network it stays on");
 
       await ok(s, ["rm", "-f", "asker", "late", "other"]);
       await ok(s, ["network", "rm", "a", "b"]);
@@ -242,4 +247,54 @@ test(
       assert.equal(servers().length, 0, "the name server ended with the last network");
     }),
   { skip: skip ?? aardvarkSkip() },
+);
+
+/** Why IPv6 cannot be tested here (read from the kernel), or undefined. */
+function ipv6Skip(): string | undefined {
+  try {
+    const off = Deno.readTextFileSync("/proc/sys/net/ipv6/conf/default/disable_ipv6").trim();
+    return off === "0" ? undefined : "skipped: IPv6 is disabled on this kernel (net.ipv6.conf.default.disable_ipv6 = 1)";
+  } catch {
+    return "skipped: this kernel has no IPv6 (no /proc/sys/net/ipv6: booted with ipv6.disable=1 or built without it)";
+  }
+}
+
+test(
+  "containers on a user network have IPv6 addresses of its ULA /64 and talk TCP over them; other networks stay out of reach",
+  () =>
+    withStore(async (s) => {
+      await ok(s, ["network", "create", "six"]);
+      await ok(s, ["network", "create", "other"]);
+      const info = await inspectNet(s, "six");
+      assert.match(info.subnet6, /^fd[0-9a-f]{2}:[0-9a-f:]+\/64$/, info.subnet6);
+      const root = webRoot("over six\n");
+      await ok(s, ["run", "-d", "--name", "srv", "--network", "six", "--rootfs", root, ...HTTPD]);
+      // ping6 opens a raw socket: nook's default capabilities leave NET_RAW out
+      await ok(s, ["run", "-d", "--name", "cli", "--cap-add", "NET_RAW", "--network", "six", "--rootfs", root, "sleep", "120"]);
+      await ok(s, ["run", "-d", "--name", "far", "--network", "other", "--rootfs", root, "sleep", "120"]);
+      const srv6 = member(await inspectNet(s, "six"), "srv") as unknown as { ip6: string };
+      assert.equal(srv6.ip6, info.gateway6.replace(/::1$/, "::2"));
+      const addr = await ok(s, ["exec", "srv", "ip", "-6", "-o", "addr", "show", "eth0", "scope", "global"]);
+      assert.match(addr, new RegExp(`inet6 ${srv6.ip6}/64`), addr);
+
+      const ping = await s.run(["exec", "cli", "ping6", "-c", "1", "-W", "5", srv6.ip6]);
+      assert.equal(ping.code, 0, `ping6 ${srv6.ip6}: ${ping.stdout} ${ping.stderr}`);
+      const r = await fetchFrom(s, "cli", `[${srv6.ip6}]`);
+      assert.equal(r.code, 0, "TCP over IPv6 to the server's address");
+      assert.equal(r.body, "over six\n");
+      const hosts = await ok(s, ["exec", "cli", "cat", "/etc/hosts"]);
+      assert.match(hosts, new RegExp(`^${srv6.ip6}\tsrv`, "m"), hosts);
+
+      const across = await s.run(["exec", "far", "sh", "-c", `nc -w 3 ${srv6.ip6} 8080 </dev/null; echo "nc=$?"`]);
+      assert.doesNotMatch(across.stdout, /nc=0/, `another network cannot connect over IPv6: ${across.stdout}`);
+
+      if (!aardvarkSkip()) {
+        const aaaa = await lookup(s, "cli", "srv");
+        assert.ok(aaaa.includes(srv6.ip6), `the name server answers AAAA too: ${aaaa}`);
+      }
+      await ok(s, ["rm", "-f", "srv", "cli", "far"]);
+      await ok(s, ["network", "rm", "six", "other"]);
+      Deno.removeSync(root, { recursive: true });
+    }),
+  { skip: skip ?? ipv6Skip() },
 );
