@@ -130,6 +130,7 @@ export const NETWORK_RUN_OPTIONS: readonly OptionSpec[] = [
     help: "none, host, pasta[:OPT,…], slirp4netns[:KEY=VAL,…] or the name of a user network, given again for more user networks (default auto: pasta, else slirp4netns, else none — what works here)",
   },
   { name: "network-alias", type: "list", value: "NAME", help: "Another name the container answers to on its user network" },
+  { name: "network-rate", type: "string", value: "RATE", help: "Limit the container's outgoing traffic on a user network, e.g. 10mbit, 2mbps (tc's units)" },
   { name: "pid", type: "string", value: "container:NAME", help: "Share a running container's pid namespace" },
   { name: "ipc", type: "string", value: "container:NAME", help: "Share a running container's IPC namespace" },
   {
@@ -204,6 +205,7 @@ export function runRequestFromArgs(a: ParsedArgs, env: readonly string[]): RunRe
       dns: list(a, "dns"),
       addHosts: list(a, "add-host"),
       aliases: list(a, "network-alias"),
+      rate: str(a, "network-rate"),
     },
     userns: str(a, "userns"),
     uidmap: list(a, "uidmap"),

@@ -25,6 +25,7 @@ import {
   isolateBridges,
   NetworkError,
   preferNameserver,
+  shapeEgress,
   stopDns,
   syncDns,
   type PortMapping,
@@ -437,7 +438,7 @@ export async function joinNetwork(
  * recorded (at its start: the run's first network and those it was connected to since).
  * Under the lock.
  */
-async function wireAll(id: string, pid: number, first: string): Promise<void> {
+async function wireAll(id: string, pid: number, first: string, rate?: number): Promise<void> {
   const h = readHolder();
   const mine = allNets().filter((n) => n.state === "ready" && n.members[id]);
   if (!holderAlive(h)) {
@@ -451,6 +452,7 @@ async function wireAll(id: string, pid: number, first: string): Promise<void> {
     const m = n.members[id]!;
     await connectVeth(h, pid, n as BridgeConfig, m.veth, m.ip, m.ifname ?? "eth0", m.ip6);
   }
+  if (rate !== undefined) await shapeEgress(h, pid, mine.map((n) => n.members[id]!.ifname ?? "eth0"), rate);
   await refreshNames(mine);
 }
 
@@ -463,12 +465,12 @@ export function userNetworkSync(spec: ContainerSpec): ((tag: number, pid: number
   if (!att) return undefined;
   return async (tag, pid) => {
     if (tag !== USER_NETWORK_SYNC) return;
-    await locked(() => wireAll(spec.id, pid, att.network));
+    await locked(() => wireAll(spec.id, pid, att.network, att.rate));
   };
 }
 
 /** A container as `network connect|disconnect` needs it: in the shared user namespace, with its pid when it runs. */
-function connectable(ref: string): { id: string; name: string; pid?: number } {
+function connectable(ref: string): { id: string; name: string; pid?: number; rate?: number } {
   const id = resolveContainer(ref);
   const rec = readRecord(id);
   if (!rec) throw new ContainerError(`No such container: ${ref}`, { hint: "nook ps -a lists the containers" });
@@ -479,8 +481,8 @@ function connectable(ref: string): { id: string; name: string; pid?: number } {
     });
   }
   const s = currentStatus(id);
-  const name = rec.name ?? "";
-  return s.state === "running" && s.pid > 0 ? { id, name, pid: s.pid } : { id, name };
+  const base = { id, name: rec.name ?? "", ...(rec.spec.userNetwork.rate !== undefined ? { rate: rec.spec.userNetwork.rate } : {}) };
+  return s.state === "running" && s.pid > 0 ? { ...base, pid: s.pid } : base;
 }
 
 /**
@@ -507,6 +509,7 @@ export async function connectNetwork(network: string, ref: string, aliases: read
     if (c.pid !== undefined) {
       try {
         await connectVeth(h, c.pid, n as BridgeConfig, m.veth, m.ip, m.ifname ?? "eth0", m.ip6);
+        if (c.rate !== undefined) await shapeEgress(h, c.pid, [m.ifname ?? "eth0"], c.rate);
       } catch (err) {
         delete n.members[c.id];
         writeNet(n);

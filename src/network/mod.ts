@@ -95,6 +95,7 @@ export {
 } from "./state.ts";
 export { attachNetwork, helperNeedsIdMaps, type NetworkAttachment, networkHooks, slirpApiSocket } from "./attach.ts";
 export { type DetachedNetwork, detachedNetwork } from "./detached.ts";
+export { parseRate, rateCommands } from "./rate.ts";
 export {
   addBridge,
   type BridgeConfig,
@@ -106,6 +107,7 @@ export {
   isolateBridges,
   linkExists,
   preferNameserver,
+  shapeEgress,
   stopDns,
   syncDns,
   publishPorts,

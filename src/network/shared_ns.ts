@@ -19,6 +19,7 @@ import { NetworkError } from "./network_error.ts";
 import { processStartTime } from "./state.ts";
 import { pastaPortSpec } from "./pasta.ts";
 import type { PortMapping } from "./ports.ts";
+import { rateCommands } from "./rate.ts";
 
 /** The holder of the shared namespaces, as recorded. */
 export interface HolderState {
@@ -289,6 +290,25 @@ export async function connectVeth(
     ...(ifname === "eth0" ? [`route add default via ${b.gateway}`] : []),
     ...(ifname === "eth0" && ip6 && b.gateway6 ? [`route add default via ${b.gateway6}`] : []),
   ], `configure the container's interface ${ifname}`);
+}
+
+/**
+ * Shape a container's egress on its interfaces (`--network-rate`): `tc` run inside the shared
+ * user namespace and the container's network namespace (`pid`), where nook is root, as the
+ * veths are configured with `ip`. Neither the host nor another container is touched.
+ */
+export async function shapeEgress(h: HolderState, pid: number, ifnames: readonly string[], bits: number): Promise<void> {
+  if (!ifnames.length) return;
+  const r = await run(
+    ["nsenter", `--user=/proc/${h.pid}/ns/user`, `--net=/proc/${pid}/ns/net`, "tc", "-batch", "-"],
+    rateCommands(ifnames, bits).join("\n") + "\n",
+  );
+  if (!r.ok) {
+    throw new NetworkError(`Cannot limit the container's network rate: ${r.err || "tc failed"}`, {
+      op: "tc",
+      hint: "check that tc (iproute2) is installed and that the kernel has the tbf qdisc (sch_tbf)",
+    });
+  }
 }
 
 /** Whether an interface exists in the shared namespace (for tests and inspect). */

@@ -298,3 +298,58 @@ test(
     }),
   { skip: skip ?? ipv6Skip() },
 );
+
+test(
+  "--network-rate holds a container's outgoing traffic to its rate (a tbf qdisc on its interface, measured over 5 s)",
+  () =>
+    withStore(async (s) => {
+      await ok(s, ["network", "create", "slow"]);
+      const root = busyboxRootfs(true);
+      Deno.mkdirSync(`${root}/www`);
+      const size = 10_000_000; // 5 s at 16 mbit (2 MB/s)
+      Deno.writeFileSync(`${root}/www/blob`, new Uint8Array(size));
+      Deno.writeTextFileSync(`${root}/www/index.html`, "up\n");
+      const bad = await s.run(["run", "--rm", "--network", "slow", "--network-rate", "fast", "--rootfs", root, "true"]);
+      assert.equal(bad.code, 125);
+      assert.match(bad.stderr, /Invalid --network-rate "fast"/);
+      const notUser = await s.run(["run", "--rm", "--network", "none", "--network-rate", "1mbit", "--rootfs", root, "true"]);
+      assert.match(notUser.stderr, /--network-rate works on user networks only/);
+
+      // the shaped server sends the file; the unshaped one is the baseline of the same path
+      await ok(s, ["run", "-d", "--name", "shaped", "--network", "slow", "--network-rate", "16mbit", "--rootfs", root, ...HTTPD]);
+      await ok(s, ["run", "-d", "--name", "free", "--network", "slow", "--rootfs", root, ...HTTPD]);
+      await ok(s, ["run", "-d", "--name", "client", "--network", "slow", "--rootfs", root, "sleep", "120"]);
+      const qdisc = await ok(s, ["exec", "shaped", "tc", "qdisc", "show", "dev", "eth0"]);
+      assert.match(qdisc, /qdisc tbf \S+ root/, qdisc);
+      assert.equal((await fetchFrom(s, "client", "free")).code, 0, "the server answers");
+
+      /** Seconds to fetch the blob from `server`, timed inside the client (/proc/uptime: 10 ms steps). */
+      const timed = async (server: string) => {
+        const r = await ok(s, [
+          "exec",
+          "client",
+          "sh",
+          "-c",
+          `read a _ </proc/uptime; wget -qO- http://${server}:8080/blob | wc -c; read b _ </proc/uptime; echo "$a $b"`,
+        ]);
+        const [bytes, times] = r.trim().split("\n");
+        assert.equal(Number(bytes), size, `the whole file came from ${server}`);
+        const [a, b] = times!.split(" ").map(Number);
+        return b! - a!;
+      };
+      const free = await timed("free");
+      const shaped = await timed("shaped");
+      const rate = (size * 8) / shaped / 1e6;
+      console.log(`  --network-rate 16mbit: ${rate.toFixed(1)} mbit measured (${shaped.toFixed(2)} s); unshaped ${free.toFixed(2)} s`);
+      assert.ok(
+        rate > 16 * 0.8 && rate < 16 * 1.2,
+        `16 mbit asked, ${rate.toFixed(1)} mbit measured (${shaped.toFixed(2)} s; unshaped ${free.toFixed(2)} s)`,
+      );
+      assert.ok(free < shaped / 3, `the unshaped path is much faster (${free.toFixed(2)} s against ${shaped.toFixed(2)} s)`);
+
+      await ok(s, ["rm", "-f", "shaped", "free", "client"]);
+      await ok(s, ["network", "rm", "slow"]);
+      Deno.removeSync(root, { recursive: true });
+    }),
+  { skip },
+);
