@@ -47,6 +47,7 @@ import { containerDir, fromJson, readRecord, toJson, writeAtomic } from "./store
 import { ContainerError } from "./errors.ts";
 import { resolveContainer } from "./names.ts";
 import { currentStatus } from "./status.ts";
+import { mark } from "../trace/mod.ts";
 
 /** A container's entry in a network record. */
 export interface NetworkMember {
@@ -452,8 +453,10 @@ async function wireAll(id: string, pid: number, first: string, rate?: number): P
     const m = n.members[id]!;
     await connectVeth(h, pid, n as BridgeConfig, m.veth, m.ip, m.ifname ?? "eth0", m.ip6);
   }
+  mark("veths");
   if (rate !== undefined) await shapeEgress(h, pid, mine.map((n) => n.members[id]!.ifname ?? "eth0"), rate);
   await refreshNames(mine);
+  mark("names");
 }
 
 /**
@@ -465,6 +468,7 @@ export function userNetworkSync(spec: ContainerSpec): ((tag: number, pid: number
   if (!att) return undefined;
   return async (tag, pid) => {
     if (tag !== USER_NETWORK_SYNC) return;
+    mark("sync");
     await locked(() => wireAll(spec.id, pid, att.network, att.rate));
   };
 }
