@@ -1,15 +1,15 @@
 #!/bin/sh
 # Network benchmark, rerunnable:
-#  1. start-up: `nook run --rm --network MODE … true` for none, pasta, slirp4netns
-#     (with and without a published port), in one hyperfine run, side by side with
-#     pasta driven directly (`pasta --config-net -- true`, pasta making the
-#     namespace itself) and `unshare -Urn true`, and podman when BENCH_PODMAN=1.
-#     Prints medians and the extra cost of each mode over `none` (target ≤ +25 ms).
 #  0. user networks (first, alone with BENCH_ONLY=user): start-up on a user network against
 #     --network none (goal ≤ +10 ms), and container-to-container TCP throughput on one network
 #     (goal ≥ 2 GB/s): bench/network_stream.c sends, bench/network_sink.c reads MIB MiB in
 #     another container; podman side by side on a network of its own when BENCH_PODMAN=1
 #     (its backend, netavark or CNI, named in the row).
+#  1. start-up: `nook run --rm --network MODE … true` for none, pasta, slirp4netns
+#     (with and without a published port), in one hyperfine run, side by side with
+#     pasta driven directly (`pasta --config-net -- true`, pasta making the
+#     namespace itself) and `unshare -Urn true`, and podman when BENCH_PODMAN=1.
+#     Prints medians and the extra cost of each mode over `none` (target ≤ +25 ms).
 #  2. TCP throughput through -p on loopback: a container streams zeros
 #     (bench/network_stream.c), the host reads MIB MiB of them through the
 #     published port; for pasta and slirp4netns through nook, through the same
