@@ -171,8 +171,16 @@ async function recover(): Promise<NetworkRecord[]> {
     if (gc(n)) writeNet(n);
     nets.push(n);
   }
-  if (!nets.length && h) {
+  if (!nets.length) {
+    // no network is left: neither is its name server, nor its files
     stopDns(dnsDir());
+    try {
+      Deno.removeSync(dnsDir(), { recursive: true });
+    } catch {
+      // there was none
+    }
+  }
+  if (!nets.length && h) {
     stopHolder(h);
     Deno.removeSync(`${dir()}/holder.json`);
   }
