@@ -556,8 +556,12 @@ export async function disconnectNetwork(network: string, ref: string): Promise<v
   });
 }
 
-/** The container leaves every network it is on (after `rm`); the others' hosts files forget it. */
-export async function leaveNetworks(id: string): Promise<void> {
+/**
+ * The container leaves every network it is on (after `rm`); the others' hosts files forget it.
+ * `links`: delete its veths now (after a `--rm` run whose namespace has just ended, the kernel
+ * is deleting them already).
+ */
+export async function leaveNetworks(id: string, links = true): Promise<void> {
   if (!allNets().some((n) => n.members[id])) return;
   await locked(async () => {
     const h = readHolder();
@@ -566,7 +570,7 @@ export async function leaveNetworks(id: string): Promise<void> {
       const m = n.members[id];
       if (!m) continue;
       // the kernel drops a veth whose namespace ended only later, in its cleanup work: drop it now
-      if (holderAlive(h)) await removeLink(h, m.veth);
+      if (links && holderAlive(h)) await removeLink(h, m.veth);
       delete n.members[id];
       writeNet(n);
       left.push(n);

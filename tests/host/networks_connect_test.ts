@@ -82,6 +82,9 @@ test(
         assert.equal(r.code, 0, `${from} reaches ${to} by name`);
         assert.equal(r.body, "page\n");
       }
+      // a --rm run on the network: once it has ended, the others' names forget it
+      await ok(s, ["run", "--rm", "--name", "brief", "--network", "front", "--rootfs", root, "true"]);
+      assert.doesNotMatch(await ok(s, ["exec", "fa", "cat", "/etc/hosts"]), /\bbrief\b/);
       // each sees only the names of its own networks, and `both` under the address it can reach
       const faHosts = await ok(s, ["exec", "fa", "cat", "/etc/hosts"]);
       assert.match(faHosts, /10\.89\.0\.3\tboth/);
