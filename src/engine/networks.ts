@@ -224,7 +224,6 @@ function ip6Text(groups: number[]): string {
 /** Whether this kernel has IPv6 (a network namespace gets it unless it is off at boot: ipv6.disable=1, or no module). */
 function ipv6Available(): boolean {
   try {
-    Deno.statSync("/proc/sys/net/ipv6/conf/default/disable_ipv6");
     return Deno.readTextFileSync("/proc/sys/net/ipv6/conf/default/disable_ipv6").trim() === "0";
   } catch {
     return false;
