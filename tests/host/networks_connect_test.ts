@@ -356,3 +356,26 @@ test(
     }),
   { skip },
 );
+
+test(
+  "system reset ends the shared namespace's holder and name server with the networks",
+  () =>
+    withStore(async (s) => {
+      await ok(s, ["network", "create", "gone"]);
+      await ok(s, ["run", "-d", "--name", "member", "--network", "gone", "--rootfs", busyboxRootfs(), "sleep", "120"]);
+      const holder = holderPid(s);
+      let dns: number | undefined;
+      try {
+        dns = Number(Deno.readTextFileSync(`${s.dataDir}/networks/dns/aardvark.pid`).trim());
+      } catch {
+        dns = undefined; // no aardvark-dns here: names go through /etc/hosts only
+      }
+      await ok(s, ["system", "reset", "-f"]);
+      for (let i = 0; i < 100 && (alive(holder) || (dns !== undefined && alive(dns))); i++) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      assert.ok(!alive(holder), "the holder ended");
+      if (dns !== undefined) assert.ok(!alive(dns), "the name server ended");
+    }),
+  { skip },
+);
