@@ -1,5 +1,10 @@
 #!/bin/sh
 # Network benchmark, rerunnable:
+#  0. user networks (first, alone with BENCH_ONLY=user): start-up on a user network against
+#     --network none (goal ≤ +10 ms), and container-to-container TCP throughput on one network
+#     (goal ≥ 2 GB/s): bench/network_stream.c sends, bench/network_sink.c reads MIB MiB in
+#     another container; podman side by side on a network of its own when BENCH_PODMAN=1
+#     (its backend, netavark or CNI, named in the row).
 #  1. start-up: `nook run --rm --network MODE … true` for none, pasta, slirp4netns
 #     (with and without a published port), in one hyperfine run, side by side with
 #     pasta driven directly (`pasta --config-net -- true`, pasta making the
@@ -16,7 +21,7 @@ set -eu
 root=$bench_root
 runs=${1:-30}
 mib=${2:-1024}
-BENCH_PASS=BENCH_PODMAN bench_as_user "$0" "$@"
+BENCH_PASS="BENCH_PODMAN BENCH_ONLY" bench_as_user "$0" "$@"
 bench_need hyperfine pasta slirp4netns unshare cc
 deno="$root/.deno/node_modules/deno/deno"
 [ -x "$deno" ] || deno=deno
@@ -33,6 +38,8 @@ bench_busybox_rootfs "$rootfs" true sh nc ip sleep
 # the throughput source (faster than busybox nc): static, so it runs in the busybox root
 cc -O2 -static -o "$rootfs/bin/stream" "$root/bench/network_stream.c" ||
   { echo "bench: cannot build bench/network_stream.c statically (apt install gcc libc6-dev)" >&2; exit 1; }
+cc -O2 -static -o "$rootfs/bin/sink" "$root/bench/network_sink.c" ||
+  { echo "bench: cannot build bench/network_sink.c statically (apt install gcc libc6-dev)" >&2; exit 1; }
 chmod 755 "$tmp" "$rootfs"
 export NOOK_DATA_DIR="$tmp/data" XDG_RUNTIME_DIR="$tmp/run"
 mkdir -m 700 "$XDG_RUNTIME_DIR"
@@ -43,6 +50,67 @@ nook="$root/nook"
 free_port() {
   "$deno" eval --quiet 'const l = Deno.listen({ hostname: "127.0.0.1", port: 0 }); console.log(l.addr.port); l.close();'
 }
+
+# --- user networks -------------------------------------------------------------------------
+"$nook" network create benchnet >/dev/null
+"$nook" run --rm --network benchnet --rootfs "$rootfs" true # warm: the shared namespace is up
+pod="podman --cgroup-manager=cgroupfs --runtime runc"
+podnet=""
+if [ "${BENCH_PODMAN:-0}" = 1 ] && command -v podman >/dev/null && command -v runc >/dev/null; then
+  if $pod run --rm --network none --rootfs "$rootfs" true >/dev/null 2>&1 &&
+    $pod network create nookbench >/dev/null 2>&1 &&
+    $pod run --rm --network nookbench --rootfs "$rootfs" true >/dev/null 2>"$tmp/podnet.err"; then
+    podnet="podman ($($pod info --format '{{.Host.NetworkBackend}}' 2>/dev/null || echo '?'))"
+  else
+    echo "bench: podman left out of the user-network rows: $(tail -1 "$tmp/podnet.err" 2>/dev/null)" >&2
+  fi
+fi
+pod_cleanup() { $pod rm -f nookbench-src >/dev/null 2>&1 || true; $pod network rm -f nookbench >/dev/null 2>&1 || true; }
+[ -n "$podnet" ] && trap 'pod_cleanup; cleanup' EXIT
+
+echo "== start-up on a user network against --network none ($runs runs each)"
+set -- -N --warmup 3 --runs "$runs" --export-json "$tmp/user.json" \
+  -n "nook --network none" "$nook run --rm --network none --rootfs $rootfs true" \
+  -n "nook --network benchnet (user network)" "$nook run --rm --network benchnet --rootfs $rootfs true"
+if [ -n "$podnet" ]; then
+  set -- "$@" -n "podman --network none" "$pod run --rm --network none --rootfs $rootfs true" \
+    -n "podman --network nookbench (user network)" "$pod run --rm --network nookbench --rootfs $rootfs true"
+fi
+hyperfine "$@" >"$tmp/user.txt" 2>&1 || { cat "$tmp/user.txt"; exit 1; }
+"$deno" eval --quiet '
+const r = JSON.parse(Deno.readTextFileSync(Deno.args[0])).results;
+const med = (x) => { const s = [...x.times].sort((a, b) => a - b); return s[Math.floor(s.length / 2)] * 1000; };
+const w = Math.max(...r.map((x) => x.command.length));
+console.log(`${"command".padEnd(w)}  median ms  extra ms (over the same tool with --network none)`);
+for (const x of r) {
+  const b = r.find((y) => y.command === (x.command.startsWith("podman") ? "podman --network none" : "nook --network none"));
+  console.log(`${x.command.padEnd(w)}  ${med(x).toFixed(1).padStart(9)}  ${b === x ? "" : (med(x) - med(b)).toFixed(1).padStart(8)}`);
+}
+console.log(`load average: ${Deno.readTextFileSync("/proc/loadavg").split(" ").slice(0, 3).join(" ")} (2 cores)`);' "$tmp/user.json"
+echo "goal: a user network adds ≤ 10 ms over none"
+echo
+
+echo "== container-to-container TCP on one user network: $mib MiB, network_stream → network_sink"
+printf '%-44s %s\n' "path" "rate"
+"$nook" run -d --name bench-src --network benchnet --rootfs "$rootfs" stream 5201 >/dev/null
+src_ip=$("$nook" network inspect benchnet | sed -n 's/.*"ip": "\(10\.[0-9.]*\)".*/\1/p' | head -1)
+printf '%-44s %s\n' "nook (veth + bridge in the shared netns)" \
+  "$("$nook" run --rm --network benchnet --rootfs "$rootfs" sink "$src_ip" 5201 "$mib")"
+"$nook" rm -f bench-src >/dev/null
+if [ -n "$podnet" ]; then
+  $pod run -d --name nookbench-src --network nookbench --rootfs "$rootfs" stream 5201 >/dev/null
+  pip=$($pod inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' nookbench-src)
+  printf '%-44s %s\n' "$podnet" "$($pod run --rm --network nookbench --rootfs "$rootfs" sink "$pip" 5201 "$mib")"
+  pod_cleanup
+fi
+p=$(free_port)
+"$rootfs/bin/stream" "$p" 127.0.0.1 &
+pids="$pids $!"
+printf '%-44s %s\n' "host loopback (no container)" "$("$rootfs/bin/sink" 127.0.0.1 "$p" "$mib")"
+echo "goal: ≥ 2 GB/s (2000 MB/s) between two containers on one network"
+"$nook" network rm benchnet >/dev/null
+echo
+[ "${BENCH_ONLY:-}" = user ] && exit 0
 
 echo "== start-up: nook run --rm --network MODE --rootfs … true ($runs runs each)"
 p1=$(free_port)

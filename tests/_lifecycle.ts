@@ -155,7 +155,7 @@ export function alive(pid: number): boolean {
 
 /**
  * Run a test body on a fresh store, and end whatever it left running even when it fails:
- * containers, and the user networks' namespace holder with its pasta.
+ * containers, and the user networks' namespace holder with its pasta and name server.
  */
 export async function withStore(fn: (s: ReturnType<typeof freshStore>) => Promise<void>): Promise<void> {
   const s = freshStore();
@@ -169,6 +169,14 @@ export async function withStore(fn: (s: ReturnType<typeof freshStore>) => Promis
       for (const pid of [h.pid, h.pastaPid]) if (pid && alive(pid)) Deno.kill(pid, "SIGKILL");
     } catch {
       // no network was made, or the test removed them all
+    }
+    try {
+      // the networks' name server (aardvark-dns), which holds the shared namespace too
+      const pid = Number(Deno.readTextFileSync(`${s.dataDir}/networks/dns/aardvark.pid`).trim());
+      const cmd = Deno.readTextFileSync(`/proc/${pid}/cmdline`);
+      if (pid > 0 && cmd.includes(`${s.dataDir}/`) && alive(pid)) Deno.kill(pid, "SIGKILL");
+    } catch {
+      // none ran, or it ended with the last network
     }
   }
 }

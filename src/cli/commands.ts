@@ -98,6 +98,8 @@ export const COMMANDS: Record<string, { summary: string; load: () => Promise<Com
   "network inspect": { summary: "Show user networks as JSON", load: lazy("network_inspect") },
   "network rm": { summary: "Remove user networks", load: lazy("network_rm") },
   "network prune": { summary: "Remove unused user networks", load: lazy("network_prune") },
+  "network connect": { summary: "Put a container on one more user network", load: lazy("network_connect") },
+  "network disconnect": { summary: "Take a container off a user network", load: lazy("network_disconnect") },
   unshare: { summary: "Run a command in nook's user namespace", load: lazy("unshare") },
   "system check": {
     summary: "Find (and with --repair remove) what killed nooks left behind",

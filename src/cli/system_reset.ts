@@ -42,6 +42,9 @@ export async function main(argv: string[]): Promise<number> {
   for (const id of listIds()) {
     await removeContainer(id, true).catch(() => {}); // whatever is left goes with the data directory
   }
+  // then the networks: the last takes the shared namespace's holder and name server with it
+  const { pruneNetworks } = await lazyImport<typeof import("../engine/networks.ts")>("engine/networks.ts");
+  await pruneNetworks().catch(() => []);
   let runtime: string | undefined;
   try {
     runtime = runtimeDir();

@@ -216,10 +216,12 @@ export async function applyConfigToEnv(): Promise<void> {
  * Which `nook run` flag takes its default from which config key. A concern
  * whose flag should follow the config adds one line here; a line whose flag
  * does not exist (yet) is skipped. Lists (`env`, `ulimit`) put the config's
- * values before the flags' own, so the flags win.
+ * values before the flags' own, so the flags win; a list marked `whole` (the
+ * user networks of several `--network`) takes the config's value only when the
+ * flag is not given at all.
  */
-export const RUN_FLAG_DEFAULTS: readonly { flag: string; key: ConfigKey }[] = [
-  { flag: "network", key: "network.mode" },
+export const RUN_FLAG_DEFAULTS: readonly { flag: string; key: ConfigKey; whole?: boolean }[] = [
+  { flag: "network", key: "network.mode", whole: true },
   { flag: "init", key: "run.init" },
   { flag: "read-only", key: "run.read_only" },
   { flag: "env", key: "run.env" },
@@ -251,12 +253,14 @@ export async function applyRunDefaults(
 ): Promise<void> {
   if (!config && !anythingConfigured()) return; // the flags' own defaults are the config's
   const cfg = config ?? await loadConfig();
-  for (const { flag, key } of RUN_FLAG_DEFAULTS) {
+  for (const { flag, key, whole } of RUN_FLAG_DEFAULTS) {
     const opt = options.find((o) => o.name === flag);
     if (!opt) continue;
     const value = configValue(cfg, key);
     const given = a.opts[flag];
-    if (opt.type === "list") {
+    if (opt.type === "list" && whole) {
+      if (given === undefined && value !== "auto") a.opts[flag] = [String(value)];
+    } else if (opt.type === "list") {
       const values = Array.isArray(value) ? value.map(String) : [String(value)];
       if (values.length) a.opts[flag] = [...values, ...(Array.isArray(given) ? given : [])];
     } else if (given === undefined) {

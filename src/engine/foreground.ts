@@ -3,6 +3,7 @@ import type { RunHooks } from "../model/container.ts";
 import { NookError } from "../errors/mod.ts";
 import type { IdMapping } from "../userns/mod.ts";
 import { removeContainerFiles } from "./create.ts";
+import { leaveNetworks } from "./networks.ts";
 import { exitedStatus, foregroundRunning, readStatusFile, writeStatus } from "./status.ts";
 import type { ContainerRecord } from "./store.ts";
 
@@ -45,6 +46,10 @@ export async function runForeground(rec: ContainerRecord, mapping: IdMapping, ho
     if (!rec.host.autoRemove) recordStartFailure(rec, err);
     throw err;
   } finally {
-    if (rec.host.autoRemove) removeContainerFiles(rec);
+    if (rec.host.autoRemove) {
+      removeContainerFiles(rec);
+      // the others' names forget it now (its veth went with its namespace: the kernel deletes it)
+      if (rec.spec.userNetwork) await leaveNetworks(rec.id, false).catch(() => {});
+    }
   }
 }

@@ -18,6 +18,7 @@ import {
   type NetworkFlags,
   networkHooks,
   parsePublish,
+  parseRate,
   prepareNetwork,
   unprivilegedPortStart,
 } from "../network/mod.ts";
@@ -142,9 +143,24 @@ export async function runRequest(req: RunRequest, mapping: IdMapping = detectIdM
           });
         }
       }
+      const rate = flags.rate !== undefined ? parseRate(flags.rate) : undefined; // before anything is reserved
+      const more = flags.more ?? [];
+      for (const m of more) if (!networkExists(m)) throw new UsageError(`No network named "${m}"`, { hint: "nook network ls lists them" });
       const joined = await joinNetwork(userNet, container.id, req.name ?? "", req.network?.aliases ?? [], ports);
       container.joinUserns = joined.userns;
       container.userNetwork = joined.attachment;
+      if (rate !== undefined) container.userNetwork.rate = rate;
+      // further networks: their interfaces (eth1…) are made at the same SYNC as the first's
+      for (const m of more) await joinNetwork(m, container.id, req.name ?? "", req.network?.aliases ?? []);
+    } else if (req.network?.rate !== undefined) {
+      // the qdisc is set where nook is root over the container's network namespace: the shared user namespace's
+      throw new UsageError("--network-rate works on user networks only, for now", {
+        hint: "run the container on one (nook network create NAME; --network NAME)",
+      });
+    } else if (req.network?.more?.length) {
+      throw new UsageError("Only user networks can be given together in several --network flags", {
+        hint: "name user networks only (nook network ls), e.g. --network a --network b",
+      });
     }
     const hooks = mergeHooks(await resourceHooks(req.resources ?? {}, container, detached), network, cdiHooks);
     mark("cgroup");

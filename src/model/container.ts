@@ -172,6 +172,8 @@ export interface UserNetworkAttachment {
   aliases: string[];
   /** Published ports (host port 0: any free one, picked at each start), reached through the host's loopback. */
   ports?: PortMapping[];
+  /** `--network-rate`: the container's egress on each of its interfaces, in bits a second. */
+  rate?: number;
 }
 
 /** Parent-side steps other concerns add to a run (cgroups, network helpers…). */

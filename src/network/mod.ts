@@ -95,13 +95,21 @@ export {
 } from "./state.ts";
 export { attachNetwork, helperNeedsIdMaps, type NetworkAttachment, networkHooks, slirpApiSocket } from "./attach.ts";
 export { type DetachedNetwork, detachedNetwork } from "./detached.ts";
+export { parseRate, rateCommands } from "./rate.ts";
 export {
   addBridge,
   type BridgeConfig,
   connectVeth,
   holderAlive,
   type HolderState,
+  aardvarkPath,
+  type DnsEntry,
+  isolateBridges,
   linkExists,
+  preferNameserver,
+  shapeEgress,
+  stopDns,
+  syncDns,
   publishPorts,
   removeBridge,
   removeLink,

@@ -18,6 +18,10 @@ export interface NetworkFlags {
   addHosts: readonly string[];
   /** `--network-alias` values: other names on a user network. */
   aliases?: readonly string[];
+  /** Further user networks (a second and later `--network`): the container gets `eth1`, `eth2`… on them. */
+  more?: readonly string[];
+  /** `--network-rate` (tc's words: 10mbit, 2mbps): the container's egress limit. */
+  rate?: string | undefined;
 }
 
 /** The container the network is for. */

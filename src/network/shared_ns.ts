@@ -19,6 +19,7 @@ import { NetworkError } from "./network_error.ts";
 import { processStartTime } from "./state.ts";
 import { pastaPortSpec } from "./pasta.ts";
 import type { PortMapping } from "./ports.ts";
+import { rateCommands } from "./rate.ts";
 
 /** The holder of the shared namespaces, as recorded. */
 export interface HolderState {
@@ -40,6 +41,10 @@ export interface BridgeConfig {
   subnet: string;
   /** The bridge's (gateway) address. */
   gateway: string;
+  /** IPv6 subnet (a ULA /64), when the network has one. */
+  subnet6?: string | undefined;
+  /** The bridge's IPv6 address. */
+  gateway6?: string | undefined;
 }
 
 /** Whether the recorded holder still runs. */
@@ -88,9 +93,9 @@ async function run(argv: string[], input?: string): Promise<{ ok: boolean; err: 
 }
 
 /** Run `ip -batch -` with the commands, inside the user namespace of `userPid` and the network namespace of `netPid`. */
-export async function ipIn(userPid: number, netPid: number, commands: string[], what: string): Promise<void> {
+export async function ipIn(userPid: number, netPid: number, commands: string[], what: string, family: "-4" | "-6" = "-4"): Promise<void> {
   const r = await run(
-    ["nsenter", `--user=/proc/${userPid}/ns/user`, `--net=/proc/${netPid}/ns/net`, "ip", "-batch", "-"],
+    ["nsenter", `--user=/proc/${userPid}/ns/user`, `--net=/proc/${netPid}/ns/net`, "ip", ...(family === "-6" ? ["-6"] : []), "-batch", "-"],
     commands.join("\n") + "\n",
   );
   if (!r.ok) {
@@ -205,11 +210,48 @@ export async function addBridge(h: HolderState, b: BridgeConfig): Promise<void> 
   await ipIn(h.pid, h.pid, [
     `link add ${b.bridge} type bridge`,
     `addr add ${b.gateway}/${prefix} dev ${b.bridge}`,
+    // no duplicate address detection: the /64 is ours alone, and DAD would hold the address back
+    ...(b.gateway6 ? [`addr add ${b.gateway6}/64 dev ${b.bridge} nodad`] : []),
     `link set ${b.bridge} up`,
   ], `create the bridge "${b.bridge}"`);
   if (h.pastaPid !== undefined) {
     await shIn(h.pid, `iptables -t nat -A POSTROUTING -s ${b.subnet} ! -o ${b.bridge} -j MASQUERADE 2>/dev/null`);
   }
+}
+
+/** The priority of nook's isolation rules in the shared namespace's routing policy. */
+const ISOLATION_PREF = 100;
+
+/**
+ * Keep user networks apart: the shared namespace routes between its bridges (it forwards for
+ * egress), so a member of one network could reach another network's members through it. One
+ * `prohibit` policy rule per ordered pair of bridges (in on one, to the other's subnet) makes
+ * such a connection fail at once (EHOSTUNREACH), with iproute2 alone: no firewall tool is
+ * needed in the user namespace. The rules are rebuilt whole from the networks that exist.
+ */
+export async function isolateBridges(h: HolderState, bridges: readonly BridgeConfig[]): Promise<void> {
+  const rules: string[] = [];
+  const rules6: string[] = [];
+  for (const a of bridges) {
+    for (const b of bridges) {
+      if (a.bridge === b.bridge) continue;
+      rules.push(`rule add pref ${ISOLATION_PREF} iif ${a.bridge} to ${b.subnet} prohibit`);
+      if (b.subnet6) rules6.push(`rule add pref ${ISOLATION_PREF} iif ${a.bridge} to ${b.subnet6} prohibit`);
+    }
+  }
+  // flush ours (bounded: at most one per pair of 256 networks), then add the current set
+  const flushed = await shIn(
+    h.pid,
+    `for f in -4 -6; do i=0; while [ $i -lt 70000 ] && ip $f rule del pref ${ISOLATION_PREF} 2>/dev/null; do i=$((i+1)); done; done; true`,
+  );
+  if (!flushed) {
+    throw new NetworkError("Cannot reset the rules that keep user networks apart", {
+      op: "ip rule",
+      hint: "check that iproute2 is installed and that user namespaces work here (nook doctor)",
+    });
+  }
+  if (rules.length) await ipIn(h.pid, h.pid, rules, "keep the user networks apart");
+  if (rules6.length) await ipIn(h.pid, h.pid, rules6, "keep the user networks apart (IPv6)", "-6");
 }
 
 /** Delete an interface of the shared namespace (a veth end: its peer goes with it); absent is fine. */
@@ -234,6 +276,7 @@ export async function connectVeth(
   veth: string,
   ip: string,
   ifname = "eth0",
+  ip6?: string,
 ): Promise<void> {
   const prefix = b.subnet.split("/")[1];
   await ipIn(h.pid, h.pid, [
@@ -242,9 +285,30 @@ export async function connectVeth(
   ], `connect the container to the bridge "${b.bridge}"`);
   await ipIn(h.pid, pid, [
     `addr add ${ip}/${prefix} dev ${ifname}`,
+    ...(ip6 ? [`addr add ${ip6}/64 dev ${ifname} nodad`] : []),
     `link set ${ifname} up`,
     ...(ifname === "eth0" ? [`route add default via ${b.gateway}`] : []),
+    ...(ifname === "eth0" && ip6 && b.gateway6 ? [`route add default via ${b.gateway6}`] : []),
   ], `configure the container's interface ${ifname}`);
+}
+
+/**
+ * Shape a container's egress on its interfaces (`--network-rate`): `tc` run inside the shared
+ * user namespace and the container's network namespace (`pid`), where nook is root, as the
+ * veths are configured with `ip`. Neither the host nor another container is touched.
+ */
+export async function shapeEgress(h: HolderState, pid: number, ifnames: readonly string[], bits: number): Promise<void> {
+  if (!ifnames.length) return;
+  const r = await run(
+    ["nsenter", `--user=/proc/${h.pid}/ns/user`, `--net=/proc/${pid}/ns/net`, "tc", "-batch", "-"],
+    rateCommands(ifnames, bits).join("\n") + "\n",
+  );
+  if (!r.ok) {
+    throw new NetworkError(`Cannot limit the container's network rate: ${r.err || "tc failed"}`, {
+      op: "tc",
+      hint: "check that tc (iproute2) is installed and that the kernel has the tbf qdisc (sch_tbf)",
+    });
+  }
 }
 
 /** Whether an interface exists in the shared namespace (for tests and inspect). */
@@ -270,6 +334,148 @@ export function writeHostsBlock(path: string, lines: string[]): void {
   const end = text.indexOf(END);
   const base = start >= 0 && end > start ? text.slice(0, start) + text.slice(end + END.length + 1) : text;
   const next = (base.endsWith("\n") || base === "" ? base : base + "\n") + [BEGIN, ...lines, END].join("\n") + "\n";
+  if (next === text) return;
+  const f = Deno.openSync(path, { write: true, truncate: true });
+  try {
+    const bytes = new TextEncoder().encode(next);
+    let off = 0;
+    while (off < bytes.length) off += f.writeSync(bytes.subarray(off));
+  } finally {
+    f.close();
+  }
+}
+
+/** One name-server entry: a container's addresses on a network and the names it answers to there. */
+export interface DnsEntry {
+  /** Container id. */
+  id: string;
+  /** IPv4 address on the network. */
+  ip: string;
+  /** IPv6 address on the network, when it has one. */
+  ip6?: string | undefined;
+  /** Name, aliases, hostname. */
+  names: string[];
+}
+
+/** Where Debian (and Fedora) put netavark's name server; PATH is looked at last. */
+const AARDVARK_PATHS = ["/usr/lib/podman/aardvark-dns", "/usr/libexec/podman/aardvark-dns"];
+
+/** The aardvark-dns binary, or undefined when it is not installed. */
+export function aardvarkPath(): string | undefined {
+  const path = (Deno.env.get("PATH") ?? "/usr/bin:/bin").split(":").map((d) => `${d}/aardvark-dns`);
+  for (const p of [...AARDVARK_PATHS, ...path]) {
+    try {
+      if (Deno.statSync(p).isFile) return p;
+    } catch {
+      // not there
+    }
+  }
+  return undefined;
+}
+
+/** The pid of the name server serving `dir`, when one runs (its pid file, and a command line that names the dir). */
+function dnsPid(dir: string): number | undefined {
+  try {
+    const pid = Number(Deno.readTextFileSync(`${dir}/aardvark.pid`).trim());
+    if (!(pid > 0)) return undefined;
+    const cmd = Deno.readTextFileSync(`/proc/${pid}/cmdline`).split("\0");
+    return cmd.includes(dir) && !isZombie(pid) ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Keep the name server of the shared namespace current: one aardvark-dns (Debian's, the one
+ * netavark runs; a static program, so no Deno process stays behind) serves every network on
+ * its bridge's gateway address, port 53, answering for the members of the networks the asking
+ * container is on and forwarding other names to the host's resolvers. Its configuration is one
+ * file per network in `dir`, rewritten here (each through a rename: it reads them whole), then
+ * SIGHUP makes it read them again. It is started in the holder's user and network namespaces,
+ * where binding port 53 of the bridge needs the rights nook has there.
+ *
+ * Returns whether a name server serves the networks; false when aardvark-dns is not installed
+ * (names then resolve through /etc/hosts alone).
+ */
+export async function syncDns(
+  h: HolderState,
+  dir: string,
+  networks: readonly { name: string; gateway: string; gateway6?: string | undefined; entries: DnsEntry[] }[],
+): Promise<boolean> {
+  const bin = aardvarkPath();
+  if (!bin) return false;
+  Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const want = new Set<string>();
+  for (const n of networks) {
+    const lines = [[n.gateway, ...(n.gateway6 ? [n.gateway6] : [])].join(",")];
+    for (const e of n.entries) {
+      const names = e.names.filter((x) => /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(x));
+      if (names.length) lines.push(`${e.id} ${e.ip} ${e.ip6 ?? ""} ${names.join(",")}`);
+    }
+    const text = lines.join("\n") + "\n";
+    want.add(n.name);
+    let old = "";
+    try {
+      old = Deno.readTextFileSync(`${dir}/${n.name}`);
+    } catch {
+      // new
+    }
+    if (old !== text) {
+      Deno.writeTextFileSync(`${dir}/.${n.name}.tmp`, text);
+      Deno.renameSync(`${dir}/.${n.name}.tmp`, `${dir}/${n.name}`);
+    }
+  }
+  for (const e of Deno.readDirSync(dir)) {
+    if (e.isFile && !e.name.startsWith(".") && e.name !== "aardvark.pid" && !want.has(e.name)) Deno.removeSync(`${dir}/${e.name}`);
+  }
+  const pid = dnsPid(dir);
+  if (!networks.length) {
+    if (pid !== undefined) Deno.kill(pid, "SIGKILL");
+    return true;
+  }
+  if (pid !== undefined) {
+    Deno.kill(pid, "SIGHUP");
+    return true;
+  }
+  // it forks into the background once it listens, and writes its pid file
+  const r = await run(["nsenter", `--user=/proc/${h.pid}/ns/user`, `--net=/proc/${h.pid}/ns/net`, bin, "--config", dir, "-p", "53", "run"]);
+  if (!r.ok || dnsPid(dir) === undefined) {
+    throw new NetworkError(`The name server of the user networks did not start: ${r.err.split("\n").slice(-1)[0] || "aardvark-dns failed"}`, {
+      op: "aardvark-dns",
+      hint: "check that aardvark-dns works here, or remove it to resolve names through /etc/hosts alone",
+    });
+  }
+  return true;
+}
+
+/** End the name server of the shared namespace (with its holder). */
+export function stopDns(dir: string): void {
+  const pid = dnsPid(dir);
+  if (pid !== undefined) {
+    try {
+      Deno.kill(pid, "SIGKILL");
+    } catch {
+      // gone already
+    }
+  }
+}
+
+/**
+ * Put `ip` first among a running container's nameservers, in place (the file is bind-mounted
+ * into it): the other servers stay after it, for names the network's server cannot forward.
+ */
+export function preferNameserver(path: string, ip: string): void {
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(path);
+  } catch {
+    return;
+  }
+  const line = `nameserver ${ip}`;
+  const rest = text.split("\n").filter((l) => l.trim() !== line);
+  const at = rest.findIndex((l) => /^\s*nameserver\s/.test(l));
+  rest.splice(at < 0 ? rest.length : at, 0, line);
+  const next = rest.join("\n").replace(/\n*$/, "\n");
   if (next === text) return;
   const f = Deno.openSync(path, { write: true, truncate: true });
   try {

@@ -112,7 +112,7 @@ for (const shell of ["bash", "zsh", "fish"] as const) {
       // a two-word command: its group word completes to the second word
       if (second) assert.ok((await complete(shell, r.stdout, `nook ${first} `, bin)).includes(second), `${name}`);
     }
-    assert.deepEqual(await complete(shell, r.stdout, "nook run --netw", bin), ["--network", "--network-alias"]);
+    assert.deepEqual(await complete(shell, r.stdout, "nook run --netw", bin), ["--network", "--network-alias", "--network-rate"]);
     assert.deepEqual(await complete(shell, r.stdout, "nook run --network ", bin), ["auto", "host", "none", "pasta", "slirp4netns"]);
     assert.deepEqual(await complete(shell, r.stdout, "nook doctor --format ", bin), ["json", "table"]);
     assert.deepEqual(await complete(shell, r.stdout, "nook completion ", bin), ["bash", "fish", "zsh"]);

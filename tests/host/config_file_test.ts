@@ -182,16 +182,16 @@ test("flags beat NOOK_* variables, which beat the file; list flags come after th
     return a.opts;
   };
   const none = await fill(["--rootfs", "/x", "sh"]);
-  assert.equal(none.network, "host");
+  assert.deepEqual(none.network, ["host"], "--network is a list (several user networks): the config gives the whole list");
   assert.equal(none.init, true);
   assert.deepEqual(none.env, ["A=1", "B=2"]);
   assert.deepEqual(none.ulimit, ["nofile=10:20"]);
   const flags = await fill(["--network", "none", "--init=false", "-e", "B=3", "--rootfs", "/x", "sh"]);
-  assert.equal(flags.network, "none");
+  assert.deepEqual(flags.network, ["none"], "a given --network replaces the config's, never adds to it");
   assert.equal(flags.init, false);
   assert.deepEqual(flags.env, ["A=1", "B=2", "B=3"], "the flag's B=3 comes last and wins");
   const env = await loadConfig({ ...s, env: (n) => (n === "NOOK_NETWORK" ? "none" : undefined) });
-  assert.equal((await fill(["--rootfs", "/x", "sh"], env)).network, "none");
+  assert.deepEqual((await fill(["--rootfs", "/x", "sh"], env)).network, ["none"]);
 });
 
 const netns = () => Deno.readLinkSync("/proc/self/ns/net");
