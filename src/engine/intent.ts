@@ -18,9 +18,12 @@
 import { lazyImport } from "../lazy/mod.ts";
 import { containerDir, containersDir, runtimeDir } from "../paths/mod.ts";
 import { isSameProcess, procStartTime } from "../proc/mod.ts";
+import { crashPoint } from "../proc/crash_point.ts";
 import { namesDir } from "./names.ts";
 import { isId, listIds } from "./store.ts";
 import { currentStatus } from "./status.ts";
+
+export { crashPoint };
 
 /** The operations recorded as intents. */
 export type IntentOp = "create" | "remove";
@@ -43,18 +46,6 @@ export function intentPath(id: string): string {
 /** The runtime directory of a container (its /etc files, helper pid files, sockets while it runs). */
 export function containerRunDir(id: string): string {
   return `${runtimeDir()}/containers/${id}`;
-}
-
-/**
- * Kill this process at a named step when the tests ask for it (`NOOK_CRASH_AT=<step>`), so that
- * crash consistency is tested at every step rather than by luck. Honoured only under the test
- * harness (`NOOK_TEST_CI`) or with `--debug`: a stray variable in a user's shell does nothing.
- */
-export function crashPoint(step: string): void {
-  const at = Deno.env.get("NOOK_CRASH_AT");
-  if (at === undefined || at !== step) return;
-  if (Deno.env.get("NOOK_TEST_CI") !== "1" && Deno.env.get("NOOK_DEBUG") !== "1") return;
-  Deno.kill(Deno.pid, "SIGKILL");
 }
 
 /** Write the intent (temp + rename: a reader never sees half of it). */
