@@ -84,25 +84,27 @@ async function afterCrash(
   op: string,
   next: () => Promise<{ code: number; stdout: string; stderr: string }>,
   name: string,
+  images = 1,
 ): Promise<void> {
   const check = await nookT(["system", "check"], s.env);
   assert.equal(check.code, 1, `system check finds the interrupted ${op}: ${check.stdout}${check.stderr}`);
   assert.match(check.stdout, new RegExp(`${op} of ".*" interrupted by a nook that was killed`));
   const again = await next();
   assert.equal(again.code, 0, `the next ${op} succeeds: ${again.stderr}`);
-  assertConsistent(s.data, 1);
+  assertConsistent(s.data, images);
   const clean = await nookT(["system", "check"], s.env);
   assert.equal(clean.code, 0, clean.stdout + clean.stderr);
   assert.match(clean.stdout, /nothing left behind/);
-  const listed = await nookT(["images", "--format", "{{.Repository}}:{{.Tag}}"], s.env);
+  const listed = await nookT(["images"], s.env);
   assert.equal(listed.code, 0, listed.stderr);
-  assert.match(listed.stdout, new RegExp(name.replace(/[.:/]/g, "\\$&")));
+  assert.ok(listed.stdout.includes(name.slice(0, name.lastIndexOf(":"))), listed.stdout);
   const run = await nookT(["run", "--rm", name, "cat", "/etc/crash"], s.env);
   assert.equal(run.code, 0, run.stderr);
   assert.equal(run.stdout, "whole\n");
-  const rmi = await nookT(["rmi", name], s.env);
+  const recs = JSON.parse(Deno.readTextFileSync(`${s.data}/images.json`)).images as { id: string; names: string[] }[];
+  const rmi = await nookT(["rmi", name, ...recs.filter((r) => !r.names.length).map((r) => r.id)], s.env);
   assert.equal(rmi.code, 0, rmi.stderr);
-  assert.deepEqual(listTree(`${s.data}/blobs`), [], "rmi took every blob away");
+  assert.deepEqual(listTree(`${s.data}/blobs/sha256`), [], "rmi took every blob away");
   assert.deepEqual(listTree(`${s.data}/layers`), [], "rmi took every layer away");
 }
 
@@ -137,7 +139,7 @@ test("pull killed while it downloads: system check --repair rolls it back and le
     const repair = await nookT(["system", "check", "--repair"], s.env);
     assert.equal(repair.code, 0, repair.stdout + repair.stderr);
     assert.match(repair.stdout, /repairing: pull of ".*crash\/repair:1" interrupted/);
-    assert.deepEqual(listTree(`${s.data}/blobs`), [], "no blob of a half image is left");
+    assert.deepEqual(listTree(`${s.data}/blobs/sha256`), [], "no blob of a half image is left");
     assert.deepEqual(listTree(`${s.data}/layers`), [], "no layer of a half image is left");
     assert.deepEqual(listTree(`${s.data}/tmp`), [], "no partial download is left");
     assert.deepEqual(listTree(`${s.data}/intents`), []);
@@ -174,7 +176,9 @@ for (const step of ["unpack", "intent", "blob", "layer", "config", "record"]) {
       Deno.writeFileSync(rootfs, tar([...busyboxEntries(), { name: "etc/crash", content: "whole\n" }]));
       const r = await nookT(["import", rootfs, "crash/import:1"], { ...s.env, NOOK_CRASH_AT: `import.${step}` });
       assert.equal(r.code, SIGKILLED, `nook was to kill itself at import.${step}: ${r.stderr}`);
-      await afterCrash(s, "import", () => nookT(["import", rootfs, "crash/import:1"], s.env), "localhost/crash/import:1");
+      // an import killed after it recorded its image is finished; the next import makes a second image (a new config)
+      const images = step === "record" ? 2 : 1;
+      await afterCrash(s, "import", () => nookT(["import", rootfs, "crash/import:1"], s.env), "localhost/crash/import:1", images);
     } finally {
       await s.reset();
       Deno.removeSync(dir, { recursive: true });
