@@ -4,7 +4,7 @@
  * rolls back — nothing a user cannot see or remove; parallel removals of one container end with
  * exactly one success and clear answers for the others.
  */
-import { assert, busyboxRootfs, busyboxSkip, isolatedEnv, NOOK, nook, scratch, test, waitFor } from "../_helpers.ts";
+import { assert, busyboxRootfs, busyboxSkip, isolatedEnv, NOOK, nook, scratch, subidSkip, test, waitFor } from "../_helpers.ts";
 
 /** A private store and runtime directory, and a runner in it. */
 function store() {
@@ -115,3 +115,84 @@ test("a killed run --rm leaves nothing behind once the next command ran", async 
   });
   assert.deepEqual(leftovers(s.base), { records: [], runDirs: [], names: [] });
 }, { skip });
+
+/** A private store with an image in it (busybox, imported), or the reason it cannot be made. */
+async function storeWithImage(): Promise<ReturnType<typeof store>> {
+  const s = store();
+  const { busyboxEntries, tar } = await import("../_oci.ts");
+  Deno.writeFileSync(`${s.base}/rootfs.tar`, tar(busyboxEntries()));
+  const imported = await s.run(["import", `${s.base}/rootfs.tar`, "half/img"]);
+  assert.equal(imported.code, 0, imported.stderr);
+  return s;
+}
+
+/** Everything of a container: its record, runtime directory, name, storage, and processes naming its id. */
+async function everything(base: string): Promise<Record<string, string[]>> {
+  const ids = [...entries(`${base}/data/rootfs`), ...entries(`${base}/data/containers`)].filter((n) => /^[0-9a-f]{64}$/.test(n));
+  const procs: string[] = [];
+  for (const id of new Set(ids)) {
+    const p = new Deno.Command("pgrep", { args: ["-f", id], stdout: "piped", stderr: "null" }).outputSync();
+    procs.push(...new TextDecoder().decode(p.stdout).split("\n").filter(Boolean));
+  }
+  return { ...leftovers(base), storage: entries(`${base}/data/rootfs`), processes: procs };
+}
+
+// kill -9 of `run -d IMAGE` at each step where the image-backed storage is made and where the
+// monitor is started; cleaned up by each command that is to remove it, in turn
+const RUN_STEPS = [
+  ["create.intent", false, "rm"],
+  ["create.rootfs", false, "container prune"],
+  ["create.storage", false, "system reset"],
+  ["create.record", true, "rm"],
+  ["start.monitor", true, "container prune"],
+  ["start.go", true, "rm"],
+  ["start.started", true, "system reset"],
+  ["start.go", true, "container prune"],
+  ["start.started", true, "rm"],
+] as const;
+for (const [step, exists, cleanup] of RUN_STEPS) {
+  test(`run -d IMAGE killed at ${step}: ps -a shows what exists, ${cleanup} removes it, rmi names only what ps shows`, async () => {
+    const s = await storeWithImage();
+    const r = await s.run(["run", "-d", "--name", "half", "half/img", "sleep", "1000"], { NOOK_CRASH_AT: step });
+    assert.equal(r.code, SIGKILLED, `nook was to kill itself at ${step}: ${r.stderr}`);
+    const ps = await s.run(["ps", "-a", "--no-trunc", "--format", "{{.ID}} {{.Names}} {{.Status}}"]);
+    assert.equal(ps.code, 0, ps.stderr);
+    const shown = ps.stdout.trim().split("\n").filter(Boolean);
+    if (exists) assert.match(ps.stdout, /^[0-9a-f]{64} half /m, `the recorded container is listed: ${ps.stdout}`);
+    else assert.deepEqual(shown, [], "a container killed before its record was written is rolled back");
+    // whatever is left on disk belongs to a container ps lists
+    const ids = shown.map((l) => l.split(" ")[0]!);
+    const left = await everything(s.base);
+    for (const id of [...left.records!, ...left.storage!, ...left.runDirs!]) {
+      assert.ok(ids.includes(id), `${id.slice(0, 12)} is on disk but not listed by ps -a: ${JSON.stringify(left)}`);
+    }
+    // rmi names only a container the user can find (or removes an image nothing uses)
+    const rmi = await s.run(["rmi", "half/img"]);
+    if (exists) {
+      assert.equal(rmi.code, 125, rmi.stdout + rmi.stderr);
+      const named = /in use by container ([0-9a-f]{12})/.exec(rmi.stderr)?.[1];
+      assert.ok(named && ids.some((id) => id.startsWith(named)), `rmi names ${named}, ps -a lists ${ids.join(", ")}`);
+    } else {
+      assert.equal(rmi.code, 0, `no container uses the image: ${rmi.stderr}`);
+    }
+    if (cleanup === "rm") {
+      if (exists) {
+        const rm = await s.run(["rm", "-f", "half"]);
+        assert.equal(rm.code, 0, rm.stderr);
+      }
+    } else if (cleanup === "container prune") {
+      if (step.startsWith("start.")) await s.run(["stop", "-t", "0", "half"]); // prune keeps running containers
+      const prune = await s.run(["container", "prune", "-f"]);
+      assert.equal(prune.code, 0, prune.stderr);
+    } else {
+      const reset = await s.run(["system", "reset", "-f"]);
+      assert.equal(reset.code, 0, reset.stderr);
+    }
+    await waitFor("the container's processes to end", async () => (await everything(s.base)).processes!.length === 0);
+    assert.deepEqual(await everything(s.base), { records: [], runDirs: [], names: [], storage: [], processes: [] });
+    if (cleanup !== "system reset") {
+      const check = await s.run(["system", "check"]);
+      assert.equal(check.code, 0, check.stdout + check.stderr);
+    }
+  }, { skip: skip ?? subidSkip() });
+}
