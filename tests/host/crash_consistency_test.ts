@@ -143,7 +143,7 @@ const RUN_STEPS = [
   ["create.intent", false, "rm"],
   ["create.rootfs", false, "container prune"],
   ["create.storage", false, "system reset"],
-  ["create.record", true, "rm"],
+  ["create.record", false, "rm"], // recorded, but its intent still stands: rolled back
   ["start.monitor", true, "container prune"],
   ["start.go", true, "rm"],
   ["start.started", true, "system reset"],
