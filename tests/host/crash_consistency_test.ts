@@ -64,7 +64,7 @@ for (const [step, mode] of [
   }, { skip });
 }
 
-for (const step of ["rm.intent", "rm.storage"]) {
+for (const step of ["rm.intent", "rm.stopped", "rm.storage"]) {
   test(`rm killed at ${step}: the container shows up until the next command finishes the removal`, async () => {
     const s = store();
     const rootfs = busyboxRootfs();
@@ -91,7 +91,7 @@ test("parallel rm -f of one container: exactly one removes it, the others say so
   for (const r of results.filter((r) => r.code !== 0)) {
     assert.equal(r.code, 125, r.stderr);
     assert.doesNotMatch(r.stderr, /internal error|at file:|Uncaught/, r.stderr);
-    assert.match(r.stderr, /already removed|No such container/);
+    assert.match(r.stderr, /already removed|is being removed|No such container/);
   }
   assert.deepEqual(leftovers(s.base), { records: [], runDirs: [], names: [] });
 }, { skip });
@@ -196,3 +196,51 @@ for (const [step, exists, cleanup] of RUN_STEPS) {
     }
   }, { skip: skip ?? subidSkip() });
 }
+
+/** The state letter of a process (/proc/PID/stat), undefined when it is gone. */
+function procState(pid: number): string | undefined {
+  try {
+    const t = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    return t.slice(t.lastIndexOf(")") + 2).split(" ")[0];
+  } catch {
+    return undefined;
+  }
+}
+
+test("while rm runs, ps shows the container as Removing and other commands on it say it is being removed", async () => {
+  const s = store();
+  const created = await s.run(["run", "-d", "--name", "going", "--rootfs", busyboxRootfs(), "sleep", "1000"]);
+  assert.equal(created.code, 0, created.stderr);
+  // the removal is held (SIGSTOP) right after it recorded its intent, before it stops the container
+  const rm = new Deno.Command(NOOK, {
+    args: ["rm", "-f", "going"],
+    env: { ...s.env, NOOK_STOP_AT: "rm.intent" },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  try {
+    await waitFor("rm to record its intent and stop there", () => procState(rm.pid) === "T", 30_000);
+    const all = await s.run(["ps", "-a", "--format", "{{.Names}} {{.Status}} {{.State}}"]);
+    assert.equal(all.code, 0, all.stderr);
+    assert.equal(all.stdout.trim(), "going Removing removing");
+    const running = await s.run(["ps", "--format", "{{.Names}} {{.Status}}"]);
+    assert.equal(running.stdout.trim(), "going Removing", "still running while it is being removed");
+    const inspect = await s.run(["inspect", "--format", "{{.State.Status}}", "going"]);
+    for (const args of [["rm", "-f", "going"], ["stop", "going"], ["start", "going"], ["exec", "going", "true"], ["kill", "going"]]) {
+      const r = await s.run(args);
+      assert.equal(r.code, 125, `${args.join(" ")}: ${r.stdout}${r.stderr}`);
+      assert.match(r.stderr, /^nook: The container "going" is being removed \(by another command\)$/m, `${args.join(" ")}: ${r.stderr}`);
+      assert.doesNotMatch(r.stderr, /internal error|at file:|Uncaught/, r.stderr);
+    }
+    assert.ok(inspect.code === 125 || inspect.stdout.trim() === "removing", inspect.stdout + inspect.stderr);
+  } finally {
+    rm.kill("SIGCONT");
+  }
+  const done = await rm.output();
+  assert.equal(done.code, 0, new TextDecoder().decode(done.stderr));
+  assert.equal(new TextDecoder().decode(done.stdout), "going\n", "the one removal reports it");
+  const ps = await s.run(["ps", "-a", "--format", "{{.Names}}"]);
+  assert.equal(ps.stdout.trim(), "");
+  assert.deepEqual(leftovers(s.base), { records: [], runDirs: [], names: [] });
+}, { skip });
