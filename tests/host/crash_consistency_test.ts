@@ -244,3 +244,26 @@ test("while rm runs, ps shows the container as Removing and other commands on it
   assert.equal(ps.stdout.trim(), "");
   assert.deepEqual(leftovers(s.base), { records: [], runDirs: [], names: [] });
 }, { skip });
+
+test("two start -a of one container at once: exactly one starts it, the other says it is already running", async () => {
+  const s = store();
+  const rootfs = busyboxRootfs();
+  // rounds, as the two processes reach the lock in either order and at any distance
+  for (let round = 0; round < 4; round++) {
+    const name = `pair${round}`;
+    const c = await s.run(["create", "--name", name, "--rootfs", rootfs, "sh", "-c", "echo started; sleep 3; exit 7"]);
+    assert.equal(c.code, 0, c.stderr);
+    const both = await Promise.all([s.run(["start", "-a", name]), s.run(["start", "-a", name])]);
+    const report = both.map((r) => `${r.code}: ${r.stdout}${r.stderr}`).join("\n");
+    const started = both.filter((r) => r.code === 7);
+    assert.equal(started.length, 1, `exactly one start ran the container:\n${report}`);
+    assert.equal(started[0]!.stdout, "started\n", report);
+    const other = both.find((r) => r.code !== 7)!;
+    assert.equal(other.code, 125, report);
+    assert.match(other.stderr, /^nook: The container "pair\d" is already running$/m, report);
+    assert.doesNotMatch(other.stderr, /internal error|at file:|Uncaught/, report);
+    assert.equal(other.stdout, "", "the loser ran nothing");
+    const ps = await s.run(["ps", "-a", "--filter", `name=${name}`, "--format", "{{.Status}}"]);
+    assert.match(ps.stdout, /^Exited \(7\)/, ps.stdout);
+  }
+}, { skip });
