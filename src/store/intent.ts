@@ -21,9 +21,10 @@
  */
 import { crashPoint } from "../proc/crash_point.ts";
 import { isSameProcess, procStartTime } from "../proc/mod.ts";
-import { blobPath } from "./blobs.ts";
+import { blobPath, hasBlob } from "./blobs.ts";
+import { listContainerStorage } from "./container_storage.ts";
 import { readImages } from "./images.ts";
-import { layerDir } from "./layers.ts";
+import { hasLayer, layerDir } from "./layers.ts";
 import { digestHex, storeLayout, syncDirOf } from "./layout.ts";
 
 /** The operations recorded as store intents. */
@@ -45,6 +46,8 @@ export interface StoreIntent {
   layers: string[];
   /** Image IDs it records. */
   images: string[];
+  /** Of those blobs and layers, the ones that were in the store before it: never its to roll back. */
+  existed?: string[];
 }
 
 /** Where intent files live. */
@@ -144,12 +147,8 @@ export class StoreTransaction {
       }
       return changed;
     };
-    const changed = [
-      add(this.#intent.blobs, items.blobs),
-      add(this.#intent.layers, items.layers),
-      add(this.#intent.images, items.images),
-    ].some(Boolean);
-    if (changed) writeAtomically(this.#path, JSON.stringify(this.#intent) + "\n");
+    // the use locks first: from here no rollback of another transaction removes these, so what
+    // exists now was there before this one, and stays out of its own rollback
     for (const d of [...(items.blobs ?? []), ...(items.layers ?? [])]) {
       const hex = digestHex(d);
       if (this.#locks.has(hex)) continue;
@@ -157,6 +156,15 @@ export class StoreTransaction {
       f.lockSync(false);
       this.#locks.set(hex, f);
     }
+    const existed = this.#intent.existed ??= [];
+    for (const d of items.blobs ?? []) if (!this.#intent.blobs.includes(d) && hasBlob(d, undefined, this.#root)) existed.push(d);
+    for (const c of items.layers ?? []) if (!this.#intent.layers.includes(c) && hasLayer(c, this.#root)) existed.push(c);
+    const changed = [
+      add(this.#intent.blobs, items.blobs),
+      add(this.#intent.layers, items.layers),
+      add(this.#intent.images, items.images),
+    ].some(Boolean);
+    if (changed) writeAtomically(this.#path, JSON.stringify(this.#intent) + "\n");
   }
 
   /** A crash point named after this operation's step (`pull.download`, `load.layer`…). */
@@ -221,11 +229,15 @@ export function isAbandonedIntent(intent: StoreIntent): boolean {
   return !(intent.pid === Deno.pid || isSameProcess(intent.pid, intent.pidStart));
 }
 
-/** Blobs and layers an intent named that no image record uses: what a rollback would remove. */
+/**
+ * Blobs and layers an intent made that no image record and no container's storage uses: what a
+ * rollback would remove.
+ */
 export function unrecorded(intent: StoreIntent, root?: string): { blobs: string[]; layers: string[] } {
   const images = readImages(root);
-  const blobs = new Set<string>();
-  const layers = new Set<string>();
+  const blobs = new Set<string>(intent.existed ?? []);
+  const layers = new Set<string>(intent.existed ?? []);
+  for (const c of listContainerStorage(root)) for (const l of c.layers) layers.add(l);
   for (const i of images) {
     blobs.add(i.id);
     blobs.add(i.manifest);
@@ -322,6 +334,7 @@ export interface SweptIntent {
  */
 export function sweepStoreIntents(root?: string): SweptIntent[] {
   const out: SweptIntent[] = [];
+  sweepHalfWritten(root);
   for (const [path, intent] of readStoreIntents(root)) {
     if (!isAbandonedIntent(intent)) continue;
     const left = unrecorded(intent, root);
@@ -329,4 +342,18 @@ export function sweepStoreIntents(root?: string): SweptIntent[] {
     out.push({ op: intent.op, what: intent.what, blobs: left.blobs.length, layers: left.layers.length });
   }
   return out;
+}
+
+/** Intent files a killed nook was writing (`<op>-<pid>-<random>.json.tmp`): removed once their writer is gone. */
+function sweepHalfWritten(root?: string): void {
+  let entries: Deno.DirEntry[];
+  try {
+    entries = [...Deno.readDirSync(intentsDir(root))];
+  } catch {
+    return;
+  }
+  for (const e of entries) {
+    const m = /^[a-z]+-(\d+)-[0-9a-f]+\.json\.tmp$/.exec(e.name);
+    if (m && Number(m[1]) !== Deno.pid && procStartTime(Number(m[1])) === undefined) removeQuietly(`${intentsDir(root)}/${e.name}`);
+  }
 }
