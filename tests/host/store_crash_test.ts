@@ -16,6 +16,7 @@ import {
   nookT,
   ociArchive,
   push,
+  registryBlobPath,
   registrySkip,
   startRegistry,
   tar,
@@ -185,3 +186,42 @@ for (const step of ["unpack", "intent", "blob", "layer", "config", "record"]) {
     }
   }, { skip });
 }
+
+test("a failed pull rolls back only what it made: a layer it found, used by a container, stays", async () => {
+  const reg = await registry();
+  const s = freshStore();
+  const dir = scratch("nook-crash-keep-");
+  try {
+    // the same files as the pulled image's first layer: one chain ID, made by import first
+    Deno.writeFileSync(`${dir}/rootfs.tar`, tar(busyboxEntries()));
+    const imported = await nookT(["import", `${dir}/rootfs.tar`, "keep/img"], s.env);
+    assert.equal(imported.code, 0, imported.stderr);
+    const run = await nookT(["run", "-d", "--name", "pinned", "keep/img", "sleep", "1000"], s.env);
+    assert.equal(run.code, 0, run.stderr);
+    // its image goes; the layer stays for the container alone
+    const rmi = await nookT(["rmi", "-f", "keep/img"], s.env);
+    assert.equal(rmi.code, 0, rmi.stderr);
+    const before = listTree(`${s.data}/layers`).filter((p) => !p.includes("/"));
+    assert.equal(before.length, 1, JSON.stringify(before));
+    const bad = layer([{ name: "payload", content: "original content of the layer\n" }], "none");
+    const img = image([layer(busyboxEntries()), bad]);
+    await push(reg.host, "crash/keep", "1", img);
+    const blob = registryBlobPath(reg, bad.digest);
+    const bytes = Deno.readFileSync(blob);
+    bytes.set(new TextEncoder().encode("ORIGINAL"), bytes.indexOf(new TextEncoder().encode("original")[0]!, 512));
+    Deno.writeFileSync(blob, bytes);
+    const r = await nookT(["pull", `${reg.host}/crash/keep:1`], s.env);
+    assert.equal(r.code, 125, r.stderr);
+    assert.match(r.stderr, /Digest mismatch/);
+    assert.deepEqual(listTree(`${s.data}/layers`).filter((p) => !p.includes("/")), before, "the layer it found stays");
+    assert.deepEqual(listTree(`${s.data}/intents`), []);
+    assert.deepEqual(listTree(`${s.data}/tmp`), []);
+    const exec = await nookT(["exec", "pinned", "cat", "/etc/passwd"], s.env);
+    assert.equal(exec.code, 0, exec.stderr);
+    const rm = await nookT(["rm", "-f", "pinned"], s.env);
+    assert.equal(rm.code, 0, rm.stderr);
+  } finally {
+    await s.reset();
+    Deno.removeSync(dir, { recursive: true });
+  }
+}, { skip: skip ?? registrySkip() });
