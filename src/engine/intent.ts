@@ -21,7 +21,6 @@ import { crashPoint } from "../proc/crash_point.ts";
 import { namesDir } from "./names.ts";
 import { isId, listIds } from "./store.ts";
 import { currentStatus, isActive } from "./status.ts";
-import { stopContainer } from "./stop.ts";
 import { SIGNALS } from "../plan/linux.ts";
 
 export { crashPoint };
@@ -147,6 +146,7 @@ export async function sweepAbandoned(): Promise<Swept> {
   for (const [id, intent] of found.intents) {
     // a removal is recorded before its container is stopped: one killed in between left it running
     if (intent.op === "remove" && isActive(currentStatus(id))) {
+      const { stopContainer } = await lazyImport<typeof import("./stop.ts")>("engine/stop.ts");
       await stopContainer(id, { timeoutSec: 0, signal: SIGNALS.SIGKILL! }).catch(() => {});
     }
     await removeOwned(id);

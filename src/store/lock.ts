@@ -56,8 +56,10 @@ export async function lockStore(mode: "shared" | "exclusive", root?: string, qui
 
 /**
  * Temporary entries that name the process that made them: `<kind>-<pid>-…`
- * (see tempPath in blobs.ts). Resumable downloads
- * (`<hex>.partial`) and unpacks that the per-blob lock guards are not here.
+ * (see tempPath in blobs.ts), unpacks of a layer (`layer-<hex12>-<pid>-…`),
+ * and layers a rollback moved aside (`rollback-<pid>-…`, see intent.ts).
+ * Resumable downloads (`<hex>.partial`) are not here: the next pull of the
+ * blob resumes them.
  */
 const OWNED_TEMP = /^(?:load|import|blob|layer-import|layer-[0-9a-f]{12}|rollback|build|commit)-(\d+)-/;
 
