@@ -24,6 +24,12 @@ function entries(dir: string): string[] {
   }
 }
 
+/** Pids of this user's processes whose command line holds `pattern`. */
+function pgrep(pattern: string): string[] {
+  const p = new Deno.Command("pgrep", { args: ["-u", String(Deno.uid()), "-f", pattern], stdout: "piped", stderr: "null" }).outputSync();
+  return new TextDecoder().decode(p.stdout).split("\n").filter(Boolean);
+}
+
 /** Container ids with a record directory, and runtime directories. */
 function leftovers(base: string): { records: string[]; runDirs: string[]; names: string[] } {
   return {
@@ -68,14 +74,17 @@ for (const step of ["rm.intent", "rm.stopped", "rm.storage"]) {
   test(`rm killed at ${step}: the container shows up until the next command finishes the removal`, async () => {
     const s = store();
     const rootfs = busyboxRootfs();
-    const created = await s.run(["run", "-d", "--name", "gone", "--rootfs", rootfs, "sleep", "1000"]);
+    const created = await s.run(["run", "-d", "--name", "gone", "--rootfs", rootfs, "sleep", "7331"]); // a time no other test uses
     assert.equal(created.code, 0, created.stderr);
+    await waitFor("the container's process", () => pgrep("^sleep 7331$").length === 1);
     const r = await s.run(["rm", "-f", "gone"], { NOOK_CRASH_AT: step });
     assert.equal(r.code, SIGKILLED, `nook was to kill itself at ${step}: ${r.stderr}`);
     const check = await s.run(["system", "check", "--repair"]);
     assert.equal(check.code, 0, check.stdout + check.stderr);
     assert.match(check.stdout, /half removed/);
     assert.deepEqual(leftovers(s.base), { records: [], runDirs: [], names: [] });
+    // a removal killed before it stopped the container: the sweep stopped it
+    await waitFor("the container's process to end", () => pgrep("^sleep 7331$").length === 0);
     const ps = await s.run(["ps", "-a", "--format", "{{.Names}}"]);
     assert.equal(ps.stdout.trim(), "");
   }, { skip });

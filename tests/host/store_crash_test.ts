@@ -126,30 +126,34 @@ for (const step of ["intent", "download", "blob", "layer", "config", "record"]) 
   }, { skip: skip ?? registrySkip() });
 }
 
-test("pull killed while it downloads: system check --repair rolls it back and leaves an empty store", async () => {
-  const reg = await registry();
-  const s = freshStore({ NOOK_TEST_CI: "1" });
-  try {
-    const img = testImage();
-    await push(reg.host, "crash/repair", "1", img);
-    const name = `${reg.host}/crash/repair:1`;
-    for (const step of ["download", "layer"]) {
-      const r = await nookT(["pull", name], { ...s.env, NOOK_CRASH_AT: `pull.${step}` });
-      assert.equal(r.code, SIGKILLED, r.stderr);
+for (const cleanup of [["system", "check", "--repair"], ["image", "prune", "-f"]]) {
+  test(`pulls killed while they download: ${cleanup.join(" ")} rolls them back and leaves an empty store`, async () => {
+    const reg = await registry();
+    const s = freshStore({ NOOK_TEST_CI: "1" });
+    try {
+      const img = testImage();
+      await push(reg.host, "crash/repair", "1", img);
+      const name = `${reg.host}/crash/repair:1`;
+      for (const step of ["download", "layer"]) {
+        const r = await nookT(["pull", name], { ...s.env, NOOK_CRASH_AT: `pull.${step}` });
+        assert.equal(r.code, SIGKILLED, r.stderr);
+      }
+      const check = await nookT(["system", "check"], s.env);
+      assert.equal(check.code, 1, check.stdout + check.stderr);
+      assert.match(check.stdout, /found: pull of ".*crash\/repair:1" interrupted by a nook that was killed/);
+      const repair = await nookT(cleanup, s.env);
+      assert.equal(repair.code, 0, repair.stdout + repair.stderr);
+      assert.deepEqual(listTree(`${s.data}/blobs/sha256`), [], "no blob of a half image is left");
+      assert.deepEqual(listTree(`${s.data}/layers`), [], "no layer of a half image is left");
+      assert.deepEqual(listTree(`${s.data}/tmp`), [], "no partial download is left");
+      assert.deepEqual(listTree(`${s.data}/intents`), []);
+      const clean = await nookT(["system", "check"], s.env);
+      assert.equal(clean.code, 0, clean.stdout + clean.stderr);
+    } finally {
+      await s.reset();
     }
-    const repair = await nookT(["system", "check", "--repair"], s.env);
-    assert.equal(repair.code, 0, repair.stdout + repair.stderr);
-    assert.match(repair.stdout, /repairing: pull of ".*crash\/repair:1" interrupted/);
-    assert.deepEqual(listTree(`${s.data}/blobs/sha256`), [], "no blob of a half image is left");
-    assert.deepEqual(listTree(`${s.data}/layers`), [], "no layer of a half image is left");
-    assert.deepEqual(listTree(`${s.data}/tmp`), [], "no partial download is left");
-    assert.deepEqual(listTree(`${s.data}/intents`), []);
-    const clean = await nookT(["system", "check"], s.env);
-    assert.equal(clean.code, 0, clean.stdout + clean.stderr);
-  } finally {
-    await s.reset();
-  }
-}, { skip: skip ?? registrySkip() });
+  }, { skip: skip ?? registrySkip() });
+}
 
 for (const step of ["read", "intent", "blob", "layer", "config", "record"]) {
   test(`load killed at load.${step}: the next load finishes it and the store is consistent`, async () => {
