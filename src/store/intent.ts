@@ -157,8 +157,12 @@ export class StoreTransaction {
       this.#locks.set(hex, f);
     }
     const existed = this.#intent.existed ??= [];
-    for (const d of items.blobs ?? []) if (!this.#intent.blobs.includes(d) && hasBlob(d, undefined, this.#root)) existed.push(d);
-    for (const c of items.layers ?? []) if (!this.#intent.layers.includes(c) && hasLayer(c, this.#root)) existed.push(c);
+    for (const d of items.blobs ?? []) {
+      if (!this.#intent.blobs.includes(d) && hasBlob(d, undefined, this.#root)) existed.push(d);
+    }
+    for (const c of items.layers ?? []) {
+      if (!this.#intent.layers.includes(c) && hasLayer(c, this.#root)) existed.push(c);
+    }
     const changed = [
       add(this.#intent.blobs, items.blobs),
       add(this.#intent.layers, items.layers),
@@ -287,7 +291,11 @@ function rollBack(intent: StoreIntent, root?: string): boolean {
         continue;
       }
       // recorded meanwhile by a transaction that has ended: it stays
-      const still = unrecorded({ ...intent, blobs: kind === "blob" ? [digest] : [], layers: kind === "layer" ? [digest] : [] }, root);
+      const still = unrecorded({
+        ...intent,
+        blobs: kind === "blob" ? [digest] : [],
+        layers: kind === "layer" ? [digest] : [],
+      }, root);
       if (!still.blobs.length && !still.layers.length) continue;
       try {
         if (kind === "blob") Deno.removeSync(blobPath(digest, root));
@@ -354,6 +362,8 @@ function sweepHalfWritten(root?: string): void {
   }
   for (const e of entries) {
     const m = /^[a-z]+-(\d+)-[0-9a-f]+\.json\.tmp$/.exec(e.name);
-    if (m && Number(m[1]) !== Deno.pid && procStartTime(Number(m[1])) === undefined) removeQuietly(`${intentsDir(root)}/${e.name}`);
+    if (m && Number(m[1]) !== Deno.pid && procStartTime(Number(m[1])) === undefined) {
+      removeQuietly(`${intentsDir(root)}/${e.name}`);
+    }
   }
 }

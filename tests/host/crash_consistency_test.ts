@@ -136,7 +136,7 @@ async function storeWithImage(): Promise<ReturnType<typeof store>> {
 }
 
 /** Everything of a container: its record, runtime directory, name, storage, and processes naming its id. */
-async function everything(base: string): Promise<Record<string, string[]>> {
+function everything(base: string): Record<string, string[]> {
   const ids = [...entries(`${base}/data/rootfs`), ...entries(`${base}/data/containers`)].filter((n) => /^[0-9a-f]{64}$/.test(n));
   const procs: string[] = [];
   for (const id of new Set(ids)) {
@@ -171,7 +171,7 @@ for (const [step, exists, cleanup] of RUN_STEPS) {
     else assert.deepEqual(shown, [], "a container killed before its record was written is rolled back");
     // whatever is left on disk belongs to a container ps lists
     const ids = shown.map((l) => l.split(" ")[0]!);
-    const left = await everything(s.base);
+    const left = everything(s.base);
     for (const id of [...left.records!, ...left.storage!, ...left.runDirs!]) {
       assert.ok(ids.includes(id), `${id.slice(0, 12)} is on disk but not listed by ps -a: ${JSON.stringify(left)}`);
     }
@@ -197,8 +197,8 @@ for (const [step, exists, cleanup] of RUN_STEPS) {
       const reset = await s.run(["system", "reset", "-f"]);
       assert.equal(reset.code, 0, reset.stderr);
     }
-    await waitFor("the container's processes to end", async () => (await everything(s.base)).processes!.length === 0);
-    assert.deepEqual(await everything(s.base), { records: [], runDirs: [], names: [], storage: [], processes: [] });
+    await waitFor("the container's processes to end", () => everything(s.base).processes!.length === 0);
+    assert.deepEqual(everything(s.base), { records: [], runDirs: [], names: [], storage: [], processes: [] });
     if (cleanup !== "system reset") {
       const check = await s.run(["system", "check"]);
       assert.equal(check.code, 0, check.stdout + check.stderr);

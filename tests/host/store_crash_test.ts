@@ -183,7 +183,13 @@ for (const step of ["unpack", "intent", "blob", "layer", "config", "record"]) {
       assert.equal(r.code, SIGKILLED, `nook was to kill itself at import.${step}: ${r.stderr}`);
       // an import killed after it recorded its image is finished; the next import makes a second image (a new config)
       const images = step === "record" ? 2 : 1;
-      await afterCrash(s, "import", () => nookT(["import", rootfs, "crash/import:1"], s.env), "localhost/crash/import:1", images);
+      await afterCrash(
+        s,
+        "import",
+        () => nookT(["import", rootfs, "crash/import:1"], s.env),
+        "localhost/crash/import:1",
+        images,
+      );
     } finally {
       await s.reset();
       Deno.removeSync(dir, { recursive: true });
