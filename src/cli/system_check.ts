@@ -63,7 +63,8 @@ export async function main(argv: string[]): Promise<number> {
   } catch {
     // no names yet
   }
-  const { storage, temporary } = await storeLeftovers();
+  const { storage, temporary, intents: halfImages } = await storeLeftovers();
+  for (const h of halfImages) found.push(h);
   for (const id of storage) found.push(`storage of container ${id.slice(0, 12)}, which no longer exists`);
   for (const t of temporary) found.push(`temporary file ${t} (an interrupted pull, load or import)`);
   for (const line of found) await write(`${repair ? "repairing" : "found"}: ${line}\n`);
@@ -78,20 +79,47 @@ export async function main(argv: string[]): Promise<number> {
     }
   }
   for (const n of names) Deno.removeSync(`${namesDir()}/${n}`);
-  if (storage.length || temporary.length) {
+  if (storage.length || temporary.length || halfImages.length) {
     const { lockStore } = await lazyImport<typeof import("../store/lock.ts")>("store/lock.ts");
     const { collectGarbage } = await lazyImport<typeof import("../store/gc.ts")>("store/gc.ts");
+    const { storeLayout } = await lazyImport<typeof import("../store/layout.ts")>("store/layout.ts");
+    const { removeTrees } = await lazyImport<typeof import("../unshare/mod.ts")>("unshare/mod.ts");
+    // taking the lock rolls back the transactions of killed nooks (their layers are moved into tmp/)
     using _lock = await lockStore("exclusive");
+    // tmp/ may hold files of subordinate ids (half-unpacked layers): removed inside the user namespace
+    const tmp = storeLayout().tmp;
+    const entries: string[] = [];
+    try {
+      for (const e of Deno.readDirSync(tmp)) entries.push(`${tmp}/${e.name}`);
+    } catch {
+      // none
+    }
+    await removeTrees(entries);
     collectGarbage({ temporary: true });
   }
   await write(`repaired ${found.length} problem(s)\n`);
   return 0;
 }
 
-/** Container storage without a record directory, and entries of the store's tmp/. */
-async function storeLeftovers(): Promise<{ storage: string[]; temporary: string[] }> {
+/**
+ * Container storage without a record directory, entries of the store's tmp/, and the
+ * transactions (pull, load, import) of killed nooks with what they made that no image uses.
+ */
+async function storeLeftovers(): Promise<{ storage: string[]; temporary: string[]; intents: string[] }> {
   const { listContainerStorage } = await lazyImport<typeof import("../store/container_storage.ts")>("store/container_storage.ts");
   const { storeLayout } = await lazyImport<typeof import("../store/layout.ts")>("store/layout.ts");
+  const { isAbandonedIntent, readStoreIntents, unrecorded } = await lazyImport<typeof import("../store/intent.ts")>(
+    "store/intent.ts",
+  );
+  const intents: string[] = [];
+  for (const [, intent] of readStoreIntents()) {
+    if (!isAbandonedIntent(intent)) continue;
+    const left = unrecorded(intent);
+    intents.push(
+      `${intent.op} of "${intent.what}" interrupted by a nook that was killed: ` +
+        `${left.blobs.length} blob(s) and ${left.layers.length} layer(s) of no image`,
+    );
+  }
   const storage = listContainerStorage().map((c) => c.id).filter((id) => !exists(containerDir(id)));
   const temporary: string[] = [];
   try {
@@ -99,5 +127,5 @@ async function storeLeftovers(): Promise<{ storage: string[]; temporary: string[
   } catch {
     // none
   }
-  return { storage, temporary };
+  return { storage, temporary, intents };
 }

@@ -7,7 +7,8 @@
  */
 import { SIGNALS } from "../plan/linux.ts";
 import { ContainerError } from "./errors.ts";
-import { crashPoint, isAbandoned, readIntent, recordIntent, removeOwned } from "./intent.ts";
+import { crashPoint, recordIntent, removeOwned } from "./intent.ts";
+import { beingRemoved, removalInProgress } from "./intent_file.ts";
 import { releaseRecordedCgroup } from "./cgroup.ts";
 import { currentStatus, isActive } from "./status.ts";
 import { containerDir, type ContainerRecord, mustRecord, readRecord } from "./store.ts";
@@ -25,16 +26,8 @@ import { leaveNetworks } from "./networks.ts";
  */
 export async function removeContainer(id: string, force: boolean): Promise<void> {
   const rec = mustRecord(id);
-  const s = currentStatus(id);
-  if (isActive(s)) {
-    if (!force) {
-      throw new ContainerError(`Cannot remove container ${rec.name}: it is ${s.state}`, {
-        hint: `stop it first (nook stop ${rec.name}) or force it: nook rm -f ${rec.name}`,
-      });
-    }
-    await stopContainer(id, { timeoutSec: 0, signal: SIGNALS.SIGKILL! });
-  }
-  // Concurrent removals serialize on the container's lock; the loser finds the record gone.
+  // Concurrent commands serialize on the container's lock; the loser finds the record gone, or the
+  // removal still in progress.
   let lock: Deno.FsFile;
   try {
     lock = await Deno.open(`${containerDir(id)}/lock`, { read: true, write: true, create: true, mode: 0o600 });
@@ -43,17 +36,23 @@ export async function removeContainer(id: string, force: boolean): Promise<void>
     throw err;
   }
   try {
-    await lock.lock(true);
-    if (!readRecord(id) || readIntent(id)?.op === "remove" && !isAbandoned(readIntent(id)!)) throw alreadyRemoved(rec);
-    const again = currentStatus(id);
-    if (isActive(again)) {
-      throw new ContainerError(`Cannot remove container ${rec.name}: it was started again meanwhile`, {
-        hint: `nook rm -f ${rec.name}`,
+    if (!(await lock.tryLock(true))) {
+      if (removalInProgress(id)) throw beingRemoved(rec.name || id.slice(0, 12));
+      await lock.lock(true);
+    }
+    if (!readRecord(id)) throw alreadyRemoved(rec);
+    const s = currentStatus(id);
+    if (isActive(s) && !force) {
+      throw new ContainerError(`Cannot remove container ${rec.name}: it is ${s.state}`, {
+        hint: `stop it first (nook stop ${rec.name}) or force it: nook rm -f ${rec.name}`,
       });
     }
-    // From here the removal is recorded: a nook killed halfway leaves it for the next command to finish.
+    // From here the removal is recorded (ps shows it as Removing): a nook killed halfway leaves it
+    // for the next command to finish; other commands on it are told it is being removed.
     recordIntent(id, "remove");
     crashPoint("rm.intent");
+    if (isActive(s)) await stopContainer(id, { timeoutSec: 0, signal: SIGNALS.SIGKILL! });
+    crashPoint("rm.stopped");
     // what is left of its cgroup (a cgroupfs directory; a scope systemd has not collected yet)
     await releaseRecordedCgroup(rec);
     // storage and volumes, runtime directory, name, and the record directory last

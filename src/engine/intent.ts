@@ -17,76 +17,19 @@
  */
 import { lazyImport } from "../lazy/mod.ts";
 import { containerDir, containersDir, runtimeDir } from "../paths/mod.ts";
-import { isSameProcess, procStartTime } from "../proc/mod.ts";
+import { crashPoint } from "../proc/crash_point.ts";
 import { namesDir } from "./names.ts";
 import { isId, listIds } from "./store.ts";
-import { currentStatus } from "./status.ts";
+import { currentStatus, isActive } from "./status.ts";
+import { SIGNALS } from "../plan/linux.ts";
 
-/** The operations recorded as intents. */
-export type IntentOp = "create" | "remove";
-
-/** The contents of a container's `intent` file. */
-export interface Intent {
-  /** What is being done. */
-  op: IntentOp;
-  /** The nook process doing it, and its start time: once it is gone, the intent is abandoned. */
-  pid: number;
-  /** Start time of `pid` (clock ticks since boot). */
-  pidStart: number;
-}
-
-/** The intent file of a container. */
-export function intentPath(id: string): string {
-  return `${containerDir(id)}/intent`;
-}
+export { crashPoint };
+export { clearIntent, type Intent, type IntentOp, intentPath, isAbandoned, readIntent, recordIntent } from "./intent_file.ts";
+import { type Intent, isAbandoned, readIntent, recordIntent } from "./intent_file.ts";
 
 /** The runtime directory of a container (its /etc files, helper pid files, sockets while it runs). */
 export function containerRunDir(id: string): string {
   return `${runtimeDir()}/containers/${id}`;
-}
-
-/**
- * Kill this process at a named step when the tests ask for it (`NOOK_CRASH_AT=<step>`), so that
- * crash consistency is tested at every step rather than by luck. Honoured only under the test
- * harness (`NOOK_TEST_CI`) or with `--debug`: a stray variable in a user's shell does nothing.
- */
-export function crashPoint(step: string): void {
-  const at = Deno.env.get("NOOK_CRASH_AT");
-  if (at === undefined || at !== step) return;
-  if (Deno.env.get("NOOK_TEST_CI") !== "1" && Deno.env.get("NOOK_DEBUG") !== "1") return;
-  Deno.kill(Deno.pid, "SIGKILL");
-}
-
-/** Write the intent (temp + rename: a reader never sees half of it). */
-export function recordIntent(id: string, op: IntentOp): void {
-  const intent: Intent = { op, pid: Deno.pid, pidStart: procStartTime(Deno.pid) ?? 0 };
-  const tmp = `${intentPath(id)}.tmp`;
-  Deno.writeTextFileSync(tmp, JSON.stringify(intent) + "\n", { mode: 0o600 });
-  Deno.renameSync(tmp, intentPath(id));
-}
-
-/** The change is complete: forget the intent. */
-export function clearIntent(id: string): void {
-  try {
-    Deno.removeSync(intentPath(id));
-  } catch {
-    // none, or the directory went with a removal
-  }
-}
-
-/** The intent recorded for a container, if any. */
-export function readIntent(id: string): Intent | undefined {
-  try {
-    const v = JSON.parse(Deno.readTextFileSync(intentPath(id))) as Intent;
-    return v.op === "create" || v.op === "remove" ? v : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** True when the process that recorded the intent is gone (killed before it finished). */
-export function isAbandoned(intent: Intent): boolean {
-  return !(intent.pid === Deno.pid || isSameProcess(intent.pid, intent.pidStart));
 }
 
 /**
@@ -201,6 +144,11 @@ export async function sweepAbandoned(): Promise<Swept> {
   const found = findAbandoned();
   const out: Swept = { rolledBack: [], finished: [], runDirs: [] };
   for (const [id, intent] of found.intents) {
+    // a removal is recorded before its container is stopped: one killed in between left it running
+    if (intent.op === "remove" && isActive(currentStatus(id))) {
+      const { stopContainer } = await lazyImport<typeof import("./stop.ts")>("engine/stop.ts");
+      await stopContainer(id, { timeoutSec: 0, signal: SIGNALS.SIGKILL! }).catch(() => {});
+    }
     await removeOwned(id);
     (intent.op === "create" ? out.rolledBack : out.finished).push(id);
   }

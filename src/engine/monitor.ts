@@ -24,6 +24,7 @@ import { monitorPath } from "./monitor_path.ts";
 import { selfCommand } from "../paths/project.ts";
 import { dataDir } from "../paths/mod.ts";
 import { healthMonitorArgs } from "./health.ts";
+import { crashPoint } from "../proc/crash_point.ts";
 
 /** Back-off between restarts (docker's: 100 ms, doubled each time, at most a minute). */
 const RESTART_DELAY_MS = 100;
@@ -160,8 +161,10 @@ export async function startDetached(
   mapping = specMapping(spec, mapping); // --userns: the container's own maps
   const plan = buildPlan(spec, mapping);
   const argv = await monitorArgs(rec, mapping, { ...extras, args: [...extras.args ?? [], ...net.args] });
+  crashPoint("start.monitor");
   const started = await launch(plan, {
     beforeGo: async (pid) => {
+      crashPoint("start.go"); // the monitor and the container's first process wait for this nook
       if (!spec.joinUserns) await applyIdMapping(pid, mapping); // else the shared user namespace's maps hold
       for (const step of hooks.beforeGo ?? []) await step(pid);
     },
@@ -171,6 +174,7 @@ export async function startDetached(
     },
     explainError: (msg) => net.explain(msg),
   }, (bytes) => viaMonitor(argv, bytes));
+  crashPoint("start.started");
   await closeFd(started.pidfd);
   await closeFd(started.ptyMaster);
   net.publish();

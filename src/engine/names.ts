@@ -9,6 +9,7 @@ import { ContainerError } from "./errors.ts";
 import { withLock } from "./lock.ts";
 import { containerDir, containersDir, isId, listIds, readRecord } from "./store.ts";
 import { ADJECTIVES, SURNAMES } from "./_words.ts";
+import { beingRemoved, removalInProgress } from "./intent_file.ts";
 
 const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 
@@ -99,6 +100,13 @@ export function releaseName(name: string, id: string): void {
  * (docker's rules). Throws when there is none or the prefix is ambiguous.
  */
 export function resolveContainer(ref: string): string {
+  const id = resolveId(ref);
+  // another command is removing it: say so, rather than act on what is being taken away
+  if (removalInProgress(id)) throw beingRemoved(readRecord(id)?.name || ref);
+  return id;
+}
+
+function resolveId(ref: string): string {
   if (isId(ref) && readRecord(ref)) return ref;
   if (isValidName(ref)) {
     const id = owner(ref);

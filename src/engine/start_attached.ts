@@ -10,11 +10,11 @@ import { networkHooks } from "../network/mod.ts";
 import { detectIdMapping } from "../userns/mod.ts";
 import { recordedCgroupHooks, releaseRecordedCgroup } from "./cgroup.ts";
 import { ContainerError } from "./errors.ts";
-import { runForeground } from "./foreground.ts";
+import { recordStartFailure, runForeground } from "./foreground.ts";
 import { withLockAsync } from "./lock.ts";
 import { mergeHooks } from "./run.ts";
 import { prepareRootfs } from "./start.ts";
-import { currentStatus, isActive } from "./status.ts";
+import { currentStatus, foregroundRunning, isActive, readStatusFile, writeStatus } from "./status.ts";
 import { containerRunDir } from "./intent.ts";
 import { containerDir, type ContainerRecord, readRecord, writeRecord } from "./store.ts";
 
@@ -33,8 +33,18 @@ export async function startAttached(id: string): Promise<number> {
     Deno.mkdirSync(containerRunDir(id), { recursive: true, mode: 0o700 });
     await releaseRecordedCgroup(r);
     writeRecord(r);
+    // Claimed before the lock goes: running, with this nook as its supervisor (its pid comes once
+    // it exists). A second start -a or start sees it running; if this nook dies first, the claim
+    // reads as exited (its supervisor is gone).
+    writeStatus(id, { ...foregroundRunning(readStatusFile(id), 0), pidStart: 0 });
     return r;
   });
-  const cgroup = await recordedCgroupHooks(id, rec.spec, rec.resources ?? {}, { detached: false });
+  let cgroup;
+  try {
+    cgroup = await recordedCgroupHooks(id, rec.spec, rec.resources ?? {}, { detached: false });
+  } catch (err) {
+    recordStartFailure(rec, err);
+    throw err;
+  }
   return await runForeground(rec, detectIdMapping(), mergeHooks(cgroup, networkHooks(rec.spec)));
 }

@@ -9,6 +9,7 @@ import type { ContainerRecord } from "./store.ts";
 import { containerDir, logPath } from "./store.ts";
 import { humanDuration, isoNs, ZERO_TIME } from "./units.ts";
 import { healthDocument, healthSuffix, readHealth } from "./health.ts";
+import { removalInProgress } from "./intent_file.ts";
 
 /** One container as commands see it: its record and its status now. */
 export interface ContainerView {
@@ -67,7 +68,7 @@ export function inspectDocument(v: ContainerView): Record<string, unknown> {
     Path: p.args[0] ?? "",
     Args: p.args.slice(1),
     State: {
-      Status: shownState(s),
+      Status: removalInProgress(rec.id) ? "removing" : shownState(s),
       Running: running,
       Paused: false,
       Restarting: s.state === "restarting",
@@ -157,6 +158,7 @@ export function inspectDocument(v: ContainerView): Record<string, unknown> {
 export function psFields(v: ContainerView, now = Date.now()): Record<string, unknown> {
   const { rec, status: s } = v;
   const created = Date.parse(rec.created);
+  const removing = removalInProgress(rec.id);
   return {
     ID: rec.id.slice(0, 12),
     Names: rec.name,
@@ -165,8 +167,9 @@ export function psFields(v: ContainerView, now = Date.now()): Record<string, unk
     CreatedAt: new Date(created).toISOString(),
     RunningFor: `${humanDuration(now - created)} ago`,
     Ports: formatPsPorts(networkOf(v)?.ports ?? []),
-    State: shownState(s),
-    Status: statusText(s, now) + (s.state === "running" ? healthSuffix(readHealth(rec)) : ""),
+    // podman's word for a container whose removal another command has begun
+    State: removing ? "removing" : shownState(s),
+    Status: removing ? "Removing" : statusText(s, now) + (s.state === "running" ? healthSuffix(readHealth(rec)) : ""),
     Pid: s.state === "running" ? s.pid : 0,
     ExitCode: s.exitCode,
     Restarts: s.restarts,

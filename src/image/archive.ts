@@ -12,6 +12,7 @@ import { NookError } from "../errors/mod.ts";
 import { blobPath, commitBlobFile, hasBlob, readBlobText, sha256, tempPath, writeBlob } from "../store/blobs.ts";
 import type { ImageRecord } from "../store/images.ts";
 import { chainIds, commitLayer, hasLayer, readLayerInfo, tempLayerDir } from "../store/layers.ts";
+import { StoreTransaction } from "../store/intent.ts";
 import {
   currentIdPolicy,
   describeStreamError,
@@ -363,7 +364,27 @@ export async function loadArchive(
   opts: { archiveName?: string; platform?: Platform } = {},
 ): Promise<ImageRecord[]> {
   const label = opts.archiveName ?? "the archive";
+  // a transaction (store/intent.ts): what it makes is named in its intent first, rolled back when it fails or is killed
+  const tx = StoreTransaction.begin("load", label);
+  try {
+    const recs = await loadMembers(tx, input, progress, label, opts);
+    tx.end(false);
+    return recs;
+  } catch (err) {
+    tx.end(true);
+    throw err;
+  }
+}
+
+async function loadMembers(
+  tx: StoreTransaction,
+  input: AsyncIterable<Uint8Array>,
+  progress: Progress,
+  label: string,
+  opts: { platform?: Platform },
+): Promise<ImageRecord[]> {
   const members = await readMembers(input, label);
+  tx.step("read");
   try {
     const isOci = members.has("index.json") && members.has("oci-layout");
     if (!isOci && !members.has("manifest.json")) {
@@ -383,10 +404,18 @@ export async function loadArchive(
         ...(i > 0 ? { parent: chains[i - 1]! } : {}),
         file: f.layers[i]!.tmp,
       }));
+      // written ahead: everything this image may make, before any of it is looked for
+      tx.will({
+        blobs: [...layers.map((l) => l.desc.digest), f.manifest.config.digest, f.manifestDigest],
+        layers: chains,
+        images: [f.manifest.config.digest],
+      });
+      tx.step("intent");
       // blobs are stored only once every layer unpacked cleanly
       await ensureLayers(layers, progress);
       keep(f.configMember);
       await writeBlob(f.manifestBytes, f.manifestDigest);
+      tx.step("config");
       const rec: ImageRecord = {
         id: f.manifest.config.digest,
         names: f.names,
@@ -407,6 +436,7 @@ export async function loadArchive(
       };
       rec.size = sizeOf(rec);
       await recordImage(rec);
+      tx.step("record");
       out.push(rec);
     }
     return out;
@@ -493,6 +523,24 @@ export async function importRootfs(
   opts: { name?: string; changes?: string[]; message?: string; label?: string } = {},
 ): Promise<ImageRecord> {
   applyChanges({}, opts.changes ?? []); // a bad --change fails before anything is written
+  // a transaction (store/intent.ts): what it makes is named in its intent first, rolled back when it fails or is killed
+  const tx = StoreTransaction.begin("import", opts.label ?? "the tarball");
+  try {
+    const rec = await importOne(tx, input, progress, opts);
+    tx.end(false);
+    return rec;
+  } catch (err) {
+    tx.end(true);
+    throw err;
+  }
+}
+
+async function importOne(
+  tx: StoreTransaction,
+  input: AsyncIterable<Uint8Array>,
+  progress: Progress,
+  opts: { name?: string; changes?: string[]; message?: string; label?: string },
+): Promise<ImageRecord> {
   const tmp = tempPath("import");
   // the pid in the name lets the next nook that takes the store lock sweep it after a kill
   const work = tempLayerDir(`layer-import-${Deno.pid}-`);
@@ -502,6 +550,7 @@ export async function importRootfs(
     for await (const c of input) {
       let off = 0;
       while (off < c.length) off += file.writeSync(c.subarray(off));
+      if (size === 0) tx.step("unpack");
       size += c.length;
       yield c;
     }
@@ -533,18 +582,25 @@ export async function importRootfs(
     // an image with no files runs nothing: an empty input is a mistake (a failed download, a wrong path)
     if (size === 0 || result.entries === 0) throw emptyImport(label, size);
     task.finish(`${size} bytes`);
+    const chainId = result.diffId;
+    // written ahead, before the store is looked at: the blob and layer this import may make
+    tx.will({ blobs: [result.digest], layers: [chainId] });
+    tx.step("intent");
     if (hasBlob(result.digest, size)) removeQuietly(tmp);
     else commitBlobFile(tmp, result.digest);
-    const chainId = result.diffId;
+    tx.step("blob");
     if (hasLayer(chainId)) removeQuietly(work);
-    else {commitLayer(work, {
+    else {
+      commitLayer(work, {
         chainId,
         diffId: result.diffId,
         size: result.size,
         opaque: result.opaque,
         created: new Date().toISOString(),
-      });}
+      });
+    }
     committed = true;
+    tx.step("layer");
     const now = new Date().toISOString();
     const host = hostPlatform();
     const config: ImageConfig = {
@@ -557,6 +613,7 @@ export async function importRootfs(
       history: [{ created: now, created_by: "nook import", ...(opts.message ? { comment: opts.message } : {}) }],
     };
     const configBytes = new TextEncoder().encode(JSON.stringify(config));
+    tx.will({ blobs: [await sha256(configBytes)], images: [await sha256(configBytes)] });
     const configDigest = await writeBlob(configBytes);
     const layerType = result.compression === "gzip"
       ? MT.OCI_LAYER_GZIP
@@ -570,7 +627,9 @@ export async function importRootfs(
       layers: [{ mediaType: layerType, digest: result.digest, size }],
     };
     const manifestBytes = new TextEncoder().encode(JSON.stringify(manifest));
+    tx.will({ blobs: [await sha256(manifestBytes)] });
     const manifestDigest = await writeBlob(manifestBytes);
+    tx.step("config");
     let names: string[] = [];
     if (opts.name) {
       const r = parseReference(opts.name, "localhost");
@@ -589,6 +648,7 @@ export async function importRootfs(
       created: now,
     };
     await recordImage(rec);
+    tx.step("record");
     return rec;
   } finally {
     try {

@@ -13,6 +13,7 @@ import { blobPath, commitBlobFile, hasBlob } from "../store/blobs.ts";
 import { digestHex, storeLayout } from "../store/layout.ts";
 import { commitLayer, hasLayer, type LayerInfo, tempLayerDir } from "../store/layers.ts";
 import { lockKey } from "../store/lock.ts";
+import { currentTransaction } from "../store/intent.ts";
 import { addImage, type ImageRecord, updateImages } from "../store/images.ts";
 import type { Descriptor } from "./manifest.ts";
 import type { Progress, Task } from "./progress.ts";
@@ -117,6 +118,7 @@ export async function ensureLayer(
 ): Promise<void> {
   const { desc, chainId } = layer;
   const hex = digestHex(desc.digest);
+  const tx = currentTransaction();
   using _lock = await lockKey(`blob-${hex}`);
   const haveBlob = hasBlob(desc.digest, desc.size);
   if (hasLayer(chainId) && haveBlob) {
@@ -178,6 +180,7 @@ export async function ensureLayer(
       // to disk first: the chunk is handed to the unpacker's thread after this
       let off = 0;
       while (off < c.length) off += partialFile.writeSync(c.subarray(off));
+      if (fed === have) tx?.step("download");
       fed += c.length;
       unflushed += c.length;
       if (unflushed >= 32 * 1024 * 1024) {
@@ -192,7 +195,7 @@ export async function ensureLayer(
 
   // Why a temporary directory: a half-unpacked layer (kill -9, error) must
   // never be found under layers/; only a complete one is renamed there.
-  const work = tempLayerDir(`layer-${hex.slice(0, 12)}-`);
+  const work = tempLayerDir(`layer-${hex.slice(0, 12)}-${Deno.pid}-`);
   let ok = false;
   try {
     task?.status(unpackOnly ? "unpacking" : "downloading");
@@ -222,6 +225,7 @@ export async function ensureLayer(
       );
     }
     if (!haveBlob) commitBlobFile(local ?? partial, desc.digest);
+    tx?.step("blob");
     const info: LayerInfo = {
       chainId,
       diffId: layer.diffId,
@@ -233,6 +237,7 @@ export async function ensureLayer(
     if (hasLayer(chainId)) removeQuietly(work);
     else commitLayer(work, info);
     ok = true;
+    tx?.step("layer");
     task?.finish(unpackOnly ? "unpacked" : "done");
   } catch (err) {
     await Promise.allSettled(flushes);

@@ -10,6 +10,7 @@ import { NookError } from "../errors/mod.ts";
 import { sha256, writeBlob } from "../store/blobs.ts";
 import { chainIds, readLayerInfo } from "../store/layers.ts";
 import type { ImageRecord } from "../store/images.ts";
+import { currentTransaction, StoreTransaction } from "../store/intent.ts";
 import { findCredentials } from "./auth.ts";
 import { DigestError, ensureLayers, type IngestLayer, recordImage } from "./ingest.ts";
 import {
@@ -49,8 +50,23 @@ function json(bytes: Uint8Array, what: string): unknown {
   }
 }
 
-/** Pull one image into the store; resolves with its record. */
+/**
+ * Pull one image into the store; resolves with its record. A transaction (store/intent.ts): what
+ * it makes is named in its intent first, and rolled back when it fails or is killed.
+ */
 export async function pullImage(input: string, progress: Progress, opts: PullOptions = {}): Promise<ImageRecord> {
+  const tx = StoreTransaction.begin("pull", input);
+  try {
+    const rec = await pullOne(input, progress, opts);
+    tx.end(false);
+    return rec;
+  } catch (err) {
+    tx.end(true);
+    throw err;
+  }
+}
+
+async function pullOne(input: string, progress: Progress, opts: PullOptions): Promise<ImageRecord> {
   const want = opts.platform ?? hostPlatform();
   const refs = candidates(input).filter((r) => r.qualified || r.registry !== "localhost");
   let lastErr: unknown;
@@ -210,11 +226,20 @@ async function pullFrom(
     ...(i > 0 ? { parent: chains[i - 1]! } : {}),
     fetch: (offset: number) => client.blob(repository, desc.digest, desc.size, offset),
   }));
+  const tx = currentTransaction();
+  // written ahead: everything this pull may make, before it looks for any of it
+  tx?.will({
+    blobs: [...layers.map((l) => l.desc.digest), manifest.config.digest, manifestDigest, topDigest],
+    layers: chains,
+    images: [manifest.config.digest],
+  });
+  tx?.step("intent");
   await ensureLayers(layers, progress, opts.parallel ?? 3, opts.debug ?? false);
   // the image's own blobs go in only once all its layers did
   await writeBlob(configBytes, manifest.config.digest);
   await writeBlob(manifestBytes, manifestDigest);
   if (manifestDigest !== topDigest) await writeBlob(first.bytes, topDigest);
+  tx?.step("config");
   const rec: ImageRecord = {
     id: manifest.config.digest,
     names: ref.tag !== undefined ? [`${repoName(ref)}:${ref.tag}`] : [],
@@ -235,6 +260,7 @@ async function pullFrom(
   };
   rec.size = sizeOf(rec);
   await recordImage(rec);
+  tx?.step("record");
   return rec;
 }
 

@@ -16,6 +16,7 @@ import { removeTrees, USERNS_ENV } from "../unshare/mod.ts";
 import { selfCommand } from "../paths/project.ts";
 import { findExecutable } from "../userns/mod.ts";
 import type { Backend, BackendChoice } from "./backend.ts";
+import { crashPoint } from "../proc/crash_point.ts";
 
 /** A container's prepared storage. */
 export interface PreparedRootfs {
@@ -121,6 +122,7 @@ export function createContainerRootfs(
       setup = { run: [run], leaveHelpersBehind: true };
     }
   }
+  crashPoint("create.rootfs"); // its directories are made, the pin on the image's layers is not
   const tmp = `${dir}/rootfs.json.tmp`;
   Deno.writeTextFileSync(tmp, JSON.stringify(record) + "\n");
   Deno.renameSync(tmp, `${dir}/rootfs.json`);

@@ -1,5 +1,6 @@
 import { StoreError } from "./errors.ts";
 import { storeLayout } from "./layout.ts";
+import { sweepStoreIntents } from "./intent.ts";
 
 /** A held lock; release it (or use `using`). */
 export interface Held {
@@ -47,16 +48,20 @@ export async function lockStore(mode: "shared" | "exclusive", root?: string, qui
   const layout = storeLayout(root);
   Deno.mkdirSync(layout.root, { recursive: true, mode: 0o700 });
   const held = await lockFile(layout.lock, mode === "exclusive", "the image store", quiet);
+  // what killed pulls, loads and imports left: their half images first, then their temporary files
+  sweepStoreIntents(root);
   sweepTemporary(layout.tmp, mode === "exclusive");
   return held;
 }
 
 /**
  * Temporary entries that name the process that made them: `<kind>-<pid>-…`
- * (see tempPath in blobs.ts). Resumable downloads
- * (`<hex>.partial`) and unpacks that the per-blob lock guards are not here.
+ * (see tempPath in blobs.ts), unpacks of a layer (`layer-<hex12>-<pid>-…`),
+ * and layers a rollback moved aside (`rollback-<pid>-…`, see intent.ts).
+ * Resumable downloads (`<hex>.partial`) are not here: the next pull of the
+ * blob resumes them.
  */
-const OWNED_TEMP = /^(?:load|import|blob|layer-import|build|commit)-(\d+)-/;
+const OWNED_TEMP = /^(?:load|import|blob|layer-import|layer-[0-9a-f]{12}|rollback|build|commit)-(\d+)-/;
 
 /**
  * Remove what a killed or failed load, import, pull or build left in tmp/: with the

@@ -36,6 +36,9 @@ test("a user with no /etc/subuid entry gets the usermod command with a free rang
     uid: 4242,
     subuid: file(d, "subuid", OTHERS),
     subgid: file(d, "subgid", OTHERS),
+    // a runtime directory of the test's own: uid 4242's fallback (/tmp/nook-4242) is shared by every user
+    // who runs this test, and whoever made it first owns it
+    env: { ...Deno.env.toObject(), NOOK_RUNTIME_DIR: `${d}/run` },
   });
   assert.equal(c.status, "warn");
   assert.match(c.detail, /no range for "fresh"/);
