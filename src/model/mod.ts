@@ -27,6 +27,7 @@ export { type CapabilitySets, DEFAULT_CAPABILITIES, type ExecLabel, type Securit
 export {
   DEFAULT_DEVICES,
   HOOK_KINDS,
+  JOIN_ORDER,
   NAMESPACE_FILES,
   type NsType,
   OCI_VERSION,
@@ -45,3 +46,12 @@ export {
 } from "./oci.ts";
 export { DEFAULT_MOUNTS, type DefaultMount, DEVPTS_TTY_GID } from "./mounts.ts";
 export { FLOORS } from "./floors.ts";
+export type {
+  MountAttrChange,
+  NamespaceSpec,
+  PlanSpec,
+  PlanSyncs,
+  ProcessSetup,
+  RootMount,
+  RootStep,
+} from "./plan_spec.ts";
