@@ -1,7 +1,8 @@
 /**
  * The model: a container as plain typed data — the OCI runtime spec's config as nook checks it
- * ({@link OciConfig}), nook's own resolved form of it ({@link ContainerSpec}), and the parts
- * (network, security) both are made of. Every folder may import this one; it imports nothing of
+ * ({@link OciConfig}), nook's own resolved form of it ({@link ContainerSpec}), the plan spec both
+ * front doors turn theirs into for the one plan builder ({@link PlanSpec}), and the parts
+ * (network, security) they are made of. Every folder may import this one; it imports nothing of
  * nook's (tests/unit/floors_test.ts checks it).
  *
  * ## Floors
