@@ -103,7 +103,7 @@ export function compilePlan(s: PlanSpec): Plan {
   if (s.dieWithParent) p.pdeathsig(SIGNALS.SIGKILL!);
   for (const j of joins) p.setns(j.path, CLONE_FLAG[j.type]);
   if (first && early) p.unshare(early);
-  if (s.syncs.namespaces) {
+  if (first && s.syncs.namespaces) {
     // The parent opens this process's /proc/PID (newuidmap checks that the user owns it; a user
     // network's veth goes into its ns/net): dumpable only for that stop, while it is still in
     // nook's pid namespace, where no container process can see it.

@@ -79,9 +79,11 @@ export interface NamespaceSpec {
 /** SYNC tags at which the plan stops and the parent acts (0 or absent: no stop). */
 export interface PlanSyncs {
   /**
-   * After the namespaces are unshared (when they are made after joining a user namespace, or
-   * besides joined ones): the parent writes the new user namespace's id maps, or wires the new
-   * network namespace. The child is dumpable for that stop only, still in nook's pid namespace.
+   * After the namespaces are unshared: the parent writes the new user namespace's id maps, or
+   * wires the new network namespace. The child is dumpable for that stop only, still in nook's
+   * pid namespace. Only a plan that unshares its namespaces (a user namespace joined, or one
+   * made besides joined ones) stops here: a cloned child's namespaces are ready before GO,
+   * where the parent acts anyway.
    */
   namespaces?: number;
   /** The filesystem is ready, before pivot_root (the runtime's create hooks). */
