@@ -7,13 +7,20 @@ bench_root=$(CDPATH= cd -- "$(dirname -- "$0")/.." && pwd -P)
 # bench_as_user "$0" "$@": as root, build libshim and the launcher's bundle (build/ is root's:
 # the user could not, and would run the slower sources) and re-run the script as
 # $NOOK_TEST_USER (default nooktest) with a clean environment; the variables named in
-# $BENCH_PASS are kept. As any other user it returns and the script goes on.
+# $BENCH_PASS are kept (NOOK_BENCH_COMPARE among them: the other checkout is built likewise). As any other user it returns and the script goes on.
 bench_as_user() {
   [ "$(id -u)" = 0 ] || return 0
   _user=${NOOK_TEST_USER:-nooktest}
   "$bench_root/libshim/build.sh"
   "$bench_root/nook" --version >/dev/null
   chmod -R a+rX "$bench_root/build"
+  # NOOK_BENCH_COMPARE: the other checkout's nook is built here too, for the same reason
+  if [ -n "${NOOK_BENCH_COMPARE:-}" ]; then
+    _other=$(dirname -- "$NOOK_BENCH_COMPARE")
+    "$_other/libshim/build.sh"
+    "$NOOK_BENCH_COMPARE" --version >/dev/null
+    chmod -R a+rX "$_other/build"
+  fi
   _keep=""
   for _v in ${BENCH_PASS:-}; do
     eval "[ -n \"\${$_v+set}\" ]" && _keep="$_keep $_v=$(eval "printf %s \"\$$_v\"")"

@@ -7,11 +7,14 @@
 # podman when they are installed and work here. Ends with the ratios start-up is judged by.
 # Runs as an unprivileged user; as root it re-runs itself as $NOOK_TEST_USER.
 #   bench/start.sh [RUNS]          (BENCH_PODMAN=0 leaves podman out: its first run is slow)
+# NOOK_BENCH_COMPARE=/path/to/other/nook compares this checkout's nook with another's (before
+# and after a change) instead: the nook rows of both, in rounds of a few runs whose order
+# rotates (bench/rounds.ts), so both meet the same load; it reports medians and the ratios.
 set -eu
 . "$(dirname -- "$0")/_lib.sh"
 root=$bench_root
 runs=${1:-40}
-BENCH_PASS=BENCH_PODMAN bench_as_user "$0" "$@"
+BENCH_PASS="BENCH_PODMAN NOOK_BENCH_COMPARE" bench_as_user "$0" "$@"
 bench_need hyperfine
 
 deno="$root/.deno/node_modules/deno/deno"
@@ -35,6 +38,40 @@ tar -C "$rootfs" -cf - . | "$root/nook" import -q - bench-busybox >/dev/null
 bundle="$deno run --allow-all --quiet --no-prompt --config $root/deno.json $root/build/js/nook.js"
 [ -e "$root/build/js/nook.js" ] || { echo "bench: the launcher did not build build/js/nook.js" >&2; exit 1; }
 : >"$tmp/empty.js"
+
+if [ -n "${NOOK_BENCH_COMPARE:-}" ]; then
+  other=$NOOK_BENCH_COMPARE
+  "$other" run --rm --rootfs "$rootfs" true # warm the other checkout too
+  NOOK_FROM_SOURCE=1 "$other" run --rm --rootfs "$rootfs" true 2>/dev/null
+  "$other" run --rm --network none bench-busybox true
+  set --
+  for n in "$root/nook" "$other"; do
+    label=""
+    [ "$n" = "$other" ] && label="other: "
+    set -- "$@" "${label}nook --network none" "$n run --rm --network none --rootfs $rootfs true" \
+      "${label}nook, default network" "$n run --rm --rootfs $rootfs true" \
+      "${label}nook, image from the store (overlay)" "$n run --rm --network none bench-busybox true" \
+      "${label}nook --network none, from the sources" "env NOOK_FROM_SOURCE=1 $n run --rm --network none --rootfs $rootfs true"
+  done
+  per=4
+  "$deno" run --allow-all --quiet --config "$root/deno.json" "$root/bench/rounds.ts" \
+    $(((runs + per - 1) / per)) $per "$tmp/result.json" -N --warmup 1 -- "$@"
+  "$deno" eval --quiet '
+const r = JSON.parse(Deno.readTextFileSync(Deno.args[0])).results;
+const med = (x) => { const s = [...x.times].sort((a, b) => a - b); return s[Math.floor(s.length / 2)] * 1000; };
+const cpu = (x) => (x.user + x.system) * 1000;
+console.log(`this checkout: ${Deno.args[1]}\nother: ${Deno.args[2]}  (${r[0].times.length} runs each, in rounds)`);
+const w = Math.max(...r.map((x) => x.command.length));
+console.log(`${"command".padEnd(w)}  median ms   mean ms  cpu ms  this/other`);
+for (const x of r) {
+  const peer = r.find((y) => y.command === `other: ${x.command}`);
+  const ratio = peer ? (med(x) / med(peer)).toFixed(3).padStart(10) : "";
+  console.log(`${x.command.padEnd(w)}  ${med(x).toFixed(1).padStart(9)}  ${(x.mean * 1000).toFixed(1).padStart(8)}  ${cpu(x).toFixed(1).padStart(6)}  ${ratio}`);
+}
+console.log(`load average after: ${Deno.readTextFileSync("/proc/loadavg").split(" ").slice(0, 3).join(" ")}`);' \
+    "$tmp/result.json" "$root" "$other"
+  exit 0
+fi
 
 nook="$root/nook run --rm --network none --rootfs $rootfs true"
 set -- -N --warmup 5 --runs "$runs" --export-json "$tmp/result.json" \

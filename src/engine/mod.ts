@@ -85,7 +85,7 @@ export {
 export { releaseRuntimeContainer, startContainer } from "./start.ts";
 export { recordCgroup, recordedCgroupHooks, recordOomKill, releaseRecordedCgroup } from "./cgroup.ts";
 export type { ContainerSpec, ImageInfo, MountSpec, ProcessSpec, RootfsSetup } from "../model/container.ts";
-export { buildPlan, DEVICES, execCandidates, NAMESPACES } from "./build_plan.ts";
+export { buildPlan, compilePlan, DEVICES, execCandidates, joinsFirst, NAMESPACES, runPlanSpec } from "./build_plan.ts";
 export { attachForeground, exitCode, FORWARDED_SIGNALS, SignalForwarder } from "./attach.ts";
 export { mergeHooks, runContainer, type RunHooks } from "./run.ts";
 export { parseGroup, parsePasswd, type ResolvedUser, resolveUser } from "./user.ts";

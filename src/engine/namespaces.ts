@@ -1,32 +1,15 @@
 /**
  * Namespace types as clone flags and /proc/PID/ns files, and the one order they are joined in
- * (by `nook exec` and by an OCI config's namespace paths). No dependencies beyond the model and
- * the kernel's constants: the light runtime commands (start, kill, delete) use it too.
+ * (by `nook exec` and by an OCI config's namespace paths). The flags and the order are facts of
+ * the kernel's constants (src/plan/linux.ts) and of the model (src/model/oci.ts), where the plan
+ * builder finds them without loading this file. No dependencies beyond those two: the light
+ * runtime commands (start, kill, delete) use it too.
  *
  * @module
  */
-import { CLONE } from "../plan/linux.ts";
-import { NAMESPACE_FILES, type NsType } from "../model/oci.ts";
-
-/** CLONE_NEW* flag of each namespace type. */
-export const CLONE_FLAG: Record<NsType, number> = {
-  user: CLONE.NEWUSER,
-  mount: CLONE.NEWNS,
-  pid: CLONE.NEWPID,
-  uts: CLONE.NEWUTS,
-  ipc: CLONE.NEWIPC,
-  network: CLONE.NEWNET,
-  cgroup: CLONE.NEWCGROUP,
-};
-
-/**
- * The order namespaces are joined in (util-linux nsenter's): the user namespace first (it grants
- * the rights to join the others), pid before mount (setns(CLONE_NEWPID) applies to children, so
- * the order among the rest does not matter to it), and the mount namespace last: after it, paths
- * resolve in the container's filesystem, where the host's /proc/PID/ns paths of the others do
- * not exist.
- */
-export const JOIN_ORDER: readonly NsType[] = ["user", "cgroup", "ipc", "uts", "network", "pid", "mount"];
+import { JOIN_ORDER, NAMESPACE_FILES, type NsType } from "../model/oci.ts";
+export { CLONE_FLAG } from "../plan/linux.ts";
+export { JOIN_ORDER } from "../model/oci.ts";
 
 /** The /proc/PID/ns file of a namespace type. */
 export function nsFile(pid: number | "self", type: NsType): string {

@@ -1,19 +1,14 @@
 /**
  * The one process setup: what happens between a plan's namespaces and mounts and the exec of its
- * program — for `nook run`'s container (build_plan.ts), an exec into a running container
- * (exec.ts, both front doors) and a runtime container's first process (`nook runtime create`).
+ * program — for a container's first process (the one plan builder, build_plan.ts, for `nook run`
+ * and `nook runtime create`) and for an exec into a running container (exec.ts, both front doors).
  *
  * @module
  */
 import { addBeforeExec, addBeforeSetid, type SecuritySpec } from "../security/mod.ts";
-import type { ProcessSpec } from "../model/container.ts";
+import type { ProcessSetup } from "../model/plan_spec.ts";
 import { MS, O, type Plan, SetIdFlag, SIGNALS } from "../plan/mod.ts";
-
-/**
- * A process to set up in a plan: the model's process, whose umask may be left as inherited
- * (config.json may name none) and which runs a minimal init only when asked (`nook run --init`).
- */
-export type ProcessSetup = Omit<ProcessSpec, "umask" | "init"> & { umask?: number; init?: boolean };
+export type { ProcessSetup } from "../model/plan_spec.ts";
 
 /** How to set up a process in a plan ({@link addProcessSetup}) and build an exec plan (`buildExecPlan` in exec.ts). */
 export interface ExecPlanOptions {

@@ -1,7 +1,8 @@
 /**
  * The model: a container as plain typed data — the OCI runtime spec's config as nook checks it
- * ({@link OciConfig}), nook's own resolved form of it ({@link ContainerSpec}), and the parts
- * (network, security) both are made of. Every folder may import this one; it imports nothing of
+ * ({@link OciConfig}), nook's own resolved form of it ({@link ContainerSpec}), the plan spec both
+ * front doors turn theirs into for the one plan builder ({@link PlanSpec}), and the parts
+ * (network, security) they are made of. Every folder may import this one; it imports nothing of
  * nook's (tests/unit/floors_test.ts checks it).
  *
  * ## Floors
@@ -27,6 +28,7 @@ export { type CapabilitySets, DEFAULT_CAPABILITIES, type ExecLabel, type Securit
 export {
   DEFAULT_DEVICES,
   HOOK_KINDS,
+  JOIN_ORDER,
   NAMESPACE_FILES,
   type NsType,
   OCI_VERSION,
@@ -45,3 +47,12 @@ export {
 } from "./oci.ts";
 export { DEFAULT_MOUNTS, type DefaultMount, DEVPTS_TTY_GID } from "./mounts.ts";
 export { FLOORS } from "./floors.ts";
+export type {
+  MountAttrChange,
+  NamespaceSpec,
+  PlanSpec,
+  PlanSyncs,
+  ProcessSetup,
+  RootMount,
+  RootStep,
+} from "./plan_spec.ts";

@@ -79,6 +79,16 @@ export const NAMESPACE_FILES = {
 /** A namespace type nook supports. */
 export type NsType = keyof typeof NAMESPACE_FILES;
 
+/**
+ * The one order namespaces are joined in (util-linux nsenter's), by `nook exec`, by a container
+ * that shares another's and by an OCI config's namespace paths: the user namespace first (it
+ * grants the rights to join the others), pid before mount (setns(CLONE_NEWPID) applies to
+ * children, so the order among the rest does not matter to it), and the mount namespace last:
+ * after it, paths resolve in the container's filesystem, where the host's /proc/PID/ns paths of
+ * the others do not exist.
+ */
+export const JOIN_ORDER: readonly NsType[] = ["user", "cgroup", "ipc", "uts", "network", "pid", "mount"];
+
 /** A namespace: new (no path) or joined (path). */
 export interface OciNamespace {
   /** Type. */

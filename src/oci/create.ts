@@ -13,7 +13,7 @@ import { execCandidates } from "../engine/build_plan.ts";
 import { SIGNALS } from "../plan/mod.ts";
 import { applyIdMapping, userName } from "../userns/mod.ts";
 import { absolute, type OciConfig, parseConfig } from "./config.ts";
-import { buildCreatePlan, SYNC_TAG } from "./build_plan.ts";
+import { buildCreatePlan, SYNC_TAG } from "./plan_spec.ts";
 import { type CgroupRequest, containerCgroup, hostCgroup2, type OciCgroup, parseCgroupsPath } from "./cgroups.ts";
 import { OciError } from "./errors.ts";
 import { runHooks } from "./hooks.ts";

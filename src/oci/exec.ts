@@ -13,7 +13,7 @@ import { closeFd } from "../ffi/mod.ts";
 import { buildExecPlan, launchExec } from "../engine/exec.ts";
 import type { SecuritySpec } from "../security/mod.ts";
 import { absolute, type OciProcess } from "./config.ts";
-import { checkIds, processOptions, processSetup } from "./build_plan.ts";
+import { checkIds, processOptions, processSetup } from "./plan_spec.ts";
 import { OciError } from "./errors.ts";
 import { type RuntimeContext, writePidFile } from "./lifecycle.ts";
 import { compileSeccomp, fitCapabilities, processSecurity, sameUserns } from "./security.ts";

@@ -19,7 +19,7 @@ export {
   parseConfig,
   readProcess,
 } from "./config.ts";
-export { buildCreatePlan, type CreateOptions, type CreatePlan, SYNC_TAG } from "./build_plan.ts";
+export { buildCreatePlan, type CreateOptions, type CreatePlan, SYNC_TAG } from "./plan_spec.ts";
 export {
   type CgroupProvider,
   type CgroupRequest,

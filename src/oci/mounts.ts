@@ -1,5 +1,6 @@
 /**
- * config.json's mounts and devices as plan ops, for a rootless runtime:
+ * config.json's mounts and devices as the model's filesystem steps (src/model/plan_spec.ts),
+ * which the one plan builder (src/engine/build_plan.ts) turns into ops, for a rootless runtime:
  *
  * - `bind`/`rbind` binds the host path; options that set flags (ro, nosuid,
  *   nodev, noexec, rro…) are applied with mount_setattr, propagation too.
@@ -23,7 +24,8 @@
  * @module
  */
 import { DEFAULT_DEVICES as DEVICE_NAMES } from "../model/oci.ts";
-import { CLONE, MOUNT_ATTR, MOUNT_OPTION_FLAGS, MS, type Plan } from "../plan/mod.ts";
+import type { MountAttrChange, RootMount, RootStep } from "../model/plan_spec.ts";
+import { CLONE, MOUNT_ATTR, MOUNT_OPTION_FLAGS, MS } from "../plan/mod.ts";
 import type { OciDevice, OciMount } from "./config.ts";
 import { invalid, unsupported } from "./errors.ts";
 import { procMountRefusal } from "../security/mod.ts";
@@ -103,12 +105,6 @@ function attrsOf(flags: number): number {
     (flags & MS.NODEV ? MOUNT_ATTR.NODEV : 0) | (flags & MS.NOEXEC ? MOUNT_ATTR.NOEXEC : 0);
 }
 
-/** The parent directory of an absolute path. */
-export function parentOf(path: string): string {
-  const i = path.replace(/\/+$/, "").lastIndexOf("/");
-  return i <= 0 ? "/" : path.slice(0, i);
-}
-
 /** A bind of one device node (an engine's way to pass a device, like linux.devices). */
 function isDevice(hostPath: string): boolean {
   try {
@@ -127,8 +123,8 @@ function isFile(hostPath: string): boolean {
   }
 }
 
-/** Add one config.json mount (targets resolve inside the rootfs: the plan's ROOT is set). */
-export function addMount(p: Plan, m: OciMount, field: string, ctx: MountContext): void {
+/** One config.json mount as a root mount (its target resolves inside the rootfs). */
+export function ociMount(m: OciMount, field: string, ctx: MountContext): RootMount {
   let set = 0;
   let clear = 0;
   let recursiveAttrs = 0;
@@ -164,6 +160,8 @@ export function addMount(p: Plan, m: OciMount, field: string, ctx: MountContext)
   const refusal = procMountRefusal(target, bind ? "" : m.type);
   if (refusal) throw invalid(`${field}.destination`, `"${target}" ${refusal}`, "mount it elsewhere");
 
+  let out: RootMount;
+  const attrs: MountAttrChange[] = [];
   if (bind) {
     // Filesystem data (mode=755, size=1k…) means nothing to a bind: runc passes
     // it to mount(2) and the kernel ignores it for MS_BIND, so engines write it.
@@ -174,53 +172,64 @@ export function addMount(p: Plan, m: OciMount, field: string, ctx: MountContext)
         } (the kernel takes no data for a bind)`,
       );
     }
-    if (isFile(m.source)) {
-      p.mkdirAll(parentOf(target));
-      p.mkfile(target);
-    } else {
-      p.mkdirAll(target);
-    }
-    p.mount(m.source, target, "", MS.BIND | (rec ? MS.REC : 0), data.join(","));
-    const attrs = attrsOf(flags) | (flags & MS.NOATIME ? 0x10 : 0);
-    if (attrs) p.setattr(target, attrs, 0, 0, rec);
+    out = {
+      source: m.source,
+      target,
+      fstype: "",
+      flags: MS.BIND | (rec ? MS.REC : 0),
+      data: data.join(","),
+      point: isFile(m.source) ? "file" : "dirs",
+    };
+    // the flags a bind ignores are applied to it afterwards
+    const bits = attrsOf(flags) | (flags & MS.NOATIME ? 0x10 : 0);
+    if (bits) attrs.push({ set: bits, recursive: rec });
   } else {
-    p.mkdirAll(target);
     const type = m.type;
     const opts = data.join(",");
+    const orBind = (source: string, fstype: string, data: string, hostPath: string): RootMount => ({
+      source,
+      target,
+      fstype,
+      flags,
+      data,
+      orBind: { path: hostPath, attrs: attrsOf(flags) },
+    });
     switch (type) {
       case "proc":
-        p.mountOrBind(m.source || "proc", target, "proc", flags, opts, "/proc", attrsOf(flags));
+        out = orBind(m.source || "proc", "proc", opts, "/proc");
         break;
       case "sysfs":
-        p.mountOrBind(m.source || "sysfs", target, "sysfs", flags, opts, "/sys", attrsOf(flags));
+        out = orBind(m.source || "sysfs", "sysfs", opts, "/sys");
         break;
       case "mqueue":
-        p.mountOrBind(m.source || "mqueue", target, "mqueue", flags, opts, "/dev/mqueue", attrsOf(flags));
+        out = orBind(m.source || "mqueue", "mqueue", opts, "/dev/mqueue");
         break;
       case "cgroup":
       case "cgroup2":
         if (ctx.hostCgroup2) {
-          p.mountOrBind("cgroup2", target, "cgroup2", flags, "", "/sys/fs/cgroup", attrsOf(flags));
+          out = orBind("cgroup2", "cgroup2", "", "/sys/fs/cgroup");
         } else {
           // Why a bind: cgroup v1 hierarchies can only be mounted by the host's root.
-          p.mount("/sys/fs/cgroup", target, "", MS.BIND | MS.REC);
-          if (attrsOf(flags)) p.setattr(target, attrsOf(flags), 0, 0, true);
+          out = { source: "/sys/fs/cgroup", target, fstype: "", flags: MS.BIND | MS.REC };
+          if (attrsOf(flags)) attrs.push({ set: attrsOf(flags), recursive: true });
         }
         break;
       case "devpts": {
         const keep = ctx.gid5Mapped === false ? data.filter((d) => d !== "gid=5") : data;
-        p.mount(m.source || "devpts", target, "devpts", flags, keep.join(","));
+        out = { source: m.source || "devpts", target, fstype: "devpts", flags, data: keep.join(",") };
         break;
       }
       case "":
       case "none":
         throw invalid(`${field}.type`, "is missing; give a filesystem type, or a bind or rbind option");
       default:
-        p.mount(m.source || type, target, type, flags, opts);
+        out = { source: m.source || type, target, fstype: type, flags, data: opts };
     }
   }
-  if (recursiveAttrs) p.setattr(target, recursiveAttrs, 0, 0, true);
-  for (const [prop, recursive] of propagation) p.setattr(target, 0, 0, prop, recursive);
+  if (recursiveAttrs) attrs.push({ set: recursiveAttrs, recursive: true });
+  for (const [prop, recursive] of propagation) attrs.push({ set: 0, propagation: prop, recursive });
+  if (attrs.length) out.attrs = attrs;
+  return out;
 }
 
 /** Device nodes every container gets (the model's default set, as /dev paths). */
@@ -236,9 +245,11 @@ function devNumbers(rdev: number): [number, number] {
 
 /**
  * Bind the default devices and `linux.devices` from the host, and make the
- * /dev symlinks of the spec (fd, stdin, stdout, stderr, ptmx → pts/ptmx).
+ * /dev symlinks of the spec (fd, stdin, stdout, stderr, ptmx → pts/ptmx)
+ * and, for a terminal, the mount point of /dev/console.
  */
-export function addDevices(p: Plan, devices: readonly OciDevice[], terminal: boolean): void {
+export function deviceSteps(devices: readonly OciDevice[], terminal: boolean): RootStep[] {
+  const steps: RootStep[] = [];
   const wanted = new Map<string, { field?: string; dev?: OciDevice }>();
   for (const d of DEFAULT_DEVICES) wanted.set(d, {});
   devices.forEach((dev, i) => wanted.set(dev.path, { field: `linux.devices[${i}]`, dev }));
@@ -268,17 +279,20 @@ export function addDevices(p: Plan, devices: readonly OciDevice[], terminal: boo
         }
       }
     }
-    p.mkdirAll(parentOf(path));
-    p.mkfile(path, 0o666);
     // Why bind and not mknod: device nodes cannot be created in a user namespace.
-    p.mount(path, path, "", MS.BIND);
+    steps.push({ mount: { source: path, target: path, fstype: "", flags: MS.BIND, point: "file", mode: 0o666 } });
   }
-  p.symlink("/proc/self/fd", "/dev/fd");
-  p.symlink("/proc/self/fd/0", "/dev/stdin");
-  p.symlink("/proc/self/fd/1", "/dev/stdout");
-  p.symlink("/proc/self/fd/2", "/dev/stderr");
-  p.symlink("pts/ptmx", "/dev/ptmx");
-  if (terminal) p.mkfile("/dev/console", 0o600);
+  for (
+    const [target, path] of [
+      ["/proc/self/fd", "/dev/fd"],
+      ["/proc/self/fd/0", "/dev/stdin"],
+      ["/proc/self/fd/1", "/dev/stdout"],
+      ["/proc/self/fd/2", "/dev/stderr"],
+      ["pts/ptmx", "/dev/ptmx"],
+    ] as const
+  ) steps.push({ symlink: path, target });
+  if (terminal) steps.push({ file: "/dev/console", mode: 0o600 });
+  return steps;
 }
 
 /** Namespaces a sysctl key needs (runc's rule: only namespaced sysctls may be set). */

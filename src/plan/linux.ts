@@ -1,4 +1,5 @@
 /** Linux constants used in plans (x86_64 and aarch64 share these values). */
+import type { NsType } from "../model/oci.ts";
 
 /** clone(2) / unshare(2) namespace flags. */
 export const CLONE = {
@@ -10,6 +11,17 @@ export const CLONE = {
   NEWPID: 0x20000000,
   NEWNET: 0x40000000,
 } as const;
+
+/** CLONE_NEW* flag of each namespace type of the model. */
+export const CLONE_FLAG: Readonly<Record<NsType, number>> = {
+  user: CLONE.NEWUSER,
+  mount: CLONE.NEWNS,
+  pid: CLONE.NEWPID,
+  uts: CLONE.NEWUTS,
+  ipc: CLONE.NEWIPC,
+  network: CLONE.NEWNET,
+  cgroup: CLONE.NEWCGROUP,
+};
 
 /** mount(2) flags. */
 export const MS = {

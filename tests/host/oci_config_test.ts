@@ -5,7 +5,7 @@
 import { assert, test } from "../_helpers.ts";
 import { defaultSpec } from "../../src/oci/default_spec.ts";
 import { parseConfig } from "../../src/oci/config.ts";
-import { buildCreatePlan, SYNC_TAG } from "../../src/oci/build_plan.ts";
+import { buildCreatePlan, SYNC_TAG } from "../../src/oci/plan_spec.ts";
 import { parseCgroupsPath, requestedResources } from "../../src/oci/cgroups.ts";
 import { parseSignal } from "../../src/oci/lifecycle.ts";
 import { RuntimeLog } from "../../src/oci/log.ts";

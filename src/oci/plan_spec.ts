@@ -1,15 +1,20 @@
 /**
- * config.json → plan. The order is the contract (runc's, where it matters):
+ * config.json → the model's {@link PlanSpec}, which the one plan builder (src/engine/build_plan.ts)
+ * compiles. What is the runtime front door's is decided here, with runc's rules; nothing here adds
+ * a plan op. The runtime's plan, in the builder's order (runc's, where it matters):
  *
  *   BARRIER_OPEN exec.fifo                 (host path, before anything resolves in the rootfs)
  *   namespaces:  clone(new ones) + SETNS(joined)          — nothing to join first
  *            or  SETNS(user first, then the others) + UNSHARE(new ones)
  *                [+ SYNC usermap: the parent writes the id maps]   — a user namespace to join,
  *                                                                    or a new one besides joined ones
- *                [+ FORK when a pid namespace is new after UNSHARE or joined]
+ *   [SETID 0: root of a new user namespace where 0 is mapped]
+ *   [FORK when a pid namespace is new after UNSHARE or joined]
  *   UNSHARE cgroup                           (after the cgroup manager placed the process)
- *   / propagation → bind rootfs [→ private → bind again, when shared] → ROOT(rootfs) → mounts in order
- *     → devices → sysctl → mkdir cwd
+ *   / propagation → bind rootfs [→ private → bind again, when shared] → [nodev] → ROOT(rootfs)
+ *     → config.json's mounts in order (mounts.ts) → devices, /dev links [, /dev/console]
+ *     → sysctl → mkdir cwd
+ *   [DUMPABLE, unless the pid namespace is joined]
  *   [SYNC hooks: prestart, createRuntime (runtime namespaces), createContainer (container's)]
  *   pivot_root (chroot with --no-pivot) → read-only root → read-only and masked paths → root propagation
  *   hostname, domainname, personality → the process setup (the engine's, src/engine/process_setup.ts):
@@ -19,20 +24,21 @@
  *   BARRIER_WAIT   (`start` writes one byte into exec.fifo)
  *   EXEC
  *
- * Everything that can fail comes before SYNC created, so `create` reports it.
+ * Everything that can fail is checked here or comes before SYNC created, so `create` reports it.
  *
  * @module
  */
-import { CLONE, MOUNT_ATTR, MS, Plan, SetIdFlag } from "../plan/mod.ts";
-import { addPathProtections, type SecuritySpec } from "../security/mod.ts";
-import { addProcessSetup, type ExecPlanOptions, type ProcessSetup } from "../engine/process_setup.ts";
+import { CLONE, type Plan } from "../plan/mod.ts";
+import type { SecuritySpec } from "../security/mod.ts";
+import type { ExecPlanOptions, ProcessSetup } from "../engine/process_setup.ts";
 import type { IdMapping, IdRange } from "../userns/mod.ts";
-import { execCandidates } from "../engine/build_plan.ts";
+import { compilePlan, joinsFirst } from "../engine/build_plan.ts";
+import type { PlanSpec, RootStep } from "../model/plan_spec.ts";
 import type { NsType, OciConfig, OciProcess } from "./config.ts";
-import { CLONE_FLAG, JOIN_ORDER } from "./namespaces.ts";
+import { CLONE_FLAG } from "./namespaces.ts";
 import { invalid, unsupported } from "./errors.ts";
 import type { RuntimeLog } from "./log.ts";
-import { addDevices, addMount, rootPropagation, sysctlNamespace } from "./mounts.ts";
+import { deviceSteps, ociMount, rootPropagation, sysctlNamespace } from "./mounts.ts";
 import { compileSeccomp, fitCapabilities, processSecurity } from "./security.ts";
 import { ociIdMapping, type UsernsView, usernsView } from "./userns.ts";
 
@@ -64,6 +70,8 @@ export interface CreateOptions {
 export interface CreatePlan {
   /** The plan. */
   plan: Plan;
+  /** What it was compiled from. */
+  spec: PlanSpec;
   /** Id maps for a new user namespace (written before GO, or at SYNC usermap). */
   mapping?: IdMapping;
   /** The maps are written at SYNC usermap (true) or before GO (false). */
@@ -101,15 +109,14 @@ export function devicesAllowAll(resources: Record<string, unknown> | undefined):
   return all;
 }
 
-/** Check the namespace list and split it into new ones and ones to join. */
-export function splitNamespaces(cfg: OciConfig): { newFlags: number; joins: { type: NsType; path: string }[] } {
+/** Split the namespace list into new ones (as clone flags) and ones to join. */
+function splitNamespaces(cfg: OciConfig): { newFlags: number; joins: { type: NsType; path: string }[] } {
   let newFlags = 0;
   const joins: { type: NsType; path: string }[] = [];
   for (const ns of cfg.linux.namespaces) {
     if (ns.path) joins.push({ type: ns.type, path: ns.path });
     else newFlags |= CLONE_FLAG[ns.type];
   }
-  joins.sort((a, b) => JOIN_ORDER.indexOf(a.type) - JOIN_ORDER.indexOf(b.type));
   return { newFlags, joins };
 }
 
@@ -123,7 +130,7 @@ export function privilegedHere(): boolean {
   }
 }
 
-/** Compile a checked config.json into the container's plan. */
+/** A checked config.json as the model's plan spec, compiled by the one plan builder. */
 export function buildCreatePlan(cfg: OciConfig, opts: CreateOptions): CreatePlan {
   const proc = cfg.process;
   if (!proc) throw invalid("process", "is missing; a container needs a process to run");
@@ -162,50 +169,13 @@ export function buildCreatePlan(cfg: OciConfig, opts: CreateOptions): CreatePlan
   const filter = compileSeccomp(cfg.linux.seccomp, security.capabilities.bounding, opts.log);
   if (filter) security.seccomp = filter;
 
-  // Namespaces: clone into the new ones and then join, unless a user namespace
-  // must be joined first (it grants the rights to join and to create the rest).
-  const joinFirst = userJoin !== undefined || (joins.length > 0 && (newFlags & CLONE.NEWUSER) !== 0);
-  // The cgroup namespace is made after the cgroup manager placed the process (see below).
-  const early = newFlags & ~CLONE.NEWCGROUP;
-  const p = new Plan(joinFirst ? 0 : early);
-  p.barrierOpen(opts.fifo);
-  for (const j of joins) p.setns(j.path, CLONE_FLAG[j.type]);
-  let mapsAtSync = false;
-  if (joinFirst && early) {
-    p.unshare(early);
-    if (early & CLONE.NEWUSER) {
-      // The parent writes the maps through /proc/PID (newuidmap checks that the
-      // user owns it). The child is still in the host's pid namespace here, so
-      // no container process can see it while it is dumpable.
-      p.dumpable(true).sync(SYNC_TAG.USERMAP).dumpable(false);
-      mapsAtSync = true;
-    }
-  }
-  if (newFlags & CLONE.NEWUSER && idMapped(view.uidMap, 0) && idMapped(view.gidMap, 0)) {
-    // Become root of the new namespace, as runc does once the maps are written:
-    // the process keeps the ids it had (real root's 0, or the user's) until it
-    // sets them, and where those are not mapped (a container's 0 on subordinate
-    // ids) the kernel refuses every file it would create (EOVERFLOW).
-    p.setid(0, 0, [], (view.setgroups ? 0 : SetIdFlag.SKIP_SETGROUPS) | SetIdFlag.KEEP_CAPS);
-  }
-  const pidJoined = joins.some((j) => j.type === "pid");
-  if (pidJoined || (joinFirst && early & CLONE.NEWPID)) p.fork();
-  if (newFlags & CLONE.NEWCGROUP) p.unshare(CLONE.NEWCGROUP);
-
+  // The namespaces as the model lists them: an empty path is a new namespace, as runc reads it.
+  const namespaces = cfg.linux.namespaces.map((n) => n.path ? { type: n.type, path: n.path } : { type: n.type });
+  // The maps of a user namespace unshared after joining are written at SYNC usermap (the
+  // builder stops there); a cloned one's before GO.
+  const mapsAtSync = (newFlags & CLONE.NEWUSER) !== 0 && joinsFirst(namespaces);
   const rootfs = cfg.root.path;
   const propagation = rootPropagation(cfg.linux.rootfsPropagation);
-  p.mount("", "/", "", propagation.before);
-  // pivot_root needs the new root to be a mount point.
-  p.mount(rootfs, rootfs, "", MS.BIND | MS.REC);
-  if (propagation.before & MS.SHARED) {
-    // The kernel refuses pivot_root (EINVAL) when the new root or the mount
-    // under it is shared. runc makes the rootfs's parent mount private and
-    // binds again; here the first bind is that parent: made private, with a
-    // private bind on top that becomes the root. The requested propagation is
-    // applied to the new root after pivot_root (below).
-    p.mount("", rootfs, "", MS.PRIVATE);
-    p.mount(rootfs, rootfs, "", MS.BIND | MS.REC);
-  }
   // Without a user namespace of the container's, the kernel lets root open
   // any device node it finds or makes (CAP_MKNOD); runc's device cgroup
   // enforces linux.resources.devices then. nook has no device cgroup, so the
@@ -214,19 +184,17 @@ export function buildCreatePlan(cfg: OciConfig, opts: CreateOptions): CreatePlan
   // In a user namespace other than the host's (under podman, rootlesskit) the
   // kernel already refuses such nodes: there is nothing to add.
   const nodev = !has("user") && initialUserns() && !devicesAllowAll(cfg.linux.resources);
-  if (nodev) p.setattr(rootfs, MOUNT_ATTR.NODEV, 0, 0, true);
-  p.root(rootfs);
   const ctx = {
     nodev,
     gid5Mapped: view.gidMap ? view.gidMap.some((r) => 5 >= r.inside && 5 < r.inside + r.count) : undefined,
     hostCgroup2: opts.hostCgroup2,
     debug: (msg: string) => opts.log.debug(msg),
   };
-  cfg.mounts.forEach((m, i) => addMount(p, m, `mounts[${i}]`, ctx));
+  const steps: RootStep[] = cfg.mounts.map((m, i) => ({ mount: ociMount(m, `mounts[${i}]`, ctx) }));
   const devBound = cfg.mounts.some((m) =>
     m.destination === "/dev" && (m.type === "bind" || m.options.includes("bind") || m.options.includes("rbind"))
   );
-  if (!devBound) addDevices(p, cfg.linux.devices, proc.terminal);
+  if (!devBound) steps.push(...deviceSteps(cfg.linux.devices, proc.terminal));
   else if (cfg.linux.devices.length) {
     throw invalid(
       "linux.devices",
@@ -234,6 +202,7 @@ export function buildCreatePlan(cfg: OciConfig, opts: CreateOptions): CreatePlan
     );
   }
 
+  const sysctls: [string, string][] = [];
   for (const [key, value] of Object.entries(cfg.linux.sysctl)) {
     const need = sysctlNamespace(key);
     const nsType = (Object.keys(CLONE_FLAG) as NsType[]).find((t) => CLONE_FLAG[t] === need);
@@ -249,18 +218,18 @@ export function buildCreatePlan(cfg: OciConfig, opts: CreateOptions): CreatePlan
     if (!cfg.mounts.some((m) => m.destination === "/proc" && m.type === "proc")) {
       throw invalid(`linux.sysctl["${key}"]`, "needs /proc mounted in the container (a proc mount at /proc)");
     }
-    p.write(`/proc/sys/${key.replaceAll(".", "/")}`, value);
+    sysctls.push([key, value]);
   }
-  if (proc.cwd !== "/") p.mkdirAll(proc.cwd);
 
   const hooks = cfg.hooks;
   const hooksSync = hooks.prestart.length + hooks.createRuntime.length + hooks.createContainer.length > 0;
-  // From here to its exec, nook opens the child's /proc/PID/ns/* (hooks that
+  // From the end of the mounts to its exec, nook opens the child's /proc/PID/ns/* (hooks that
   // run in the container's namespaces, `exec` into a created container), so
   // the child becomes dumpable — only where no other process can see it: in a
   // pid namespace of its own, where it is alone until it execs (and it execs
   // through the sealed exec helper, never from nook's binary). In a joined pid
   // namespace it stays out of reach, and hooks that would join it are refused.
+  const pidJoined = joins.some((j) => j.type === "pid");
   if (pidJoined && hooks.createContainer.length + hooks.startContainer.length > 0) {
     throw unsupported(
       hooks.createContainer.length ? "hooks.createContainer" : "hooks.startContainer",
@@ -268,31 +237,49 @@ export function buildCreatePlan(cfg: OciConfig, opts: CreateOptions): CreatePlan
       "run the hook as a createRuntime or poststart hook, or give the container a pid namespace of its own",
     );
   }
-  if (!pidJoined) p.dumpable(true);
-  if (hooksSync) p.sync(SYNC_TAG.HOOKS);
-
-  if (opts.noPivot) p.chroot(rootfs);
-  else p.pivotRoot(rootfs);
-  if (cfg.root.readonly) p.setattr("/", 0x1 /* MOUNT_ATTR_RDONLY */);
-  addPathProtections(p, security);
-  // runc's order: the requested propagation applies to the new root once it is "/"
-  // (a shared root before would have made pivot_root fail), and after the masked
-  // and read-only paths, which are binds an unbindable tree would refuse.
-  if (propagation.after) p.mount("", "/", "", propagation.after);
-  if (cfg.hostname) p.sethostname(cfg.hostname);
-  if (cfg.domainname) p.setdomainname(cfg.domainname);
+  let personality: number | undefined;
   const pers = cfg.linux.personality;
   if (pers) {
     if (pers.flags.length) throw unsupported("linux.personality.flags", "no personality flags are defined by the spec");
-    const domain = { LINUX: 0, LINUX32: 0x0008 }[pers.domain];
-    if (domain === undefined) throw invalid("linux.personality.domain", `is "${pers.domain}"; use LINUX or LINUX32`);
-    p.personality(domain);
+    personality = { LINUX: 0, LINUX32: 0x0008 }[pers.domain];
+    if (personality === undefined) {
+      throw invalid("linux.personality.domain", `is "${pers.domain}"; use LINUX or LINUX32`);
+    }
   }
-  addProcessSetup(p, processSetup(proc), processOptions(security, view, opts.preserveFds, !devBound));
-  p.sync(SYNC_TAG.CREATED);
-  p.barrierWait();
-  p.exec(execCandidates(proc.args[0]!, proc.env), proc.args, proc.env);
-  const out: CreatePlan = { plan: p, mapsAtSync, hooksSync, security };
+
+  const spec: PlanSpec = {
+    namespaces,
+    // the cgroup namespace is made after the cgroup manager placed the process
+    cgroupNsAfterPlacement: true,
+    // the container outlives `create`
+    dieWithParent: false,
+    barrier: opts.fifo,
+    syncs: {
+      // the parent writes the maps through /proc/PID (newuidmap checks that the user owns it)
+      ...(mapsAtSync ? { namespaces: SYNC_TAG.USERMAP } : {}),
+      ...(hooksSync ? { beforePivot: SYNC_TAG.HOOKS } : {}),
+      created: SYNC_TAG.CREATED,
+    },
+    propagation,
+    rootfs,
+    rootNodev: nodev,
+    steps,
+    sysctls,
+    dumpableAfterMounts: !pidJoined,
+    noPivot: opts.noPivot,
+    readonlyRoot: cfg.root.readonly,
+    loopback: false,
+    process: processSetup(proc),
+    ...processOptions(security, view, opts.preserveFds, !devBound),
+  };
+  if (newFlags & CLONE.NEWUSER && idMapped(view.uidMap, 0) && idMapped(view.gidMap, 0)) {
+    // Become root of the new namespace, as runc does once the maps are written.
+    spec.becomeRoot = { skipSetgroups: !view.setgroups };
+  }
+  if (cfg.hostname) spec.hostname = cfg.hostname;
+  if (cfg.domainname) spec.domainname = cfg.domainname;
+  if (personality !== undefined) spec.personality = personality;
+  const out: CreatePlan = { plan: compilePlan(spec), spec, mapsAtSync, hooksSync, security };
   if (mapping) out.mapping = mapping;
   return out;
 }
@@ -325,7 +312,7 @@ export function processOptions(
   view: UsernsView,
   preserveFds: number,
   consoleBind: boolean,
-): Omit<ExecPlanOptions, "detach"> {
+): Required<Pick<ExecPlanOptions, "security" | "skipSetgroups" | "preserveFds" | "consoleBind">> {
   return { security, skipSetgroups: !view.setgroups, preserveFds, consoleBind };
 }
 
