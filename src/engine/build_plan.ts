@@ -115,7 +115,7 @@ export function buildPlan(spec: ContainerSpec, mapping: IdMapping): Plan {
   p.symlink("/proc/kcore", "/dev/core");
   p.symlink("pts/ptmx", "/dev/ptmx");
   // gid=5 (tty) only exists when more than our own gid is mapped.
-  mountDefault(p, d.devpts, isMapped(mapping.gidMap, 5) ? [DEVPTS_TTY_GID] : []);
+  mountDefault(p, d.devpts, devptsGid(spec, mapping));
   mountDefault(p, d.shm);
   mountDefault(p, d.mqueue);
 
@@ -163,12 +163,28 @@ export function buildPlan(spec: ContainerSpec, mapping: IdMapping): Plan {
   if (spec.process.cwd !== "/") p.mkdirAll(spec.process.cwd);
 
   p.pivotRoot(r);
+  if (spec.idMapBelow && spec.network !== "host") {
+    // The network namespace belongs to the namespace above the process's: its CAP_NET_BIND_SERVICE
+    // does not reach it, so low ports are opened to every id of the container (docker's default)
+    p.write("/proc/sys/net/ipv4/ip_unprivileged_port_start", "0\n");
+  }
   if (spec.readonlyRootfs) p.setattr("/", MOUNT_ATTR.RDONLY);
   const security = spec.security ?? decideSecurity({ uid: spec.process.uid }).security;
   addPathProtections(p, security);
   p.sethostname(spec.hostname);
   if (spec.network !== "host") p.loopbackUp();
 
+  if (spec.idMapBelow) {
+    // Maps without the caller: the root was set up in a namespace where nook's helpers reach the
+    // store; the container's process goes below it, with mount and uts namespaces of its own there
+    // (root inside may mount and set the hostname; what was mounted above stays locked).
+    const text = (l: readonly { inside: number; outside: number; count: number }[]) => l.map((x) => `${x.inside} ${x.outside} ${x.count}\n`).join("");
+    // dumpable for that step only: its helper opens this process's /proc/PID/uid_map (nothing of
+    // the container runs yet)
+    p.dumpable(true);
+    p.usernsBelow(CLONE.NEWNS | CLONE.NEWUTS, text(spec.idMapBelow.uidMap), text(spec.idMapBelow.gidMap));
+    p.dumpable(false);
+  }
   const proc = spec.process;
   // Without -i the container reads nothing (docker); with -t its stdin stays the terminal.
   addProcessSetup(p, { ...proc, stdin: proc.stdin || proc.terminal }, {
@@ -178,6 +194,13 @@ export function buildPlan(spec: ContainerSpec, mapping: IdMapping): Plan {
   });
   p.exec(execCandidates(proc.args[0]!, proc.env), proc.args, proc.env);
   return p;
+}
+
+/** devpts' gid= option: the tty group (5) of the container's process, when that id is mapped. */
+function devptsGid(spec: ContainerSpec, mapping: IdMapping): string[] {
+  const below = spec.idMapBelow?.gidMap.find((r) => 5 >= r.inside && 5 < r.inside + r.count);
+  if (spec.idMapBelow) return below && isMapped(mapping.gidMap, below.outside + 5 - below.inside) ? [`gid=${below.outside + 5 - below.inside}`] : [];
+  return isMapped(mapping.gidMap, 5) ? [DEVPTS_TTY_GID] : [];
 }
 
 function parentOf(path: string): string {

@@ -309,7 +309,7 @@ function prepareFrom(req: RunRequest, mapping: IdMapping, id: string, source: So
     if (net.notice) noticeOnce(net.notice, net.noticeTopic ?? "network");
     const etcFiles = writeEtcFiles(dir, hostname, net.etc);
     const joined = joinedNamespaces(joinNet, containerRef(req.share?.pid, "--pid"), containerRef(req.share?.ipc, "--ipc"));
-    if ((userNet || joined.joinUserns) && mode.mapping !== mapping) {
+    if ((userNet || joined.joinUserns) && (mode.mapping !== mapping || mode.below)) {
       // such a container lives in a user namespace made before it, whose id maps are set
       throw new UsageError("--userns, --uidmap and --gidmap cannot be combined with a user network or container:NAME", {
         hint: "leave the id mapping out: the container gets the shared user namespace's (root inside is you)",
@@ -349,6 +349,7 @@ function prepareFrom(req: RunRequest, mapping: IdMapping, id: string, source: So
       security: securityFrom(req.security ?? {}, user.uid),
       ...(source.store ? { rootfsSetup: source.store.rootfsSetup, image: source.store.image } : {}),
       ...(mode.mapping !== mapping ? { idMap: { uidMap: mode.mapping.uidMap, gidMap: mode.mapping.gidMap } } : {}),
+      ...(mode.below ? { idMapBelow: mode.below } : {}),
       ...(devices.length ? { devices } : {}),
     };
     return { spec, cleanup };

@@ -33,13 +33,6 @@ export function resolveUserns(req: RunRequest, base: IdMapping, id?: string): Mo
   }
   const mode = modeMapping(parsed, base, Deno.uid()!, Deno.gid()!);
   if (req.userns?.startsWith("auto")) mode.autoSlice = true;
-  if (mode.callerUnmapped) {
-    // What nook makes for a container (its storage, the layers, its /etc files) belongs to the caller,
-    // and the container's own setup runs inside its namespace: without the caller's id, none of it is reachable.
-    throw new UsageError("This user namespace mapping leaves out your own id, which nook needs inside to reach the container's files", {
-      hint: "use --userns=keep-id, or --uidmap/--gidmap ranges that include HOST id 0 (your own id), e.g. --uidmap 0:1:1000 --uidmap 1000:0:1",
-    });
-  }
   return mode;
 }
 

@@ -124,6 +124,12 @@ export interface ContainerSpec {
   privateCgroup?: boolean;
   /** The container's own id maps (`--userns`, `--uidmap`): absent, the caller's default mapping. */
   idMap?: { uidMap: IdMapLine[]; gidMap: IdMapLine[] };
+  /**
+   * Maps that leave out the caller (`--userns=nomap`, such `--uidmap`s): the container's process
+   * gets a user namespace of these ranges, made below the first one (whose ids their outside ids
+   * are) once the root is set up there.
+   */
+  idMapBelow?: { uidMap: IdMapLine[]; gidMap: IdMapLine[] };
   /** Host device nodes bound into the container (`--device`, CDI), after the default set. */
   devices?: DeviceSpec[];
   /**
