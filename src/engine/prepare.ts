@@ -27,7 +27,7 @@ import { RLIM_INFINITY, RLIMIT } from "../plan/mod.ts";
 import { decideSecurity, type SecuritySpec } from "../security/mod.ts";
 import { mark } from "../trace/mod.ts";
 import { detectIdMapping, type IdMapping, type ModeMapping } from "../userns/mod.ts";
-import { applyGroupAdd, keepIdEtc, parseDevice, resolveUserns } from "./userns.ts";
+import { applyGroupAdd, keepIdEtc, parseDevice, refuseDeviceCgroupRules, resolveUserns } from "./userns.ts";
 import { DEFAULT_PATH, NAMESPACES } from "./build_plan.ts";
 import { writeEtcFiles } from "./etc_files.ts";
 import { readTextInRoot } from "./in_root.ts";
@@ -84,6 +84,7 @@ export async function prepareSource(req: RunRequest): Promise<void> {
  * intent come first, then its storage, run directory, network setup and spec.
  */
 export function prepareContainer(req: RunRequest, mapping: IdMapping, mode?: ModeMapping, id: string = newId()): Prepared {
+  refuseDeviceCgroupRules(req.deviceCgroupRules ?? []);
   mode ??= resolveUserns(req, mapping, id);
   // the record directory and its intent come first: whatever follows is named by it (src/engine/intent.ts)
   beginCreate(id);
@@ -104,6 +105,7 @@ export function prepareContainer(req: RunRequest, mapping: IdMapping, mode?: Mod
  * detached under its monitor. The caller's own output (an id, a code) is the caller's.
  */
 export async function runRequest(req: RunRequest, mapping: IdMapping = detectIdMapping()): Promise<RunOutcome> {
+  refuseDeviceCgroupRules(req.deviceCgroupRules ?? []);
   await prepareSource(req);
   const id = newId();
   const mode = resolveUserns(req, mapping, id);
@@ -261,6 +263,13 @@ function prepareFrom(req: RunRequest, mapping: IdMapping, id: string, source: So
   }
   const keepGroups = applyGroupAdd(req.groupAdd ?? [], user, readFile);
   const devices = [...(req.devices ?? []).flatMap(parseDevice), ...(mode.cdi?.devices ?? [])];
+  if (devices.length && Deno.uid() !== 0) {
+    // --device's own rule (docker adds one per device) cannot be installed rootless: say so, once
+    noticeOnce(
+      "--device binds the node; a rootless container gets no device cgroup rule (the kernel installs one only for a privileged process), so the node's own permissions decide access, and PERMS without w mounts it read-only",
+      "device-cgroup",
+    );
+  }
   const workdir = req.workdir ?? source.workdir;
   if (!workdir.startsWith("/")) {
     throw new UsageError(`The working directory "${workdir}" is not an absolute path`, { hint: "use -w /path" });

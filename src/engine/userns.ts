@@ -143,6 +143,54 @@ export function parseDevice(value: string): DeviceSpec[] {
   return [{ host, container, writable }];
 }
 
+/** A parsed `--device-cgroup-rule`: docker's TYPE MAJOR:MINOR ACCESS. */
+export interface DeviceCgroupRule {
+  /** a (all), b (block) or c (char). */
+  type: "a" | "b" | "c";
+  /** Major number, or -1 for `*`. */
+  major: number;
+  /** Minor number, or -1 for `*`. */
+  minor: number;
+  /** Some of r, w, m. */
+  access: string;
+}
+
+/** Parse `--device-cgroup-rule` ("c 1:3 rwm", "a *:* rwm", "b 7:* rw"). */
+export function parseDeviceCgroupRule(value: string): DeviceCgroupRule {
+  const m = /^([abc]) (\*|\d{1,10}):(\*|\d{1,10}) ([rwm]{1,3})$/.exec(value.trim());
+  if (!m || new Set(m[4]).size !== m[4]!.length) {
+    throw new UsageError(`Invalid --device-cgroup-rule "${value}"`, {
+      hint: 'use TYPE MAJOR:MINOR ACCESS: TYPE a, b or c, MAJOR and MINOR numbers or *, ACCESS of r, w and m, e.g. "c 1:3 rwm"',
+    });
+  }
+  const num = (s: string) => (s === "*" ? -1 : Number(s));
+  return { type: m[1] as "a" | "b" | "c", major: num(m[2]!), minor: num(m[3]!), access: m[4]! };
+}
+
+/**
+ * `--device-cgroup-rule`: checked, then refused. cgroup v2 controls device access with an eBPF
+ * program attached to the container's cgroup, and the kernel loads such a program only for a
+ * process privileged over the whole host (CAP_BPF or CAP_SYS_ADMIN in the first user namespace,
+ * or a BPF token an administrator delegated): a delegated cgroup does not change that, so a
+ * rootless container cannot have such a rule. Refused rather than ignored (as podman does), so nobody believes a
+ * device is fenced off when it is not.
+ */
+export function refuseDeviceCgroupRules(values: readonly string[]): void {
+  if (values.length === 0) return;
+  values.forEach(parseDeviceCgroupRule);
+  const rootless = Deno.uid() !== 0;
+  throw new UsageError(
+    rootless
+      ? `Device cgroup rules cannot be applied to a rootless container ("${values[0]}"): cgroup v2 controls devices with an eBPF program that the kernel loads only for a process privileged over the whole host`
+      : `Device cgroup rules are not supported by nook yet ("${values[0]}")`,
+    {
+      hint: rootless
+        ? "leave --device-cgroup-rule out: a rootless container cannot create device nodes, so it reaches only the nodes bound in with --device, on those nodes' own permissions"
+        : "leave --device-cgroup-rule out and bind the nodes with --device",
+    },
+  );
+}
+
 /**
  * `--group-add`: gids or group names of the image added to the process's
  * groups; `keep-groups` keeps the caller's own supplementary groups instead

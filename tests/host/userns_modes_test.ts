@@ -358,3 +358,63 @@ test("auto: two concurrent containers get disjoint slices of the subordinate ran
     await store.reset();
   }
 }, { skip });
+
+/**
+ * What the kernel says when this user loads a cgroup device program (BPF_PROG_TYPE_CGROUP_DEVICE,
+ * "r0 = 1; exit"): the errno name, or "ok" when it loads (a privileged user).
+ */
+function loadCgroupDeviceProgram(): string {
+  const libc = Deno.dlopen("libc.so.6", {
+    syscall: { parameters: ["i64", "i64", "pointer", "i64"], result: "i64" },
+    __errno_location: { parameters: [], result: "pointer" },
+  });
+  try {
+    // two instructions: BPF_MOV64_IMM(r0, 1), BPF_EXIT
+    const insns = new Uint8Array([0xb7, 0, 0, 0, 1, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0]);
+    const license = new TextEncoder().encode("GPL\0");
+    const attr = new ArrayBuffer(128);
+    const v = new DataView(attr);
+    v.setUint32(0, 15, true); // prog_type: BPF_PROG_TYPE_CGROUP_DEVICE
+    v.setUint32(4, 2, true); // insn_cnt
+    v.setBigUint64(8, BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(insns))), true);
+    v.setBigUint64(16, BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(license))), true);
+    const fd = libc.symbols.syscall(321n /* SYS_bpf */, 5n /* BPF_PROG_LOAD */, Deno.UnsafePointer.of(attr), 128n);
+    if (fd >= 0n) return "ok";
+    const errno = new Deno.UnsafePointerView(libc.symbols.__errno_location()!).getInt32();
+    return ({ 1: "EPERM", 13: "EACCES", 22: "EINVAL", 38: "ENOSYS" } as Record<number, string>)[errno] ?? `errno ${errno}`;
+  } finally {
+    libc.close();
+  }
+}
+
+test("--device-cgroup-rule is refused rootless with the reason (the kernel refuses this user the device program); --device says once that it has no rule", async () => {
+  const store = freshStore();
+  try {
+    const verdict = Deno.build.arch === "x86_64" ? loadCgroupDeviceProgram() : "not probed";
+    const r = await nookT(["run", "--rm", "--device-cgroup-rule", "c 1:3 rwm", "hello"], store.env);
+    assert.equal(r.code, 125, r.stderr);
+    if (Deno.uid() !== 0) {
+      // the reason nook gives is the kernel's: this user cannot load the program cgroup v2 uses
+      if (verdict !== "not probed") assert.equal(verdict, "EPERM", "the kernel loads no cgroup device program for this user");
+      assert.match(r.stderr, /Device cgroup rules cannot be applied to a rootless container \("c 1:3 rwm"\)/);
+      assert.match(r.stderr, /eBPF program/);
+    }
+    assert.equal(r.stdout, "");
+    const bad = await nookT(["run", "--rm", "--device-cgroup-rule", "x 1:3 rwm", "hello"], store.env);
+    assert.equal(bad.code, 125);
+    assert.match(bad.stderr, /Invalid --device-cgroup-rule "x 1:3 rwm"/);
+    // nothing was made for the refused container
+    assert.equal((await nookT(["ps", "-aq"], store.env)).stdout.trim(), "");
+    // --device works, and says once that no device rule comes with it
+    const notes: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      const d = await nookT(["run", "--rm", "--device", "/dev/null:/dev/n2", "hello"], store.env);
+      assert.equal(d.code, 0, d.stderr);
+      notes.push(d.stderr);
+    }
+    assert.match(notes[0]!, /no device cgroup rule/);
+    assert.doesNotMatch(notes[1]!, /no device cgroup rule/);
+  } finally {
+    await store.reset();
+  }
+}, { skip: subidSkip() });
