@@ -11,7 +11,8 @@ import { detectIdMapping, type IdMapping } from "../userns/mod.ts";
 import { createContainer } from "./create.ts";
 import { clearIntent, crashPoint } from "./intent.ts";
 import { describeSource, hostSettings } from "./lifecycle.ts";
-import { prepareContainer, prepareSource } from "./prepare.ts";
+import { newId, prepareContainer, prepareShift, prepareSource } from "./prepare.ts";
+import { resolveUserns } from "./userns.ts";
 import { resourcesFrom } from "./resources.ts";
 import type { RunRequest } from "./run_request.ts";
 import { writeRecord } from "./store.ts";
@@ -26,7 +27,10 @@ export async function createRequest(req: RunRequest, mapping: IdMapping = detect
   // as for -d; whether it runs attached is the choice of `start`.
   const lifecycle = { ...req.lifecycle, detach: true };
   await prepareSource(req);
-  const { spec, cleanup } = prepareContainer({ ...req, lifecycle }, mapping);
+  const id = newId();
+  const mode = resolveUserns(req, mapping, id);
+  await prepareShift(req, mode);
+  const { spec, cleanup } = prepareContainer({ ...req, lifecycle }, mapping, mode, id);
   try {
     const host = hostSettings(lifecycle, spec.image?.stopSignal);
     const rec = createContainer(spec, {

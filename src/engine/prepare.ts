@@ -79,6 +79,12 @@ export async function prepareSource(req: RunRequest): Promise<void> {
   if (image !== undefined) await impl.prepareImage(image, req.pull, req.platform);
 }
 
+/** After {@link prepareSource} and the mode: a shifted copy of the image, where the mode needs one and fuse-overlayfs cannot shift. */
+export async function prepareShift(req: RunRequest, mode: ModeMapping): Promise<void> {
+  const image = storeImage(req);
+  if (image !== undefined && mode.layerShift && impl) await impl.prepareShift(image, mode);
+}
+
 /**
  * The container a request describes (after {@link prepareSource}): its record directory and
  * intent come first, then its storage, run directory, network setup and spec.
@@ -109,6 +115,7 @@ export async function runRequest(req: RunRequest, mapping: IdMapping = detectIdM
   await prepareSource(req);
   const id = newId();
   const mode = resolveUserns(req, mapping, id);
+  await prepareShift(req, mode);
   // CDI names (vendor.com/class=name) among --device: their specs are read only then
   const cdiNames = (req.devices ?? []).filter((d) => !d.startsWith("/"));
   let cdiHooks: RunHooks = {};
@@ -414,7 +421,7 @@ function imageSource(req: RunRequest, image: string | undefined, id: string, mod
       hint: "use --userns=keep-id or the default mapping for images; --userns=auto works with --rootfs DIR",
     });
   }
-  const src: Source = impl.storeImageSource(image, id, autoRemove, mode.layerShift);
+  const src: Source = impl.storeImageSource(image, id, autoRemove, mode.layerShift, mode.shiftedCopy);
   const ports = src.store?.image.exposedPorts;
   return ports?.length ? { ...src, exposedPorts: ports } : src;
 }

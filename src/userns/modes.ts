@@ -153,6 +153,10 @@ export interface ModeMapping {
   keep?: { uid: number; gid: number };
   /** fuse-overlayfs `uidmapping=`/`gidmapping=` values when the layers must be shown through a shift. */
   layerShift?: { uid: string; gid: string };
+  /** With layerShift: the same shift as ranges, image id → the store's id to write it as (a shifted copy's owners). */
+  shift?: { uid: IdRange[]; gid: IdRange[] };
+  /** A shifted copy of the image made for this mapping (its key under shifted/), where fuse-overlayfs cannot shift. */
+  shiftedCopy?: string;
   /** Devices and mounts CDI names add (filled in by the engine). */
   cdi?: { devices: { host: string; container: string; writable: boolean }[]; mounts: import("../model/mod.ts").MountSpec[] };
   /** `auto`: a slice of the subordinate range that need not hold the ids the store's layers were unpacked with. */
@@ -221,7 +225,13 @@ export function modeMapping(mode: UsernsMode, base: IdMapping, hostUid: number, 
     // fuse-overlayfs there shows the image's id k (k on disk, as that namespace sees it) as
     // the id the namespace below sees as k.
     const fmt = (r: IdRange[]) => r.map((x) => `${x.inside}:${x.outside}:${x.count}`).join(":");
-    return { mapping: base, below: { uidMap: relUid, gidMap: relGid }, callerUnmapped: true, layerShift: { uid: fmt(relUid), gid: fmt(relGid) } };
+    return {
+      mapping: base,
+      below: { uidMap: relUid, gidMap: relGid },
+      callerUnmapped: true,
+      layerShift: { uid: fmt(relUid), gid: fmt(relGid) },
+      shift: { uid: relUid, gid: relGid },
+    };
   }
   const mapping: IdMapping = { ...base, mode: "subid", uidMap, gidMap };
   const out: ModeMapping = { mapping };
@@ -230,6 +240,7 @@ export function modeMapping(mode: UsernsMode, base: IdMapping, hostUid: number, 
     // fuse-overlayfs reads each triple as ID-ON-DISK:ID-SHOWN:COUNT (ids on disk as its namespace sees them)
     const fmt = (r: IdRange[]) => r.map((x) => `${x.outside}:${x.inside}:${x.count}`).join(":");
     out.layerShift = { uid: fmt(layerView(base.uidMap, uidMap)), gid: fmt(layerView(base.gidMap, gidMap)) };
+    out.shift = { uid: relUid, gid: relGid };
   }
   return out;
 }

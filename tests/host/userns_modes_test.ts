@@ -418,3 +418,52 @@ test("--device-cgroup-rule is refused rootless with the reason (the kernel refus
     await store.reset();
   }
 }, { skip: subidSkip() });
+
+function shiftedCopies(data: string): string[] {
+  try {
+    return [...Deno.readDirSync(`${data}/shifted`)].map((e) => e.name).sort();
+  } catch {
+    return [];
+  }
+}
+
+test("without fuse-overlayfs' id mapping (NOOK_ID_SHIFT=copy): keep-id and nomap run on a copy shifted once per mapping, made as a transaction, removed with its image", async () => {
+  const store = freshStore({ NOOK_ID_SHIFT: "copy" });
+  try {
+    await loadImage(store.env);
+    const src = scratch("nook-shift-");
+    Deno.chmodSync(src, 0o777);
+    const keep = ["--userns=keep-id", "-v", `${src}:/src`, "localhost/uns:1", "sh", "-c", "id -u; stat -c %u:%g /bin/busybox /owned4242; touch /src/k; echo x > /upper-file && cat /upper-file"];
+    // a nook killed while copying leaves only a partial, which the next run removes
+    const crashed = await nookT(["run", "--rm", ...keep], { ...store.env, NOOK_CRASH_AT: "shift.copy" });
+    assert.notEqual(crashed.code, 0);
+    assert.equal(shiftedCopies(store.data).length, 1);
+    assert.match(shiftedCopies(store.data)[0]!, /\.partial-/, "only a partial is left");
+    const first = await nookT(["run", "--rm", ...keep], store.env);
+    assert.equal(first.code, 0, first.stderr);
+    assert.deepEqual(first.stdout.trim().split("\n"), [String(Deno.uid()), "0:0", "4242:4343", "x"]);
+    assert.match(first.stderr, /fuse-overlayfs cannot show the image's files with other owners here \(NOOK_ID_SHIFT=copy asks for it\)/);
+    assert.equal(Deno.statSync(`${src}/k`).uid, Deno.uid(), "a file made inside belongs to the caller outside");
+    const copies = shiftedCopies(store.data);
+    assert.equal(copies.length, 1, `one finished copy, the partial gone: ${copies}`);
+    assert.match(copies[0]!, /^[0-9a-f]{32}$/);
+    const made = Deno.statSync(`${store.data}/shifted/${copies[0]}/tree/big`);
+    // the same mapping again: the copy is shared, not made again
+    const second = await nookT(["run", "--rm", ...keep], store.env);
+    assert.equal(second.code, 0, second.stderr);
+    assert.doesNotMatch(second.stderr, /copying/);
+    assert.equal(Deno.statSync(`${store.data}/shifted/${copies[0]}/tree/big`).ino, made.ino, "the same copy serves the second run");
+    // another mapping gets its own copy; it sees the image's owners too
+    const nomap = await nookT(["run", "--rm", "--userns=nomap", "-v", `${src}:/src`, "localhost/uns:1", "sh", "-c", "id -u; stat -c %u:%g /bin/busybox /owned4242 /src/k; touch /src/n"], store.env);
+    assert.equal(nomap.code, 0, nomap.stderr);
+    const overflow = Deno.readTextFileSync("/proc/sys/kernel/overflowuid").trim();
+    assert.deepEqual(nomap.stdout.trim().split("\n"), ["0", "0:0", "4242:4343", `${overflow}:${overflow}`]);
+    assert.equal(Deno.statSync(`${src}/n`).uid, subidRange("uid")!.start);
+    assert.equal(shiftedCopies(store.data).length, 2);
+    // removing the image removes its copies
+    assert.equal((await nookT(["rmi", "localhost/uns:1"], store.env)).code, 0);
+    assert.deepEqual(shiftedCopies(store.data), []);
+  } finally {
+    await store.reset();
+  }
+}, { skip: busyboxSkip() ?? subidSkip() });
