@@ -119,6 +119,7 @@ export async function runRequest(req: RunRequest, mapping: IdMapping = detectIdM
   // CDI names (vendor.com/class=name) among --device: their specs are read only then
   const cdiNames = (req.devices ?? []).filter((d) => !d.startsWith("/"));
   let cdiHooks: RunHooks = {};
+  let createHooks: ContainerSpec["createHooks"];
   if (cdiNames.length) {
     const cdi = await lazyImport<typeof import("./cdi.ts")>("engine/cdi.ts");
     const bad = cdiNames.find((n) => !cdi.isCdiName(n));
@@ -128,9 +129,14 @@ export async function runRequest(req: RunRequest, mapping: IdMapping = detectIdM
     const edits = await cdi.cdiEdits(cdiNames);
     req = { ...req, devices: (req.devices ?? []).filter((d) => d.startsWith("/")), env: [...edits.env, ...(req.env ?? [])] };
     mode.cdi = { devices: edits.devices, mounts: edits.mounts };
-    if (edits.hooks.length) cdiHooks = { beforeGo: [(pid) => Promise.all(edits.hooks.map((h) => cdi.runCdiHook(h, container.id, pid))).then(() => {})] };
+    if (edits.hooks.length) {
+      cdiHooks = { beforeGo: [(pid) => Promise.all(edits.hooks.map((h) => cdi.runCdiHook(h, container.id, pid))).then(() => {})] };
+      createHooks = edits.hooks;
+    }
   }
   const { spec: container, cleanup } = prepareContainer(req, mapping, mode, id);
+  // recorded, so that `nook start` and the monitor's restarts run them too (monitor.ts, start.ts)
+  if (createHooks) container.createHooks = createHooks;
   mark("spec");
   try {
     const detached = req.lifecycle?.detach ?? false;

@@ -53,6 +53,12 @@ export async function startContainer(id: string): Promise<void> {
       // a cgroup of its own again, with the limits it was run with
       await releaseRecordedCgroup(rec);
       const hooks = await recordedCgroupHooks(id, rec.spec, rec.resources ?? {}, { detached: true });
+      const createHooks = rec.spec.createHooks ?? [];
+      if (createHooks.length) {
+        // the CDI hooks it was run with, again (the monitor runs them on its own restarts)
+        const { runCdiHook } = await lazyImport<typeof import("./cdi.ts")>("engine/cdi.ts");
+        (hooks.beforeGo ??= []).push((pid) => Promise.all(createHooks.map((h) => runCdiHook(h, id, pid))).then(() => {}));
+      }
       writeRecord(rec);
       // the monitor and what it launches (plans, seccomp, networks) load only here: `nook runtime start` needs none of it
       const { startDetached } = await lazyImport<typeof import("./monitor.ts")>("engine/monitor.ts");

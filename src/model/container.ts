@@ -133,6 +133,12 @@ export interface ContainerSpec {
   /** Host device nodes bound into the container (`--device`, CDI), after the default set. */
   devices?: DeviceSpec[];
   /**
+   * Programs run on the host once the container's namespaces exist and before its program starts
+   * (CDI's createRuntime/prestart hooks), at every start: the first, `nook start`, the monitor's
+   * restarts. Each gets the container's state (id, pid) on stdin.
+   */
+  createHooks?: { path: string; args: string[]; env: string[] }[];
+  /**
    * The user namespace to create the container in (`/proc/PID/ns/user` of the shared network
    * namespace's holder): containers on a user network share it, so their network namespaces
    * can be wired together. Its id maps are the holder's, written once.

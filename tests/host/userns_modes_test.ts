@@ -467,3 +467,55 @@ test("without fuse-overlayfs' id mapping (NOOK_ID_SHIFT=copy): keep-id and nomap
     await store.reset();
   }
 }, { skip: busyboxSkip() ?? subidSkip() });
+
+test("CDI hooks run at every start: run -d, the monitor's restarts, and nook start", async () => {
+  const cdiDir = scratch("nook-cdi-");
+  const out = `${cdiDir}/hook.log`;
+  Deno.writeTextFileSync(
+    `${cdiDir}/hook.json`,
+    JSON.stringify({
+      cdiVersion: "0.6.0",
+      kind: "nook.test/hooked",
+      devices: [{ name: "h", containerEdits: { deviceNodes: [{ path: "/dev/nook-h", hostPath: "/dev/null" }] } }],
+      containerEdits: { hooks: [{ hookName: "createRuntime", path: "/bin/sh", args: ["sh", "-c", `cat >> ${out}; echo >> ${out}; echo "$HOOK_ENV" >> ${out}`], env: ["HOOK_ENV=kept"] }] },
+    }),
+  );
+  const store = freshStore({ NOOK_CDI_DIRS: cdiDir });
+  const lines = () => {
+    try {
+      return Deno.readTextFileSync(out).trim().split("\n").filter(Boolean);
+    } catch {
+      return [];
+    }
+  };
+  const until = async (n: number) => {
+    for (let i = 0; i < 300 && lines().length < 2 * n; i++) await new Promise((r) => setTimeout(r, 100));
+    return lines();
+  };
+  try {
+    await loadImage(store.env);
+    // exits 1 at once: the monitor restarts it twice (on-failure:2)
+    const r = await nookT(["run", "-d", "--name", "hooked", "--restart", "on-failure:2", "--device", "nook.test/hooked=h", "localhost/uns:1", "sh", "-c", "test -c /dev/nook-h && exit 1"], store.env);
+    assert.equal(r.code, 0, r.stderr);
+    const id = r.stdout.trim();
+    const three = await until(3);
+    assert.equal(three.length, 6, `the first start and two restarts each ran the hook: ${three.join(" | ")}`);
+    const states = three.filter((l) => l.startsWith("{")).map((l) => JSON.parse(l));
+    assert.deepEqual(states.map((s) => s.id), [id, id, id]);
+    assert.equal(new Set(states.map((s) => s.pid)).size, 3, "each start's own pid");
+    assert.ok(states.every((s) => s.pid > 0 && s.status === "creating"));
+    assert.deepEqual(three.filter((l) => !l.startsWith("{")), ["kept", "kept", "kept"], "the hook's own environment");
+    // ended: nook start runs it once more
+    for (let i = 0; i < 100; i++) {
+      const st = await nookT(["inspect", "--format", "{{.State.Status}}", "hooked"], store.env);
+      if (st.stdout.trim() === "exited") break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const s = await nookT(["start", "hooked"], store.env);
+    assert.equal(s.code, 0, s.stderr);
+    assert.equal((await until(4)).length, 8, "nook start ran the hook");
+    await nookT(["rm", "-f", "hooked"], store.env);
+  } finally {
+    await store.reset();
+  }
+}, { skip: busyboxSkip() ?? subidSkip() });
