@@ -420,13 +420,6 @@ function imageSource(req: RunRequest, image: string | undefined, id: string, mod
   // Only a foreground container removed at exit has storage that counts as garbage once its
   // process is gone (`image prune` removes it); any other is removed by its rm.
   const autoRemove = (req.lifecycle?.autoRemove ?? false) && !(req.lifecycle?.detach ?? false);
-  if (mode.autoSlice && mode.layerShift) {
-    // The layers' files of users other than root belong to the subordinate ids they were unpacked
-    // with; a slice elsewhere in the range cannot see them, so the image would show them as nobody.
-    throw new UsageError("--userns=auto cannot run an image from the store yet: its files owned by users other than root would show as nobody", {
-      hint: "use --userns=keep-id or the default mapping for images; --userns=auto works with --rootfs DIR",
-    });
-  }
   const src: Source = impl.storeImageSource(image, id, autoRemove, mode.layerShift, mode.shiftedCopy);
   const ports = src.store?.image.exposedPorts;
   return ports?.length ? { ...src, exposedPorts: ports } : src;

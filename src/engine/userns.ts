@@ -8,7 +8,8 @@
 import { UsageError } from "../errors/mod.ts";
 import type { ContainerSpec, DeviceSpec, MountSpec } from "../model/mod.ts";
 import { MS } from "../plan/mod.ts";
-import { autoRanges, detectIdMapping, type IdMapping, mappedCount, type ModeMapping, modeMapping, parseUsernsMode, userName } from "../userns/mod.ts";
+import { HELLO_NAMES } from "../image/builtin_hello.ts";
+import { autoRanges, belowMapping, detectIdMapping, type IdMapping, mappedCount, type ModeMapping, modeMapping, parseUsernsMode, userName } from "../userns/mod.ts";
 import { containerDir, dataDir, storeLockPath } from "../paths/mod.ts";
 import type { RunRequest } from "./run_request.ts";
 
@@ -31,8 +32,18 @@ export function resolveUserns(req: RunRequest, base: IdMapping, id?: string): Mo
     const start = allocateAuto(id ?? "", parsed.size - 1, available);
     parsed = { kind: "custom", uidmap: autoRanges(start, parsed.size), gidmap: autoRanges(start, parsed.size) };
   }
-  const mode = modeMapping(parsed, base, Deno.uid()!, Deno.gid()!);
-  if (req.userns?.startsWith("auto")) mode.autoSlice = true;
+  let mode = modeMapping(parsed, base, Deno.uid()!, Deno.gid()!);
+  if (req.userns?.startsWith("auto")) {
+    mode.autoSlice = true;
+    const image = req.source.image;
+    if (parsed.kind === "custom" && mode.layerShift && image !== undefined && !HELLO_NAMES.includes(image)) {
+      // An image's files of users other than root belong to the subordinate ids they were unpacked
+      // with, which a slice elsewhere in the range does not hold (fuse-overlayfs in the container's
+      // namespace could not reach them): the root is set up in a namespace with the caller's
+      // mapping, where they are all visible, and the container's namespace is made below it.
+      mode = { ...belowMapping(base, parsed.uidmap, parsed.gidmap), autoSlice: true };
+    }
+  }
   return mode;
 }
 

@@ -172,6 +172,22 @@ export interface ModeMapping {
 }
 
 /**
+ * A container's user namespace made below one with `base` (where nook's helpers reach the store),
+ * with ranges `relUid`/`relGid` whose outside ids are ids of that namespace; fuse-overlayfs there
+ * shows the image's id k (k on disk, as that namespace sees it) as the id the namespace below sees
+ * as k.
+ */
+export function belowMapping(base: IdMapping, relUid: IdRange[], relGid: IdRange[]): ModeMapping {
+  const fmt = (r: IdRange[]) => r.map((x) => `${x.inside}:${x.outside}:${x.count}`).join(":");
+  return {
+    mapping: base,
+    below: { uidMap: relUid, gidMap: relGid },
+    layerShift: { uid: fmt(relUid), gid: fmt(relGid) },
+    shift: { uid: relUid, gid: relGid },
+  };
+}
+
+/**
  * The container's mapping for a mode. `keep-id` is podman's map: container
  * U → the caller, 0..U-1 and U+1.. → the subordinate ids in order.
  */
@@ -224,14 +240,7 @@ export function modeMapping(mode: UsernsMode, base: IdMapping, hostUid: number, 
     // with the OCI runtime's below; bubblewrap's user namespace made last).
     // fuse-overlayfs there shows the image's id k (k on disk, as that namespace sees it) as
     // the id the namespace below sees as k.
-    const fmt = (r: IdRange[]) => r.map((x) => `${x.inside}:${x.outside}:${x.count}`).join(":");
-    return {
-      mapping: base,
-      below: { uidMap: relUid, gidMap: relGid },
-      callerUnmapped: true,
-      layerShift: { uid: fmt(relUid), gid: fmt(relGid) },
-      shift: { uid: relUid, gid: relGid },
-    };
+    return { ...belowMapping(base, relUid, relGid), callerUnmapped: true };
   }
   const mapping: IdMapping = { ...base, mode: "subid", uidMap, gidMap };
   const out: ModeMapping = { mapping };
