@@ -183,8 +183,8 @@ export function parseDeviceCgroupRule(value: string): DeviceCgroupRule {
  * program attached to the container's cgroup, and the kernel loads such a program only for a
  * process privileged over the whole host (CAP_BPF or CAP_SYS_ADMIN in the first user namespace,
  * or a BPF token an administrator delegated): a delegated cgroup does not change that, so a
- * rootless container cannot have such a rule. Refused rather than ignored (as podman does), so nobody believes a
- * device is fenced off when it is not.
+ * rootless container cannot have such a rule. Refused rather than ignored (as podman does), so
+ * nobody believes a device is fenced off when it is not.
  */
 export function refuseDeviceCgroupRules(values: readonly string[]): void {
   if (values.length === 0) return;
