@@ -11,7 +11,7 @@ import { detectIdMapping, type IdMapping } from "../userns/mod.ts";
 import { createContainer } from "./create.ts";
 import { clearIntent, crashPoint } from "./intent.ts";
 import { describeSource, hostSettings } from "./lifecycle.ts";
-import { newId, prepareContainer, prepareShift, prepareSource } from "./prepare.ts";
+import { applyCdi, newId, prepareContainer, prepareShift, prepareSource } from "./prepare.ts";
 import { resolveUserns } from "./userns.ts";
 import { resourcesFrom } from "./resources.ts";
 import type { RunRequest } from "./run_request.ts";
@@ -30,7 +30,10 @@ export async function createRequest(req: RunRequest, mapping: IdMapping = detect
   const id = newId();
   const mode = resolveUserns(req, mapping, id);
   await prepareShift(req, mode);
-  const { spec, cleanup } = prepareContainer({ ...req, lifecycle }, mapping, mode, id);
+  const withCdi = await applyCdi(req, mode);
+  const { spec, cleanup } = prepareContainer({ ...withCdi.req, lifecycle }, mapping, mode, id);
+  // its CDI hooks run at each start (start.ts)
+  if (withCdi.hooks) spec.createHooks = withCdi.hooks;
   try {
     const host = hostSettings(lifecycle, spec.image?.stopSignal);
     const rec = createContainer(spec, {

@@ -107,6 +107,27 @@ export function prepareContainer(req: RunRequest, mapping: IdMapping, mode?: Mod
 }
 
 /**
+ * CDI names (vendor.com/class=name) among `--device`: their specs are read only then, and their
+ * edits applied to the request (environment) and the mode (device nodes, mounts); the hooks are
+ * the container's to record.
+ */
+export async function applyCdi(req: RunRequest, mode: ModeMapping): Promise<{ req: RunRequest; hooks?: ContainerSpec["createHooks"] }> {
+  const cdiNames = (req.devices ?? []).filter((d) => !d.startsWith("/"));
+  if (!cdiNames.length) return { req };
+  const cdi = await lazyImport<typeof import("./cdi.ts")>("engine/cdi.ts");
+  const bad = cdiNames.find((n) => !cdi.isCdiName(n));
+  if (bad) {
+    throw new UsageError(`Invalid --device "${bad}"`, { hint: "use a host path (/dev/…) or a CDI name vendor.com/class=name" });
+  }
+  const edits = await cdi.cdiEdits(cdiNames);
+  mode.cdi = { devices: edits.devices, mounts: edits.mounts };
+  return {
+    req: { ...req, devices: (req.devices ?? []).filter((d) => d.startsWith("/")), env: [...edits.env, ...(req.env ?? [])] },
+    ...(edits.hooks.length ? { hooks: edits.hooks } : {}),
+  };
+}
+
+/**
  * Prepare, record and run a new container: in the foreground (resolving when it exits), or
  * detached under its monitor. The caller's own output (an id, a code) is the caller's.
  */
@@ -116,27 +137,17 @@ export async function runRequest(req: RunRequest, mapping: IdMapping = detectIdM
   const id = newId();
   const mode = resolveUserns(req, mapping, id);
   await prepareShift(req, mode);
-  // CDI names (vendor.com/class=name) among --device: their specs are read only then
-  const cdiNames = (req.devices ?? []).filter((d) => !d.startsWith("/"));
-  let cdiHooks: RunHooks = {};
-  let createHooks: ContainerSpec["createHooks"];
-  if (cdiNames.length) {
-    const cdi = await lazyImport<typeof import("./cdi.ts")>("engine/cdi.ts");
-    const bad = cdiNames.find((n) => !cdi.isCdiName(n));
-    if (bad) {
-      throw new UsageError(`Invalid --device "${bad}"`, { hint: "use a host path (/dev/…) or a CDI name vendor.com/class=name" });
-    }
-    const edits = await cdi.cdiEdits(cdiNames);
-    req = { ...req, devices: (req.devices ?? []).filter((d) => d.startsWith("/")), env: [...edits.env, ...(req.env ?? [])] };
-    mode.cdi = { devices: edits.devices, mounts: edits.mounts };
-    if (edits.hooks.length) {
-      cdiHooks = { beforeGo: [(pid) => Promise.all(edits.hooks.map((h) => cdi.runCdiHook(h, container.id, pid))).then(() => {})] };
-      createHooks = edits.hooks;
-    }
-  }
+  const withCdi = await applyCdi(req, mode);
+  req = withCdi.req;
   const { spec: container, cleanup } = prepareContainer(req, mapping, mode, id);
-  // recorded, so that `nook start` and the monitor's restarts run them too (monitor.ts, start.ts)
-  if (createHooks) container.createHooks = createHooks;
+  let cdiHooks: RunHooks = {};
+  const createHooks = withCdi.hooks;
+  if (createHooks?.length) {
+    // recorded, so that `nook start` and the monitor's restarts run them too (monitor.ts, start.ts)
+    container.createHooks = createHooks;
+    const { runCdiHook } = await lazyImport<typeof import("./cdi.ts")>("engine/cdi.ts");
+    cdiHooks = { beforeGo: [(pid) => Promise.all(createHooks.map((h) => runCdiHook(h, container.id, pid))).then(() => {})] };
+  }
   mark("spec");
   try {
     const detached = req.lifecycle?.detach ?? false;

@@ -13,7 +13,7 @@ import { ContainerError } from "./errors.ts";
 import { runForeground } from "./foreground.ts";
 import { withLockAsync } from "./lock.ts";
 import { mergeHooks } from "./run.ts";
-import { prepareRootfs } from "./start.ts";
+import { prepareRootfs, recordedCreateHooks } from "./start.ts";
 import { currentStatus, isActive } from "./status.ts";
 import { containerRunDir } from "./intent.ts";
 import { containerDir, type ContainerRecord, readRecord, writeRecord } from "./store.ts";
@@ -36,5 +36,6 @@ export async function startAttached(id: string): Promise<number> {
     return r;
   });
   const cgroup = await recordedCgroupHooks(id, rec.spec, rec.resources ?? {}, { detached: false });
-  return await runForeground(rec, detectIdMapping(), mergeHooks(cgroup, networkHooks(rec.spec)));
+  const create = await recordedCreateHooks(id, rec.spec);
+  return await runForeground(rec, detectIdMapping(), mergeHooks(cgroup, networkHooks(rec.spec), { beforeGo: create }));
 }

@@ -473,7 +473,7 @@ test("without fuse-overlayfs' id mapping (NOOK_ID_SHIFT=copy): keep-id and nomap
   }
 }, { skip: busyboxSkip() ?? subidSkip() });
 
-test("CDI hooks run at every start: run -d, the monitor's restarts, and nook start", async () => {
+test("CDI hooks run at every start: run -d, the monitor's restarts, nook start, and a created container's start", async () => {
   const cdiDir = scratch("nook-cdi-");
   const out = `${cdiDir}/hook.log`;
   Deno.writeTextFileSync(
@@ -520,6 +520,14 @@ test("CDI hooks run at every start: run -d, the monitor's restarts, and nook sta
     assert.equal(s.code, 0, s.stderr);
     assert.equal((await until(4)).length, 8, "nook start ran the hook");
     await nookT(["rm", "-f", "hooked"], store.env);
+    // a created container: its hook runs when it is started
+    const c = await nookT(["create", "--name", "hooked2", "--device", "nook.test/hooked=h", "localhost/uns:1", "test", "-c", "/dev/nook-h"], store.env);
+    assert.equal(c.code, 0, c.stderr);
+    assert.equal(lines().length, 8, "nothing runs at create");
+    const started = await nookT(["start", "-a", "hooked2"], store.env);
+    assert.equal(started.code, 0, started.stderr);
+    assert.equal(lines().length, 10, "nook start -a of a created container ran the hook");
+    await nookT(["rm", "-f", "hooked2"], store.env);
   } finally {
     await store.reset();
   }
