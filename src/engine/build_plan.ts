@@ -184,6 +184,9 @@ export function buildPlan(spec: ContainerSpec, mapping: IdMapping): Plan {
     p.dumpable(true);
     p.usernsBelow(CLONE.NEWNS | CLONE.NEWUTS, text(spec.idMapBelow.uidMap), text(spec.idMapBelow.gidMap));
     p.dumpable(false);
+    // root of the namespace below from here (the caller's id, which it was, is unmapped there), so
+    // that what the setup opens (the terminal) belongs to root inside, as in the other modes
+    if (isMapped(spec.idMapBelow.uidMap, 0) && isMapped(spec.idMapBelow.gidMap, 0)) p.setid(0, 0, [], SetIdFlag.KEEP_CAPS | keepGroups);
   }
   const proc = spec.process;
   // Without -i the container reads nothing (docker); with -t its stdin stays the terminal.

@@ -190,6 +190,10 @@ test("nomap and maps without the caller: the caller's files show as nobody insid
     assert.equal(low.code, 0, low.stderr);
     // 143: nc listened until timeout ended it (a refused bind exits 1 at once)
     assert.equal(low.stdout.trim(), "143", `port 80 is listened on: ${low.stdout}${low.stderr}`);
+    // the terminal is root's inside, its group tty (5), as in the other modes
+    const tty = await nookT(["run", "--rm", "-t", "--userns=nomap", "localhost/uns:1", "sh", "-c", "stat -c %u:%g $(tty)"], store.env);
+    assert.equal(tty.code, 0, tty.stderr);
+    assert.equal(tty.stdout.replaceAll("\r", "").trim(), "0:5");
     // the caller's own uid is in no map line the container's processes see
     const maps = await nookT(["run", "--rm", "--userns=nomap", "localhost/uns:1", "cat", "/proc/self/uid_map"], store.env);
     assert.equal(maps.code, 0, maps.stderr);
