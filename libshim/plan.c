@@ -15,6 +15,7 @@
 #include <linux/capability.h>
 #include <linux/filter.h>
 #include <linux/magic.h>
+#include <linux/nsfs.h>
 #include <linux/openat2.h>
 #include <linux/sched.h>
 #include <linux/seccomp.h>
@@ -533,10 +534,70 @@ static int run_op(struct ctx *c, uint16_t opcode, struct rd *r) {
     close(fd);
     return 0;
   }
+  case SHIM_OP_SETNS_PARENT: {
+    NEED(rd_str(r, &s1));
+    DONE_PARSING;
+    fd = open(s1, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) child_fail(c, errno, "open namespace", s1);
+    int parent = ioctl(fd, NS_GET_PARENT);
+    if (parent < 0) child_fail(c, errno, "find the parent of", s1);
+    close(fd);
+    if (setns(parent, CLONE_NEWUSER) < 0) child_fail(c, errno, "setns into the parent of", s1);
+    close(parent);
+    return 0;
+  }
   case SHIM_OP_UNSHARE: {
     NEED(rd_u64(r, &a));
     DONE_PARSING;
     if (syscall(SYS_unshare, (unsigned long)a) < 0) child_fail(c, errno, "unshare", NULL);
+    return 0;
+  }
+  case SHIM_OP_USERNS_BELOW: {
+    NEED(rd_u64(r, &a)); NEED(rd_str(r, &s1)); NEED(rd_str(r, &s2));
+    DONE_PARSING;
+    /* Why a helper: only a process in the parent namespace, with CAP_SETUID
+     * there, may write maps that name ids other than its own; after unshare
+     * this child is no longer such a process. The helper is forked first and
+     * writes /proc/<this child>/{uid,gid}_map once told the namespace exists. */
+    int go[2];
+    if (pipe2(go, O_CLOEXEC) < 0) child_fail(c, errno, "pipe for the id-map helper", NULL);
+    pid_t self = getpid();
+    pid_t pid = raw_clone(SIGCHLD, NULL);
+    if (pid < 0) child_fail(c, errno, "fork the id-map helper", NULL);
+    if (pid == 0) {
+      close(go[1]);
+      char one;
+      ssize_t got;
+      do got = read(go[0], &one, 1);
+      while (got < 0 && errno == EINTR);
+      if (got != 1) _exit(EPIPE);
+      char path[64], num[12];
+      const char *files[2] = {"/uid_map", "/gid_map"}, *maps[2] = {s1, s2};
+      for (int i = 0; i < 2; i++) {
+        struct text t = {path, sizeof path, 0};
+        text_add(&t, "/proc/");
+        text_add(&t, decimal(num, self));
+        text_add(&t, files[i]);
+        size_t len = strlen(maps[i]);
+        int mf = open(path, O_WRONLY | O_CLOEXEC);
+        /* the exit code carries errno: as is for uid_map, + 128 for gid_map */
+        if (mf < 0 || write(mf, maps[i], len) != (ssize_t)len) _exit((errno > 0 && errno < 128 ? errno : EIO) + 128 * i);
+        close(mf);
+      }
+      _exit(0);
+    }
+    close(go[0]);
+    if (syscall(SYS_unshare, (unsigned long)(a | CLONE_NEWUSER)) < 0) child_fail(c, errno, "unshare the user namespace below", NULL);
+    char one = 1;
+    if (write(go[1], &one, 1) != 1) child_fail(c, errno, "wake the id-map helper", NULL);
+    close(go[1]);
+    int st;
+    while (waitpid(pid, &st, 0) < 0)
+      if (errno != EINTR) child_fail(c, errno, "wait for the id-map helper", NULL);
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+      int code = WIFEXITED(st) ? WEXITSTATUS(st) : EINTR;
+      child_fail(c, code % 128 ? code % 128 : EIO, code >= 128 ? "write gid_map of the user namespace below" : "write uid_map of the user namespace below", NULL);
+    }
     return 0;
   }
   case SHIM_OP_FORK: {

@@ -88,6 +88,10 @@ enum shim_op {
   SHIM_OP_DUMPABLE = 33,     /* u64 0|1: PR_SET_DUMPABLE (the child starts non-dumpable; see child_main) */
   SHIM_OP_INPUT = 34,        /* bytes data, u64 target_fd: a sealed memfd holding data (read from its start)
                                 becomes target_fd, kept across execve */
+  SHIM_OP_USERNS_BELOW = 37, /* u64 flags, str uid_map, str gid_map: unshare a user namespace (plus flags) below
+                                the current one; a helper forked first, still in the current one (where the
+                                child is root), writes the maps, then the child waits for it */
+  SHIM_OP_SETNS_PARENT = 38, /* str path of a user namespace file: setns into the user namespace it was made in */
   /* 40-44: hiding and protecting paths of the host's kernel (masked and read-only paths) */
   SHIM_OP_PROTECT_PATH = 40, /* str path, u64 how (SHIM_PROTECT_*); a path that does not exist is skipped */
   /* 45-49: the OCI runtime's create/start barrier, and mounts that may fall back to a bind */

@@ -67,6 +67,7 @@ export const SECURITY_RUN_OPTIONS: readonly OptionSpec[] = [
   { name: "subuidname", type: "string", value: "NAME", help: "Take subordinate uids of NAME in /etc/subuid" },
   { name: "subgidname", type: "string", value: "NAME", help: "Take subordinate gids of NAME in /etc/subgid" },
   { name: "device", type: "list", value: "HOST[:CTR][:PERMS]", help: "Bind a host device (read-only unless PERMS has w), or a CDI name" },
+  { name: "device-cgroup-rule", type: "list", value: "RULE", help: "A device cgroup rule (refused rootless: the kernel lets only privileged processes install one)" },
   { name: "group-add", type: "list", value: "keep-groups", help: "keep-groups: keep your supplementary groups (device access)" },
 ];
 
@@ -221,6 +222,7 @@ export function runRequestFromArgs(a: ParsedArgs, env: readonly string[]): RunRe
     subuidName: str(a, "subuidname"),
     subgidName: str(a, "subgidname"),
     devices: list(a, "device"),
+    deviceCgroupRules: list(a, "device-cgroup-rule"),
     groupAdd: list(a, "group-add"),
     share: { pid: str(a, "pid"), ipc: str(a, "ipc") },
     pod: str(a, "pod"),

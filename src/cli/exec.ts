@@ -81,6 +81,7 @@ export async function main(argv: string[]): Promise<number> {
     detachedStdioNull: true,
     dieWithNook: true,
     skipSetgroups,
+    ...(rec.spec.idMapBelow ? { userNamespaceBelow: true } : {}),
     ...(sec ? { security: execSecurity(sec, rec.spec.process.uid, proc.uid) } : {}),
   });
   return await launchExec(plan, { cgroup: rec.cgroup, detach, stdin: proc.stdin });

@@ -20,8 +20,10 @@
  *   → [nodev on it] → ROOT(rootfs) → the filesystem steps in order (mounts, devices, symlinks)
  *   → [sysctl writes] → [mkdir cwd]
  *   → [DUMPABLE 1] → [SYNC before pivot]  (the runtime's create hooks)
- *   pivot_root (chroot with --no-pivot) → [read-only root] → read-only and masked paths
- *   → [propagation of the new root] → [hostname] → [domainname] → [loopback up] → [personality]
+ *   pivot_root (chroot with --no-pivot) → [writes through the new /proc] → [read-only root]
+ *   → read-only and masked paths → [propagation of the new root] → [hostname] → [domainname]
+ *   → [loopback up] → [personality]
+ *   → [DUMPABLE 1, USERNS_BELOW, DUMPABLE 0, SETID root below]   (maps that leave out the caller)
  *   → the process setup (process_setup.ts): [init] → [PTY, /dev/console] → stdin → [KEEP_FDS]
  *     → cwd, rlimits, umask → LSM labels, no_new_privs, bounding set → SETID → seccomp, capabilities
  *   → [SYNC created] → [BARRIER_WAIT] → EXEC
@@ -144,6 +146,7 @@ export function compilePlan(s: PlanSpec): Plan {
 
   if (s.noPivot) p.chroot(r);
   else p.pivotRoot(r);
+  for (const [path, value] of s.writesAfterPivot ?? []) p.write(path, value);
   if (s.readonlyRoot) p.setattr("/", MOUNT_ATTR.RDONLY);
   addPathProtections(p, s.security);
   // runc's order: the requested propagation applies to the new root once it is "/" (a shared
@@ -154,6 +157,15 @@ export function compilePlan(s: PlanSpec): Plan {
   if (s.domainname !== undefined) p.setdomainname(s.domainname);
   if (s.loopback) p.loopbackUp();
   if (s.personality !== undefined) p.personality(s.personality);
+  if (s.usernsBelow) {
+    const b = s.usernsBelow;
+    // dumpable for that step only: its helper opens this process's /proc/PID/uid_map (nothing of
+    // the container runs yet)
+    p.dumpable(true).usernsBelow(b.flags, b.uidMap, b.gidMap).dumpable(false);
+    // root of the namespace below from here (the caller's id, which it was, is unmapped there), so
+    // that what the setup opens (the terminal) belongs to root inside, as in the other modes
+    if (b.becomeRoot) p.setid(0, 0, [], SetIdFlag.KEEP_CAPS | (b.becomeRoot.skipSetgroups ? SetIdFlag.SKIP_SETGROUPS : 0));
+  }
   addProcessSetup(p, s.process, {
     security: s.security,
     skipSetgroups: s.skipSetgroups,
@@ -263,7 +275,7 @@ export function runPlanSpec(spec: ContainerSpec, mapping: IdMapping): PlanSpec {
     ] as const
   ) steps.push({ symlink: path, target });
   // gid=5 (tty) only exists when more than our own gid is mapped.
-  steps.push({ mount: defaultMount(d.devpts, isMapped(mapping.gidMap, 5) ? [DEVPTS_TTY_GID] : []) });
+  steps.push({ mount: defaultMount(d.devpts, devptsGid(spec, mapping)) });
   steps.push({ mount: defaultMount(d.shm) }, { mount: defaultMount(d.mqueue) });
   if (spec.network !== "host") {
     // sysfs may be mounted by the owner of the network namespace: we own ours.
@@ -352,7 +364,31 @@ export function runPlanSpec(spec: ContainerSpec, mapping: IdMapping): PlanSpec {
     out.becomeRoot = { skipSetgroups: spec.process.keepGroups === true };
   }
   if (spec.rootfsSetup) out.rootfsSetup = spec.rootfsSetup;
+  if (spec.idMapBelow) {
+    // Maps without the caller: the root was set up in a namespace where nook's helpers reach the
+    // store; the container's process goes below it, with mount and uts namespaces of its own there
+    // (root inside may mount and set the hostname; what was mounted above stays locked).
+    const text = (l: readonly { inside: number; outside: number; count: number }[]) => l.map((x) => `${x.inside} ${x.outside} ${x.count}\n`).join("");
+    out.usernsBelow = {
+      flags: CLONE.NEWNS | CLONE.NEWUTS,
+      uidMap: text(spec.idMapBelow.uidMap),
+      gidMap: text(spec.idMapBelow.gidMap),
+      ...(isMapped(spec.idMapBelow.uidMap, 0) && isMapped(spec.idMapBelow.gidMap, 0)
+        ? { becomeRoot: { skipSetgroups: spec.process.keepGroups === true } }
+        : {}),
+    };
+    // The network namespace belongs to the namespace above the process's: its CAP_NET_BIND_SERVICE
+    // does not reach it, so low ports are opened to every id of the container (docker's default)
+    if (spec.network !== "host") out.writesAfterPivot = [["/proc/sys/net/ipv4/ip_unprivileged_port_start", "0\n"]];
+  }
   return out;
+}
+
+/** devpts' gid= option: the tty group (5) of the container's process, when that id is mapped. */
+function devptsGid(spec: ContainerSpec, mapping: IdMapping): string[] {
+  const below = spec.idMapBelow?.gidMap.find((r) => 5 >= r.inside && 5 < r.inside + r.count);
+  if (spec.idMapBelow) return below && isMapped(mapping.gidMap, below.outside + 5 - below.inside) ? [`gid=${below.outside + 5 - below.inside}`] : [];
+  return isMapped(mapping.gidMap, 5) ? [DEVPTS_TTY_GID] : [];
 }
 
 /** One of the model's default mounts as a root mount: its mount point, then the mount with its options split into flags and data. */

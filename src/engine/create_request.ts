@@ -11,7 +11,8 @@ import { detectIdMapping, type IdMapping } from "../userns/mod.ts";
 import { createContainer } from "./create.ts";
 import { clearIntent, crashPoint } from "./intent.ts";
 import { describeSource, hostSettings } from "./lifecycle.ts";
-import { prepareContainer, prepareSource } from "./prepare.ts";
+import { applyCdi, newId, prepareContainer, prepareShift, prepareSource } from "./prepare.ts";
+import { resolveUserns } from "./userns.ts";
 import { resourcesFrom } from "./resources.ts";
 import type { RunRequest } from "./run_request.ts";
 import { writeRecord } from "./store.ts";
@@ -26,7 +27,13 @@ export async function createRequest(req: RunRequest, mapping: IdMapping = detect
   // as for -d; whether it runs attached is the choice of `start`.
   const lifecycle = { ...req.lifecycle, detach: true };
   await prepareSource(req);
-  const { spec, cleanup } = prepareContainer({ ...req, lifecycle }, mapping);
+  const id = newId();
+  const mode = resolveUserns(req, mapping, id);
+  await prepareShift(req, mode);
+  const withCdi = await applyCdi(req, mode);
+  const { spec, cleanup } = prepareContainer({ ...withCdi.req, lifecycle }, mapping, mode, id);
+  // its CDI hooks run at each start (start.ts)
+  if (withCdi.hooks) spec.createHooks = withCdi.hooks;
   try {
     const host = hostSettings(lifecycle, spec.image?.stopSignal, spec.image?.healthcheck);
     const rec = createContainer(spec, {

@@ -32,9 +32,22 @@ export type ExecProcess = Omit<ProcessSpec, "init">;
  * differs from nook (user first, mount last: JOIN_ORDER in namespaces.ts), then fork when its pid namespace
  * is among them — setns(CLONE_NEWPID) only applies to children.
  */
-export function joinContainerPlan(pid: number): Plan {
+export function joinContainerPlan(pid: number, below = false): Plan {
   const p = new Plan(0);
   const join = differingNamespaces(pid);
+  if (below && join.includes("user")) {
+    // A container whose user namespace was made below another (maps without the caller): its
+    // pid, network, ipc and cgroup namespaces belong to the one above, its mount and uts
+    // namespaces to its own. Join the one above first (it grants the rights to join the first
+    // group), then its own, then the second group.
+    p.setnsParent(nsFile(pid, "user"));
+    const ownedAbove = (t: string) => t === "cgroup" || t === "ipc" || t === "network" || t === "pid";
+    const above = join.filter(ownedAbove);
+    for (const type of above) p.setns(nsFile(pid, type), CLONE_FLAG[type]);
+    for (const type of join.filter((t) => !ownedAbove(t))) p.setns(nsFile(pid, type), CLONE_FLAG[type]);
+    if (join.includes("pid")) p.fork();
+    return p;
+  }
   for (const type of join) p.setns(nsFile(pid, type), CLONE_FLAG[type]);
   if (join.includes("pid")) p.fork();
   return p;
@@ -42,7 +55,7 @@ export function joinContainerPlan(pid: number): Plan {
 
 /** The plan of an exec into the container whose pid 1 is `pid`: join it, set the process up, exec. */
 export function buildExecPlan(pid: number, proc: ProcessSetup, opts: ExecPlanOptions): Plan {
-  const p = joinContainerPlan(pid);
+  const p = joinContainerPlan(pid, opts.userNamespaceBelow ?? false);
   addProcessSetup(p, proc, opts);
   p.exec(execCandidates(proc.args[0]!, proc.env), proc.args, proc.env);
   return p;

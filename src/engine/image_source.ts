@@ -18,7 +18,24 @@ import { readBlobText } from "../store/blobs.ts";
 import { storeLayout } from "../store/layout.ts";
 import { ensureVolume, useVolume, volumeData } from "../store/volumes.ts";
 import { findExecutable } from "../userns/mod.ts";
-import { reexecInUserns } from "../unshare/mod.ts";
+import { reexecInUserns, removeTrees } from "../unshare/mod.ts";
+import type { ModeMapping } from "../userns/mod.ts";
+import type { ImageRecord } from "../store/images.ts";
+import { layerDiff, readLayerInfo } from "../store/layers.ts";
+import { syncDirOf } from "../store/layout.ts";
+import { StoreError } from "../store/errors.ts";
+import {
+  abandonedPartials,
+  type IdShiftRanges,
+  partialName,
+  shiftCopyReason,
+  shiftedExists,
+  type ShiftedRecord,
+  shiftedRoot,
+  shiftKey,
+} from "../overlay/shifted.ts";
+import { isSameProcess, procStartTime } from "../proc/mod.ts";
+import { crashPoint } from "./intent.ts";
 
 /** The parts of a run source that come from an image in the store. */
 export interface StoreParts {
@@ -87,6 +104,64 @@ export async function prepareImage(image: string, pull: string | undefined, plat
   backend = await storageBackend();
 }
 
+/**
+ * A container whose mapping differs from the store's, where fuse-overlayfs cannot shift the
+ * layers at mount time (shifted.ts says why): make, once per image and mapping, a copy of the
+ * image's layers with the owners shifted, and run on it. Call after {@link prepareImage}.
+ */
+export async function prepareShift(image: string, mode: ModeMapping): Promise<void> {
+  if (!mode.layerShift || !mode.shift) return;
+  const why = shiftCopyReason();
+  if (!why) return;
+  // held shared while copying, so no rmi removes the layers being read; the collection (exclusive) waits
+  const lock = lockShared();
+  try {
+    const rec = findImage(image);
+    if (!rec) return; // storeImageSource says so
+    const key = await shiftKey(rec.id, mode.shift);
+    if (!shiftedExists(key)) await makeShifted(image, rec, key, mode.shift, why);
+    mode.shiftedCopy = key;
+  } finally {
+    lock.close();
+  }
+}
+
+async function makeShifted(name: string, rec: ImageRecord, key: string, shift: IdShiftRanges, why: string): Promise<void> {
+  const root = shiftedRoot();
+  Deno.mkdirSync(root, { recursive: true, mode: 0o700 });
+  // partials of nooks that died while copying: theirs to lose
+  const dead = abandonedPartials((pid, start) => isSameProcess(pid, start));
+  if (dead.length) await removeTrees(dead.map((n) => `${root}/${n}`));
+  const partial = `${root}/${partialName(key, Deno.pid, procStartTime(Deno.pid) ?? 0)}`;
+  Deno.mkdirSync(partial, { mode: 0o700 });
+  const layers = rec.layers.map((l) => ({ dir: layerDiff(l.chainId), opaque: readLayerInfo(l.chainId)?.opaque ?? [] }));
+  Deno.writeTextFileSync(`${partial}/job.json`, JSON.stringify({ layers, shift }) + "\n");
+  console.error(
+    `nook: notice: fuse-overlayfs cannot show the image's files with other owners here (${why}): ` +
+      `copying "${name}" once for this id mapping, its owners shifted; later runs with the same mapping share the copy`,
+  );
+  // Why in nook's user namespace: the copy's files belong to subordinate ids, which only root there can give
+  const code = await reexecInUserns(["_storage", "shift", partial]);
+  if (code !== 0) {
+    await removeTrees([partial]);
+    throw new StoreError(`Cannot make a copy of "${name}" with shifted owners (the copy exited with ${code})`, {
+      hint: "see the message above; install fuse-overlayfs (and make /dev/fuse usable) to shift at mount time instead",
+    });
+  }
+  crashPoint("shift.copy");
+  const record: ShiftedRecord = { image: rec.id, shift, created: new Date().toISOString() };
+  Deno.writeTextFileSync(`${partial}/shift.json`, JSON.stringify(record) + "\n");
+  Deno.removeSync(`${partial}/job.json`);
+  try {
+    // the commit: one rename, so a copy is either all there or not there
+    Deno.renameSync(partial, `${root}/${key}`);
+    syncDirOf(`${root}/${key}`);
+  } catch (err) {
+    if (!shiftedExists(key)) throw err;
+    await removeTrees([partial]); // another nook made the same copy first: use that one
+  }
+}
+
 /** The store's shared lock, taken synchronously (the run path is synchronous here). */
 function lockShared(): Deno.FsFile {
   const layout = storeLayout();
@@ -102,6 +177,7 @@ export function storeImageSource(
   id: string,
   autoRemove: boolean,
   layerShift?: { uid: string; gid: string },
+  shifted?: string,
 ): StoreSource {
   const choice = backend;
   if (!choice) throw new NookError("internal: prepareImage was not called before storeImageSource");
@@ -116,7 +192,7 @@ export function storeImageSource(
     }
     config = JSON.parse(readBlobText(rec.id)) as ImageConfig;
     // pinned under the lock: no rmi can remove its layers from here on
-    prepared = createContainerRootfs(id, rec, image, choice, { autoRemove, ...(layerShift ? { layerShift } : {}) });
+    prepared = createContainerRootfs(id, rec, image, choice, { autoRemove, ...(layerShift ? { layerShift } : {}), ...(shifted ? { shifted } : {}) });
   } finally {
     lock.close();
   }

@@ -15,7 +15,7 @@ import type { ContainerSpec, RunHooks } from "../model/container.ts";
 import { closeFd, monitorSpawn, recv, ShimError, type Spawned } from "../ffi/mod.ts";
 import { launch } from "../launch/mod.ts";
 import { Msg } from "../plan/mod.ts";
-import { applyIdMapping, type IdMapping } from "../userns/mod.ts";
+import { applyIdMapping, findExecutable, type IdMapping } from "../userns/mod.ts";
 import type { ContainerRecord } from "./store.ts";
 import { cgroupPathFile, containerDir, logPath, statusPath } from "./store.ts";
 import { detachedNetwork } from "../network/detached.ts";
@@ -54,6 +54,16 @@ export function idMapSteps(m: IdMapping): string[] {
     ...(Deno.uid() !== 0 ? ["--pre-go-write", "setgroups", "deny"] : []),
     ...["--pre-go-write", "gid_map", text(m.gidMap)],
   ];
+}
+
+/**
+ * A create hook (CDI's) as a command the monitor runs before GO on a restart, when nook is not
+ * there: the container's state on its stdin, its environment only the hook's own.
+ */
+export function createHookCommand(h: { path: string; args: string[]; env: string[] }, id: string): string[] {
+  const state = `{"ociVersion":"1.0.2","id":"%s","status":"creating","pid":%s,"bundle":""}`;
+  const script = `pid=$1; shift; printf '${state}' "$0" "$pid" | "$@"`;
+  return [findExecutable("sh", "/usr/bin:/bin") ?? "/bin/sh", "-c", script, id, "%PID%", "/usr/bin/env", "-i", ...h.env, h.path, ...h.args.slice(1)];
 }
 
 /** Extra things other concerns need the monitor to do. */
@@ -160,7 +170,8 @@ export async function startDetached(
   const net = await detachedNetwork(spec, containerDir(rec.id), rec.name);
   mapping = specMapping(spec, mapping); // --userns: the container's own maps
   const plan = buildPlan(spec, mapping);
-  const argv = await monitorArgs(rec, mapping, { ...extras, args: [...extras.args ?? [], ...net.args] });
+  const preGo = [...extras.preGo ?? [], ...(spec.createHooks ?? []).map((h) => createHookCommand(h, rec.id))];
+  const argv = await monitorArgs(rec, mapping, { ...extras, ...(preGo.length ? { preGo } : {}), args: [...extras.args ?? [], ...net.args] });
   crashPoint("start.monitor");
   const started = await launch(plan, {
     beforeGo: async (pid) => {

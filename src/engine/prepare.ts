@@ -28,7 +28,7 @@ import { RLIM_INFINITY, RLIMIT } from "../plan/mod.ts";
 import { decideSecurity, type SecuritySpec } from "../security/mod.ts";
 import { mark } from "../trace/mod.ts";
 import { detectIdMapping, type IdMapping, type ModeMapping } from "../userns/mod.ts";
-import { applyGroupAdd, keepIdEtc, parseDevice, resolveUserns } from "./userns.ts";
+import { applyGroupAdd, keepIdEtc, parseDevice, refuseDeviceCgroupRules, resolveUserns } from "./userns.ts";
 import { DEFAULT_PATH, NAMESPACES } from "./build_plan.ts";
 import { writeEtcFiles } from "./etc_files.ts";
 import { readTextInRoot } from "./in_root.ts";
@@ -81,11 +81,18 @@ export async function prepareSource(req: RunRequest): Promise<void> {
   if (image !== undefined) await impl.prepareImage(image, req.pull, req.platform);
 }
 
+/** After {@link prepareSource} and the mode: a shifted copy of the image, where the mode needs one and fuse-overlayfs cannot shift. */
+export async function prepareShift(req: RunRequest, mode: ModeMapping): Promise<void> {
+  const image = storeImage(req);
+  if (image !== undefined && mode.layerShift && impl) await impl.prepareShift(image, mode);
+}
+
 /**
  * The container a request describes (after {@link prepareSource}): its record directory and
  * intent come first, then its storage, run directory, network setup and spec.
  */
 export function prepareContainer(req: RunRequest, mapping: IdMapping, mode?: ModeMapping, id: string = newId()): Prepared {
+  refuseDeviceCgroupRules(req.deviceCgroupRules ?? []);
   mode ??= resolveUserns(req, mapping, id);
   // the record directory and its intent come first: whatever follows is named by it (src/engine/intent.ts)
   beginCreate(id);
@@ -102,28 +109,47 @@ export function prepareContainer(req: RunRequest, mapping: IdMapping, mode?: Mod
 }
 
 /**
+ * CDI names (vendor.com/class=name) among `--device`: their specs are read only then, and their
+ * edits applied to the request (environment) and the mode (device nodes, mounts); the hooks are
+ * the container's to record.
+ */
+export async function applyCdi(req: RunRequest, mode: ModeMapping): Promise<{ req: RunRequest; hooks?: ContainerSpec["createHooks"] }> {
+  const cdiNames = (req.devices ?? []).filter((d) => !d.startsWith("/"));
+  if (!cdiNames.length) return { req };
+  const cdi = await lazyImport<typeof import("./cdi.ts")>("engine/cdi.ts");
+  const bad = cdiNames.find((n) => !cdi.isCdiName(n));
+  if (bad) {
+    throw new UsageError(`Invalid --device "${bad}"`, { hint: "use a host path (/dev/…) or a CDI name vendor.com/class=name" });
+  }
+  const edits = await cdi.cdiEdits(cdiNames);
+  mode.cdi = { devices: edits.devices, mounts: edits.mounts };
+  return {
+    req: { ...req, devices: (req.devices ?? []).filter((d) => d.startsWith("/")), env: [...edits.env, ...(req.env ?? [])] },
+    ...(edits.hooks.length ? { hooks: edits.hooks } : {}),
+  };
+}
+
+/**
  * Prepare, record and run a new container: in the foreground (resolving when it exits), or
  * detached under its monitor. The caller's own output (an id, a code) is the caller's.
  */
 export async function runRequest(req: RunRequest, mapping: IdMapping = detectIdMapping()): Promise<RunOutcome> {
+  refuseDeviceCgroupRules(req.deviceCgroupRules ?? []);
   await prepareSource(req);
   const id = newId();
   const mode = resolveUserns(req, mapping, id);
-  // CDI names (vendor.com/class=name) among --device: their specs are read only then
-  const cdiNames = (req.devices ?? []).filter((d) => !d.startsWith("/"));
-  let cdiHooks: RunHooks = {};
-  if (cdiNames.length) {
-    const cdi = await lazyImport<typeof import("./cdi.ts")>("engine/cdi.ts");
-    const bad = cdiNames.find((n) => !cdi.isCdiName(n));
-    if (bad) {
-      throw new UsageError(`Invalid --device "${bad}"`, { hint: "use a host path (/dev/…) or a CDI name vendor.com/class=name" });
-    }
-    const edits = await cdi.cdiEdits(cdiNames);
-    req = { ...req, devices: (req.devices ?? []).filter((d) => d.startsWith("/")), env: [...edits.env, ...(req.env ?? [])] };
-    mode.cdi = { devices: edits.devices, mounts: edits.mounts };
-    if (edits.hooks.length) cdiHooks = { beforeGo: [(pid) => Promise.all(edits.hooks.map((h) => cdi.runCdiHook(h, container.id, pid))).then(() => {})] };
-  }
+  await prepareShift(req, mode);
+  const withCdi = await applyCdi(req, mode);
+  req = withCdi.req;
   const { spec: container, cleanup } = prepareContainer(req, mapping, mode, id);
+  let cdiHooks: RunHooks = {};
+  const createHooks = withCdi.hooks;
+  if (createHooks?.length) {
+    // recorded, so that `nook start` and the monitor's restarts run them too (monitor.ts, start.ts)
+    container.createHooks = createHooks;
+    const { runCdiHook } = await lazyImport<typeof import("./cdi.ts")>("engine/cdi.ts");
+    cdiHooks = { beforeGo: [(pid) => Promise.all(createHooks.map((h) => runCdiHook(h, container.id, pid))).then(() => {})] };
+  }
   mark("spec");
   try {
     const detached = req.lifecycle?.detach ?? false;
@@ -311,6 +337,13 @@ function prepareFrom(req: RunRequest, mapping: IdMapping, id: string, source: So
   }
   const keepGroups = applyGroupAdd(req.groupAdd ?? [], user, readFile);
   const devices = [...(req.devices ?? []).flatMap(parseDevice), ...(mode.cdi?.devices ?? [])];
+  if (devices.length && Deno.uid() !== 0) {
+    // --device's own rule (docker adds one per device) cannot be installed rootless: say so, once
+    noticeOnce(
+      "--device binds the node; a rootless container gets no device cgroup rule (the kernel installs one only for a privileged process), so the node's own permissions decide access, and PERMS without w mounts it read-only",
+      "device-cgroup",
+    );
+  }
   const workdir = req.workdir ?? source.workdir;
   if (!workdir.startsWith("/")) {
     throw new UsageError(`The working directory "${workdir}" is not an absolute path`, { hint: "use -w /path" });
@@ -364,7 +397,7 @@ function prepareFrom(req: RunRequest, mapping: IdMapping, id: string, source: So
       containerRef(req.share?.ipc, "--ipc"),
       containerRef(req.share?.uts, "--uts"),
     );
-    if ((userNet || joined.joinUserns) && mode.mapping !== mapping) {
+    if ((userNet || joined.joinUserns) && (mode.mapping !== mapping || mode.below)) {
       // such a container lives in a user namespace made before it, whose id maps are set
       throw new UsageError("--userns, --uidmap and --gidmap cannot be combined with a user network or container:NAME", {
         hint: "leave the id mapping out: the container gets the shared user namespace's (root inside is you)",
@@ -404,6 +437,7 @@ function prepareFrom(req: RunRequest, mapping: IdMapping, id: string, source: So
       security: securityFrom(req.security ?? {}, user.uid),
       ...(source.store ? { rootfsSetup: source.store.rootfsSetup, image: source.store.image } : {}),
       ...(mode.mapping !== mapping ? { idMap: { uidMap: mode.mapping.uidMap, gidMap: mode.mapping.gidMap } } : {}),
+      ...(mode.below ? { idMapBelow: mode.below } : {}),
       ...(devices.length ? { devices } : {}),
       ...(req.pod !== undefined ? { pod: req.pod } : {}),
     };
@@ -453,14 +487,7 @@ function imageSource(req: RunRequest, image: string | undefined, id: string, mod
   // Only a foreground container removed at exit has storage that counts as garbage once its
   // process is gone (`image prune` removes it); any other is removed by its rm.
   const autoRemove = (req.lifecycle?.autoRemove ?? false) && !(req.lifecycle?.detach ?? false);
-  if (mode.autoSlice && mode.layerShift) {
-    // The layers' files of users other than root belong to the subordinate ids they were unpacked
-    // with; a slice elsewhere in the range cannot see them, so the image would show them as nobody.
-    throw new UsageError("--userns=auto cannot run an image from the store yet: its files owned by users other than root would show as nobody", {
-      hint: "use --userns=keep-id or the default mapping for images; --userns=auto works with --rootfs DIR",
-    });
-  }
-  const src: Source = impl.storeImageSource(image, id, autoRemove, mode.layerShift);
+  const src: Source = impl.storeImageSource(image, id, autoRemove, mode.layerShift, mode.shiftedCopy);
   const ports = src.store?.image.exposedPorts;
   return ports?.length ? { ...src, exposedPorts: ports } : src;
 }

@@ -31,6 +31,8 @@ export interface ExecPlanOptions {
    * process under `nook run`); otherwise a confined process always switches, keeping capabilities.
    */
   rootKeepsIds?: boolean;
+  /** The container's user namespace was made below another (its record's `idMapBelow`): join that one first. */
+  userNamespaceBelow?: boolean;
 }
 
 /**

@@ -131,6 +131,8 @@ export interface RunRequest {
   subgidName?: string | undefined;
   /** `--device` values: HOST[:CONTAINER][:PERMS], or a CDI name vendor.com/class=name. */
   devices?: readonly string[];
+  /** `--device-cgroup-rule` values: TYPE MAJOR:MINOR ACCESS (docker's), e.g. "c 1:3 rwm". */
+  deviceCgroupRules?: readonly string[];
   /** `--group-add` values (only keep-groups: keep the caller's supplementary groups). */
   groupAdd?: readonly string[];
   /** `--pid container:NAME`, `--ipc container:NAME`: namespaces shared with a running container. */

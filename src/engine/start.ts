@@ -7,6 +7,7 @@
 import { ensureHelloRootfs } from "../image/builtin_hello.ts";
 import { lazyImport } from "../lazy/mod.ts";
 import { dataDir } from "../paths/mod.ts";
+import type { ContainerSpec } from "../model/mod.ts";
 import { SIGNALS } from "../plan/linux.ts";
 import { detectIdMapping } from "../userns/mod.ts";
 import { ContainerError } from "./errors.ts";
@@ -41,6 +42,17 @@ export function prepareRootfs(rec: ContainerRecord): void {
 }
 
 /**
+ * The create hooks a container was made with (CDI's), as steps before GO of a start from its
+ * record (the monitor runs them itself on its restarts).
+ */
+export async function recordedCreateHooks(id: string, spec: ContainerSpec): Promise<((pid: number) => Promise<void>)[]> {
+  const hooks = spec.createHooks ?? [];
+  if (!hooks.length) return [];
+  const { runCdiHook } = await lazyImport<typeof import("./cdi.ts")>("engine/cdi.ts");
+  return [(pid) => Promise.all(hooks.map((h) => runCdiHook(h, id, pid))).then(() => {})];
+}
+
+/**
  * Start a container that is not running, detached under the monitor, from
  * its record (docker start). Does nothing when it already runs.
  */
@@ -55,6 +67,7 @@ export async function startContainer(id: string): Promise<void> {
       // a cgroup of its own again, with the limits it was run with
       await releaseRecordedCgroup(rec);
       const hooks = await recordedCgroupHooks(id, rec.spec, rec.resources ?? {}, { detached: true });
+      (hooks.beforeGo ??= []).push(...await recordedCreateHooks(id, rec.spec));
       writeRecord(rec);
       // the monitor and what it launches (plans, seccomp, networks) load only here: `nook runtime start` needs none of it
       const { startDetached } = await lazyImport<typeof import("./monitor.ts")>("engine/monitor.ts");

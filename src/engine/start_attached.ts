@@ -13,7 +13,7 @@ import { ContainerError } from "./errors.ts";
 import { recordStartFailure, runForeground } from "./foreground.ts";
 import { withLockAsync } from "./lock.ts";
 import { mergeHooks } from "./run.ts";
-import { prepareRootfs } from "./start.ts";
+import { prepareRootfs, recordedCreateHooks } from "./start.ts";
 import { currentStatus, foregroundRunning, isActive, readStatusFile, writeStatus } from "./status.ts";
 import { containerRunDir } from "./intent.ts";
 import { containerDir, type ContainerRecord, readRecord, writeRecord } from "./store.ts";
@@ -39,12 +39,13 @@ export async function startAttached(id: string): Promise<number> {
     writeStatus(id, { ...foregroundRunning(readStatusFile(id), 0), pidStart: 0 });
     return r;
   });
-  let cgroup;
+  let cgroup, create;
   try {
     cgroup = await recordedCgroupHooks(id, rec.spec, rec.resources ?? {}, { detached: false });
+    create = await recordedCreateHooks(id, rec.spec);
   } catch (err) {
     recordStartFailure(rec, err);
     throw err;
   }
-  return await runForeground(rec, detectIdMapping(), mergeHooks(cgroup, networkHooks(rec.spec)));
+  return await runForeground(rec, detectIdMapping(), mergeHooks(cgroup, networkHooks(rec.spec), { beforeGo: create }));
 }

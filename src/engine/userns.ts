@@ -8,7 +8,8 @@
 import { UsageError } from "../errors/mod.ts";
 import type { ContainerSpec, DeviceSpec, MountSpec } from "../model/mod.ts";
 import { MS } from "../plan/mod.ts";
-import { autoRanges, detectIdMapping, type IdMapping, mappedCount, type ModeMapping, modeMapping, parseUsernsMode, userName } from "../userns/mod.ts";
+import { HELLO_NAMES } from "../image/builtin_hello.ts";
+import { autoRanges, belowMapping, detectIdMapping, type IdMapping, mappedCount, type ModeMapping, modeMapping, parseUsernsMode, userName } from "../userns/mod.ts";
 import { containerDir, dataDir, storeLockPath } from "../paths/mod.ts";
 import type { RunRequest } from "./run_request.ts";
 
@@ -31,14 +32,17 @@ export function resolveUserns(req: RunRequest, base: IdMapping, id?: string): Mo
     const start = allocateAuto(id ?? "", parsed.size - 1, available);
     parsed = { kind: "custom", uidmap: autoRanges(start, parsed.size), gidmap: autoRanges(start, parsed.size) };
   }
-  const mode = modeMapping(parsed, base, Deno.uid()!, Deno.gid()!);
-  if (req.userns?.startsWith("auto")) mode.autoSlice = true;
-  if (mode.callerUnmapped) {
-    // What nook makes for a container (its storage, the layers, its /etc files) belongs to the caller,
-    // and the container's own setup runs inside its namespace: without the caller's id, none of it is reachable.
-    throw new UsageError("This user namespace mapping leaves out your own id, which nook needs inside to reach the container's files", {
-      hint: "use --userns=keep-id, or --uidmap/--gidmap ranges that include HOST id 0 (your own id), e.g. --uidmap 0:1:1000 --uidmap 1000:0:1",
-    });
+  let mode = modeMapping(parsed, base, Deno.uid()!, Deno.gid()!);
+  if (req.userns?.startsWith("auto")) {
+    mode.autoSlice = true;
+    const image = req.source.image;
+    if (parsed.kind === "custom" && mode.layerShift && image !== undefined && !HELLO_NAMES.includes(image)) {
+      // An image's files of users other than root belong to the subordinate ids they were unpacked
+      // with, which a slice elsewhere in the range does not hold (fuse-overlayfs in the container's
+      // namespace could not reach them): the root is set up in a namespace with the caller's
+      // mapping, where they are all visible, and the container's namespace is made below it.
+      mode = { ...belowMapping(base, parsed.uidmap, parsed.gidmap), autoSlice: true };
+    }
   }
   return mode;
 }
@@ -148,6 +152,54 @@ export function parseDevice(value: string): DeviceSpec[] {
     throw new UsageError(`Cannot use the device "${host}": it is not a device node`, { path: host, hint: "use -v to bind files" });
   }
   return [{ host, container, writable }];
+}
+
+/** A parsed `--device-cgroup-rule`: docker's TYPE MAJOR:MINOR ACCESS. */
+export interface DeviceCgroupRule {
+  /** a (all), b (block) or c (char). */
+  type: "a" | "b" | "c";
+  /** Major number, or -1 for `*`. */
+  major: number;
+  /** Minor number, or -1 for `*`. */
+  minor: number;
+  /** Some of r, w, m. */
+  access: string;
+}
+
+/** Parse `--device-cgroup-rule` ("c 1:3 rwm", "a *:* rwm", "b 7:* rw"). */
+export function parseDeviceCgroupRule(value: string): DeviceCgroupRule {
+  const m = /^([abc]) (\*|\d{1,10}):(\*|\d{1,10}) ([rwm]{1,3})$/.exec(value.trim());
+  if (!m || new Set(m[4]).size !== m[4]!.length) {
+    throw new UsageError(`Invalid --device-cgroup-rule "${value}"`, {
+      hint: 'use TYPE MAJOR:MINOR ACCESS: TYPE a, b or c, MAJOR and MINOR numbers or *, ACCESS of r, w and m, e.g. "c 1:3 rwm"',
+    });
+  }
+  const num = (s: string) => (s === "*" ? -1 : Number(s));
+  return { type: m[1] as "a" | "b" | "c", major: num(m[2]!), minor: num(m[3]!), access: m[4]! };
+}
+
+/**
+ * `--device-cgroup-rule`: checked, then refused. cgroup v2 controls device access with an eBPF
+ * program attached to the container's cgroup, and the kernel loads such a program only for a
+ * process privileged over the whole host (CAP_BPF or CAP_SYS_ADMIN in the first user namespace,
+ * or a BPF token an administrator delegated): a delegated cgroup does not change that, so a
+ * rootless container cannot have such a rule. Refused rather than ignored (as podman does), so
+ * nobody believes a device is fenced off when it is not.
+ */
+export function refuseDeviceCgroupRules(values: readonly string[]): void {
+  if (values.length === 0) return;
+  values.forEach(parseDeviceCgroupRule);
+  const rootless = Deno.uid() !== 0;
+  throw new UsageError(
+    rootless
+      ? `Device cgroup rules cannot be applied to a rootless container ("${values[0]}"): cgroup v2 controls devices with an eBPF program that the kernel loads only for a process privileged over the whole host`
+      : `Device cgroup rules are not supported by nook yet ("${values[0]}")`,
+    {
+      hint: rootless
+        ? "leave --device-cgroup-rule out: a rootless container cannot create device nodes, so it reaches only the nodes bound in with --device, on those nodes' own permissions"
+        : "leave --device-cgroup-rule out and bind the nodes with --device",
+    },
+  );
 }
 
 /**

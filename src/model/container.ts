@@ -126,8 +126,20 @@ export interface ContainerSpec {
   privateCgroup?: boolean;
   /** The container's own id maps (`--userns`, `--uidmap`): absent, the caller's default mapping. */
   idMap?: { uidMap: IdMapLine[]; gidMap: IdMapLine[] };
+  /**
+   * Maps that leave out the caller (`--userns=nomap`, such `--uidmap`s): the container's process
+   * gets a user namespace of these ranges, made below the first one (whose ids their outside ids
+   * are) once the root is set up there.
+   */
+  idMapBelow?: { uidMap: IdMapLine[]; gidMap: IdMapLine[] };
   /** Host device nodes bound into the container (`--device`, CDI), after the default set. */
   devices?: DeviceSpec[];
+  /**
+   * Programs run on the host once the container's namespaces exist and before its program starts
+   * (CDI's createRuntime/prestart hooks), at every start: the first, `nook start`, the monitor's
+   * restarts. Each gets the container's state (id, pid) on stdin.
+   */
+  createHooks?: { path: string; args: string[]; env: string[] }[];
   /**
    * The user namespace to create the container in (`/proc/PID/ns/user` of the shared network
    * namespace's holder): containers on a user network share it, so their network namespaces

@@ -132,6 +132,13 @@ export interface PlanSpec {
   noPivot: boolean;
   /** Mount the root read-only. */
   readonlyRoot: boolean;
+  /** Values written through the new root's /proc right after pivot_root (path, value). */
+  writesAfterPivot?: [string, string][];
+  /**
+   * Move the process into a user namespace made below its first one (with these new namespaces
+   * and maps), after the filesystem and before the process setup: maps that leave out the caller.
+   */
+  usernsBelow?: { flags: number; uidMap: string; gidMap: string; becomeRoot?: { skipSetgroups: boolean } };
   /** The hostname, when the container has a uts namespace to set it in. */
   hostname?: string;
   /** The NIS domain name. */

@@ -17,6 +17,7 @@ import { selfCommand } from "../paths/project.ts";
 import { findExecutable } from "../userns/mod.ts";
 import type { Backend, BackendChoice } from "./backend.ts";
 import { crashPoint } from "../proc/crash_point.ts";
+import { shiftedTree } from "./shifted.ts";
 
 /** A container's prepared storage. */
 export interface PreparedRootfs {
@@ -44,9 +45,10 @@ export function createContainerRootfs(
   image: ImageRecord,
   imageName: string,
   choice: BackendChoice,
-  opts: { autoRemove: boolean; layerShift?: { uid: string; gid: string } },
+  opts: { autoRemove: boolean; layerShift?: { uid: string; gid: string }; shifted?: string },
 ): PreparedRootfs {
-  if (opts.layerShift) choice = shiftingBackend(choice);
+  // a shifted copy already has the owners this mapping needs: any backend serves
+  if (opts.layerShift && !opts.shifted) choice = shiftingBackend(choice);
   const layout = storeLayout();
   for (const l of image.layers) {
     if (!readLayerInfo(l.chainId)) {
@@ -68,6 +70,7 @@ export function createContainerRootfs(
     layers: image.layers.map((l) => l.chainId),
     autoRemove: opts.autoRemove,
     created: new Date().toISOString(),
+    ...(opts.shifted ? { shifted: opts.shifted } : {}),
   };
   const merged = `${dir}/merged`;
   // the container's "/" takes its owner and mode from upper/ (or the copy's top)
@@ -84,7 +87,7 @@ export function createContainerRootfs(
       Deno.mkdirSync(`${dir}/${d}`, { mode: 0o755 });
       Deno.chmodSync(`${dir}/${d}`, 0o755);
     }
-    const lowers = [...image.layers].reverse().map((l) => `layers/${digestHex(l.chainId)}/diff`);
+    const lowers = opts.shifted ? [shiftedTree(opts.shifted)] : [...image.layers].reverse().map((l) => `layers/${digestHex(l.chainId)}/diff`);
     if (lowers.length === 0) {
       Deno.mkdirSync(`${dir}/empty`, { mode: 0o755 });
       lowers.push(`rootfs/${id}/empty`);
@@ -107,7 +110,7 @@ export function createContainerRootfs(
       const fuse = choice.fuseOverlayfs ?? "/usr/bin/fuse-overlayfs";
       // another user namespace than the store's: the layers are shown with their image owners at
       // mount time (fuse-overlayfs maps ids per request), never copied or chowned
-      const shift = opts.layerShift ? `,uidmapping=${opts.layerShift.uid},gidmapping=${opts.layerShift.gid}` : "";
+      const shift = opts.layerShift && !opts.shifted ? `,uidmapping=${opts.layerShift.uid},gidmapping=${opts.layerShift.gid}` : "";
       const mountOpts = `lowerdir=${abs.join(":")},upperdir=${dir}/upper,workdir=${dir}/work,allow_other${shift}`;
       // the daemon keeps its stderr for life: into a log next to the upper
       // layer, not into the container's output
@@ -131,6 +134,7 @@ export function createContainerRootfs(
 
 /** Layers of a container as the copy backend needs them, bottom first. */
 export function copySources(record: RootfsRecord): { dir: string; opaque: string[] }[] {
+  if (record.shifted) return [{ dir: `${storeLayout().root}/${shiftedTree(record.shifted)}`, opaque: [] }];
   return record.layers.map((c) => ({ dir: layerDiff(c), opaque: readLayerInfo(c)?.opaque ?? [] }));
 }
 
@@ -161,7 +165,7 @@ function shiftingBackend(choice: BackendChoice): BackendChoice {
   const fuse = choice.fuseOverlayfs ?? findExecutable("fuse-overlayfs", `${Deno.env.get("PATH") ?? ""}:/usr/bin:/bin`);
   if (!fuse) {
     throw new StoreError("This user namespace mode needs fuse-overlayfs to show the image's files with their owners", {
-      hint: "install it (Debian/Ubuntu: apt install fuse-overlayfs); the layers are never copied for a mapping",
+      hint: "install it (Debian/Ubuntu: apt install fuse-overlayfs)",
     });
   }
   return { ...choice, backend: "fuse-overlayfs", fuseOverlayfs: fuse };

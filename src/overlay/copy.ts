@@ -22,12 +22,17 @@ function remove(path: string): void {
   }
 }
 
+/** Ids on disk → ids to write (a shifted copy); identity when absent. */
+export type IdShift = (uid: number, gid: number) => [number, number];
+
+let shift: IdShift = (u, g) => [u, g];
+
 /** Owner, mode, user.* xattrs and mtime of `src` onto `dest` (a file or directory). */
 function meta(dest: string, src: string, st: c.Stat): void {
   const fd = c.openat(F.AT_FDCWD, dest, F.O_RDONLY | F.O_NOFOLLOW);
   const sfd = c.openat(F.AT_FDCWD, src, F.O_RDONLY | F.O_NOFOLLOW);
   try {
-    c.fchown(fd, st.uid, st.gid, dest);
+    c.fchown(fd, ...shift(st.uid, st.gid), dest);
     c.fchmod(fd, st.mode & 0o7777, dest);
     for (const name of c.flistxattr(sfd)) {
       if (!name.startsWith("user.") || name.startsWith("user.overlay.")) continue;
@@ -75,18 +80,23 @@ function applyDir(src: string, dest: string, rel: string, opaque: Set<string>, l
       meta(d, s, st);
     } else if (type === F.S_IFLNK) {
       Deno.symlinkSync(Deno.readLinkSync(s), d);
-      c.lchownat(F.AT_FDCWD, d, st.uid, st.gid);
+      c.lchownat(F.AT_FDCWD, d, ...shift(st.uid, st.gid));
       c.lutimesat(F.AT_FDCWD, d, st.mtime[0], st.mtime[1]);
     } else if (type === F.S_IFIFO) {
       c.mknodat(F.AT_FDCWD, d, F.S_IFIFO | (st.mode & 0o777));
-      c.lchownat(F.AT_FDCWD, d, st.uid, st.gid);
+      c.lchownat(F.AT_FDCWD, d, ...shift(st.uid, st.gid));
     }
   }
 }
 
-/** Copy layers (bottom first) into `dest` (an existing, empty directory). */
-export function copyLayers(dest: string, layers: readonly Source[]): void {
+/**
+ * Copy layers (bottom first) into `dest` (an existing, empty directory); with `idShift`, every
+ * owner is written shifted (a copy of an image for a container whose mapping differs).
+ */
+export function copyLayers(dest: string, layers: readonly Source[], idShift?: IdShift): void {
   const old = Deno.umask(0);
+  const before = shift;
+  if (idShift) shift = idShift;
   try {
     for (const layer of layers) {
       // hard links are kept within a layer (each layer's inode numbers are its own)
@@ -95,6 +105,7 @@ export function copyLayers(dest: string, layers: readonly Source[]): void {
       if (st) meta(dest, layer.dir, st);
     }
   } finally {
+    shift = before;
     Deno.umask(old);
   }
 }

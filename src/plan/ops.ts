@@ -39,6 +39,8 @@ export const Op = {
   KEEP_FDS: 32,
   DUMPABLE: 33,
   INPUT: 34,
+  USERNS_BELOW: 37,
+  SETNS_PARENT: 38,
   // 40-44: hiding and protecting paths of the host's kernel (masked and read-only paths)
   PROTECT_PATH: 40,
   // 45-49: the OCI runtime's create/start barrier, and mounts that may fall back to a bind

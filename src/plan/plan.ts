@@ -178,9 +178,24 @@ export class Plan {
     return this.add("SETNS", [str(path), u64(nstype)], `join namespace "${path}"`, path);
   }
 
+  /** setns(2) into the user namespace that the user namespace file at path was made in (its parent). */
+  setnsParent(path: string): this {
+    return this.add("SETNS_PARENT", [str(path)], `join the parent of "${path}"`, path);
+  }
+
   /** unshare(2). */
   unshare(flags: number): this {
     return this.add("UNSHARE", [u64(flags)], "unshare namespaces");
+  }
+
+  /**
+   * Enter a new user namespace below the current one (with `flags`' other
+   * namespaces, owned by it), whose maps (`/proc/PID/uid_map` text, ids of
+   * the current namespace) a helper forked beforehand writes: a mapping
+   * that need not hold the id the current namespace's root has.
+   */
+  usernsBelow(flags: number, uidMap: string, gidMap: string): this {
+    return this.add("USERNS_BELOW", [u64(flags), str(uidMap), str(gidMap)], "enter the user namespace below");
   }
 
   /** Fork (CLONE_PARENT): the new process carries on, nook learns its pid. */

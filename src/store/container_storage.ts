@@ -23,6 +23,8 @@ export interface RootfsRecord {
   autoRemove: boolean;
   /** When it was made (RFC 3339). */
   created: string;
+  /** The shifted copy of the image it runs on (its key under shifted/), instead of the layers. */
+  shifted?: string;
 }
 
 /** `rootfs/<id>`. */

@@ -21,6 +21,8 @@ export interface Collected {
   containers: string[];
   /** Temporary leftovers removed (partial downloads, half unpacks). */
   temporary: number;
+  /** Shifted copies of images removed (their image is gone and no container runs on them). */
+  shifted?: string[];
 }
 
 function rm(path: string): void {
@@ -118,7 +120,31 @@ export function collectGarbage(opts: { temporary?: boolean } = {}): Collected {
       out.layers.push(c);
     }
   }
+  // shifted copies (src/overlay/shifted.ts) live as long as their image, or a container on them
+  const shiftedRoot = `${layout.root}/shifted`;
+  const imageIds = new Set(images.map((i) => i.id));
+  const pinned = new Set(listContainerStorage().map((r) => r.shifted).filter((k): k is string => !!k));
+  for (const n of names(shiftedRoot)) {
+    if (!/^[0-9a-f]{32}$/.test(n) || pinned.has(n)) continue;
+    let image = "";
+    try {
+      image = (JSON.parse(Deno.readTextFileSync(`${shiftedRoot}/${n}/shift.json`)) as { image: string }).image;
+    } catch {
+      // unreadable record: not a usable copy
+    }
+    if (!imageIds.has(image)) {
+      rm(`${shiftedRoot}/${n}`);
+      (out.shifted ??= []).push(n);
+    }
+  }
   if (opts.temporary) {
+    // a copy in the making holds the store lock shared; we hold it exclusively: partials are abandoned
+    for (const n of names(shiftedRoot)) {
+      if (/\.partial-\d+-\d+$/.test(n)) {
+        rm(`${shiftedRoot}/${n}`);
+        out.temporary++;
+      }
+    }
     // Writers hold the store lock shared; we hold it exclusively: nothing in
     // tmp/ or locks/ is in use now.
     for (const n of names(layout.tmp)) {

@@ -25,6 +25,7 @@ export {
   layerView,
   mapId,
   type ModeMapping,
+  belowMapping,
   modeMapping,
   parseUsernsMode,
   sameRanges,

@@ -153,12 +153,38 @@ export interface ModeMapping {
   keep?: { uid: number; gid: number };
   /** fuse-overlayfs `uidmapping=`/`gidmapping=` values when the layers must be shown through a shift. */
   layerShift?: { uid: string; gid: string };
+  /** With layerShift: the same shift as ranges, image id → the store's id to write it as (a shifted copy's owners). */
+  shift?: { uid: IdRange[]; gid: IdRange[] };
+  /** A shifted copy of the image made for this mapping (its key under shifted/), where fuse-overlayfs cannot shift. */
+  shiftedCopy?: string;
   /** Devices and mounts CDI names add (filled in by the engine). */
   cdi?: { devices: { host: string; container: string; writable: boolean }[]; mounts: import("../model/mod.ts").MountSpec[] };
   /** `auto`: a slice of the subordinate range that need not hold the ids the store's layers were unpacked with. */
   autoSlice?: boolean;
   /** The caller's own uid or gid is not mapped inside: the store's files (the caller's) cannot be reached from there. */
   callerUnmapped?: boolean;
+  /**
+   * Set when the caller is unmapped: the container's user namespace is made below one with
+   * `mapping` (the caller's, where nook's helpers reach the store), with these ranges, whose
+   * outside ids are ids of that namespace (0 = the caller, 1.. = the subordinate ids).
+   */
+  below?: { uidMap: IdRange[]; gidMap: IdRange[] };
+}
+
+/**
+ * A container's user namespace made below one with `base` (where nook's helpers reach the store),
+ * with ranges `relUid`/`relGid` whose outside ids are ids of that namespace; fuse-overlayfs there
+ * shows the image's id k (k on disk, as that namespace sees it) as the id the namespace below sees
+ * as k.
+ */
+export function belowMapping(base: IdMapping, relUid: IdRange[], relGid: IdRange[]): ModeMapping {
+  const fmt = (r: IdRange[]) => r.map((x) => `${x.inside}:${x.outside}:${x.count}`).join(":");
+  return {
+    mapping: base,
+    below: { uidMap: relUid, gidMap: relGid },
+    layerShift: { uid: fmt(relUid), gid: fmt(relGid) },
+    shift: { uid: relUid, gid: relGid },
+  };
 }
 
 /**
@@ -174,18 +200,20 @@ export function modeMapping(mode: UsernsMode, base: IdMapping, hostUid: number, 
         "the mapping (use --userns=keep-id to be your own uid inside)",
     });
   }
-  if (base.mode !== "subid" && mode.kind !== "nomap") {
-    throw new UsageError(`--userns=${mode.kind === "custom" ? "" : mode.kind} needs subordinate ids: ${base.notice ?? "only your own id is mapped"}`, {
+  if (base.mode !== "subid") {
+    throw new UsageError(`${mode.kind === "custom" ? "--uidmap/--gidmap" : `--userns=${mode.kind}`} needs subordinate ids: ${base.notice ?? "only your own id is mapped"}`, {
       hint: "install uidmap and give your user a range in /etc/subuid and /etc/subgid",
     });
   }
   const n = (r: readonly IdRange[]) => r.reduce((a, x) => Math.max(a, x.inside + x.count), 0);
   let uidMap: IdRange[], gidMap: IdRange[];
   let keep: { uid: number; gid: number } | undefined;
+  // the ranges asked for, relative to the caller's own mapping (0 = the caller)
+  let relUid: IdRange[], relGid: IdRange[];
   if (mode.kind === "nomap") {
     // podman: the caller's own id is not mapped; the container's 0.. are the subordinate ids
-    uidMap = composeRanges([{ inside: 0, outside: 1, count: n(base.uidMap) - 1 }], base.uidMap, "uid");
-    gidMap = composeRanges([{ inside: 0, outside: 1, count: n(base.gidMap) - 1 }], base.gidMap, "gid");
+    relUid = [{ inside: 0, outside: 1, count: n(base.uidMap) - 1 }];
+    relGid = [{ inside: 0, outside: 1, count: n(base.gidMap) - 1 }];
   } else if (mode.kind === "keep-id") {
     const u = mode.uid ?? hostUid, g = mode.gid ?? hostGid;
     const keepMap = (id: number, total: number): IdRange[] => {
@@ -195,22 +223,33 @@ export function modeMapping(mode: UsernsMode, base: IdMapping, hostUid: number, 
       if (id + 1 < total) out.push({ inside: id + 1, outside: id + 1, count: total - id - 1 });
       return out.filter((r) => r.count > 0);
     };
-    uidMap = composeRanges(keepMap(u, n(base.uidMap)), base.uidMap, "uid");
-    gidMap = composeRanges(keepMap(g, n(base.gidMap)), base.gidMap, "gid");
+    relUid = keepMap(u, n(base.uidMap));
+    relGid = keepMap(g, n(base.gidMap));
     keep = { uid: u, gid: g };
   } else {
-    uidMap = composeRanges(mode.uidmap, base.uidMap, "--uidmap");
-    gidMap = composeRanges(mode.gidmap, base.gidMap, "--gidmap");
+    relUid = mode.uidmap;
+    relGid = mode.gidmap;
+  }
+  uidMap = composeRanges(relUid, base.uidMap, mode.kind === "custom" ? "--uidmap" : "uid");
+  gidMap = composeRanges(relGid, base.gidMap, mode.kind === "custom" ? "--gidmap" : "gid");
+  const holds = (r: IdRange[], id: number) => r.some((x) => id >= x.inside && id < x.inside + x.count);
+  if (!holds(relUid.map((x) => ({ ...x, inside: x.outside })), 0) || !holds(relGid.map((x) => ({ ...x, inside: x.outside })), 0)) {
+    // Without the caller's id, nook's helpers (fuse-overlayfs, the setup of the root) could not
+    // reach the store from the container's namespace: they run in one with the caller's own
+    // mapping, and the container's namespace is made below it (podman's rootless namespace
+    // with the OCI runtime's below; bubblewrap's user namespace made last).
+    // fuse-overlayfs there shows the image's id k (k on disk, as that namespace sees it) as
+    // the id the namespace below sees as k.
+    return { ...belowMapping(base, relUid, relGid), callerUnmapped: true };
   }
   const mapping: IdMapping = { ...base, mode: "subid", uidMap, gidMap };
   const out: ModeMapping = { mapping };
   if (keep) out.keep = keep;
-  const own = (r: IdRange[], id: number) => r.some((x) => id >= x.outside && id < x.outside + x.count);
-  if (!own(uidMap, base.uidMap[0]!.outside) || !own(gidMap, base.gidMap[0]!.outside)) out.callerUnmapped = true;
   if (!sameRanges(uidMap, base.uidMap) || !sameRanges(gidMap, base.gidMap)) {
     // fuse-overlayfs reads each triple as ID-ON-DISK:ID-SHOWN:COUNT (ids on disk as its namespace sees them)
     const fmt = (r: IdRange[]) => r.map((x) => `${x.outside}:${x.inside}:${x.count}`).join(":");
     out.layerShift = { uid: fmt(layerView(base.uidMap, uidMap)), gid: fmt(layerView(base.gidMap, gidMap)) };
+    out.shift = { uid: relUid, gid: relGid };
   }
   return out;
 }

@@ -38,7 +38,16 @@ Deno.test("--uidmap HOST ids are relative to the caller's mapping; a range past 
 });
 
 Deno.test("nomap leaves the caller out; host is refused rootless; unknown modes are named", () => {
-  assert.equal(modeMapping(parseUsernsMode("nomap"), base, 1001, 1002).callerUnmapped, true);
+  const nomap = modeMapping(parseUsernsMode("nomap"), base, 1001, 1002);
+  assert.equal(nomap.callerUnmapped, true);
+  // the container's namespace is made below one with the caller's mapping: 0.. → that one's 1..
+  assert.deepEqual(nomap.mapping, base);
+  assert.deepEqual(nomap.below?.uidMap, [{ inside: 0, outside: 1, count: 65536 }]);
+  // fuse-overlayfs, above, shows the image's id k (k on disk there) as k + 1, which the container sees as k
+  assert.equal(nomap.layerShift?.uid, "0:1:65536");
+  const custom = modeMapping(parseUsernsMode(undefined, ["0:1:1000"]), base, 1001, 1002);
+  assert.deepEqual(custom.below?.gidMap, [{ inside: 0, outside: 1, count: 1000 }]);
+  assert.throws(() => modeMapping(parseUsernsMode("nomap"), { mode: "single", uidMap: [base.uidMap[0]!], gidMap: [base.gidMap[0]!] }, 1001, 1002), /--userns=nomap needs subordinate ids/);
   assert.throws(() => modeMapping(parseUsernsMode("host"), base, 1001, 1002), /needs root/);
   assert.throws(() => parseUsernsMode("bogus"), /Unknown user namespace mode "bogus"/);
   assert.throws(() => parseUsernsMode("auto:size=1"), /Invalid --userns option "size=1" in "auto:size=1"/);
