@@ -37,6 +37,7 @@ import { digestHex, storeLayout } from "../store/layout.ts";
 import { BuildError, expand, type Instruction, lineError, pairs, parseContainerfile, words } from "./containerfile.ts";
 import { contextTree, copyItems, hashItems, layerTree, planCopy, type SourceTree } from "./copy.ts";
 import { IgnoreRules } from "./ignore.ts";
+import { missingMountPoints, parseRunMount, type PreparedMounts, prepareMounts, pruneCreatedMountPoints, type RunMount } from "./mounts.ts";
 import { type TimePolicy, writeLayer } from "./layer_tar.ts";
 
 /** What to build, and how. */
@@ -73,6 +74,8 @@ export interface BuildOptions {
   pullImage: (name: string, platform: string | undefined) => Promise<ImageRecord>;
   /** Where step lines go. */
   progress: Progress;
+  /** `--secret` values by id, for `RUN --mount=type=secret` (never written into a layer). */
+  secrets?: ReadonlyMap<string, Uint8Array>;
 }
 
 type Config = ContainerConfig & { Shell?: string[]; Healthcheck?: unknown; OnBuild?: string[] };
@@ -213,9 +216,12 @@ export async function build(opts: BuildOptions): Promise<string> {
     const base = byName.get(expand(s.base, globalArgs).toLowerCase());
     if (base && base.index < s.index) need(base);
     for (const i of s.instructions) {
-      const from = i.flags.find(([k]) => k === "from")?.[1];
-      const src = from !== undefined ? byName.get(from.toLowerCase()) : undefined;
-      if (src && src.index < s.index) need(src);
+      // COPY --from=STAGE, and RUN --mount=…,from=STAGE
+      const froms = i.flags.flatMap(([k, v]) => k === "from" ? [v] : k === "mount" ? [/(?:^|,)from=([^,]+)/.exec(v)?.[1]].filter((x) => x !== undefined) : []);
+      for (const from of froms) {
+        const src = byName.get(from.toLowerCase());
+        if (src && src.index < s.index) need(src);
+      }
     }
   };
   need(last);
@@ -559,7 +565,31 @@ function lowers(state: State): string[] {
 }
 
 async function runInstruction(i: Instruction, state: State, ctx: Ctx, argv: string[]): Promise<void> {
-  for (const [k] of i.flags) if (k !== "network") throw lineError(ctx.fileLabel, i.line, "RUN", `unknown flag "--${k}"`, "RUN takes --network");
+  for (const [k] of i.flags) if (k !== "network" && k !== "mount") throw lineError(ctx.fileLabel, i.line, "RUN", `unknown flag "--${k}"`, "RUN takes --network and --mount");
+  const cfg = state.config;
+  const v = vars(state);
+  const runMounts = i.flags.filter(([k]) => k === "mount").map(([, val]) => parseRunMount(expand(val, v), cfg.WorkingDir || "/"));
+  const dir = ctx.tx.tempDir();
+  const root = storeLayout().root;
+  // the step's bind copies, secret files and private caches: never part of the layer directory
+  Deno.mkdirSync(`${dir}/mnt`, { mode: 0o700 });
+  const mounts = await prepareMounts(runMounts, {
+    storeRoot: root,
+    stepDir: `${dir}/mnt`,
+    secrets: ctx.opts.secrets ?? new Map(),
+    tree: async (from) => {
+      const t = await sourceTree(from, ctx, i);
+      return { tree: t.tree, ...(from !== undefined ? { key: t.treeKey } : {}) };
+    },
+  });
+  try {
+    await runWithMounts(i, state, ctx, argv, dir, runMounts, mounts);
+  } finally {
+    mounts.release();
+  }
+}
+
+async function runWithMounts(i: Instruction, state: State, ctx: Ctx, argv: string[], dir: string, runMounts: RunMount[], mounts: PreparedMounts): Promise<void> {
   const cfg = state.config;
   // heredocs: the first one is the script when the command is only `<<EOF`
   let stdinScript: string | undefined;
@@ -574,10 +604,9 @@ async function runInstruction(i: Instruction, state: State, ctx: Ctx, argv: stri
   const env = [...(cfg.Env ?? [DEFAULT_PATH]), ...argEnv.map(([k, val]) => `${k}=${val}`)];
   if (!env.some((e) => e.startsWith("PATH="))) env.unshift(DEFAULT_PATH);
   const createdBy = i.json ? `RUN ${JSON.stringify(i.json)}` : `RUN ${argEnv.length ? `|${argEnv.length} ${argEnv.map(([k, val]) => `${k}=${val}`).join(" ")} ` : ""}${argv.join(" ")}`;
-  const key = await keyOf({ v: 1, parent: topChain(state), argv, env, user: cfg.User ?? "", cwd: cfg.WorkingDir || "/", times: ctx.times });
+  const key = await keyOf({ v: 1, parent: topChain(state), argv, env, user: cfg.User ?? "", cwd: cfg.WorkingDir || "/", times: ctx.times, ...(runMounts.length ? { mounts: mounts.key } : {}) });
   if (useCache(key, state, ctx, createdBy)) return;
 
-  const dir = ctx.tx.tempDir();
   const root = storeLayout().root;
   for (const d of ["diff", "work", "merged", "empty", "etc"]) Deno.mkdirSync(`${dir}/${d}`, { mode: 0o755 });
   Deno.chmodSync(`${dir}/diff`, 0o755);
@@ -596,11 +625,11 @@ async function runInstruction(i: Instruction, state: State, ctx: Ctx, argv: stri
     hostname,
     network: net.mode,
     networkSetup: net.setup,
-    mounts: [],
+    mounts: await mounts.setup(),
     etcFiles: writeEtcFiles(`${dir}/etc`, hostname, net.etc),
     process: {
       args: argv,
-      env: [...env.filter((e) => !e.startsWith("HOSTNAME=")), `HOSTNAME=${hostname}`, ...(envMap(env).has("HOME") ? [] : [`HOME=${user.uid === 0 ? "/root" : user.home}`])],
+      env: [...env.filter((e) => !e.startsWith("HOSTNAME=")), `HOSTNAME=${hostname}`, ...(envMap(env).has("HOME") ? [] : [`HOME=${user.uid === 0 ? "/root" : user.home}`]), ...mounts.env],
       cwd: cfg.WorkingDir || "/",
       uid: user.uid,
       gid: user.gid,
@@ -622,14 +651,19 @@ async function runInstruction(i: Instruction, state: State, ctx: Ctx, argv: stri
       ...(ctx.backend.fuseOverlayfs ? { fuseOverlayfs: ctx.backend.fuseOverlayfs } : {}),
     }),
   };
+  // the mount points the image lacks: the engine makes them in the upper directory, and they go again
+  const created = missingMountPoints(spec.mounts.map((m) => m.target), (rel) => layerTree(union, "the image").lstat(rel) !== undefined);
   const code = await runStep(spec, mergeHooks(networkHooks(spec)));
+  removeQuietly(`${dir}/mnt`);
   if (code !== 0) {
     throw new BuildError(`${ctx.fileLabel}:${i.line}: RUN: the command ${JSON.stringify(argv.slice(i.json ? 0 : -1).join(" "))} exited with status ${code}`, {
       exitCode: 125,
       hint: "nothing of this build was kept; fix the command and build again",
     });
   }
-  pruneMountPoints(`${dir}/diff`, layerTree(union, "the image"));
+  const lower = layerTree(union, "the image");
+  pruneCreatedMountPoints(`${dir}/diff`, created);
+  pruneMountPoints(`${dir}/diff`, lower);
   await commitStep(dir, state, ctx, key, createdBy);
 }
 
@@ -666,6 +700,37 @@ function pruneMountPoints(upper: string, lower: SourceTree): void {
   }
 }
 
+/**
+ * The tree COPY/ADD (and `RUN --mount=type=bind`) read from: the context, or an earlier stage or
+ * an image by its layers. A stage's or image's content is named by its top layer's chain ID.
+ */
+async function sourceTree(from: string | undefined, ctx: Ctx, i: Instruction): Promise<{ tree: SourceTree; treeKey: string; layers?: LayerRef[] }> {
+  if (from !== undefined) {
+    const st = ctx.byName.get(from.toLowerCase());
+    let layers: LayerRef[];
+    if (st && st.index < ctx.stage.index) {
+      const s = ctx.built.get(st.index);
+      if (!s) throw lineError(ctx.fileLabel, i.line, i.keyword, `the stage "${from}" was not built`);
+      layers = s.layers;
+    } else {
+      const rec = findImage(from) ?? (ctx.opts.pull !== "never" ? await ctx.opts.pullImage(from, undefined) : undefined);
+      if (!rec) throw lineError(ctx.fileLabel, i.line, i.keyword, `no stage or image "${from}"`);
+      layers = rec.layers;
+    }
+    const union = [...layers].reverse().map((l) => ({ dir: layerDiff(l.chainId), opaque: new Set(readLayerInfo(l.chainId)?.opaque ?? []) }));
+    return { tree: layerTree(union, `"${from}"`), treeKey: layers[layers.length - 1]?.chainId ?? "scratch", layers };
+  }
+  const contextDir = ctx.opts.context;
+  const ignoreFile = [".containerignore", ".dockerignore"].map((f) => `${contextDir}/${f}`).find((f) => {
+    try {
+      return Deno.lstatSync(f).isFile;
+    } catch {
+      return false;
+    }
+  });
+  return { tree: contextTree(contextDir, new IgnoreRules(ignoreFile ? Deno.readTextFileSync(ignoreFile) : "")), treeKey: "context" };
+}
+
 async function copyInstruction(i: Instruction, state: State, ctx: Ctx): Promise<void> {
   const v = vars(state);
   const flags = new Map(i.flags.map(([k, val]) => [k, expand(val, v)]));
@@ -680,37 +745,8 @@ async function copyInstruction(i: Instruction, state: State, ctx: Ctx): Promise<
   const dest = (destRaw.startsWith("/") ? normalize(destRaw) : normalize(`${cwd}/${destRaw}`)) + (destRaw.endsWith("/") || destRaw === "." ? "/" : "");
 
   // where the sources come from
-  let tree: SourceTree;
-  let treeKey: string;
-  let contextDir: string | undefined;
   const from = flags.get("from");
-  if (from !== undefined) {
-    const st = ctx.byName.get(from.toLowerCase());
-    let layers: LayerRef[];
-    if (st && st.index < ctx.stage.index) {
-      const s = ctx.built.get(st.index);
-      if (!s) throw lineError(ctx.fileLabel, i.line, i.keyword, `the stage "${from}" was not built`);
-      layers = s.layers;
-    } else {
-      const rec = findImage(from) ?? (ctx.opts.pull !== "never" ? await ctx.opts.pullImage(from, undefined) : undefined);
-      if (!rec) throw lineError(ctx.fileLabel, i.line, i.keyword, `no stage or image "${from}"`);
-      layers = rec.layers;
-    }
-    const union = [...layers].reverse().map((l) => ({ dir: layerDiff(l.chainId), opaque: new Set(readLayerInfo(l.chainId)?.opaque ?? []) }));
-    tree = layerTree(union, `"${from}"`);
-    treeKey = layers[layers.length - 1]?.chainId ?? "scratch";
-  } else {
-    contextDir = ctx.opts.context;
-    const ignoreFile = [".containerignore", ".dockerignore"].map((f) => `${contextDir}/${f}`).find((f) => {
-      try {
-        return Deno.lstatSync(f).isFile;
-      } catch {
-        return false;
-      }
-    });
-    tree = contextTree(contextDir, new IgnoreRules(ignoreFile ? Deno.readTextFileSync(ignoreFile) : ""));
-    treeKey = "context";
-  }
+  const { tree, treeKey } = await sourceTree(from, ctx, i);
   // ADD: local tar archives are unpacked; URLs are not fetched
   if (i.keyword === "ADD" && list.some((s) => /^https?:\/\//.test(s))) {
     throw lineError(ctx.fileLabel, i.line, "ADD", "adding a URL is not supported", "download it in a RUN step, or into the context first");

@@ -19,6 +19,7 @@ const OPTIONS: readonly OptionSpec[] = [
   { name: "format", type: "string", value: "oci|docker", choices: ["oci", "docker"], help: "Manifest and config format (default oci)" },
   { name: "platform", type: "string", value: "OS/ARCH", help: "Platform of base images" },
   { name: "network", type: "string", value: "MODE", help: "Network of RUN steps: none, host, pasta or slirp4netns (default: as nook run)" },
+  { name: "secret", type: "list", value: "id=ID,src=FILE|env=VAR", help: "A secret for RUN --mount=type=secret,id=ID (never stored in the image)" },
   { name: "quiet", short: "q", type: "bool", help: "Print only the image ID" },
   { name: "help", type: "bool", help: "Show this help" },
 ];
@@ -42,6 +43,42 @@ function epoch(text: string | undefined, what: string): number | undefined {
   if (text === undefined || text === "") return undefined;
   if (!/^\d+$/.test(text)) throw new UsageError(`Invalid ${what} "${text}"`, { hint: "give whole seconds since 1970-01-01 UTC" });
   return Number(text);
+}
+
+/** `--secret id=ID,src=FILE`, `id=ID,env=VAR` (or `type=file|env`); only `id=ID`: the variable ID. */
+function parseSecrets(given: readonly string[]): Map<string, { file?: string; env?: string }> {
+  const out = new Map<string, { file?: string; env?: string }>();
+  for (const g of given) {
+    const kv = new Map<string, string>();
+    for (const part of g.split(",")) {
+      const i = part.indexOf("=");
+      if (i <= 0) throw new UsageError(`Invalid --secret "${g}"`, { hint: "use --secret id=ID,src=FILE or --secret id=ID,env=VARIABLE" });
+      kv.set(part.slice(0, i), part.slice(i + 1));
+    }
+    for (const k of kv.keys()) {
+      if (!["id", "src", "source", "env", "type"].includes(k)) throw new UsageError(`Invalid --secret "${g}": unknown key "${k}"`, { hint: "it takes id=, src= (or source=), env= and type=file|env" });
+    }
+    const id = kv.get("id");
+    if (!id) throw new UsageError(`Invalid --secret "${g}": it has no id`, { hint: "use --secret id=ID,src=FILE" });
+    const type = kv.get("type");
+    if (type !== undefined && type !== "file" && type !== "env") throw new UsageError(`Invalid --secret "${g}": unknown type "${type}"`, { hint: "use type=file or type=env" });
+    const src = kv.get("src") ?? kv.get("source");
+    if (type === "env" || (src === undefined && kv.has("env")) || (src === undefined && type === undefined)) {
+      const env = kv.get("env") ?? src ?? id;
+      if (Deno.env.get(env) === undefined) throw new UsageError(`The secret "${id}" reads the environment variable "${env}", which is not set`, { hint: `set it, or give a file: --secret id=${id},src=FILE` });
+      out.set(id, { env });
+    } else {
+      if (!src) throw new UsageError(`Invalid --secret "${g}": no file`, { hint: "use --secret id=ID,src=FILE" });
+      try {
+        if (!Deno.statSync(src).isFile) throw new Error("not a regular file");
+        Deno.openSync(src, { read: true }).close();
+      } catch (err) {
+        throw new UsageError(`Cannot read the secret file "${src}" of "${id}": ${err instanceof Deno.errors.NotFound ? "no such file" : (err as Error).message}`, { path: src, hint: "give a readable file with src=" });
+      }
+      out.set(id, { file: Deno.realPathSync(src) });
+    }
+  }
+  return out;
 }
 
 /** Build. */
@@ -84,6 +121,7 @@ export async function main(argv: string[]): Promise<number> {
     if (i > 0) buildArgs.set(b.slice(0, i), b.slice(i + 1));
     else if (Deno.env.get(b) !== undefined) buildArgs.set(b, Deno.env.get(b)!);
   }
+  const secretSources = parseSecrets(list(a, "secret"));
   const labels: [string, string][] = list(a, "label").map((l) => {
     const i = l.indexOf("=");
     if (i <= 0) throw new UsageError(`Invalid label "${l}"`, { hint: "use --label KEY=VALUE" });
@@ -102,6 +140,8 @@ export async function main(argv: string[]): Promise<number> {
   const { build } = await lazyImport<typeof import("../build/builder.ts")>("build/builder.ts");
   const { pullImage } = await lazyImport<typeof import("../image/pull.ts")>("image/pull.ts");
   const { parsePlatform } = await lazyImport<typeof import("../image/manifest.ts")>("image/manifest.ts");
+  const secrets = new Map<string, Uint8Array>();
+  for (const [id, s] of secretSources) secrets.set(id, s.file !== undefined ? Deno.readFileSync(s.file) : new TextEncoder().encode(Deno.env.get(s.env!) ?? ""));
   const quiet = bool(a, "quiet");
   const platform = str(a, "platform");
   const network = str(a, "network");
@@ -118,6 +158,7 @@ export async function main(argv: string[]): Promise<number> {
       quiet,
       network: { network, publish: [], publishAll: false, dns: [], addHosts: [] },
       progress,
+      secrets,
       pullImage: (name, p) => pullImage(name, progress, p ? { platform: parsePlatform(p) } : {}),
       ...(str(a, "target") !== undefined ? { target: str(a, "target")! } : {}),
       ...(timestamp !== undefined ? { timestamp } : {}),
