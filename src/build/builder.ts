@@ -34,8 +34,8 @@ import { blobPath, commitBlobFile, hasBlob, readBlobText, writeBlob } from "../s
 import type { ImageRecord, LayerRef } from "../store/images.ts";
 import { commitLayer, hasLayer, layerDiff, readLayerInfo } from "../store/layers.ts";
 import { digestHex, storeLayout } from "../store/layout.ts";
-import { BuildError, expand, type Instruction, lineError, pairs, parseContainerfile, words } from "./containerfile.ts";
-import { contextTree, copyItems, hashItems, layerTree, planCopy, type SourceTree } from "./copy.ts";
+import { BuildError, expand, type Instruction, KEYWORDS, lineError, pairs, parseContainerfile, words } from "./containerfile.ts";
+import { contextTree, type CopyItem, copyItems, hashItems, layerTree, planCopy, type SourceTree } from "./copy.ts";
 import { IgnoreRules } from "./ignore.ts";
 import { missingMountPoints, parseRunMount, type PreparedMounts, prepareMounts, pruneCreatedMountPoints, type RunMount } from "./mounts.ts";
 import { type TimePolicy, writeLayer } from "./layer_tar.ts";
@@ -255,7 +255,9 @@ export async function build(opts: BuildOptions): Promise<string> {
       else if (baseName === "scratch") state = scratchState(now(), expand(stage.platform ?? opts.platform ?? "", globalArgs) || undefined);
       else state = await imageState(opts, baseName, expand(stage.platform ?? opts.platform ?? "", globalArgs) || undefined, fileLabel, stage.line);
       state.args = new Map();
-      for (const i of stage.instructions) {
+      // ONBUILD triggers of the base run first, as if written right after FROM; the new image does not keep them
+      const triggers = onbuildTriggers(state, fileLabel, stage.line);
+      for (const i of [...triggers, ...stage.instructions]) {
         say(`[${stage.index + 1}/${stages.filter((s) => needed.has(s.index)).length}] STEP ${++n}/${steps}: ${i.text}`);
         try {
           await applyInstruction(i, state, { opts, fileLabel, built, byName, stage, globalArgs, tx, times, now, backend, say });
@@ -278,6 +280,20 @@ export async function build(opts: BuildOptions): Promise<string> {
   } finally {
     tx.end();
   }
+}
+
+/** The base's ONBUILD triggers as instructions (at the FROM's line), taken out of the stage's config. */
+function onbuildTriggers(state: State, file: string, line: number): Instruction[] {
+  const triggers = state.config.OnBuild ?? [];
+  if (!triggers.length) return [];
+  delete state.config.OnBuild;
+  return triggers.flatMap((t) => {
+    const ins = parseContainerfile(t, `${file}:${line}: FROM: the ONBUILD trigger "${t}"`);
+    for (const i of ins) {
+      if (["ONBUILD", "FROM", "MAINTAINER"].includes(i.keyword)) throw lineError(file, line, "FROM", `the base image's ONBUILD trigger "${t}" is not allowed`, "ONBUILD cannot trigger ONBUILD, FROM or MAINTAINER");
+    }
+    return ins.map((i) => ({ ...i, line, text: `ONBUILD ${i.text}` }));
+  });
 }
 
 /** What a build made, removed again unless it succeeds. */
@@ -469,10 +485,16 @@ async function applyInstruction(i: Instruction, state: State, ctx: Ctx): Promise
       meta();
       return;
     }
-    case "ONBUILD":
-      (cfg.OnBuild ??= []).push(i.args.trim());
+    case "ONBUILD": {
+      const t = i.args.trim();
+      const k = /^\S+/.exec(t)?.[0]?.toUpperCase() ?? "";
+      if (!k) throw lineError(ctx.fileLabel, i.line, "ONBUILD", "a trigger instruction is needed");
+      if (["ONBUILD", "FROM", "MAINTAINER"].includes(k)) throw lineError(ctx.fileLabel, i.line, "ONBUILD", `${k} is not allowed as a trigger`, "ONBUILD cannot trigger ONBUILD, FROM or MAINTAINER");
+      if (!KEYWORDS.has(k)) throw lineError(ctx.fileLabel, i.line, "ONBUILD", `unknown instruction "${k}"`);
+      (cfg.OnBuild ??= []).push(t);
       meta();
       return;
+    }
     case "RUN":
       await runInstruction(i, state, ctx, execForm(i, v, shell));
       return;
@@ -597,7 +619,9 @@ async function runWithMounts(i: Instruction, state: State, ctx: Ctx, argv: strin
     const only = /^<<-?["']?([A-Za-z_][A-Za-z0-9_]*)["']?\s*$/.exec(i.args.trim());
     if (only) argv = [...(cfg.Shell ?? ["/bin/sh", "-c"]), i.heredocs[0]!.body];
     else stdinScript = i.heredocs[0]!.body;
-    if (stdinScript !== undefined) argv = [...(cfg.Shell ?? ["/bin/sh", "-c"]), `${i.args.replace(/<<-?["']?[A-Za-z_][A-Za-z0-9_]*["']?/, "")} <<'__NOOK_EOF__'\n${stdinScript}__NOOK_EOF__\n`];
+    // the shell expands the body unless the delimiter was quoted, as it would in a script
+    const q = i.heredocs[0]!.quoted ? "'" : "";
+    if (stdinScript !== undefined) argv = [...(cfg.Shell ?? ["/bin/sh", "-c"]), `${i.args.replace(/<<-?["']?[A-Za-z_][A-Za-z0-9_]*["']?/, "")} <<${q}__NOOK_EOF__${q}\n${stdinScript}__NOOK_EOF__\n`];
   }
   const args = [...state.args].filter(([k]) => !envMap(cfg.Env).has(k));
   const argEnv = [...args, ...PREDEFINED_ARGS.filter((k) => ctx.opts.buildArgs.has(k) && !state.args.has(k)).map((k) => [k, ctx.opts.buildArgs.get(k)!] as [string, string])];
@@ -735,7 +759,9 @@ async function copyInstruction(i: Instruction, state: State, ctx: Ctx): Promise<
   const v = vars(state);
   const flags = new Map(i.flags.map(([k, val]) => [k, expand(val, v)]));
   for (const k of flags.keys()) {
-    if (!["from", "chown", "chmod", "link"].includes(k)) throw lineError(ctx.fileLabel, i.line, i.keyword, `unknown flag "--${k}"`, "COPY and ADD take --from, --chown, --chmod and --link");
+    if (!["from", "chown", "chmod", "link", ...(i.keyword === "ADD" ? ["checksum"] : [])].includes(k)) {
+      throw lineError(ctx.fileLabel, i.line, i.keyword, `unknown flag "--${k}"`, `COPY and ADD take --from, --chown, --chmod and --link${i.keyword === "ADD" ? ", ADD also --checksum" : ""}`);
+    }
   }
   // here-document sources (`COPY <<EOF /path`) are files of their own, not context paths
   const list = (i.json ?? words(i.args)).map((s) => expand(s, v)).filter((s) => !(i.heredocs?.length && /^<<-?["']?[A-Za-z_][A-Za-z0-9_]*["']?$/.test(s)));
@@ -747,15 +773,27 @@ async function copyInstruction(i: Instruction, state: State, ctx: Ctx): Promise<
   // where the sources come from
   const from = flags.get("from");
   const { tree, treeKey } = await sourceTree(from, ctx, i);
-  // ADD: local tar archives are unpacked; URLs are not fetched
-  if (i.keyword === "ADD" && list.some((s) => /^https?:\/\//.test(s))) {
-    throw lineError(ctx.fileLabel, i.line, "ADD", "adding a URL is not supported", "download it in a RUN step, or into the context first");
+  // ADD of http(s) URLs: downloaded (never unpacked), named by the URL's last path segment in a directory
+  const urls = i.keyword === "ADD" ? list.filter((s) => /^https?:\/\//i.test(s)) : [];
+  const locals = list.filter((s) => !urls.includes(s));
+  const checksum = flags.get("checksum");
+  if (checksum !== undefined && (urls.length !== 1 || locals.length)) {
+    throw lineError(ctx.fileLabel, i.line, i.keyword, "--checksum needs exactly one http(s) URL as the source", "e.g. ADD --checksum=sha256:HEX https://example.org/file /file");
   }
-  let items = list.length ? planCopy(tree, list, dest, i.keyword) : [];
-  const archives = i.keyword === "ADD" && from === undefined ? items.filter((it) => it.kind === "file" && isTarFile(it.host, it.dest)) : [];
+  if (urls.length && from !== undefined) throw lineError(ctx.fileLabel, i.line, "ADD", "a URL cannot be added --from a stage or image");
+  const toDir = dest.endsWith("/") || list.length > 1;
+  let items = locals.length ? planCopy(tree, locals, toDir && !dest.endsWith("/") ? dest + "/" : dest, i.keyword) : [];
+  const fetched = new Set<CopyItem>();
+  if (urls.length) {
+    const dl = ctx.tx.tempDir();
+    for (const [n, u] of urls.entries()) fetched.add(await download(u, `${dl}/url-${n}`, dest, toDir, checksum));
+    items.push(...fetched);
+  }
+  const archives = i.keyword === "ADD" && from === undefined ? items.filter((it) => it.kind === "file" && !fetched.has(it) && isTarFile(it.host, it.dest)) : [];
   if (archives.length && list.length === 1 && !tree.lstat(tree.resolve(list[0]!) ?? "")?.st.isDirectory) items = [];
   // here-documents as files: COPY <<EOF /path
-  const docs = i.heredocs ?? [];
+  // an unquoted delimiter's body expands the build's variables (BuildKit's rule)
+  const docs = (i.heredocs ?? []).map((d) => d.quoted ? d : { ...d, body: expand(d.body, v) });
 
   const union = unionOfState(state);
   const readFile = (p: string) => readTextInLayers(union, p);
@@ -823,6 +861,63 @@ async function copyInstruction(i: Instruction, state: State, ctx: Ctx): Promise<
     }
   }
   await commitStep(dir, state, ctx, key, createdBy);
+}
+
+/** How long one ADD download may take. */
+const DOWNLOAD_TIMEOUT_MS = 600_000;
+
+/**
+ * Download an ADD URL into `file`, checked against `--checksum` (sha256, sha384 or sha512); as
+ * docker and buildah do: mode 0600, the time from the Last-Modified header (else now).
+ */
+async function download(url: string, file: string, dest: string, toDir: boolean, checksum: string | undefined): Promise<CopyItem> {
+  let want: { algo: string; hex: string } | undefined;
+  if (checksum !== undefined) {
+    const m = /^(sha256|sha384|sha512):([0-9a-f]+)$/.exec(checksum);
+    const len = { sha256: 64, sha384: 96, sha512: 128 }[m?.[1] as "sha256"];
+    if (!m || m[2]!.length !== len) throw new BuildError(`invalid --checksum "${checksum}"`, { exitCode: 125, hint: "give ALGORITHM:HEX, e.g. sha256: and 64 hex digits" });
+    want = { algo: m[1]!, hex: m[2]! };
+  }
+  let name = "";
+  try {
+    const u = new URL(url);
+    name = decodeURIComponent(u.pathname.slice(u.pathname.lastIndexOf("/") + 1));
+  } catch {
+    throw new BuildError(`invalid URL "${url}"`, { exitCode: 125 });
+  }
+  const base = dest.replace(/\/+$/, "");
+  if (toDir && (!name || name === "." || name === "..")) {
+    throw new BuildError(`cannot name the file of "${url}": its path has no file name`, { exitCode: 125, hint: "give a destination file name instead of a directory" });
+  }
+  const target = (toDir ? `${base}/${name}` : base).replace(/^\/+/, "");
+  let res: Response;
+  try {
+    res = await fetch(url, { signal: AbortSignal.timeout(DOWNLOAD_TIMEOUT_MS) });
+  } catch (err) {
+    throw new BuildError(`downloading "${url}" failed: ${(err as Error).message}`, { exitCode: 125, hint: "check the URL and the network" });
+  }
+  if (!res.ok || !res.body) {
+    await res.body?.cancel();
+    throw new BuildError(`downloading "${url}" failed: HTTP ${res.status} ${res.statusText}`.trim(), { exitCode: 125, hint: "check the URL" });
+  }
+  const nodeCrypto = await import("node:crypto");
+  const h = nodeCrypto.createHash(want?.algo ?? "sha256");
+  let size = 0;
+  {
+    using f = Deno.openSync(file, { write: true, createNew: true, mode: 0o600 });
+    for await (const chunk of res.body) {
+      h.update(chunk);
+      size += chunk.length;
+      for (let off = 0; off < chunk.length;) off += f.writeSync(chunk.subarray(off));
+    }
+  }
+  const got = h.digest("hex");
+  if (want && got !== want.hex) {
+    throw new BuildError(`the checksum of "${url}" does not match: expected ${want.algo}:${want.hex}, got ${want.algo}:${got}`, { exitCode: 125, hint: "the file changed, or --checksum is wrong" });
+  }
+  const modified = Date.parse(res.headers.get("last-modified") ?? "");
+  const mtime = Number.isNaN(modified) ? Math.floor(Date.now() / 1000) : Math.floor(modified / 1000);
+  return { host: file, dest: target, kind: "file", mode: 0o600, mtime, size };
 }
 
 function isTarFile(host: string, name: string): boolean {
