@@ -16,6 +16,8 @@
  * @module
  */
 import { NookError } from "../errors/mod.ts";
+import * as c from "../libc/mod.ts";
+import { F } from "../libc/mod.ts";
 import { runStep, stepRootfsSetup } from "../engine/step.ts";
 import { DEFAULT_PATH } from "../engine/build_plan.ts";
 import { mergeHooks } from "../engine/run.ts";
@@ -74,8 +76,18 @@ export interface BuildOptions {
   pullImage: (name: string, platform: string | undefined) => Promise<ImageRecord>;
   /** Where step lines go. */
   progress: Progress;
+  /** `-o`: where the result is also written. */
+  output?: BuildOutput;
   /** `--secret` values by id, for `RUN --mount=type=secret` (never written into a layer). */
   secrets?: ReadonlyMap<string, Uint8Array>;
+}
+
+/** `-o type=…,dest=…`. */
+export interface BuildOutput {
+  /** What is written. */
+  type: "local" | "tar" | "oci-archive" | "docker-archive";
+  /** Directory (local) or file (absolute). */
+  dest: string;
 }
 
 type Config = ContainerConfig & { Shell?: string[]; Healthcheck?: unknown; OnBuild?: string[] };
@@ -274,9 +286,10 @@ export async function build(opts: BuildOptions): Promise<string> {
     }
     const state = built.get(last.index)!;
     for (const [k, v] of opts.labels) (state.config.Labels ??= {})[k] = v;
-    const id = await commitImage(state, opts);
+    const rec = await commitImage(state, opts);
     tx.commit();
-    return id;
+    if (opts.output) await writeOutput(rec, state, opts.output, tx, times);
+    return rec.id;
   } finally {
     tx.end();
   }
@@ -933,8 +946,8 @@ function isTarFile(host: string, name: string): boolean {
   }
 }
 
-/** Write config and manifest and record the image under its names; resolves with the image ID. */
-async function commitImage(state: State, opts: BuildOptions): Promise<string> {
+/** Write config and manifest and record the image under its names; resolves with its record. */
+async function commitImage(state: State, opts: BuildOptions): Promise<ImageRecord> {
   const docker = opts.format === "docker";
   const created = state.created;
   const config: ImageConfig & { config: Config } = {
@@ -977,5 +990,66 @@ async function commitImage(state: State, opts: BuildOptions): Promise<string> {
     created,
   };
   await recordImage(rec);
-  return configDigest;
+  return rec;
+}
+
+/**
+ * `-o`: the built image also written out. `local`: the final stage's files into a directory,
+ * owned by the caller (root of nook's user namespace), as docker's and buildah's local exporter
+ * give them; `tar`: the same files as one tar (owners as in the image); `oci-archive` and
+ * `docker-archive`: the image as `nook save` writes it. A file is written under a temporary name
+ * and renamed when complete.
+ */
+async function writeOutput(rec: ImageRecord, state: State, out: BuildOutput, tx: Transaction, times: TimePolicy): Promise<void> {
+  const layers = state.layers.map((l) => ({ dir: layerDiff(l.chainId), opaque: readLayerInfo(l.chainId)?.opaque ?? [] }));
+  const { copyLayers } = await import("../overlay/copy.ts");
+  const fail = (err: unknown): never => {
+    throw new BuildError(`Cannot write the output "${out.dest}": ${(err as Error).message.replace(/:? ?\(os error \d+\).*$/, "")}`, {
+      exitCode: 125,
+      cause: err,
+      hint: `the image was built (${digestHex(rec.id).slice(0, 12)}); choose a destination you can write to`,
+    });
+  };
+  if (out.type === "local") {
+    try {
+      Deno.mkdirSync(out.dest, { recursive: true });
+      copyLayers(out.dest, layers);
+      // Why root here: root of nook's user namespace is the caller outside, so the files become the caller's
+      chownTree(out.dest);
+    } catch (err) {
+      if (err instanceof NookError) throw err;
+      fail(err);
+    }
+    return;
+  }
+  const tmp = `${out.dest}.${Deno.pid}.tmp`;
+  try {
+    if (out.type === "tar") {
+      const flat = `${tx.tempDir()}/root`;
+      Deno.mkdirSync(flat, { mode: 0o755 });
+      copyLayers(flat, layers);
+      await writeLayer(flat, tmp, times, "none");
+    } else {
+      const { saveImages } = await import("../image/archive.ts");
+      using f = Deno.openSync(tmp, { write: true, create: true, truncate: true, mode: 0o644 });
+      await saveImages([rec], out.type, async (chunk) => {
+        for (let off = 0; off < chunk.length;) off += await f.write(chunk.subarray(off));
+      });
+    }
+    Deno.renameSync(tmp, out.dest);
+  } catch (err) {
+    removeQuietly(tmp);
+    if (err instanceof NookError) throw err;
+    fail(err);
+  }
+}
+
+/** Every entry under `dir` (itself included) to uid and gid 0, links not followed. */
+function chownTree(dir: string): void {
+  c.lchownat(F.AT_FDCWD, dir, 0, 0);
+  for (const e of Deno.readDirSync(dir)) {
+    const p = `${dir}/${e.name}`;
+    c.lchownat(F.AT_FDCWD, p, 0, 0);
+    if (e.isDirectory) chownTree(p);
+  }
 }

@@ -19,6 +19,7 @@ const OPTIONS: readonly OptionSpec[] = [
   { name: "format", type: "string", value: "oci|docker", choices: ["oci", "docker"], help: "Manifest and config format (default oci)" },
   { name: "platform", type: "string", value: "OS/ARCH", help: "Platform of base images" },
   { name: "network", type: "string", value: "MODE", help: "Network of RUN steps: none, host, pasta or slirp4netns (default: as nook run)" },
+  { name: "output", short: "o", type: "string", value: "type=TYPE,dest=PATH", help: "Also write the result: type=local (the files, into a directory), tar (the files, as one tar), oci-archive or docker-archive; a bare PATH is type=local" },
   { name: "secret", type: "list", value: "id=ID,src=FILE|env=VAR", help: "A secret for RUN --mount=type=secret,id=ID (never stored in the image)" },
   { name: "quiet", short: "q", type: "bool", help: "Print only the image ID" },
   { name: "help", type: "bool", help: "Show this help" },
@@ -81,6 +82,36 @@ function parseSecrets(given: readonly string[]): Map<string, { file?: string; en
   return out;
 }
 
+/** `-o type=local,dest=DIR` (or a bare `DIR`), `type=tar,dest=FILE`, oci-archive, docker-archive. */
+function parseOutput(text: string | undefined): { type: "local" | "tar" | "oci-archive" | "docker-archive"; dest: string } | undefined {
+  if (text === undefined) return undefined;
+  const usage = "use -o type=local,dest=DIR, -o type=tar,dest=FILE (or dest=-), -o type=oci-archive|docker-archive,dest=FILE, or -o DIR";
+  if (text === "") throw new UsageError("The output is empty", { hint: usage });
+  // RUN steps write to nook's standard output: a tar there would be mixed with it
+  const noStdout = () => new UsageError("nook build cannot write its output to standard output (RUN steps write there)", { hint: "give a file: -o type=tar,dest=FILE" });
+  if (text === "-") throw noStdout();
+  if (!text.includes("=")) return { type: "local", dest: absolute(text) };
+  const kv = new Map<string, string>();
+  for (const part of text.split(",")) {
+    const i = part.indexOf("=");
+    if (i <= 0) throw new UsageError(`Invalid output "${text}"`, { hint: usage });
+    kv.set(part.slice(0, i), part.slice(i + 1));
+  }
+  for (const k of kv.keys()) if (k !== "type" && k !== "dest") throw new UsageError(`Invalid output "${text}": unknown key "${k}"`, { hint: usage });
+  const type = kv.get("type") ?? "local";
+  if (type !== "local" && type !== "tar" && type !== "oci-archive" && type !== "docker-archive") {
+    throw new UsageError(`Unknown output type "${type}"`, { hint: usage });
+  }
+  const dest = kv.get("dest");
+  if (!dest) throw new UsageError(`The output "${text}" has no dest=`, { hint: usage });
+  if (dest === "-") throw noStdout();
+  return { type, dest: absolute(dest) };
+}
+
+function absolute(p: string): string {
+  return p.startsWith("/") ? p : `${Deno.cwd()}/${p}`;
+}
+
 /** Build. */
 export async function main(argv: string[]): Promise<number> {
   const a = await parseCommand(argv, spec);
@@ -122,6 +153,7 @@ export async function main(argv: string[]): Promise<number> {
     else if (Deno.env.get(b) !== undefined) buildArgs.set(b, Deno.env.get(b)!);
   }
   const secretSources = parseSecrets(list(a, "secret"));
+  const output = parseOutput(str(a, "output"));
   const labels: [string, string][] = list(a, "label").map((l) => {
     const i = l.indexOf("=");
     if (i <= 0) throw new UsageError(`Invalid label "${l}"`, { hint: "use --label KEY=VALUE" });
@@ -159,6 +191,7 @@ export async function main(argv: string[]): Promise<number> {
       network: { network, publish: [], publishAll: false, dns: [], addHosts: [] },
       progress,
       secrets,
+      ...(output ? { output } : {}),
       pullImage: (name, p) => pullImage(name, progress, p ? { platform: parsePlatform(p) } : {}),
       ...(str(a, "target") !== undefined ? { target: str(a, "target")! } : {}),
       ...(timestamp !== undefined ? { timestamp } : {}),
