@@ -76,6 +76,8 @@ export interface BuildOptions {
   pullImage: (name: string, platform: string | undefined) => Promise<ImageRecord>;
   /** Where step lines go. */
   progress: Progress;
+  /** How the layers this build makes are compressed (default gzip). */
+  compression?: "gzip" | "zstd";
   /** `-o`: where the result is also written. */
   output?: BuildOutput;
   /** `--secret` values by id, for `RUN --mount=type=secret` (never written into a layer). */
@@ -117,6 +119,8 @@ interface CacheEntry {
   digest: string;
   size: number;
   created: string;
+  /** The blob's media type (gzip when absent). */
+  mediaType?: string;
 }
 
 /** Build arguments every Containerfile may use without declaring them. */
@@ -541,7 +545,9 @@ async function chainOf(parent: string, diffId: string): Promise<string> {
 /** Write the layer of `dir` (a directory whose `diff/` holds the changes), commit blob and layer, record the cache. */
 async function commitStep(dir: string, state: State, ctx: Ctx, key: string | undefined, createdBy: string): Promise<void> {
   const blobTmp = `${dir}/layer.tar.gz`;
-  const blob = await writeLayer(`${dir}/diff`, blobTmp, ctx.times);
+  const compression = ctx.opts.compression ?? "gzip";
+  const blob = await writeLayer(`${dir}/diff`, blobTmp, ctx.times, compression);
+  const mediaType = compression === "zstd" ? MT.OCI_LAYER_ZSTD : MT.OCI_LAYER_GZIP;
   const parent = topChain(state);
   const chainId = await chainOf(parent, blob.diffId);
   if (!hasBlob(blob.digest, blob.size)) {
@@ -564,17 +570,17 @@ async function commitStep(dir: string, state: State, ctx: Ctx, key: string | und
   const created = ctx.now();
   if (key && !ctx.opts.noCache) {
     Deno.mkdirSync(cacheDir(), { recursive: true, mode: 0o700 });
-    const entry: CacheEntry = { chainId, diffId: blob.diffId, digest: blob.digest, size: blob.size, created };
+    const entry: CacheEntry = { chainId, diffId: blob.diffId, digest: blob.digest, size: blob.size, created, ...(compression !== "gzip" ? { mediaType } : {}) };
     const path = `${cacheDir()}/${key}.json`;
     Deno.writeTextFileSync(`${path}.${Deno.pid}.tmp`, JSON.stringify(entry) + "\n");
     Deno.renameSync(`${path}.${Deno.pid}.tmp`, path);
     ctx.tx.cache.push(path);
   }
-  addLayer(state, { chainId, diffId: blob.diffId, digest: blob.digest, size: blob.size, created }, createdBy);
+  addLayer(state, { chainId, diffId: blob.diffId, digest: blob.digest, size: blob.size, created, mediaType }, createdBy);
 }
 
 function addLayer(state: State, e: CacheEntry, createdBy: string): void {
-  state.layers.push({ digest: e.digest, mediaType: MT.OCI_LAYER_GZIP, size: e.size, diffId: e.diffId, chainId: e.chainId });
+  state.layers.push({ digest: e.digest, mediaType: e.mediaType ?? MT.OCI_LAYER_GZIP, size: e.size, diffId: e.diffId, chainId: e.chainId });
   state.created = e.created;
   state.history.push({ created: e.created, created_by: createdBy });
 }
@@ -641,7 +647,7 @@ async function runWithMounts(i: Instruction, state: State, ctx: Ctx, argv: strin
   const env = [...(cfg.Env ?? [DEFAULT_PATH]), ...argEnv.map(([k, val]) => `${k}=${val}`)];
   if (!env.some((e) => e.startsWith("PATH="))) env.unshift(DEFAULT_PATH);
   const createdBy = i.json ? `RUN ${JSON.stringify(i.json)}` : `RUN ${argEnv.length ? `|${argEnv.length} ${argEnv.map(([k, val]) => `${k}=${val}`).join(" ")} ` : ""}${argv.join(" ")}`;
-  const key = await keyOf({ v: 1, parent: topChain(state), argv, env, user: cfg.User ?? "", cwd: cfg.WorkingDir || "/", times: ctx.times, ...(runMounts.length ? { mounts: mounts.key } : {}) });
+  const key = await keyOf({ v: 1, parent: topChain(state), argv, env, user: cfg.User ?? "", cwd: cfg.WorkingDir || "/", times: ctx.times, ...(ctx.opts.compression === "zstd" ? { zstd: true } : {}), ...(runMounts.length ? { mounts: mounts.key } : {}) });
   if (useCache(key, state, ctx, createdBy)) return;
 
   const root = storeLayout().root;
@@ -824,7 +830,7 @@ async function copyInstruction(i: Instruction, state: State, ctx: Ctx): Promise<
   }
   const contentHash = await hashItems([...items, ...archives]);
   const createdBy = `${i.keyword} ${flags.size ? [...flags].map(([k, val]) => `--${k}=${val} `).join("") : ""}${from === undefined ? `file:${contentHash.slice(7)}` : list.join(" ")} in ${dest}`;
-  const key = await keyOf({ v: 1, parent: topChain(state), keyword: i.keyword, treeKey, dest, owner, chmod, contentHash, archives: archives.map((a) => a.dest), docs, times: ctx.times });
+  const key = await keyOf({ v: 1, parent: topChain(state), keyword: i.keyword, treeKey, dest, owner, chmod, contentHash, archives: archives.map((a) => a.dest), docs, times: ctx.times, ...(ctx.opts.compression === "zstd" ? { zstd: true } : {}) });
   if (useCache(key, state, ctx, createdBy)) return;
 
   const dir = ctx.tx.tempDir();

@@ -17,6 +17,7 @@ const OPTIONS: readonly OptionSpec[] = [
   { name: "iidfile", type: "string", value: "FILE", complete: "file", help: "Write the image ID to FILE" },
   { name: "timestamp", type: "string", value: "SECONDS", help: "Set every time in the image (created, file times) for a reproducible digest" },
   { name: "format", type: "string", value: "oci|docker", choices: ["oci", "docker"], help: "Manifest and config format (default oci)" },
+  { name: "compression-format", type: "string", value: "gzip|zstd", choices: ["gzip", "zstd"], help: "Compression of the layers this build makes (default gzip; zstd needs --format oci)" },
   { name: "platform", type: "string", value: "OS/ARCH", help: "Platform of base images" },
   { name: "network", type: "string", value: "MODE", help: "Network of RUN steps: none, host, pasta or slirp4netns (default: as nook run)" },
   { name: "output", short: "o", type: "string", value: "type=TYPE,dest=PATH", help: "Also write the result: type=local (the files, into a directory), tar (the files, as one tar), oci-archive or docker-archive; a bare PATH is type=local" },
@@ -143,6 +144,13 @@ export async function main(argv: string[]): Promise<number> {
   }
   const format = str(a, "format") ?? "oci";
   if (format !== "oci" && format !== "docker") throw new UsageError(`Unknown format "${format}"`, { hint: "use --format oci or --format docker" });
+  const compression = str(a, "compression-format") ?? "gzip";
+  if (compression !== "gzip" && compression !== "zstd") {
+    throw new UsageError(`Unknown compression format "${compression}"`, { hint: "use --compression-format gzip or --compression-format zstd" });
+  }
+  if (compression === "zstd" && format === "docker") {
+    throw new UsageError("zstd layers cannot be described in the docker format", { hint: "build with --format oci (the default)" });
+  }
   const timestamp = epoch(str(a, "timestamp"), "--timestamp");
   const sourceDateEpoch = epoch(Deno.env.get("SOURCE_DATE_EPOCH"), "SOURCE_DATE_EPOCH");
   const buildArgs = new Map<string, string>();
@@ -191,6 +199,7 @@ export async function main(argv: string[]): Promise<number> {
       network: { network, publish: [], publishAll: false, dns: [], addHosts: [] },
       progress,
       secrets,
+      compression,
       ...(output ? { output } : {}),
       pullImage: (name, p) => pullImage(name, progress, p ? { platform: parsePlatform(p) } : {}),
       ...(str(a, "target") !== undefined ? { target: str(a, "target")! } : {}),
