@@ -16,6 +16,7 @@
  * @module
  */
 import { NookError } from "../errors/mod.ts";
+import { mark } from "../trace/mod.ts";
 import * as c from "../libc/mod.ts";
 import { F } from "../libc/mod.ts";
 import { runStep, stepRootfsSetup } from "../engine/step.ts";
@@ -277,6 +278,7 @@ export async function build(opts: BuildOptions): Promise<string> {
         say(`[${stage.index + 1}/${stages.filter((s) => needed.has(s.index)).length}] STEP ${++n}/${steps}: ${i.text}`);
         try {
           await applyInstruction(i, state, { opts, fileLabel, built, byName, stage, globalArgs, tx, times, now, backend, say });
+          mark(`build: ${fileLabel}:${i.line} ${i.keyword}`);
         } catch (err) {
           if (err instanceof BuildError && /^\S+:\d+: /.test(err.message)) throw err;
           if (err instanceof NookError) {
@@ -290,7 +292,9 @@ export async function build(opts: BuildOptions): Promise<string> {
     }
     const state = built.get(last.index)!;
     for (const [k, v] of opts.labels) (state.config.Labels ??= {})[k] = v;
+    mark("build: stages");
     const rec = await commitImage(state, opts);
+    mark("build: image committed");
     tx.commit();
     if (opts.output) await writeOutput(rec, state, opts.output, tx, times);
     return rec.id;
@@ -800,16 +804,6 @@ async function copyInstruction(i: Instruction, state: State, ctx: Ctx): Promise<
     throw lineError(ctx.fileLabel, i.line, i.keyword, "--checksum needs exactly one http(s) URL as the source", "e.g. ADD --checksum=sha256:HEX https://example.org/file /file");
   }
   if (urls.length && from !== undefined) throw lineError(ctx.fileLabel, i.line, "ADD", "a URL cannot be added --from a stage or image");
-  const toDir = dest.endsWith("/") || list.length > 1;
-  let items = locals.length ? planCopy(tree, locals, toDir && !dest.endsWith("/") ? dest + "/" : dest, i.keyword) : [];
-  const fetched = new Set<CopyItem>();
-  if (urls.length) {
-    const dl = ctx.tx.tempDir();
-    for (const [n, u] of urls.entries()) fetched.add(await download(u, `${dl}/url-${n}`, dest, toDir, checksum));
-    items.push(...fetched);
-  }
-  const archives = i.keyword === "ADD" && from === undefined ? items.filter((it) => it.kind === "file" && !fetched.has(it) && isTarFile(it.host, it.dest)) : [];
-  if (archives.length && list.length === 1 && !tree.lstat(tree.resolve(list[0]!) ?? "")?.st.isDirectory) items = [];
   // here-documents as files: COPY <<EOF /path
   // an unquoted delimiter's body expands the build's variables (BuildKit's rule)
   const docs = (i.heredocs ?? []).map((d) => d.quoted ? d : { ...d, body: expand(d.body, v) });
@@ -828,10 +822,37 @@ async function copyInstruction(i: Instruction, state: State, ctx: Ctx): Promise<
     if (!/^[0-7]{3,4}$/.test(chmodText)) throw lineError(ctx.fileLabel, i.line, i.keyword, `invalid --chmod "${chmodText}"`, "give an octal mode, e.g. --chmod=0755");
     chmod = parseInt(chmodText, 8);
   }
-  const contentHash = await hashItems([...items, ...archives]);
-  const createdBy = `${i.keyword} ${flags.size ? [...flags].map(([k, val]) => `--${k}=${val} `).join("") : ""}${from === undefined ? `file:${contentHash.slice(7)}` : list.join(" ")} in ${dest}`;
-  const key = await keyOf({ v: 1, parent: topChain(state), keyword: i.keyword, treeKey, dest, owner, chmod, contentHash, archives: archives.map((a) => a.dest), docs, times: ctx.times, ...(ctx.opts.compression === "zstd" ? { zstd: true } : {}) });
-  if (useCache(key, state, ctx, createdBy)) return;
+  const flagText = flags.size ? [...flags].map(([k, val]) => `--${k}=${val} `).join("") : "";
+  const zstd = ctx.opts.compression === "zstd" ? { zstd: true } : {};
+  const toDir = dest.endsWith("/") || list.length > 1;
+  const plan = () => locals.length ? planCopy(tree, locals, toDir && !dest.endsWith("/") ? dest + "/" : dest, i.keyword) : [];
+
+  let items: CopyItem[];
+  let archives: CopyItem[] = [];
+  let key: string;
+  let createdBy: string;
+  if (from !== undefined) {
+    // a stage's or image's files are named by its top layer's chain ID: the key needs no walk of
+    // the tree and no hash of its files, so an unchanged COPY --from costs nothing
+    createdBy = `${i.keyword} ${flagText}${list.join(" ")} in ${dest}`;
+    key = await keyOf({ v: 2, parent: topChain(state), keyword: i.keyword, treeKey, sources: list, dest, owner, chmod, docs, times: ctx.times, ...zstd });
+    if (useCache(key, state, ctx, createdBy)) return;
+    items = plan();
+  } else {
+    items = plan();
+    const fetched = new Set<CopyItem>();
+    if (urls.length) {
+      const dl = ctx.tx.tempDir();
+      for (const [n, u] of urls.entries()) fetched.add(await download(u, `${dl}/url-${n}`, dest, toDir, checksum));
+      items.push(...fetched);
+    }
+    archives = i.keyword === "ADD" ? items.filter((it) => it.kind === "file" && !fetched.has(it) && isTarFile(it.host, it.dest)) : [];
+    if (archives.length && list.length === 1 && !tree.lstat(tree.resolve(list[0]!) ?? "")?.st.isDirectory) items = [];
+    const contentHash = await hashItems([...items, ...archives]);
+    createdBy = `${i.keyword} ${flagText}file:${contentHash.slice(7)} in ${dest}`;
+    key = await keyOf({ v: 1, parent: topChain(state), keyword: i.keyword, treeKey, dest, owner, chmod, contentHash, archives: archives.map((a) => a.dest), docs, times: ctx.times, ...zstd });
+    if (useCache(key, state, ctx, createdBy)) return;
+  }
 
   const dir = ctx.tx.tempDir();
   Deno.mkdirSync(`${dir}/diff`, { mode: 0o755 });

@@ -5,6 +5,7 @@ import { bool, list, type OptionSpec, parseCommand, str } from "./_args.ts";
 import type { CommandSpec } from "./commands.ts";
 import { write } from "./_io.ts";
 import { addToStore, inUserns } from "./_userns.ts";
+import { mark } from "../trace/mod.ts";
 
 const OPTIONS: readonly OptionSpec[] = [
   { name: "tag", short: "t", type: "list", value: "NAME[:TAG]", help: "Name the image (may be given several times)" },
@@ -172,9 +173,11 @@ export async function main(argv: string[]): Promise<number> {
   // the caller's id maps) and cached for the build inside
   const { storageBackend } = await lazyImport<typeof import("../overlay/backend.ts")>("overlay/backend.ts");
   await storageBackend();
+  mark("build: storage backend");
   // Why nook's user namespace: layers hold files of every mapped id, and the RUN containers'
   // own user namespaces are made inside it (src/engine/step.ts).
   const code = await inUserns(["build"], argv);
+  mark(code === undefined ? "build: in the user namespace" : "build: the build in the user namespace");
   if (code !== undefined) return code;
 
   const { build } = await lazyImport<typeof import("../build/builder.ts")>("build/builder.ts");
