@@ -87,6 +87,9 @@ test("RUN --mount: a cache kept between builds, binds read-only unless rw, a sec
     for (const f of listTree(`${s.data}/build-cache`).filter((f) => f.endsWith(".json"))) {
       assert.ok(!Deno.readTextFileSync(`${s.data}/build-cache/${f}`).includes(SECRET));
     }
+    // nor in any file of the store (layer directories, temporary files, cache mounts)
+    const grep = await sh("grep", ["-r", "-l", "--binary-files=text", "-F", SECRET, s.data]);
+    assert.equal(grep.stdout, "", "no file of the store holds the secret");
     const hist = await nookT(["history", "--no-trunc", "m:2"], s.env);
     assert.doesNotMatch(hist.stdout, new RegExp(SECRET));
 
