@@ -40,7 +40,7 @@ import { digestHex, storeLayout } from "../store/layout.ts";
 import { BuildError, expand, type Instruction, KEYWORDS, lineError, pairs, parseContainerfile, words } from "./containerfile.ts";
 import { contextTree, type CopyItem, copyItems, hashItems, layerTree, planCopy, type SourceTree } from "./copy.ts";
 import { IgnoreRules } from "./ignore.ts";
-import { missingMountPoints, parseRunMount, type PreparedMounts, prepareMounts, pruneCreatedMountPoints, type RunMount } from "./mounts.ts";
+import { isEmptyUpperDir, missingMountPoints, parseRunMount, type PreparedMounts, prepareMounts, pruneCreatedMountPoints, type RunMount } from "./mounts.ts";
 import { type TimePolicy, writeLayer } from "./layer_tar.ts";
 
 /** What to build, and how. */
@@ -738,9 +738,9 @@ function pruneMountPoints(upper: string, lower: SourceTree): void {
   for (const d of ["etc", "dev", "proc", "sys"]) {
     try {
       const st = Deno.lstatSync(`${upper}/${d}`);
-      if (!st.isDirectory || [...Deno.readDirSync(`${upper}/${d}`)].length) continue;
       const below = lower.lstat(d);
-      if (!below || below.st.isDirectory) Deno.removeSync(`${upper}/${d}`);
+      if (!st.isDirectory || !isEmptyUpperDir(`${upper}/${d}`, !below)) continue;
+      if (!below || below.st.isDirectory) Deno.removeSync(`${upper}/${d}`, { recursive: true });
     } catch {
       // not there
     }

@@ -328,9 +328,26 @@ export function pruneCreatedMountPoints(upper: string, created: readonly string[
     const p = `${upper}/${rel}`;
     try {
       const st = Deno.lstatSync(p);
-      if (st.isDirectory ? [...Deno.readDirSync(p)].length === 0 : st.isFile && st.size === 0) Deno.removeSync(p);
+      if (st.isDirectory ? isEmptyUpperDir(p) : st.isFile && st.size === 0) Deno.removeSync(p, { recursive: st.isDirectory });
     } catch {
       // not there
     }
   }
+}
+
+/**
+ * An upper directory with nothing of its own: empty, or (for a directory the layers below lack,
+ * `markers`) holding only fuse-overlayfs's markers of a directory it created (`.wh..wh..opq`, an
+ * empty file, and `.wh..opq`, a 0/0 device). Over a directory of the layers below, those markers
+ * mean "opaque" and count as content.
+ */
+export function isEmptyUpperDir(dir: string, markers = true): boolean {
+  for (const e of Deno.readDirSync(dir)) {
+    if (!markers) return false;
+    if (e.name !== ".wh..wh..opq" && e.name !== ".wh..opq") return false;
+    const st = Deno.lstatSync(`${dir}/${e.name}`);
+    const marker = e.name === ".wh..wh..opq" ? st.isFile && st.size === 0 : st.isCharDevice === true && st.rdev === 0;
+    if (!marker) return false;
+  }
+  return true;
 }

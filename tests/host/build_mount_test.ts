@@ -7,12 +7,12 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { gunzipSync } from "node:zlib";
-import { busyboxRootfs, busyboxSkip, scratch, sh, test } from "../_helpers.ts";
+import { busyboxRootfs, busyboxSkip, exists, scratch, sh, test } from "../_helpers.ts";
 import { freshStore, listTree, nookT } from "../_oci.ts";
 
 /** A store with the busybox image `bb` imported. */
-async function storeWithBase(): Promise<ReturnType<typeof freshStore>> {
-  const s = freshStore();
+async function storeWithBase(extraEnv: Record<string, string> = {}): Promise<ReturnType<typeof freshStore>> {
+  const s = freshStore(extraEnv);
   const file = `${scratch("nook-build-base-")}/bb.tar`;
   const tar = await sh("tar", ["--owner=0", "--group=0", "--numeric-owner", "-C", busyboxRootfs(), "-cf", file, "."]);
   assert.equal(tar.code, 0, tar.stderr);
@@ -54,8 +54,17 @@ RUN --mount=type=secret,id=tok,env=TOKEN,mode=0440,uid=1000 echo "\${#TOKEN}" > 
 RUN --mount=type=tmpfs,target=/scratch/t,size=1m grep " /scratch/t " /proc/mounts | cut -d" " -f3 > /tmpfs-type && echo x > /scratch/t/f
 `;
 
-test("RUN --mount: a cache kept between builds, binds read-only unless rw, a secret seen but never stored, tmpfs", async () => {
-  const s = await storeWithBase();
+const fuseSkip = exists("/usr/bin/fuse-overlayfs") ? undefined : "fuse-overlayfs is not installed (apt install fuse-overlayfs)";
+
+for (const backend of ["the default storage", "fuse-overlayfs"] as const) {
+  const skip = busyboxSkip() ?? (backend === "fuse-overlayfs" ? fuseSkip : undefined);
+  test(`RUN --mount (${backend}): a cache kept between builds, binds read-only unless rw, a secret seen but never stored, tmpfs`, async () => {
+    await mountsBuild(backend === "fuse-overlayfs" ? { NOOK_STORAGE_BACKEND: "fuse-overlayfs" } : {});
+  }, { skip });
+}
+
+async function mountsBuild(extraEnv: Record<string, string>): Promise<void> {
+  const s = await storeWithBase(extraEnv);
   const ctx = context({ "Containerfile": MOUNTS, "data/x.txt": "context file\n" });
   const secretFile = `${scratch("nook-build-secret-")}/tok`;
   Deno.writeTextFileSync(secretFile, SECRET);
@@ -105,7 +114,7 @@ test("RUN --mount: a cache kept between builds, binds read-only unless rw, a sec
   } finally {
     await s.reset();
   }
-}, { skip: busyboxSkip() });
+}
 
 test("RUN --mount errors name the line: a required secret not given, an unknown type, a bind that leaves the context", async () => {
   const s = await storeWithBase();
