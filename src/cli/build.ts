@@ -18,11 +18,11 @@ const OPTIONS: readonly OptionSpec[] = [
   { name: "iidfile", type: "string", value: "FILE", complete: "file", help: "Write the image ID to FILE" },
   { name: "timestamp", type: "string", value: "SECONDS", help: "Set every time in the image (created, file times) for a reproducible digest" },
   { name: "format", type: "string", value: "oci|docker", choices: ["oci", "docker"], help: "Manifest and config format (default oci)" },
-  { name: "compression-format", type: "string", value: "gzip|zstd", choices: ["gzip", "zstd"], help: "Compression of the layers this build makes (default gzip; zstd needs --format oci)" },
+  { name: "compression-format", type: "string", value: "FORMAT", choices: ["gzip", "zstd"], help: "Compression of the layers this build makes: gzip (default) or zstd (needs --format oci)" },
   { name: "platform", type: "string", value: "OS/ARCH", help: "Platform of base images" },
   { name: "network", type: "string", value: "MODE", help: "Network of RUN steps: none, host, pasta or slirp4netns (default: as nook run)" },
   { name: "output", short: "o", type: "string", value: "type=TYPE,dest=PATH", help: "Also write the result: type=local (the files, into a directory), tar (the files, as one tar), oci-archive or docker-archive; a bare PATH is type=local" },
-  { name: "secret", type: "list", value: "id=ID,src=FILE|env=VAR", help: "A secret for RUN --mount=type=secret,id=ID (never stored in the image)" },
+  { name: "secret", type: "list", value: "id=ID,src=FILE", help: "A secret for RUN --mount=type=secret,id=ID, from a file (src=) or a variable (env=VAR); never stored in the image" },
   { name: "quiet", short: "q", type: "bool", help: "Print only the image ID" },
   { name: "help", type: "bool", help: "Show this help" },
 ];

@@ -22,9 +22,9 @@ const OPTIONS: readonly OptionSpec[] = [
   {
     name: "compression-format",
     type: "string",
-    value: "gzip|zstd",
+    value: "FORMAT",
     choices: ["gzip", "zstd"],
-    help: "Recompress layers stored otherwise (default: as stored; zstd pushes the OCI format)",
+    help: "Recompress layers stored otherwise to gzip or zstd (default: as stored; zstd pushes the OCI format)",
   },
   {
     name: "digestfile",
