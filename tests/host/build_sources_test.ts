@@ -53,6 +53,12 @@ test("a base image's ONBUILD triggers run in the build FROM it, once, and are no
     const g = await nookT(["build", "--network", "none", "-t", "grand:1", grand], s.env);
     assert.equal(g.code, 0, g.stderr);
 
+    // a stage's triggers run in every stage FROM it, as if it were an image (BuildKit's rule)
+    const stages = context({ "Containerfile": "FROM bb AS base\nONBUILD RUN echo trig > /trig\nFROM base AS one\nRUN cat /trig > /one\nFROM base\nCOPY --from=one /one /one\nRUN cat /trig /one > /both\n" });
+    const st = await nookT(["build", "--network", "none", "-t", "stages:1", stages], s.env);
+    assert.equal(st.code, 0, st.stderr);
+    assert.equal((await run(s, "stages:1", "cat /both")).stdout, "trig\ntrig\n");
+
     const bad = context({ "Containerfile": "FROM bb\n\nONBUILD FROM bb\n" });
     const e = await nookT(["build", "--network", "none", bad], s.env);
     assert.equal(e.code, 125);
