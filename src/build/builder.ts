@@ -148,6 +148,27 @@ function readCache(key: string): CacheEntry | undefined {
   }
 }
 
+/** A kept content hash (a line of text), or undefined. */
+function readMemo(path: string): string | undefined {
+  try {
+    const t = Deno.readTextFileSync(path).trim();
+    return /^sha256:[0-9a-f]{64}$/.test(t) ? t : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Keep a content hash: written to a temporary name and renamed, so a reader sees all of it or nothing. */
+function writeMemo(path: string, hash: string): void {
+  try {
+    Deno.mkdirSync(cacheDir(), { recursive: true, mode: 0o700 });
+    Deno.writeTextFileSync(`${path}.${Deno.pid}.tmp`, hash + "\n");
+    Deno.renameSync(`${path}.${Deno.pid}.tmp`, path);
+  } catch {
+    // only a lost shortcut: the next build hashes again
+  }
+}
+
 function removeQuietly(path: string): void {
   try {
     Deno.removeSync(path, { recursive: true });
@@ -832,12 +853,21 @@ async function copyInstruction(i: Instruction, state: State, ctx: Ctx): Promise<
   let key: string;
   let createdBy: string;
   if (from !== undefined) {
-    // a stage's or image's files are named by its top layer's chain ID: the key needs no walk of
-    // the tree and no hash of its files, so an unchanged COPY --from costs nothing
+    // A stage's or image's files are named by its top layer's chain ID, so the content hash of
+    // what a COPY --from reads is kept per chain ID and sources: an unchanged rebuild walks and
+    // hashes nothing, and a changed stage whose copied files stayed the same still hits the cache.
     createdBy = `${i.keyword} ${flagText}${list.join(" ")} in ${dest}`;
-    key = await keyOf({ v: 2, parent: topChain(state), keyword: i.keyword, treeKey, sources: list, dest, owner, chmod, docs, times: ctx.times, ...zstd });
+    const memo = `${cacheDir()}/from-${await keyOf({ v: 1, treeKey, sources: list, dest })}.txt`;
+    let contentHash = readMemo(memo);
+    let planned: CopyItem[] | undefined;
+    if (!contentHash) {
+      planned = plan();
+      contentHash = await hashItems(planned);
+      if (!ctx.opts.noCache) writeMemo(memo, contentHash);
+    }
+    key = await keyOf({ v: 2, parent: topChain(state), keyword: i.keyword, dest, owner, chmod, contentHash, docs, times: ctx.times, ...zstd });
     if (useCache(key, state, ctx, createdBy)) return;
-    items = plan();
+    items = planned ?? plan();
   } else {
     items = plan();
     const fetched = new Set<CopyItem>();

@@ -166,3 +166,32 @@ RUN <<-EOF
     await s.reset();
   }
 }, { skip: busyboxSkip() });
+
+test("COPY --from a stage that changed elsewhere is still cached when the files it copies did not change", async () => {
+  const s = await storeWithBase();
+  const ctx = context({
+    "Containerfile": "FROM bb AS a\nCOPY data /data\nCOPY other /other\nFROM bb\nCOPY --from=a /data /data\nRUN echo \"RAN\"\"-AFTER\" && cat /data/f > /seen\n",
+    "data/f": "one\n",
+    "other": "x\n",
+  });
+  try {
+    const build = async () => {
+      const r = await nookT(["build", "--network", "none", "-t", "f:1", ctx], s.env);
+      assert.equal(r.code, 0, r.stderr);
+      return r.stdout + r.stderr;
+    };
+    assert.match(await build(), /RAN-AFTER/);
+    const same = await build();
+    assert.doesNotMatch(same, /RAN-AFTER/);
+    assert.equal((same.match(/--> Using cache/g) ?? []).length, 4, same);
+    Deno.writeTextFileSync(`${ctx}/other`, "y\n");
+    const elsewhere = await build();
+    assert.doesNotMatch(elsewhere, /RAN-AFTER/, "the copied files are the same: the later steps are cached");
+    assert.equal((elsewhere.match(/--> Using cache/g) ?? []).length, 3, elsewhere);
+    Deno.writeTextFileSync(`${ctx}/data/f`, "two\n");
+    assert.match(await build(), /RAN-AFTER/);
+    assert.equal((await run(s, "f:1", "cat /seen")).stdout, "two\n");
+  } finally {
+    await s.reset();
+  }
+}, { skip: busyboxSkip() });
