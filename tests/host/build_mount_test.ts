@@ -116,7 +116,7 @@ async function mountsBuild(extraEnv: Record<string, string>): Promise<void> {
   }
 }
 
-test("RUN --mount errors name the line: a required secret not given, an unknown type, a bind that leaves the context", async () => {
+test("--secret from a variable; RUN --mount errors name the line: a required secret not given, an unknown type, a bind that leaves the context", async () => {
   const s = await storeWithBase();
   try {
     const cases: [string, RegExp][] = [
@@ -131,6 +131,15 @@ test("RUN --mount errors name the line: a required secret not given, an unknown 
       assert.equal(r.code, 125, cf + r.stderr);
       assert.match(r.stderr, want);
     }
+    // a secret from an environment variable of the build
+    const fromEnv = context({ "Containerfile": "FROM bb\nRUN --mount=type=secret,id=e wc -c < /run/secrets/e > /len\n" });
+    const e = await nookT(["build", "--network", "none", "-t", "env:1", "--secret", "id=e,env=NOOK_TEST_SECRET", fromEnv], { ...s.env, NOOK_TEST_SECRET: "12345" });
+    assert.equal(e.code, 0, e.stderr);
+    assert.equal((await nookT(["run", "--rm", "--network", "none", "env:1", "cat", "/len"], s.env)).stdout.trim(), "5");
+    const unset = await nookT(["build", "--secret", "id=e,env=NOOK_TEST_UNSET", fromEnv], s.env);
+    assert.equal(unset.code, 125);
+    assert.match(unset.stderr, /The secret "e" reads the environment variable "NOOK_TEST_UNSET", which is not set/);
+
     const ctx = context({ "Containerfile": "FROM bb\n" });
     const missing = await nookT(["build", "--secret", "id=x,src=/nonexistent/file", ctx], s.env);
     assert.equal(missing.code, 125);
