@@ -38,7 +38,7 @@ import type { ImageRecord, LayerRef } from "../store/images.ts";
 import { commitLayer, hasLayer, layerDiff, readLayerInfo } from "../store/layers.ts";
 import { digestHex, storeLayout } from "../store/layout.ts";
 import { BuildError, expand, type Instruction, KEYWORDS, lineError, pairs, parseContainerfile, words } from "./containerfile.ts";
-import { contextTree, type CopyItem, copyItems, hashItems, layerTree, planCopy, type SourceTree } from "./copy.ts";
+import { contextTree, type CopyItem, copyItems, FileHashCache, hashItems, layerTree, planCopy, type SourceTree } from "./copy.ts";
 import { IgnoreRules } from "./ignore.ts";
 import { isEmptyUpperDir, missingMountPoints, parseRunMount, type PreparedMounts, prepareMounts, pruneCreatedMountPoints, type RunMount } from "./mounts.ts";
 import { type TimePolicy, writeLayer } from "./layer_tar.ts";
@@ -281,6 +281,9 @@ export async function build(opts: BuildOptions): Promise<string> {
     });
   }
   const built = new Map<number, State>();
+  // the content hashes of context files, kept between builds of this context
+  Deno.mkdirSync(cacheDir(), { recursive: true, mode: 0o700 });
+  const hashCache = new FileHashCache(`${cacheDir()}/files-${(await keyOf({ context: opts.context })).slice(0, 32)}.json`);
   let n = 0;
   try {
     for (const stage of stages) {
@@ -298,7 +301,7 @@ export async function build(opts: BuildOptions): Promise<string> {
       for (const i of [...triggers, ...stage.instructions]) {
         say(`[${stage.index + 1}/${stages.filter((s) => needed.has(s.index)).length}] STEP ${++n}/${steps}: ${i.text}`);
         try {
-          await applyInstruction(i, state, { opts, fileLabel, built, byName, stage, globalArgs, tx, times, now, backend, say });
+          await applyInstruction(i, state, { opts, fileLabel, built, byName, stage, globalArgs, tx, times, now, backend, say, hashCache });
           mark(`build: ${fileLabel}:${i.line} ${i.keyword}`);
         } catch (err) {
           if (err instanceof BuildError && /^\S+:\d+: /.test(err.message)) throw err;
@@ -320,6 +323,7 @@ export async function build(opts: BuildOptions): Promise<string> {
     if (opts.output) await writeOutput(rec, state, opts.output, tx, times);
     return rec.id;
   } finally {
+    hashCache.save();
     tx.end();
   }
 }
@@ -419,6 +423,7 @@ interface Ctx {
   now: () => string;
   backend: Awaited<ReturnType<typeof storageBackend>>;
   say: (t: string) => void;
+  hashCache: FileHashCache;
 }
 
 /** Variables an instruction's arguments expand from: the ARGs in scope, then ENV. */
@@ -643,6 +648,7 @@ async function runInstruction(i: Instruction, state: State, ctx: Ctx, argv: stri
     storeRoot: root,
     stepDir: `${dir}/mnt`,
     secrets: ctx.opts.secrets ?? new Map(),
+    hashCache: ctx.hashCache,
     tree: async (from) => {
       const t = await sourceTree(from, ctx, i);
       return { tree: t.tree, ...(from !== undefined ? { key: t.treeKey } : {}) };
@@ -878,7 +884,7 @@ async function copyInstruction(i: Instruction, state: State, ctx: Ctx): Promise<
     }
     archives = i.keyword === "ADD" ? items.filter((it) => it.kind === "file" && !fetched.has(it) && isTarFile(it.host, it.dest)) : [];
     if (archives.length && list.length === 1 && !tree.lstat(tree.resolve(list[0]!) ?? "")?.st.isDirectory) items = [];
-    const contentHash = await hashItems([...items, ...archives]);
+    const contentHash = await hashItems([...items, ...archives], ctx.hashCache);
     createdBy = `${i.keyword} ${flagText}file:${contentHash.slice(7)} in ${dest}`;
     key = await keyOf({ v: 1, parent: topChain(state), keyword: i.keyword, treeKey, dest, owner, chmod, contentHash, archives: archives.map((a) => a.dest), docs, times: ctx.times, ...zstd });
     if (useCache(key, state, ctx, createdBy)) return;

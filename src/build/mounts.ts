@@ -20,7 +20,7 @@
 import type { MountSpec } from "../model/container.ts";
 import { MS } from "../plan/mod.ts";
 import { BuildError } from "./containerfile.ts";
-import { copyItems, hashItems, planCopy, type SourceTree } from "./copy.ts";
+import { copyItems, type FileHashCache, hashItems, planCopy, type SourceTree } from "./copy.ts";
 
 /** One `--mount` of a RUN instruction, parsed. */
 export interface RunMount {
@@ -176,6 +176,8 @@ export interface MountContext {
   tree(from: string | undefined): Promise<{ tree: SourceTree; key?: string }>;
   /** The secrets of the build by id. */
   secrets: ReadonlyMap<string, Uint8Array>;
+  /** Content hashes of context files kept between builds. */
+  hashCache?: FileHashCache;
 }
 
 /** A step's mounts made ready: what the container gets, and what the cache key takes. */
@@ -258,7 +260,7 @@ export async function prepareMounts(mounts: readonly RunMount[], mc: MountContex
         const source = (m.source ?? "").replace(/^\/+/, "") || ".";
         const items = planCopy(tree, [source], "/m", "RUN --mount");
         const isFile = items.length === 1 && items[0]!.kind === "file";
-        key.push({ type: m.type, target: m.target, from: m.from, source, rw: m.rw, content: treeKey !== undefined ? `${treeKey}:${source}` : await hashItems(items) });
+        key.push({ type: m.type, target: m.target, from: m.from, source, rw: m.rw, content: treeKey !== undefined ? `${treeKey}:${source}` : await hashItems(items, mc.hashCache) });
         makers.push(() => {
           const dir = `${mc.stepDir}/bind-${k}`;
           Deno.mkdirSync(dir, { mode: 0o755 });

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { busyboxRootfs, busyboxSkip, scratch, sh, test } from "../_helpers.ts";
-import { freshStore, nookT, serveLocal, tar } from "../_oci.ts";
+import { freshStore, listTree, nookT, serveLocal, tar } from "../_oci.ts";
 
 /** A store with the busybox image `bb` imported. */
 async function storeWithBase(): Promise<ReturnType<typeof freshStore>> {
@@ -191,6 +191,31 @@ test("COPY --from a stage that changed elsewhere is still cached when the files 
     Deno.writeTextFileSync(`${ctx}/data/f`, "two\n");
     assert.match(await build(), /RAN-AFTER/);
     assert.equal((await run(s, "f:1", "cat /seen")).stdout, "two\n");
+  } finally {
+    await s.reset();
+  }
+}, { skip: busyboxSkip() });
+
+test("context files are hashed once and again only when their stat changes: same size and time but new content is seen", async () => {
+  const s = await storeWithBase();
+  const ctx = context({ "Containerfile": "FROM bb\nCOPY f /f\n", f: "aaaa\n" });
+  try {
+    const old = new Date(Date.now() - 3600_000);
+    Deno.utimeSync(`${ctx}/f`, old, old);
+    await new Promise((r) => setTimeout(r, 2100)); // older than the racy window: its hash is kept
+    const b1 = await nookT(["build", "-q", "--network", "none", "-t", "h:1", ctx], s.env);
+    assert.equal(b1.code, 0, b1.stderr);
+    const kept = listTree(`${s.data}/build-cache`).filter((f) => /^files-.*\.json$/.test(f));
+    assert.equal(kept.length, 1, "the context's hashes are kept");
+    const doc = JSON.parse(Deno.readTextFileSync(`${s.data}/build-cache/${kept[0]}`));
+    assert.deepEqual(Object.keys(doc.entries), [`${Deno.realPathSync(ctx)}/f`]);
+    // the same size and the same mtime, other bytes: the change time tells
+    Deno.writeTextFileSync(`${ctx}/f`, "bbbb\n");
+    Deno.utimeSync(`${ctx}/f`, old, old);
+    const b2 = await nookT(["build", "-q", "--network", "none", "-t", "h:2", ctx], s.env);
+    assert.equal(b2.code, 0, b2.stderr);
+    assert.notEqual(b2.stdout, b1.stdout);
+    assert.equal((await run(s, "h:2", "cat /f")).stdout, "bbbb\n");
   } finally {
     await s.reset();
   }
