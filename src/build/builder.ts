@@ -263,7 +263,7 @@ export async function build(opts: BuildOptions): Promise<string> {
     }
   };
   need(last);
-  const steps = stages.filter((s) => needed.has(s.index)).reduce((n, s) => n + 1 + s.instructions.length, 0);
+  let steps = stages.filter((s) => needed.has(s.index)).reduce((n, s) => n + 1 + s.instructions.length, 0);
 
   const tx = new Transaction();
   const times: TimePolicy = opts.timestamp !== undefined
@@ -298,6 +298,7 @@ export async function build(opts: BuildOptions): Promise<string> {
       state.args = new Map();
       // ONBUILD triggers of the base run first, as if written right after FROM; the new image does not keep them
       const triggers = onbuildTriggers(state, fileLabel, stage.line);
+      steps += triggers.length;
       for (const i of [...triggers, ...stage.instructions]) {
         say(`[${stage.index + 1}/${stages.filter((s) => needed.has(s.index)).length}] STEP ${++n}/${steps}: ${i.text}`);
         try {
