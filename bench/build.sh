@@ -4,6 +4,9 @@
 # unchanged rebuild, (c) one source file changed. nook runs rootless as $NOOK_TEST_USER (default
 # nooktest); Debian's buildah runs only as root here (vfs storage, chroot isolation), so this
 # script runs as root and says so in its output. One run each; read ratios, not absolutes.
+# Then the unchanged rebuild again, NOOK_BENCH_ROUNDS times (default 5), interleaved with buildah's
+# (and with another checkout's nook when NOOK_BENCH_COMPARE=DIR names one), as medians: on a
+# loaded machine only interleaved runs compare.
 set -eu
 [ -n "${BENCH_DEBUG:-}" ] && set -x
 . "$(dirname -- "$0")/_lib.sh"
@@ -61,3 +64,40 @@ if command -v buildah >/dev/null; then
 else
   echo "buildah bud: skipped, buildah is not installed (apt install buildah)"
 fi
+
+# the unchanged rebuild, interleaved
+rounds=${NOOK_BENCH_ROUNDS:-5}
+other=${NOOK_BENCH_COMPARE:-}
+median() { tr ' ' '\n' | grep . | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+if [ -n "$other" ]; then
+  chmod -R a+rX "$other" 2>/dev/null || true
+  "$other/nook" --version >/dev/null
+  run_other() {
+    t0=$(now)
+    runuser -u "$user" -- env -i HOME="$work" PATH=/usr/local/bin:/usr/bin:/bin NOOK_DATA_DIR="$work/nook-other" XDG_RUNTIME_DIR= \
+      "$other/nook" build -q --network none -t bench:1 "$work/ctx" >/dev/null
+    ms "$t0" "$(now)"
+  }
+  runuser -u "$user" -- env -i HOME="$work" PATH=/usr/local/bin:/usr/bin:/bin NOOK_DATA_DIR="$work/nook-other" XDG_RUNTIME_DIR= \
+    "$other/nook" import -q "$work/bb.tar" bb >/dev/null
+  run_other >/dev/null
+fi
+run_nook >/dev/null
+[ -n "${b:-}" ] && run_buildah >/dev/null
+t_n="" t_o="" t_b=""
+r=0
+while [ $r -lt "$rounds" ]; do
+  t_n="$t_n $(run_nook)"
+  [ -n "$other" ] && t_o="$t_o $(run_other)"
+  [ -n "${b:-}" ] && t_b="$t_b $(run_buildah)"
+  r=$((r + 1))
+done
+m_n=$(echo "$t_n" | median)
+echo "unchanged rebuild, median of $rounds interleaved rounds: nook ${m_n} ms (${t_n# })"
+[ -n "$other" ] && echo "  $other: $(echo "$t_o" | median) ms (${t_o# })"
+if [ -n "${b:-}" ]; then
+  m_b=$(echo "$t_b" | median)
+  echo "  buildah bud: ${m_b} ms (${t_b# }); nook/buildah $(echo "$m_n $m_b" | awk '{ printf "%.2f", $1 / $2 }')"
+  [ -n "$other" ] && echo "  $other/buildah $(echo "$(echo "$t_o" | median) $m_b" | awk '{ printf "%.2f", $1 / $2 }')"
+fi
+true

@@ -16,6 +16,9 @@
  * @module
  */
 import { NookError } from "../errors/mod.ts";
+import { mark } from "../trace/mod.ts";
+import * as c from "../libc/mod.ts";
+import { F } from "../libc/mod.ts";
 import { runStep, stepRootfsSetup } from "../engine/step.ts";
 import { DEFAULT_PATH } from "../engine/build_plan.ts";
 import { mergeHooks } from "../engine/run.ts";
@@ -35,9 +38,10 @@ import { blobPath, commitBlobFile, hasBlob, readBlobText, writeBlob } from "../s
 import type { ImageRecord, LayerRef } from "../store/images.ts";
 import { commitLayer, hasLayer, layerDiff, readLayerInfo } from "../store/layers.ts";
 import { digestHex, storeLayout } from "../store/layout.ts";
-import { BuildError, expand, type Instruction, lineError, pairs, parseContainerfile, words } from "./containerfile.ts";
-import { contextTree, copyItems, hashItems, layerTree, planCopy, type SourceTree } from "./copy.ts";
+import { BuildError, expand, type Instruction, KEYWORDS, lineError, pairs, parseContainerfile, words } from "./containerfile.ts";
+import { contextTree, type CopyItem, copyItems, FileHashCache, hashItems, layerTree, planCopy, type SourceTree } from "./copy.ts";
 import { IgnoreRules } from "./ignore.ts";
+import { isEmptyUpperDir, missingMountPoints, parseRunMount, type PreparedMounts, prepareMounts, pruneCreatedMountPoints, type RunMount } from "./mounts.ts";
 import { type TimePolicy, writeLayer } from "./layer_tar.ts";
 
 /** What to build, and how. */
@@ -74,6 +78,20 @@ export interface BuildOptions {
   pullImage: (name: string, platform: string | undefined) => Promise<ImageRecord>;
   /** Where step lines go. */
   progress: Progress;
+  /** How the layers this build makes are compressed (default gzip). */
+  compression?: "gzip" | "zstd";
+  /** `-o`: where the result is also written. */
+  output?: BuildOutput;
+  /** `--secret` values by id, for `RUN --mount=type=secret` (never written into a layer). */
+  secrets?: ReadonlyMap<string, Uint8Array>;
+}
+
+/** `-o type=…,dest=…`. */
+export interface BuildOutput {
+  /** What is written. */
+  type: "local" | "tar" | "oci-archive" | "docker-archive";
+  /** Directory (local) or file (absolute). */
+  dest: string;
 }
 
 type Config = ContainerConfig & { Shell?: string[]; OnBuild?: string[] };
@@ -103,6 +121,8 @@ interface CacheEntry {
   digest: string;
   size: number;
   created: string;
+  /** The blob's media type (gzip when absent). */
+  mediaType?: string;
 }
 
 /** Build arguments every Containerfile may use without declaring them. */
@@ -126,6 +146,27 @@ function readCache(key: string): CacheEntry | undefined {
     return hasLayer(e.chainId) && hasBlob(e.digest, e.size) ? e : undefined;
   } catch {
     return undefined;
+  }
+}
+
+/** A kept content hash (a line of text), or undefined. */
+function readMemo(path: string): string | undefined {
+  try {
+    const t = Deno.readTextFileSync(path).trim();
+    return /^sha256:[0-9a-f]{64}$/.test(t) ? t : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Keep a content hash: written to a temporary name and renamed, so a reader sees all of it or nothing. */
+function writeMemo(path: string, hash: string): void {
+  try {
+    Deno.mkdirSync(cacheDir(), { recursive: true, mode: 0o700 });
+    Deno.writeTextFileSync(`${path}.${Deno.pid}.tmp`, hash + "\n");
+    Deno.renameSync(`${path}.${Deno.pid}.tmp`, path);
+  } catch {
+    // only a lost shortcut: the next build hashes again
   }
 }
 
@@ -214,13 +255,16 @@ export async function build(opts: BuildOptions): Promise<string> {
     const base = byName.get(expand(s.base, globalArgs).toLowerCase());
     if (base && base.index < s.index) need(base);
     for (const i of s.instructions) {
-      const from = i.flags.find(([k]) => k === "from")?.[1];
-      const src = from !== undefined ? byName.get(from.toLowerCase()) : undefined;
-      if (src && src.index < s.index) need(src);
+      // COPY --from=STAGE, and RUN --mount=…,from=STAGE
+      const froms = i.flags.flatMap(([k, v]) => k === "from" ? [v] : k === "mount" ? [/(?:^|,)from=([^,]+)/.exec(v)?.[1]].filter((x) => x !== undefined) : []);
+      for (const from of froms) {
+        const src = byName.get(from.toLowerCase());
+        if (src && src.index < s.index) need(src);
+      }
     }
   };
   need(last);
-  const steps = stages.filter((s) => needed.has(s.index)).reduce((n, s) => n + 1 + s.instructions.length, 0);
+  let steps = stages.filter((s) => needed.has(s.index)).reduce((n, s) => n + 1 + s.instructions.length, 0);
 
   const tx = new Transaction();
   const times: TimePolicy = opts.timestamp !== undefined
@@ -238,6 +282,9 @@ export async function build(opts: BuildOptions): Promise<string> {
     });
   }
   const built = new Map<number, State>();
+  // the content hashes of context files, kept between builds of this context
+  Deno.mkdirSync(cacheDir(), { recursive: true, mode: 0o700 });
+  const hashCache = new FileHashCache(`${cacheDir()}/files-${(await keyOf({ context: opts.context })).slice(0, 32)}.json`);
   let n = 0;
   try {
     for (const stage of stages) {
@@ -250,10 +297,14 @@ export async function build(opts: BuildOptions): Promise<string> {
       else if (baseName === "scratch") state = scratchState(now(), expand(stage.platform ?? opts.platform ?? "", globalArgs) || undefined);
       else state = await imageState(opts, baseName, expand(stage.platform ?? opts.platform ?? "", globalArgs) || undefined, fileLabel, stage.line);
       state.args = new Map();
-      for (const i of stage.instructions) {
+      // ONBUILD triggers of the base run first, as if written right after FROM; the new image does not keep them
+      const triggers = onbuildTriggers(state, fileLabel, stage.line);
+      steps += triggers.length;
+      for (const i of [...triggers, ...stage.instructions]) {
         say(`[${stage.index + 1}/${stages.filter((s) => needed.has(s.index)).length}] STEP ${++n}/${steps}: ${i.text}`);
         try {
-          await applyInstruction(i, state, { opts, fileLabel, built, byName, stage, globalArgs, tx, times, now, backend, say });
+          await applyInstruction(i, state, { opts, fileLabel, built, byName, stage, globalArgs, tx, times, now, backend, say, hashCache });
+          mark(`build: ${fileLabel}:${i.line} ${i.keyword}`);
         } catch (err) {
           if (err instanceof BuildError && /^\S+:\d+: /.test(err.message)) throw err;
           if (err instanceof NookError) {
@@ -267,12 +318,30 @@ export async function build(opts: BuildOptions): Promise<string> {
     }
     const state = built.get(last.index)!;
     for (const [k, v] of opts.labels) (state.config.Labels ??= {})[k] = v;
-    const id = await commitImage(state, opts);
+    mark("build: stages");
+    const rec = await commitImage(state, opts);
+    mark("build: image committed");
     tx.commit();
-    return id;
+    if (opts.output) await writeOutput(rec, state, opts.output, tx, times);
+    return rec.id;
   } finally {
+    hashCache.save();
     tx.end();
   }
+}
+
+/** The base's ONBUILD triggers as instructions (at the FROM's line), taken out of the stage's config. */
+function onbuildTriggers(state: State, file: string, line: number): Instruction[] {
+  const triggers = state.config.OnBuild ?? [];
+  if (!triggers.length) return [];
+  delete state.config.OnBuild;
+  return triggers.flatMap((t) => {
+    const ins = parseContainerfile(t, `${file}:${line}: FROM: the ONBUILD trigger "${t}"`);
+    for (const i of ins) {
+      if (["ONBUILD", "FROM", "MAINTAINER"].includes(i.keyword)) throw lineError(file, line, "FROM", `the base image's ONBUILD trigger "${t}" is not allowed`, "ONBUILD cannot trigger ONBUILD, FROM or MAINTAINER");
+    }
+    return ins.map((i) => ({ ...i, line, text: `ONBUILD ${i.text}` }));
+  });
 }
 
 /** What a build made, removed again unless it succeeds. */
@@ -356,6 +425,7 @@ interface Ctx {
   now: () => string;
   backend: Awaited<ReturnType<typeof storageBackend>>;
   say: (t: string) => void;
+  hashCache: FileHashCache;
 }
 
 /** Variables an instruction's arguments expand from: the ARGs in scope, then ENV. */
@@ -483,10 +553,16 @@ async function applyInstruction(i: Instruction, state: State, ctx: Ctx): Promise
       meta();
       return;
     }
-    case "ONBUILD":
-      (cfg.OnBuild ??= []).push(i.args.trim());
+    case "ONBUILD": {
+      const t = i.args.trim();
+      const k = /^\S+/.exec(t)?.[0]?.toUpperCase() ?? "";
+      if (!k) throw lineError(ctx.fileLabel, i.line, "ONBUILD", "a trigger instruction is needed");
+      if (["ONBUILD", "FROM", "MAINTAINER"].includes(k)) throw lineError(ctx.fileLabel, i.line, "ONBUILD", `${k} is not allowed as a trigger`, "ONBUILD cannot trigger ONBUILD, FROM or MAINTAINER");
+      if (!KEYWORDS.has(k)) throw lineError(ctx.fileLabel, i.line, "ONBUILD", `unknown instruction "${k}"`);
+      (cfg.OnBuild ??= []).push(t);
       meta();
       return;
+    }
     case "RUN":
       await runInstruction(i, state, ctx, execForm(i, v, shell));
       return;
@@ -520,7 +596,9 @@ async function chainOf(parent: string, diffId: string): Promise<string> {
 /** Write the layer of `dir` (a directory whose `diff/` holds the changes), commit blob and layer, record the cache. */
 async function commitStep(dir: string, state: State, ctx: Ctx, key: string | undefined, createdBy: string): Promise<void> {
   const blobTmp = `${dir}/layer.tar.gz`;
-  const blob = await writeLayer(`${dir}/diff`, blobTmp, ctx.times);
+  const compression = ctx.opts.compression ?? "gzip";
+  const blob = await writeLayer(`${dir}/diff`, blobTmp, ctx.times, compression);
+  const mediaType = compression === "zstd" ? MT.OCI_LAYER_ZSTD : MT.OCI_LAYER_GZIP;
   const parent = topChain(state);
   const chainId = await chainOf(parent, blob.diffId);
   if (!hasBlob(blob.digest, blob.size)) {
@@ -543,17 +621,17 @@ async function commitStep(dir: string, state: State, ctx: Ctx, key: string | und
   const created = ctx.now();
   if (key && !ctx.opts.noCache) {
     Deno.mkdirSync(cacheDir(), { recursive: true, mode: 0o700 });
-    const entry: CacheEntry = { chainId, diffId: blob.diffId, digest: blob.digest, size: blob.size, created };
+    const entry: CacheEntry = { chainId, diffId: blob.diffId, digest: blob.digest, size: blob.size, created, ...(compression !== "gzip" ? { mediaType } : {}) };
     const path = `${cacheDir()}/${key}.json`;
     Deno.writeTextFileSync(`${path}.${Deno.pid}.tmp`, JSON.stringify(entry) + "\n");
     Deno.renameSync(`${path}.${Deno.pid}.tmp`, path);
     ctx.tx.cache.push(path);
   }
-  addLayer(state, { chainId, diffId: blob.diffId, digest: blob.digest, size: blob.size, created }, createdBy);
+  addLayer(state, { chainId, diffId: blob.diffId, digest: blob.digest, size: blob.size, created, mediaType }, createdBy);
 }
 
 function addLayer(state: State, e: CacheEntry, createdBy: string): void {
-  state.layers.push({ digest: e.digest, mediaType: MT.OCI_LAYER_GZIP, size: e.size, diffId: e.diffId, chainId: e.chainId });
+  state.layers.push({ digest: e.digest, mediaType: e.mediaType ?? MT.OCI_LAYER_GZIP, size: e.size, diffId: e.diffId, chainId: e.chainId });
   state.created = e.created;
   state.history.push({ created: e.created, created_by: createdBy });
 }
@@ -579,7 +657,32 @@ function lowers(state: State): string[] {
 }
 
 async function runInstruction(i: Instruction, state: State, ctx: Ctx, argv: string[]): Promise<void> {
-  for (const [k] of i.flags) if (k !== "network") throw lineError(ctx.fileLabel, i.line, "RUN", `unknown flag "--${k}"`, "RUN takes --network");
+  for (const [k] of i.flags) if (k !== "network" && k !== "mount") throw lineError(ctx.fileLabel, i.line, "RUN", `unknown flag "--${k}"`, "RUN takes --network and --mount");
+  const cfg = state.config;
+  const v = vars(state);
+  const runMounts = i.flags.filter(([k]) => k === "mount").map(([, val]) => parseRunMount(expand(val, v), cfg.WorkingDir || "/"));
+  const dir = ctx.tx.tempDir();
+  const root = storeLayout().root;
+  // the step's bind copies, secret files and private caches: never part of the layer directory
+  Deno.mkdirSync(`${dir}/mnt`, { mode: 0o700 });
+  const mounts = await prepareMounts(runMounts, {
+    storeRoot: root,
+    stepDir: `${dir}/mnt`,
+    secrets: ctx.opts.secrets ?? new Map(),
+    hashCache: ctx.hashCache,
+    tree: async (from) => {
+      const t = await sourceTree(from, ctx, i);
+      return { tree: t.tree, ...(from !== undefined ? { key: t.treeKey } : {}) };
+    },
+  });
+  try {
+    await runWithMounts(i, state, ctx, argv, dir, runMounts, mounts);
+  } finally {
+    mounts.release();
+  }
+}
+
+async function runWithMounts(i: Instruction, state: State, ctx: Ctx, argv: string[], dir: string, runMounts: RunMount[], mounts: PreparedMounts): Promise<void> {
   const cfg = state.config;
   // heredocs: the first one is the script when the command is only `<<EOF`
   let stdinScript: string | undefined;
@@ -587,17 +690,18 @@ async function runInstruction(i: Instruction, state: State, ctx: Ctx, argv: stri
     const only = /^<<-?["']?([A-Za-z_][A-Za-z0-9_]*)["']?\s*$/.exec(i.args.trim());
     if (only) argv = [...(cfg.Shell ?? ["/bin/sh", "-c"]), i.heredocs[0]!.body];
     else stdinScript = i.heredocs[0]!.body;
-    if (stdinScript !== undefined) argv = [...(cfg.Shell ?? ["/bin/sh", "-c"]), `${i.args.replace(/<<-?["']?[A-Za-z_][A-Za-z0-9_]*["']?/, "")} <<'__NOOK_EOF__'\n${stdinScript}__NOOK_EOF__\n`];
+    // the shell expands the body unless the delimiter was quoted, as it would in a script
+    const q = i.heredocs[0]!.quoted ? "'" : "";
+    if (stdinScript !== undefined) argv = [...(cfg.Shell ?? ["/bin/sh", "-c"]), `${i.args.replace(/<<-?["']?[A-Za-z_][A-Za-z0-9_]*["']?/, "")} <<${q}__NOOK_EOF__${q}\n${stdinScript}__NOOK_EOF__\n`];
   }
   const args = [...state.args].filter(([k]) => !envMap(cfg.Env).has(k));
   const argEnv = [...args, ...PREDEFINED_ARGS.filter((k) => ctx.opts.buildArgs.has(k) && !state.args.has(k)).map((k) => [k, ctx.opts.buildArgs.get(k)!] as [string, string])];
   const env = [...(cfg.Env ?? [DEFAULT_PATH]), ...argEnv.map(([k, val]) => `${k}=${val}`)];
   if (!env.some((e) => e.startsWith("PATH="))) env.unshift(DEFAULT_PATH);
   const createdBy = i.json ? `RUN ${JSON.stringify(i.json)}` : `RUN ${argEnv.length ? `|${argEnv.length} ${argEnv.map(([k, val]) => `${k}=${val}`).join(" ")} ` : ""}${argv.join(" ")}`;
-  const key = await keyOf({ v: 1, parent: topChain(state), argv, env, user: cfg.User ?? "", cwd: cfg.WorkingDir || "/", times: ctx.times });
+  const key = await keyOf({ v: 1, parent: topChain(state), argv, env, user: cfg.User ?? "", cwd: cfg.WorkingDir || "/", times: ctx.times, ...(ctx.opts.compression === "zstd" ? { zstd: true } : {}), ...(runMounts.length ? { mounts: mounts.key } : {}) });
   if (useCache(key, state, ctx, createdBy)) return;
 
-  const dir = ctx.tx.tempDir();
   const root = storeLayout().root;
   for (const d of ["diff", "work", "merged", "empty", "etc"]) Deno.mkdirSync(`${dir}/${d}`, { mode: 0o755 });
   Deno.chmodSync(`${dir}/diff`, 0o755);
@@ -616,11 +720,11 @@ async function runInstruction(i: Instruction, state: State, ctx: Ctx, argv: stri
     hostname,
     network: net.mode,
     networkSetup: net.setup,
-    mounts: [],
+    mounts: await mounts.setup(),
     etcFiles: writeEtcFiles(`${dir}/etc`, hostname, net.etc),
     process: {
       args: argv,
-      env: [...env.filter((e) => !e.startsWith("HOSTNAME=")), `HOSTNAME=${hostname}`, ...(envMap(env).has("HOME") ? [] : [`HOME=${user.uid === 0 ? "/root" : user.home}`])],
+      env: [...env.filter((e) => !e.startsWith("HOSTNAME=")), `HOSTNAME=${hostname}`, ...(envMap(env).has("HOME") ? [] : [`HOME=${user.uid === 0 ? "/root" : user.home}`]), ...mounts.env],
       cwd: cfg.WorkingDir || "/",
       uid: user.uid,
       gid: user.gid,
@@ -642,14 +746,19 @@ async function runInstruction(i: Instruction, state: State, ctx: Ctx, argv: stri
       ...(ctx.backend.fuseOverlayfs ? { fuseOverlayfs: ctx.backend.fuseOverlayfs } : {}),
     }),
   };
+  // the mount points the image lacks: the engine makes them in the upper directory, and they go again
+  const created = missingMountPoints(spec.mounts.map((m) => m.target), (rel) => layerTree(union, "the image").lstat(rel) !== undefined);
   const code = await runStep(spec, mergeHooks(networkHooks(spec)));
+  removeQuietly(`${dir}/mnt`);
   if (code !== 0) {
     throw new BuildError(`${ctx.fileLabel}:${i.line}: RUN: the command ${JSON.stringify(argv.slice(i.json ? 0 : -1).join(" "))} exited with status ${code}`, {
       exitCode: 125,
       hint: "nothing of this build was kept; fix the command and build again",
     });
   }
-  pruneMountPoints(`${dir}/diff`, layerTree(union, "the image"));
+  const lower = layerTree(union, "the image");
+  pruneCreatedMountPoints(`${dir}/diff`, created);
+  pruneMountPoints(`${dir}/diff`, lower);
   await commitStep(dir, state, ctx, key, createdBy);
 }
 
@@ -677,33 +786,20 @@ function pruneMountPoints(upper: string, lower: SourceTree): void {
   for (const d of ["etc", "dev", "proc", "sys"]) {
     try {
       const st = Deno.lstatSync(`${upper}/${d}`);
-      if (!st.isDirectory || [...Deno.readDirSync(`${upper}/${d}`)].length) continue;
       const below = lower.lstat(d);
-      if (!below || below.st.isDirectory) Deno.removeSync(`${upper}/${d}`);
+      if (!st.isDirectory || !isEmptyUpperDir(`${upper}/${d}`, !below)) continue;
+      if (!below || below.st.isDirectory) Deno.removeSync(`${upper}/${d}`, { recursive: true });
     } catch {
       // not there
     }
   }
 }
 
-async function copyInstruction(i: Instruction, state: State, ctx: Ctx): Promise<void> {
-  const v = vars(state);
-  const flags = new Map(i.flags.map(([k, val]) => [k, expand(val, v)]));
-  for (const k of flags.keys()) {
-    if (!["from", "chown", "chmod", "link"].includes(k)) throw lineError(ctx.fileLabel, i.line, i.keyword, `unknown flag "--${k}"`, "COPY and ADD take --from, --chown, --chmod and --link");
-  }
-  // here-document sources (`COPY <<EOF /path`) are files of their own, not context paths
-  const list = (i.json ?? words(i.args)).map((s) => expand(s, v)).filter((s) => !(i.heredocs?.length && /^<<-?["']?[A-Za-z_][A-Za-z0-9_]*["']?$/.test(s)));
-  if (list.length < 2 && !i.heredocs?.length) throw lineError(ctx.fileLabel, i.line, i.keyword, "expected at least one source and a destination");
-  const destRaw = list.pop()!;
-  const cwd = state.config.WorkingDir || "/";
-  const dest = (destRaw.startsWith("/") ? normalize(destRaw) : normalize(`${cwd}/${destRaw}`)) + (destRaw.endsWith("/") || destRaw === "." ? "/" : "");
-
-  // where the sources come from
-  let tree: SourceTree;
-  let treeKey: string;
-  let contextDir: string | undefined;
-  const from = flags.get("from");
+/**
+ * The tree COPY/ADD (and `RUN --mount=type=bind`) read from: the context, or an earlier stage or
+ * an image by its layers. A stage's or image's content is named by its top layer's chain ID.
+ */
+async function sourceTree(from: string | undefined, ctx: Ctx, i: Instruction): Promise<{ tree: SourceTree; treeKey: string; layers?: LayerRef[] }> {
   if (from !== undefined) {
     const st = ctx.byName.get(from.toLowerCase());
     let layers: LayerRef[];
@@ -717,29 +813,48 @@ async function copyInstruction(i: Instruction, state: State, ctx: Ctx): Promise<
       layers = rec.layers;
     }
     const union = [...layers].reverse().map((l) => ({ dir: layerDiff(l.chainId), opaque: new Set(readLayerInfo(l.chainId)?.opaque ?? []) }));
-    tree = layerTree(union, `"${from}"`);
-    treeKey = layers[layers.length - 1]?.chainId ?? "scratch";
-  } else {
-    contextDir = ctx.opts.context;
-    const ignoreFile = [".containerignore", ".dockerignore"].map((f) => `${contextDir}/${f}`).find((f) => {
-      try {
-        return Deno.lstatSync(f).isFile;
-      } catch {
-        return false;
-      }
-    });
-    tree = contextTree(contextDir, new IgnoreRules(ignoreFile ? Deno.readTextFileSync(ignoreFile) : ""));
-    treeKey = "context";
+    return { tree: layerTree(union, `"${from}"`), treeKey: layers[layers.length - 1]?.chainId ?? "scratch", layers };
   }
-  // ADD: local tar archives are unpacked; URLs are not fetched
-  if (i.keyword === "ADD" && list.some((s) => /^https?:\/\//.test(s))) {
-    throw lineError(ctx.fileLabel, i.line, "ADD", "adding a URL is not supported", "download it in a RUN step, or into the context first");
+  const contextDir = ctx.opts.context;
+  const ignoreFile = [".containerignore", ".dockerignore"].map((f) => `${contextDir}/${f}`).find((f) => {
+    try {
+      return Deno.lstatSync(f).isFile;
+    } catch {
+      return false;
+    }
+  });
+  return { tree: contextTree(contextDir, new IgnoreRules(ignoreFile ? Deno.readTextFileSync(ignoreFile) : "")), treeKey: "context" };
+}
+
+async function copyInstruction(i: Instruction, state: State, ctx: Ctx): Promise<void> {
+  const v = vars(state);
+  const flags = new Map(i.flags.map(([k, val]) => [k, expand(val, v)]));
+  for (const k of flags.keys()) {
+    if (!["from", "chown", "chmod", "link", ...(i.keyword === "ADD" ? ["checksum"] : [])].includes(k)) {
+      throw lineError(ctx.fileLabel, i.line, i.keyword, `unknown flag "--${k}"`, `COPY and ADD take --from, --chown, --chmod and --link${i.keyword === "ADD" ? ", ADD also --checksum" : ""}`);
+    }
   }
-  let items = list.length ? planCopy(tree, list, dest, i.keyword) : [];
-  const archives = i.keyword === "ADD" && from === undefined ? items.filter((it) => it.kind === "file" && isTarFile(it.host, it.dest)) : [];
-  if (archives.length && list.length === 1 && !tree.lstat(tree.resolve(list[0]!) ?? "")?.st.isDirectory) items = [];
+  // here-document sources (`COPY <<EOF /path`) are files of their own, not context paths
+  const list = (i.json ?? words(i.args)).map((s) => expand(s, v)).filter((s) => !(i.heredocs?.length && /^<<-?["']?[A-Za-z_][A-Za-z0-9_]*["']?$/.test(s)));
+  if (list.length < 2 && !i.heredocs?.length) throw lineError(ctx.fileLabel, i.line, i.keyword, "expected at least one source and a destination");
+  const destRaw = list.pop()!;
+  const cwd = state.config.WorkingDir || "/";
+  const dest = (destRaw.startsWith("/") ? normalize(destRaw) : normalize(`${cwd}/${destRaw}`)) + (destRaw.endsWith("/") || destRaw === "." ? "/" : "");
+
+  // where the sources come from
+  const from = flags.get("from");
+  const { tree, treeKey } = await sourceTree(from, ctx, i);
+  // ADD of http(s) URLs: downloaded (never unpacked), named by the URL's last path segment in a directory
+  const urls = i.keyword === "ADD" ? list.filter((s) => /^https?:\/\//i.test(s)) : [];
+  const locals = list.filter((s) => !urls.includes(s));
+  const checksum = flags.get("checksum");
+  if (checksum !== undefined && (urls.length !== 1 || locals.length)) {
+    throw lineError(ctx.fileLabel, i.line, i.keyword, "--checksum needs exactly one http(s) URL as the source", "e.g. ADD --checksum=sha256:HEX https://example.org/file /file");
+  }
+  if (urls.length && from !== undefined) throw lineError(ctx.fileLabel, i.line, "ADD", "a URL cannot be added --from a stage or image");
   // here-documents as files: COPY <<EOF /path
-  const docs = i.heredocs ?? [];
+  // an unquoted delimiter's body expands the build's variables (BuildKit's rule)
+  const docs = (i.heredocs ?? []).map((d) => d.quoted ? d : { ...d, body: expand(d.body, v) });
 
   const union = unionOfState(state);
   const readFile = (p: string) => readTextInLayers(union, p);
@@ -755,10 +870,46 @@ async function copyInstruction(i: Instruction, state: State, ctx: Ctx): Promise<
     if (!/^[0-7]{3,4}$/.test(chmodText)) throw lineError(ctx.fileLabel, i.line, i.keyword, `invalid --chmod "${chmodText}"`, "give an octal mode, e.g. --chmod=0755");
     chmod = parseInt(chmodText, 8);
   }
-  const contentHash = await hashItems([...items, ...archives]);
-  const createdBy = `${i.keyword} ${flags.size ? [...flags].map(([k, val]) => `--${k}=${val} `).join("") : ""}${from === undefined ? `file:${contentHash.slice(7)}` : list.join(" ")} in ${dest}`;
-  const key = await keyOf({ v: 1, parent: topChain(state), keyword: i.keyword, treeKey, dest, owner, chmod, contentHash, archives: archives.map((a) => a.dest), docs, times: ctx.times });
-  if (useCache(key, state, ctx, createdBy)) return;
+  const flagText = flags.size ? [...flags].map(([k, val]) => `--${k}=${val} `).join("") : "";
+  const zstd = ctx.opts.compression === "zstd" ? { zstd: true } : {};
+  const toDir = dest.endsWith("/") || list.length > 1;
+  const plan = () => locals.length ? planCopy(tree, locals, toDir && !dest.endsWith("/") ? dest + "/" : dest, i.keyword) : [];
+
+  let items: CopyItem[];
+  let archives: CopyItem[] = [];
+  let key: string;
+  let createdBy: string;
+  if (from !== undefined) {
+    // A stage's or image's files are named by its top layer's chain ID, so the content hash of
+    // what a COPY --from reads is kept per chain ID and sources: an unchanged rebuild walks and
+    // hashes nothing, and a changed stage whose copied files stayed the same still hits the cache.
+    createdBy = `${i.keyword} ${flagText}${list.join(" ")} in ${dest}`;
+    const memo = `${cacheDir()}/from-${await keyOf({ v: 1, treeKey, sources: list, dest })}.txt`;
+    let contentHash = readMemo(memo);
+    let planned: CopyItem[] | undefined;
+    if (!contentHash) {
+      planned = plan();
+      contentHash = await hashItems(planned);
+      if (!ctx.opts.noCache) writeMemo(memo, contentHash);
+    }
+    key = await keyOf({ v: 2, parent: topChain(state), keyword: i.keyword, dest, owner, chmod, contentHash, docs, times: ctx.times, ...zstd });
+    if (useCache(key, state, ctx, createdBy)) return;
+    items = planned ?? plan();
+  } else {
+    items = plan();
+    const fetched = new Set<CopyItem>();
+    if (urls.length) {
+      const dl = ctx.tx.tempDir();
+      for (const [n, u] of urls.entries()) fetched.add(await download(u, `${dl}/url-${n}`, dest, toDir, checksum));
+      items.push(...fetched);
+    }
+    archives = i.keyword === "ADD" ? items.filter((it) => it.kind === "file" && !fetched.has(it) && isTarFile(it.host, it.dest)) : [];
+    if (archives.length && list.length === 1 && !tree.lstat(tree.resolve(list[0]!) ?? "")?.st.isDirectory) items = [];
+    const contentHash = await hashItems([...items, ...archives], ctx.hashCache);
+    createdBy = `${i.keyword} ${flagText}file:${contentHash.slice(7)} in ${dest}`;
+    key = await keyOf({ v: 1, parent: topChain(state), keyword: i.keyword, treeKey, dest, owner, chmod, contentHash, archives: archives.map((a) => a.dest), docs, times: ctx.times, ...zstd });
+    if (useCache(key, state, ctx, createdBy)) return;
+  }
 
   const dir = ctx.tx.tempDir();
   Deno.mkdirSync(`${dir}/diff`, { mode: 0o755 });
@@ -809,6 +960,63 @@ async function copyInstruction(i: Instruction, state: State, ctx: Ctx): Promise<
   await commitStep(dir, state, ctx, key, createdBy);
 }
 
+/** How long one ADD download may take. */
+const DOWNLOAD_TIMEOUT_MS = 600_000;
+
+/**
+ * Download an ADD URL into `file`, checked against `--checksum` (sha256, sha384 or sha512); as
+ * docker and buildah do: mode 0600, the time from the Last-Modified header (else now).
+ */
+async function download(url: string, file: string, dest: string, toDir: boolean, checksum: string | undefined): Promise<CopyItem> {
+  let want: { algo: string; hex: string } | undefined;
+  if (checksum !== undefined) {
+    const m = /^(sha256|sha384|sha512):([0-9a-f]+)$/.exec(checksum);
+    const len = { sha256: 64, sha384: 96, sha512: 128 }[m?.[1] as "sha256"];
+    if (!m || m[2]!.length !== len) throw new BuildError(`invalid --checksum "${checksum}"`, { exitCode: 125, hint: "give ALGORITHM:HEX, e.g. sha256: and 64 hex digits" });
+    want = { algo: m[1]!, hex: m[2]! };
+  }
+  let name = "";
+  try {
+    const u = new URL(url);
+    name = decodeURIComponent(u.pathname.slice(u.pathname.lastIndexOf("/") + 1));
+  } catch {
+    throw new BuildError(`invalid URL "${url}"`, { exitCode: 125 });
+  }
+  const base = dest.replace(/\/+$/, "");
+  if (toDir && (!name || name === "." || name === "..")) {
+    throw new BuildError(`cannot name the file of "${url}": its path has no file name`, { exitCode: 125, hint: "give a destination file name instead of a directory" });
+  }
+  const target = (toDir ? `${base}/${name}` : base).replace(/^\/+/, "");
+  let res: Response;
+  try {
+    res = await fetch(url, { signal: AbortSignal.timeout(DOWNLOAD_TIMEOUT_MS) });
+  } catch (err) {
+    throw new BuildError(`downloading "${url}" failed: ${(err as Error).message}`, { exitCode: 125, hint: "check the URL and the network" });
+  }
+  if (!res.ok || !res.body) {
+    await res.body?.cancel();
+    throw new BuildError(`downloading "${url}" failed: HTTP ${res.status} ${res.statusText}`.trim(), { exitCode: 125, hint: "check the URL" });
+  }
+  const nodeCrypto = await import("node:crypto");
+  const h = nodeCrypto.createHash(want?.algo ?? "sha256");
+  let size = 0;
+  {
+    using f = Deno.openSync(file, { write: true, createNew: true, mode: 0o600 });
+    for await (const chunk of res.body) {
+      h.update(chunk);
+      size += chunk.length;
+      for (let off = 0; off < chunk.length;) off += f.writeSync(chunk.subarray(off));
+    }
+  }
+  const got = h.digest("hex");
+  if (want && got !== want.hex) {
+    throw new BuildError(`the checksum of "${url}" does not match: expected ${want.algo}:${want.hex}, got ${want.algo}:${got}`, { exitCode: 125, hint: "the file changed, or --checksum is wrong" });
+  }
+  const modified = Date.parse(res.headers.get("last-modified") ?? "");
+  const mtime = Number.isNaN(modified) ? Math.floor(Date.now() / 1000) : Math.floor(modified / 1000);
+  return { host: file, dest: target, kind: "file", mode: 0o600, mtime, size };
+}
+
 function isTarFile(host: string, name: string): boolean {
   try {
     using f = Deno.openSync(host, { read: true });
@@ -822,8 +1030,8 @@ function isTarFile(host: string, name: string): boolean {
   }
 }
 
-/** Write config and manifest and record the image under its names; resolves with the image ID. */
-async function commitImage(state: State, opts: BuildOptions): Promise<string> {
+/** Write config and manifest and record the image under its names; resolves with its record. */
+async function commitImage(state: State, opts: BuildOptions): Promise<ImageRecord> {
   const docker = opts.format === "docker";
   const created = state.created;
   const config: ImageConfig & { config: Config } = {
@@ -866,5 +1074,66 @@ async function commitImage(state: State, opts: BuildOptions): Promise<string> {
     created,
   };
   await recordImage(rec);
-  return configDigest;
+  return rec;
+}
+
+/**
+ * `-o`: the built image also written out. `local`: the final stage's files into a directory,
+ * owned by the caller (root of nook's user namespace), as docker's and buildah's local exporter
+ * give them; `tar`: the same files as one tar (owners as in the image); `oci-archive` and
+ * `docker-archive`: the image as `nook save` writes it. A file is written under a temporary name
+ * and renamed when complete.
+ */
+async function writeOutput(rec: ImageRecord, state: State, out: BuildOutput, tx: Transaction, times: TimePolicy): Promise<void> {
+  const layers = state.layers.map((l) => ({ dir: layerDiff(l.chainId), opaque: readLayerInfo(l.chainId)?.opaque ?? [] }));
+  const { copyLayers } = await import("../overlay/copy.ts");
+  const fail = (err: unknown): never => {
+    throw new BuildError(`Cannot write the output "${out.dest}": ${(err as Error).message.replace(/:? ?\(os error \d+\).*$/, "")}`, {
+      exitCode: 125,
+      cause: err,
+      hint: `the image was built (${digestHex(rec.id).slice(0, 12)}); choose a destination you can write to`,
+    });
+  };
+  if (out.type === "local") {
+    try {
+      Deno.mkdirSync(out.dest, { recursive: true });
+      copyLayers(out.dest, layers);
+      // Why root here: root of nook's user namespace is the caller outside, so the files become the caller's
+      chownTree(out.dest);
+    } catch (err) {
+      if (err instanceof NookError) throw err;
+      fail(err);
+    }
+    return;
+  }
+  const tmp = `${out.dest}.${Deno.pid}.tmp`;
+  try {
+    if (out.type === "tar") {
+      const flat = `${tx.tempDir()}/root`;
+      Deno.mkdirSync(flat, { mode: 0o755 });
+      copyLayers(flat, layers);
+      await writeLayer(flat, tmp, times, "none");
+    } else {
+      const { saveImages } = await import("../image/archive.ts");
+      using f = Deno.openSync(tmp, { write: true, create: true, truncate: true, mode: 0o644 });
+      await saveImages([rec], out.type, async (chunk) => {
+        for (let off = 0; off < chunk.length;) off += await f.write(chunk.subarray(off));
+      });
+    }
+    Deno.renameSync(tmp, out.dest);
+  } catch (err) {
+    removeQuietly(tmp);
+    if (err instanceof NookError) throw err;
+    fail(err);
+  }
+}
+
+/** Every entry under `dir` (itself included) to uid and gid 0, links not followed. */
+function chownTree(dir: string): void {
+  c.lchownat(F.AT_FDCWD, dir, 0, 0);
+  for (const e of Deno.readDirSync(dir)) {
+    const p = `${dir}/${e.name}`;
+    c.lchownat(F.AT_FDCWD, p, 0, 0);
+    if (e.isDirectory) chownTree(p);
+  }
 }

@@ -26,7 +26,7 @@ export interface Instruction {
   /** The instruction as written (continuations joined), for history and messages. */
   text: string;
   /** Here-documents attached to it (`RUN <<EOF`): name → body. */
-  heredocs?: { name: string; body: string; chomp: boolean }[];
+  heredocs?: { name: string; body: string; chomp: boolean; quoted: boolean }[];
 }
 
 /** The instructions that take `--flags`. */
@@ -118,7 +118,7 @@ export function parseContainerfile(text: string, file = "Containerfile"): Instru
             body.push(d[1] ? l.replace(/^\t+/, "") : l);
           }
           if (!closed) throw lineError(file, start + 1, keyword, `the here-document "${d[3]}" is not closed`, `end it with a line "${d[3]}"`);
-          ins.heredocs.push({ name: d[3]!, body: body.join("\n") + "\n", chomp: d[1] === "-" });
+          ins.heredocs.push({ name: d[3]!, body: body.join("\n") + "\n", chomp: d[1] === "-", quoted: d[2] !== "" });
         }
       }
     }

@@ -235,23 +235,89 @@ export function planCopy(tree: SourceTree, sources: string[], dest: string, keyw
   return items.map((i) => ({ ...i, dest: i.dest.replace(/^\/+/, "") }));
 }
 
-/** A content hash of the items (paths, kinds, modes, link targets, file contents; no times). */
-export async function hashItems(items: readonly CopyItem[]): Promise<string> {
-  const crypto = await import("node:crypto");
-  const h = crypto.createHash("sha256");
-  for (const i of items) {
-    h.update(`${i.dest}\0${i.kind}\0${i.mode.toString(8)}\0${i.link ?? ""}\0${i.size}\0`);
-    if (i.kind === "file") {
-      using f = Deno.openSync(i.host, { read: true });
-      const buf = new Uint8Array(1 << 20);
-      for (;;) {
-        const n = f.readSync(buf);
-        if (n === null || n === 0) break;
-        h.update(buf.subarray(0, n));
-      }
+/**
+ * The content hashes of files already read, by host path and what `lstat` says of them (size,
+ * inode, change and modification times): a file whose stat is the same is not read again.
+ */
+export class FileHashCache {
+  #entries: Record<string, [number, number, number, number, string]>;
+  #dirty = false;
+
+  /** A cache kept in `path` (a missing or damaged file is an empty cache). */
+  constructor(readonly path: string) {
+    let entries = {};
+    try {
+      const doc = JSON.parse(Deno.readTextFileSync(path));
+      if (doc?.v === 1 && typeof doc.entries === "object") entries = doc.entries;
+    } catch {
+      // none yet
+    }
+    this.#entries = entries;
+  }
+
+  /** The hash of `host` when its stat is the one recorded. */
+  get(host: string, st: Deno.FileInfo): string | undefined {
+    const e = this.#entries[host];
+    return e && e[0] === st.size && e[1] === Number(st.ino ?? 0) && e[2] === (st.mtime?.getTime() ?? 0) && e[3] === (st.ctime?.getTime() ?? 0) ? e[4] : undefined;
+  }
+
+  /**
+   * Record a hash. A file changed in the last two seconds is not recorded: a write within the
+   * same tick of the clock would leave its times as they are (git's "racily clean" rule).
+   */
+  set(host: string, st: Deno.FileInfo, hash: string): void {
+    const now = Date.now();
+    const m = st.mtime?.getTime() ?? now;
+    const c = st.ctime?.getTime() ?? now;
+    if (now - m < 2000 || now - c < 2000) return;
+    this.#entries[host] = [st.size, Number(st.ino ?? 0), m, c, hash];
+    this.#dirty = true;
+  }
+
+  /** Write it back when it changed (to a temporary name, then renamed); a failure only loses the shortcut. */
+  save(): void {
+    if (!this.#dirty) return;
+    try {
+      Deno.writeTextFileSync(`${this.path}.${Deno.pid}.tmp`, JSON.stringify({ v: 1, entries: this.#entries }));
+      Deno.renameSync(`${this.path}.${Deno.pid}.tmp`, this.path);
+      this.#dirty = false;
+    } catch {
+      // the next build reads the files again
     }
   }
-  return "sha256:" + h.digest("hex");
+}
+
+async function hashFile(host: string): Promise<string> {
+  const crypto = await import("node:crypto");
+  const h = crypto.createHash("sha256");
+  using f = Deno.openSync(host, { read: true });
+  const buf = new Uint8Array(1 << 20);
+  for (;;) {
+    const n = f.readSync(buf);
+    if (n === null || n === 0) break;
+    h.update(buf.subarray(0, n));
+  }
+  return h.digest("hex");
+}
+
+/**
+ * A content hash of the items (paths, kinds, modes, link targets, sizes and each file's own
+ * content hash; no times). `cache` spares reading files whose stat did not change.
+ */
+export async function hashItems(items: readonly CopyItem[], cache?: FileHashCache): Promise<string> {
+  const parts: string[] = [];
+  for (const i of items) {
+    let content = "";
+    if (i.kind === "file") {
+      const st = cache ? Deno.lstatSync(i.host) : undefined;
+      const kept = st && cache!.get(i.host, st);
+      content = kept ?? await hashFile(i.host);
+      if (st && !kept) cache!.set(i.host, st, content);
+    }
+    parts.push(`${i.dest}\0${i.kind}\0${i.mode.toString(8)}\0${i.link ?? ""}\0${i.size}\0${content}\n`);
+  }
+  const d = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(parts.join("")));
+  return "sha256:" + Array.from(new Uint8Array(d), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 /** Owner and mode overrides of COPY/ADD (`--chown`, `--chmod`). */

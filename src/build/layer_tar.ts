@@ -126,17 +126,30 @@ function xattrsOf(path: string, isLink: boolean): { keep: [string, Uint8Array][]
   }
 }
 
+/** How a layer blob is compressed: gzip (the default), zstd, or not at all (a plain tar). */
+export type LayerCompression = "gzip" | "zstd" | "none";
+
+/** A pass-through stream for uncompressed output, with the few stream methods writeLayer uses. */
+async function plainStream(): Promise<import("node:stream").Transform> {
+  const { PassThrough } = await import("node:stream");
+  return new PassThrough();
+}
+
 /**
- * Write the tar of `dir` (gzip-compressed) into `out`; resolves with both digests. `node:zlib`
- * and `node:crypto` are loaded here, never on the run path.
+ * Write the tar of `dir` (compressed as `compression` says) into `out`; resolves with both
+ * digests. `node:zlib` and `node:crypto` are loaded here, never on the run path.
  */
-export async function writeLayer(dir: string, out: string, times: TimePolicy = {}): Promise<LayerBlob> {
+export async function writeLayer(dir: string, out: string, times: TimePolicy = {}, compression: LayerCompression = "gzip"): Promise<LayerBlob> {
   const zlib = await import("node:zlib");
   const crypto = await import("node:crypto");
   const tarHash = crypto.createHash("sha256");
   const blobHash = crypto.createHash("sha256");
   const file = Deno.openSync(out, { write: true, create: true, truncate: true, mode: 0o600 });
-  const gz = zlib.createGzip({ level: 6 });
+  const gz = compression === "gzip"
+    ? zlib.createGzip({ level: 6 })
+    : compression === "zstd"
+    ? zlib.createZstdCompress({ params: { [zlib.constants.ZSTD_c_compressionLevel]: 3 } })
+    : await plainStream();
   let blobSize = 0;
   let tarSize = 0;
   const done = new Promise<void>((resolve, reject) => {
@@ -218,7 +231,11 @@ export async function writeLayer(dir: string, out: string, times: TimePolicy = {
     await emit(new Uint8Array(1024));
     gz.end();
     await done;
-    file.syncSync();
+    try {
+      file.syncSync();
+    } catch {
+      // a pipe (a tar written to stdout) has nothing to sync
+    }
   } finally {
     file.close();
   }

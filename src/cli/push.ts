@@ -20,6 +20,13 @@ const OPTIONS: readonly OptionSpec[] = [
     help: "Manifest type to push (default: as stored; another type changes the digest)",
   },
   {
+    name: "compression-format",
+    type: "string",
+    value: "FORMAT",
+    choices: ["gzip", "zstd"],
+    help: "Recompress layers stored otherwise to gzip or zstd (default: as stored; zstd pushes the OCI format)",
+  },
+  {
     name: "digestfile",
     type: "string",
     value: "FILE",
@@ -79,6 +86,10 @@ export async function main(argv: string[]): Promise<number> {
   if (format !== undefined && !(FORMATS as readonly string[]).includes(format)) {
     throw new UsageError(`Unknown manifest format "${format}"`, { hint: "use --format oci or --format docker" });
   }
+  const compression = str(a, "compression-format");
+  if (compression !== undefined && compression !== "gzip" && compression !== "zstd") {
+    throw new UsageError(`Unknown compression format "${compression}"`, { hint: "use --compression-format gzip or --compression-format zstd" });
+  }
   const [image, destText] = a.rest as [string, string | undefined];
   const { findImage, matchedName } = await import("../image/lookup.ts");
   const rec = findImage(image);
@@ -115,6 +126,7 @@ export async function main(argv: string[]): Promise<number> {
     result = await pushImage(rec, dest, progress, {
       ...(a.opts["tls-verify"] === false ? { tlsVerify: false } : {}),
       ...(format !== undefined ? { format: format as "oci" | "docker" } : {}),
+      ...(compression !== undefined ? { compression } : {}),
       ...(bool(a, "debug") ? { debug: true } : {}),
     });
   } finally {

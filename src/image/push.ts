@@ -10,7 +10,7 @@
  * @module
  */
 import { NookError } from "../errors/mod.ts";
-import { blobPath, hasBlob, readBlobText, sha256 } from "../store/blobs.ts";
+import { blobPath, hasBlob, readBlobText, sha256, tempPath } from "../store/blobs.ts";
 import type { ImageRecord } from "../store/images.ts";
 import { readImages } from "../store/images.ts";
 import { findCredentials } from "./auth.ts";
@@ -44,6 +44,11 @@ export interface PushOptions {
   chunkSize?: number;
   /** Print `debug:` lines (which blobs were skipped, mounted, uploaded). */
   debug?: boolean;
+  /**
+   * Layers compressed otherwise are recompressed to this before they go (their digests, and the
+   * manifest's, change; the config's diff IDs stay); zstd needs the OCI format. Default: as stored.
+   */
+  compression?: "gzip" | "zstd";
 }
 
 /** What a push did. */
@@ -188,6 +193,95 @@ function plan(rec: ImageRecord): { items: Item[]; index?: { bytes: Uint8Array; d
   return { items: [own()] };
 }
 
+/** How a layer media type is compressed; undefined for one that is not a plain layer (foreign, nondistributable). */
+function layerCompression(mt: string): "gzip" | "zstd" | "none" | undefined {
+  if (/nondistributable|foreign/.test(mt)) return undefined;
+  if (/(\.|\+)gzip$/.test(mt)) return "gzip";
+  if (/\+zstd$/.test(mt)) return "zstd";
+  if (/\.tar$/.test(mt)) return "none";
+  return undefined;
+}
+
+/**
+ * Recompress one stored layer blob into a temporary file of the store (decompress, compress);
+ * resolves with its digest, size and path. `node:zlib` and `node:crypto` are loaded here.
+ */
+async function recompressBlob(digest: string, from: "gzip" | "zstd" | "none", to: "gzip" | "zstd"): Promise<{ digest: string; size: number; path: string }> {
+  const zlib = await import("node:zlib");
+  const nodeCrypto = await import("node:crypto");
+  const { Readable, Writable } = await import("node:stream");
+  const { pipeline } = await import("node:stream/promises");
+  const path = tempPath("blob");
+  const h = nodeCrypto.createHash("sha256");
+  let size = 0;
+  const src = Deno.openSync(blobPath(digest), { read: true });
+  const out = Deno.openSync(path, { write: true, createNew: true, mode: 0o600 });
+  try {
+    const read = async function* () {
+      const buf = new Uint8Array(1 << 20);
+      for (;;) {
+        const n = src.readSync(buf);
+        if (n === null || n === 0) return;
+        yield buf.slice(0, n);
+      }
+    };
+    const stages: (import("node:stream").Readable | import("node:stream").Transform | import("node:stream").Writable)[] = [Readable.from(read())];
+    if (from === "gzip") stages.push(zlib.createGunzip());
+    else if (from === "zstd") stages.push(zlib.createZstdDecompress());
+    stages.push(to === "zstd" ? zlib.createZstdCompress({ params: { [zlib.constants.ZSTD_c_compressionLevel]: 3 } }) : zlib.createGzip({ level: 6 }));
+    stages.push(new Writable({
+      write(chunk: Uint8Array, _enc, cb) {
+        h.update(chunk);
+        size += chunk.length;
+        for (let off = 0; off < chunk.length;) off += out.writeSync(chunk.subarray(off));
+        cb();
+      },
+    }));
+    // deno-lint-ignore no-explicit-any
+    await (pipeline as (...s: any[]) => Promise<void>)(...stages);
+  } catch (err) {
+    try {
+      Deno.removeSync(path);
+    } catch {
+      // not there
+    }
+    throw new PushError(`Cannot recompress the layer ${digest}: ${(err as Error).message}`, {
+      cause: err,
+      hint: "the stored blob may be damaged; pull or load the image again (nook rmi it first)",
+    });
+  } finally {
+    src.close();
+    out.close();
+  }
+  return { digest: "sha256:" + h.digest("hex"), size, path };
+}
+
+/** The manifest with its layers recompressed to `to` (the same item when none needs it); new blobs go into `extra`. */
+async function recompress(item: Item, to: "gzip" | "zstd", extra: Map<string, string>, name: string, progress: Progress): Promise<Item> {
+  const docker = item.mediaType === MT.DOCKER_MANIFEST;
+  if (docker && to === "zstd") {
+    throw new PushError(`The image ${name} cannot have zstd layers in the docker format`, { hint: "push it with --format oci" });
+  }
+  let changed = false;
+  const layers: Descriptor[] = [];
+  for (const l of item.manifest.layers) {
+    const from = layerCompression(l.mediaType);
+    if (from === undefined || from === to) {
+      layers.push(l);
+      continue;
+    }
+    progress.line(`Recompressing ${l.digest.slice(7, 19)} (${from} to ${to})`);
+    const r = await recompressBlob(l.digest, from, to);
+    extra.set(r.digest, r.path);
+    layers.push({ ...l, digest: r.digest, size: r.size, mediaType: to === "zstd" ? MT.OCI_LAYER_ZSTD : docker ? MT.DOCKER_LAYER_GZIP : MT.OCI_LAYER_GZIP });
+    changed = true;
+  }
+  if (!changed) return item;
+  const doc = { ...item.manifest, layers } as Manifest;
+  const bytes = enc.encode(JSON.stringify(doc));
+  return { ...item, bytes, digest: await sha256(bytes), manifest: doc };
+}
+
 /** Repositories of the same registry that are known to hold a blob: mount sources. */
 function mountSources(digest: string, registry: string, repository: string): string[] {
   const out = new Set<string>();
@@ -247,17 +341,47 @@ export async function pushImage(
     });
   }
   const name = formatReference(dest);
-  const debug = (t: string) => opts.debug && progress.line(`debug: ${t}`);
   const client = new Registry(dest.registry, {
     credentials: await findCredentials(dest.registry),
     ...(opts.tlsVerify === undefined ? {} : { tlsVerify: opts.tlsVerify }),
     onRetry: (what, n, why) => progress.line(`retrying ${what} (attempt ${n + 1}): ${why}`),
   });
-  const attempts = Number(Deno.env.get("NOOK_PULL_RETRIES")) || 5;
-  const chunk = chunkSize(opts);
   const { items: stored, index } = plan(rec);
   const items: Item[] = [];
-  for (const it of stored) items.push(await convert(it, opts.format, name));
+  // zstd layers need the OCI format: an image stored in docker's goes as OCI unless --format says docker
+  const format = opts.compression === "zstd" && opts.format === undefined ? "oci" : opts.format;
+  for (const it of stored) items.push(await convert(it, format, name));
+  // recompressed layers live in temporary files until the push ends
+  const extra = new Map<string, string>();
+  try {
+    if (opts.compression) for (const [k, it] of items.entries()) items[k] = await recompress(it, opts.compression, extra, name, progress);
+    return await pushItems({ ...dest, tag: dest.tag }, progress, opts, client, items, stored, index, extra);
+  } finally {
+    for (const p of extra.values()) {
+      try {
+        Deno.removeSync(p);
+      } catch {
+        // gone
+      }
+    }
+  }
+}
+
+async function pushItems(
+  dest: Reference & { tag: string },
+  progress: Progress,
+  opts: PushOptions,
+  client: Registry,
+  items: Item[],
+  stored: Item[],
+  index: ReturnType<typeof plan>["index"],
+  extra: ReadonlyMap<string, string>,
+): Promise<PushResult> {
+  const name = formatReference(dest);
+  const debug = (t: string) => opts.debug && progress.line(`debug: ${t}`);
+  const attempts = Number(Deno.env.get("NOOK_PULL_RETRIES")) || 5;
+  const chunk = chunkSize(opts);
+  const pathOf = (digest: string) => extra.get(digest) ?? blobPath(digest);
   const counts = { uploaded: 0, mounted: 0, existing: 0 };
 
   const blobs = new Map<string, Descriptor>();
@@ -266,7 +390,7 @@ export async function pushImage(
 
   const pushBlob = async (d: Descriptor): Promise<void> => {
     const task = progress.task(d.digest.slice(7, 19), d.size, "Copying blob");
-    if (!hasBlob(d.digest, d.size)) {
+    if (!extra.has(d.digest) && !hasBlob(d.digest, d.size)) {
       throw new PushError(`The blob ${d.digest} of ${name} is missing from the store`, {
         hint: "the store is damaged; pull or load the image again (nook rmi it first)",
       });
@@ -296,7 +420,7 @@ export async function pushImage(
       try {
         const url = started ?? await client.startUpload(repo) as string;
         started = undefined;
-        using f = Deno.openSync(blobPath(d.digest), { read: true });
+        using f = Deno.openSync(pathOf(d.digest), { read: true });
         if (d.size <= chunk) {
           await client.finishUpload(repo, url, d.digest, readRange(f, 0, d.size));
         } else {
