@@ -2,6 +2,8 @@ import { readRecord } from "../engine/store.ts";
 import { userNetworkSync } from "../engine/networks.ts";
 import { USER_NETWORK_SYNC } from "../engine/build_plan.ts";
 import { UsageError } from "../errors/mod.ts";
+// imported here, not by import(): a lazy module of its own would split the network's bundle chunk in two
+import { timeHelperStarts } from "../network/start_trial.ts";
 import type { CommandSpec } from "./commands.ts";
 
 /** `nook _network` (internal): what the monitor asks for when it restarts a container on a user network. */
@@ -23,8 +25,7 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (verb === "time-helpers" && id) {
-    // the default network's trial (src/network/start_trial.ts), for a nook that must decide synchronously
-    const { timeHelperStarts } = await import("../network/start_trial.ts");
+    // the default network's trial, for a nook that must decide synchronously
     const tools = JSON.parse(id) as Record<string, unknown>;
     const wanted = Object.fromEntries(
       (["pasta", "slirp4netns"] as const).flatMap((m) => (typeof tools[m] === "string" ? [[m, tools[m] as string]] : [])),
