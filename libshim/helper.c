@@ -24,8 +24,7 @@
 #include <sys/wait.h>
 
 /* argv as NUL-terminated strings back to back; at most SHIM_MAX_ARGV of them */
-#define SHIM_MAX_ARGV 64
-static int argv_from_block(const uint8_t *block, uint32_t len, char **argv) {
+int argv_from_block(const uint8_t *block, uint32_t len, char **argv) {
   int argc = 0;
   if (!block || len == 0 || block[len - 1] != 0) return -EINVAL;
   for (uint32_t off = 0; off < len; argc++) {
@@ -118,6 +117,53 @@ static void collect(int fd, char *err, uint32_t errlen) {
     for (ssize_t i = 0; i < n && err && got + 1 < errlen; i++) err[got++] = tmp[i];
   }
   if (err && errlen) err[got < errlen ? got : errlen - 1] = 0;
+}
+
+/* Start argv (a helper run to its end) with its stderr into a new pipe, not
+ * waiting: out[0] = pid, out[1] = the pipe's read end. 0 or -errno. For
+ * shim_spawn_with, which starts its helpers right after the clone. */
+int32_t helper_start_piped(char **argv, int32_t *out) {
+  int errp[2];
+  if (pipe2(errp, O_CLOEXEC) < 0) return -errno;
+  size_t stack_size = 64 * 1024;
+  void *stack = mmap(NULL, stack_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  if (stack == MAP_FAILED) {
+    int e = errno;
+    close(errp[0]), close(errp[1]);
+    return -e;
+  }
+  sigset_t all, old, none;
+  sigfillset(&all);
+  sigemptyset(&none);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  struct helper_args h = {argv, "", errp[1], NULL, 0, 0, getpid(), &none, 0};
+  pid_t pid = clone(helper_child, (char *)stack + stack_size, CLONE_VM | CLONE_VFORK | SIGCHLD, &h);
+  int e = errno;
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  munmap(stack, stack_size);
+  close(errp[1]);
+  if (pid < 0 || h.err) {
+    if (pid > 0) {
+      int st;
+      while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+      }
+      e = h.err;
+    }
+    close(errp[0]);
+    return -e;
+  }
+  out[0] = pid;
+  out[1] = errp[0];
+  return 0;
+}
+
+SHIM_EXPORT int32_t shim_helper_collect(int32_t pid, int32_t errfd, char *err, uint32_t errlen) {
+  collect(errfd, err, errlen);
+  close(errfd);
+  int st;
+  while (waitpid(pid, &st, 0) < 0)
+    if (errno != EINTR) return -errno;
+  return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
 SHIM_EXPORT int32_t shim_helper(const uint8_t *argv_block, uint32_t len, const char *log, const int32_t *keep,

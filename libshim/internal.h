@@ -93,6 +93,19 @@ void plan_run(const uint8_t *plan, uint32_t len, int sock) __attribute__((noretu
 /* Overwrite this process's argument area (what ps shows) with title. */
 void set_title(const char *title);
 
+/* ---- helper.c: helper programs ------------------------------------------------ */
+
+/* Most arguments of a helper's argv. */
+#define SHIM_MAX_ARGV 64
+
+/* argv from NUL-terminated strings back to back (at most SHIM_MAX_ARGV, NULL
+ * after the last); argv points into block. argc or -errno. */
+int argv_from_block(const uint8_t *block, uint32_t len, char **argv);
+
+/* Start argv (run to its end) with stderr into a new pipe, without waiting:
+ * out[0] = pid, out[1] = the pipe's read end. 0 or -errno. */
+int32_t helper_start_piped(char **argv, int32_t *out);
+
 /* ---- spawn.c: spawn and handshake -------------------------------------------- */
 
 /* One struct shim_msg on the sync socket, with fd riding along when >= 0. 0 or -errno. */

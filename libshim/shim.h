@@ -148,6 +148,8 @@ struct shim_msg {
  *   shim_spawn          clone a child that carries out a plan (containers,
  *                       `exec` into them, OCI hooks in a container's
  *                       namespaces, trial runs): the one way into a namespace
+ *                       (shim_spawn_with: the same, and the child's id-map
+ *                       helpers started with it, as shim_helper starts them)
  *   shim_monitor_spawn  start nook-monitor with a plan, for a detached container
  *   shim_helper         a host program beside a container (newuidmap, pasta,
  *                       slirp4netns…), run to its end or left running, or the
@@ -168,6 +170,30 @@ int32_t shim_validate(const uint8_t *plan, uint32_t len, char *err, uint32_t err
  * out[0] = child pid, out[1] = parent's end of the sync socket, out[2] = pidfd.
  */
 int32_t shim_spawn(const uint8_t *plan, uint32_t len, int32_t *out, char *err, uint32_t errlen);
+
+/** Most helpers shim_spawn_with starts beside its child. */
+#define SHIM_SPAWN_MAX_HELPERS 2
+
+/**
+ * shim_spawn, and right after the clone (before it returns) up to 2 helper
+ * programs that need only the child's pid, as the id-map tools do (so they
+ * run while control goes back to the caller). `helpers`: argvs back to back,
+ * each string NUL-terminated and each argv ended by an empty string;
+ * arguments "%PID%" become the child's pid. They start as shim_helper would
+ * (fixed PATH, stdin/stdout on /dev/null, no other fds), their stderr into a
+ * pipe. out[3 + 2i] = pid of helper i, out[4 + 2i] = the read end of its
+ * stderr: give both to shim_helper_collect. When a helper cannot be started,
+ * the child is killed and reaped and nothing is left (-errno, err names it).
+ */
+int32_t shim_spawn_with(const uint8_t *plan, uint32_t len, const uint8_t *helpers, uint32_t hlen, int32_t *out,
+                        char *err, uint32_t errlen);
+
+/**
+ * Wait for a helper shim_spawn_with started: read its stderr to EOF into err
+ * (up to errlen - 1 bytes), close errfd, reap it. Its exit status (128+n for
+ * a signal), or -errno.
+ */
+int32_t shim_helper_collect(int32_t pid, int32_t errfd, char *err, uint32_t errlen);
 
 /** Receive one message (sizeof(struct shim_msg) bytes into msg). Returns bytes, 0 on EOF. */
 int32_t shim_recv(int32_t fd, uint8_t *msg, int32_t *fd_out, int32_t timeout_ms);

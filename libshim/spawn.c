@@ -11,6 +11,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -147,9 +148,44 @@ void child_main(const uint8_t *plan, uint32_t len, int sock) {
   plan_run(plan, len, sock);
 }
 
+/* Split a block of helper argvs (each string NUL-terminated, each argv ended
+ * by an empty string) into argvs[i], "%PID%" replaced by pidtxt. Count or -errno. */
+static int helper_argvs(const uint8_t *block, uint32_t len, char *argvs[][SHIM_MAX_ARGV + 1], const char *pidtxt) {
+  if (!block || !len) return 0;
+  if (block[len - 1] != 0) return -EINVAL;
+  int n = 0, argc = 0;
+  for (uint32_t off = 0; off < len;) {
+    const char *a = (const char *)(block + off);
+    off += (uint32_t)strlen(a) + 1;
+    if (!*a) { /* the end of one argv */
+      if (argc == 0) return -EINVAL;
+      argvs[n++][argc] = NULL;
+      argc = 0;
+      continue;
+    }
+    if (n == SHIM_SPAWN_MAX_HELPERS) return -E2BIG;
+    if (argc == SHIM_MAX_ARGV) return -E2BIG;
+    argvs[n][argc++] = strcmp(a, "%PID%") == 0 ? (char *)(uintptr_t)pidtxt : (char *)(uintptr_t)a;
+  }
+  return argc ? -EINVAL : n;
+}
+
 SHIM_EXPORT int32_t shim_spawn(const uint8_t *plan, uint32_t len, int32_t *out, char *err, uint32_t errlen) {
+  return shim_spawn_with(plan, len, NULL, 0, out, err, errlen);
+}
+
+SHIM_EXPORT int32_t shim_spawn_with(const uint8_t *plan, uint32_t len, const uint8_t *helpers, uint32_t hlen,
+                                    int32_t *out, char *err, uint32_t errlen) {
   int rc = shim_validate(plan, len, err, errlen);
   if (rc < 0) return rc;
+  char *argvs[SHIM_SPAWN_MAX_HELPERS][SHIM_MAX_ARGV + 1];
+  char pidtxt[16] = "";
+  int nhelpers = helper_argvs(helpers, hlen, argvs, pidtxt);
+  if (nhelpers < 0) {
+    struct text t = {err, errlen, 0};
+    text_add(&t, "helpers: each argv must be non-empty strings ended by an empty one, at most 2 argvs of 64");
+    return nhelpers;
+  }
   uint64_t flags = plan_clone_flags(plan);
   if (flags & 0xff) {
     struct text t = {err, errlen, 0};
@@ -171,6 +207,30 @@ SHIM_EXPORT int32_t shim_spawn(const uint8_t *plan, uint32_t len, int32_t *out, 
     child_main(plan, len, sv[1]);
   }
   close(sv[1]);
+  /* The helpers start now, while the child gets going and while nook goes
+   * back to JavaScript: newuidmap/newgidmap need only the child's pid (its
+   * user namespace exists from the clone on), and the child waits for GO. */
+  snprintf(pidtxt, sizeof pidtxt, "%d", (int)pid);
+  for (int i = 0; i < nhelpers; i++) {
+    rc = helper_start_piped(argvs[i], out + 3 + 2 * i);
+    if (rc == 0) continue;
+    /* no container without its helpers: end the child, collect the helpers started */
+    syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+    int st;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+    }
+    for (int j = 0; j < i; j++) {
+      close(out[4 + 2 * j]);
+      while (waitpid(out[3 + 2 * j], &st, 0) < 0 && errno == EINTR) {
+      }
+    }
+    close(sv[0]);
+    close(pidfd);
+    struct text t = {err, errlen, 0};
+    text_add(&t, "start ");
+    text_add(&t, argvs[i][0]);
+    return rc;
+  }
   out[0] = pid;
   out[1] = sv[0];
   out[2] = pidfd;

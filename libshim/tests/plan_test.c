@@ -290,6 +290,43 @@ int main(void) {
   close(out[2]);
   printf("ok %d - spawn runs a plan: first candidate missing, second exec'd, exit 0\n", ++tests);
 
+  /* spawn_with starts its helpers with the child, "%PID%" replaced by the child's pid */
+  {
+    static const char helpers[] = "/bin/sh\0-c\0echo \"$1\" >&2\0sh\0%PID%\0\0"
+                                  "/bin/sh\0-c\0exit 3\0\0";
+    int32_t wout[7];
+    good_plan(&b, "/bin/true");
+    CHECK(shim_spawn_with(b.d, (uint32_t)b.n, (const uint8_t *)helpers, sizeof helpers - 1, wout, err, sizeof err) == 0,
+          "spawn_with: %s", err);
+    char said[64], want[32];
+    CHECK(shim_helper_collect(wout[3], wout[4], said, sizeof said) == 0, "first helper exits 0");
+    snprintf(want, sizeof want, "%d\n", wout[0]);
+    CHECK(strcmp(said, want) == 0, "the helper got the child's pid: \"%s\", not \"%s\"", said, want);
+    CHECK(shim_helper_collect(wout[5], wout[6], said, sizeof said) == 3, "second helper's exit status");
+    CHECK(shim_recv(wout[1], (uint8_t *)&m, &fd, 5000) == sizeof m && m.type == SHIM_MSG_READY, "READY");
+    CHECK(shim_send(wout[1], SHIM_MSG_GO, 0) == 0, "GO");
+    CHECK(shim_recv(wout[1], (uint8_t *)&m, &fd, 5000) == 0, "EOF after exec");
+    CHECK(shim_wait(wout[0], st, 0) == wout[0] && st[0] == 1 && st[1] == 0, "exit 0");
+    close(wout[1]);
+    close(wout[2]);
+    printf("ok %d - spawn_with starts helpers with the child's pid and hands back their exit status\n", ++tests);
+    /* a block whose last argv is not ended, or three argvs: refused before any clone */
+    static const char unended[] = "/bin/true\0";
+    CHECK(shim_spawn_with(b.d, (uint32_t)b.n, (const uint8_t *)unended, sizeof unended - 1, wout, err, sizeof err) ==
+              -EINVAL,
+          "unended helper argv");
+    static const char three[] = "/bin/true\0\0/bin/true\0\0/bin/true\0\0";
+    CHECK(shim_spawn_with(b.d, (uint32_t)b.n, (const uint8_t *)three, sizeof three - 1, wout, err, sizeof err) == -E2BIG,
+          "three helpers");
+    static const char missing[] = "/nonexistent/newuidmap\0%PID%\0\0";
+    CHECK(shim_spawn_with(b.d, (uint32_t)b.n, (const uint8_t *)missing, sizeof missing - 1, wout, err, sizeof err) ==
+                  -ENOENT &&
+              strstr(err, "/nonexistent/newuidmap"),
+          "a helper that cannot start: %s", err);
+    printf("ok %d - spawn_with refuses a bad helper block, and a helper that cannot start ends the child: %s\n",
+           ++tests, err);
+  }
+
   /* protect_path skips a path that does not exist (no privilege needed to get that far) */
   header(&b, 3, 0);
   s = op_begin(&b, SHIM_OP_PROTECT_PATH);

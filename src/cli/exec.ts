@@ -1,14 +1,11 @@
 import { execSecurity } from "../security/mod.ts";
-import {
-  buildExecPlan,
-  ContainerError,
-  currentStatus,
-  execProcess,
-  isSameProcess,
-  launchExec,
-  mustRecord,
-  resolveContainer,
-} from "../engine/mod.ts";
+// the engine's files one by one, not its mod.ts: the barrel would load every verb (cp, logs, stop…)
+import { buildExecPlan, execProcess, launchExec } from "../engine/exec.ts";
+import { ContainerError } from "../engine/errors.ts";
+import { currentStatus } from "../engine/status.ts";
+import { isSameProcess } from "../engine/proc.ts";
+import { mustRecord } from "../engine/store.ts";
+import { resolveContainer } from "../engine/names.ts";
 import { UsageError } from "../errors/mod.ts";
 import { bool, HELP, list, type OptionSpec, parseCommand, str } from "./_args.ts";
 import { envFlag, readEnvFile, RUN_OPTIONS } from "./run.ts";

@@ -2,13 +2,15 @@ import { readRecord } from "../engine/store.ts";
 import { userNetworkSync } from "../engine/networks.ts";
 import { USER_NETWORK_SYNC } from "../engine/build_plan.ts";
 import { UsageError } from "../errors/mod.ts";
+// imported here, not by import(): a lazy module of its own would split the network's bundle chunk in two
+import { timeHelperStarts } from "../network/start_trial.ts";
 import type { CommandSpec } from "./commands.ts";
 
 /** `nook _network` (internal): what the monitor asks for when it restarts a container on a user network. */
 export const spec: CommandSpec = {
   name: "_network",
-  usage: "_network wire CONTAINER-ID PID",
-  summary: "Internal: wire a restarted container to its user network (run by its monitor).",
+  usage: "_network wire CONTAINER-ID PID | _network time-helpers JSON",
+  summary: "Internal: wire a restarted container to its user network (run by its monitor); time the network helpers' start.",
   options: [],
 };
 
@@ -22,5 +24,14 @@ export async function main(argv: string[]): Promise<number> {
     await wire(USER_NETWORK_SYNC, Number(pid));
     return 0;
   }
-  throw new UsageError("usage: nook _network wire CONTAINER-ID PID (internal)");
+  if (verb === "time-helpers" && id) {
+    // the default network's trial, for a nook that must decide synchronously
+    const tools = JSON.parse(id) as Record<string, unknown>;
+    const wanted = Object.fromEntries(
+      (["pasta", "slirp4netns"] as const).flatMap((m) => (typeof tools[m] === "string" ? [[m, tools[m] as string]] : [])),
+    );
+    await Deno.stdout.write(new TextEncoder().encode(JSON.stringify(await timeHelperStarts(wanted)) + "\n"));
+    return 0;
+  }
+  throw new UsageError("usage: nook _network wire CONTAINER-ID PID | time-helpers JSON (internal)");
 }

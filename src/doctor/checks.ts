@@ -678,7 +678,8 @@ export const checkNetworkDefault: Check = ({ host }) => {
       fix: `${installCommand(host, "passt")}   # or: ${installCommand(host, "slirp4netns")}; and see /dev/net/tun above`,
     };
   }
-  return { ...base, status: "ok", detail: `${r.mode} (${r.tool})${r.notice ? `: ${r.notice}` : ""}` };
+  const why = r.notice ?? r.reason;
+  return { ...base, status: "ok", detail: `${r.mode} (${r.tool})${why ? `: ${why}` : ""}` };
 };
 
 /** net.ipv4.ip_unprivileged_port_start: which host ports `-p` can publish. */

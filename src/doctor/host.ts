@@ -7,7 +7,7 @@ import { configFile } from "../config/load.ts";
 import { dataDir } from "../paths/mod.ts";
 import { findExecutable, userName } from "../userns/mod.ts";
 import type { ManagerHost } from "../cgroupv2/mod.ts";
-import { autoMemoFile, fileStamp, type NetworkHost, readDefaultRoutes, trialPasta, tunProblem } from "../network/mod.ts";
+import { autoMemoFile, fileStamp, type NetworkHost, readDefaultRoutes, timeHelperStartsSync, trialPasta, tunProblem } from "../network/mod.ts";
 
 /** The host inputs of the checks; every field has the real host as default. */
 export interface HostInputs {
@@ -125,7 +125,8 @@ export function networkHostFor(host: HostInputs): NetworkHost {
     tunProblem: () => tunProblem(host.devTun),
     defaultRoutes: () => readDefaultRoutes(host.procNet),
     stamp: fileStamp,
-    ...(host.networkMemo ? { memoFile: host.networkMemo } : {}),
+    // the real host (the one whose verdict is kept) times the helpers as nook run does; injected inputs do not
+    ...(host.networkMemo ? { memoFile: host.networkMemo, timeStarts: timeHelperStartsSync } : {}),
     tryPasta: trialPasta,
   };
 }

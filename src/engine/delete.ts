@@ -18,7 +18,7 @@ import type { OciState, OciStatus } from "../model/oci.ts";
 import { signalProcess, waitProcessGone } from "./proc.ts";
 import { removeRuntimeContainerDir, type RuntimeRecord } from "./runtime_record.ts";
 import { containerProcesses, ociState } from "./state.ts";
-import { leaveNetworks } from "./networks.ts";
+import { dataDir } from "../paths/mod.ts";
 
 /**
  * Remove a container. A running one is refused unless `force`, which kills
@@ -58,7 +58,10 @@ export async function removeContainer(id: string, force: boolean): Promise<void>
     // storage and volumes, runtime directory, name, and the record directory last
     await removeOwned(id, () => crashPoint("rm.storage"));
     // off its user network: the others' /etc/hosts forget it (a removal killed before this is caught up by the networks' gc)
-    await leaveNetworks(id);
+    // (the user networks' code loads only where some network exists: `nook runtime delete` needs none)
+    if (networksExist()) {
+      await (await lazyImport<typeof import("./networks.ts")>("engine/networks.ts")).leaveNetworks(id);
+    }
   } finally {
     lock.close();
   }
@@ -103,4 +106,14 @@ export async function deleteRuntimeContainer(
   removeRuntimeContainerDir(root, rec.id);
   await removed(state);
   return true;
+}
+
+/** Whether any user network was ever made here (engine/networks.ts keeps them under networks/ in the data directory). */
+function networksExist(): boolean {
+  try {
+    Deno.statSync(`${dataDir()}/networks`);
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -1,21 +1,11 @@
 import { runContainer } from "./run.ts";
 import type { RunHooks } from "../model/container.ts";
-import { NookError } from "../errors/mod.ts";
 import type { IdMapping } from "../userns/mod.ts";
 import { removeContainerFiles } from "./create.ts";
 import { leaveNetworks } from "./networks.ts";
 import { exitedStatus, foregroundRunning, readStatusFile, writeStatus } from "./status.ts";
 import type { ContainerRecord } from "./store.ts";
-
-/** Record that a start failed (the error's exit code and message), as docker leaves such a container behind. */
-export function recordStartFailure(rec: ContainerRecord, err: unknown): void {
-  const code = err instanceof NookError ? err.exitCode : 125;
-  try {
-    writeStatus(rec.id, exitedStatus(readStatusFile(rec.id), code, (err as Error).message ?? String(err)));
-  } catch {
-    // the record is gone (removed meanwhile)
-  }
-}
+export { recordStartFailure } from "./status.ts";
 
 /**
  * Run a recorded container in the foreground (`nook run` without -d): its

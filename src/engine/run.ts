@@ -1,5 +1,6 @@
 import { launch } from "../launch/mod.ts";
-import { applyIdMapping, type IdMapping } from "../userns/mod.ts";
+import { applyIdMapping, checkIdMapTool, type IdMapping, idMapCommands } from "../userns/mod.ts";
+import { helperCollect, type SpawnedHelper, spawnWith } from "../ffi/mod.ts";
 import { buildPlan } from "./build_plan.ts";
 import { publishUserNetworkPorts, userNetworkSync } from "./networks.ts";
 import type { ContainerSpec, RunHooks } from "../model/container.ts";
@@ -39,13 +40,22 @@ export async function runContainer(spec: ContainerSpec, mapping: IdMapping, hook
   const plan = buildPlan(spec, mapping);
   mark("plan");
   const signals = new SignalForwarder();
+  // newuidmap/newgidmap start with the clone (libshim starts them before it returns), so they
+  // run while nook waits for the child's READY; a container in the shared user namespace has
+  // its maps already (the holder's), and the single-id maps are written in beforeGo.
+  const mapTools = spec.joinUserns ? [] : idMapCommands(mapping);
+  let mapHelpers: SpawnedHelper[] = [];
+  let maps: Promise<void> | undefined;
+  const mapsWritten = () =>
+    maps ??= Promise.all(mapHelpers.map(async (h, i) => checkIdMapTool(mapTools[i]![0]!, await helperCollect(h))))
+      .then(() => mark("id maps"));
   let started;
   try {
     started = await launch(plan, {
       beforeGo: async (pid) => {
-        // newuidmap/newgidmap and a slow helper (pasta) need not wait for each other.
-        // a container in the shared user namespace has its maps already (the holder's)
-        await Promise.all([spec.joinUserns ? Promise.resolve() : applyIdMapping(pid, mapping).then(() => mark("id maps")), ...(hooks.duringIdMapping ?? []).map((step) => step(pid))]);
+        // the id maps and a slow helper (pasta) need not wait for each other.
+        const idMaps = spec.joinUserns ? Promise.resolve() : mapTools.length ? mapsWritten() : applyIdMapping(pid, mapping).then(() => mark("id maps"));
+        await Promise.all([idMaps, ...(hooks.duringIdMapping ?? []).map((step) => step(pid))]);
         mark("network");
         for (const step of hooks.beforeGo ?? []) await step(pid);
         mark("before go");
@@ -54,8 +64,13 @@ export async function runContainer(spec: ContainerSpec, mapping: IdMapping, hook
         await userNetworkSync(spec)?.(tag, pid);
         for (const step of hooks.onSync ?? []) await step(tag, pid);
       },
+    }, (bytes) => {
+      const sp = spawnWith(bytes, mapTools);
+      mapHelpers = sp.helpers;
+      return sp;
     });
   } catch (err) {
+    await mapsWritten().catch(() => {}); // a failed start reaps the map helpers it started
     signals.close();
     for (const step of hooks.afterExit ?? []) await step().catch(() => {});
     throw err;

@@ -9,7 +9,8 @@
  * processes are gone (monitor killed, host rebooted) reads as exited.
  */
 import { bootId, isSameProcess, procStartTime } from "./proc.ts";
-import { statusPath, writeAtomic } from "./store.ts";
+import { type ContainerRecord, statusPath, writeAtomic } from "./store.ts";
+import { NookError } from "../errors/mod.ts";
 
 /** Container states, as docker names them. */
 export type ContainerState = "created" | "running" | "restarting" | "exited";
@@ -209,4 +210,17 @@ export function currentStatus(id: string): Status {
 /** True when the container has processes (or is between restarts). */
 export function isActive(s: Status): boolean {
   return s.state === "running" || s.state === "restarting";
+}
+
+/**
+ * Record that a start failed (the error's exit code and message), as docker leaves such a container
+ * behind. Here, not beside the foreground run: `start` (the runtime's too) needs it without the run's code.
+ */
+export function recordStartFailure(rec: ContainerRecord, err: unknown): void {
+  const code = err instanceof NookError ? err.exitCode : 125;
+  try {
+    writeStatus(rec.id, exitedStatus(readStatusFile(rec.id), code, (err as Error).message ?? String(err)));
+  } catch {
+    // the record is gone (removed meanwhile)
+  }
 }

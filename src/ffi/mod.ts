@@ -102,6 +102,49 @@ export function spawn(plan: Uint8Array): Spawned {
   return { pid: out[0]!, sock: out[1]!, pidfd: out[2]! };
 }
 
+/** A helper {@link spawnWith} started beside the child: give it to {@link helperCollect}. */
+export interface SpawnedHelper {
+  /** Its pid (nook's child). */
+  pid: number;
+  /** The read end of its stderr. */
+  errFd: number;
+}
+
+/**
+ * {@link spawn}, and right after the clone up to two helper programs that need
+ * only the child's pid (newuidmap/newgidmap): libshim starts them before it
+ * returns, each argument `"%PID%"` replaced by the child's pid, so they run
+ * while nook goes back to JavaScript and waits for the child's READY.
+ * Collect each with {@link helperCollect}, also when the launch fails.
+ */
+export function spawnWith(plan: Uint8Array, helpers: readonly (readonly string[])[]): Spawned & { helpers: SpawnedHelper[] } {
+  if (!helpers.length) return { ...spawn(plan), helpers: [] };
+  const block = new TextEncoder().encode(helpers.map((argv) => argv.map((a) => a + "\0").join("") + "\0").join(""));
+  const out = new Int32Array(3 + 2 * helpers.length);
+  const err = new Uint8Array(256);
+  const rc = shim().shim_spawn_with(plan as Uint8Array<ArrayBuffer>, plan.length, block, block.length, out, err, err.length);
+  if (rc < 0) {
+    const text = cString(err);
+    if (text.startsWith("start ")) unwrap(rc, text, text.slice(6));
+    if (text) throw new ShimError(`libshim rejected the plan: ${text}`, { op: "spawn", errno: -rc });
+    unwrap(rc, "clone");
+  }
+  return {
+    pid: out[0]!,
+    sock: out[1]!,
+    pidfd: out[2]!,
+    helpers: helpers.map((_, i) => ({ pid: out[3 + 2 * i]!, errFd: out[4 + 2 * i]! })),
+  };
+}
+
+/** Wait for a helper {@link spawnWith} started: how it ended and what it wrote to stderr. */
+export async function helperCollect(h: SpawnedHelper): Promise<HelperResult> {
+  const err = new Uint8Array(4096);
+  const rc = await shim().shim_helper_collect(h.pid, h.errFd, err, err.length);
+  unwrap(rc, "wait for a helper");
+  return { code: rc, stderr: cString(err) };
+}
+
 /** Plan format version of the loaded libshim. */
 export async function version(): Promise<number> {
   return await shim().shim_version();

@@ -22,6 +22,13 @@ export const SYMBOLS = {
   shim_validate: { parameters: ["buffer", "u32", "buffer", "u32"], result: "i32", nonblocking: true },
   /** int32_t shim_spawn(const uint8_t *plan, uint32_t len, int32_t *out, char *err, uint32_t errlen) */
   shim_spawn: { parameters: ["buffer", "u32", "buffer", "buffer", "u32"], result: "i32" },
+  /**
+   * int32_t shim_spawn_with(const uint8_t *plan, uint32_t len, const uint8_t *helpers, uint32_t hlen, int32_t *out,
+   *                         char *err, uint32_t errlen) — synchronous, like shim_spawn
+   */
+  shim_spawn_with: { parameters: ["buffer", "u32", "buffer", "u32", "buffer", "buffer", "u32"], result: "i32" },
+  /** int32_t shim_helper_collect(int32_t pid, int32_t errfd, char *err, uint32_t errlen) */
+  shim_helper_collect: { parameters: ["i32", "i32", "buffer", "u32"], result: "i32", nonblocking: true },
   /** int32_t shim_recv(int32_t fd, uint8_t *msg, int32_t *fd_out, int32_t timeout_ms) */
   shim_recv: { parameters: ["i32", "buffer", "buffer", "i32"], result: "i32", nonblocking: true },
   /** int32_t shim_send(int32_t fd, uint32_t type, int32_t value) */

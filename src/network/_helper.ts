@@ -74,10 +74,28 @@ export class Helper {
     return logTail(this.log);
   }
 
-  /** Ask the helper to exit, SIGKILL it when it does not within 2 s, reap it. Idempotent. */
-  async stop(): Promise<void> {
+  /**
+   * Ask the helper to exit, SIGKILL it when it does not within 2 s, reap it. Idempotent.
+   * With `wait: false` it is SIGKILLed and reaped in the background instead: the
+   * kernel's teardown of its tap device (an RCU grace period or two, 20–40 ms) is
+   * then not part of the container's run. Only for a helper that holds nothing on
+   * the host another run could want (no published port): its death is certain,
+   * and the only trace of it is a dying process.
+   */
+  async stop(opts: { wait?: boolean } = {}): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
+    if (opts.wait === false) {
+      try {
+        await this.askToExit(); // what it holds of nook's (slirp4netns's exit pipe) is let go too
+        await pidfdKill(this.proc.pidfd, SIGNALS.SIGKILL!);
+      } catch {
+        // already gone
+      }
+      // not awaited: nook's exit does not wait for it (a zombie goes to init then)
+      wait(this.proc.pid).catch(() => {}).finally(() => closeFd(this.proc.pidfd));
+      return;
+    }
     try {
       await this.askToExit();
       if ((await helperWait(-1, this.proc.pidfd, STOP_TIMEOUT_MS)) === "timeout") {

@@ -81,7 +81,8 @@ export function attachNetwork(spec: ContainerSpec): NetworkAttachment {
       }
     },
     async afterExit() {
-      await helper?.stop();
+      // a published port is free again only once the helper has exited: then wait for it
+      await helper?.stop({ wait: state.ports.length > 0 });
       if (socket) {
         try {
           Deno.removeSync(socket);

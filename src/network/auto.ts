@@ -11,6 +11,7 @@
  * default route).
  */
 import type { HelperMode, NetworkMode } from "./mode.ts";
+import { selfCommand } from "../paths/project.ts";
 
 /** The host facts the default network depends on. */
 export interface AutoFacts {
@@ -26,6 +27,9 @@ export interface AutoFacts {
   tun?: string;
 }
 
+/** ms from a container's clone until each helper had its interface up (median of a few trial starts). */
+export type HelperStartTimes = Partial<Record<HelperMode, number>>;
+
 /** What was learned about pasta for one set of host facts (kept in the memo file). */
 export interface AutoMemo {
   /** {@link autoKey} of the facts this was learned for. */
@@ -34,6 +38,8 @@ export interface AutoMemo {
   pastaFails?: string;
   /** pasta was tried (or seen working) with these facts. */
   pastaTried?: boolean;
+  /** How fast each helper started in trial containers with these facts (measured once; `{}`: no answer). */
+  starts?: HelperStartTimes;
 }
 
 /** The default's decision. */
@@ -44,6 +50,8 @@ export interface AutoDecision {
   tool?: string;
   /** Which mode was chosen instead of the preferred one, and why (shown once per host state). */
   notice?: string;
+  /** Why this helper rather than the other, when both work (for `nook info`; no notice). */
+  reason?: string;
   /** {@link autoKey} of the facts. */
   key: string;
   /** The memo to keep for these facts (changed when pasta was tried). */
@@ -140,6 +148,7 @@ export function decideAuto(
   facts: AutoFacts,
   memo: AutoMemo | undefined,
   tryPasta: (tool: string) => string | undefined,
+  timeStarts?: (tools: Record<HelperMode, string>) => HelperStartTimes,
 ): AutoDecision {
   const key = autoKey(facts);
   let m: AutoMemo = memo?.key === key ? memo : { key };
@@ -163,6 +172,7 @@ export function decideAuto(
     };
   }
   let pastaWhy: string | undefined;
+  let faster: ReturnType<typeof fasterHelper>;
   if (facts.pasta) {
     if (m.pastaFails) pastaWhy = m.pastaFails;
     else if (!facts.routes.length && !m.pastaTried) {
@@ -170,12 +180,25 @@ export function decideAuto(
       m = { key, pastaTried: true, ...(why ? { pastaFails: why } : {}) };
       pastaWhy = why;
     }
+    if (!pastaWhy && facts.slirp4netns && timeStarts) {
+      // both work: the one that starts faster here, measured once for these facts
+      if (!m.starts) m = { ...m, starts: timeStarts({ pasta: facts.pasta, slirp4netns: facts.slirp4netns }) };
+      faster = fasterHelper(m.starts!);
+      if (faster?.mode === "slirp4netns") return { mode: faster.mode, tool: facts.slirp4netns, key, memo: m, reason: faster.reason };
+    }
     if (!pastaWhy) {
       const local = facts.routes.length
         ? undefined
         : "this host has no interface with a default route: pasta runs in its local mode (the container reaches " +
           "the host, not the outside)";
-      return { mode: "pasta", tool: facts.pasta, key, memo: m, ...(local ? { notice: local } : {}) };
+      return {
+        mode: "pasta",
+        tool: facts.pasta,
+        key,
+        memo: m,
+        ...(local ? { notice: local } : {}),
+        ...(faster ? { reason: faster.reason } : {}),
+      };
     }
   }
   const cause = pastaWhy
@@ -197,6 +220,46 @@ export function decideAuto(
     notice: `containers get no network beyond loopback by default: ${cause}, and slirp4netns is not installed ` +
       "(sudo apt install slirp4netns)",
   };
+}
+
+/**
+ * slirp4netns with why, when it started faster than pasta in the trials
+ * (pasta, the preferred one, keeps the default on a tie or without both times).
+ */
+export function fasterHelper(starts: HelperStartTimes): { mode: HelperMode; reason: string } | undefined {
+  const { pasta, slirp4netns } = starts;
+  if (pasta === undefined || slirp4netns === undefined) return undefined;
+  const [mode, other]: [HelperMode, HelperMode] = slirp4netns < pasta ? ["slirp4netns", "pasta"] : ["pasta", "slirp4netns"];
+  return {
+    mode,
+    reason: `${mode} starts faster than ${other} on this host (${starts[mode]} ms against ${starts[other]} ms to bring a ` +
+      "container's interface up, measured once for this host state)",
+  };
+}
+
+/**
+ * timeHelperStarts (start_trial.ts) run by a nook of its own (`nook _network time-helpers`),
+ * so the synchronous decision can wait for it: the median ms of each helper
+ * that started, `{}` when the trial itself could not run.
+ */
+export function timeHelperStartsSync(tools: Record<HelperMode, string>): HelperStartTimes {
+  try {
+    const [cmd, ...args] = selfCommand();
+    const out = new Deno.Command(cmd!, {
+      args: [...args, "_network", "time-helpers", JSON.stringify(tools)],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "null",
+    }).outputSync();
+    const parsed = JSON.parse(new TextDecoder().decode(out.stdout));
+    const times: HelperStartTimes = {};
+    for (const mode of ["pasta", "slirp4netns"] as const) {
+      if (typeof parsed?.[mode] === "number") times[mode] = parsed[mode];
+    }
+    return times;
+  } catch {
+    return {};
+  }
 }
 
 /** The memo in `file`, or undefined. */

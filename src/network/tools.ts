@@ -8,9 +8,11 @@ import {
   readDefaultRoutes,
   readMemo,
   rememberPastaFailure,
+  timeHelperStartsSync,
   trialPasta,
   writeMemo,
 } from "./auto.ts";
+import type { HelperStartTimes } from "./auto.ts";
 import type { NetworkSetup } from "./setup.ts";
 import type { HelperMode, NetworkMode } from "./mode.ts";
 import { NetworkError } from "./network_error.ts";
@@ -46,6 +48,8 @@ export interface NetworkHost {
   memoFile?: string;
   /** Start pasta once on its own and say why it cannot work (absent: pasta is not tried). */
   tryPasta?(tool: string): string | undefined;
+  /** Time each helper's start in trial containers (absent: not measured, pasta is preferred). */
+  timeStarts?(tools: Record<HelperMode, string>): HelperStartTimes;
 }
 
 /** Where the default network's verdict is kept: per boot, with nook's other runtime state. */
@@ -67,7 +71,8 @@ export function realNetworkHost(procNet = "/proc/net"): NetworkHost {
     tunProblem: () => (tun === null ? (tun = tunProblem()) : tun),
     defaultRoutes: () => readDefaultRoutes(procNet),
     stamp: fileStamp,
-    ...(memoFile ? { memoFile } : {}),
+    // the helpers are timed only where the answer can be kept: never once per run
+    ...(memoFile ? { memoFile, timeStarts: timeHelperStartsSync } : {}),
     tryPasta: trialPasta,
   };
 }
@@ -117,6 +122,8 @@ export interface ResolvedMode {
   tool?: string;
   /** Which mode the default chose instead of the preferred one, and why (shown once per host state). */
   notice?: string;
+  /** For the default: why this helper rather than the other when both work (`nook info`). */
+  reason?: string;
   /** For the default: the key of the host facts it was decided for (to learn from a helper that fails at start). */
   autoKey?: string;
 }
@@ -142,12 +149,13 @@ export function autoFacts(host: NetworkHost): AutoFacts {
  */
 export function resolveDefault(host: NetworkHost = realNetworkHost()): ResolvedMode {
   const memo = host.memoFile ? readMemo(host.memoFile) : undefined;
-  const d = decideAuto(autoFacts(host), memo, host.tryPasta ?? (() => undefined));
+  const d = decideAuto(autoFacts(host), memo, host.tryPasta ?? (() => undefined), host.timeStarts?.bind(host));
   if (host.memoFile && JSON.stringify(d.memo) !== JSON.stringify(memo)) writeMemo(host.memoFile, d.memo);
   return {
     mode: d.mode,
     ...(d.tool ? { tool: d.tool } : {}),
     ...(d.notice ? { notice: d.notice } : {}),
+    ...(d.reason ? { reason: d.reason } : {}),
     ...(host.memoFile ? { autoKey: d.key } : {}),
   };
 }
@@ -223,7 +231,7 @@ export async function networkInfo(host: NetworkHost = realNetworkHost()): Promis
   }
   return {
     defaultMode: resolved.mode,
-    ...(resolved.notice ? { defaultReason: resolved.notice } : {}),
+    ...(resolved.notice || resolved.reason ? { defaultReason: resolved.notice ?? resolved.reason } : {}),
     helpers,
     tunProblem: host.tunProblem() ?? null,
     defaultRoutes: host.defaultRoutes?.() ?? [],

@@ -95,7 +95,13 @@ export function createContainerRootfs(
     if (choice.backend === "overlay") {
       // relative to the store root (the child chdirs there): 64-hex names times
       // many layers would not fit mount(2)'s data page as absolute paths
-      const data = `lowerdir=${lowers.join(":")},upperdir=rootfs/${id}/upper,workdir=rootfs/${id}/work,userxattr`;
+      // Why volatile for a foreground --rm run: its upper layer is thrown away when it exits, so
+      // overlayfs need not sync the whole upper filesystem when the container's mount namespace
+      // goes (a journal commit of the host's disk on every exit); such storage is mounted once
+      // only (no restart with --rm), and a crash leaves it to the sweep of abandoned storage.
+      // volatile (Linux 5.10) is older than userxattr (5.11), which this backend needs anyway.
+      const data = `lowerdir=${lowers.join(":")},upperdir=rootfs/${id}/upper,workdir=rootfs/${id}/work,userxattr` +
+        (opts.autoRemove ? ",volatile" : "");
       if (data.length > MAX_MOUNT_DATA) {
         throw new StoreError(
           `The image "${imageName}" has too many layers (${image.layers.length}) for one overlay mount`,

@@ -130,19 +130,31 @@ export async function applyIdMapping(pid: number, m: IdMapping): Promise<void> {
     }
     return;
   }
-  const args = (ranges: IdRange[]) => [String(pid), ...ranges.flatMap((r) => [r.inside, r.outside, r.count].map(String))];
-  const run = async (tool: string, ranges: IdRange[]) => {
-    const out = await runHelper([tool, ...args(ranges)]);
-    if (out.code !== 0) {
-      throw new HostError(`${tool} failed: ${out.stderr.trim() || `exit status ${out.code}`}`, {
-        op: tool,
-        path: tool,
-        hint: "check that newuidmap/newgidmap are setuid root or carry file capabilities (apt install --reinstall uidmap), " +
-          "and that /etc/subuid and /etc/subgid ranges do not overlap your own id; NOOK_IDMAP=single avoids them",
-      });
-    }
-  };
-  await Promise.all([run(m.newuidmap!, m.uidMap), run(m.newgidmap!, m.gidMap)]);
+  const [uid, gid] = idMapCommands(m, String(pid));
+  await Promise.all([uid!, gid!].map(async (argv) => checkIdMapTool(argv[0]!, await runHelper(argv))));
+}
+
+/**
+ * The newuidmap and newgidmap command lines of a subid mapping for the child
+ * `pid` (`"%PID%"` by default: libshim fills it in when it starts them with
+ * the child, see spawnWith); none for the single-id mapping, whose maps nook
+ * writes itself ({@link applyIdMapping}).
+ */
+export function idMapCommands(m: IdMapping, pid = "%PID%"): string[][] {
+  if (m.mode === "single") return [];
+  const args = (ranges: IdRange[]) => [pid, ...ranges.flatMap((r) => [r.inside, r.outside, r.count].map(String))];
+  return [[m.newuidmap!, ...args(m.uidMap)], [m.newgidmap!, ...args(m.gidMap)]];
+}
+
+/** How newuidmap or newgidmap (`tool`) ended: nothing when it wrote the maps, else the error a user reads. */
+export function checkIdMapTool(tool: string, out: { code: number; stderr: string }): void {
+  if (out.code === 0) return;
+  throw new HostError(`${tool} failed: ${out.stderr.trim() || `exit status ${out.code}`}`, {
+    op: tool,
+    path: tool,
+    hint: "check that newuidmap/newgidmap are setuid root or carry file capabilities (apt install --reinstall uidmap), " +
+      "and that /etc/subuid and /etc/subgid ranges do not overlap your own id; NOOK_IDMAP=single avoids them",
+  });
 }
 
 /** The caller's user name from /etc/passwd, or $USER, or undefined. */

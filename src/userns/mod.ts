@@ -8,9 +8,11 @@ export { parseSubid, rangesFor, type SubidEntry } from "./subid.ts";
 export { isInitialMap, parseIdMap, readIdMap } from "./proc_map.ts";
 export {
   applyIdMapping,
+  checkIdMapTool,
   type DetectOptions,
   detectIdMapping,
   findExecutable,
+  idMapCommands,
   type IdMapping,
   type IdRange,
   isMapped,

@@ -172,7 +172,14 @@ for (const backend of ["overlay", "fuse-overlayfs", "copy"] as const) {
         "echo changed > /data/owned1000; rm /home/new; echo x > /newfile; grep ' / ' /proc/self/mountinfo",
       ], s.env);
       assert.equal(w.code, 0, w.stderr);
-      if (backend === "overlay") assert.match(w.stdout, / - overlay overlay .*userxattr/);
+      if (backend === "overlay") {
+        assert.match(w.stdout, / - overlay overlay .*userxattr/);
+        assert.match(w.stdout, /volatile/, "a --rm run's root is not synced at exit: it is thrown away");
+        const kept = await nookT(["run", "--name", "kept", "rich:1", "grep", " / ", "/proc/self/mountinfo"], s.env);
+        assert.equal(kept.code, 0, kept.stderr);
+        assert.doesNotMatch(kept.stdout, /volatile/, "a kept container's root is synced as usual");
+        assert.equal((await nookT(["rm", "kept"], s.env)).code, 0);
+      }
       if (backend === "fuse-overlayfs") assert.match(w.stdout, /fuse-overlayfs/);
       const again = await nookT([
         "run",

@@ -9,6 +9,7 @@ import {
   autoKey,
   decideAuto,
   defaultRouteInterfaces,
+  helperSearchPath,
   hostReason,
   type NetworkHost,
   readMemo,
@@ -17,6 +18,7 @@ import {
   resolveMode,
 } from "../../src/network/mod.ts";
 import { assert, isolatedEnv, NOOK, type Result, scratch, sh, test } from "../_helpers.ts";
+import { findExecutable } from "../../src/userns/mod.ts";
 import { helperSkip } from "../_network.ts";
 import { busyboxRootfs } from "../_helpers.ts";
 import { assertAgree, verdicts } from "../_network_verdicts.ts";
@@ -142,6 +144,59 @@ test("a pasta that stops at start for a reason of the host is remembered for tho
   // explicitly asked for: pasta it is, whatever was learned
   assert.deepEqual(resolveMode("pasta", host), { mode: "pasta", tool: `${dir}/pasta` });
 });
+
+test("where both helpers work, the default is the one that started faster, measured once for the host facts", () => {
+  const ONLINE: AutoFacts = { ...OFFLINE, routes: ["4:eth0"] };
+  let timed = 0;
+  const slow = (t: { pasta: number; slirp4netns: number }) => () => (timed++, t);
+  const slirp = decideAuto(ONLINE, undefined, () => assert.fail("no pasta trial when online"), slow({ pasta: 40, slirp4netns: 6 }));
+  assert.equal(slirp.mode, "slirp4netns");
+  assert.equal(slirp.tool, "/usr/bin/slirp4netns");
+  assert.equal(slirp.notice, undefined, "a choice between two working helpers is no fallback: no notice");
+  assert.match(slirp.reason!, /slirp4netns starts faster than pasta on this host \(6 ms against 40 ms/);
+  assert.deepEqual(slirp.memo, { key: autoKey(ONLINE), starts: { pasta: 40, slirp4netns: 6 } });
+  // kept: the same facts are not measured again
+  const again = decideAuto(ONLINE, slirp.memo, () => undefined, slow({ pasta: 1, slirp4netns: 99 }));
+  assert.deepEqual([again.mode, timed], ["slirp4netns", 1]);
+  // pasta faster: pasta, saying why; a trial without an answer keeps pasta, and is not repeated
+  const pasta = decideAuto(ONLINE, undefined, () => undefined, slow({ pasta: 5, slirp4netns: 9 }));
+  assert.deepEqual([pasta.mode, pasta.notice], ["pasta", undefined]);
+  assert.match(pasta.reason!, /pasta starts faster than slirp4netns .*\(5 ms against 9 ms/);
+  const unknown = decideAuto(ONLINE, undefined, () => undefined, () => (timed++, {}));
+  assert.deepEqual([unknown.mode, unknown.memo.starts], ["pasta", {}]);
+  decideAuto(ONLINE, unknown.memo, () => undefined, () => assert.fail("measured once"));
+  // one helper only, or a pasta that cannot work: nothing to compare, nothing measured
+  const { slirp4netns: _, ...noSlirp } = ONLINE;
+  assert.equal(decideAuto(noSlirp, undefined, () => undefined, () => assert.fail("nothing to compare")).mode, "pasta");
+  const failing = decideAuto(OFFLINE, undefined, () => "External interface not usable", () => assert.fail("pasta fails"));
+  assert.equal(failing.mode, "slirp4netns");
+  assert.match(failing.notice!, /pasta cannot work/);
+});
+
+test(
+  "the helpers' start is timed in trial containers, as a run starts them; info and doctor give the default's reason",
+  async () => {
+    const tools = { pasta: findExecutable("pasta", helperSearchPath())!, slirp4netns: findExecutable("slirp4netns", helperSearchPath())! };
+    const env = { ...isolatedEnv(), XDG_RUNTIME_DIR: scratch("nook-trial-run-") };
+    Deno.chmodSync(env.XDG_RUNTIME_DIR, 0o700);
+    const r = await sh(NOOK, ["_network", "time-helpers", JSON.stringify(tools)], env);
+    assert.equal(r.code, 0, r.stderr);
+    const times = JSON.parse(r.stdout);
+    for (const m of ["pasta", "slirp4netns"]) {
+      assert.ok(typeof times[m] === "number" && times[m] > 0 && times[m] < 10_000, `${m} was timed: ${r.stdout}`);
+    }
+    assert.deepEqual(Deno.readDirSync(`${env.XDG_RUNTIME_DIR}/nook/tmp`).toArray(), [], "the trial leaves nothing behind");
+    // a default run measures once and keeps it; info and doctor say which one is faster, as run chose
+    const info = JSON.parse((await sh(NOOK, ["info", "--format", "json"], env)).stdout);
+    const memo = readMemo(`${env.XDG_RUNTIME_DIR}/nook/network-default.json`)!;
+    assert.ok(memo.starts?.pasta && memo.starts.slirp4netns, JSON.stringify(memo));
+    const faster = memo.starts.slirp4netns < memo.starts.pasta ? "slirp4netns" : "pasta";
+    assert.equal(info.network.default, faster);
+    assert.match(info.network.default_reason, new RegExp(`^${faster} starts faster than`));
+    assertAgree(await verdicts((args) => sh(NOOK, args, env)), "after the timing");
+  },
+  { skip: helperSkip("pasta", "passt") ?? helperSkip("slirp4netns", "slirp4netns") },
+);
 
 // ---- real runs in a network namespace without an external interface ------------------------------
 

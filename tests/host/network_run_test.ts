@@ -330,7 +330,9 @@ test("--dns replaces the forwarder in /etc/resolv.conf; --network host keeps the
 
 test("nook info's network facts: the default mode is the best usable helper, with the helpers' paths", async () => {
   const info = await networkInfo();
-  assert.equal(info.defaultMode, "pasta");
+  // both work here: the default is the one that started faster in the trials (measured once)
+  assert.ok(info.defaultMode === "pasta" || info.defaultMode === "slirp4netns", info.defaultMode);
+  assert.match(info.defaultReason ?? "", new RegExp(`^${info.defaultMode} starts faster than`));
   assert.equal(info.tunProblem, null);
   assert.match(info.helpers.pasta!.path, /\/pasta$/);
   assert.match(info.helpers.slirp4netns!.path, /\/slirp4netns$/);
