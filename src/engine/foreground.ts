@@ -3,7 +3,7 @@ import type { RunHooks } from "../model/container.ts";
 import type { IdMapping } from "../userns/mod.ts";
 import { removeContainerFiles } from "./create.ts";
 import { leaveNetworks } from "./networks.ts";
-import { exitedStatus, foregroundRunning, readStatusFile, writeStatus } from "./status.ts";
+import { exitedStatus, foregroundRunning, readStatusFile, recordStartFailure, writeStatus } from "./status.ts";
 import type { ContainerRecord } from "./store.ts";
 export { recordStartFailure } from "./status.ts";
 

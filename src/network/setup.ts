@@ -1,7 +1,7 @@
 import { type EtcOptions, networkEtc } from "./etc.ts";
-import { type NetworkMode, parseNetworkFlag, type SlirpOptions } from "./mode.ts";
+import { type NetworkMode, parseNetworkFlag } from "./mode.ts";
 import { NetworkError } from "./network_error.ts";
-import { checkPublications, exposedToPublish, parsePublish, type PortMapping, unprivilegedPortStart } from "./ports.ts";
+import { checkPublications, exposedToPublish, parsePublish, unprivilegedPortStart } from "./ports.ts";
 import { type NetworkHost, realNetworkHost, resolveMode } from "./tools.ts";
 
 /** The network flags of `nook run`, as given. */

@@ -15,7 +15,7 @@ import { releaseContainerVolumes, volumeDir } from "../store/volumes.ts";
 import { removeTrees, USERNS_ENV } from "../unshare/mod.ts";
 import { selfCommand } from "../paths/project.ts";
 import { findExecutable } from "../userns/mod.ts";
-import type { Backend, BackendChoice } from "./backend.ts";
+import type { BackendChoice } from "./backend.ts";
 import { crashPoint } from "../proc/crash_point.ts";
 import { shiftedTree } from "./shifted.ts";
 

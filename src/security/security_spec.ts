@@ -8,7 +8,7 @@
  */
 import { UsageError } from "../errors/mod.ts";
 import { compileProfile, defaultFilter, parseProfile, SeccompError } from "../seccomp/mod.ts";
-import { capabilityName, capabilityNames, type CapabilitySets, capabilitySets, lastCap } from "./capabilities.ts";
+import { capabilityName, capabilityNames, capabilitySets, lastCap } from "./capabilities.ts";
 import { apparmorLabel, detectLsm, type ExecLabel, selinuxLabel } from "./lsm.ts";
 import { DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS } from "./masked_paths.ts";
 

@@ -206,7 +206,6 @@ export function modeMapping(mode: UsernsMode, base: IdMapping, hostUid: number, 
     });
   }
   const n = (r: readonly IdRange[]) => r.reduce((a, x) => Math.max(a, x.inside + x.count), 0);
-  let uidMap: IdRange[], gidMap: IdRange[];
   let keep: { uid: number; gid: number } | undefined;
   // the ranges asked for, relative to the caller's own mapping (0 = the caller)
   let relUid: IdRange[], relGid: IdRange[];
@@ -230,8 +229,8 @@ export function modeMapping(mode: UsernsMode, base: IdMapping, hostUid: number, 
     relUid = mode.uidmap;
     relGid = mode.gidmap;
   }
-  uidMap = composeRanges(relUid, base.uidMap, mode.kind === "custom" ? "--uidmap" : "uid");
-  gidMap = composeRanges(relGid, base.gidMap, mode.kind === "custom" ? "--gidmap" : "gid");
+  const uidMap = composeRanges(relUid, base.uidMap, mode.kind === "custom" ? "--uidmap" : "uid");
+  const gidMap = composeRanges(relGid, base.gidMap, mode.kind === "custom" ? "--gidmap" : "gid");
   const holds = (r: IdRange[], id: number) => r.some((x) => id >= x.inside && id < x.inside + x.count);
   if (!holds(relUid.map((x) => ({ ...x, inside: x.outside })), 0) || !holds(relGid.map((x) => ({ ...x, inside: x.outside })), 0)) {
     // Without the caller's id, nook's helpers (fuse-overlayfs, the setup of the root) could not
