@@ -44,19 +44,7 @@ if [ -n "${NOOK_BENCH_COMPARE:-}" ]; then
   per=3
   "$deno" run --allow-all --quiet --config "$root/deno.json" "$root/bench/rounds.ts" \
     $(((runs + per - 1) / per)) $per "$tmp/result.json" -N --warmup 1 -- "$@"
-  "$deno" eval --quiet '
-const r = JSON.parse(Deno.readTextFileSync(Deno.args[0])).results;
-const med = (x) => { const s = [...x.times].sort((a, b) => a - b); return s[Math.floor(s.length / 2)] * 1000; };
-const cpu = (x) => (x.user + x.system) * 1000;
-console.log(`this checkout: ${Deno.args[1]}\nother: ${Deno.args[2]}  (${r[0].times.length} runs each, in rounds)`);
-const w = Math.max(...r.map((x) => x.command.length));
-console.log(`${"command".padEnd(w)}  median ms   mean ms  cpu ms  this/other`);
-for (const x of r) {
-  const peer = r.find((y) => y.command === `other: ${x.command}`);
-  const ratio = peer ? (med(x) / med(peer)).toFixed(3).padStart(10) : "";
-  console.log(`${x.command.padEnd(w)}  ${med(x).toFixed(1).padStart(9)}  ${(x.mean * 1000).toFixed(1).padStart(8)}  ${cpu(x).toFixed(1).padStart(6)}  ${ratio}`);
-}
-console.log(`load average after: ${Deno.readTextFileSync("/proc/loadavg").split(" ").slice(0, 3).join(" ")}`);' \
+  "$deno" run --allow-read --quiet --config "$root/deno.json" "$root/bench/compare_table.ts" \
     "$tmp/result.json" "$root" "$other"
   exit 0
 fi

@@ -1383,19 +1383,26 @@ static void parse_args(int argc, char **argv) {
   if (H.action_signal < 0 || H.action_signal > 64 || H.kill_after_ms < 0) usage("bad healthcheck action", NULL);
 }
 
+/* A plan read whole from fd (then closed) and validated: kept for every restart or check.
+ * `what` and `arg` name it in the error that ends the monitor when it is missing or invalid. */
+static uint8_t *read_plan(int fd, const char *what, const char *arg, uint32_t *len) {
+  struct stat st;
+  if (fstat(fd, &st) < 0 || st.st_size < SHIM_PLAN_HEADER_LEN || st.st_size > SHIM_PLAN_MAX_LEN) usage(what, arg);
+  *len = (uint32_t)st.st_size;
+  uint8_t *plan = malloc(*len);
+  if (!plan || pread(fd, plan, *len, 0) != (ssize_t)*len) usage(what, arg);
+  close(fd);
+  char verr[256];
+  if (shim_validate(plan, *len, verr, sizeof verr) < 0) usage("invalid plan:", verr);
+  return plan;
+}
+
 /* The healthcheck's exec plan (--health-plan), read once and kept like the container's. */
 static void health_load(void) {
   if (!health_plan_file) return;
   int fd = open(health_plan_file, O_RDONLY | O_CLOEXEC);
-  struct stat st;
-  if (fd < 0 || fstat(fd, &st) < 0 || st.st_size < SHIM_PLAN_HEADER_LEN || st.st_size > SHIM_PLAN_MAX_LEN)
-    usage("cannot read the health plan", health_plan_file);
-  H.plan_len = (uint32_t)st.st_size;
-  H.plan = malloc(H.plan_len);
-  if (!H.plan || pread(fd, H.plan, H.plan_len, 0) != (ssize_t)H.plan_len) usage("cannot read the health plan", health_plan_file);
-  close(fd);
-  char verr[256];
-  if (shim_validate(H.plan, H.plan_len, verr, sizeof verr) < 0) usage("invalid health plan:", verr);
+  if (fd < 0) usage("cannot read the health plan", health_plan_file);
+  H.plan = read_plan(fd, "cannot read the health plan", health_plan_file, &H.plan_len);
   if (plan_clone_flags(H.plan) != 0) usage("the health plan must make no namespaces", NULL);
 }
 
@@ -1403,15 +1410,7 @@ int main(int argc, char **argv) {
   parse_args(argc, argv);
 
   /* the plan, kept for restarts */
-  struct stat st;
-  if (fstat(PLAN_FD, &st) < 0 || st.st_size < SHIM_PLAN_HEADER_LEN || st.st_size > SHIM_PLAN_MAX_LEN)
-    usage("no plan on fd 3", NULL);
-  M.plan_len = (uint32_t)st.st_size;
-  M.plan = malloc(M.plan_len);
-  if (!M.plan || pread(PLAN_FD, M.plan, M.plan_len, 0) != (ssize_t)M.plan_len) usage("cannot read the plan", NULL);
-  close(PLAN_FD);
-  char verr[256];
-  if (shim_validate(M.plan, M.plan_len, verr, sizeof verr) < 0) usage("invalid plan:", verr);
+  M.plan = read_plan(PLAN_FD, "no plan on fd 3", NULL, &M.plan_len);
   if (plan_clone_flags(M.plan) & 0xff) usage("clone flags carry an exit signal", NULL);
   M.ctl = CTL_FD;
   health_load();

@@ -34,7 +34,7 @@
  */
 import type { IdMapping } from "../userns/mod.ts";
 import { DEFAULT_DEVICES, JOIN_ORDER } from "../model/oci.ts";
-import { DEFAULT_MOUNTS, type DefaultMount, DEVPTS_TTY_GID } from "../model/mounts.ts";
+import { DEFAULT_MOUNTS, type DefaultMount, DEV_SYMLINKS, DEVPTS_TTY_GID } from "../model/mounts.ts";
 import type { NamespaceSpec, PlanSpec, RootMount, RootStep } from "../model/plan_spec.ts";
 import { isMapped } from "../userns/mod.ts";
 import { CLONE, CLONE_FLAG, MOUNT_ATTR, MOUNT_OPTION_FLAGS, MS, Plan, SetIdFlag, SIGNALS } from "../plan/mod.ts";
@@ -264,16 +264,10 @@ export function runPlanSpec(spec: ContainerSpec, mapping: IdMapping): PlanSpec {
     if (!dev.writable) m.attrs = [{ set: MOUNT_ATTR.RDONLY, recursive: false }];
     steps.push({ mount: m });
   }
-  for (
-    const [target, path] of [
-      ["/proc/self/fd", "/dev/fd"],
-      ["/proc/self/fd/0", "/dev/stdin"],
-      ["/proc/self/fd/1", "/dev/stdout"],
-      ["/proc/self/fd/2", "/dev/stderr"],
-      ["/proc/kcore", "/dev/core"],
-      ["pts/ptmx", "/dev/ptmx"],
-    ] as const
-  ) steps.push({ symlink: path, target });
+  // docker's /dev/core among runc's links, in the order the plan has always made them
+  const links = [...DEV_SYMLINKS];
+  links.splice(links.length - 1, 0, ["/proc/kcore", "/dev/core"]);
+  for (const [target, path] of links) steps.push({ symlink: path, target });
   // gid=5 (tty) only exists when more than our own gid is mapped.
   steps.push({ mount: defaultMount(d.devpts, devptsGid(spec, mapping)) });
   steps.push({ mount: defaultMount(d.shm) }, { mount: defaultMount(d.mqueue) });

@@ -80,3 +80,15 @@ export const DEFAULT_MOUNTS = {
 
 /** The devpts option that makes new ptys belong to the tty group, where gid 5 is mapped. */
 export const DEVPTS_TTY_GID = "gid=5";
+
+/**
+ * The symbolic links of a container's own /dev, as runc makes them: [target, link]. `nook run`
+ * adds `/dev/core` → `/proc/kcore` as docker does.
+ */
+export const DEV_SYMLINKS: readonly (readonly [string, string])[] = [
+  ["/proc/self/fd", "/dev/fd"],
+  ["/proc/self/fd/0", "/dev/stdin"],
+  ["/proc/self/fd/1", "/dev/stdout"],
+  ["/proc/self/fd/2", "/dev/stderr"],
+  ["pts/ptmx", "/dev/ptmx"],
+];

@@ -335,14 +335,7 @@ export function writeHostsBlock(path: string, lines: string[]): void {
   const base = start >= 0 && end > start ? text.slice(0, start) + text.slice(end + END.length + 1) : text;
   const next = (base.endsWith("\n") || base === "" ? base : base + "\n") + [BEGIN, ...lines, END].join("\n") + "\n";
   if (next === text) return;
-  const f = Deno.openSync(path, { write: true, truncate: true });
-  try {
-    const bytes = new TextEncoder().encode(next);
-    let off = 0;
-    while (off < bytes.length) off += f.writeSync(bytes.subarray(off));
-  } finally {
-    f.close();
-  }
+  rewriteInPlace(path, next);
 }
 
 /** One name-server entry: a container's addresses on a network and the names it answers to there. */
@@ -477,14 +470,7 @@ export function preferNameserver(path: string, ip: string): void {
   rest.splice(at < 0 ? rest.length : at, 0, line);
   const next = rest.join("\n").replace(/\n*$/, "\n");
   if (next === text) return;
-  const f = Deno.openSync(path, { write: true, truncate: true });
-  try {
-    const bytes = new TextEncoder().encode(next);
-    let off = 0;
-    while (off < bytes.length) off += f.writeSync(bytes.subarray(off));
-  } finally {
-    f.close();
-  }
+  rewriteInPlace(path, next);
 }
 
 /**
@@ -525,4 +511,19 @@ export async function publishPorts(pid: number, ports: readonly PortMapping[], p
     stderr: "null",
   }).spawn();
   watcher.unref();
+}
+
+/**
+ * Replace a file's content in place (same inode): the file is bind-mounted into containers,
+ * where a rename would leave the mount on the old file.
+ */
+function rewriteInPlace(path: string, text: string): void {
+  const f = Deno.openSync(path, { write: true, truncate: true });
+  try {
+    const bytes = new TextEncoder().encode(text);
+    let off = 0;
+    while (off < bytes.length) off += f.writeSync(bytes.subarray(off));
+  } finally {
+    f.close();
+  }
 }

@@ -24,6 +24,7 @@
  * @module
  */
 import { DEFAULT_DEVICES as DEVICE_NAMES } from "../model/oci.ts";
+import { DEV_SYMLINKS } from "../model/mounts.ts";
 import type { MountAttrChange, RootMount, RootStep } from "../model/plan_spec.ts";
 import { CLONE, MOUNT_ATTR, MOUNT_OPTION_FLAGS, MS } from "../plan/mod.ts";
 import type { OciDevice, OciMount } from "./config.ts";
@@ -282,15 +283,7 @@ export function deviceSteps(devices: readonly OciDevice[], terminal: boolean): R
     // Why bind and not mknod: device nodes cannot be created in a user namespace.
     steps.push({ mount: { source: path, target: path, fstype: "", flags: MS.BIND, point: "file", mode: 0o666 } });
   }
-  for (
-    const [target, path] of [
-      ["/proc/self/fd", "/dev/fd"],
-      ["/proc/self/fd/0", "/dev/stdin"],
-      ["/proc/self/fd/1", "/dev/stdout"],
-      ["/proc/self/fd/2", "/dev/stderr"],
-      ["pts/ptmx", "/dev/ptmx"],
-    ] as const
-  ) steps.push({ symlink: path, target });
+  for (const [target, path] of DEV_SYMLINKS) steps.push({ symlink: path, target });
   if (terminal) steps.push({ file: "/dev/console", mode: 0o600 });
   return steps;
 }
