@@ -152,8 +152,9 @@ async function startDaemon(): Promise<Daemon> {
 
 /** A command in rootlesskit's user, mount and pid namespaces (bounded in time). */
 async function inside(d: Daemon, cmd: string[], stdin?: string) {
-  const p = new Deno.Command("timeout", {
-    args: ["300", "nsenter", "-U", "--preserve-credentials", "-m", "-p", "-t", String(d.child), ...cmd],
+  // the time limit inside: nsenter forks into the pid namespace, and a limit on nsenter would leave that child
+  const p = new Deno.Command("nsenter", {
+    args: ["-U", "--preserve-credentials", "-m", "-p", "-t", String(d.child), "timeout", "300", ...cmd],
     env: { PATH },
     stdin: stdin === undefined ? "null" : "piped",
     stdout: "piped",
@@ -168,10 +169,33 @@ async function inside(d: Daemon, cmd: string[], stdin?: string) {
   return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
 }
 
-/** `ctr` on the rootless containerd. */
+/** `ctr` on the rootless containerd; when it fails, its stderr ends with what containerd and nook logged. */
 async function ctr(args: string[]) {
   const d = await daemon();
-  return await inside(d, ["ctr", "-a", d.sock, "-n", NS, ...args]);
+  const r = await inside(d, ["ctr", "-a", d.sock, "-n", NS, ...args]);
+  if (r.code !== 0) r.stderr += diagnostics(d);
+  return r;
+}
+
+/** The ends of containerd's log, the runtime calls and nook's own logs (for a failure's message). */
+function diagnostics(d: Daemon): string {
+  const tail = (path: string, n = 2000) => {
+    try {
+      return Deno.readTextFileSync(path).slice(-n);
+    } catch {
+      return "(none)";
+    }
+  };
+  let out = `\n--- containerd's log:\n${tail(`${d.dir}/containerd.log`)}\n--- runtime calls:\n${tail(d.calls)}`;
+  const tasks = `${d.dir}/state/io.containerd.runtime.v2.task/${NS}`;
+  try {
+    for (const e of Deno.readDirSync(tasks)) {
+      out += `\n--- nook's log of ${e.name}:\n${tail(`${tasks}/${e.name}/log.json`)}`;
+    }
+  } catch {
+    // no task
+  }
+  return out;
 }
 
 /** `nook runtime` on the state containerd's shim keeps (runc's default root for the namespace). */
@@ -376,6 +400,39 @@ const cases: [string, () => Promise<void>][] = [
         assert.equal(r.code, 0, r.stderr);
         const cg = cgroupOf(d, id);
         assert.equal(readFile(`${cg}/memory.max`), String(32 * MiB));
+        // events every 500 ms until the container stops: its first line is out before the kill
+        const events = new Deno.Command("nsenter", {
+          args: [
+            "-U",
+            "--preserve-credentials",
+            "-m",
+            "-p",
+            "-t",
+            String(d.child),
+            "timeout",
+            "300",
+            d.wrapper,
+            "--root",
+            `/run/containerd/runc/${NS}`,
+            "events",
+            "--interval",
+            "500ms",
+            id,
+          ],
+          env: { PATH },
+          stdin: "null",
+          stdout: "piped",
+          stderr: "piped",
+        }).spawn();
+        const reader = events.stdout.getReader();
+        let seen = "";
+        while (!seen.includes("\n")) {
+          const chunk = await reader.read();
+          if (chunk.done) break;
+          seen += dec.decode(chunk.value);
+        }
+        assert.match(seen, /^\{"type":"stats"/, `events printed no statistics: ${seen}`);
+
         r = await ctr(["task", "exec", "--exec-id", "hog", id, "tail", "/dev/zero"]);
         assert.equal(r.code, 137, `the allocating process was not killed (exit ${r.code}): ${r.stderr}`);
         assert.match(
@@ -387,6 +444,21 @@ const cases: [string, () => Promise<void>][] = [
         assert.equal(r.code, 0, r.stderr);
         assert.match(r.stdout, /still here/, "the container's own process lives on");
         await ctr(["task", "kill", "-s", "SIGKILL", id]);
+
+        // events saw the kill (runc's "oom" event) and ended with the container
+        for (;;) {
+          const chunk = await reader.read();
+          if (chunk.done) break;
+          seen += dec.decode(chunk.value);
+        }
+        const status = await events.status;
+        const lines = seen.trim().split("\n").map((l) => JSON.parse(l));
+        assert.ok(
+          lines.some((e) => e.type === "oom" && e.id === id),
+          `no oom event among: ${lines.map((e) => e.type).join(" ")}`,
+        );
+        assert.ok(lines.filter((e) => e.type === "stats").length >= 2, "statistics came every interval");
+        assert.equal(status.code, 0, dec.decode(await new Response(events.stderr).arrayBuffer()));
         await removeStopped(id);
 
         // the container's own process over its limit: ctr run reports the kill
