@@ -26,8 +26,8 @@ export interface DeviceThrottle {
 export interface Resources {
   /** memory.* */
   memory?: {
-    /** memory.max in bytes (--memory). */
-    max?: number;
+    /** memory.max in bytes (--memory), or "max" (a limit taken away again: `nook runtime update --memory -1`). */
+    max?: number | "max";
     /** memory.swap.max in bytes, or "max" (from --memory-swap minus --memory). */
     swapMax?: number | "max";
     /** The user set --memory-swap (so a kernel without swap accounting is an error, not a skip). */

@@ -52,7 +52,9 @@ const GLOBAL_OPTIONS: readonly OptionSpec[] = [
     name: "rootless",
     type: "string",
     value: "true|false|auto",
-    help: "Accepted for runc compatibility: nook is always rootless",
+    help: "Accepted as runc takes it (true, false or auto). nook takes cgroup errors one way wherever it runs " +
+      "(real root, root of a user namespace it did not make, or another user), as runc does rootless: a container " +
+      "whose cgroup cannot be made runs without one, with a warning, unless config.json asks for a limit, which is then refused",
   },
   { name: "version", short: "v", type: "bool", help: "Show the version" },
   HELP,
@@ -471,6 +473,10 @@ export async function main(argv: string[]): Promise<number> {
     const sub = name === "help" && rest[0] ? SUBCOMMANDS[rest[0]] : undefined;
     await write(sub ? formatHelp({ name: rest[0]!, ...sub, usage: `runtime ${sub.usage}` }) : help());
     return name === undefined && !bool(g, "help") ? 125 : 0;
+  }
+  const rootless = str(g, "rootless");
+  if (rootless !== undefined && !["true", "false", "auto"].includes(rootless)) {
+    throw new UsageError(`--rootless takes true, false or auto, not "${rootless}"`);
   }
   const logFormat = str(g, "log-format") ?? "text";
   if (logFormat !== "text" && logFormat !== "json") {

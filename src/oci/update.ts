@@ -12,6 +12,7 @@ import type { RuntimeContext } from "./lifecycle.ts";
 import { OciError } from "./errors.ts";
 import { checkId, loadRecord } from "./state.ts";
 import { runtimeStatus } from "../engine/state.ts";
+import type { Resources } from "../cgroupv2/resources.ts";
 
 type Json = Record<string, unknown>;
 
@@ -99,6 +100,20 @@ export function updateResources(flags: UpdateFlags, stdin: () => string): Json {
   return res;
 }
 
+/**
+ * runc's update semantics for -1 where create reads it as "no limit asked
+ * for": a limit set before is taken away, memory.max goes back to "max" —
+ * and memory.swap.max with it when no swap limit is given (runc reads
+ * memory -1 with swap unset as both unlimited).
+ */
+export function resetLimits(res: Json, resources: Resources): void {
+  const mem = res.memory as Json | undefined;
+  if (mem?.limit !== -1) return;
+  const m = (resources.memory ??= {});
+  m.max = "max";
+  if (m.swapMax === undefined) m.swapMax = "max"; // swapExplicit stays unset: without swap accounting, nothing to reset
+}
+
 /** Apply new resources to a running (or created, or paused) container's cgroup. */
 export async function updateContainer(ctx: RuntimeContext, idArg: string | undefined, res: Json): Promise<void> {
   const id = checkId(idArg);
@@ -110,6 +125,7 @@ export async function updateContainer(ctx: RuntimeContext, idArg: string | undef
   const { ociResources } = await lazyImport<typeof import("./cgroup_v2.ts")>("oci/cgroup_v2.ts");
   // the same checks and conversion as create: a field cgroup v2 cannot carry out is refused by name
   const { resources } = ociResources(res);
+  resetLimits(res, resources);
   if (!rec.cgroup) {
     throw new OciError(`cannot update container "${id}": it has no cgroup of its own to change`, {
       hint:

@@ -2,7 +2,9 @@
 # Build (once) the Debian guest that the cgroup tests boot: bookworm with
 # systemd as PID 1, a pure cgroup v2 hierarchy, dbus-user-session, uidmap,
 # an unprivileged user "tester" with a subordinate id range and lingering,
-# and the user@.service drop-in that delegates cpu cpuset io memory pids.
+# the user@.service drop-in that delegates cpu cpuset io memory pids, and
+# containerd (with ctr) and rootlesskit, for nook as the runtime of a
+# rootless containerd.
 #
 # Why a guest: the machines nook is developed on have hybrid cgroups and no
 # systemd PID 1, and the host's hierarchies must never be changed.
@@ -73,7 +75,7 @@ trap 'umount -R "$work/root/proc" "$work/root/sys" "$work/root/dev" 2>/dev/null 
 root="$work/root"
 echo "tests/guest/build.sh: debootstrap bookworm into $root (a few minutes)" >&2
 debootstrap --variant=minbase \
-  --include=systemd,systemd-sysv,dbus,dbus-user-session,libpam-systemd,udev,kmod,uidmap,fuse-overlayfs,passt,busybox-static,procps,e2fsprogs \
+  --include=systemd,systemd-sysv,dbus,dbus-user-session,libpam-systemd,udev,kmod,uidmap,fuse-overlayfs,passt,busybox-static,procps,e2fsprogs,containerd,rootlesskit \
   bookworm "$root" "$mirror" >"$work/debootstrap.log" 2>&1 || {
   tail -n 30 "$work/debootstrap.log" >&2
   exit 1
@@ -99,7 +101,8 @@ mkdir -p "$root/project" "$root/results"
 printf '9pnet_virtio\n9p\nvirtio_rng\n' >"$root/etc/modules-load.d/nook-guest.conf"
 # nothing on the boot path that the job does not need
 for u in getty@tty1.service serial-getty@ttyS0.service apt-daily.timer apt-daily-upgrade.timer \
-  e2scrub_all.timer e2scrub_reap.service fstrim.timer dpkg-db-backup.timer systemd-timesyncd.service; do
+  e2scrub_all.timer e2scrub_reap.service fstrim.timer dpkg-db-backup.timer systemd-timesyncd.service \
+  containerd.service; do
   ln -sf /dev/null "$root/etc/systemd/system/$u"
 done
 
@@ -176,8 +179,10 @@ mkdir -p "$out"
 mv "$work/vmlinuz" "$work/initrd.img" "$work/rootfs.img" "$work/kernel-version" "$out/"
 chmod 0755 "$out"
 : >"$out/ready"
-# older images (another hash) are stale
-for d in "$cache"/*; do
-  [ "$d" = "$out" ] || [ ! -e "$d/ready" ] || rm -rf "$d"
-done
+# older images (another hash) are stale, but another checkout may still boot
+# one of the last few: the three newest of them are kept
+ls -1dt "$cache"/*/ready 2>/dev/null | while read -r r; do
+  d=${r%/ready}
+  [ "$d" = "$out" ] || echo "$d"
+done | tail -n +4 | while read -r d; do rm -rf "$d"; done
 echo "$out"

@@ -27,6 +27,19 @@ test("features lists the new verbs' ground: cgroup, namespaces, capabilities", a
   assert.ok(Array.isArray(f.linux?.capabilities) && f.linux.capabilities.includes("CAP_SYS_ADMIN"), r.stdout);
 });
 
+test("--rootless takes runc's values (true, false, auto), refuses others, and its help says what nook does", async () => {
+  for (const v of ["true", "false", "auto"]) {
+    const r = await runtime(stateRootDir(), ["--rootless", v, "list", "--quiet"]);
+    assert.equal(r.code, 0, `--rootless ${v}: ${r.stderr}`);
+  }
+  const bad = await runtime(stateRootDir(), ["--rootless", "maybe", "list"]);
+  assert.notEqual(bad.code, 0);
+  assert.match(bad.stderr, /--rootless takes true, false or auto, not "maybe"/);
+  const help = await runtime(undefined, ["--help"]);
+  assert.doesNotMatch(help.stdout, /always rootless/);
+  assert.match(help.stdout, /--rootless true\|false\|auto\s+Accepted as runc takes it/);
+});
+
 test("update and events of a container without a cgroup say why they cannot", async () => {
   const root = stateRootDir();
   const b = makeBundle((c) => (c.process.args = ["sleep", "60"]));

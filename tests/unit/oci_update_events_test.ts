@@ -1,6 +1,6 @@
 /** `nook runtime update` and `events`: runc's flags and JSON, without a container. */
 import { assert, test } from "../_helpers.ts";
-import { parseSize, updateResources } from "../../src/oci/update.ts";
+import { parseSize, resetLimits, updateResources } from "../../src/oci/update.ts";
 import { parseInterval, runcStats } from "../../src/oci/events.ts";
 import { ociResources } from "../../src/oci/cgroup_v2.ts";
 
@@ -13,6 +13,21 @@ test("update: runc's flags become linux.resources, over the -r file, and convert
   assert.equal(resources.memory?.max, 64 << 20);
   assert.equal(resources.pids?.max, 10);
   assert.deepEqual(updateResources({ resources: "-" }, () => '{"cpu": {"shares": 512}}'), { cpu: { shares: 512 } });
+});
+
+test("update: --memory -1 takes a limit away (memory.max and, with no swap limit given, memory.swap.max back to max)", () => {
+  const res = updateResources({ memory: "-1" }, () => "");
+  const { resources } = ociResources(res);
+  resetLimits(res, resources);
+  assert.deepEqual(resources.memory, { max: "max", swapMax: "max" });
+  const swap = updateResources({ memory: "-1", memorySwap: "-1" }, () => "");
+  const withSwap = ociResources(swap).resources;
+  resetLimits(swap, withSwap);
+  assert.deepEqual(withSwap.memory, { max: "max", swapMax: "max", swapExplicit: true });
+  const kept = updateResources({ memory: "64m" }, () => "");
+  const limited = ociResources(kept).resources;
+  resetLimits(kept, limited);
+  assert.deepEqual(limited.memory, { max: 64 << 20 }, "a real limit is left as it is");
 });
 
 test("update: sizes as runc takes them, and clear errors for bad values", () => {
