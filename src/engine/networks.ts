@@ -20,8 +20,11 @@ import {
   assignHostPorts,
   type BridgeConfig,
   connectVeth,
+  containerSide,
   holderAlive,
   type HolderState,
+  type InterfaceSetup,
+  interfaceRequests,
   isolateBridges,
   NetworkError,
   preferNameserver,
@@ -435,7 +438,13 @@ export async function joinNetwork(
     n.members[id] = m;
     writeNet(n);
     return {
-      attachment: { network, ip: m.ip, aliases: [...aliases], ...(ports.length ? { ports: [...ports] } : {}) },
+      attachment: {
+        network,
+        ip: m.ip,
+        aliases: [...aliases],
+        ...(ports.length ? { ports: [...ports] } : {}),
+        linkSetup: `${containerDir(id)}/link-setup.netlink`,
+      },
       userns: `/proc/${h.pid}/ns/user`,
     };
   });
@@ -446,7 +455,7 @@ export async function joinNetwork(
  * recorded (at its start: the run's first network and those it was connected to since).
  * Under the lock.
  */
-async function wireAll(id: string, pid: number, first: string, rate?: number): Promise<void> {
+async function wireAll(id: string, pid: number, first: string, rate?: number, linkSetup?: string): Promise<void> {
   const h = readHolder();
   const mine = allNets().filter((n) => n.state === "ready" && n.members[id]);
   if (!holderAlive(h)) {
@@ -456,10 +465,16 @@ async function wireAll(id: string, pid: number, first: string, rate?: number): P
   }
   // eth0 first: the default route goes through it
   mine.sort((a, b) => (a.members[id]!.ifname ?? "eth0").localeCompare(b.members[id]!.ifname ?? "eth0"));
+  // With `linkSetup`, the plan child configures the container's ends after this SYNC (no ip
+  // process in its namespace): the requests are written here, for every interface made now.
+  const sides: InterfaceSetup[] = [];
   for (const n of mine) {
     const m = n.members[id]!;
-    await connectVeth(h, pid, n as BridgeConfig, m.veth, m.ip, m.ifname ?? "eth0", m.ip6);
+    const ifname = m.ifname ?? "eth0";
+    const index = await connectVeth(h, pid, n as BridgeConfig, m.veth, m.ip, ifname, m.ip6, linkSetup === undefined);
+    if (index !== undefined) sides.push(containerSide(n as BridgeConfig, index, m.ip, ifname, m.ip6));
   }
+  if (linkSetup !== undefined) Deno.writeFileSync(linkSetup, interfaceRequests(sides), { mode: 0o600 });
   mark("veths");
   if (rate !== undefined) await shapeEgress(h, pid, mine.map((n) => n.members[id]!.ifname ?? "eth0"), rate);
   await refreshNames(mine);
@@ -476,7 +491,7 @@ export function userNetworkSync(spec: ContainerSpec): ((tag: number, pid: number
   return async (tag, pid) => {
     if (tag !== USER_NETWORK_SYNC) return;
     mark("sync");
-    await locked(() => wireAll(spec.id, pid, att.network, att.rate));
+    await locked(() => wireAll(spec.id, pid, att.network, att.rate, att.linkSetup));
   };
 }
 
