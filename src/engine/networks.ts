@@ -471,7 +471,7 @@ async function wireAll(id: string, pid: number, first: string, rate?: number, li
   for (const n of mine) {
     const m = n.members[id]!;
     const ifname = m.ifname ?? "eth0";
-    const index = await connectVeth(h, pid, n as BridgeConfig, m.veth, m.ip, ifname, m.ip6, linkSetup === undefined);
+    const index = await connectVeth(h, pid, n as BridgeConfig, m.veth, m.ip, ifname, m.ip6, linkSetup === undefined, macOf(m.ip));
     if (index !== undefined) sides.push(containerSide(n as BridgeConfig, index, m.ip, ifname, m.ip6));
   }
   if (linkSetup !== undefined) Deno.writeFileSync(linkSetup, interfaceRequests(sides), { mode: 0o600 });
@@ -493,6 +493,48 @@ export function userNetworkSync(spec: ContainerSpec): ((tag: number, pid: number
     mark("sync");
     await locked(() => wireAll(spec.id, pid, att.network, att.rate, att.linkSetup));
   };
+}
+
+/**
+ * The MAC address of a container's interface on a user network: docker's scheme, a locally
+ * administered 02:42 followed by the IPv4 address (unique: the networks' subnets do not overlap).
+ */
+export function macOf(ip: string): string {
+  return ["02", "42", ...ip.split(".").map((b) => Number(b).toString(16).padStart(2, "0"))].join(":");
+}
+
+/** One user network of a container, as docker's `inspect` shows it (NetworkSettings.Networks). */
+export interface EndpointSettings {
+  NetworkID: string;
+  Aliases: string[];
+  Gateway: string;
+  IPAddress: string;
+  IPPrefixLen: number;
+  IPv6Gateway: string;
+  GlobalIPv6Address: string;
+  GlobalIPv6PrefixLen: number;
+  MacAddress: string;
+}
+
+/** The user networks a container is on, by name, with its addresses there (no process, no lock: the records). */
+export function userNetworksOf(id: string): Record<string, EndpointSettings> {
+  const out: Record<string, EndpointSettings> = {};
+  for (const n of allNets().filter((x) => x.state === "ready").sort((a, b) => a.name.localeCompare(b.name))) {
+    const m = n.members[id];
+    if (!m) continue;
+    out[n.name] = {
+      NetworkID: n.id,
+      Aliases: [...m.aliases],
+      Gateway: n.gateway,
+      IPAddress: m.ip,
+      IPPrefixLen: Number(n.subnet.split("/")[1]),
+      IPv6Gateway: m.ip6 ? n.gateway6 ?? "" : "",
+      GlobalIPv6Address: m.ip6 ?? "",
+      GlobalIPv6PrefixLen: m.ip6 ? 64 : 0,
+      MacAddress: macOf(m.ip),
+    };
+  }
+  return out;
 }
 
 /** A container as `network connect|disconnect` needs it: in the shared user namespace, with its pid when it runs. */
@@ -534,7 +576,7 @@ export async function connectNetwork(network: string, ref: string, aliases: read
     writeNet(n);
     if (c.pid !== undefined) {
       try {
-        await connectVeth(h, c.pid, n as BridgeConfig, m.veth, m.ip, m.ifname ?? "eth0", m.ip6);
+        await connectVeth(h, c.pid, n as BridgeConfig, m.veth, m.ip, m.ifname ?? "eth0", m.ip6, true, macOf(m.ip));
         if (c.rate !== undefined) await shapeEgress(h, c.pid, [m.ifname ?? "eth0"], c.rate);
       } catch (err) {
         delete n.members[c.id];

@@ -272,6 +272,7 @@ export async function removeBridge(h: HolderState, bridge: string): Promise<void
  * namespace, one end on the bridge, the other moved into the container's namespace as `eth0`
  * with its address and a default route through the bridge.
  *
+ * `mac`: the container's end's address (what inspect shows), else the kernel's random one.
  * `configure: false` leaves the container's end as it arrives (down, no address): its plan
  * child configures it ({@link containerSide}); the interface's index in the container's
  * namespace is returned for that, read in the same `ip` process (the bridge end's peer).
@@ -285,9 +286,10 @@ export async function connectVeth(
   ifname = "eth0",
   ip6?: string,
   configure = true,
+  mac?: string,
 ): Promise<number | undefined> {
   const out = await ipIn(h.pid, h.pid, [
-    `link add ${veth} type veth peer name ${ifname} netns ${pid}`,
+    `link add ${veth} type veth peer name ${ifname}${mac ? ` address ${mac}` : ""} netns ${pid}`,
     `link set ${veth} master ${b.bridge} up`,
     ...(configure ? [] : [`link show dev ${veth}`]),
   ], `connect the container to the bridge "${b.bridge}"`);
