@@ -46,7 +46,9 @@ export interface InterfaceSetup {
 /** The bytes of an IPv4 address. */
 function v4(ip: string): Uint8Array {
   const parts = ip.split(".").map(Number);
-  if (parts.length !== 4 || parts.some((n) => !Number.isInteger(n) || n < 0 || n > 255)) throw new Error(`Not an IPv4 address: "${ip}"`);
+  if (parts.length !== 4 || parts.some((n) => !Number.isInteger(n) || n < 0 || n > 255)) {
+    throw new Error(`Not an IPv4 address: "${ip}"`);
+  }
   return Uint8Array.from(parts);
 }
 
@@ -56,7 +58,9 @@ function v6(ip: string): Uint8Array {
   const h = head ? head.split(":") : [];
   const t = tail ? tail.split(":") : [];
   const groups = tail === undefined ? h : [...h, ...Array(8 - h.length - t.length).fill("0"), ...t];
-  if (groups.length !== 8 || groups.some((g) => !/^[0-9a-fA-F]{1,4}$/.test(g))) throw new Error(`Not an IPv6 address: "${ip}"`);
+  if (groups.length !== 8 || groups.some((g) => !/^[0-9a-fA-F]{1,4}$/.test(g))) {
+    throw new Error(`Not an IPv6 address: "${ip}"`);
+  }
   const out = new Uint8Array(16);
   groups.forEach((g, i) => {
     const n = parseInt(g, 16);
@@ -101,7 +105,14 @@ function message(type: number, flags: number, seq: number, body: Uint8Array, att
   return out;
 }
 
-function newAddr(seq: number, family: number, prefix: number, flags: number, index: number, addr: Uint8Array): Uint8Array {
+function newAddr(
+  seq: number,
+  family: number,
+  prefix: number,
+  flags: number,
+  index: number,
+  addr: Uint8Array,
+): Uint8Array {
   // struct ifaddrmsg: family, prefixlen, flags, scope (universe), index
   const body = new Uint8Array(8);
   body.set([family, prefix, flags, 0]);
@@ -123,7 +134,10 @@ function defaultRoute(seq: number, family: number, index: number, gateway: Uint8
   // struct rtmsg: family, dst_len 0 (default), src_len, tos, table, protocol, scope, type, flags
   const body = new Uint8Array(12);
   body.set([family, 0, 0, 0, RT_TABLE_MAIN, RTPROT_BOOT, 0, RTN_UNICAST]);
-  return message(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, seq, body, [attr(RTA_GATEWAY, gateway), attr(RTA_OIF, u32(index))]);
+  return message(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, seq, body, [
+    attr(RTA_GATEWAY, gateway),
+    attr(RTA_OIF, u32(index)),
+  ]);
 }
 
 /**
