@@ -16,12 +16,14 @@
 #     helper driven by hand (unshare -Urn + the helper), and plain host loopback.
 # Runs as an unprivileged user; as root it re-runs itself as $NOOK_TEST_USER.
 #   bench/network.sh [RUNS] [MIB]
+# NOOK_BENCH_COMPARE=/path/to/other/nook: the user-network start-up rows of both checkouts (before
+# and after a change), in rounds whose order rotates (bench/rounds.ts), so both meet the same load.
 set -eu
 . "$(dirname -- "$0")/_lib.sh"
 root=$bench_root
 runs=${1:-30}
 mib=${2:-1024}
-BENCH_PASS="BENCH_PODMAN BENCH_ONLY" bench_as_user "$0" "$@"
+BENCH_PASS="BENCH_PODMAN BENCH_ONLY NOOK_BENCH_COMPARE" bench_as_user "$0" "$@"
 bench_need hyperfine pasta slirp4netns unshare cc
 deno="$root/.deno/node_modules/deno/deno"
 [ -x "$deno" ] || deno=deno
@@ -76,15 +78,28 @@ if [ -n "$podnet" ]; then
   set -- "$@" -n "podman --network none" "$pod run --rm --network none --rootfs $rootfs true" \
     -n "podman --network nookbench (user network)" "$pod run --rm --network nookbench --rootfs $rootfs true"
 fi
-hyperfine "$@" >"$tmp/user.txt" 2>&1 || { cat "$tmp/user.txt"; exit 1; }
+if [ -n "${NOOK_BENCH_COMPARE:-}" ]; then
+  other=$NOOK_BENCH_COMPARE
+  "$other" run --rm --network benchnet --rootfs "$rootfs" true # warm the other checkout too
+  set -- "nook --network none" "$nook run --rm --network none --rootfs $rootfs true" \
+    "nook --network benchnet (user network)" "$nook run --rm --network benchnet --rootfs $rootfs true" \
+    "other: nook --network none" "$other run --rm --network none --rootfs $rootfs true" \
+    "other: nook --network benchnet (user network)" "$other run --rm --network benchnet --rootfs $rootfs true"
+  per=3
+  "$deno" run --allow-all --quiet --config "$root/deno.json" "$root/bench/rounds.ts" \
+    $(((runs + per - 1) / per)) $per "$tmp/user.json" -N --warmup 1 -- "$@"
+else
+  hyperfine "$@" >"$tmp/user.txt" 2>&1 || { cat "$tmp/user.txt"; exit 1; }
+fi
 "$deno" eval --quiet '
 const r = JSON.parse(Deno.readTextFileSync(Deno.args[0])).results;
 const med = (x) => { const s = [...x.times].sort((a, b) => a - b); return s[Math.floor(s.length / 2)] * 1000; };
 const w = Math.max(...r.map((x) => x.command.length));
-console.log(`${"command".padEnd(w)}  median ms  extra ms (over the same tool with --network none)`);
+console.log(`${"command".padEnd(w)}  median ms  extra ms (over the same tool with --network none)  runs`);
 for (const x of r) {
-  const b = r.find((y) => y.command === (x.command.startsWith("podman") ? "podman --network none" : "nook --network none"));
-  console.log(`${x.command.padEnd(w)}  ${med(x).toFixed(1).padStart(9)}  ${b === x ? "" : (med(x) - med(b)).toFixed(1).padStart(8)}`);
+  const pre = x.command.startsWith("other: ") ? "other: " : "";
+  const b = r.find((y) => y.command === (x.command.startsWith("podman") ? "podman --network none" : `${pre}nook --network none`));
+  console.log(`${x.command.padEnd(w)}  ${med(x).toFixed(1).padStart(9)}  ${(b === x ? "" : (med(x) - med(b)).toFixed(1)).padStart(8)}  ${x.times.length}`);
 }
 console.log(`load average: ${Deno.readTextFileSync("/proc/loadavg").split(" ").slice(0, 3).join(" ")} (2 cores)`);' "$tmp/user.json"
 echo "goal: a user network adds ≤ 10 ms over none"

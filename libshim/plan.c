@@ -15,6 +15,7 @@
 #include <linux/capability.h>
 #include <linux/filter.h>
 #include <linux/magic.h>
+#include <linux/netlink.h>
 #include <linux/nsfs.h>
 #include <linux/openat2.h>
 #include <linux/sched.h>
@@ -522,6 +523,55 @@ static int run_op(struct ctx *c, uint16_t opcode, struct rd *r) {
     if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0) child_fail(c, errno, "get flags of", "lo");
     ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
     if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0) child_fail(c, errno, "bring up", "lo");
+    close(s);
+    return 0;
+  }
+  case SHIM_OP_NETLINK_FILE: {
+    NEED(rd_str(r, &s1));
+    DONE_PARSING;
+    /* Why the child sends them: it is in the container's network namespace (and root of the
+     * user namespace owning it), so its interfaces are configured without a process of ip in
+     * there. What the requests say is nook's (built in TypeScript); this only carries them. */
+    static uint8_t req[16384];
+    fd = open(s1, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) child_fail(c, errno, "open netlink requests", s1);
+    size_t len = 0;
+    for (;;) {
+      ssize_t n = read(fd, req + len, sizeof req - len);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) child_fail(c, errno, "read netlink requests", s1);
+      if (n == 0) break;
+      len += (size_t)n;
+      if (len == sizeof req) child_fail(c, EFBIG, "read netlink requests", s1);
+    }
+    close(fd);
+    if (len == 0) return 0;
+    int s = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+    if (s < 0) child_fail(c, errno, "open a netlink socket for", s1);
+    struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
+    for (size_t off = 0; off < len;) {
+      struct nlmsghdr h;
+      if (len - off < sizeof h) child_fail(c, EINVAL, "truncated netlink request in", s1);
+      memcpy(&h, req + off, sizeof h);
+      if (h.nlmsg_len < sizeof h || h.nlmsg_len > len - off || !(h.nlmsg_flags & NLM_F_ACK))
+        child_fail(c, EINVAL, "malformed netlink request in", s1);
+      if (sendto(s, req + off, h.nlmsg_len, 0, (struct sockaddr *)&kernel, sizeof kernel) < 0)
+        child_fail(c, errno, "send netlink request from", s1);
+      /* its acknowledgement (an error message with error 0), or its error */
+      union { struct nlmsghdr h; uint8_t b[8192]; } ack;
+      for (;;) {
+        ssize_t n = recv(s, &ack, sizeof ack, 0);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < (ssize_t)(sizeof(struct nlmsghdr) + sizeof(struct nlmsgerr)))
+          child_fail(c, n < 0 ? errno : EPROTO, "read the netlink answer to", s1);
+        if (ack.h.nlmsg_type != NLMSG_ERROR || ack.h.nlmsg_seq != h.nlmsg_seq) continue;
+        struct nlmsgerr e;
+        memcpy(&e, ack.b + sizeof(struct nlmsghdr), sizeof e);
+        if (e.error) child_fail(c, -e.error, "netlink request from", s1);
+        break;
+      }
+      off += NLMSG_ALIGN(h.nlmsg_len);
+    }
     close(s);
     return 0;
   }

@@ -100,7 +100,12 @@ enum shim_op {
   SHIM_OP_MOUNT_OR_BIND = 47,/* str source, str target, str fstype, u64 flags, str data, str bind_source, u64 attr_set:
                                 mount; if the kernel refuses (EPERM, EACCES), bind bind_source (recursive)
                                 instead and set the MOUNT_ATTR_* bits attr_set on it, recursively */
-  SHIM_OP__COUNT = 48
+  /* 50-54: the network namespace's interfaces */
+  SHIM_OP_NETLINK_FILE = 50, /* str path: send the NETLINK_ROUTE requests the file holds (whole nlmsghdr
+                                messages, each with NLM_F_ACK), one at a time, in order; the first error
+                                ends the plan. An empty file sends nothing. The file is read when the op
+                                runs (nook writes it at a SYNC before), not when the plan is made */
+  SHIM_OP__COUNT = 51
 };
 
 /* flags of SHIM_OP_EXEC */

@@ -13,6 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <linux/rtnetlink.h>
+#include <net/if.h>
+#include <sched.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -105,6 +108,43 @@ static void expect_invalid(struct buf *b, const char *needle, const char *what) 
   CHECK(rc == -EINVAL, "%s: expected -EINVAL, got %d (%s)", what, rc, err);
   CHECK(strstr(err, needle), "%s: message \"%s\" lacks \"%s\"", what, err, needle);
   printf("ok %d - %s rejected: %s\n", ++tests, what, err);
+}
+
+/* a plan: NETLINK_FILE path, then exec /bin/sh -c script */
+static void netlink_plan(struct buf *b, uint64_t clone_flags, const char *path, const char *script) {
+  header(b, 2, clone_flags);
+  size_t s = op_begin(b, SHIM_OP_NETLINK_FILE);
+  str(b, path);
+  op_end(b, s);
+  s = op_begin(b, SHIM_OP_EXEC);
+  u32(b, 1);
+  str(b, "/bin/sh");
+  u32(b, 3);
+  str(b, "sh");
+  str(b, "-c");
+  str(b, script);
+  u32(b, 0);
+  u64(b, SHIM_EXEC_DIRECT);
+  op_end(b, s);
+  finish(b);
+}
+
+/* RTM_NEWADDR 10.1.2.3/24 on lo (index 1), then RTM_NEWLINK lo up: as nook builds them */
+static size_t netlink_requests(uint8_t *out) {
+  struct {
+    struct nlmsghdr h;
+    struct ifaddrmsg a;
+    struct rtattr ra;
+    uint8_t addr[4];
+  } addr = {{sizeof addr, RTM_NEWADDR, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL, 1, 0},
+            {AF_INET, 24, 0, 0, 1}, {8, IFA_LOCAL}, {10, 1, 2, 3}};
+  struct {
+    struct nlmsghdr h;
+    struct ifinfomsg i;
+  } up = {{sizeof up, RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK, 2, 0}, {0, 0, 0, 1, IFF_UP, IFF_UP}};
+  memcpy(out, &addr, sizeof addr);
+  memcpy(out + sizeof addr, &up, sizeof up);
+  return sizeof addr + sizeof up;
 }
 
 int main(void) {
@@ -556,6 +596,65 @@ int main(void) {
     op_end(&b, s);
     finish(&b);
     expect_invalid(&b, k ? "unknown flags" : "exactly one", k ? "exec with an unknown flag" : "direct exec of two paths");
+  }
+
+  /* netlink_file: a missing file is the op's error; in a network namespace of its own the
+   * requests configure it (an address on lo, lo up), and a refused one is the op's error */
+  {
+    char nl_path[96];
+    snprintf(nl_path, sizeof nl_path, "%s/requests", fifo);
+    netlink_plan(&b, 0, nl_path, "exit 0");
+    CHECK(validate(&b, err) == 0, "netlink_file plan: %s", err);
+    CHECK(shim_spawn(b.d, (uint32_t)b.n, out, err, sizeof err) == 0, "spawn: %s", err);
+    shim_recv(out[1], (uint8_t *)&m, &fd, 5000);
+    shim_send(out[1], SHIM_MSG_GO, 0);
+    CHECK(shim_recv(out[1], (uint8_t *)&m, &fd, 5000) == sizeof m && m.type == SHIM_MSG_ERROR && m.err == ENOENT && m.op == 0,
+          "missing file: type %u err %d", m.type, m.err);
+    shim_wait(out[0], st, 0);
+    close(out[1]);
+    close(out[2]);
+    printf("ok %d - netlink_file reports a missing file: %s\n", ++tests, m.text);
+
+    uint8_t reqs[256];
+    size_t n = netlink_requests(reqs);
+    int wfd = open(nl_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    CHECK(wfd >= 0 && write(wfd, reqs, n) == (ssize_t)n, "write the requests");
+    close(wfd);
+    netlink_plan(&b, CLONE_NEWUSER | CLONE_NEWNET, nl_path,
+                 "grep -q '10.1.2.3' /proc/net/fib_trie || exit 4; exit 3");
+    if (shim_spawn(b.d, (uint32_t)b.n, out, err, sizeof err) != 0) {
+      printf("ok %d - # skip netlink_file in a network namespace: no user namespace here (%s)\n", ++tests, err);
+    } else {
+      shim_recv(out[1], (uint8_t *)&m, &fd, 5000);
+      if (m.type == SHIM_MSG_ERROR) {
+        printf("ok %d - # skip netlink_file in a network namespace: %s\n", ++tests, m.text);
+        shim_wait(out[0], st, 0);
+      } else {
+        shim_send(out[1], SHIM_MSG_GO, 0);
+        CHECK(shim_recv(out[1], (uint8_t *)&m, &fd, 5000) == 0, "EOF after exec: %s", m.text);
+        CHECK(shim_wait(out[0], st, 0) == out[0] && st[0] == 1 && st[1] == 3, "the namespace has the address: %d %d", st[0], st[1]);
+        printf("ok %d - netlink_file sends the requests in the child's network namespace\n", ++tests);
+      }
+      close(out[1]);
+      close(out[2]);
+      /* the same address twice: the second request is refused (EEXIST), and that is the op's error */
+      uint8_t twice[512];
+      memcpy(twice, reqs, n);
+      memcpy(twice + n, reqs, n);
+      wfd = open(nl_path, O_WRONLY | O_TRUNC);
+      CHECK(wfd >= 0 && write(wfd, twice, 2 * n) == (ssize_t)(2 * n), "write the requests twice");
+      close(wfd);
+      CHECK(shim_spawn(b.d, (uint32_t)b.n, out, err, sizeof err) == 0, "spawn: %s", err);
+      shim_recv(out[1], (uint8_t *)&m, &fd, 5000);
+      shim_send(out[1], SHIM_MSG_GO, 0);
+      CHECK(shim_recv(out[1], (uint8_t *)&m, &fd, 5000) == sizeof m && m.type == SHIM_MSG_ERROR && m.err == EEXIST && m.op == 0,
+            "refused request: type %u err %d %s", m.type, m.err, m.text);
+      shim_wait(out[0], st, 0);
+      close(out[1]);
+      close(out[2]);
+      printf("ok %d - netlink_file reports the kernel's refusal: %s\n", ++tests, m.text);
+    }
+    unlink(nl_path);
   }
 
   /* helpers run to their end: status and stderr; the keeper is the other mode */

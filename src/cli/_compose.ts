@@ -58,6 +58,8 @@ export interface ComposeService {
   init: boolean;
   /** `hostname`. */
   hostname?: string;
+  /** `x-nook-network-rate`: `--network-rate` (a rate as tc writes it, e.g. 10mbit). */
+  networkRate?: string;
 }
 
 /** What a dependent service waits for (compose's depends_on conditions). */
@@ -430,10 +432,13 @@ export async function loadCompose(
     const entrypoint = words(d.entrypoint, [...p, "entrypoint"]);
     if (entrypoint) svc.entrypoint = entrypoint;
     for (
-      const [k, field] of [["restart", "restart"], ["user", "user"], ["working_dir", "workingDir"], [
-        "hostname",
-        "hostname",
-      ]] as const
+      const [k, field] of [
+        ["restart", "restart"],
+        ["user", "user"],
+        ["working_dir", "workingDir"],
+        ["hostname", "hostname"],
+        ["x-nook-network-rate", "networkRate"],
+      ] as const
     ) {
       const v = opt(k);
       if (v !== undefined) svc[field] = v;

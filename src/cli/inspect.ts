@@ -26,7 +26,13 @@ export async function main(argv: string[]): Promise<number> {
   const format = str(a, "format");
   const docs: Record<string, unknown>[] = [];
   const code = await eachContainer(a.rest, "inspect", async (id) => {
-    const doc = inspectDocument(view(id));
+    const v = view(id);
+    const doc = inspectDocument(v);
+    if (v.rec.spec.userNetwork) {
+      // docker's NetworkSettings.Networks: the user networks' records (loaded only for their members)
+      const { userNetworksOf } = await import("../engine/networks.ts");
+      (doc.NetworkSettings as Record<string, unknown>).Networks = userNetworksOf(id);
+    }
     if (format !== undefined) await write(renderTemplate(format, doc) + "\n");
     else docs.push(doc);
   });

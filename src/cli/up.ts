@@ -151,6 +151,7 @@ function request(project: string, s: ComposeService): RunRequest {
       dns: [],
       addHosts: [],
       aliases: [s.name, ...net.aliases],
+      ...(s.networkRate ? { rate: s.networkRate } : {}),
     },
     lifecycle: {
       detach: true,

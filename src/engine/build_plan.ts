@@ -12,6 +12,7 @@
  *   (it grants the rights to join the others and to make the rest; see {@link joinsFirst}):
  *     [PDEATHSIG] → SETNS joined (JOIN_ORDER: user first) → UNSHARE the new ones
  *     → [DUMPABLE 1, SYNC namespaces, DUMPABLE 0]   (id maps of a new user namespace, veth wiring)
+ *     → [NETLINK_FILE]                 (the container's ends of the veths made at that SYNC)
  *     → [SETID root of the new user namespace]
  *   [FORK (+ PDEATHSIG)]               (a pid namespace joined, or made by UNSHARE)
  *   [UNSHARE cgroup]                   (after the parent placed the process in its cgroup)
@@ -110,6 +111,9 @@ export function compilePlan(s: PlanSpec): Plan {
     // network's veth goes into its ns/net): dumpable only for that stop, while it is still in
     // nook's pid namespace, where no container process can see it.
     p.dumpable(true).sync(s.syncs.namespaces).dumpable(false);
+    // the interfaces the parent made at the SYNC, configured from in here: no ip process in this
+    // namespace (a host path: nothing is mounted yet)
+    if (s.netlinkAfterSync) p.netlinkFile(s.netlinkAfterSync, "configure the container's network interfaces");
   }
   if (first && s.becomeRoot && early & CLONE.NEWUSER) setRoot();
   // setns(CLONE_NEWPID) and unshare(CLONE_NEWPID) apply to children: the fork enters the pid
@@ -336,6 +340,7 @@ export function runPlanSpec(spec: ContainerSpec, mapping: IdMapping): PlanSpec {
     dieWithParent: true,
     // a user network's veth is made at this stop (networks.ts)
     syncs: spec.userNetwork ? { namespaces: USER_NETWORK_SYNC } : {},
+    ...(spec.userNetwork?.linkSetup ? { netlinkAfterSync: spec.userNetwork.linkSetup } : {}),
     propagation: { before: MS.REC | MS.PRIVATE, after: 0 },
     rootfs: spec.rootfs,
     rootNodev: false,

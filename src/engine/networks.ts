@@ -20,8 +20,11 @@ import {
   assignHostPorts,
   type BridgeConfig,
   connectVeth,
+  containerSide,
   holderAlive,
   type HolderState,
+  type InterfaceSetup,
+  interfaceRequests,
   isolateBridges,
   NetworkError,
   preferNameserver,
@@ -435,7 +438,13 @@ export async function joinNetwork(
     n.members[id] = m;
     writeNet(n);
     return {
-      attachment: { network, ip: m.ip, aliases: [...aliases], ...(ports.length ? { ports: [...ports] } : {}) },
+      attachment: {
+        network,
+        ip: m.ip,
+        aliases: [...aliases],
+        ...(ports.length ? { ports: [...ports] } : {}),
+        linkSetup: `${containerDir(id)}/link-setup.netlink`,
+      },
       userns: `/proc/${h.pid}/ns/user`,
     };
   });
@@ -446,7 +455,7 @@ export async function joinNetwork(
  * recorded (at its start: the run's first network and those it was connected to since).
  * Under the lock.
  */
-async function wireAll(id: string, pid: number, first: string, rate?: number): Promise<void> {
+async function wireAll(id: string, pid: number, first: string, rate?: number, linkSetup?: string): Promise<void> {
   const h = readHolder();
   const mine = allNets().filter((n) => n.state === "ready" && n.members[id]);
   if (!holderAlive(h)) {
@@ -456,10 +465,16 @@ async function wireAll(id: string, pid: number, first: string, rate?: number): P
   }
   // eth0 first: the default route goes through it
   mine.sort((a, b) => (a.members[id]!.ifname ?? "eth0").localeCompare(b.members[id]!.ifname ?? "eth0"));
+  // With `linkSetup`, the plan child configures the container's ends after this SYNC (no ip
+  // process in its namespace): the requests are written here, for every interface made now.
+  const sides: InterfaceSetup[] = [];
   for (const n of mine) {
     const m = n.members[id]!;
-    await connectVeth(h, pid, n as BridgeConfig, m.veth, m.ip, m.ifname ?? "eth0", m.ip6);
+    const ifname = m.ifname ?? "eth0";
+    const index = await connectVeth(h, pid, n as BridgeConfig, m.veth, m.ip, ifname, m.ip6, linkSetup === undefined, macOf(m.ip));
+    if (index !== undefined) sides.push(containerSide(n as BridgeConfig, index, m.ip, ifname, m.ip6));
   }
+  if (linkSetup !== undefined) Deno.writeFileSync(linkSetup, interfaceRequests(sides), { mode: 0o600 });
   mark("veths");
   if (rate !== undefined) await shapeEgress(h, pid, mine.map((n) => n.members[id]!.ifname ?? "eth0"), rate);
   await refreshNames(mine);
@@ -476,8 +491,50 @@ export function userNetworkSync(spec: ContainerSpec): ((tag: number, pid: number
   return async (tag, pid) => {
     if (tag !== USER_NETWORK_SYNC) return;
     mark("sync");
-    await locked(() => wireAll(spec.id, pid, att.network, att.rate));
+    await locked(() => wireAll(spec.id, pid, att.network, att.rate, att.linkSetup));
   };
+}
+
+/**
+ * The MAC address of a container's interface on a user network: docker's scheme, a locally
+ * administered 02:42 followed by the IPv4 address (unique: the networks' subnets do not overlap).
+ */
+export function macOf(ip: string): string {
+  return ["02", "42", ...ip.split(".").map((b) => Number(b).toString(16).padStart(2, "0"))].join(":");
+}
+
+/** One user network of a container, as docker's `inspect` shows it (NetworkSettings.Networks). */
+export interface EndpointSettings {
+  NetworkID: string;
+  Aliases: string[];
+  Gateway: string;
+  IPAddress: string;
+  IPPrefixLen: number;
+  IPv6Gateway: string;
+  GlobalIPv6Address: string;
+  GlobalIPv6PrefixLen: number;
+  MacAddress: string;
+}
+
+/** The user networks a container is on, by name, with its addresses there (no process, no lock: the records). */
+export function userNetworksOf(id: string): Record<string, EndpointSettings> {
+  const out: Record<string, EndpointSettings> = {};
+  for (const n of allNets().filter((x) => x.state === "ready").sort((a, b) => a.name.localeCompare(b.name))) {
+    const m = n.members[id];
+    if (!m) continue;
+    out[n.name] = {
+      NetworkID: n.id,
+      Aliases: [...m.aliases],
+      Gateway: n.gateway,
+      IPAddress: m.ip,
+      IPPrefixLen: Number(n.subnet.split("/")[1]),
+      IPv6Gateway: m.ip6 ? n.gateway6 ?? "" : "",
+      GlobalIPv6Address: m.ip6 ?? "",
+      GlobalIPv6PrefixLen: m.ip6 ? 64 : 0,
+      MacAddress: macOf(m.ip),
+    };
+  }
+  return out;
 }
 
 /** A container as `network connect|disconnect` needs it: in the shared user namespace, with its pid when it runs. */
@@ -519,7 +576,7 @@ export async function connectNetwork(network: string, ref: string, aliases: read
     writeNet(n);
     if (c.pid !== undefined) {
       try {
-        await connectVeth(h, c.pid, n as BridgeConfig, m.veth, m.ip, m.ifname ?? "eth0", m.ip6);
+        await connectVeth(h, c.pid, n as BridgeConfig, m.veth, m.ip, m.ifname ?? "eth0", m.ip6, true, macOf(m.ip));
         if (c.rate !== undefined) await shapeEgress(h, c.pid, [m.ifname ?? "eth0"], c.rate);
       } catch (err) {
         delete n.members[c.id];

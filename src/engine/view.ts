@@ -146,6 +146,8 @@ export function inspectDocument(v: ContainerView): Record<string, unknown> {
     NetworkSettings: {
       // while it runs: the host ports it got (docker shows the image's unpublished ports as null)
       Ports: net ? portBindings(net.ports, { exposed: spec.exposedPorts ?? [] }) : {},
+      // the user networks it is on: filled in by `nook inspect` (networks.ts' records), {} otherwise
+      Networks: {},
     },
     GraphDriver: {
       Name: rec.rootfs.backend,

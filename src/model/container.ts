@@ -186,6 +186,12 @@ export interface UserNetworkAttachment {
   ports?: PortMapping[];
   /** `--network-rate`: the container's egress on each of its interfaces, in bits a second. */
   rate?: number;
+  /**
+   * The host file of netlink requests that configure the container's interfaces, written at
+   * the plan's SYNC and sent by the plan child after it (absent in records made before: there
+   * `ip` configures them in the container's namespace).
+   */
+  linkSetup?: string;
 }
 
 /** Parent-side steps other concerns add to a run (cgroups, network helpers…). */

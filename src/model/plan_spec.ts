@@ -110,6 +110,12 @@ export interface PlanSpec {
   /** Where the plan stops for the parent. */
   syncs: PlanSyncs;
   /**
+   * A host file of NETLINK_ROUTE requests the child sends right after the namespaces SYNC
+   * (written by the parent at that SYNC: a user network's veth ends, configured from inside the
+   * container's network namespace).
+   */
+  netlinkAfterSync?: string;
+  /**
    * Propagation of the old root, as MS_* flags: `before` is applied to "/" before the rootfs is
    * bound (MS_REC|MS_PRIVATE, or runc's default MS_REC|MS_SLAVE); `after`, when not 0, to the
    * new root after the masked paths. A shared `before` binds the rootfs twice (pivot_root

@@ -99,10 +99,12 @@ export {
 export { attachNetwork, helperNeedsIdMaps, type NetworkAttachment, networkHooks, slirpApiSocket } from "./attach.ts";
 export { type DetachedNetwork, detachedNetwork } from "./detached.ts";
 export { parseRate, rateCommands } from "./rate.ts";
+export { type InterfaceSetup, interfaceRequests } from "./netlink.ts";
 export {
   addBridge,
   type BridgeConfig,
   connectVeth,
+  containerSide,
   holderAlive,
   type HolderState,
   aardvarkPath,

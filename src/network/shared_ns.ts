@@ -20,6 +20,7 @@ import { processStartTime } from "./state.ts";
 import { pastaPortSpec } from "./pasta.ts";
 import type { PortMapping } from "./ports.ts";
 import { rateCommands } from "./rate.ts";
+import type { InterfaceSetup } from "./netlink.ts";
 
 /** The holder of the shared namespaces, as recorded. */
 export interface HolderState {
@@ -62,13 +63,13 @@ function isZombie(pid: number): boolean {
   }
 }
 
-async function run(argv: string[], input?: string): Promise<{ ok: boolean; err: string }> {
+async function run(argv: string[], input?: string): Promise<{ ok: boolean; err: string; out: string }> {
   let out: Deno.CommandOutput;
   try {
     const cmd = new Deno.Command(argv[0]!, {
       args: argv.slice(1),
       stdin: input === undefined ? "null" : "piped",
-      stdout: "null",
+      stdout: "piped",
       stderr: "piped",
     });
     if (input === undefined) out = await cmd.output();
@@ -89,11 +90,12 @@ async function run(argv: string[], input?: string): Promise<{ ok: boolean; err: 
       cause: err,
     });
   }
-  return { ok: out.success, err: new TextDecoder().decode(out.stderr).trim() };
+  const dec = new TextDecoder();
+  return { ok: out.success, err: dec.decode(out.stderr).trim(), out: dec.decode(out.stdout) };
 }
 
 /** Run `ip -batch -` with the commands, inside the user namespace of `userPid` and the network namespace of `netPid`. */
-export async function ipIn(userPid: number, netPid: number, commands: string[], what: string, family: "-4" | "-6" = "-4"): Promise<void> {
+export async function ipIn(userPid: number, netPid: number, commands: string[], what: string, family: "-4" | "-6" = "-4"): Promise<string> {
   const r = await run(
     ["nsenter", `--user=/proc/${userPid}/ns/user`, `--net=/proc/${netPid}/ns/net`, "ip", ...(family === "-6" ? ["-6"] : []), "-batch", "-"],
     commands.join("\n") + "\n",
@@ -104,6 +106,7 @@ export async function ipIn(userPid: number, netPid: number, commands: string[], 
       hint: "check that iproute2 is installed and that user namespaces work here (nook doctor)",
     });
   }
+  return r.out;
 }
 
 /** A shell command inside the holder's namespaces (sysctls, iptables); best effort: returns whether it worked. */
@@ -268,6 +271,11 @@ export async function removeBridge(h: HolderState, bridge: string): Promise<void
  * Connect a container whose network namespace `pid` holds: a veth pair made in the shared
  * namespace, one end on the bridge, the other moved into the container's namespace as `eth0`
  * with its address and a default route through the bridge.
+ *
+ * `mac`: the container's end's address (what inspect shows), else the kernel's random one.
+ * `configure: false` leaves the container's end as it arrives (down, no address): its plan
+ * child configures it ({@link containerSide}); the interface's index in the container's
+ * namespace is returned for that, read in the same `ip` process (the bridge end's peer).
  */
 export async function connectVeth(
   h: HolderState,
@@ -277,19 +285,42 @@ export async function connectVeth(
   ip: string,
   ifname = "eth0",
   ip6?: string,
-): Promise<void> {
-  const prefix = b.subnet.split("/")[1];
-  await ipIn(h.pid, h.pid, [
-    `link add ${veth} type veth peer name ${ifname} netns ${pid}`,
+  configure = true,
+  mac?: string,
+): Promise<number | undefined> {
+  const out = await ipIn(h.pid, h.pid, [
+    `link add ${veth} type veth peer name ${ifname}${mac ? ` address ${mac}` : ""} netns ${pid}`,
     `link set ${veth} master ${b.bridge} up`,
+    ...(configure ? [] : [`link show dev ${veth}`]),
   ], `connect the container to the bridge "${b.bridge}"`);
+  if (!configure) {
+    // "7: nkv…@if2: <…>": the peer's index, in the namespace it was made in (the container's)
+    const index = Number(/^\d+: [^:@]+@if(\d+):/m.exec(out)?.[1]);
+    if (!index) throw new NetworkError(`Cannot find the container's end of "${veth}"`, { op: "ip", hint: "check iproute2's version (ip link show)" });
+    return index;
+  }
   await ipIn(h.pid, pid, [
-    `addr add ${ip}/${prefix} dev ${ifname}`,
+    `addr add ${ip}/${b.subnet.split("/")[1]} dev ${ifname}`,
     ...(ip6 ? [`addr add ${ip6}/64 dev ${ifname} nodad`] : []),
     `link set ${ifname} up`,
     ...(ifname === "eth0" ? [`route add default via ${b.gateway}`] : []),
     ...(ifname === "eth0" && ip6 && b.gateway6 ? [`route add default via ${b.gateway6}`] : []),
   ], `configure the container's interface ${ifname}`);
+  return undefined;
+}
+
+/**
+ * The container's side of one veth, as its plan child configures it (netlink.ts): what
+ * {@link connectVeth} gives `ip` in the container's namespace otherwise.
+ */
+export function containerSide(b: BridgeConfig, index: number, ip: string, ifname: string, ip6?: string): InterfaceSetup {
+  return {
+    index,
+    ip,
+    prefix: Number(b.subnet.split("/")[1]),
+    ...(ip6 ? { ip6 } : {}),
+    ...(ifname === "eth0" ? { gateway: b.gateway, ...(b.gateway6 ? { gateway6: b.gateway6 } : {}) } : {}),
+  };
 }
 
 /**

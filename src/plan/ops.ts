@@ -47,6 +47,8 @@ export const Op = {
   BARRIER_OPEN: 45,
   BARRIER_WAIT: 46,
   MOUNT_OR_BIND: 47,
+  // 50-54: the network namespace's interfaces
+  NETLINK_FILE: 50,
 } as const;
 
 /** Name of an op number, as in the `Op` table. */

@@ -173,6 +173,14 @@ export class Plan {
     return this.add("LOOPBACK_UP", [], "bring up the loopback interface");
   }
 
+  /**
+   * Send the NETLINK_ROUTE requests a host file holds (whole messages, each asking for an ACK),
+   * read when the op runs: nook writes the file at a SYNC before it (the interfaces it made).
+   */
+  netlinkFile(path: string, what = "configure the network interfaces"): this {
+    return this.add("NETLINK_FILE", [str(path)], what, path);
+  }
+
   /** setns(2) into the namespace file at path. */
   setns(path: string, nstype: number): this {
     return this.add("SETNS", [str(path), u64(nstype)], `join namespace "${path}"`, path);

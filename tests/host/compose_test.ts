@@ -34,6 +34,7 @@ services:
         aliases: [web]
     stop_grace_period: 5s
     x-custom: 1
+    x-nook-network-rate: 16mbit
 networks:
   back: {}
 volumes:
@@ -79,6 +80,14 @@ test(
       assert.equal(logs.stdout, "served\nserved\n", logs.stderr);
       const env = await s.run(["exec", "demo-server-1", "sh", "-c", "echo $GREETING; ls -d /data"]);
       assert.equal(env.stdout, "from-dotenv\n/data\n", env.stderr);
+      // x-nook-network-rate is --network-rate: a tbf root qdisc on the service's interface
+      const qdisc = await s.run(["exec", "demo-server-1", "tc", "qdisc", "show", "dev", "eth0"]);
+      assert.match(qdisc.stdout, /qdisc tbf \S+ root/, qdisc.stdout + qdisc.stderr);
+      // busybox tc prints no rate: the host's tc in the container's namespace does
+      const shared = JSON.parse(Deno.readTextFileSync(`${s.dataDir}/networks/holder.json`)).pid as number;
+      const srvPid = JSON.parse((await s.run(["inspect", "demo-server-1"])).stdout)[0].State.Pid as number;
+      const host = await sh("nsenter", [`--user=/proc/${shared}/ns/user`, `--net=/proc/${srvPid}/ns/net`, "tc", "qdisc", "show", "dev", "eth0"]);
+      assert.match(host.stdout, /qdisc tbf \S+ root .*rate 16Mbit/, host.stdout + host.stderr);
       const holder = JSON.parse(Deno.readTextFileSync(`${s.dataDir}/networks/holder.json`)).pid as number;
       assert.equal((await s.run(["network", "ls", "-q"])).stdout, "demo_back\n");
       assert.equal((await s.run(["volume", "ls", "-q"])).stdout, "demo_data\n");

@@ -148,6 +148,61 @@ test(
   { skip },
 );
 
+test(
+  "a container's interface is configured from inside (address, IPv6, link up, default route); inspect lists its networks as docker does",
+  () =>
+    withStore(async (s) => {
+      await ok(s, ["network", "create", "app"]);
+      const root = busyboxRootfs();
+      const id = (await ok(s, [
+        "run",
+        "-d",
+        "--name",
+        "box",
+        "--network",
+        "app",
+        "--network-alias",
+        "b1",
+        "--rootfs",
+        root,
+        "sh",
+        "-c",
+        "cat /sys/class/net/eth0/address /sys/class/net/eth0/flags; cat /proc/net/route /proc/net/if_inet6 /proc/net/fib_trie; echo END; exec sleep 60",
+      ])).trim();
+      let seen = "";
+      await waitFor("the container's report", async () => (seen = (await s.run(["logs", "box"])).stdout).includes("END"), 10_000);
+      const net = JSON.parse(await ok(s, ["inspect", "box"]))[0].NetworkSettings.Networks;
+      assert.deepEqual(Object.keys(net), ["app"]);
+      const e = net.app;
+      assert.equal(e.IPAddress, "10.89.0.2");
+      assert.equal(e.IPPrefixLen, 24);
+      assert.equal(e.Gateway, "10.89.0.1");
+      assert.deepEqual(e.Aliases, ["b1"]);
+      assert.equal(e.MacAddress, "02:42:0a:59:00:02");
+      const [mac, flags] = seen.split("\n");
+      assert.equal(mac, e.MacAddress, "the interface has the address inspect shows");
+      assert.equal(Number(flags) & 1, 1, `the interface is up (IFF_UP): ${flags}`);
+      assert.match(seen, /\|-- 10\.89\.0\.2\n/, "its IPv4 address");
+      // the default route through the bridge: 10.89.0.1 in /proc/net/route's little-endian hex
+      assert.match(seen, /^eth0\t00000000\t0100590A\t/m, "its default route");
+      if (e.GlobalIPv6Address) {
+        const hex = (a: string) => {
+          const [h, t = ""] = a.split("::");
+          const g = [...h!.split(":").filter(Boolean), ...Array(8 - h!.split(":").filter(Boolean).length - t.split(":").filter(Boolean).length).fill("0"), ...t.split(":").filter(Boolean)];
+          return g.map((x) => x.padStart(4, "0")).join("");
+        };
+        assert.equal(e.GlobalIPv6PrefixLen, 64);
+        assert.match(seen, new RegExp(`^${hex(e.GlobalIPv6Address)} [0-9a-f]+ 40 .* eth0$`, "m"), "its IPv6 address");
+        assert.ok(e.IPv6Gateway.endsWith("::1"), e.IPv6Gateway);
+      }
+      assert.match(id, /^[0-9a-f]{64}$/);
+      await ok(s, ["rm", "-f", "box"]);
+      await ok(s, ["network", "rm", "app"]);
+      Deno.removeSync(root, { recursive: true });
+    }),
+  { skip },
+);
+
 test("--network NAME of a network that does not exist says what is wrong", () =>
   withStore(async (s) => {
     const r = await s.run(["run", "--rm", "--network", "nosuch", "--rootfs", busyboxRootfs(), "true"]);

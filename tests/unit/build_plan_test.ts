@@ -202,4 +202,11 @@ test("nook run's spec becomes a plan spec: a user network joins the shared user 
   const n = names(ps);
   assert.ok(n.indexOf("SETHOSTNAME") < n.indexOf("LOOPBACK_UP"));
   assert.equal(n[n.indexOf("PIVOT_ROOT") + 1], "MOUNT_SETATTR", "the read-only root right after pivot_root");
+  // with the file of netlink requests, the child configures its interfaces right after the SYNC
+  const linked = runPlanSpec({ ...c, userNetwork: { ...c.userNetwork, linkSetup: "/x/link-setup.netlink" } }, mapping);
+  const ops = compilePlan(linked).ops;
+  const at = ops.findIndex((o) => o.name === "NETLINK_FILE");
+  assert.deepEqual(ops.slice(at - 2, at + 2).map((o) => o.name), ["SYNC", "DUMPABLE", "NETLINK_FILE", "FORK"]);
+  assert.equal(ops[at]!.path, "/x/link-setup.netlink");
+  assert.ok(!names(ps).includes("NETLINK_FILE"), "a record made before has no such step: ip configures its interfaces");
 });
