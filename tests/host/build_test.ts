@@ -283,3 +283,19 @@ test("a context symlink that points outside is copied as a link, never followed"
     await s.reset();
   }
 }, { skip: busyboxSkip() });
+
+test("a stage from scratch, and a RUN over a base without Env, get PATH=… (the default search path as a variable)", async () => {
+  const s = await storeWithBase();
+  try {
+    const ctx = context({ "Containerfile": "FROM bb\nRUN echo \"$PATH\" > /path\nFROM scratch\nCOPY --from=0 /path /path\n" });
+    const b = await nookT(["build", "-q", "--network", "none", "-t", "p:1", ctx], s.env);
+    assert.equal(b.code, 0, b.stderr);
+    const cfg = JSON.parse((await nookT(["image", "inspect", "p:1"], s.env)).stdout)[0].Config;
+    assert.deepEqual(cfg.Env, ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]);
+    const out = await nookT(["build", "-q", "--network", "none", "-t", "p:2", "-o", `type=local,dest=${ctx}/out`, ctx], s.env);
+    assert.equal(out.code, 0, out.stderr);
+    assert.equal(Deno.readTextFileSync(`${ctx}/out/path`), "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n");
+  } finally {
+    await s.reset();
+  }
+}, { skip: busyboxSkip() });
