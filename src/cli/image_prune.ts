@@ -40,7 +40,9 @@ export async function main(argv: string[]): Promise<number> {
 
   const { lockStore } = await lazyImport<typeof import("../store/lock.ts")>("store/lock.ts");
   const { readImages, updateImages } = await lazyImport<typeof import("../store/images.ts")>("store/images.ts");
-  const { collectGarbage, imagesInUse, removeStaleContainers } = await lazyImport<typeof import("../store/gc.ts")>("store/gc.ts");
+  const { collectGarbage, imagesInUse, removeStaleContainers } = await lazyImport<typeof import("../store/gc.ts")>(
+    "store/gc.ts",
+  );
   using _lock = await lockStore("exclusive");
   removeStaleContainers();
   const used = imagesInUse();
@@ -59,7 +61,9 @@ export async function main(argv: string[]): Promise<number> {
     );
   }
   if (b.steps || b.hashes || b.mounts) {
-    lines.push(`Removed from the build cache: ${b.steps} step records, ${b.hashes} kept hashes, ${b.mounts} cache mounts`);
+    lines.push(
+      `Removed from the build cache: ${b.steps} step records, ${b.hashes} kept hashes, ${b.mounts} cache mounts`,
+    );
   }
   if (b.busy) lines.push(`Kept ${b.busy} cache mounts a build is using`);
   await write(lines.map((l) => l + "\n").join(""));
