@@ -383,7 +383,7 @@ function scratchState(created: string, platform: string | undefined): State {
   const p = platform ? parsePlatform(platform) : hostPlatform();
   return {
     layers: [],
-    config: { Env: [DEFAULT_PATH] },
+    config: { Env: [`PATH=${DEFAULT_PATH}`] },
     image: { architecture: p.architecture, os: p.os, ...(p.variant ? { variant: p.variant } : {}) },
     history: [],
     args: new Map(),
@@ -696,8 +696,8 @@ async function runWithMounts(i: Instruction, state: State, ctx: Ctx, argv: strin
   }
   const args = [...state.args].filter(([k]) => !envMap(cfg.Env).has(k));
   const argEnv = [...args, ...PREDEFINED_ARGS.filter((k) => ctx.opts.buildArgs.has(k) && !state.args.has(k)).map((k) => [k, ctx.opts.buildArgs.get(k)!] as [string, string])];
-  const env = [...(cfg.Env ?? [DEFAULT_PATH]), ...argEnv.map(([k, val]) => `${k}=${val}`)];
-  if (!env.some((e) => e.startsWith("PATH="))) env.unshift(DEFAULT_PATH);
+  const env = [...(cfg.Env ?? [`PATH=${DEFAULT_PATH}`]), ...argEnv.map(([k, val]) => `${k}=${val}`)];
+  if (!env.some((e) => e.startsWith("PATH="))) env.unshift(`PATH=${DEFAULT_PATH}`);
   const createdBy = i.json ? `RUN ${JSON.stringify(i.json)}` : `RUN ${argEnv.length ? `|${argEnv.length} ${argEnv.map(([k, val]) => `${k}=${val}`).join(" ")} ` : ""}${argv.join(" ")}`;
   const key = await keyOf({ v: 1, parent: topChain(state), argv, env, user: cfg.User ?? "", cwd: cfg.WorkingDir || "/", times: ctx.times, ...(ctx.opts.compression === "zstd" ? { zstd: true } : {}), ...(runMounts.length ? { mounts: mounts.key } : {}) });
   if (useCache(key, state, ctx, createdBy)) return;

@@ -38,7 +38,7 @@ export interface PushOptions {
   tlsVerify?: boolean;
   /** Rewrite the manifests' media types to this format (the digests change); default: as stored. */
   format?: "oci" | "docker";
-  /** Parallel blob uploads (default 3). */
+  /** Parallel blob uploads (default 6, as skopeo and podman: a small image's blobs all go at once). */
   parallel?: number;
   /** Blobs larger than this go in PATCH chunks of this size (default 16 MiB, `NOOK_PUSH_CHUNK_SIZE`). */
   chunkSize?: number;
@@ -446,7 +446,7 @@ async function pushItems(
     }
   };
 
-  await inParallel([...blobs.values()], opts.parallel ?? 3, pushBlob);
+  await inParallel([...blobs.values()], opts.parallel ?? 6, pushBlob);
 
   progress.line("Writing manifest to image destination");
   if (!index) {

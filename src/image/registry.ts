@@ -108,6 +108,7 @@ export class Registry {
   /** Host as the user wrote it ("docker.io", "localhost:5000"). */
   readonly host: string;
   private scheme: "https" | "http" | undefined;
+  private probing: Promise<"https" | "http"> | undefined;
   private readonly insecure: boolean;
   private readonly attempts: number;
   private readonly backoff: number;
@@ -218,17 +219,21 @@ export class Registry {
       this.scheme = "http";
       return `http://${this.apiHost}`;
     }
-    // docker's rule for insecure registries: HTTPS first, plain HTTP when TLS fails
-    try {
-      const r = await fetch(`https://${this.apiHost}/v2/`, {
-        headers: { "User-Agent": USER_AGENT },
-        signal: AbortSignal.timeout(Math.min(5000, this.connectMs)),
-      });
-      await r.body?.cancel();
-      this.scheme = "https";
-    } catch {
-      this.scheme = "http";
-    }
+    // docker's rule for insecure registries: HTTPS first, plain HTTP when TLS fails; one probe
+    // for all the requests that start together (a push's parallel uploads)
+    this.probing ??= (async () => {
+      try {
+        const r = await fetch(`https://${this.apiHost}/v2/`, {
+          headers: { "User-Agent": USER_AGENT },
+          signal: AbortSignal.timeout(Math.min(5000, this.connectMs)),
+        });
+        await r.body?.cancel();
+        return "https" as const;
+      } catch {
+        return "http" as const;
+      }
+    })();
+    this.scheme = await this.probing;
     return `${this.scheme}://${this.apiHost}`;
   }
 

@@ -168,3 +168,60 @@ test("RUN --mount=type=cache,sharing=locked: two builds at once take turns on th
     await s.reset();
   }
 }, { skip: busyboxSkip() });
+
+test("image prune drops build-cache records of layers gone; --build-cache also the cache mounts and kept hashes", async () => {
+  const s = await storeWithBase();
+  const ctx = context({
+    "Containerfile": "FROM bb\nCOPY a.txt /a.txt\nCOPY --from=bb /bin/busybox /bb-copy\n" +
+      "RUN --mount=type=cache,target=/c,id=prunecache echo run >> /c/log && chown -R 1000:1000 /c && cat /c/log > /log\n",
+    "a.txt": "a\n",
+  });
+  const cache = `${s.data}/build-cache`;
+  const kinds = () => {
+    const names = listTree(cache);
+    return {
+      steps: names.filter((n) => /^[0-9a-f]{64}\.json$/.test(n)).length,
+      files: names.filter((n) => /^files-/.test(n)).length,
+      from: names.filter((n) => /^from-/.test(n)).length,
+      mounts: names.filter((n) => /^mounts\/[0-9a-f]+$/.test(n)).length,
+    };
+  };
+  const build = (...extra: string[]) => nookT(["build", "--network", "none", ...extra, ctx], s.env);
+  // a file changed in the last two seconds gets no kept hash (its times could still be those of the next write)
+  await new Promise((r) => setTimeout(r, 2100));
+  try {
+    const b = await build("-t", "x:1");
+    assert.equal(b.code, 0, b.stderr);
+    const before = kinds();
+    assert.deepEqual(before, { steps: 3, files: 1, from: 1, mounts: 1 }, listTree(cache).join("\n"));
+    const tree = listTree(cache);
+
+    // the image is named: every record is live, nothing of the cache goes
+    const p1 = await nookT(["image", "prune", "-f"], s.env);
+    assert.equal(p1.code, 0, p1.stderr);
+    assert.deepEqual(listTree(cache), tree);
+    const again = await build();
+    assert.equal(((again.stdout + again.stderr).match(/--> Using cache/g) ?? []).length, 3, again.stdout + again.stderr);
+
+    // the image goes: its layers, then the records that named them; the mount and hashes stay
+    assert.equal((await nookT(["rmi", "x:1"], s.env)).code, 0);
+    const p2 = await nookT(["image", "prune", "-f"], s.env);
+    assert.equal(p2.code, 0, p2.stderr);
+    assert.match(p2.stdout, /Removed from the build cache: 3 step records, 0 kept hashes, 0 cache mounts/);
+    assert.deepEqual(kinds(), { steps: 0, files: 1, from: 1, mounts: 1 });
+
+    // --build-cache: the cache mount (files of uid 1000 in it) and the kept hashes go too
+    const b2 = await build("-t", "x:2");
+    assert.equal(b2.code, 0, b2.stderr);
+    assert.equal((await nookT(["run", "--rm", "--network", "none", "x:2", "cat", "/log"], s.env)).stdout, "run\nrun\n", "the cache mount was kept");
+    const p3 = await nookT(["image", "prune", "-f", "--build-cache"], s.env);
+    assert.equal(p3.code, 0, p3.stderr);
+    assert.match(p3.stdout, /Removed from the build cache: 0 step records, 2 kept hashes, 1 cache mounts/);
+    assert.deepEqual(kinds(), { steps: 3, files: 0, from: 0, mounts: 0 }, "the records of x:2's live layers stay");
+    const b3 = await build("--no-cache", "-t", "x:3");
+    assert.equal(b3.code, 0, b3.stderr);
+    assert.equal((await nookT(["run", "--rm", "--network", "none", "x:3", "cat", "/log"], s.env)).stdout, "run\n", "an empty cache mount again");
+  } finally {
+    await s.reset();
+  }
+}, { skip: busyboxSkip() });

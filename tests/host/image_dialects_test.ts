@@ -8,7 +8,7 @@
  * capability in effect for a uid-1000 process. Where podman runs here, the
  * same images go through podman and must look the same.
  */
-import { assert, busyboxSkip, exists, scratch, sh, staticBusybox, subidSkip, test } from "../_helpers.ts";
+import { assert, busyboxSkip, scratch, sh, staticBusybox, subidSkip, test } from "../_helpers.ts";
 import {
   busyboxEntries,
   concat,
@@ -21,15 +21,9 @@ import {
   startRegistry,
   tar,
 } from "../_oci.ts";
+import { PODMAN_CGROUPS, podmanEnv, podmanRunSkip, which } from "../_podman.ts";
 
 const skip = busyboxSkip() ?? subidSkip() ?? registrySkip();
-
-function which(bin: string): string | undefined {
-  for (const d of ["/usr/bin", "/usr/sbin", "/bin", "/sbin", "/usr/local/bin"]) {
-    if (exists(`${d}/${bin}`)) return `${d}/${bin}`;
-  }
-  return undefined;
-}
 
 /** 235 bytes: past ustar's 100-byte name, still splittable into its 155-byte prefix. */
 const LONG = `d/${"p".repeat(70)}/${"q".repeat(70)}/${"n".repeat(90)}`;
@@ -98,42 +92,6 @@ async function asNsRoot(script: string, cwd: string): Promise<void> {
     HOME: cwd,
   });
   assert.equal(r.code, 0, `${script}: ${r.stderr}`);
-}
-
-/** podman's cgroup flags here: runc (below) manages without cgroups by itself, crun needs them off. */
-const PODMAN_CGROUPS: string[] = which("runc") ? [] : ["--cgroups=disabled"];
-
-/** podman, rootless, with its own storage (vfs) and settings this host can run. */
-function podmanEnv(): { run: (args: string[]) => Promise<{ code: number; stdout: string; stderr: string }> } | string {
-  if (!which("podman")) return "podman is not installed (apt install podman)";
-  const dir = scratch("nook-dialects-podman-");
-  const home = `${dir}/home`;
-  Deno.mkdirSync(`${home}/.config/containers`, { recursive: true });
-  Deno.mkdirSync(`${dir}/run`, { mode: 0o700 });
-  // crun refuses a host whose cgroups are hybrid (v1 controllers, an empty v2 mount); runc runs there
-  const runtime = which("runc") ? 'runtime = "runc"\n' : "";
-  Deno.writeTextFileSync(
-    `${home}/.config/containers/containers.conf`,
-    `[engine]\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\n${runtime}[containers]\nnetns = "none"\n`,
-  );
-  Deno.writeTextFileSync(
-    `${home}/.config/containers/storage.conf`,
-    `[storage]\ndriver = "vfs"\ngraphroot = "${dir}/storage"\nrunroot = "${dir}/run/storage"\n`,
-  );
-  const env = {
-    HOME: home,
-    XDG_RUNTIME_DIR: `${dir}/run`,
-    PATH: "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin",
-    USER: Deno.env.get("USER") ?? "nooktest",
-    TMPDIR: dir,
-  };
-  return {
-    run: async (args) => {
-      const out = await new Deno.Command("podman", { args, env, clearEnv: true, stdin: "null" }).output();
-      const dec = new TextDecoder();
-      return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-    },
-  };
 }
 
 interface Made {
@@ -408,8 +366,7 @@ for (const dialect of DIALECTS) {
         if (typeof p !== "string") {
           const pulled = await p.run(["pull", "--tls-verify=false", "-q", ref]);
           assert.equal(pulled.code, 0, `podman pulls the same image: ${pulled.stderr}`);
-          const probe = await p.run(["run", "--rm", ...PODMAN_CGROUPS, ref, "sh", "-c", ":"]);
-          if (probe.code !== 0) why = `podman cannot run containers here: ${probe.stderr.trim().split("\n").pop()}`;
+          why = await podmanRunSkip(p, ref);
         }
         await t.step({
           name: `podman sees the same${why ? ` [skipped: ${why}]` : ""}`,
@@ -444,6 +401,7 @@ for (const dialect of DIALECTS) {
             }
           },
         });
+        if (typeof p !== "string") await p.remove();
       } finally {
         await s.reset();
         await reg.stop();
