@@ -74,3 +74,26 @@ test("the launcher rebuilds the bundle after a source is written in place, and n
   r = await nook(["--version"]);
   assert.match(r.stdout, /^nook (?!9\.9\.9-edited)/);
 }, { skip: buildWritable() });
+
+test("the bundle's `nook run` path is a few files, and every file a bundle file names exists", async () => {
+  const r = await nook(["--version"]);
+  assert.equal(r.code, 0, r.stderr);
+  const dir = `${ROOT}/build/js/`;
+  const closure = new Set<string>();
+  const visit = (name: string) => {
+    if (closure.has(name)) return;
+    closure.add(name);
+    const text = Deno.readTextFileSync(`${dir}${name}`); // throws when a named file is missing
+    for (const m of text.matchAll(/^(?:import|export) (?:[^"]*? from )?"\.\/([\w.-]+\.js)";$/gm)) visit(m[1]!);
+  };
+  visit("nook.js");
+  const loader = Deno.readTextFileSync(`${dir}nook.js`).match(/"cli\/run\.ts": [^\n]*?new URL\("\.\/([\w.-]+\.js)"/);
+  assert.ok(loader, "build/js/nook.js has no loader for cli/run.ts");
+  visit(loader[1]!);
+  // the hot set in parts of ≤100 kB: ≈6 files, where esbuild's own chunks made ≈50
+  assert.ok(closure.size <= 10, `nook run loads ${closure.size} bundle files: ${[...closure].join(" ")}`);
+  // every lazy loader's file exists
+  for (const m of Deno.readTextFileSync(`${dir}nook.js`).matchAll(/new URL\("\.\/([\w.-]+\.js)"/g)) {
+    assert.ok(Deno.statSync(`${dir}${m[1]}`).isFile, `${m[1]} is missing`);
+  }
+});
