@@ -123,8 +123,8 @@ export interface HotPart {
  *
  * Returns the parts, the hot files rewritten (imports of another part by the placeholder
  * specifier `nook-part-N`, which the caller bundles as external and then names), and the other
- * files rewritten, each renamed with the hot set's hash: a file of the same first-pass name may
- * import other names from the parts of another build.
+ * files rewritten, each renamed with the hash of the hot set's text: a file of the same
+ * first-pass name may import other names from the parts of another build.
  */
 export async function mergeHot(files: Map<string, string>, roots: string[], partBytes = PART_BYTES): Promise<{
   parts: HotPart[];
@@ -148,7 +148,9 @@ export async function mergeHot(files: Map<string, string>, roots: string[], part
     groups.push(order);
   }
   const all = groups.flat();
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode([...all].sort().join("\n"))));
+  // of the hot files' texts, not their names: this tool's own rewrites (and PART_BYTES) change them too
+  const hotText = [...all].sort().map((name) => `${name}\n${files.get(name)}`).join("\n");
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(`${partBytes}\n${hotText}`)));
   const tag = [...digest.slice(0, 4)].map((b) => b.toString(16).padStart(2, "0")).join("");
   const renamed = (name: string) => name.replace(/\.js$/, `-${tag}.js`);
   // the parts: consecutive runs of each group's order, the last named as the group's root
@@ -263,6 +265,16 @@ export function freshnessCheck(paths: string[]): string {
   ].join("\n");
 }
 
+/**
+ * The text without the bundler's `__name(f, "f");` statements (--keep-names) that name a
+ * function or class declared as `f` by its own name: its `name` is that already, and the
+ * ≈1400 calls cost every start ≈1 ms. The calls that matter stay: those of a binding the
+ * bundler renamed (`__name(parse2, "parse")`), and every `__name(this, …)` and wrapped arrow.
+ */
+export function dropNoopNames(text: string): string {
+  return text.replace(/^[ \t]*__name\(([\w$]+), "([\w$]+)"\);\n/gm, (all, binding: string, name: string) => binding === name ? "" : all);
+}
+
 /** Run `deno bundle` with nook's options on `input`, into `outdir`; false when it failed. */
 async function denoBundle(input: string, outdir: string, split: boolean, external: string[] = []): Promise<boolean> {
   const imports: Record<string, string> = JSON.parse(await Deno.readTextFile(path("deno.json"))).imports ?? {};
@@ -308,7 +320,7 @@ async function main(): Promise<number> {
       // The bundler writes import("./x-HASH.js") for each lazy module; Deno would load the
       // graph behind every such literal at start, so each becomes a computed specifier.
       const text = await Deno.readTextFile(`${tmp}out/${e.name}`);
-      files.set(e.name, text.replace(/\bimport\("(\.\/[\w.-]+\.js)"\)/g, 'import(new URL("$1", import.meta.url).href)'));
+      files.set(e.name, dropNoopNames(text.replace(/\bimport\("(\.\/[\w.-]+\.js)"\)/g, 'import(new URL("$1", import.meta.url).href)')));
     }
     // the hot set: the entry's chunks, then each lazy module of HOT's
     const entryText = files.get("nook.js") ?? "";

@@ -3,7 +3,7 @@
  * loaded through lazyImport must have a loader in it, and the bundled CLI must behave as the
  * sources do.
  */
-import { entrySource, lazyTargets } from "../../tools/bundle.ts";
+import { dropNoopNames, entrySource, lazyTargets } from "../../tools/bundle.ts";
 import { COMMANDS } from "../../src/cli/commands.ts";
 import { assert, nook, ROOT, test } from "../_helpers.ts";
 
@@ -96,4 +96,30 @@ test("the bundle's `nook run` path is a few files, and every file a bundle file 
   for (const m of Deno.readTextFileSync(`${dir}nook.js`).matchAll(/new URL\("\.\/([\w.-]+\.js)"/g)) {
     assert.ok(Deno.statSync(`${dir}${m[1]}`).isFile, `${m[1]} is missing`);
   }
+});
+
+test("the bundle drops only the names a function or class already has by its declaration", () => {
+  const text = [
+    "function parse() {}",
+    '__name(parse, "parse");',
+    "function parse2() {}",
+    '__name(parse2, "parse");',
+    "  function inner() {}",
+    '  __name(inner, "inner");',
+    'var f = /* @__PURE__ */ __name(() => 1, "f");',
+    'var C = class { static { __name(this, "C"); } };',
+    "",
+  ].join("\n");
+  assert.equal(
+    dropNoopNames(text),
+    [
+      "function parse() {}",
+      "function parse2() {}",
+      '__name(parse2, "parse");',
+      "  function inner() {}",
+      'var f = /* @__PURE__ */ __name(() => 1, "f");',
+      'var C = class { static { __name(this, "C"); } };',
+      "",
+    ].join("\n"),
+  );
 });
