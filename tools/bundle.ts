@@ -150,7 +150,9 @@ export async function mergeHot(files: Map<string, string>, roots: string[], part
   const all = groups.flat();
   // of the hot files' texts, not their names: this tool's own rewrites (and PART_BYTES) change them too
   const hotText = [...all].sort().map((name) => `${name}\n${files.get(name)}`).join("\n");
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(`${partBytes}\n${hotText}`)));
+  const digest = new Uint8Array(
+    await crypto.subtle.digest("SHA-256", new TextEncoder().encode(`${partBytes}\n${hotText}`)),
+  );
   const tag = [...digest.slice(0, 4)].map((b) => b.toString(16).padStart(2, "0")).join("");
   const renamed = (name: string) => name.replace(/\.js$/, `-${tag}.js`);
   // the parts: consecutive runs of each group's order, the last named as the group's root
@@ -207,8 +209,11 @@ export async function mergeHot(files: Map<string, string>, roots: string[], part
   // name; then the hot chunks' by their parts, and none may be left outside its own part
   const rewrite = (name: string, text: string, here: number | undefined, spec: (n: number) => string) => {
     const done = redirect(
-      text.replace(/"\.\/([\w.-]+\.js)"/g, (all, ref: string) =>
-        files.has(ref) && (!partOf.has(ref) || roots.includes(ref) && ref !== entry) ? `"./${renamed(ref)}"` : all),
+      text.replace(
+        /"\.\/([\w.-]+\.js)"/g,
+        (all, ref: string) =>
+          files.has(ref) && (!partOf.has(ref) || roots.includes(ref) && ref !== entry) ? `"./${renamed(ref)}"` : all,
+      ),
       here,
       spec,
     );
@@ -221,7 +226,12 @@ export async function mergeHot(files: Map<string, string>, roots: string[], part
     return done;
   };
   const hotFiles = new Map<string, string>();
-  for (const name of all) hotFiles.set(name, rewrite(name, files.get(name)!, partOf.get(name), (n) => `nook-part-${n}`));
+  for (const name of all) {
+    hotFiles.set(
+      name,
+      rewrite(name, files.get(name)!, partOf.get(name), (n) => `nook-part-${n}`),
+    );
+  }
   const rest = new Map<string, string>();
   for (const [name, text] of files) {
     if (!partOf.has(name)) rest.set(renamed(name), rewrite(name, text, undefined, (n) => `./${partName(n)}`));
@@ -272,7 +282,10 @@ export function freshnessCheck(paths: string[]): string {
  * bundler renamed (`__name(parse2, "parse")`), and every `__name(this, …)` and wrapped arrow.
  */
 export function dropNoopNames(text: string): string {
-  return text.replace(/^[ \t]*__name\(([\w$]+), "([\w$]+)"\);\n/gm, (all, binding: string, name: string) => binding === name ? "" : all);
+  return text.replace(
+    /^[ \t]*__name\(([\w$]+), "([\w$]+)"\);\n/gm,
+    (all, binding: string, name: string) => binding === name ? "" : all,
+  );
 }
 
 /** Run `deno bundle` with nook's options on `input`, into `outdir`; false when it failed. */
@@ -320,15 +333,21 @@ async function main(): Promise<number> {
       // The bundler writes import("./x-HASH.js") for each lazy module; Deno would load the
       // graph behind every such literal at start, so each becomes a computed specifier.
       const text = await Deno.readTextFile(`${tmp}out/${e.name}`);
-      files.set(e.name, dropNoopNames(text.replace(/\bimport\("(\.\/[\w.-]+\.js)"\)/g, 'import(new URL("$1", import.meta.url).href)')));
+      files.set(
+        e.name,
+        dropNoopNames(text.replace(/\bimport\("(\.\/[\w.-]+\.js)"\)/g, 'import(new URL("$1", import.meta.url).href)')),
+      );
     }
     // the hot set: the entry's chunks, then each lazy module of HOT's
     const entryText = files.get("nook.js") ?? "";
-    const roots = ["nook.js", ...HOT.map((t) => {
-      const m = entryText.match(new RegExp(`${JSON.stringify(t)}: [^\\n]*?new URL\\("\\./([\\w.-]+\\.js)"`));
-      if (!m) throw new Error(`the bundle's entry has no loader for ${t}`);
-      return m[1]!;
-    })];
+    const roots = [
+      "nook.js",
+      ...HOT.map((t) => {
+        const m = entryText.match(new RegExp(`${JSON.stringify(t)}: [^\\n]*?new URL\\("\\./([\\w.-]+\\.js)"`));
+        if (!m) throw new Error(`the bundle's entry has no loader for ${t}`);
+        return m[1]!;
+      }),
+    ];
     const { parts, hotFiles, rest } = await mergeHot(files, roots);
     for (const [name, text] of hotFiles) await Deno.writeTextFile(`${tmp}out/${name}`, text);
     await Deno.mkdir(`${tmp}merged`);
