@@ -35,7 +35,7 @@ NOOK_FROM_SOURCE=1 "$root/nook" run --rm --rootfs "$rootfs" true 2>/dev/null
 tar -C "$rootfs" -cf - . | "$root/nook" import -q - bench-busybox >/dev/null
 "$root/nook" run --rm --network none bench-busybox true
 # what the launcher execs at its end, without the launcher: a compiled nook does this
-bundle="$deno run --allow-all --quiet --no-prompt --config $root/deno.json $root/build/js/nook.js"
+bundle="$deno run --v8-flags=--no-lazy --allow-all --quiet --no-prompt --config $root/deno.json $root/build/js/nook.js"
 [ -e "$root/build/js/nook.js" ] || { echo "bench: the launcher did not build build/js/nook.js" >&2; exit 1; }
 : >"$tmp/empty.js"
 

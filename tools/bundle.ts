@@ -9,6 +9,11 @@
  * (found in the sources by that call) and for every command file (the `lazy("…")` entries
  * of src/cli/commands.ts), so the bundler splits each into a chunk of its own.
  *
+ * A second pass then merges the entry with every chunk it imports, and each lazy module of the
+ * hot path (`nook run`: {@link HOT}) with the chunks it adds, into a few files each:
+ * esbuild splits shared code into one chunk per set of entries that reach it, which made
+ * `nook run` load ≈50 files, and each costs Deno ≈0.35 ms however small (see {@link mergeHot}).
+ *
  * Next to the entry it writes build/js/fresh.sh, the launcher's freshness check: one `test -nt`
  * per file and folder the bundle was made from (see {@link freshnessCheck}).
  *
@@ -51,6 +56,12 @@ export async function lazyTargets(): Promise<string[]> {
   return [...found].sort();
 }
 
+/**
+ * The lazily loaded modules that `nook run --rm` loads on every run: each becomes, with every
+ * chunk it imports that the entry does not, a group of a few files (see {@link mergeHot}).
+ */
+export const HOT: readonly string[] = ["cli/run.ts"];
+
 /** The generated entry module's text. */
 export function entrySource(targets: string[]): string {
   const src = (rel: string) => JSON.stringify(new URL(`src/${rel}`, root).href);
@@ -66,9 +77,166 @@ export function entrySource(targets: string[]): string {
     "useBundledModules({",
     ...targets.map((t) => `  ${JSON.stringify(t)}: () => import(${src(t)}),`),
     "});",
-    "Deno.exit(await cli(runtimeArgv(Deno.args)));",
+    // no top-level await: the lazy chunks import this module (mergeHot), and an import of a
+    // module still evaluating would wait for the end of the command that asked for it
+    "cli(runtimeArgv(Deno.args)).then((code) => Deno.exit(code));",
     "",
   ].join("\n");
+}
+
+const importRe = /^import \{([^}]*)\} from "\.\/([\w.-]+\.js)";$/gm;
+const bareImportRe = /^import "\.\/([\w.-]+\.js)";$/gm;
+
+/** The files an output chunk imports statically. */
+function staticImports(text: string): string[] {
+  return [...text.matchAll(importRe)].map((m) => m[2]!).concat([...text.matchAll(bareImportRe)].map((m) => m[1]!));
+}
+
+/** The names a chunk exports (its closing `export { a, b as c };`). */
+function exportedNames(text: string): string[] {
+  const m = text.match(/(?:^|\n)export \{([^}]*)\};\s*$/);
+  if (!m) return [];
+  return m[1]!.split(",").map((s) => s.trim()).filter(Boolean).map((s) => s.split(/\s+as\s+/).pop()!);
+}
+
+/** The most bytes of first-pass chunks merged into one file of the hot set (see {@link mergeHot}). */
+export const PART_BYTES = 100_000;
+
+/** One file of the hot set: its name in build/js and the merge module it is bundled from. */
+export interface HotPart {
+  /** The file's name (the last part is the entry). */
+  name: string;
+  /** The generated module that the second pass bundles into it. */
+  merge: string;
+}
+
+/**
+ * The second pass, over the first pass's output (files by name → text). `roots` are the entry
+ * and the chunks of the hot lazy modules; each root with every chunk it imports statically that
+ * no earlier root does (a group) is merged into a few files, in dependency order (each imports
+ * only the ones before it), the last named as the root (the entry, or the root's new name, so
+ * its lazy loader finds it). A part exports every export of its chunks as `<chunk>$<name>`
+ * (a root's own exports keep their names), and every other chunk imports them from the part.
+ * Why parts of at most {@link PART_BYTES} and not one file: Deno's cost per file is ≈0.35 ms,
+ * but one file of the whole ≈400 kB hot set cost ≈15 % more instructions than the same code
+ * in 50 files (callgrind), where parts of ≤100 kB cost ≈5 % fewer.
+ *
+ * Returns the parts, the hot files rewritten (imports of another part by the placeholder
+ * specifier `nook-part-N`, which the caller bundles as external and then names), and the other
+ * files rewritten, each renamed with the hash of the hot set's text: a file of the same
+ * first-pass name may import other names from the parts of another build.
+ */
+export async function mergeHot(files: Map<string, string>, roots: string[], partBytes = PART_BYTES): Promise<{
+  parts: HotPart[];
+  hotFiles: Map<string, string>;
+  rest: Map<string, string>;
+}> {
+  const entry = roots[0]!;
+  const groups: string[][] = []; // each root's chunks not in an earlier group, dependencies first
+  const seen = new Set<string>();
+  for (const root of roots) {
+    const order: string[] = [];
+    const visit = (name: string) => {
+      if (seen.has(name)) return;
+      seen.add(name);
+      const text = files.get(name);
+      if (text === undefined) throw new Error(`the bundle's ${root} imports a missing ${name}`);
+      for (const dep of staticImports(text)) visit(dep);
+      order.push(name);
+    };
+    visit(root);
+    groups.push(order);
+  }
+  const all = groups.flat();
+  // of the hot files' texts, not their names: this tool's own rewrites (and PART_BYTES) change them too
+  const hotText = [...all].sort().map((name) => `${name}\n${files.get(name)}`).join("\n");
+  const digest = new Uint8Array(
+    await crypto.subtle.digest("SHA-256", new TextEncoder().encode(`${partBytes}\n${hotText}`)),
+  );
+  const tag = [...digest.slice(0, 4)].map((b) => b.toString(16).padStart(2, "0")).join("");
+  const renamed = (name: string) => name.replace(/\.js$/, `-${tag}.js`);
+  // the parts: consecutive runs of each group's order, the last named as the group's root
+  const partOf = new Map<string, number>();
+  const names: string[] = [];
+  for (const [g, order] of groups.entries()) {
+    let size = 0;
+    names.push("");
+    for (const name of order) {
+      const bytes = files.get(name)!.length;
+      if (size > 0 && size + bytes > partBytes) names.push(""), size = 0;
+      partOf.set(name, names.length - 1);
+      size += bytes;
+    }
+    for (let n = partOf.get(order[0] ?? roots[g]!)!; n < names.length; n++) names[n] = `part${n}-${tag}.js`;
+    names[names.length - 1] = g === 0 ? entry : renamed(roots[g]!);
+  }
+  const partName = (n: number) => names[n]!;
+  const alias = (chunk: string, name: string) => `${chunk.replace(/\.js$/, "").replace(/\W/g, "_")}$${name}`;
+  const parts: HotPart[] = names.map((name, n) => {
+    const merge: string[] = ["// Generated by tools/bundle.ts: a part of the bundle's hot set."];
+    for (const chunk of all) {
+      if (partOf.get(chunk) !== n) continue;
+      const exported = exportedNames(files.get(chunk)!);
+      if (roots.includes(chunk)) {
+        // a root keeps its own names: the lazy loader's module, or the entry (none)
+        merge.push(exported.length ? `export * from "./${chunk}";` : `import "./${chunk}";`);
+        if (exported.includes("default")) merge.push(`export { default } from "./${chunk}";`);
+      } else {
+        merge.push(
+          exported.length
+            ? `export { ${exported.map((e) => `${e} as ${alias(chunk, e)}`).join(", ")} } from "./${chunk}";`
+            : `import "./${chunk}";`,
+        );
+      }
+    }
+    return { name, merge: merge.join("\n") + "\n" };
+  });
+  // imports of a hot chunk from outside its part: of the part that holds it, by the aliases
+  const redirect = (text: string, here: number | undefined, spec: (n: number) => string) =>
+    text.replace(importRe, (all, list: string, from: string) => {
+      const n = partOf.get(from);
+      if (n === undefined || n === here) return all;
+      const items = list.split(",").map((s) => s.trim()).filter(Boolean).map((s) => {
+        const [imported = "", local = imported] = s.split(/\s+as\s+/);
+        return `  ${alias(from, imported)} as ${local}`;
+      });
+      return `import {\n${items.join(",\n")}\n} from "${spec(n)}";`;
+    }).replace(bareImportRe, (all, from: string) => {
+      const n = partOf.get(from);
+      return n === undefined || n === here ? all : `import "${spec(n)}";`;
+    });
+  // every other reference to an output file (static imports, the lazy loaders' URLs) by its new
+  // name; then the hot chunks' by their parts, and none may be left outside its own part
+  const rewrite = (name: string, text: string, here: number | undefined, spec: (n: number) => string) => {
+    const done = redirect(
+      text.replace(
+        /"\.\/([\w.-]+\.js)"/g,
+        (all, ref: string) =>
+          files.has(ref) && (!partOf.has(ref) || roots.includes(ref) && ref !== entry) ? `"./${renamed(ref)}"` : all,
+      ),
+      here,
+      spec,
+    );
+    for (const m of done.matchAll(/"\.\/([\w.-]+\.js)"/g)) {
+      const n = partOf.get(m[1]!);
+      if (n !== undefined && n !== here && m[1] !== entry) {
+        throw new Error(`${name} refers to "${m[1]}", merged into a part, in a way the bundle cannot rewrite`);
+      }
+    }
+    return done;
+  };
+  const hotFiles = new Map<string, string>();
+  for (const name of all) {
+    hotFiles.set(
+      name,
+      rewrite(name, files.get(name)!, partOf.get(name), (n) => `nook-part-${n}`),
+    );
+  }
+  const rest = new Map<string, string>();
+  for (const [name, text] of files) {
+    if (!partOf.has(name)) rest.set(renamed(name), rewrite(name, text, undefined, (n) => `./${partName(n)}`));
+  }
+  return { parts, hotFiles, rest };
 }
 
 /**
@@ -107,59 +275,109 @@ export function freshnessCheck(paths: string[]): string {
   ].join("\n");
 }
 
+/**
+ * The text without the bundler's `__name(f, "f");` statements (--keep-names) that name a
+ * function or class declared as `f` by its own name: its `name` is that already, and the
+ * ≈1400 calls cost every start ≈1 ms. The calls that matter stay: those of a binding the
+ * bundler renamed (`__name(parse2, "parse")`), and every `__name(this, …)` and wrapped arrow.
+ */
+export function dropNoopNames(text: string): string {
+  return text.replace(
+    /^[ \t]*__name\(([\w$]+), "([\w$]+)"\);\n/gm,
+    (all, binding: string, name: string) => binding === name ? "" : all,
+  );
+}
+
+/** Run `deno bundle` with nook's options on `input`, into `outdir`; false when it failed. */
+async function denoBundle(input: string, outdir: string, split: boolean, external: string[] = []): Promise<boolean> {
+  const imports: Record<string, string> = JSON.parse(await Deno.readTextFile(path("deno.json"))).imports ?? {};
+  const res = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "bundle",
+      "--quiet",
+      "--config",
+      path("deno.json"),
+      "--platform",
+      "deno",
+      "--format",
+      "esm",
+      ...(split ? ["--code-splitting"] : []),
+      "--packages",
+      "external",
+      // the npm packages stay Deno's to load (only in the commands that import them); bundled,
+      // their CommonJS would make every start load node:module
+      ...Object.keys(imports).concat(external).flatMap((name) => ["--external", name]),
+      // the first pass names every function and class (__name); the second keeps those calls
+      ...(split ? ["--keep-names"] : []),
+      "--outdir",
+      outdir,
+      input,
+    ],
+    stdout: "inherit",
+    stderr: "inherit",
+  }).output();
+  return res.success;
+}
+
 async function main(): Promise<number> {
   const out = path("build/js/");
   const tmp = path(`build/js.tmp-${Deno.pid}/`);
-  const imports: Record<string, string> = JSON.parse(await Deno.readTextFile(path("deno.json"))).imports ?? {};
   const started = new Date();
   await Deno.mkdir(tmp, { recursive: true });
   try {
     await Deno.writeTextFile(`${tmp}nook.ts`, entrySource(await lazyTargets()));
     const check = freshnessCheck(await watchedPaths());
-    const res = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "bundle",
-        "--quiet",
-        "--config",
-        path("deno.json"),
-        "--platform",
-        "deno",
-        "--format",
-        "esm",
-        "--code-splitting",
-        "--packages",
-        "external",
-        // the npm packages stay Deno's to load (only in the commands that import them); bundled,
-        // their CommonJS would make every start load node:module
-        ...Object.keys(imports).flatMap((name) => ["--external", name]),
-        "--keep-names",
-        "--outdir",
-        `${tmp}out`,
-        `${tmp}nook.ts`,
-      ],
-      stdout: "inherit",
-      stderr: "inherit",
-    }).output();
-    if (!res.success) return 1;
-    await Deno.mkdir(out, { recursive: true });
-    const fresh = new Set<string>();
+    if (!await denoBundle(`${tmp}nook.ts`, `${tmp}out`, true)) return 1;
+    const files = new Map<string, string>();
     for await (const e of Deno.readDir(`${tmp}out`)) {
-      fresh.add(e.name);
       // The bundler writes import("./x-HASH.js") for each lazy module; Deno would load the
       // graph behind every such literal at start, so each becomes a computed specifier.
-      const file = `${tmp}out/${e.name}`;
-      const text = await Deno.readTextFile(file);
-      const lazy = text.replace(/\bimport\("(\.\/[\w.-]+\.js)"\)/g, 'import(new URL("$1", import.meta.url).href)');
-      if (lazy !== text) await Deno.writeTextFile(file, lazy);
-      if (e.name !== "nook.js") await Deno.rename(`${tmp}out/${e.name}`, `${out}${e.name}`);
+      const text = await Deno.readTextFile(`${tmp}out/${e.name}`);
+      files.set(
+        e.name,
+        dropNoopNames(text.replace(/\bimport\("(\.\/[\w.-]+\.js)"\)/g, 'import(new URL("$1", import.meta.url).href)')),
+      );
+    }
+    // the hot set: the entry's chunks, then each lazy module of HOT's
+    const entryText = files.get("nook.js") ?? "";
+    const roots = [
+      "nook.js",
+      ...HOT.map((t) => {
+        const m = entryText.match(new RegExp(`${JSON.stringify(t)}: [^\\n]*?new URL\\("\\./([\\w.-]+\\.js)"`));
+        if (!m) throw new Error(`the bundle's entry has no loader for ${t}`);
+        return m[1]!;
+      }),
+    ];
+    const { parts, hotFiles, rest } = await mergeHot(files, roots);
+    for (const [name, text] of hotFiles) await Deno.writeTextFile(`${tmp}out/${name}`, text);
+    await Deno.mkdir(`${tmp}merged`);
+    for (const [n, part] of parts.entries()) {
+      await Deno.writeTextFile(`${tmp}out/merge-${n}.js`, part.merge);
+      if (!await denoBundle(`${tmp}out/merge-${n}.js`, `${tmp}merged`, false, ["nook-part-*"])) return 1;
+      const text = await Deno.readTextFile(`${tmp}merged/merge-${n}.js`);
+      // the placeholders of the earlier parts by their names
+      await Deno.writeTextFile(
+        `${tmp}merged/${part.name}`,
+        text.replace(/"nook-part-(\d+)"/g, (_, k: string) => `"./${parts[Number(k)]!.name}"`),
+      );
+    }
+    await Deno.mkdir(out, { recursive: true });
+    const fresh = new Set<string>(["nook.js"]);
+    for (const [name, text] of rest) {
+      await Deno.writeTextFile(`${out}${name}`, text);
+      fresh.add(name);
+    }
+    for (const part of parts.filter((p) => p.name !== "nook.js")) {
+      await Deno.rename(`${tmp}merged/${part.name}`, `${out}${part.name}`);
+      fresh.add(part.name);
     }
     // the check before the entry: a launcher that sees the new entry sees its list too
     await Deno.writeTextFile(`${tmp}fresh.sh`, check);
     await Deno.rename(`${tmp}fresh.sh`, `${out}fresh.sh`);
     fresh.add("fresh.sh");
     // dated when the sources were read: an edit made while bundling still counts as newer (./nook)
-    await Deno.utime(`${tmp}out/nook.js`, started, started);
-    await Deno.rename(`${tmp}out/nook.js`, `${out}nook.js`);
+    await Deno.utime(`${tmp}merged/nook.js`, started, started);
+    await Deno.rename(`${tmp}merged/nook.js`, `${out}nook.js`);
     const hourAgo = Date.now() - 3600_000;
     for await (const e of Deno.readDir(out)) {
       if (fresh.has(e.name)) continue;

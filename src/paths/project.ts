@@ -36,6 +36,8 @@ export function selfCommand(): string[] {
   return [
     exe,
     "run",
+    // the launcher's flag for the bundle (./nook): with other flags, V8 would reject its code cache
+    ...(entry.pathname.endsWith("/build/js/nook.js") ? ["--v8-flags=--no-lazy"] : []),
     "--allow-all",
     "--quiet",
     "--no-prompt",

@@ -3,7 +3,7 @@
  * loaded through lazyImport must have a loader in it, and the bundled CLI must behave as the
  * sources do.
  */
-import { entrySource, lazyTargets } from "../../tools/bundle.ts";
+import { dropNoopNames, entrySource, lazyTargets } from "../../tools/bundle.ts";
 import { COMMANDS } from "../../src/cli/commands.ts";
 import { assert, nook, ROOT, test } from "../_helpers.ts";
 
@@ -74,3 +74,52 @@ test("the launcher rebuilds the bundle after a source is written in place, and n
   r = await nook(["--version"]);
   assert.match(r.stdout, /^nook (?!9\.9\.9-edited)/);
 }, { skip: buildWritable() });
+
+test("the bundle's `nook run` path is a few files, and every file a bundle file names exists", async () => {
+  const r = await nook(["--version"]);
+  assert.equal(r.code, 0, r.stderr);
+  const dir = `${ROOT}/build/js/`;
+  const closure = new Set<string>();
+  const visit = (name: string) => {
+    if (closure.has(name)) return;
+    closure.add(name);
+    const text = Deno.readTextFileSync(`${dir}${name}`); // throws when a named file is missing
+    for (const m of text.matchAll(/^(?:import|export) (?:[^"]*? from )?"\.\/([\w.-]+\.js)";$/gm)) visit(m[1]!);
+  };
+  visit("nook.js");
+  const loader = Deno.readTextFileSync(`${dir}nook.js`).match(/"cli\/run\.ts": [^\n]*?new URL\("\.\/([\w.-]+\.js)"/);
+  assert.ok(loader, "build/js/nook.js has no loader for cli/run.ts");
+  visit(loader[1]!);
+  // the hot set in parts of ≤100 kB: ≈6 files, where esbuild's own chunks made ≈50
+  assert.ok(closure.size <= 10, `nook run loads ${closure.size} bundle files: ${[...closure].join(" ")}`);
+  // every lazy loader's file exists
+  for (const m of Deno.readTextFileSync(`${dir}nook.js`).matchAll(/new URL\("\.\/([\w.-]+\.js)"/g)) {
+    assert.ok(Deno.statSync(`${dir}${m[1]}`).isFile, `${m[1]} is missing`);
+  }
+});
+
+test("the bundle drops only the names a function or class already has by its declaration", () => {
+  const text = [
+    "function parse() {}",
+    '__name(parse, "parse");',
+    "function parse2() {}",
+    '__name(parse2, "parse");',
+    "  function inner() {}",
+    '  __name(inner, "inner");',
+    'var f = /* @__PURE__ */ __name(() => 1, "f");',
+    'var C = class { static { __name(this, "C"); } };',
+    "",
+  ].join("\n");
+  assert.equal(
+    dropNoopNames(text),
+    [
+      "function parse() {}",
+      "function parse2() {}",
+      '__name(parse2, "parse");',
+      "  function inner() {}",
+      'var f = /* @__PURE__ */ __name(() => 1, "f");',
+      'var C = class { static { __name(this, "C"); } };',
+      "",
+    ].join("\n"),
+  );
+});
