@@ -44,7 +44,7 @@ if [ -n "${NOOK_BENCH_COMPARE:-}" ]; then
   per=3
   "$deno" run --allow-all --quiet --config "$root/deno.json" "$root/bench/rounds.ts" \
     $(((runs + per - 1) / per)) $per "$tmp/result.json" -N --warmup 1 -- "$@"
-  "$deno" run --allow-read --quiet --config "$root/deno.json" "$root/bench/compare_table.ts" \
+  "$deno" run --allow-all --quiet --config "$root/deno.json" "$root/bench/compare_table.ts" \
     "$tmp/result.json" "$root" "$other"
   exit 0
 fi
