@@ -1,0 +1,229 @@
+/**
+ * `nook build` is a transaction (src/build/builder.ts over src/store/intent.ts): nook killed with
+ * SIGKILL at each named step of a build (`NOOK_CRASH_AT`, honoured under the test harness) leaves
+ * a state that the next command — a second build, `system check --repair` or `image prune` —
+ * finishes or rolls back. Afterwards no step container runs on, `ps -a` lists nothing, the store
+ * holds no partial blob, no temporary entry, no open intent and no blob or layer that neither an
+ * image nor a build-cache entry names; `nook system check` reports it clean; and a rebuild gives
+ * the same image as an uninterrupted build. A build ended by SIGTERM or SIGINT undoes itself.
+ */
+import assert from "node:assert/strict";
+import { busyboxRootfs, busyboxSkip, scratch, sh, subidSkip, test } from "../_helpers.ts";
+import { fileHash, freshStore, listTree, nookT } from "../_oci.ts";
+import { NOOK } from "../_helpers.ts";
+
+const skip = busyboxSkip() ?? subidSkip();
+const SIGKILLED = 137;
+
+/** Marks the RUN step's process, so the test can tell whether it outlived its nook. */
+const MARK = "1.357";
+
+const CONTAINERFILE = `FROM bb
+COPY a.txt /a.txt
+RUN echo built > /built.txt && sleep ${MARK}
+COPY b.txt /b.txt
+`;
+
+type Store = ReturnType<typeof freshStore>;
+
+/** A store (crash points honoured) with the busybox image `bb` imported, and the build's context. */
+async function setUp(): Promise<{ s: Store; ctx: string }> {
+  const s = freshStore({ NOOK_TEST_CI: "1" });
+  const file = `${scratch("nook-build-crash-base-")}/bb.tar`;
+  const tar = await sh("tar", ["--owner=0", "--group=0", "--numeric-owner", "-C", busyboxRootfs(), "-cf", file, "."]);
+  assert.equal(tar.code, 0, tar.stderr);
+  const r = await nookT(["import", "-q", file, "bb"], s.env);
+  assert.equal(r.code, 0, r.stderr);
+  const ctx = scratch("nook-build-crash-ctx-");
+  Deno.writeTextFileSync(`${ctx}/Containerfile`, CONTAINERFILE);
+  Deno.writeTextFileSync(`${ctx}/a.txt`, "a\n");
+  Deno.writeTextFileSync(`${ctx}/b.txt`, "b\n");
+  return { s, ctx };
+}
+
+function buildArgs(ctx: string, extra: string[] = []): string[] {
+  return ["build", "--timestamp", "1700000000", "-t", "crash:1", ...extra, ctx];
+}
+
+function names(dir: string): string[] {
+  try {
+    return [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+  } catch {
+    return [];
+  }
+}
+
+/** Processes whose command line holds the step's mark (the RUN step's sleep). */
+function stepProcesses(): number[] {
+  const out: number[] = [];
+  for (const e of names("/proc")) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const cmd = Deno.readTextFileSync(`/proc/${e}/cmdline`).split("\0");
+      if (cmd.includes("sleep") && cmd.some((a) => a.startsWith(MARK))) out.push(Number(e));
+    } catch {
+      // ended, or not ours to read
+    }
+  }
+  return out;
+}
+
+async function noStepProcess(): Promise<void> {
+  for (let i = 0; i < 40 && stepProcesses().length; i++) await new Promise((r) => setTimeout(r, 100));
+  assert.deepEqual(stepProcesses(), [], "no process of a build step outlives its nook");
+}
+
+/**
+ * The store is consistent: no temporary entry, no open intent, no half-written cache entry, every
+ * blob whole, and every blob and layer named by an image record or a build-cache entry (and the
+ * other way round: whatever those name is there).
+ */
+function assertConsistent(data: string): { images: number; cache: number } {
+  assert.deepEqual(listTree(`${data}/tmp`), [], "no temporary file or directory is left");
+  assert.deepEqual(listTree(`${data}/intents`), [], "no transaction is left open");
+  const cacheFiles = names(`${data}/build-cache`);
+  assert.deepEqual(cacheFiles.filter((n) => n.endsWith(".tmp")), [], "no half-written cache entry");
+  const recs = JSON.parse(Deno.readTextFileSync(`${data}/images.json`)).images as {
+    id: string;
+    manifest: string;
+    layers: { digest: string; chainId: string }[];
+  }[];
+  const blobs = new Set<string>();
+  const layers = new Set<string>();
+  for (const r of recs) {
+    blobs.add(r.id.slice(7));
+    blobs.add(r.manifest.slice(7));
+    for (const l of r.layers) {
+      blobs.add(l.digest.slice(7));
+      layers.add(l.chainId.slice(7));
+    }
+  }
+  let cache = 0;
+  for (const n of cacheFiles.filter((n) => /^[0-9a-f]{64}\.json$/.test(n))) {
+    const e = JSON.parse(Deno.readTextFileSync(`${data}/build-cache/${n}`)) as { chainId: string; digest: string };
+    blobs.add(e.digest.slice(7));
+    layers.add(e.chainId.slice(7));
+    cache++;
+  }
+  const onDisk = listTree(`${data}/blobs/sha256`);
+  for (const hex of onDisk) assert.equal(fileHash(`${data}/blobs/sha256/${hex}`), hex, `blob ${hex} is whole`);
+  assert.deepEqual(onDisk.sort(), [...blobs].sort(), "exactly the blobs of the image records and cache entries");
+  const layerDirs = names(`${data}/layers`);
+  assert.deepEqual(layerDirs, [...layers].sort(), "exactly the layers of the image records and cache entries");
+  for (const hex of layerDirs) assert.ok(names(`${data}/layers/${hex}`).includes("layer.json"), `layer ${hex} is whole`);
+  return { images: recs.length, cache };
+}
+
+async function assertClean(s: Store): Promise<void> {
+  const clean = await nookT(["system", "check"], s.env);
+  assert.equal(clean.code, 0, clean.stdout + clean.stderr);
+  assert.match(clean.stdout, /nothing left behind/);
+  const ps = await nookT(["ps", "-a", "-q"], s.env);
+  assert.equal(ps.code, 0, ps.stderr);
+  assert.equal(ps.stdout.trim(), "", "no container is left");
+}
+
+/** The image the build made runs and holds the files of every step. */
+async function assertBuilt(s: Store): Promise<void> {
+  const run = await nookT(["run", "--rm", "--network", "none", "crash:1", "cat", "/a.txt", "/built.txt", "/b.txt"], s.env);
+  assert.equal(run.code, 0, run.stderr);
+  assert.equal(run.stdout, "a\nbuilt\nb\n");
+}
+
+/** After the kill: nothing runs on, and system check finds the interrupted build. */
+async function afterKill(s: Store, point: string): Promise<void> {
+  await noStepProcess();
+  const check = await nookT(["system", "check"], s.env);
+  assert.equal(check.code, 1, `system check finds the build killed at ${point}: ${check.stdout}${check.stderr}`);
+  assert.match(check.stdout, /build of "crash:1" interrupted by a nook that was killed/);
+}
+
+/** The image ID an uninterrupted build without the cache gives in this store. */
+async function referenceId(s: Store, ctx: string): Promise<string> {
+  const b = await nookT(buildArgs(ctx, ["--no-cache", "-q"]), s.env);
+  assert.equal(b.code, 0, b.stderr);
+  return b.stdout.trim();
+}
+
+const POINTS = ["step-container", "intent", "blob", "layer", "cache", "config", "record", "tag"];
+
+for (const point of POINTS) {
+  test(`build killed at build.${point}: the next build finishes, the store is consistent, the image is the same`, async () => {
+    const { s, ctx } = await setUp();
+    try {
+      const r = await nookT(buildArgs(ctx), { ...s.env, NOOK_CRASH_AT: `build.${point}` });
+      assert.equal(r.code, SIGKILLED, `nook was to kill itself at build.${point}: ${r.stderr}`);
+      await afterKill(s, point);
+      const again = await nookT(buildArgs(ctx, ["-q"]), s.env);
+      assert.equal(again.code, 0, `the next build succeeds: ${again.stderr}`);
+      const id = again.stdout.trim();
+      assert.match(id, /^sha256:[0-9a-f]{64}$/);
+      const state = assertConsistent(s.data);
+      assert.equal(state.images, 2, "bb and the build's image");
+      await assertClean(s);
+      await assertBuilt(s);
+      assert.equal(await referenceId(s, ctx), id, "the rebuild gives the image an uninterrupted build gives");
+      assertConsistent(s.data);
+      await assertClean(s);
+    } finally {
+      await s.reset();
+    }
+  }, { skip });
+}
+
+for (const [point, next] of [["layer", ["system", "check", "--repair"]], ["cache", ["image", "prune", "-f"]], ["tag", ["system", "check", "--repair"]]] as const) {
+  test(`build killed at build.${point}: ${next.join(" ")} rolls it back (or keeps its whole image)`, async () => {
+    const { s, ctx } = await setUp();
+    try {
+      const r = await nookT(buildArgs(ctx), { ...s.env, NOOK_CRASH_AT: `build.${point}` });
+      assert.equal(r.code, SIGKILLED, `nook was to kill itself at build.${point}: ${r.stderr}`);
+      await afterKill(s, point);
+      const repair = await nookT([...next], s.env);
+      assert.equal(repair.code, 0, repair.stdout + repair.stderr);
+      const state = assertConsistent(s.data);
+      // killed after its image record was written, the build is finished: the image stays whole
+      assert.equal(state.images, point === "tag" ? 2 : 1, "the image record of a killed build stays only when it was whole");
+      if (point !== "tag") assert.equal(state.cache, 0, "no cache entry of the killed build is left");
+      await assertClean(s);
+      if (point === "tag") await assertBuilt(s);
+      const again = await nookT(buildArgs(ctx, ["-q"]), s.env);
+      assert.equal(again.code, 0, again.stderr);
+      assertConsistent(s.data);
+      await assertBuilt(s);
+      await assertClean(s);
+    } finally {
+      await s.reset();
+    }
+  }, { skip });
+}
+
+for (const signal of ["SIGTERM", "SIGINT"] as const) {
+  test(`a build ended by ${signal} during a RUN step undoes itself`, async () => {
+    const { s, ctx } = await setUp();
+    try {
+      Deno.writeTextFileSync(`${ctx}/Containerfile`, `FROM bb\nCOPY a.txt /a.txt\nRUN sleep ${MARK}0\n`);
+      const child = new Deno.Command(NOOK, { args: buildArgs(ctx), env: s.env, stdin: "null", stdout: "piped", stderr: "piped" }).spawn();
+      const out = child.output();
+      let seen = false;
+      for (let i = 0; i < 600 && !seen; i++) {
+        seen = stepProcesses().length > 0;
+        if (!seen) await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.ok(seen, "the RUN step started");
+      const t0 = Date.now();
+      child.kill(signal);
+      const res = await out;
+      const stderr = new TextDecoder().decode(res.stderr);
+      assert.equal(res.code, signal === "SIGTERM" ? 143 : 130, stderr);
+      assert.ok(Date.now() - t0 < 10_000, `the build ended promptly (${Date.now() - t0} ms)`);
+      assert.match(stderr, new RegExp(`interrupted by ${signal}`));
+      await noStepProcess();
+      const state = assertConsistent(s.data);
+      assert.equal(state.images, 1, "only bb");
+      assert.equal(state.cache, 0, "no cache entry of the interrupted build is left");
+      await assertClean(s);
+    } finally {
+      await s.reset();
+    }
+  }, { skip });
+}
