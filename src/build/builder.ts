@@ -687,7 +687,7 @@ async function commitStep(dir: string, state: State, ctx: Ctx, key: string | und
   if (!hasLayer(chainId)) {
     for (const d of ["work", "merged", "empty", "etc"]) removeQuietly(`${dir}/${d}`);
     ctx.tx.temps.splice(ctx.tx.temps.indexOf(dir), 1);
-    const dest = commitLayer(dir, {
+    commitLayer(dir, {
       chainId,
       diffId: blob.diffId,
       size: blob.tarSize,
