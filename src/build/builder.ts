@@ -447,7 +447,7 @@ class Transaction {
     if (this.#grace !== undefined) clearTimeout(this.#grace);
     for (const [sig, fn] of this.#listeners.splice(0)) Deno.removeSignalListener(sig, fn);
     for (const t of this.temps) removeQuietly(t);
-    this.store.end(!this.#ok);
+    this.store.end(!this.#ok, { tidy: true });
   }
 }
 

@@ -199,14 +199,18 @@ export class StoreTransaction {
 
   /**
    * End the transaction. After a failure, what it made that no image uses is rolled back;
-   * after success, everything it named is in an image record, or was there already.
+   * after success, everything it named is in an image record, or was there already. With
+   * `tidy`, a success also removes what it made that neither an image record nor a build-cache
+   * entry names (a build's layers of stages that are not in its image, built without the cache).
    */
-  end(failed: boolean): void {
+  end(failed: boolean, opts: { tidy?: boolean } = {}): void {
     if (this.#ended) return;
     this.#ended = true;
     if (current === this) current = this.#outer;
     this.#release();
     if (failed) rollBack(this.#intent, this.#root);
+    // its own cache entries stay, and keep what they name
+    else if (opts.tidy) rollBack({ ...this.#intent, cache: [] }, this.#root);
     removeQuietly(this.#path);
   }
 

@@ -227,3 +227,44 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
     }
   }, { skip });
 }
+
+test("build killed at build.cache: the next build of another Containerfile rolls the killed one back", async () => {
+  const { s, ctx } = await setUp();
+  try {
+    const r = await nookT(buildArgs(ctx), { ...s.env, NOOK_CRASH_AT: "build.cache" });
+    assert.equal(r.code, SIGKILLED, r.stderr);
+    await afterKill(s, "cache");
+    const other = scratch("nook-build-crash-other-");
+    Deno.writeTextFileSync(`${other}/Containerfile`, "FROM bb\nRUN echo other > /other.txt\n");
+    const b = await nookT(["build", "-q", "-t", "other:1", other], s.env);
+    assert.equal(b.code, 0, b.stderr);
+    // the killed build's COPY layer is named by nothing now: it is gone
+    const state = assertConsistent(s.data);
+    assert.equal(state.images, 2, "bb and other:1");
+    assert.equal(state.cache, 1, "the other build's RUN step");
+    await assertClean(s);
+  } finally {
+    await s.reset();
+  }
+}, { skip });
+
+test("a multi-stage build without the cache keeps no layer of a stage its image does not use", async () => {
+  const { s, ctx } = await setUp();
+  try {
+    Deno.writeTextFileSync(
+      `${ctx}/Containerfile`,
+      "FROM bb AS tools\nCOPY a.txt /a.txt\nRUN cat /a.txt /a.txt > /aa.txt\n\nFROM bb\nCOPY --from=tools /aa.txt /aa.txt\n",
+    );
+    const b = await nookT(buildArgs(ctx, ["--no-cache"]), s.env);
+    assert.equal(b.code, 0, b.stderr);
+    const state = assertConsistent(s.data);
+    assert.equal(state.images, 2);
+    assert.equal(state.cache, 0);
+    assert.equal(names(`${s.data}/layers`).length, 2, "bb's layer and the final COPY's");
+    const run = await nookT(["run", "--rm", "--network", "none", "crash:1", "cat", "/aa.txt"], s.env);
+    assert.equal(run.stdout, "a\na\n", run.stderr);
+    await assertClean(s);
+  } finally {
+    await s.reset();
+  }
+}, { skip });
