@@ -40,7 +40,7 @@ import { parseReference, repoName } from "../image/reference.ts";
 import { recordImage } from "../image/ingest.ts";
 import type { Progress } from "../image/progress.ts";
 import { commitBlobFile, hasBlob, readBlobText, sha256, writeBlob } from "../store/blobs.ts";
-import { StoreTransaction } from "../store/intent.ts";
+import { currentTransaction, StoreTransaction } from "../store/intent.ts";
 import type { ImageRecord, LayerRef } from "../store/images.ts";
 import { commitLayer, hasLayer, layerDiff, readLayerInfo } from "../store/layers.ts";
 import { digestHex, storeLayout } from "../store/layout.ts";
@@ -419,6 +419,8 @@ class Transaction {
     this.#killStep();
     // the await the build is in ends soon (its step was killed) and the next check throws; one that does not
     const grace = setTimeout(() => {
+      // a pull of a base image it is in is a transaction of its own: rolled back too
+      for (let n = 0, t = currentTransaction(); n < 8 && t && t !== this.store; n++, t = currentTransaction()) t.end(true);
       this.end();
       Deno.exit(128 + SIGNALS[sig]!);
     }, INTERRUPT_GRACE_MS);

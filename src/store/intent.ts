@@ -99,7 +99,9 @@ export function buildCacheDir(root?: string): string {
 function readCacheEntry(path: string): { chainId: string; digest: string } | undefined {
   try {
     const e = JSON.parse(Deno.readTextFileSync(path)) as { chainId?: unknown; digest?: unknown };
-    return typeof e.chainId === "string" && typeof e.digest === "string" ? { chainId: e.chainId, digest: e.digest } : undefined;
+    return typeof e.chainId === "string" && typeof e.digest === "string"
+      ? { chainId: e.chainId, digest: e.digest }
+      : undefined;
   } catch {
     return undefined;
   }
@@ -156,7 +158,14 @@ export class StoreTransaction {
    * Name blobs, layers and images this transaction may create, before it looks for them or
    * makes them: they are written into the intent, and their use locks are taken shared.
    */
-  will(items: { blobs?: readonly string[]; layers?: readonly string[]; images?: readonly string[]; cache?: readonly string[] }): void {
+  will(
+    items: {
+      blobs?: readonly string[];
+      layers?: readonly string[];
+      images?: readonly string[];
+      cache?: readonly string[];
+    },
+  ): void {
     const add = (list: string[], more: readonly string[] | undefined): boolean => {
       let changed = false;
       for (const d of more ?? []) {

@@ -110,7 +110,9 @@ function assertConsistent(data: string): { images: number; cache: number } {
   assert.deepEqual(onDisk.sort(), [...blobs].sort(), "exactly the blobs of the image records and cache entries");
   const layerDirs = names(`${data}/layers`);
   assert.deepEqual(layerDirs, [...layers].sort(), "exactly the layers of the image records and cache entries");
-  for (const hex of layerDirs) assert.ok(names(`${data}/layers/${hex}`).includes("layer.json"), `layer ${hex} is whole`);
+  for (const hex of layerDirs) {
+    assert.ok(names(`${data}/layers/${hex}`).includes("layer.json"), `layer ${hex} is whole`);
+  }
   return { images: recs.length, cache };
 }
 
@@ -125,7 +127,10 @@ async function assertClean(s: Store): Promise<void> {
 
 /** The image the build made runs and holds the files of every step. */
 async function assertBuilt(s: Store): Promise<void> {
-  const run = await nookT(["run", "--rm", "--network", "none", "crash:1", "cat", "/a.txt", "/built.txt", "/b.txt"], s.env);
+  const run = await nookT(
+    ["run", "--rm", "--network", "none", "crash:1", "cat", "/a.txt", "/built.txt", "/b.txt"],
+    s.env,
+  );
   assert.equal(run.code, 0, run.stderr);
   assert.equal(run.stdout, "a\nbuilt\nb\n");
 }
@@ -148,30 +153,40 @@ async function referenceId(s: Store, ctx: string): Promise<string> {
 const POINTS = ["step-container", "intent", "blob", "layer", "cache", "config", "record", "tag"];
 
 for (const point of POINTS) {
-  test(`build killed at build.${point}: the next build finishes, the store is consistent, the image is the same`, async () => {
-    const { s, ctx } = await setUp();
-    try {
-      const r = await nookT(buildArgs(ctx), { ...s.env, NOOK_CRASH_AT: `build.${point}` });
-      assert.equal(r.code, SIGKILLED, `nook was to kill itself at build.${point}: ${r.stderr}`);
-      await afterKill(s, point);
-      const again = await nookT(buildArgs(ctx, ["-q"]), s.env);
-      assert.equal(again.code, 0, `the next build succeeds: ${again.stderr}`);
-      const id = again.stdout.trim();
-      assert.match(id, /^sha256:[0-9a-f]{64}$/);
-      const state = assertConsistent(s.data);
-      assert.equal(state.images, 2, "bb and the build's image");
-      await assertClean(s);
-      await assertBuilt(s);
-      assert.equal(await referenceId(s, ctx), id, "the rebuild gives the image an uninterrupted build gives");
-      assertConsistent(s.data);
-      await assertClean(s);
-    } finally {
-      await s.reset();
-    }
-  }, { skip });
+  test(
+    `build killed at build.${point}: the next build finishes, the store is consistent, the image is the same`,
+    async () => {
+      const { s, ctx } = await setUp();
+      try {
+        const r = await nookT(buildArgs(ctx), { ...s.env, NOOK_CRASH_AT: `build.${point}` });
+        assert.equal(r.code, SIGKILLED, `nook was to kill itself at build.${point}: ${r.stderr}`);
+        await afterKill(s, point);
+        const again = await nookT(buildArgs(ctx, ["-q"]), s.env);
+        assert.equal(again.code, 0, `the next build succeeds: ${again.stderr}`);
+        const id = again.stdout.trim();
+        assert.match(id, /^sha256:[0-9a-f]{64}$/);
+        const state = assertConsistent(s.data);
+        assert.equal(state.images, 2, "bb and the build's image");
+        await assertClean(s);
+        await assertBuilt(s);
+        assert.equal(await referenceId(s, ctx), id, "the rebuild gives the image an uninterrupted build gives");
+        assertConsistent(s.data);
+        await assertClean(s);
+      } finally {
+        await s.reset();
+      }
+    },
+    { skip },
+  );
 }
 
-for (const [point, next] of [["layer", ["system", "check", "--repair"]], ["cache", ["image", "prune", "-f"]], ["tag", ["system", "check", "--repair"]]] as const) {
+for (
+  const [point, next] of [["layer", ["system", "check", "--repair"]], ["cache", ["image", "prune", "-f"]], ["tag", [
+    "system",
+    "check",
+    "--repair",
+  ]]] as const
+) {
   test(`build killed at build.${point}: ${next.join(" ")} rolls it back (or keeps its whole image)`, async () => {
     const { s, ctx } = await setUp();
     try {
@@ -182,7 +197,11 @@ for (const [point, next] of [["layer", ["system", "check", "--repair"]], ["cache
       assert.equal(repair.code, 0, repair.stdout + repair.stderr);
       const state = assertConsistent(s.data);
       // killed after its image record was written, the build is finished: the image stays whole
-      assert.equal(state.images, point === "tag" ? 2 : 1, "the image record of a killed build stays only when it was whole");
+      assert.equal(
+        state.images,
+        point === "tag" ? 2 : 1,
+        "the image record of a killed build stays only when it was whole",
+      );
       if (point !== "tag") assert.equal(state.cache, 0, "no cache entry of the killed build is left");
       await assertClean(s);
       if (point === "tag") await assertBuilt(s);
@@ -202,7 +221,13 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
     const { s, ctx } = await setUp();
     try {
       Deno.writeTextFileSync(`${ctx}/Containerfile`, `FROM bb\nCOPY a.txt /a.txt\nRUN sleep ${MARK}0\n`);
-      const child = new Deno.Command(NOOK, { args: buildArgs(ctx), env: s.env, stdin: "null", stdout: "piped", stderr: "piped" }).spawn();
+      const child = new Deno.Command(NOOK, {
+        args: buildArgs(ctx),
+        env: s.env,
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
       const out = child.output();
       let seen = false;
       for (let i = 0; i < 600 && !seen; i++) {
