@@ -37,18 +37,12 @@ function exists(path: string): boolean {
 export async function main(argv: string[]): Promise<number> {
   const a = await parseCommand(argv, spec);
   if (!a) return 0;
-  if (a.rest.length) {
-    throw new UsageError("nook system check takes no arguments", { hint: "nook system check [--repair]" });
-  }
+  if (a.rest.length) throw new UsageError("nook system check takes no arguments", { hint: "nook system check [--repair]" });
   const repair = bool(a, "repair");
   const found: string[] = [];
   const { intents, runDirs } = findAbandoned();
   for (const [id, intent] of intents) {
-    found.push(
-      `container ${id.slice(0, 12)}: ${
-        intent.op === "create" ? "half created" : "half removed"
-      } by a nook that was killed`,
-    );
+    found.push(`container ${id.slice(0, 12)}: ${intent.op === "create" ? "half created" : "half removed"} by a nook that was killed`);
   }
   for (const id of runDirs) found.push(`runtime directory of container ${id.slice(0, 12)}, which no longer exists`);
   for (const id of listIds()) {
@@ -61,9 +55,7 @@ export async function main(argv: string[]): Promise<number> {
     for (const e of Deno.readDirSync(namesDir())) {
       if (!e.isSymlink) continue;
       const target = Deno.readLinkSync(`${namesDir()}/${e.name}`);
-      if (
-        !isId(target) || !exists(`${containerDir(target)}/config.json`) && !exists(`${containerDir(target)}/intent`)
-      ) {
+      if (!isId(target) || !exists(`${containerDir(target)}/config.json`) && !exists(`${containerDir(target)}/intent`)) {
         names.push(e.name);
         found.push(`name "${e.name}" of a container that no longer exists`);
       }
@@ -77,9 +69,7 @@ export async function main(argv: string[]): Promise<number> {
   for (const t of temporary) found.push(`temporary file ${t} (an interrupted pull, load, import or build)`);
   for (const line of found) await write(`${repair ? "repairing" : "found"}: ${line}\n`);
   if (!repair) {
-    await write(
-      found.length ? `${found.length} problem(s); nook system check --repair removes them\n` : "nothing left behind\n",
-    );
+    await write(found.length ? `${found.length} problem(s); nook system check --repair removes them\n` : "nothing left behind\n");
     return found.length ? 1 : 0;
   }
   await sweepAbandoned();
@@ -116,9 +106,7 @@ export async function main(argv: string[]): Promise<number> {
  * transactions (pull, load, import, build) of killed nooks with what they made that no image uses.
  */
 async function storeLeftovers(): Promise<{ storage: string[]; temporary: string[]; intents: string[] }> {
-  const { listContainerStorage } = await lazyImport<typeof import("../store/container_storage.ts")>(
-    "store/container_storage.ts",
-  );
+  const { listContainerStorage } = await lazyImport<typeof import("../store/container_storage.ts")>("store/container_storage.ts");
   const { storeLayout } = await lazyImport<typeof import("../store/layout.ts")>("store/layout.ts");
   const { isAbandonedIntent, readStoreIntents, unrecorded } = await lazyImport<typeof import("../store/intent.ts")>(
     "store/intent.ts",
