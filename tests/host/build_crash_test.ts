@@ -293,3 +293,53 @@ test("a multi-stage build without the cache keeps no layer of a stage its image 
     await s.reset();
   }
 }, { skip });
+
+/** Processes stopped (SIGSTOP) whose command line names `word`. */
+function stoppedWith(word: string): number[] {
+  const out: number[] = [];
+  for (const e of names("/proc")) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${e}/stat`);
+      const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+      if (state === "T" && Deno.readTextFileSync(`/proc/${e}/cmdline`).split("\0").includes(word)) out.push(Number(e));
+    } catch {
+      // ended, or not ours to read
+    }
+  }
+  return out;
+}
+
+test("a build ended by SIGTERM between two steps (a layer committed, no container running) undoes itself", async () => {
+  const { s, ctx } = await setUp();
+  try {
+    // stopped right after the first layer's blob is in the store: SIGTERM arrives there, SIGCONT lets it go on
+    const child = new Deno.Command(NOOK, {
+      args: buildArgs(ctx),
+      env: { ...s.env, NOOK_STOP_AT: "build.blob" },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const out = child.output();
+    let stopped: number[] = [];
+    for (let i = 0; i < 600 && !stopped.length; i++) {
+      stopped = stoppedWith(ctx);
+      if (!stopped.length) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(stopped.length, 1, "the build stopped at build.blob");
+    child.kill("SIGTERM");
+    await new Promise((r) => setTimeout(r, 300)); // forwarded to the stopped build, pending there
+    Deno.kill(stopped[0]!, "SIGCONT");
+    const res = await out;
+    const stderr = new TextDecoder().decode(res.stderr);
+    assert.equal(res.code, 143, stderr);
+    assert.match(stderr, /interrupted by SIGTERM/);
+    const state = assertConsistent(s.data);
+    assert.equal(state.images, 1, "only bb");
+    assert.equal(state.cache, 0, "no cache entry of the interrupted build is left");
+    await assertClean(s);
+  } finally {
+    await s.reset();
+  }
+}, { skip });
