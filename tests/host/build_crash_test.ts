@@ -8,7 +8,7 @@
  * the same image as an uninterrupted build. A build ended by SIGTERM or SIGINT undoes itself.
  */
 import assert from "node:assert/strict";
-import { busyboxRootfs, busyboxSkip, scratch, sh, subidSkip, test } from "../_helpers.ts";
+import { busyboxRootfs, busyboxSkip, fuseSkip, scratch, sh, subidSkip, test } from "../_helpers.ts";
 import { fileHash, freshStore, listTree, nookT } from "../_oci.ts";
 import { NOOK } from "../_helpers.ts";
 
@@ -27,8 +27,8 @@ COPY b.txt /b.txt
 type Store = ReturnType<typeof freshStore>;
 
 /** A store (crash points honoured) with the busybox image `bb` imported, and the build's context. */
-async function setUp(): Promise<{ s: Store; ctx: string }> {
-  const s = freshStore({ NOOK_TEST_CI: "1" });
+async function setUp(extra: Record<string, string> = {}): Promise<{ s: Store; ctx: string }> {
+  const s = freshStore({ NOOK_TEST_CI: "1", ...extra });
   const file = `${scratch("nook-build-crash-base-")}/bb.tar`;
   const tar = await sh("tar", ["--owner=0", "--group=0", "--numeric-owner", "-C", busyboxRootfs(), "-cf", file, "."]);
   assert.equal(tar.code, 0, tar.stderr);
@@ -343,3 +343,58 @@ test("a build ended by SIGTERM between two steps (a layer committed, no containe
     await s.reset();
   }
 }, { skip });
+
+/** fuse-overlayfs processes that serve a step of a build in the store under `data`. */
+function fuseHelpers(data: string): number[] {
+  const out: number[] = [];
+  for (const e of names("/proc")) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const cmd = Deno.readTextFileSync(`/proc/${e}/cmdline`).split("\0");
+      if (cmd[0]?.endsWith("fuse-overlayfs") && cmd.some((a) => a.includes(data))) out.push(Number(e));
+    } catch {
+      // ended, or not ours to read
+    }
+  }
+  return out;
+}
+
+test(
+  "with fuse-overlayfs, a build killed in its RUN step leaves no helper running and the next build finishes",
+  async () => {
+    const { s, ctx } = await setUp({ NOOK_STORAGE_BACKEND: "fuse-overlayfs" });
+    try {
+      // stopped while its step runs: the helper is there; then killed as NOOK_CRASH_AT would
+      const child = new Deno.Command(NOOK, {
+        args: buildArgs(ctx),
+        env: { ...s.env, NOOK_STOP_AT: "build.step-container" },
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      const out = child.output();
+      let stopped: number[] = [];
+      for (let i = 0; i < 600 && !stopped.length; i++) {
+        stopped = stoppedWith(ctx);
+        if (!stopped.length) await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.equal(stopped.length, 1, "the build stopped at build.step-container");
+      assert.ok(fuseHelpers(s.data).length > 0, "the step runs on fuse-overlayfs");
+      Deno.kill(stopped[0]!, "SIGKILL");
+      const r = await out;
+      assert.equal(r.code, SIGKILLED, new TextDecoder().decode(r.stderr));
+      await afterKill(s, "step-container");
+      for (let i = 0; i < 40 && fuseHelpers(s.data).length; i++) await new Promise((r) => setTimeout(r, 100));
+      assert.deepEqual(fuseHelpers(s.data), [], "no fuse-overlayfs of the killed step runs on");
+      const again = await nookT(buildArgs(ctx, ["-q"]), s.env);
+      assert.equal(again.code, 0, again.stderr);
+      const state = assertConsistent(s.data);
+      assert.equal(state.images, 2);
+      await assertClean(s);
+      await assertBuilt(s);
+    } finally {
+      await s.reset();
+    }
+  },
+  { skip: skip ?? fuseSkip() },
+);
