@@ -830,9 +830,10 @@ async function runWithMounts(i: Instruction, state: State, ctx: Ctx, argv: strin
   // the mount points the image lacks: the engine makes them in the upper directory, and they go again
   const created = missingMountPoints(spec.mounts.map((m) => m.target), (rel) => layerTree(union, "the image").lstat(rel) !== undefined);
   const running = {
+    // a crash point only: a throw here would leave the step unwaited for (an interrupt kills it, see running)
     started: [(pid: number) => {
       ctx.tx.running(pid);
-      buildStep(ctx.tx, "step-container");
+      ctx.tx.store.step("step-container");
       return Promise.resolve();
     }],
   };
@@ -1172,9 +1173,10 @@ async function commitImage(state: State, opts: BuildOptions, tx: Transaction): P
     created,
   };
   buildStep(tx, "record");
-  // the record carries its names: recorded with them in one write
+  // the record carries its names: recorded with them in one write; from here the build is done
+  // (a crash point only: an interrupt now would say nothing was kept of an image that is there)
   await recordImage(rec);
-  buildStep(tx, "tag");
+  tx.store.step("tag");
   return rec;
 }
 
