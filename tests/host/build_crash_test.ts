@@ -398,3 +398,71 @@ test(
   },
   { skip: skip ?? fuseSkip() },
 );
+
+/** Spawn a build; resolves with its outcome. */
+function spawnBuild(args: string[], env: Record<string, string>): Promise<Deno.CommandOutput> {
+  return new Deno.Command(NOOK, { args, env, stdin: "null", stdout: "piped", stderr: "piped" }).spawn().output();
+}
+
+async function waitStopped(word: string): Promise<number> {
+  let stopped: number[] = [];
+  for (let i = 0; i < 600 && !stopped.length; i++) {
+    stopped = stoppedWith(word);
+    if (!stopped.length) await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.equal(stopped.length, 1, `a build stopped (${word})`);
+  return stopped[0]!;
+}
+
+test(
+  "a killed build's rollback leaves a layer that a racing build took from the cache, and that build finishes",
+  async () => {
+    const { s, ctx } = await setUp();
+    try {
+      // A makes the COPY layer and its cache entry, then stops; B takes that layer from the cache and stops later
+      const a = spawnBuild(buildArgs(ctx), { ...s.env, NOOK_STOP_AT: "build.cache" });
+      const aPid = await waitStopped(ctx);
+      const ctxB = scratch("nook-build-crash-race-");
+      for (const f of ["Containerfile", "a.txt", "b.txt"]) Deno.copyFileSync(`${ctx}/${f}`, `${ctxB}/${f}`);
+      const b = spawnBuild(["build", "--timestamp", "1700000000", "-t", "race:1", ctxB], {
+        ...s.env,
+        NOOK_STOP_AT: "build.blob",
+      });
+      const bPid = await waitStopped(ctxB);
+      const copyLayers = names(`${s.data}/layers`).length; // bb's and the COPY's
+      assert.equal(copyLayers, 2);
+      Deno.kill(aPid, "SIGKILL");
+      assert.equal((await a).code, SIGKILLED);
+      // the next command sweeps A: its cache entry goes, the layer B holds stays (and A's intent with it)
+      const other = scratch("nook-build-crash-other-");
+      Deno.writeTextFileSync(`${other}/Containerfile`, "FROM bb\nLABEL x=y\n");
+      const c = await nookT(["build", "-q", "-t", "other:1", other], s.env);
+      assert.equal(c.code, 0, c.stderr);
+      assert.equal(names(`${s.data}/layers`).length, 2, "the layer B took from the cache is still there");
+      // B stops at each blob it commits: let it go on each time
+      Deno.kill(bPid, "SIGCONT");
+      let finished = false;
+      const bDone = b.finally(() => finished = true);
+      for (let i = 0; i < 1200 && !finished; i++) {
+        for (const pid of stoppedWith(ctxB)) Deno.kill(pid, "SIGCONT");
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const bOut = await bDone;
+      assert.equal(bOut.code, 0, new TextDecoder().decode(bOut.stderr));
+      const repair = await nookT(["system", "check", "--repair"], s.env);
+      assert.equal(repair.code, 0, repair.stdout + repair.stderr);
+      const state = assertConsistent(s.data);
+      assert.equal(state.images, 3, "bb, other:1 and race:1");
+      await assertClean(s);
+      const run = await nookT(
+        ["run", "--rm", "--network", "none", "race:1", "cat", "/a.txt", "/built.txt", "/b.txt"],
+        s.env,
+      );
+      assert.equal(run.code, 0, run.stderr);
+      assert.equal(run.stdout, "a\nbuilt\nb\n");
+    } finally {
+      await s.reset();
+    }
+  },
+  { skip },
+);
