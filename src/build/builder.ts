@@ -9,9 +9,13 @@
  * arguments in scope and the content of COPY/ADD sources (hashes, not times) lets an unchanged
  * step reuse its layer ("Using cache").
  *
- * The build is a transaction: its temporary directories are `tmp/build-<pid>-…` (swept after a
- * kill, like load's and import's), and what a failed build committed is removed again.
- * Runs inside nook's user namespace.
+ * The build is a transaction (store/intent.ts, as pull, load and import are): before it makes a
+ * blob, a layer, a cache entry or the image record it names them in its intent, so that the next
+ * command that takes the store lock rolls back what a killed build made (a failed or interrupted
+ * one rolls it back itself). Its temporary directories — a RUN step's upper, work and mount
+ * directories among them — are `tmp/build-<pid>-…`, swept after a kill like load's and import's;
+ * a step's container dies with its nook (PDEATHSIG). An image record the build wrote is whole:
+ * what it uses stays. Runs inside nook's user namespace.
  *
  * @module
  */
@@ -19,6 +23,7 @@ import { NookError } from "../errors/mod.ts";
 import { mark } from "../trace/mod.ts";
 import * as c from "../libc/mod.ts";
 import { F } from "../libc/mod.ts";
+import { SIGNALS } from "../plan/linux.ts";
 import { runStep, stepRootfsSetup } from "../engine/step.ts";
 import { DEFAULT_PATH } from "../engine/build_plan.ts";
 import { mergeHooks } from "../engine/run.ts";
@@ -34,7 +39,8 @@ import { type ContainerConfig, formatPlatform, hostPlatform, type ImageConfig, t
 import { parseReference, repoName } from "../image/reference.ts";
 import { recordImage } from "../image/ingest.ts";
 import type { Progress } from "../image/progress.ts";
-import { blobPath, commitBlobFile, hasBlob, readBlobText, writeBlob } from "../store/blobs.ts";
+import { commitBlobFile, hasBlob, readBlobText, sha256, writeBlob } from "../store/blobs.ts";
+import { currentTransaction, StoreTransaction } from "../store/intent.ts";
 import type { ImageRecord, LayerRef } from "../store/images.ts";
 import { commitLayer, hasLayer, layerDiff, readLayerInfo } from "../store/layers.ts";
 import { digestHex, storeLayout } from "../store/layout.ts";
@@ -132,6 +138,12 @@ function cacheDir(): string {
   return `${storeLayout().root}/build-cache`;
 }
 
+/** Between two steps of the build: throws when it was interrupted; a crash point (`build.layer`…, see src/proc/crash_point.ts). */
+function buildStep(tx: Transaction, name: string): void {
+  tx.check();
+  tx.store.step(name);
+}
+
 function hex(bytes: ArrayBuffer): string {
   return Array.from(new Uint8Array(bytes), (b) => b.toString(16).padStart(2, "0")).join("");
 }
@@ -140,13 +152,16 @@ async function keyOf(parts: unknown): Promise<string> {
   return hex(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(JSON.stringify(parts))));
 }
 
-function readCache(key: string): CacheEntry | undefined {
+function readCache(key: string, tx: Transaction): CacheEntry | undefined {
+  let e: CacheEntry;
   try {
-    const e = JSON.parse(Deno.readTextFileSync(`${cacheDir()}/${key}.json`)) as CacheEntry;
-    return hasLayer(e.chainId) && hasBlob(e.digest, e.size) ? e : undefined;
+    e = JSON.parse(Deno.readTextFileSync(`${cacheDir()}/${key}.json`)) as CacheEntry;
   } catch {
     return undefined;
   }
+  // held from here to the build's end: no rollback of a killed build removes them meanwhile
+  tx.store.will({ blobs: [e.digest], layers: [e.chainId] });
+  return hasLayer(e.chainId) && hasBlob(e.digest, e.size) ? e : undefined;
 }
 
 /** A kept content hash (a line of text), or undefined. */
@@ -266,7 +281,6 @@ export async function build(opts: BuildOptions): Promise<string> {
   need(last);
   let steps = stages.filter((s) => needed.has(s.index)).reduce((n, s) => n + 1 + s.instructions.length, 0);
 
-  const tx = new Transaction();
   const times: TimePolicy = opts.timestamp !== undefined
     ? { set: opts.timestamp }
     : opts.sourceDateEpoch !== undefined
@@ -286,6 +300,7 @@ export async function build(opts: BuildOptions): Promise<string> {
   Deno.mkdirSync(cacheDir(), { recursive: true, mode: 0o700 });
   const hashCache = new FileHashCache(`${cacheDir()}/files-${(await keyOf({ context: opts.context })).slice(0, 32)}.json`);
   let n = 0;
+  const tx = new Transaction(opts.tags[0] ?? `${fileLabel} in ${opts.context}`);
   try {
     for (const stage of stages) {
       if (!needed.has(stage.index)) continue;
@@ -303,6 +318,7 @@ export async function build(opts: BuildOptions): Promise<string> {
       for (const i of [...triggers, ...stage.instructions]) {
         say(`[${stage.index + 1}/${stages.filter((s) => needed.has(s.index)).length}] STEP ${++n}/${steps}: ${i.text}`);
         try {
+          tx.check();
           await applyInstruction(i, state, { opts, fileLabel, built, byName, stage, globalArgs, tx, times, now, backend, say, hashCache });
           mark(`build: ${fileLabel}:${i.line} ${i.keyword}`);
         } catch (err) {
@@ -319,7 +335,7 @@ export async function build(opts: BuildOptions): Promise<string> {
     const state = built.get(last.index)!;
     for (const [k, v] of opts.labels) (state.config.Labels ??= {})[k] = v;
     mark("build: stages");
-    const rec = await commitImage(state, opts);
+    const rec = await commitImage(state, opts, tx);
     mark("build: image committed");
     tx.commit();
     if (opts.output) await writeOutput(rec, state, opts.output, tx, times);
@@ -344,13 +360,73 @@ function onbuildTriggers(state: State, file: string, line: number): Instruction[
   });
 }
 
-/** What a build made, removed again unless it succeeds. */
+/** Signals that end a build: it undoes itself first. */
+const INTERRUPTS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+
+/** How long an interrupted build waits for the await it is in (a step, a download) before it undoes itself and exits. */
+const INTERRUPT_GRACE_MS = 5000;
+
+/**
+ * A build from its recorded intent to its end: its temporary directories, and the store
+ * transaction that names every blob, layer, cache entry and image it makes (rolled back unless
+ * the build succeeds). SIGINT, SIGTERM and SIGHUP end the build the same way: the running step's
+ * container is killed, the next step check throws, and the build undoes itself.
+ */
 class Transaction {
   readonly temps: string[] = [];
-  readonly layers: string[] = [];
-  readonly blobs: string[] = [];
-  readonly cache: string[] = [];
+  readonly store: StoreTransaction;
   #ok = false;
+  #ended = false;
+  #interrupted: (typeof INTERRUPTS)[number] | undefined;
+  #stepPid: number | undefined;
+  #grace: ReturnType<typeof setTimeout> | undefined;
+  readonly #listeners: [Deno.Signal, () => void][] = [];
+
+  constructor(what: string) {
+    this.store = StoreTransaction.begin("build", what);
+    for (const sig of INTERRUPTS) {
+      const fn = () => this.#interrupt(sig);
+      Deno.addSignalListener(sig, fn);
+      this.#listeners.push([sig, fn]);
+    }
+  }
+
+  /** The running step's container (its program's pid), or undefined between steps. */
+  running(pid: number | undefined): void {
+    this.#stepPid = pid;
+    if (pid !== undefined && this.#interrupted) this.#killStep();
+  }
+
+  /** Throw when the build was interrupted by a signal. */
+  check(): void {
+    if (!this.#interrupted) return;
+    throw new BuildError(`the build was interrupted by ${this.#interrupted}: nothing of it was kept`, { exitCode: 128 + SIGNALS[this.#interrupted]! });
+  }
+
+  #killStep(): void {
+    if (this.#stepPid === undefined) return;
+    try {
+      // Why SIGKILL: the step's program is init of its pid namespace, which ignores the signals it has no handler for
+      Deno.kill(this.#stepPid, "SIGKILL");
+    } catch {
+      // ended already
+    }
+  }
+
+  #interrupt(sig: (typeof INTERRUPTS)[number]): void {
+    if (this.#interrupted) return;
+    this.#interrupted = sig;
+    this.#killStep();
+    // the await the build is in ends soon (its step was killed) and the next check throws; one that does not
+    const grace = setTimeout(() => {
+      // a pull of a base image it is in is a transaction of its own: rolled back too
+      for (let n = 0, t = currentTransaction(); n < 8 && t && t !== this.store; n++, t = currentTransaction()) t.end(true);
+      this.end();
+      Deno.exit(128 + SIGNALS[sig]!);
+    }, INTERRUPT_GRACE_MS);
+    Deno.unrefTimer(grace);
+    this.#grace = grace;
+  }
 
   /** A temporary directory under the store's tmp/, named with this process's pid. */
   tempDir(): string {
@@ -366,12 +442,14 @@ class Transaction {
     this.#ok = true;
   }
 
+  /** Remove the temporary directories; roll back what the build made unless it succeeded. */
   end(): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    if (this.#grace !== undefined) clearTimeout(this.#grace);
+    for (const [sig, fn] of this.#listeners.splice(0)) Deno.removeSignalListener(sig, fn);
     for (const t of this.temps) removeQuietly(t);
-    if (this.#ok) return;
-    for (const c of this.cache) removeQuietly(c);
-    for (const l of this.layers) removeQuietly(l);
-    for (const b of this.blobs) removeQuietly(b);
+    this.store.end(!this.#ok, { tidy: true });
   }
 }
 
@@ -601,14 +679,17 @@ async function commitStep(dir: string, state: State, ctx: Ctx, key: string | und
   const mediaType = compression === "zstd" ? MT.OCI_LAYER_ZSTD : MT.OCI_LAYER_GZIP;
   const parent = topChain(state);
   const chainId = await chainOf(parent, blob.diffId);
+  const cache = key && !ctx.opts.noCache;
+  ctx.tx.store.will({ blobs: [blob.digest], layers: [chainId], ...(cache ? { cache: [key] } : {}) });
+  buildStep(ctx.tx, "intent");
   if (!hasBlob(blob.digest, blob.size)) {
     commitBlobFile(blobTmp, blob.digest);
-    ctx.tx.blobs.push(blobPath(blob.digest));
+    buildStep(ctx.tx, "blob");
   } else removeQuietly(blobTmp);
   if (!hasLayer(chainId)) {
     for (const d of ["work", "merged", "empty", "etc"]) removeQuietly(`${dir}/${d}`);
     ctx.tx.temps.splice(ctx.tx.temps.indexOf(dir), 1);
-    const dest = commitLayer(dir, {
+    commitLayer(dir, {
       chainId,
       diffId: blob.diffId,
       size: blob.tarSize,
@@ -616,16 +697,16 @@ async function commitStep(dir: string, state: State, ctx: Ctx, key: string | und
       created: new Date().toISOString(),
       ...(parent !== "scratch" ? { parent } : {}),
     });
-    ctx.tx.layers.push(dest);
+    buildStep(ctx.tx, "layer");
   }
   const created = ctx.now();
-  if (key && !ctx.opts.noCache) {
+  if (cache) {
     Deno.mkdirSync(cacheDir(), { recursive: true, mode: 0o700 });
     const entry: CacheEntry = { chainId, diffId: blob.diffId, digest: blob.digest, size: blob.size, created, ...(compression !== "gzip" ? { mediaType } : {}) };
     const path = `${cacheDir()}/${key}.json`;
     Deno.writeTextFileSync(`${path}.${Deno.pid}.tmp`, JSON.stringify(entry) + "\n");
     Deno.renameSync(`${path}.${Deno.pid}.tmp`, path);
-    ctx.tx.cache.push(path);
+    buildStep(ctx.tx, "cache");
   }
   addLayer(state, { chainId, diffId: blob.diffId, digest: blob.digest, size: blob.size, created, mediaType }, createdBy);
 }
@@ -638,7 +719,7 @@ function addLayer(state: State, e: CacheEntry, createdBy: string): void {
 
 function useCache(key: string, state: State, ctx: Ctx, createdBy: string): boolean {
   if (ctx.opts.noCache) return false;
-  const hit = readCache(key);
+  const hit = readCache(key, ctx.tx);
   if (!hit) return false;
   ctx.say(`--> Using cache ${digestHex(hit.chainId)}`);
   addLayer(state, hit, createdBy);
@@ -748,7 +829,21 @@ async function runWithMounts(i: Instruction, state: State, ctx: Ctx, argv: strin
   };
   // the mount points the image lacks: the engine makes them in the upper directory, and they go again
   const created = missingMountPoints(spec.mounts.map((m) => m.target), (rel) => layerTree(union, "the image").lstat(rel) !== undefined);
-  const code = await runStep(spec, mergeHooks(networkHooks(spec)));
+  const running = {
+    // a crash point only: a throw here would leave the step unwaited for (an interrupt kills it, see running)
+    started: [(pid: number) => {
+      ctx.tx.running(pid);
+      ctx.tx.store.step("step-container");
+      return Promise.resolve();
+    }],
+  };
+  let code: number;
+  try {
+    code = await runStep(spec, mergeHooks(networkHooks(spec), running));
+  } finally {
+    ctx.tx.running(undefined);
+  }
+  ctx.tx.check();
   removeQuietly(`${dir}/mnt`);
   if (code !== 0) {
     throw new BuildError(`${ctx.fileLabel}:${i.line}: RUN: the command ${JSON.stringify(argv.slice(i.json ? 0 : -1).join(" "))} exited with status ${code}`, {
@@ -1031,7 +1126,7 @@ function isTarFile(host: string, name: string): boolean {
 }
 
 /** Write config and manifest and record the image under its names; resolves with its record. */
-async function commitImage(state: State, opts: BuildOptions): Promise<ImageRecord> {
+async function commitImage(state: State, opts: BuildOptions, tx: Transaction): Promise<ImageRecord> {
   const docker = opts.format === "docker";
   const created = state.created;
   const config: ImageConfig & { config: Config } = {
@@ -1042,7 +1137,7 @@ async function commitImage(state: State, opts: BuildOptions): Promise<ImageRecor
     history: state.history,
   };
   const configBytes = new TextEncoder().encode(JSON.stringify(config));
-  const configDigest = await writeBlob(configBytes);
+  const configDigest = await sha256(configBytes);
   const layerType = (mt: string) => {
     if (!docker) return mt === MT.DOCKER_LAYER_GZIP ? MT.OCI_LAYER_GZIP : mt;
     if (mt === MT.OCI_LAYER_GZIP || mt === MT.DOCKER_LAYER_GZIP) return MT.DOCKER_LAYER_GZIP;
@@ -1055,7 +1150,11 @@ async function commitImage(state: State, opts: BuildOptions): Promise<ImageRecor
     layers: state.layers.map((l) => ({ mediaType: layerType(l.mediaType), digest: l.digest, size: l.size })),
   };
   const manifestBytes = new TextEncoder().encode(JSON.stringify(manifest));
-  const manifestDigest = await writeBlob(manifestBytes);
+  const manifestDigest = await sha256(manifestBytes);
+  tx.store.will({ blobs: [configDigest, manifestDigest], images: [configDigest] });
+  await writeBlob(configBytes, configDigest);
+  await writeBlob(manifestBytes, manifestDigest);
+  buildStep(tx, "config");
   const names = opts.tags.map((t) => {
     const r = parseReference(t, "localhost");
     return `${repoName(r)}:${r.tag ?? "latest"}`;
@@ -1073,7 +1172,11 @@ async function commitImage(state: State, opts: BuildOptions): Promise<ImageRecor
     size: state.layers.reduce((n, l) => n + (readLayerInfo(l.chainId)?.size ?? 0), 0),
     created,
   };
+  buildStep(tx, "record");
+  // the record carries its names: recorded with them in one write; from here the build is done
+  // (a crash point only: an interrupt now would say nothing was kept of an image that is there)
   await recordImage(rec);
+  tx.store.step("tag");
   return rec;
 }
 

@@ -66,7 +66,7 @@ export async function main(argv: string[]): Promise<number> {
   const { storage, temporary, intents: halfImages } = await storeLeftovers();
   for (const h of halfImages) found.push(h);
   for (const id of storage) found.push(`storage of container ${id.slice(0, 12)}, which no longer exists`);
-  for (const t of temporary) found.push(`temporary file ${t} (an interrupted pull, load or import)`);
+  for (const t of temporary) found.push(`temporary file ${t} (an interrupted pull, load, import or build)`);
   for (const line of found) await write(`${repair ? "repairing" : "found"}: ${line}\n`);
   if (!repair) {
     await write(found.length ? `${found.length} problem(s); nook system check --repair removes them\n` : "nothing left behind\n");
@@ -103,7 +103,7 @@ export async function main(argv: string[]): Promise<number> {
 
 /**
  * Container storage without a record directory, entries of the store's tmp/, and the
- * transactions (pull, load, import) of killed nooks with what they made that no image uses.
+ * transactions (pull, load, import, build) of killed nooks with what they made that no image uses.
  */
 async function storeLeftovers(): Promise<{ storage: string[]; temporary: string[]; intents: string[] }> {
   const { listContainerStorage } = await lazyImport<typeof import("../store/container_storage.ts")>("store/container_storage.ts");

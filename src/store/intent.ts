@@ -28,7 +28,7 @@ import { hasLayer, layerDir } from "./layers.ts";
 import { digestHex, storeLayout, syncDirOf } from "./layout.ts";
 
 /** The operations recorded as store intents. */
-export type StoreOp = "pull" | "load" | "import";
+export type StoreOp = "pull" | "load" | "import" | "build";
 
 /** The contents of an intent file. */
 export interface StoreIntent {
@@ -48,6 +48,8 @@ export interface StoreIntent {
   images: string[];
   /** Of those blobs and layers, the ones that were in the store before it: never its to roll back. */
   existed?: string[];
+  /** Build-cache keys it may write (`build-cache/<key>.json`): rolled back with the layers they name. */
+  cache?: string[];
 }
 
 /** Where intent files live. */
@@ -88,6 +90,23 @@ function openUseLock(hex: string, root?: string): Deno.FsFile {
 
 let current: StoreTransaction | undefined;
 
+/** The build cache's directory: its entries (`<key>.json`) name layers and blobs. */
+export function buildCacheDir(root?: string): string {
+  return `${storeLayout(root).root}/build-cache`;
+}
+
+/** A build-cache entry's layer and blob, when it is one (a 64-hex key). */
+function readCacheEntry(path: string): { chainId: string; digest: string } | undefined {
+  try {
+    const e = JSON.parse(Deno.readTextFileSync(path)) as { chainId?: unknown; digest?: unknown };
+    return typeof e.chainId === "string" && typeof e.digest === "string"
+      ? { chainId: e.chainId, digest: e.digest }
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The transaction this process is carrying out, if any (one at a time). */
 export function currentTransaction(): StoreTransaction | undefined {
   return current;
@@ -99,12 +118,15 @@ export class StoreTransaction {
   readonly #intent: StoreIntent;
   readonly #root: string | undefined;
   readonly #locks = new Map<string, Deno.FsFile>();
+  readonly #outer: StoreTransaction | undefined;
   #ended = false;
 
   private constructor(path: string, intent: StoreIntent, root?: string) {
     this.#path = path;
     this.#intent = intent;
     this.#root = root;
+    // a build pulls its base images: the pull is a transaction of its own, inside the build's
+    this.#outer = current;
   }
 
   /** Record the intent of `op` on `what` (nothing is made before this). */
@@ -136,7 +158,14 @@ export class StoreTransaction {
    * Name blobs, layers and images this transaction may create, before it looks for them or
    * makes them: they are written into the intent, and their use locks are taken shared.
    */
-  will(items: { blobs?: readonly string[]; layers?: readonly string[]; images?: readonly string[] }): void {
+  will(
+    items: {
+      blobs?: readonly string[];
+      layers?: readonly string[];
+      images?: readonly string[];
+      cache?: readonly string[];
+    },
+  ): void {
     const add = (list: string[], more: readonly string[] | undefined): boolean => {
       let changed = false;
       for (const d of more ?? []) {
@@ -167,6 +196,7 @@ export class StoreTransaction {
       add(this.#intent.blobs, items.blobs),
       add(this.#intent.layers, items.layers),
       add(this.#intent.images, items.images),
+      items.cache?.length ? add(this.#intent.cache ??= [], items.cache) : false,
     ].some(Boolean);
     if (changed) writeAtomically(this.#path, JSON.stringify(this.#intent) + "\n");
   }
@@ -178,14 +208,18 @@ export class StoreTransaction {
 
   /**
    * End the transaction. After a failure, what it made that no image uses is rolled back;
-   * after success, everything it named is in an image record, or was there already.
+   * after success, everything it named is in an image record, or was there already. With
+   * `tidy`, a success also removes what it made that neither an image record nor a build-cache
+   * entry names (a build's layers of stages that are not in its image, built without the cache).
    */
-  end(failed: boolean): void {
+  end(failed: boolean, opts: { tidy?: boolean } = {}): void {
     if (this.#ended) return;
     this.#ended = true;
-    if (current === this) current = undefined;
+    if (current === this) current = this.#outer;
     this.#release();
     if (failed) rollBack(this.#intent, this.#root);
+    // its own cache entries stay, and keep what they name
+    else if (opts.tidy) rollBack({ ...this.#intent, cache: [] }, this.#root);
     removeQuietly(this.#path);
   }
 
@@ -242,6 +276,11 @@ export function unrecorded(intent: StoreIntent, root?: string): { blobs: string[
   const blobs = new Set<string>(intent.existed ?? []);
   const layers = new Set<string>(intent.existed ?? []);
   for (const c of listContainerStorage(root)) for (const l of c.layers) layers.add(l);
+  // a build-cache entry keeps its layer and blob, unless this intent wrote it (it goes with them)
+  for (const e of cacheEntries(root, new Set(intent.cache ?? []))) {
+    layers.add(e.chainId);
+    blobs.add(e.digest);
+  }
   for (const i of images) {
     blobs.add(i.id);
     blobs.add(i.manifest);
@@ -265,12 +304,55 @@ export function unrecorded(intent: StoreIntent, root?: string): { blobs: string[
   };
 }
 
+/** The build-cache entries, except those under the keys in `except`. Reads nothing when there is no build cache. */
+function cacheEntries(root: string | undefined, except: ReadonlySet<string>): { chainId: string; digest: string }[] {
+  const out: { chainId: string; digest: string }[] = [];
+  let entries: Deno.DirEntry[];
+  try {
+    entries = [...Deno.readDirSync(buildCacheDir(root))];
+  } catch {
+    return out;
+  }
+  for (const e of entries) {
+    const m = /^([0-9a-f]{64})\.json$/.exec(e.name);
+    if (!m || except.has(m[1]!)) continue;
+    const entry = readCacheEntry(`${buildCacheDir(root)}/${e.name}`);
+    if (entry) out.push(entry);
+  }
+  return out;
+}
+
+/**
+ * The build-cache entries a build wrote that name what it made (an entry another build wrote
+ * since under the same key, naming a layer of its own, is that one's), and the temporary files
+ * its process left in the build cache (`*.<pid>.tmp`).
+ */
+function cacheLeftovers(intent: StoreIntent, root?: string): string[] {
+  const out: string[] = [];
+  const dir = buildCacheDir(root);
+  const existed = new Set(intent.existed ?? []);
+  for (const key of intent.cache ?? []) {
+    const entry = readCacheEntry(`${dir}/${key}.json`);
+    if (entry && intent.layers.includes(entry.chainId) && !existed.has(entry.chainId)) out.push(`${dir}/${key}.json`);
+  }
+  if (intent.op === "build") {
+    try {
+      for (const e of Deno.readDirSync(dir)) if (e.name.endsWith(`.${intent.pid}.tmp`)) out.push(`${dir}/${e.name}`);
+    } catch {
+      // no build cache
+    }
+  }
+  return out;
+}
+
 /**
  * Remove what an intent made that no image record uses. An item another live transaction holds
  * is left (that one records it, or rolls it back when it fails). Returns true when nothing of the
  * intent is left to undo.
  */
 function rollBack(intent: StoreIntent, root?: string): boolean {
+  // a build's cache entries first: from then on nothing names its layers
+  for (const path of cacheLeftovers(intent, root)) removeQuietly(path);
   const left = unrecorded(intent, root);
   let whole = true;
   const items: [string, "blob" | "layer"][] = [
