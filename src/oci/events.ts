@@ -24,6 +24,13 @@ export interface RuntimeEvent {
   data?: Record<string, unknown>;
 }
 
+/**
+ * runc's memory limit when memory.max is "max": Go's math.MaxUint64, which a JavaScript number
+ * cannot hold; written as that exact JSON number (a reader decoding into uint64 gets it whole).
+ * runc reports an unlimited pids.max as 0, and so does this.
+ */
+const NO_MEMORY_LIMIT: unknown = (JSON as unknown as { rawJSON(text: string): unknown }).rawJSON("18446744073709551615");
+
 /** cgroup v2 counters as runc's `types.Stats`. */
 export function runcStats(s: CgroupStats): Record<string, unknown> {
   const out: Record<string, unknown> = {};
@@ -40,7 +47,7 @@ export function runcStats(s: CgroupStats): Record<string, unknown> {
   if (s.memory) {
     const m = s.memory;
     out.memory = {
-      usage: { usage: m.current, limit: m.max === "max" ? 0 : m.max, failcnt: m.events.max ?? 0 },
+      usage: { usage: m.current, limit: m.max === "max" ? NO_MEMORY_LIMIT : m.max, failcnt: m.events.max ?? 0 },
       swap: { usage: m.swapCurrent },
       cache: m.stat.file ?? 0,
       raw: m.stat,
