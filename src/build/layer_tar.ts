@@ -14,7 +14,7 @@
  */
 import * as c from "../libc/mod.ts";
 import { F } from "../libc/mod.ts";
-import { paxBody, paxRecord } from "../image/tar_pax.ts";
+import { tarHeaderBlocks } from "../image/tar_pax.ts";
 import { BuildError } from "./containerfile.ts";
 
 /** What writing a layer produced. */
@@ -39,66 +39,8 @@ export interface TimePolicy {
   clamp?: number;
 }
 
-const enc = new TextEncoder();
 const KEEP_XATTR = /^(user\.|security\.capability$)/;
 const OVERLAY_XATTR = /^(user|trusted)\.overlay\./;
-
-function octal(buf: Uint8Array, off: number, len: number, v: number): void {
-  const s = v.toString(8).padStart(len - 1, "0");
-  buf.set(enc.encode(s.slice(-(len - 1))), off);
-  buf[off + len - 1] = 0;
-}
-
-interface Entry {
-  name: string;
-  type: "0" | "1" | "2" | "5";
-  mode: number;
-  uid: number;
-  gid: number;
-  size: number;
-  mtime: number;
-  link?: string;
-  xattrs?: [string, Uint8Array][];
-}
-
-function header(e: Entry): Uint8Array[] {
-  const out: Uint8Array[] = [];
-  const pax: Uint8Array[] = [];
-  const nameBytes = enc.encode(e.name);
-  const linkBytes = enc.encode(e.link ?? "");
-  if (nameBytes.length > 100) pax.push(paxRecord("path", nameBytes));
-  if (linkBytes.length > 100) pax.push(paxRecord("linkpath", linkBytes));
-  if (e.uid > 0o7777777) pax.push(paxRecord("uid", enc.encode(String(e.uid))));
-  if (e.gid > 0o7777777) pax.push(paxRecord("gid", enc.encode(String(e.gid))));
-  if (e.size > 0o77777777777) pax.push(paxRecord("size", enc.encode(String(e.size))));
-  for (const [k, v] of e.xattrs ?? []) pax.push(paxRecord(`SCHILY.xattr.${k}`, v));
-  if (pax.length) {
-    const { size: len, body } = paxBody(pax);
-    out.push(block({ name: "PaxHeaders/" + e.name.slice(0, 80), type: "x" as "0", mode: 0o644, uid: 0, gid: 0, size: len, mtime: e.mtime }, true), body);
-  }
-  out.push(block(e, false));
-  return out;
-}
-
-function block(e: Entry, isPax: boolean): Uint8Array {
-  const b = new Uint8Array(512);
-  b.set(enc.encode(e.name).subarray(0, 100), 0);
-  octal(b, 100, 8, e.mode & 0o7777);
-  octal(b, 108, 8, Math.min(e.uid, 0o7777777));
-  octal(b, 116, 8, Math.min(e.gid, 0o7777777));
-  octal(b, 124, 12, isPax || e.type === "0" ? Math.min(e.size, 0o77777777777) : 0);
-  octal(b, 136, 12, Math.max(0, e.mtime));
-  b.fill(0x20, 148, 156);
-  b[156] = (isPax ? "x" : e.type).charCodeAt(0);
-  if (e.link) b.set(enc.encode(e.link).subarray(0, 100), 157);
-  b.set(enc.encode("ustar\0"), 257);
-  b.set(enc.encode("00"), 263);
-  let sum = 0;
-  for (const x of b) sum += x;
-  octal(b, 148, 7, sum);
-  b[155] = 0x20;
-  return b;
-}
 
 function xattrsOf(path: string, isLink: boolean): { keep: [string, Uint8Array][]; opaque: boolean } {
   if (isLink) return { keep: [], opaque: false };
@@ -184,28 +126,28 @@ export async function writeLayer(dir: string, out: string, times: TimePolicy = {
         // overlay's whiteout: a deletion
         const i = r.lastIndexOf("/");
         const wh = i < 0 ? `.wh.${r}` : `${r.slice(0, i)}/.wh.${r.slice(i + 1)}`;
-        for (const b of header({ ...base, name: wh, type: "0", size: 0, mode: 0o600 })) await emit(b);
+        for (const b of tarHeaderBlocks({ ...base, name: wh, type: "0", size: 0, mode: 0o600 })) await emit(b);
         continue;
       }
       if (type === F.S_IFDIR) {
         const x = xattrsOf(path, false);
-        for (const b of header({ ...base, name: r + "/", type: "5", size: 0, xattrs: x.keep })) await emit(b);
+        for (const b of tarHeaderBlocks({ ...base, name: r + "/", type: "5", size: 0, xattrs: x.keep })) await emit(b);
         if (x.opaque) {
           opaque.push(r);
-          for (const b of header({ ...base, name: `${r}/.wh..wh..opq`, type: "0", size: 0, mode: 0o600 })) await emit(b);
+          for (const b of tarHeaderBlocks({ ...base, name: `${r}/.wh..wh..opq`, type: "0", size: 0, mode: 0o600 })) await emit(b);
         }
         await walk(r);
       } else if (type === F.S_IFLNK) {
-        for (const b of header({ ...base, name: r, type: "2", size: 0, link: Deno.readLinkSync(path) })) await emit(b);
+        for (const b of tarHeaderBlocks({ ...base, name: r, type: "2", size: 0, link: Deno.readLinkSync(path) })) await emit(b);
       } else if (type === F.S_IFREG) {
         const first = st.nlink > 1 ? links.get(st.ino) : undefined;
         if (first !== undefined) {
-          for (const b of header({ ...base, name: r, type: "1", size: 0, link: first })) await emit(b);
+          for (const b of tarHeaderBlocks({ ...base, name: r, type: "1", size: 0, link: first })) await emit(b);
           continue;
         }
         if (st.nlink > 1) links.set(st.ino, r);
         const x = xattrsOf(path, false);
-        for (const b of header({ ...base, name: r, type: "0", size: st.size, xattrs: x.keep })) await emit(b);
+        for (const b of tarHeaderBlocks({ ...base, name: r, type: "0", size: st.size, xattrs: x.keep })) await emit(b);
         using f = Deno.openSync(path, { read: true });
         let left = st.size;
         const buf = new Uint8Array(1 << 20);
@@ -225,7 +167,7 @@ export async function writeLayer(dir: string, out: string, times: TimePolicy = {
     const top = xattrsOf(dir, false);
     if (top.opaque) {
       opaque.push("");
-      for (const b of header({ name: ".wh..wh..opq", type: "0", size: 0, mode: 0o600, uid: 0, gid: 0, mtime: time(0) })) await emit(b);
+      for (const b of tarHeaderBlocks({ name: ".wh..wh..opq", type: "0", size: 0, mode: 0o600, uid: 0, gid: 0, mtime: time(0) })) await emit(b);
     }
     await walk("");
     await emit(new Uint8Array(1024));

@@ -16,7 +16,7 @@ import { F } from "../libc/mod.ts";
 import { ContainerError } from "./errors.ts";
 import { closeFd, wait } from "../ffi/mod.ts";
 import { launch } from "../launch/mod.ts";
-import { paxBody, paxRecord } from "../image/tar_pax.ts";
+import { tarHeaderBlocks } from "../image/tar_pax.ts";
 import { applyRootfsSetup } from "../overlay/setup_plan.ts";
 import { selfCommand } from "../paths/project.ts";
 import { CLONE, MS, Plan, SIGNALS } from "../plan/mod.ts";
@@ -312,55 +312,6 @@ export async function runInStorage(rec: ContainerRecord, args: readonly string[]
   return await runPlan(p, mapping);
 }
 
-const enc = new TextEncoder();
-
-function octal(b: Uint8Array, off: number, len: number, v: number): void {
-  b.set(enc.encode(v.toString(8).padStart(len - 1, "0").slice(-(len - 1))), off);
-}
-
-interface TarHead {
-  name: string;
-  type: "0" | "2" | "5";
-  mode: number;
-  uid: number;
-  gid: number;
-  size: number;
-  mtime: number;
-  link?: string;
-}
-
-function tarHeader(h: TarHead): Uint8Array[] {
-  const out: Uint8Array[] = [];
-  const block = (e: TarHead, type: string, size: number): Uint8Array => {
-    const b = new Uint8Array(512);
-    b.set(enc.encode(e.name).subarray(0, 100), 0);
-    octal(b, 100, 8, e.mode & 0o7777);
-    octal(b, 108, 8, Math.min(e.uid, 0o7777777));
-    octal(b, 116, 8, Math.min(e.gid, 0o7777777));
-    octal(b, 124, 12, size);
-    octal(b, 136, 12, Math.max(0, e.mtime));
-    b.fill(0x20, 148, 156);
-    b[156] = type.charCodeAt(0);
-    if (e.link) b.set(enc.encode(e.link).subarray(0, 100), 157);
-    b.set(enc.encode("ustar\x0000"), 257);
-    let sum = 0;
-    for (const x of b) sum += x;
-    octal(b, 148, 7, sum);
-    return b;
-  };
-  const pax: Uint8Array[] = [];
-  if (enc.encode(h.name).length > 100) pax.push(paxRecord("path", h.name));
-  if (h.link && enc.encode(h.link).length > 100) pax.push(paxRecord("linkpath", h.link));
-  if (h.uid > 0o7777777) pax.push(paxRecord("uid", String(h.uid)));
-  if (h.gid > 0o7777777) pax.push(paxRecord("gid", String(h.gid)));
-  if (pax.length) {
-    const { size: len, body } = paxBody(pax);
-    out.push(block({ ...h, name: `PaxHeaders/${h.name.slice(-80)}`, uid: 0, gid: 0, mode: 0o644 }, "x", len), body);
-  }
-  out.push(block(h, h.type, h.type === "0" ? h.size : 0));
-  return out;
-}
-
 /**
  * Write `inPath` of the container as a tar stream to `write` (`cp NAME:PATH -`): entries named
  * from its last component down, owners and modes as the container has them, symlinks as links.
@@ -385,7 +336,7 @@ function tarEntry(dirFd: number, name: string, st: c.Stat, rel: string, write: (
   const type = st.mode & F.S_IFMT;
   const head = { mode: st.mode, uid: st.uid, gid: st.gid, mtime: st.mtime[0], size: 0 };
   if (type === F.S_IFDIR) {
-    for (const b of tarHeader({ ...head, name: `${rel}/`, type: "5" })) write(b);
+    for (const b of tarHeaderBlocks({ ...head, name: `${rel}/`, type: "5" })) write(b);
     const fd = name === ""
       ? c.openat(dirFd, ".", F.O_RDONLY | F.O_DIRECTORY)
       : c.openat(dirFd, name, F.O_RDONLY | F.O_DIRECTORY | F.O_NOFOLLOW);
@@ -399,13 +350,13 @@ function tarEntry(dirFd: number, name: string, st: c.Stat, rel: string, write: (
       c.close(fd);
     }
   } else if (type === F.S_IFLNK) {
-    for (const b of tarHeader({ ...head, name: rel, type: "2", link: Deno.readLinkSync(`${fdPath(dirFd)}/${name}`) })) {
+    for (const b of tarHeaderBlocks({ ...head, name: rel, type: "2", link: Deno.readLinkSync(`${fdPath(dirFd)}/${name}`) })) {
       write(b);
     }
   } else if (type === F.S_IFREG) {
     const fd = c.openat(dirFd, name, F.O_RDONLY | F.O_NOFOLLOW | F.O_NOCTTY);
     try {
-      for (const b of tarHeader({ ...head, name: rel, type: "0", size: st.size })) write(b);
+      for (const b of tarHeaderBlocks({ ...head, name: rel, type: "0", size: st.size })) write(b);
       const buf = new Uint8Array(BUF);
       let left = st.size;
       while (left > 0) {
