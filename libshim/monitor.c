@@ -223,6 +223,20 @@ static void kv(struct text *t, const char *k, long long v) {
   text_add(t, "\n");
 }
 
+/* Replace path's content whole: written to path.tmp (synced when asked), then renamed over it,
+ * so a reader sees the old content or the new, never a part. Nothing changes on an error. */
+static void replace_file(const char *path, const char *buf, size_t len, int sync) {
+  char tmp[4096];
+  struct text tt = {tmp, sizeof tmp, 0};
+  text_add(&tt, path);
+  text_add(&tt, ".tmp");
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return;
+  int ok = write_all(fd, buf, (ssize_t)len) == 0 && (!sync || fsync(fd) == 0);
+  close(fd);
+  if (!ok || rename(tmp, path) < 0) unlink(tmp);
+}
+
 static void write_status(void) {
   static const char *names[] = {"created", "running", "restarting", "exited"};
   char buf[4096];
@@ -248,15 +262,8 @@ static void write_status(void) {
   kv(&t, "helper_pid", M.helper.pid);
   kv(&t, "helper_start", M.helper.pid ? M.helper.start : 0);
 
-  char tmp[4096];
-  struct text tt = {tmp, sizeof tmp, 0};
-  text_add(&tt, M.status);
-  text_add(&tt, ".tmp");
-  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return;
-  int ok = write_all(fd, buf, (ssize_t)t.len) == 0 && fsync(fd) == 0;
-  close(fd);
-  if (!ok || rename(tmp, M.status) < 0) unlink(tmp);
+  /* the record outlives a crash of the machine: synced before it replaces the old one */
+  replace_file(M.status, buf, t.len, 1);
 }
 
 /* ---- the log -------------------------------------------------------------------- */
@@ -973,15 +980,8 @@ static void health_write(void) {
     t.len += r->len;
     text_add(&t, "\n");
   }
-  char tmp[4096];
-  struct text tt = {tmp, sizeof tmp, 0};
-  text_add(&tt, H.file);
-  text_add(&tt, ".tmp");
-  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return;
-  int ok = write_all(fd, buf, (ssize_t)t.len) == 0;
-  close(fd);
-  if (!ok || rename(tmp, H.file) < 0) unlink(tmp);
+  /* what the checks said lasts only as long as the container runs: no sync */
+  replace_file(H.file, buf, t.len, 0);
 }
 
 /* One result: into the log (the last HEALTH_LOG kept), counted, written; the action when it turns unhealthy. */
